@@ -1,0 +1,57 @@
+/** Stable codes: callers, alert rules and dead letters depend on them. Never rename one. */
+export const diagnosisCodes = [
+  'VAULT_SECRET_NOT_FOUND',
+  'VAULT_ACCESS_DENIED',
+  'VAULT_UNREACHABLE',
+  'INVALID_CLIENT_SECRET',
+  'CLIENT_SECRET_EXPIRED',
+  'APP_NOT_FOUND_IN_TENANT',
+  'TENANT_NOT_FOUND',
+  'TOKEN_ENDPOINT_UNAVAILABLE',
+  'TOKEN_ROLE_MISSING',
+  'TOKEN_WRONG_AUDIENCE',
+  'TOKEN_TENANT_MISMATCH',
+  'TOKEN_APP_MISMATCH',
+  'SMTP_AUTH_DISABLED',
+  'APP_NOT_REGISTERED_IN_EXCHANGE',
+  'AUTH_UNSUCCESSFUL',
+  'NOT_AUTHENTICATED',
+  'SEND_AS_DENIED',
+  'CONCURRENCY_LIMIT',
+  'DAILY_QUOTA_EXCEEDED',
+  'MAILBOX_FULL',
+  'TOKEN_EXPIRES_SOON',
+  'SENDER_BLOCKED',
+  'TLS_REJECTED',
+  'TEMPORARY_FAILURE',
+  'SMTP_REJECTED',
+] as const;
+
+export type DiagnosisCode = (typeof diagnosisCodes)[number];
+
+/** The step of the chain where a failure happened, in the order a send walks them. */
+export type Stage = 'vault' | 'token' | 'claims' | 'connect' | 'tls' | 'auth' | 'send';
+
+/** A failure as data: what went wrong, why, and what an admin does about it. */
+export interface Diagnosis {
+  code: DiagnosisCode;
+  stage: Stage;
+  /** The raw reply that led here (an SMTP reply line, an AADSTS description, a vault error code). */
+  smtp?: string;
+  cause: string;
+  fix: string;
+  retryable: boolean;
+  /** How long to wait before a retry can help, when the failure says so or the code implies it. */
+  retryAfterSeconds?: number;
+}
+
+/** What the catalogue may fill into a fix, so that it names the admin's own app and mailbox. */
+export interface DiagnosisContext {
+  tenantId?: string;
+  clientId?: string;
+  mailbox?: string;
+  from?: string;
+  vaultUrl?: string;
+  secretName?: string;
+  scope?: string;
+}
