@@ -1,0 +1,221 @@
+import type { Diagnosis, DiagnosisCode, DiagnosisContext, Stage } from './diagnosis.js';
+
+/** A code's fixed part: `{placeholders}` in cause and fix are filled from a DiagnosisContext. */
+export interface CatalogueEntry {
+  stage: Stage;
+  retryable: boolean;
+  retryAfterSeconds?: number;
+  cause: string;
+  fix: string;
+}
+
+const appRegistrations = 'Entra admin center > App registrations';
+const app = `${appRegistrations} > app {clientId}`;
+const enterpriseApps = 'Entra admin center > Enterprise applications';
+const enterpriseApp = `${enterpriseApps} > app {clientId} > Overview`;
+const newServicePrincipal = `New-ServicePrincipal -AppId {clientId} -ObjectId <Object ID from ${enterpriseApp}, not the one under App registrations>`;
+const fullAccess = 'Add-MailboxPermission -Identity {mailbox} -User <the same Enterprise application Object ID> -AccessRights FullAccess';
+const grantRole = `${app} > API permissions > Add a permission > APIs my organization uses > Office 365 Exchange Online > Application permissions > SMTP.SendAsApp, then "Grant admin consent" until its status is green`;
+const newSecret = `${app} > Certificates & secrets > New client secret; copy its Value (not its Secret ID) into the vault {vaultUrl} as the secret {secretName} (\`az keyvault secret set --vault-name {vaultName} --name {secretName} --value <Value>\`). exosend reads the vault again when Entra refuses the secret it holds`;
+const vaultRole = 'Azure portal > Key vaults > {vaultName} > Access control (IAM) > Add role assignment > "Key Vault Secrets User" > Managed identity > the Function App (with the access-policy model: Access policies > Create > Secret permissions: Get)';
+
+export const catalogue: Record<DiagnosisCode, CatalogueEntry> = {
+  VAULT_SECRET_NOT_FOUND: {
+    stage: 'vault', retryable: false,
+    cause: 'The vault {vaultUrl} has no secret named {secretName} (or the secret has no value): the name or the vault URL is wrong, or the secret was deleted.',
+    fix: 'Check EXOSEND_KEY_VAULT_URL ({vaultUrl}) and EXOSEND_CLIENT_SECRET_NAME ({secretName}) against Azure portal > Key vaults > {vaultName} > Secrets. A deleted secret can be restored under Secrets > Manage deleted secrets > Recover (`az keyvault secret recover --vault-name {vaultName} --name {secretName}`); otherwise store the client secret\'s Value there.',
+  },
+  VAULT_ACCESS_DENIED: {
+    stage: 'vault', retryable: false,
+    cause: 'Key Vault {vaultUrl} refused to hand the secret {secretName} to the Function App: its managed identity is off or not found, holds no role on the vault, the vault firewall blocks the app, or the secret is disabled.',
+    fix: `Turn the identity on in Azure portal > Function App > Settings > Identity (System assigned: On); for a user-assigned identity set AZURE_CLIENT_ID to that identity's client ID. Grant it read access: ${vaultRole}. If the reply mentions the firewall, allow the app under Key vaults > {vaultName} > Networking (or a private endpoint). Role assignments can take a few minutes to apply.`,
+  },
+  VAULT_UNREACHABLE: {
+    stage: 'vault', retryable: true,
+    cause: 'Key Vault {vaultUrl} could not be reached or answered with a server error or throttling (DNS, network, 5xx, 429).',
+    fix: 'exosend retries on its own. If it persists, check that EXOSEND_KEY_VAULT_URL ({vaultUrl}) is spelled right, that the Function App can resolve and reach it (VNet integration, private endpoint DNS, outbound firewall), and Azure status for Key Vault.',
+  },
+  INVALID_CLIENT_SECRET: {
+    stage: 'token', retryable: false,
+    cause: 'Entra ID refused the client secret of app {clientId} (AADSTS7000215): the vault holds the Secret ID instead of its Value, a secret of another app, or a secret that was deleted.',
+    fix: `Create a new secret: ${newSecret}.`,
+  },
+  CLIENT_SECRET_EXPIRED: {
+    stage: 'token', retryable: false,
+    cause: 'The client secret of app {clientId} has expired (AADSTS7000222).',
+    fix: `${newSecret}. Set the secret's expiry date in the vault too: exosend's health check then reports the days left before the next one.`,
+  },
+  APP_NOT_FOUND_IN_TENANT: {
+    stage: 'token', retryable: false,
+    cause: 'Tenant {tenantId} has no enabled application with client ID {clientId} (AADSTS700016; AADSTS7000112 when it is disabled): the ID is wrong (an Object ID copied instead of the Application (client) ID), the app lives in another tenant, or it was deleted or disabled.',
+    fix: `Copy the Application (client) ID from ${appRegistrations} > (your app) > Overview into EXOSEND_CLIENT_ID, and check that EXOSEND_TENANT_ID ({tenantId}) is the tenant it is registered in. If it is disabled: ${enterpriseApps} > (your app) > Properties > "Enabled for users to sign-in?" Yes.`,
+  },
+  TENANT_NOT_FOUND: {
+    stage: 'token', retryable: false,
+    cause: 'The identity platform does not know the tenant {tenantId} (AADSTS90002 or AADSTS900023): EXOSEND_TENANT_ID is mistyped, or the tenant lives in another cloud than AZURE_AUTHORITY_HOST.',
+    fix: 'Set EXOSEND_TENANT_ID to the Tenant ID shown in Entra admin center > Overview (or a verified domain of that tenant). For a national cloud set AZURE_AUTHORITY_HOST to its login host.',
+  },
+  TOKEN_ENDPOINT_UNAVAILABLE: {
+    stage: 'token', retryable: true,
+    cause: 'No token could be had from the identity platform for tenant {tenantId}: it could not be reached, failed (5xx), throttled (429) or answered with an error exosend does not recognise (see the reply).',
+    fix: 'exosend retries on its own. If it persists, check that the Function App can reach AZURE_AUTHORITY_HOST (default https://login.microsoftonline.com) over HTTPS, Azure status, and Entra admin center > Sign-in logs > Service principal sign-ins for app {clientId}. A mistyped EXOSEND_TENANT_ID ({tenantId}) can fail this way too (endpoints_resolution_error).',
+  },
+  TOKEN_ROLE_MISSING: {
+    stage: 'claims', retryable: false,
+    cause: 'The token for app {clientId} carries no SMTP.SendAsApp role: the permission was not added or admin consent was not granted, so Exchange would answer 535 5.7.3.',
+    fix: `${grantRole}. If the tenant uses Exchange RBAC for Applications instead (no Entra permission), set EXOSEND_ROLES_MODE=rbac.`,
+  },
+  TOKEN_WRONG_AUDIENCE: {
+    stage: 'claims', retryable: false,
+    cause: 'The token was not issued for Exchange Online (scope {scope}): EXOSEND_SCOPE names another resource (such as Microsoft Graph), or the tenant has no Exchange Online resource (AADSTS500011, AADSTS1002012).',
+    fix: 'Set EXOSEND_SCOPE to https://outlook.office365.com/.default (now {scope}) and make sure AZURE_AUTHORITY_HOST is the v2.0 identity platform host. If the scope is right and Entra says the resource principal is not found, the tenant {tenantId} needs an Exchange Online licence.',
+  },
+  TOKEN_TENANT_MISMATCH: {
+    stage: 'claims', retryable: false,
+    cause: 'The token was issued by another tenant than {tenantId}: Exchange accepts only tokens of the tenant that holds the mailbox {mailbox}.',
+    fix: 'Set EXOSEND_TENANT_ID to the Tenant ID of the mailbox\'s tenant (Entra admin center > Overview); a multi-tenant app needs consent in that tenant.',
+  },
+  TOKEN_APP_MISMATCH: {
+    stage: 'claims', retryable: false,
+    cause: 'The token belongs to another application than {clientId}: EXOSEND_CLIENT_ID and the secret in {secretName} are from different app registrations.',
+    fix: `Check EXOSEND_CLIENT_ID against ${app} > Overview > Application (client) ID, and that the secret in the vault was created under that same app.`,
+  },
+  SMTP_AUTH_DISABLED: {
+    stage: 'auth', retryable: false,
+    cause: 'SMTP AUTH is disabled for the mailbox {mailbox} or the whole tenant (535 5.7.139); that blocks OAuth as well as passwords.',
+    fix: 'In Exchange Online PowerShell, for this mailbox only: `Set-CASMailbox -Identity {mailbox} -SmtpClientAuthenticationDisabled $false`; or tenant-wide: `Set-TransportConfig -SmtpClientAuthenticationDisabled $false` (check with `Get-CASMailbox -Identity {mailbox} | Format-List SmtpClientAuthenticationDisabled`). Changes can take up to an hour.',
+  },
+  APP_NOT_REGISTERED_IN_EXCHANGE: {
+    stage: 'auth', retryable: false,
+    cause: 'Exchange does not know app {clientId} as a service principal (535 5.7.139, "the request did not meet the criteria"); also reported when a Conditional Access policy blocks the app.',
+    fix: `In Exchange Online PowerShell: \`${newServicePrincipal}\`, then \`${fullAccess}\`. Check with \`Get-ServicePrincipal | Where-Object AppId -eq {clientId}\`. If it is registered, look for a Conditional Access failure in Entra admin center > Sign-in logs > Service principal sign-ins.`,
+  },
+  AUTH_UNSUCCESSFUL: {
+    stage: 'auth', retryable: false,
+    cause: 'Exchange refused the token for mailbox {mailbox} (535 5.7.3). It gives this same reply for five different setup mistakes; exosend cannot tell which one from the reply.',
+    fix: [
+      'Check in order:',
+      '1. Audience: EXOSEND_SCOPE must be https://outlook.office365.com/.default (now {scope}), from the v2.0 token endpoint; a Graph token is refused.',
+      `2. Permission: ${grantRole} (or EXOSEND_ROLES_MODE=rbac with an Exchange RBAC for Applications role).`,
+      `3. Service principal: \`Get-ServicePrincipal | Where-Object AppId -eq {clientId}\` must show the Object ID from ${enterpriseApp}; if missing or different (the App registration's Object ID), \`Remove-ServicePrincipal\` it and run \`${newServicePrincipal}\`.`,
+      `4. Mailbox permission: EXOSEND_MAILBOX ({mailbox}) is the user= address and must be the mailbox's primary SMTP address: \`${fullAccess}\`.`,
+      '5. SMTP AUTH for the mailbox: `Set-CASMailbox -Identity {mailbox} -SmtpClientAuthenticationDisabled $false`.',
+      'exosend checks the token\'s audience, and with EXOSEND_ROLES_MODE=entra its SMTP.SendAsApp role, before it connects: when those pass, look at 3 to 5 first. Exchange permissions can take up to an hour to apply.',
+    ].join('\n'),
+  },
+  NOT_AUTHENTICATED: {
+    stage: 'send', retryable: false,
+    cause: 'The server was asked to send before a successful AUTH (530 5.7.57): the session did not authenticate, usually because the server at EXOSEND_SMTP_HOST offered no AUTH XOAUTH2 (no STARTTLS, or not Exchange Online).',
+    fix: 'Set EXOSEND_SMTP_HOST=smtp.office365.com and EXOSEND_SMTP_PORT=587, and make sure no proxy or relay between the Function App and Exchange strips STARTTLS or AUTH.',
+  },
+  SEND_AS_DENIED: {
+    stage: 'send', retryable: false,
+    cause: 'The mailbox {mailbox} may not send as {from} (554 5.2.252 SendAsDenied / 550 5.7.60): the From address differs from the mailbox that authenticated and no Send As right was granted.',
+    fix: 'Send from {mailbox}, or in Exchange Online PowerShell: `Add-RecipientPermission -Identity {from} -Trustee {mailbox} -AccessRights SendAs` (can take up to an hour). Keep EXOSEND_ALLOWED_SENDERS to addresses that have it.',
+  },
+  CONCURRENCY_LIMIT: {
+    stage: 'send', retryable: true,
+    cause: 'More than 3 SMTP connections were open for the mailbox {mailbox} at once (432 4.3.2), counting every application and device that uses it.',
+    fix: 'exosend retries with a new connection. Lower EXOSEND_MAX_CONNECTIONS (at most 3, less if other senders share {mailbox}), or give each application its own mailbox.',
+  },
+  DAILY_QUOTA_EXCEEDED: {
+    // Not retryable: the quota frees only as its rolling 24-hour window moves, so the usual
+    // seconds-to-minutes backoff would spend every attempt; retryAfterSeconds tells a scheduler
+    // that can wait hours when one more try is worth it.
+    stage: 'send', retryable: false, retryAfterSeconds: 3600,
+    cause: 'The mailbox {mailbox} reached Exchange Online\'s limit of 10,000 recipients in a rolling 24 hours (554 5.2.0 SubmissionQuotaExceededException).',
+    fix: 'Send again after the window has rolled (hours). Spread the volume over several mailboxes (one per application), lower EXOSEND_RATE_PER_MINUTE, or move bulk mail to a service made for it; Exchange Online is not a bulk sender.',
+  },
+  MAILBOX_FULL: {
+    stage: 'send', retryable: false,
+    cause: 'The mailbox {mailbox} is full (554 5.2.2); every message it sends is kept in its Sent Items, which fill it up.',
+    fix: 'Empty Sent Items of {mailbox} (`Get-MailboxFolderStatistics -Identity {mailbox} -FolderScope SentItems` shows its size) and add a retention policy that deletes Sent Items after a few days (Microsoft Purview > Data lifecycle management), or raise the mailbox quota.',
+  },
+  TOKEN_EXPIRES_SOON: {
+    stage: 'auth', retryable: true,
+    cause: 'Exchange refused a token that was too close to its expiry (501 5.5.127 "Token will expire soon").',
+    fix: 'exosend retries with a fresh token; it renews tokens ten minutes before expiry. If it repeats, check the Function App host clock.',
+  },
+  SENDER_BLOCKED: {
+    stage: 'send', retryable: false,
+    cause: 'Microsoft 365 blocks {from} or the tenant from sending (550 5.1.8 restricted sender, 5.7.7xx tenant blocked, unregistered domain or tenant block list, 5.7.233 external recipient limit), usually after outbound spam.',
+    fix: 'Microsoft Defender portal > Email & collaboration > Review > Restricted entities: release {mailbox} after securing it (5.1.8). For 5.7.750 add and verify the From domain in Microsoft 365 admin center > Settings > Domains; for 5.7.705/5.7.708/5.7.703 or 5.7.233 open a Microsoft support request from the admin center.',
+  },
+  TLS_REJECTED: {
+    stage: 'tls', retryable: false,
+    cause: 'The TLS step failed: the server did not offer STARTTLS or refused it, the handshake failed (TLS 1.0/1.1 is refused, 421 4.7.66), or the certificate was not trusted.',
+    fix: 'Use EXOSEND_SMTP_HOST=smtp.office365.com with EXOSEND_SMTP_PORT=587 (STARTTLS, TLS 1.2 or newer). A proxy that intercepts TLS needs its CA in NODE_EXTRA_CA_CERTS, or an exception for port 587.',
+  },
+  TEMPORARY_FAILURE: {
+    stage: 'connect', retryable: true,
+    cause: 'Exchange answered with a temporary error (4xx such as 451 4.7.0 or 421 4.3.2), or the connection could not be opened, timed out or dropped.',
+    fix: 'exosend retries on its own. If it persists, check that the Function App reaches EXOSEND_SMTP_HOST on EXOSEND_SMTP_PORT (outbound port 587 open in its VNet/NSG/firewall) and the Microsoft 365 service health.',
+  },
+  SMTP_REJECTED: {
+    stage: 'send', retryable: false,
+    cause: 'Exchange refused the message for good with a reply exosend has no specific entry for (see the reply): often a message over the size limit (35 MB by default, base64 adds a third), more than 500 recipients, or an invalid address.',
+    fix: 'Read the reply: fix the message (size, recipients, addresses), or the Exchange setting it names (Exchange admin center > Mailboxes > {mailbox} for per-mailbox limits). Sending it again unchanged will fail again.',
+  },
+};
+
+const fallback: Required<DiagnosisContext> & { vaultName: string } = {
+  tenantId: '<tenant id>',
+  clientId: '<client id>',
+  mailbox: '<mailbox>',
+  from: '<From address>',
+  vaultUrl: '<vault URL>',
+  secretName: '<secret name>',
+  scope: '<scope>',
+  vaultName: '<vault name>',
+};
+
+export interface DiagnoseDetails {
+  /** The raw reply (SMTP line, AADSTS description, vault error); secrets are removed, length capped. */
+  smtp?: string;
+  retryAfterSeconds?: number;
+  /** Where it happened, when that differs from the code's usual stage. */
+  stage?: Stage;
+}
+
+/** A code with its cause and fix, worded for this app, mailbox and vault. */
+export function diagnose(code: DiagnosisCode, context: DiagnosisContext = {}, details: DiagnoseDetails = {}): Diagnosis {
+  const entry = catalogue[code];
+  const values = { ...fallback, ...defined(context) };
+  values.vaultName = vaultNameOf(context.vaultUrl) ?? fallback.vaultName;
+  const fill = (text: string) => text.replace(/\{(\w+)\}/g, (whole, key: string) => (values as Record<string, string>)[key] ?? whole);
+  const retryAfterSeconds = details.retryAfterSeconds ?? entry.retryAfterSeconds;
+  return {
+    code,
+    stage: details.stage ?? entry.stage,
+    ...(details.smtp ? { smtp: redactSecrets(details.smtp) } : {}),
+    cause: fill(entry.cause),
+    fix: fill(entry.fix),
+    retryable: entry.retryable,
+    ...(retryAfterSeconds !== undefined ? { retryAfterSeconds } : {}),
+  };
+}
+
+const maxReplyLength = 500;
+
+/** Removes what must never leave the process: secrets, tokens, JWTs, XOAUTH2 blobs. */
+export function redactSecrets(text: string): string {
+  const cleaned = text
+    .replace(/\b(client_secret|client_assertion|access_token|refresh_token|id_token|password)(["']?\s*[:=]\s*["']?)[^\s"'&,;}]+/gi, '$1$2[redacted]')
+    .replace(/\b(Bearer)\s+[\w.~+/=-]+/gi, '$1 [redacted]')
+    .replace(/eyJ[\w-]*\.[\w-]+\.[\w-]*/g, '[redacted JWT]')
+    .replace(/dXNlcj[\w+/=]{8,}/g, '[redacted XOAUTH2]');
+  return cleaned.length > maxReplyLength ? `${cleaned.slice(0, maxReplyLength)}...` : cleaned;
+}
+
+function defined(context: DiagnosisContext): Partial<Record<keyof DiagnosisContext, string>> {
+  return Object.fromEntries(Object.entries(context).filter(([, v]) => typeof v === 'string' && v.trim() !== ''));
+}
+
+function vaultNameOf(vaultUrl: string | undefined): string | undefined {
+  if (!vaultUrl) return undefined;
+  try {
+    return new URL(vaultUrl).hostname.split('.')[0] || undefined;
+  } catch {
+    return undefined;
+  }
+}
