@@ -1,0 +1,377 @@
+// Contract test of the sandbox stand-ins, driven by the real SDKs. It needs the sandbox CA trusted
+// at process start: NODE_EXTRA_CA_CERTS=.exosend/sandbox/ca.pem (scripts/test.mjs creates and sets it).
+import assert from 'node:assert/strict';
+import { connect } from 'node:net';
+import { resolve } from 'node:path';
+import { after, before, beforeEach, describe, it } from 'node:test';
+import { ClientSecretCredential, DefaultAzureCredential, ManagedIdentityCredential } from '@azure/identity';
+import { SecretClient } from '@azure/keyvault-secrets';
+import { decodeJwt } from 'jose';
+import nodemailer from 'nodemailer';
+import { sandboxScenarios, startSandbox, type Sandbox, type SandboxScenarioName } from '../src/sandbox/index.js';
+
+const exchangeScope = 'https://outlook.office365.com/.default';
+let sandbox: Sandbox;
+
+interface SmtpFailure {
+  code?: string;
+  responseCode?: number;
+  response?: string;
+  command?: string;
+}
+
+function credential(secret = sandbox.app.secret, tenant = sandbox.app.tenantId, clientId = sandbox.app.clientId) {
+  return new ClientSecretCredential(tenant, clientId, secret, {
+    authorityHost: sandbox.identity.authorityHost,
+    disableInstanceDiscovery: true,
+  });
+}
+
+/** A new credential each time: the SDK caches tokens per instance, and scenarios change what Entra issues. */
+async function exchangeToken(): Promise<string> {
+  return (await credential().getToken(exchangeScope)).token;
+}
+
+function secretClient(cred: ConstructorParameters<typeof SecretClient>[1] = new DefaultAzureCredential()) {
+  return new SecretClient(sandbox.vault.url, cred, { disableChallengeResourceVerification: true });
+}
+
+async function send(options: { from?: string; to?: string[]; user?: string; token?: string | null; pool?: boolean } = {}) {
+  const user = options.user ?? sandbox.app.mailbox;
+  const token = options.token === undefined ? await exchangeToken() : options.token;
+  const transport = nodemailer.createTransport({
+    host: sandbox.exchange.host,
+    port: sandbox.exchange.port,
+    secure: false,
+    requireTLS: true,
+    ...(token === null ? {} : { auth: { type: 'OAuth2' as const, user, accessToken: token } }),
+  });
+  try {
+    return await transport.sendMail({
+      from: options.from ?? user,
+      to: options.to ?? ['ada@fabrikam.example'],
+      subject: 'stand-in contract',
+      text: 'hello',
+    });
+  } finally {
+    transport.close();
+  }
+}
+
+async function sendFailure(options: Parameters<typeof send>[0] = {}): Promise<SmtpFailure> {
+  try {
+    await send(options);
+  } catch (error) {
+    return error as SmtpFailure;
+  }
+  assert.fail('the send was expected to fail');
+}
+
+/** Speaks SMTP line by line on a clear-text socket, for what nodemailer would not send. */
+async function clearTextDialogue(commands: string[]): Promise<string[]> {
+  const socket = connect(sandbox.exchange.port, sandbox.exchange.host);
+  const replies: string[] = [];
+  let buffer = '';
+  const nextReply = () =>
+    new Promise<string>((resolveReply) => {
+      const onData = (chunk: Buffer) => {
+        buffer += chunk.toString();
+        const complete = /(^|\r\n)\d{3} [^\r\n]*\r\n$/.exec(buffer);
+        if (!complete) return;
+        socket.off('data', onData);
+        const reply = buffer;
+        buffer = '';
+        resolveReply(reply.trimEnd());
+      };
+      socket.on('data', onData);
+    });
+  replies.push(await nextReply());
+  for (const command of commands) {
+    socket.write(`${command}\r\n`);
+    replies.push(await nextReply());
+  }
+  socket.destroy();
+  return replies;
+}
+
+before(async () => {
+  sandbox = await startSandbox();
+  const trusted = process.env.NODE_EXTRA_CA_CERTS;
+  assert.ok(
+    trusted && resolve(trusted) === resolve(sandbox.ca.path),
+    `start this process with NODE_EXTRA_CA_CERTS=${sandbox.ca.path} (now: ${trusted ?? 'unset'})`,
+  );
+  // MSAL picks its managed-identity source once, from these, when a credential is built.
+  for (const name of ['AZURE_CLIENT_ID', 'AZURE_TENANT_ID', 'AZURE_CLIENT_SECRET', 'MSI_ENDPOINT', 'IDENTITY_SERVER_THUMBPRINT', 'IMDS_ENDPOINT']) {
+    delete process.env[name];
+  }
+  process.env.IDENTITY_ENDPOINT = sandbox.settings.IDENTITY_ENDPOINT;
+  process.env.IDENTITY_HEADER = sandbox.settings.IDENTITY_HEADER;
+});
+
+after(() => sandbox.close());
+
+beforeEach(() => {
+  sandboxScenarios.healthy(sandbox);
+  sandbox.identity.resetCounters();
+  sandbox.vault.resetCounters();
+  sandbox.exchange.resetCounters();
+});
+
+describe('identity platform stand-in', () => {
+  it('when ClientSecretCredential asks for the Exchange scope, then the token carries Exchange app-only v1.0 claims', async () => {
+    const { token } = await credential().getToken(exchangeScope);
+    const claims = decodeJwt(token);
+    const { app } = sandbox;
+    assert.equal(claims.aud, 'https://outlook.office365.com');
+    assert.equal(claims.iss, `https://sts.windows.net/${app.tenantId}/`);
+    assert.equal(claims.tid, app.tenantId);
+    assert.equal(claims.appid, app.clientId);
+    assert.equal(claims.appidacr, '1');
+    assert.equal(claims.idtyp, 'app');
+    assert.equal(claims.oid, app.servicePrincipalId);
+    assert.equal(claims.sub, app.servicePrincipalId);
+    assert.equal(claims.ver, '1.0');
+    assert.deepEqual(claims.roles, ['SMTP.SendAsApp']);
+    assert.equal(claims.scp, undefined);
+    assert.equal(Number(claims.exp) - Math.floor(Date.now() / 1000) > 3500, true);
+    assert.deepEqual(await sandbox.identity.verifyToken(token), claims);
+    assert.equal(sandbox.identity.counters.tokenRequests, 1);
+  });
+
+  it('when the tenant is given by its domain and the scope is Key Vault, then the token is for the vault with no roles', async () => {
+    const { token } = await credential(undefined, sandbox.app.tenantDomain).getToken('https://vault.azure.net/.default');
+    const claims = decodeJwt(token);
+    assert.equal(claims.aud, 'https://vault.azure.net');
+    assert.equal(claims.tid, sandbox.app.tenantId);
+    assert.equal(claims.roles, undefined);
+  });
+
+  for (const [what, make, code] of [
+    ['a wrong secret', () => credential('not-the-secret'), 'AADSTS7000215'],
+    ['an unknown app', () => credential(undefined, undefined, '11111111-2222-3333-4444-555555555555'), 'AADSTS700016'],
+  ] as const) {
+    it(`when the credential has ${what}, then getToken throws with ${code} in the message`, async () => {
+      await assert.rejects(make().getToken(exchangeScope), (error: Error) => error.message.includes(code));
+    });
+  }
+
+  it('when the token endpoints are called directly, then they answer with Entra-shaped bodies and statuses', async () => {
+    const { authorityHost } = sandbox.identity;
+    const { tenantId, clientId, secret } = sandbox.app;
+    const post = async (path: string, form: Record<string, string>) => {
+      const response = await fetch(`${authorityHost}/${path}`, { method: 'POST', body: new URLSearchParams(form) });
+      return { status: response.status, headers: response.headers, body: (await response.json()) as Record<string, unknown> };
+    };
+    const grant = { grant_type: 'client_credentials', client_id: clientId, client_secret: secret };
+
+    const v1 = await post(`${tenantId}/oauth2/token`, { ...grant, scope: exchangeScope });
+    assert.equal(v1.status, 200);
+    assert.equal(decodeJwt(String(v1.body.access_token)).aud, 'https://graph.microsoft.com', 'v1 ignores scope');
+
+    const badScope = await post(`${tenantId}/oauth2/v2.0/token`, { ...grant, scope: 'https://outlook.office365.com/SMTP.SendAsApp' });
+    assert.equal(badScope.status, 400);
+    assert.equal(badScope.body.error, 'invalid_scope');
+    assert.deepEqual(badScope.body.error_codes, [1002012]);
+
+    const noTenant = await post('contoso.invalid/oauth2/v2.0/token', { ...grant, scope: exchangeScope });
+    assert.equal(noTenant.status, 400);
+    assert.equal(noTenant.body.error, 'invalid_request');
+    assert.match(String(noTenant.body.error_description), /^AADSTS90002: Tenant 'contoso.invalid' not found\..*\r\nTrace ID: \S+\r\nCorrelation ID: \S+\r\nTimestamp: \d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ$/s);
+
+    sandbox.identity.updateApp(clientId, { secretExpired: true });
+    const expired = await post(`${tenantId}/oauth2/v2.0/token`, { ...grant, scope: exchangeScope });
+    assert.equal(expired.status, 401);
+    assert.equal(expired.body.error, 'invalid_client');
+    assert.deepEqual(expired.body.error_codes, [7000222]);
+
+    sandbox.identity.failTokenRequests(1, 503, 2);
+    const unavailable = await post(`${tenantId}/oauth2/v2.0/token`, { ...grant, scope: exchangeScope });
+    assert.equal(unavailable.status, 503);
+    assert.equal(unavailable.body.error, 'temporarily_unavailable');
+    assert.equal(unavailable.headers.get('retry-after'), '2');
+  });
+});
+
+describe('Key Vault stand-in', () => {
+  it('when DefaultAzureCredential runs with IDENTITY_ENDPOINT and IDENTITY_HEADER, then SecretClient reads the seeded secret through the 401 challenge', async () => {
+    const secret = await secretClient().getSecret(sandbox.app.secretName);
+    assert.equal(secret.value, sandbox.app.secret);
+    assert.equal(secret.properties.expiresOn?.getTime(), Math.floor(sandbox.app.secretExpiresOn.getTime() / 1000) * 1000);
+    assert.equal(sandbox.identity.counters.managedIdentityRequests, 1);
+    assert.equal(sandbox.identity.counters.tokenRequests, 0);
+    assert.equal(sandbox.vault.reads, 1);
+  });
+
+  it('when a secret is rotated, then a read without a version gets the newest value', async () => {
+    const rotated = sandbox.vault.setSecret(sandbox.app.secretName, 'next-value');
+    const secret = await secretClient().getSecret(sandbox.app.secretName);
+    assert.equal(secret.value, 'next-value');
+    assert.equal(secret.properties.version, rotated.version);
+  });
+
+  it('when a user-assigned identity is named by client ID, then its token is the one the vault checks', async () => {
+    const assigned = sandbox.identity.addUserAssignedIdentity();
+    const cred = new ManagedIdentityCredential({ clientId: assigned.clientId });
+    const claims = decodeJwt((await cred.getToken('https://vault.azure.net/.default')).token);
+    assert.equal(claims.appid, assigned.clientId);
+    assert.equal(claims.oid, assigned.objectId);
+    await assert.rejects(secretClient(cred).getSecret(sandbox.app.secretName), { statusCode: 403 });
+    sandbox.vault.grantAccess(assigned.objectId);
+    assert.equal((await secretClient(cred).getSecret(sandbox.app.secretName)).value, sandbox.app.secret);
+  });
+});
+
+describe('Exchange Online SMTP stand-in', () => {
+  it('when nodemailer sends with STARTTLS and XOAUTH2, then the message is kept with its mailbox, envelope and claims', async () => {
+    const info = await send();
+    const [message] = sandbox.exchange.messages.slice(-1);
+    assert.ok(message);
+    assert.equal(info.response, `250 2.0.0 OK ${info.messageId} [Hostname=${sandbox.exchange.hostname}]`);
+    assert.equal(message.messageId, info.messageId);
+    assert.equal(message.mailbox, sandbox.app.mailbox);
+    assert.deepEqual(message.envelope, { mailFrom: sandbox.app.mailbox, rcptTo: ['ada@fabrikam.example'] });
+    assert.equal(message.claims.appid, sandbox.app.clientId);
+    assert.match(message.raw.toString(), /^Subject: stand-in contract$/m);
+    assert.equal(sandbox.exchange.counters.authSuccesses, 1);
+    assert.equal(sandbox.exchange.counters.accepted, 1);
+  });
+
+  const smtpScenarios: [SandboxScenarioName, SmtpFailure, { from?: string }?][] = [
+    ['smtp-auth-disabled', { responseCode: 535, response: '535 5.7.139 Authentication unsuccessful, SmtpClientAuthentication is disabled for the Tenant. Visit https://aka.ms/smtp_auth_disabled for more information.' }],
+    ['service-principal-not-registered', { responseCode: 535, response: '535 5.7.139 Authentication unsuccessful, the request did not meet the criteria to be authenticated successfully. Contact your administrator.' }],
+    ['missing-role', { responseCode: 535, response: '535 5.7.3 Authentication unsuccessful' }],
+    ['graph-audience', { responseCode: 535, response: '535 5.7.3 Authentication unsuccessful' }],
+    ['send-as-denied', { responseCode: 554, response: '554 5.2.252 SendAsDenied; exosend@contoso.example not allowed to send as billing@contoso.example; STOREDRV.Submission.Exception:SendAsDeniedException.MapiExceptionSendAsDenied; Failed to process message due to a permanent exception with message [BeginDiagnosticData]Cannot submit message.' }, { from: 'billing@contoso.example' }],
+    ['throttled', { responseCode: 432, response: '432 4.3.2 STOREDRV.ClientSubmit; sender thread limit exceeded' }],
+    ['mailbox-full', { responseCode: 554, response: '554 5.2.2 mailbox full; STOREDRV.Submission.Exception:QuotaExceededException.MapiExceptionQuotaExceeded' }],
+  ];
+  for (const [name, expected, options] of smtpScenarios) {
+    it(`when the sandbox is "${name}", then Exchange answers ${expected.response?.slice(0, 9)}`, async () => {
+      sandboxScenarios[name](sandbox);
+      const failure = await sendFailure(options);
+      assert.equal(failure.responseCode, expected.responseCode);
+      assert.equal(failure.response, expected.response);
+      assert.deepEqual(sandbox.exchange.counters.replies[0], { code: expected.responseCode, text: expected.response?.slice(4) });
+    });
+  }
+
+  it('when the "send-as-denied" mailbox sends as itself, then it is still accepted', async () => {
+    sandboxScenarios['send-as-denied'](sandbox);
+    assert.match((await send()).response, /^250 2\.0\.0 OK/);
+  });
+
+  it('when the mailbox has SMTP AUTH disabled, then AUTH names the mailbox', async () => {
+    sandbox.exchange.configureMailbox(sandbox.app.mailbox, { smtpAuthDisabled: true });
+    const failure = await sendFailure();
+    assert.equal(failure.response, '535 5.7.139 Authentication unsuccessful, SmtpClientAuthentication is disabled for the Mailbox. Visit https://aka.ms/smtp_auth_disabled for more information.');
+  });
+
+  it('when user= is a mailbox without FullAccess for the app, then AUTH gets 535 5.7.3', async () => {
+    sandbox.exchange.addMailbox('ceo@contoso.example', { tenantId: sandbox.app.tenantId });
+    const failure = await sendFailure({ user: 'ceo@contoso.example' });
+    assert.equal(failure.response, '535 5.7.3 Authentication unsuccessful');
+  });
+
+  it('when the token has less left than Exchange wants, then AUTH gets 501 5.5.127', async () => {
+    sandbox.identity.updateApp(sandbox.app.clientId, { lifetimeSeconds: 300 });
+    sandbox.exchange.setLimits({ minTokenLifetimeSeconds: 600 });
+    const failure = await sendFailure();
+    assert.equal(failure.response, '501 5.5.127 Invalid XOAUTH2 auth data - Token will expire soon');
+  });
+
+  it('when MAIL FROM comes without AUTH, then it gets 530 5.7.57', async () => {
+    const failure = await sendFailure({ token: null });
+    assert.equal(failure.responseCode, 530);
+    assert.equal(failure.response, `530 5.7.57 Client not authenticated to send mail. [${sandbox.exchange.hostname}]`);
+  });
+
+  it('when a client tries AUTH before STARTTLS, then AUTH is not offered and is refused with 504 5.7.4', async () => {
+    const [greeting, ehlo, auth] = await clearTextDialogue(['EHLO client.example', 'AUTH XOAUTH2']);
+    assert.match(greeting ?? '', /^220 \S+ Microsoft ESMTP MAIL Service ready/);
+    assert.match(ehlo ?? '', /STARTTLS/);
+    assert.doesNotMatch(ehlo ?? '', /AUTH/);
+    assert.equal(auth, '504 5.7.4 Unrecognized authentication type');
+  });
+
+  it('when more messages arrive in a minute than allowed, then the excess gets the 4xx rate reply', async () => {
+    sandbox.exchange.setLimits({ messagesPerMinute: 1 });
+    await send();
+    const failure = await sendFailure();
+    assert.equal(failure.response, '450 4.7.0 STOREDRV.ClientSubmit; sender rate limit exceeded');
+  });
+
+  it('when a message would pass the rolling 24-hour recipient quota, then DATA gets 554 5.2.0', async () => {
+    sandbox.exchange.configureMailbox(sandbox.app.mailbox, { dailyRecipientQuota: 1 });
+    const failure = await sendFailure({ to: ['a@fabrikam.example', 'b@fabrikam.example'] });
+    assert.equal(failure.response, '554 5.2.0 STOREDRV.Submission.Exception:SubmissionQuotaExceededException; Failed to process message due to a permanent exception with message [BeginDiagnosticData]Cannot submit message.');
+  });
+
+  it('when a fourth session of the mailbox authenticates, then its MAIL FROM gets 432 4.3.2', async () => {
+    const token = await exchangeToken();
+    const pool = nodemailer.createTransport({
+      pool: true,
+      maxConnections: 4,
+      host: sandbox.exchange.host,
+      port: sandbox.exchange.port,
+      requireTLS: true,
+      auth: { type: 'OAuth2', user: sandbox.app.mailbox, accessToken: token },
+    });
+    try {
+      const results = await Promise.allSettled(
+        Array.from({ length: 4 }, (_, i) => pool.sendMail({ from: sandbox.app.mailbox, to: 'ada@fabrikam.example', subject: `pooled ${i}`, text: 'x' })),
+      );
+      const refused = results.flatMap((r) => (r.status === 'rejected' ? [(r.reason as SmtpFailure).responseCode] : []));
+      assert.deepEqual(refused, [432]);
+      assert.equal(sandbox.exchange.counters.maxConcurrentSessions[sandbox.app.mailbox], 4);
+    } finally {
+      pool.close();
+    }
+  });
+
+  it('when a test injects faults, then the reply is the injected one or the connection drops', async () => {
+    sandbox.exchange.failNext('data', '451 4.7.0 Temporary server error. Please try again later. PRX4');
+    const temporary = await sendFailure();
+    assert.equal(temporary.responseCode, 451);
+    assert.equal(temporary.response, '451 4.7.0 Temporary server error. Please try again later. PRX4');
+
+    const seen: string[] = [];
+    sandbox.exchange.setFaultInjector((context) => {
+      seen.push(context.stage);
+      return context.stage === 'mail' ? { drop: true } : undefined;
+    });
+    const dropped = await sendFailure();
+    assert.equal(dropped.responseCode, undefined);
+    assert.match(String(dropped.code), /^E(CONNECTION|SOCKET)$/);
+    assert.deepEqual(seen, ['auth', 'mail']);
+  });
+});
+
+describe('scenarios that stop the app before SMTP', () => {
+  for (const [name, expected] of [
+    ['wrong-secret', 'AADSTS7000215'],
+    ['expired-secret', 'AADSTS7000222'],
+  ] as const) {
+    it(`when the sandbox is "${name}", then the secret read from the vault gets ${expected}`, async () => {
+      sandboxScenarios[name](sandbox);
+      const secret = await secretClient().getSecret(sandbox.app.secretName);
+      await assert.rejects(credential(secret.value).getToken(exchangeScope), (error: Error) => error.message.includes(expected));
+    });
+  }
+
+  for (const [name, statusCode, code] of [
+    ['secret-missing', 404, 'SecretNotFound'],
+    ['vault-denied', 403, 'Forbidden'],
+  ] as const) {
+    it(`when the sandbox is "${name}", then SecretClient throws a RestError ${statusCode} ${code}`, async () => {
+      sandboxScenarios[name](sandbox);
+      await assert.rejects(secretClient().getSecret(sandbox.app.secretName), { name: 'RestError', statusCode, code });
+    });
+  }
+
+  it('when every scenario is listed, then each has a one-line description', () => {
+    for (const [name, scenario] of Object.entries(sandboxScenarios)) {
+      assert.ok(scenario.description.length > 10 && !scenario.description.includes('\n'), name);
+    }
+  });
+});
