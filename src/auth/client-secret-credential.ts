@@ -1,0 +1,51 @@
+import { ClientSecretCredential, type AccessToken } from '@azure/identity';
+import { isMicrosoftAuthority, type ExosendConfig } from '../config.js';
+import { classifyIdentityError } from '../diagnosis/classify.js';
+import { DeliveryFailed } from '../pipeline/errors.js';
+import type { AppCredential } from './app-credential.js';
+import type { ClientSecret, SecretSource } from './secret-source.js';
+
+export type ClientSecretAppCredentialOptions = Pick<ExosendConfig, 'tenantId' | 'clientId' | 'authorityHost' | 'mailbox'>;
+
+/** The app authenticates with a client secret that lives in Key Vault. */
+export class ClientSecretAppCredential implements AppCredential {
+  constructor(
+    private readonly options: ClientSecretAppCredentialOptions,
+    private readonly secrets: SecretSource,
+  ) {}
+
+  async requestToken(scope: string): Promise<AccessToken> {
+    const secret = await this.secrets.get();
+    try {
+      return await this.requestWith(secret, scope);
+    } catch (error) {
+      const diagnosis = classifyIdentityError(error, { ...this.options, scope });
+      if (diagnosis.code !== 'INVALID_CLIENT_SECRET' && diagnosis.code !== 'CLIENT_SECRET_EXPIRED') throw new DeliveryFailed(diagnosis);
+      // Entra refused the secret we hold: it may have been rotated in the vault since we read it.
+      const fresh = await this.secrets.refresh(secret);
+      if (fresh.value === secret.value) throw new DeliveryFailed(diagnosis);
+      try {
+        return await this.requestWith(fresh, scope);
+      } catch (retryError) {
+        throw new DeliveryFailed(classifyIdentityError(retryError, { ...this.options, scope }));
+      }
+    }
+  }
+
+  async expiresOn(): Promise<Date | undefined> {
+    return (await this.secrets.get()).expiresOn;
+  }
+
+  /**
+   * A credential per request: MSAL's own cache would hand back a token with under ten minutes
+   * left, which Exchange may refuse. exosend's token cache decides when to renew, so it asks afresh.
+   */
+  private async requestWith(secret: ClientSecret, scope: string): Promise<AccessToken> {
+    const { tenantId, clientId, authorityHost } = this.options;
+    const credential = new ClientSecretCredential(tenantId, clientId, secret.value, {
+      authorityHost,
+      disableInstanceDiscovery: !isMicrosoftAuthority(authorityHost),
+    });
+    return credential.getToken(scope);
+  }
+}

@@ -1,0 +1,75 @@
+import { DefaultAzureCredential } from '@azure/identity';
+import { SecretClient } from '@azure/keyvault-secrets';
+import { isAzureVault, type ExosendConfig } from '../config.js';
+import { classifyVaultError } from '../diagnosis/classify.js';
+import { DeliveryFailed } from '../pipeline/errors.js';
+
+export interface ClientSecret {
+  value: string;
+  /** When the vault says the secret expires; undefined when no expiry is set. */
+  expiresOn: Date | undefined;
+}
+
+export type SecretSourceOptions = Pick<
+  ExosendConfig,
+  'keyVaultUrl' | 'clientSecretName' | 'managedIdentityClientId' | 'tenantId' | 'clientId' | 'mailbox'
+>;
+
+/**
+ * The app's client secret, read from Key Vault once per process with the Function App's managed
+ * identity (DefaultAzureCredential; a user-assigned one through AZURE_CLIENT_ID).
+ * Concurrent callers share one read; `refresh()` reads again, for a secret rotated in the vault.
+ */
+export class SecretSource {
+  private readonly client: SecretClient;
+  private current: Promise<ClientSecret> | undefined;
+  private readCount = 0;
+
+  constructor(private readonly options: SecretSourceOptions) {
+    const credential = new DefaultAzureCredential(
+      options.managedIdentityClientId ? { managedIdentityClientId: options.managedIdentityClientId } : {},
+    );
+    this.client = new SecretClient(options.keyVaultUrl, credential, {
+      disableChallengeResourceVerification: !isAzureVault(options.keyVaultUrl),
+    });
+  }
+
+  /** How many times this process has read the vault. */
+  get reads(): number {
+    return this.readCount;
+  }
+
+  get(): Promise<ClientSecret> {
+    return this.current ?? this.startRead();
+  }
+
+  /** Reads the vault again, unless another caller already did and got a value other than `stale`. */
+  async refresh(stale: ClientSecret): Promise<ClientSecret> {
+    const current = this.current;
+    const latest = current && (await current.catch(() => undefined));
+    if (latest && latest.value !== stale.value) return latest;
+    return this.current === current ? this.startRead() : this.get();
+  }
+
+  private startRead(): Promise<ClientSecret> {
+    const reading = this.read();
+    this.current = reading;
+    // a failed read is not kept: the next send reads again
+    reading.catch(() => {
+      if (this.current === reading) this.current = undefined;
+    });
+    return reading;
+  }
+
+  private async read(): Promise<ClientSecret> {
+    this.readCount++;
+    try {
+      const secret = await this.client.getSecret(this.options.clientSecretName);
+      if (!secret.value) throw Object.assign(new Error('The secret has no value.'), { statusCode: 404, code: 'SecretNotFound' });
+      return { value: secret.value, expiresOn: secret.properties.expiresOn };
+    } catch (error) {
+      const { keyVaultUrl: vaultUrl, clientSecretName: secretName, tenantId, clientId, mailbox } = this.options;
+      throw new DeliveryFailed(classifyVaultError(error, { vaultUrl, secretName, tenantId, clientId, mailbox }));
+    }
+  }
+}

@@ -1,0 +1,131 @@
+import { z } from 'zod';
+
+/** Exchange Online's own limits per mailbox: 30 messages a minute, 3 concurrent connections. */
+const exchangeRatePerMinute = 30;
+const exchangeMaxConnections = 3;
+
+const guidOrDomain = z
+  .string()
+  .regex(
+    /^([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|[a-z0-9-]+(\.[a-z0-9-]+)+)$/i,
+    'must be a GUID or a domain name',
+  );
+const guid = z.string().regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i, 'must be a GUID');
+const httpsUrl = z.url({ protocol: /^https$/, error: 'must be an https:// URL' }).transform((u) => u.replace(/\/+$/, ''));
+const mailbox = z.email('must be an email address').transform((a) => a.toLowerCase());
+const positiveInt = (fallback: number) =>
+  z.coerce.number().int('must be a whole number').positive('must be greater than 0').default(fallback);
+
+const schema = z.object({
+  EXOSEND_TENANT_ID: guidOrDomain,
+  EXOSEND_CLIENT_ID: guid,
+  EXOSEND_KEY_VAULT_URL: httpsUrl,
+  EXOSEND_CLIENT_SECRET_NAME: z
+    .string()
+    .regex(/^[0-9a-zA-Z-]{1,127}$/, 'must be a Key Vault secret name (letters, digits, dashes)')
+    .default('exosend-client-secret'),
+  EXOSEND_MAILBOX: mailbox,
+  EXOSEND_ALLOWED_SENDERS: z
+    .string()
+    .optional()
+    .transform((list) => (list ?? '').split(',').map((a) => a.trim().toLowerCase()).filter(Boolean))
+    .pipe(z.array(z.email('must be a comma-separated list of email addresses'))),
+  EXOSEND_ROLES_MODE: z.enum(['entra', 'rbac'], 'must be "entra" or "rbac"').default('entra'),
+  EXOSEND_SMTP_HOST: z.string().min(1).default('smtp.office365.com'),
+  EXOSEND_SMTP_PORT: z.coerce.number().int().min(1).max(65535, 'must be a TCP port').default(587),
+  EXOSEND_SCOPE: z
+    .string()
+    .regex(/^https:\/\/\S+\/\.default$/, 'must be a resource followed by /.default')
+    .default('https://outlook.office365.com/.default'),
+  EXOSEND_RATE_PER_MINUTE: positiveInt(exchangeRatePerMinute),
+  EXOSEND_MAX_CONNECTIONS: positiveInt(exchangeMaxConnections),
+  EXOSEND_QUEUE: z
+    .string()
+    .regex(/^[a-z0-9](?!.*--)[a-z0-9-]{1,55}[a-z0-9]$/, 'must be a storage queue name (3-57 lowercase letters, digits, dashes)')
+    .default('outbound-mail'),
+  EXOSEND_HEALTH_SCHEDULE: z.string().min(1).default('0 */5 * * * *'),
+  EXOSEND_HEALTH_TO: z.email('must be an email address').optional(),
+  AZURE_AUTHORITY_HOST: httpsUrl.default('https://login.microsoftonline.com'),
+  AZURE_CLIENT_ID: z.string().optional(),
+  AzureWebJobsStorage: z.string().optional(),
+  APPLICATIONINSIGHTS_CONNECTION_STRING: z.string().optional(),
+});
+
+export interface ExosendConfig {
+  tenantId: string;
+  clientId: string;
+  keyVaultUrl: string;
+  clientSecretName: string;
+  mailbox: string;
+  /** Lower-cased From addresses callers may use; never empty (the mailbox at least). */
+  allowedSenders: readonly string[];
+  rolesMode: 'entra' | 'rbac';
+  smtp: { host: string; port: number };
+  scope: string;
+  ratePerMinute: number;
+  maxConnections: number;
+  queue: string;
+  healthSchedule: string;
+  healthTo: string | undefined;
+  authorityHost: string;
+  /** A user-assigned managed identity that reads the vault; undefined means system-assigned. */
+  managedIdentityClientId: string | undefined;
+  storageConnection: string | undefined;
+  appInsightsConnectionString: string | undefined;
+}
+
+/** A setting is missing or malformed. The message names every bad variable, never a value. */
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+  constructor(readonly problems: readonly { variable: string; message: string }[]) {
+    super(`exosend settings are invalid: ${problems.map((p) => `${p.variable} ${p.message}`).join('; ')}`);
+  }
+}
+
+type Environment = Record<string, string | undefined>;
+
+export function loadConfig(env: Environment = process.env): ExosendConfig {
+  const blankAsUnset = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v.trim() !== ''));
+  const parsed = schema.safeParse(blankAsUnset);
+  if (!parsed.success) {
+    throw new ConfigError(
+      parsed.error.issues.map((issue) => ({
+        variable: String(issue.path[0]),
+        message: issue.code === 'invalid_type' ? 'is required' : issue.message,
+      })),
+    );
+  }
+  const s = parsed.data;
+  return {
+    tenantId: s.EXOSEND_TENANT_ID,
+    clientId: s.EXOSEND_CLIENT_ID,
+    keyVaultUrl: s.EXOSEND_KEY_VAULT_URL,
+    clientSecretName: s.EXOSEND_CLIENT_SECRET_NAME,
+    mailbox: s.EXOSEND_MAILBOX,
+    allowedSenders: s.EXOSEND_ALLOWED_SENDERS.length > 0 ? s.EXOSEND_ALLOWED_SENDERS : [s.EXOSEND_MAILBOX],
+    rolesMode: s.EXOSEND_ROLES_MODE,
+    smtp: { host: s.EXOSEND_SMTP_HOST, port: s.EXOSEND_SMTP_PORT },
+    scope: s.EXOSEND_SCOPE,
+    ratePerMinute: s.EXOSEND_RATE_PER_MINUTE,
+    maxConnections: s.EXOSEND_MAX_CONNECTIONS,
+    queue: s.EXOSEND_QUEUE,
+    healthSchedule: s.EXOSEND_HEALTH_SCHEDULE,
+    healthTo: s.EXOSEND_HEALTH_TO,
+    authorityHost: s.AZURE_AUTHORITY_HOST,
+    managedIdentityClientId: s.AZURE_CLIENT_ID,
+    storageConnection: s.AzureWebJobsStorage,
+    appInsightsConnectionString: s.APPLICATIONINSIGHTS_CONNECTION_STRING,
+  };
+}
+
+/** Whether the authority is Microsoft's own cloud, where MSAL's instance discovery works. */
+export function isMicrosoftAuthority(authorityHost: string): boolean {
+  const host = new URL(authorityHost).hostname;
+  return /(^|\.)(microsoftonline\.(com|us|de)|chinacloudapi\.cn|microsoftonline\.cn)$/i.test(host);
+}
+
+/** Whether the vault is in one of Azure's vault domains, where the challenge resource can be verified. */
+export function isAzureVault(vaultUrl: string): boolean {
+  const host = new URL(vaultUrl).hostname;
+  return /\.vault\.(azure\.net|azure\.cn|usgovcloudapi\.net|microsoftazure\.de)$|\.managedhsm\.azure\.net$/i.test(host);
+}

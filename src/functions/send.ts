@@ -1,0 +1,26 @@
+import { randomUUID } from 'node:crypto';
+import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
+import { errorResponse } from '../http/error-response.js';
+import { logEvent } from '../http/log.js';
+import { readMailRequest } from '../http/read-mail-request.js';
+import { inCallRetryPolicy, withRetries } from '../pipeline/retry.js';
+import { getRuntime } from '../runtime.js';
+
+/** POST /api/send: sends now and answers with Exchange's reply, or with the diagnosis. */
+export async function sendMail(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
+  const started = performance.now();
+  let id: string | undefined;
+  try {
+    const { config, sender } = getRuntime();
+    const mail = await readMailRequest(request, config);
+    const requestId = mail.idempotencyKey ?? randomUUID();
+    id = requestId;
+    const result = await withRetries(() => sender.send(mail, requestId), inCallRetryPolicy);
+    logEvent(context, 'sent', { id, durationMs: Math.round(performance.now() - started) });
+    return { status: 200, jsonBody: result };
+  } catch (error) {
+    return errorResponse(error, context, id);
+  }
+}
+
+app.http('send', { methods: ['POST'], authLevel: 'function', route: 'send', handler: sendMail });

@@ -1,0 +1,41 @@
+import type { HttpResponseInit, InvocationContext } from '@azure/functions';
+import { ConfigError } from '../config.js';
+import { DeliveryFailed, RequestRejected, type RejectionCode } from '../pipeline/errors.js';
+import { logEvent } from './log.js';
+
+const rejectionStatus: Record<RejectionCode, number> = {
+  INVALID_REQUEST: 400,
+  SENDER_NOT_ALLOWED: 403,
+  MESSAGE_TOO_LARGE: 413,
+};
+
+/** Retry-After when a transient failure names no delay of its own. */
+const defaultRetryAfterSeconds = 30;
+
+/**
+ * The edge where failures become HTTP statuses: 4xx for the caller's request, 502 when Exchange,
+ * Entra or Key Vault refused for good, 503 with Retry-After when trying later can help.
+ * Anything else is a defect: it is rethrown for the host to log and answer.
+ */
+export function errorResponse(error: unknown, context: InvocationContext, id?: string): HttpResponseInit {
+  if (error instanceof RequestRejected) {
+    logEvent(context, 'rejected', { id, code: error.code });
+    return {
+      status: rejectionStatus[error.code],
+      jsonBody: { error: { code: error.code, message: error.message, details: error.details } },
+    };
+  }
+  if (error instanceof DeliveryFailed) {
+    const { diagnosis } = error;
+    logEvent(context, 'failed', { id, code: diagnosis.code, stage: diagnosis.stage, attempts: error.attempts.length });
+    const body = { error: { code: diagnosis.code, message: diagnosis.cause, diagnosis } };
+    if (!diagnosis.retryable) return { status: 502, jsonBody: body };
+    const retryAfter = String(diagnosis.retryAfterSeconds ?? defaultRetryAfterSeconds);
+    return { status: 503, headers: { 'Retry-After': retryAfter }, jsonBody: body };
+  }
+  if (error instanceof ConfigError) {
+    logEvent(context, 'misconfigured', { variables: error.problems.map((p) => p.variable).join(',') });
+    return { status: 500, jsonBody: { error: { code: 'CONFIGURATION_INVALID', message: error.message } } };
+  }
+  throw error;
+}

@@ -1,0 +1,52 @@
+import type { ExosendConfig } from '../config.js';
+import { RequestRejected, type FieldProblem } from '../pipeline/errors.js';
+import { encodedSize, mailLimits, mailRequestSchema, type MailRequest } from './mail-request.js';
+
+/** JSON text of a request may weigh a little more than its encoded message (keys, escapes). */
+const maxBodyBytes = Math.ceil(mailLimits.maxMessageBytes * 1.1);
+
+/**
+ * Turns what a caller sent into a request exosend will send, or says why not.
+ * Checks what exosend owns -- shape, senders, limits, header values -- and leaves the rest to Exchange.
+ */
+export function parseMailRequest(body: string | unknown, config: Pick<ExosendConfig, 'allowedSenders'>): MailRequest {
+  if (typeof body === 'string' && Buffer.byteLength(body) > maxBodyBytes) throw tooLarge();
+  const json = typeof body === 'string' ? parseJson(body) : body;
+  const parsed = mailRequestSchema.safeParse(json);
+  if (!parsed.success) {
+    const details = parsed.error.issues.map((i): FieldProblem => ({
+      path: formatPath(i.path),
+      // a bad record key says only "Invalid key": the reason is one level down
+      message: i.code === 'invalid_key' ? (i.issues[0]?.message ?? i.message) : i.message,
+    }));
+    throw new RequestRejected('INVALID_REQUEST', 'The mail request is not valid.', details);
+  }
+  const request = parsed.data;
+  if (encodedSize(request) > mailLimits.maxMessageBytes) throw tooLarge();
+  const from = request.from?.toLowerCase();
+  if (from !== undefined && !config.allowedSenders.includes(from)) {
+    throw new RequestRejected('SENDER_NOT_ALLOWED', 'This From address is not one exosend may send as.', [
+      { path: 'from', message: 'must be one of the allowed senders (EXOSEND_ALLOWED_SENDERS)' },
+    ]);
+  }
+  return request;
+}
+
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new RequestRejected('INVALID_REQUEST', 'The request body is not valid JSON.', [
+      { path: '', message: 'must be a JSON object' },
+    ]);
+  }
+}
+
+function tooLarge(): RequestRejected {
+  const mb = mailLimits.maxMessageBytes / 1024 / 1024;
+  return new RequestRejected('MESSAGE_TOO_LARGE', `The message would exceed Exchange Online's ${mb} MB limit.`);
+}
+
+function formatPath(path: readonly PropertyKey[]): string {
+  return path.reduce<string>((out, key) => (typeof key === 'number' ? `${out}[${key}]` : out ? `${out}.${String(key)}` : String(key)), '');
+}

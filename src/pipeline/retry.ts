@@ -1,0 +1,32 @@
+import { DeliveryFailed } from './errors.js';
+
+export interface RetryPolicy {
+  /** Tries in all, the first included. */
+  attempts: number;
+  /** The first wait; each further one doubles. */
+  baseDelayInMs: number;
+  /** Waits beyond this budget are the caller's to make (a 503 with Retry-After, a queue delay). */
+  maxTotalDelayInMs: number;
+}
+
+/** For a caller holding an HTTP request open: a few quick tries, then let it come back later. */
+export const inCallRetryPolicy: RetryPolicy = { attempts: 3, baseDelayInMs: 250, maxTotalDelayInMs: 5_000 };
+
+/** Runs `attempt` again while it fails with a retryable diagnosis and the budget allows. */
+export async function withRetries<T>(attempt: () => Promise<T>, policy: RetryPolicy): Promise<T> {
+  const history: string[] = [];
+  let waited = 0;
+  for (let tries = 1; ; tries++) {
+    try {
+      return await attempt();
+    } catch (error) {
+      if (!(error instanceof DeliveryFailed)) throw error;
+      history.push(error.diagnosis.code);
+      const delay = Math.max(policy.baseDelayInMs * 2 ** (tries - 1), (error.diagnosis.retryAfterSeconds ?? 0) * 1000);
+      const giveUp = !error.diagnosis.retryable || tries >= policy.attempts || waited + delay > policy.maxTotalDelayInMs;
+      if (giveUp) throw new DeliveryFailed(error.diagnosis, history);
+      waited += delay;
+      await new Promise((resolve) => setTimeout(resolve, delay));
+    }
+  }
+}

@@ -1,0 +1,102 @@
+import { randomUUID } from 'node:crypto';
+import { appendFileSync, mkdirSync } from 'node:fs';
+import { basename, join } from 'node:path';
+import functions, { type HttpResponseInit } from '@azure/functions';
+import { sendMail } from '../src/functions/send.js';
+import { resetRuntime } from '../src/runtime.js';
+import { startSandbox, type Sandbox } from '../src/sandbox/index.js';
+
+// the package is CommonJS that Node's ESM loader cannot read these names from
+const { HttpRequest, InvocationContext } = functions;
+
+/** Where every test process leaves what the app said, for the suite-wide secret check. */
+export const observedDir = join('.exosend', 'test-observed');
+
+export interface Reply {
+  status: number;
+  headers: Record<string, string>;
+  body: any;
+}
+
+export interface Harness {
+  sandbox: Sandbox;
+  /** POST /api/send with a JSON body (or raw text), through the real handler. */
+  send(body: unknown, options?: { raw?: string; headers?: Record<string, string> }): Promise<Reply>;
+  /** Every log line the app wrote through its invocation contexts. */
+  logs: string[];
+  /** Sets app settings (undefined removes one) and starts the app cold, as a new worker would. */
+  restartApp(settings?: Record<string, string | undefined>): void;
+  close(): Promise<void>;
+}
+
+/** A function key, as the host would hold it: the app must never repeat it. */
+export const functionKey = `fk-${randomUUID()}`;
+
+/**
+ * The sandbox (identity platform, Key Vault, Exchange) on loopback, the app's settings pointing at
+ * it, and the HTTP handler driven as the Functions host drives it.
+ */
+export async function startHarness(testFile: string): Promise<Harness> {
+  const sandbox = await startSandbox();
+  const logs: string[] = [];
+  const observed: string[] = [];
+  const applied = new Set<string>();
+
+  const restartApp = (settings: Record<string, string | undefined> = {}) => {
+    resetRuntime();
+    for (const [name, value] of Object.entries({ ...sandbox.settings, ...settings })) {
+      applied.add(name);
+      if (value === undefined) delete process.env[name];
+      else process.env[name] = value;
+    }
+  };
+  restartApp();
+
+  const send: Harness['send'] = async (body, options = {}) => {
+    const request = new HttpRequest({
+      method: 'POST',
+      url: `http://127.0.0.1:7071/api/send?code=${functionKey}`,
+      headers: { 'content-type': 'application/json', 'x-functions-key': functionKey, ...options.headers },
+      body: { string: options.raw ?? JSON.stringify(body) },
+    });
+    const context = new InvocationContext({
+      functionName: 'send',
+      invocationId: randomUUID(),
+      logHandler: (_level, ...args) => {
+        const line = args.map(String).join(' ');
+        logs.push(line);
+        observed.push(line);
+      },
+    });
+    const response: HttpResponseInit = await sendMail(request, context);
+    const reply: Reply = {
+      status: response.status ?? 200,
+      headers: Object.fromEntries(new Headers(response.headers as Record<string, string> | undefined).entries()),
+      body: response.jsonBody,
+    };
+    observed.push(JSON.stringify(reply));
+    return reply;
+  };
+
+  const close = async () => {
+    resetRuntime();
+    for (const name of applied) delete process.env[name];
+    mkdirSync(observedDir, { recursive: true });
+    const name = `${basename(testFile).replace(/\W+/g, '-')}-${process.pid}`;
+    appendFileSync(join(observedDir, `${name}.observed.txt`), observed.join('\n') + '\n');
+    appendFileSync(join(observedDir, `${name}.secrets.txt`), [...sandbox.knownSecrets(), functionKey].join('\n') + '\n');
+    await sandbox.close();
+  };
+
+  return { sandbox, send, logs, restartApp, close };
+}
+
+/** A valid request: each test changes what it is about. */
+export function mailRequest(overrides: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    to: ['ada@fabrikam.example'],
+    subject: 'Quarterly report',
+    text: 'The report is attached.',
+    ...overrides,
+  };
+}
