@@ -1,0 +1,13 @@
+#!/usr/bin/env node
+// `exosend <command>`: each command lives in its own module and loads only when asked for.
+const commands: Record<string, { summary: string; load: () => Promise<{ main(args: string[]): Promise<number> }> }> = {};
+
+const [name, ...args] = process.argv.slice(2);
+const command = name === undefined ? undefined : commands[name];
+if (!command) {
+  const list = Object.entries(commands).map(([n, c]) => `  exosend ${n.padEnd(10)} ${c.summary}`);
+  console.error(`usage: exosend <command> [options]\n\n${list.join('\n')}`);
+  process.exitCode = name === undefined || name === '--help' || name === '-h' ? 0 : 2;
+} else {
+  process.exitCode = await (await command.load()).main(args);
+}

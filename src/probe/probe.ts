@@ -1,0 +1,141 @@
+import { randomUUID } from 'node:crypto';
+import MailComposer from 'nodemailer/lib/mail-composer';
+import SMTPConnection from 'nodemailer/lib/smtp-connection';
+import XOAuth2 from 'nodemailer/lib/xoauth2';
+import type { ClientSecret, SecretSource } from '../auth/secret-source.js';
+import type { AppToken, TokenProvider } from '../auth/token-provider.js';
+import type { ExosendConfig } from '../config.js';
+import { classifySmtpError } from '../diagnosis/classify.js';
+import type { Diagnosis, Stage } from '../diagnosis/diagnosis.js';
+import { DeliveryFailed } from '../pipeline/errors.js';
+
+/** One stage of the chain; `connect` covers TCP, the greeting and STARTTLS (a TLS failure is stage `tls`). */
+export interface StageResult {
+  stage: Stage;
+  ok: boolean;
+  durationMs: number;
+}
+
+export interface ProbeReport {
+  ok: boolean;
+  runId: string;
+  stages: StageResult[];
+  diagnosis?: Diagnosis;
+  token?: Pick<AppToken, 'claims' | 'warnings' | 'expiresOnTimestamp'>;
+  /** The client secret's expiry as the vault states it; undefined when none is set. */
+  secretExpiresOn?: Date;
+  /** The Message-ID of the test message, when one was sent. */
+  messageId?: string;
+  response?: string;
+}
+
+export interface ProbeParts {
+  config: Pick<ExosendConfig, 'smtp' | 'mailbox' | 'tenantId' | 'clientId'>;
+  secrets: Pick<SecretSource, 'get'>;
+  tokens: TokenProvider;
+}
+
+export interface ProbeOptions {
+  /** Send a small test message here; without it the probe stops after AUTH and quits politely. */
+  to?: string;
+  /** The From of the test message: the mailbox when unset. */
+  from?: string;
+  subject?: (runId: string) => string;
+}
+
+/**
+ * Walks the chain a send takes, one stage at a time, timing each: the secret, a token (from the
+ * same cache as real sends), its claims, an SMTP session with STARTTLS, AUTH XOAUTH2 and,
+ * optionally, a test message. It stops at the first failure and says which stage and why.
+ */
+export async function runProbe(parts: ProbeParts, options: ProbeOptions = {}): Promise<ProbeReport> {
+  const report: ProbeReport = { ok: false, runId: randomUUID(), stages: [] };
+  const timed = async <T>(stage: Stage, work: () => Promise<T>): Promise<T> => {
+    const started = performance.now();
+    try {
+      const result = await work();
+      report.stages.push({ stage, ok: true, durationMs: elapsed(started) });
+      return result;
+    } catch (error) {
+      const diagnosis = diagnosisOf(error, parts.config, options.from);
+      const durationMs = elapsed(started);
+      // a step can fail in the stage after its own (a token whose claims fail, a connection whose
+      // TLS fails): its own stage passed, the later one is the one to fix
+      const failed = stageOrder.indexOf(diagnosis.stage) > stageOrder.indexOf(stage) ? diagnosis.stage : stage;
+      if (failed !== stage) report.stages.push({ stage, ok: true, durationMs });
+      report.stages.push({ stage: failed, ok: false, durationMs: failed === stage ? durationMs : 0 });
+      report.diagnosis = diagnosis;
+      throw new ProbeStopped();
+    }
+  };
+
+  const connection = new SMTPConnection({
+    host: parts.config.smtp.host,
+    port: parts.config.smtp.port,
+    secure: false,
+    requireTLS: true,
+    tls: { minVersion: 'TLSv1.2', servername: parts.config.smtp.host },
+    connectionTimeout: 15_000,
+    greetingTimeout: 15_000,
+    socketTimeout: 30_000,
+  });
+  connection.on('error', () => undefined); // reported through the callbacks below
+  try {
+    const secret: ClientSecret = await timed('vault', () => parts.secrets.get());
+    report.secretExpiresOn = secret.expiresOn;
+    const token = await timed('token', () => parts.tokens.getToken());
+    report.token = { claims: token.claims, warnings: token.warnings, expiresOnTimestamp: token.expiresOnTimestamp };
+    report.stages.push({ stage: 'claims', ok: true, durationMs: 0 });
+    await timed('connect', () => new Promise<void>((resolve, reject) => connection.connect((e?: Error | null) => (e ? reject(e) : resolve()))));
+    await timed('auth', () => login(connection, parts.config.mailbox, token, parts.tokens));
+    if (options.to) {
+      const sent = await timed('send', () => sendTestMessage(connection, parts.config.mailbox, options, report.runId));
+      report.messageId = sent.messageId;
+      report.response = sent.response;
+    }
+    connection.quit();
+    report.ok = true;
+  } catch (error) {
+    if (!(error instanceof ProbeStopped)) throw error;
+    connection.close();
+  }
+  return report;
+}
+
+class ProbeStopped extends Error {}
+
+const stageOrder: readonly Stage[] = ['vault', 'token', 'claims', 'connect', 'tls', 'auth', 'send'];
+
+const elapsed = (started: number) => Math.round((performance.now() - started) * 10) / 10;
+
+function diagnosisOf(error: unknown, config: ProbeParts['config'], from?: string): Diagnosis {
+  if (error instanceof DeliveryFailed) return error.diagnosis;
+  return classifySmtpError(error, { mailbox: config.mailbox, tenantId: config.tenantId, clientId: config.clientId, from: from ?? config.mailbox });
+}
+
+function login(connection: SMTPConnection, mailbox: string, token: AppToken, tokens: TokenProvider): Promise<void> {
+  const oauth2 = new XOAuth2({ user: mailbox, accessToken: token.token });
+  return new Promise((resolve, reject) =>
+    connection.login({ user: mailbox, oauth2, method: 'XOAUTH2' } as unknown as SMTPConnection.AuthenticationCredentials, (error) => {
+      if (!error) return resolve();
+      // a token Exchange refused must not be handed to the next real send
+      tokens.invalidate(token.token);
+      reject(error);
+    }),
+  );
+}
+
+function sendTestMessage(connection: SMTPConnection, mailbox: string, options: ProbeOptions, runId: string) {
+  const from = options.from ?? mailbox;
+  const messageId = `<exosend-probe.${runId}@${mailbox.slice(mailbox.indexOf('@') + 1)}>`;
+  const subject = options.subject?.(runId) ?? `exosend test message ${runId}`;
+  const text = `This is a test message from exosend (run ${runId}). It checks that this app can send through Exchange Online; no action is needed.`;
+  return new Promise<{ messageId: string; response: string }>((resolve, reject) => {
+    new MailComposer({ from, to: options.to, subject, text, messageId }).compile().build((buildError, raw) => {
+      if (buildError) return reject(buildError);
+      connection.send({ from, to: [options.to!] }, raw, (error, info) =>
+        error ? reject(error) : resolve({ messageId, response: info.response ?? '' }),
+      );
+    });
+  });
+}

@@ -1,0 +1,69 @@
+import assert from 'node:assert/strict';
+import { after, before, beforeEach, describe, it } from 'node:test';
+import { runProbe } from '../src/probe/probe.js';
+import { getRuntime } from '../src/runtime.js';
+import { sandboxScenarios } from '../src/sandbox/index.js';
+import { startHarness, type Harness } from './harness.js';
+
+const stagesOf = (report: Awaited<ReturnType<typeof runProbe>>) => report.stages.map((s) => `${s.stage}:${s.ok ? 'ok' : 'FAIL'}`);
+
+describe('the stage-by-stage probe', () => {
+  let h: Harness;
+  before(async () => {
+    h = await startHarness(import.meta.filename);
+  });
+  after(() => h.close());
+  beforeEach(() => {
+    sandboxScenarios.healthy(h.sandbox);
+    h.restartApp();
+    h.sandbox.exchange.resetCounters();
+    h.sandbox.identity.resetCounters();
+  });
+
+  it('when the setup is healthy and no recipient is given, then every stage passes up to AUTH and nothing is sent', async () => {
+    const report = await runProbe(getRuntime());
+    assert.equal(report.ok, true, JSON.stringify(report.diagnosis));
+    assert.deepEqual(stagesOf(report), ['vault:ok', 'token:ok', 'claims:ok', 'connect:ok', 'auth:ok']);
+    assert.deepEqual(report.token?.claims.roles, ['SMTP.SendAsApp']);
+    assert.equal(h.sandbox.exchange.counters.authSuccesses, 1);
+    assert.equal(h.sandbox.exchange.messages.length, 0);
+  });
+
+  it('when a recipient is given, then a test message with the run id arrives', async () => {
+    const report = await runProbe(getRuntime(), { to: 'ops@contoso.example' });
+    assert.equal(report.ok, true, JSON.stringify(report.diagnosis));
+    assert.deepEqual(stagesOf(report).at(-1), 'send:ok');
+    const [message] = h.sandbox.exchange.messages;
+    assert.ok(message?.raw.toString().includes(report.runId));
+    assert.equal(message?.messageId, report.messageId);
+  });
+
+  it('when a token is cached, then the probe makes no token request', async () => {
+    await getRuntime().tokens.getToken();
+    h.sandbox.identity.resetCounters();
+    assert.equal((await runProbe(getRuntime())).ok, true);
+    assert.equal(h.sandbox.identity.counters.tokenRequests, 0);
+  });
+
+  it('when the token lacks SMTP.SendAsApp, then the claims stage fails and Exchange is never contacted', async () => {
+    sandboxScenarios['missing-role'](h.sandbox);
+    const report = await runProbe(getRuntime());
+    assert.deepEqual(stagesOf(report), ['vault:ok', 'token:ok', 'claims:FAIL']);
+    assert.equal(report.diagnosis?.code, 'TOKEN_ROLE_MISSING');
+    assert.equal(h.sandbox.exchange.counters.connections, 0);
+  });
+
+  it('when SMTP AUTH is disabled, then the auth stage fails with SMTP_AUTH_DISABLED', async () => {
+    sandboxScenarios['smtp-auth-disabled'](h.sandbox);
+    const report = await runProbe(getRuntime());
+    assert.deepEqual(stagesOf(report), ['vault:ok', 'token:ok', 'claims:ok', 'connect:ok', 'auth:FAIL']);
+    assert.equal(report.diagnosis?.code, 'SMTP_AUTH_DISABLED');
+  });
+
+  it('when the From has no Send As, then the send stage fails with SEND_AS_DENIED', async () => {
+    sandboxScenarios['send-as-denied'](h.sandbox);
+    const report = await runProbe(getRuntime(), { to: 'ops@contoso.example', from: h.sandbox.app.sendAsAddress });
+    assert.equal(stagesOf(report).at(-1), 'send:FAIL');
+    assert.equal(report.diagnosis?.code, 'SEND_AS_DENIED');
+  });
+});
