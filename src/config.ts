@@ -43,6 +43,8 @@ const schema = z.object({
     .string()
     .regex(/^[a-z0-9](?!.*--)[a-z0-9-]{1,55}[a-z0-9]$/, 'must be a storage queue name (3-57 lowercase letters, digits, dashes)')
     .default('outbound-mail'),
+  EXOSEND_QUEUE_MAX_ATTEMPTS: positiveInt(8),
+  EXOSEND_QUEUE_RETRY_BASE_SECONDS: z.coerce.number().int('must be a whole number').min(0, 'must be 0 or more').default(30),
   EXOSEND_HEALTH_SCHEDULE: z.string().min(1).default('0 */5 * * * *'),
   EXOSEND_HEALTH_TO: z.email('must be an email address').optional(),
   AZURE_AUTHORITY_HOST: httpsUrl.default('https://login.microsoftonline.com'),
@@ -65,6 +67,10 @@ export interface ExosendConfig {
   ratePerMinute: number;
   maxConnections: number;
   queue: string;
+  /** Tries a queued message gets for transient failures before it is dead-lettered. */
+  queueMaxAttempts: number;
+  /** First delay before a transient failure is retried from the queue; it doubles with each try. */
+  queueRetryBaseSeconds: number;
   healthSchedule: string;
   healthTo: string | undefined;
   authorityHost: string;
@@ -109,6 +115,8 @@ export function loadConfig(env: Environment = process.env): ExosendConfig {
     ratePerMinute: s.EXOSEND_RATE_PER_MINUTE,
     maxConnections: s.EXOSEND_MAX_CONNECTIONS,
     queue: s.EXOSEND_QUEUE,
+    queueMaxAttempts: s.EXOSEND_QUEUE_MAX_ATTEMPTS,
+    queueRetryBaseSeconds: s.EXOSEND_QUEUE_RETRY_BASE_SECONDS,
     healthSchedule: s.EXOSEND_HEALTH_SCHEDULE,
     healthTo: s.EXOSEND_HEALTH_TO,
     authorityHost: s.AZURE_AUTHORITY_HOST,

@@ -18,13 +18,32 @@ export interface Reply {
   body: any;
 }
 
+type Handler = (request: InstanceType<typeof HttpRequest>, context: InstanceType<typeof InvocationContext>) => Promise<HttpResponseInit>;
+
+export interface HttpCall {
+  method?: string;
+  /** The route after /api/, e.g. `messages/abc`. */
+  route: string;
+  params?: Record<string, string>;
+  body?: unknown;
+  raw?: string;
+  headers?: Record<string, string>;
+}
+
 export interface Harness {
   sandbox: Sandbox;
+  /** Any HTTP function, driven as the host drives it. */
+  http(handler: Handler, call: HttpCall): Promise<Reply>;
+  /** A context for a non-HTTP trigger, whose log lines are observed like the others. */
+  context(functionName: string, triggerMetadata?: Record<string, unknown>): InstanceType<typeof InvocationContext>;
   /** POST /api/send with a JSON body (or raw text), through the real handler. */
   send(body: unknown, options?: { raw?: string; headers?: Record<string, string> }): Promise<Reply>;
   /** Every log line the app wrote through its invocation contexts. */
   logs: string[];
-  /** Sets app settings (undefined removes one) and starts the app cold, as a new worker would. */
+  /**
+   * Starts the app cold, as a new worker would, with the sandbox's settings and these on top
+   * (undefined removes one); settings given to an earlier restart do not carry over.
+   */
   restartApp(settings?: Record<string, string | undefined>): void;
   close(): Promise<void>;
 }
@@ -44,7 +63,10 @@ export async function startHarness(testFile: string): Promise<Harness> {
 
   const restartApp = (settings: Record<string, string | undefined> = {}) => {
     resetRuntime();
-    for (const [name, value] of Object.entries({ ...sandbox.settings, ...settings })) {
+    const wanted = { ...sandbox.settings, ...settings };
+    // a setting an earlier restart added is gone again, as on a new worker
+    for (const name of applied) if (!(name in wanted)) delete process.env[name];
+    for (const [name, value] of Object.entries(wanted)) {
       applied.add(name);
       if (value === undefined) delete process.env[name];
       else process.env[name] = value;
@@ -52,23 +74,28 @@ export async function startHarness(testFile: string): Promise<Harness> {
   };
   restartApp();
 
-  const send: Harness['send'] = async (body, options = {}) => {
-    const request = new HttpRequest({
-      method: 'POST',
-      url: `http://127.0.0.1:7071/api/send?code=${functionKey}`,
-      headers: { 'content-type': 'application/json', 'x-functions-key': functionKey, ...options.headers },
-      body: { string: options.raw ?? JSON.stringify(body) },
-    });
-    const context = new InvocationContext({
-      functionName: 'send',
+  const context: Harness['context'] = (functionName, triggerMetadata = {}) =>
+    new InvocationContext({
+      functionName,
       invocationId: randomUUID(),
+      triggerMetadata,
       logHandler: (_level, ...args) => {
         const line = args.map(String).join(' ');
         logs.push(line);
         observed.push(line);
       },
     });
-    const response: HttpResponseInit = await sendMail(request, context);
+
+  const http: Harness['http'] = async (handler, call) => {
+    const body = call.raw ?? (call.body === undefined ? undefined : JSON.stringify(call.body));
+    const request = new HttpRequest({
+      method: call.method ?? 'POST',
+      url: `http://127.0.0.1:7071/api/${call.route}?code=${functionKey}`,
+      headers: { 'content-type': 'application/json', 'x-functions-key': functionKey, ...call.headers },
+      params: call.params ?? {},
+      ...(body !== undefined && { body: { string: body } }),
+    });
+    const response: HttpResponseInit = await handler(request, context(call.route));
     const reply: Reply = {
       status: response.status ?? 200,
       headers: Object.fromEntries(new Headers(response.headers as Record<string, string> | undefined).entries()),
@@ -77,6 +104,9 @@ export async function startHarness(testFile: string): Promise<Harness> {
     observed.push(JSON.stringify(reply));
     return reply;
   };
+
+  const send: Harness['send'] = (body, options = {}) =>
+    http(sendMail, { route: 'send', body, ...(options.raw !== undefined && { raw: options.raw }), ...(options.headers && { headers: options.headers }) });
 
   const close = async () => {
     resetRuntime();
@@ -88,7 +118,7 @@ export async function startHarness(testFile: string): Promise<Harness> {
     await sandbox.close();
   };
 
-  return { sandbox, send, logs, restartApp, close };
+  return { sandbox, http, context, send, logs, restartApp, close };
 }
 
 /** A valid request: each test changes what it is about. */

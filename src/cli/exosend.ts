@@ -1,6 +1,8 @@
 #!/usr/bin/env node
 // `exosend <command>`: each command lives in its own module and loads only when asked for.
-const commands: Record<string, { summary: string; load: () => Promise<{ main(args: string[]): Promise<number> }> }> = {};
+const commands: Record<string, { summary: string; load: () => Promise<{ main(args: string[]): Promise<number> }> }> = {
+  enqueue: { summary: 'validate a mail request and put it on the intake queue', load: () => import('./enqueue.js') },
+};
 
 const [name, ...args] = process.argv.slice(2);
 const command = name === undefined ? undefined : commands[name];

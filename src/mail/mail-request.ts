@@ -9,6 +9,9 @@ export const mailLimits = {
   maxSubjectLength: 998,
 } as const;
 
+/** An idempotency key is also the id of the status record and of the Table entity that holds it. */
+export const idempotencyKeyPattern = /^[A-Za-z0-9._:~-]{1,128}$/;
+
 /** CR, LF or NUL in a value that becomes a header would let a caller write headers of their own. */
 const noLineBreaks = (s: string) => !/[\r\n\0]/.test(s);
 
@@ -75,7 +78,7 @@ export const mailRequestSchema = z
       .default({}),
     idempotencyKey: z
       .string()
-      .regex(/^[A-Za-z0-9._:~-]{1,128}$/, 'must be 1-128 letters, digits or . _ : ~ -')
+      .regex(idempotencyKeyPattern, 'must be 1-128 letters, digits or . _ : ~ -')
       .optional(),
   })
   .refine((r) => r.to.length + r.cc.length + r.bcc.length > 0, { path: ['to'], message: 'at least one recipient is required' })

@@ -171,7 +171,8 @@ export async function startExchangeStandIn(options: ExchangeStandInOptions): Pro
     for await (const chunk of stream) chunks.push(chunk as Buffer);
     const state = sessions.get(session.id);
     if (!state?.mailbox || !state.claims) return exchangeReplies.notAuthenticated(hostname);
-    const fault = takeFault({ stage: 'data', mailbox: state.mailbox.address, messageIndex: state.messageIndex, sessionId: session.id });
+    const raw = Buffer.concat(chunks);
+    const fault = takeFault({ stage: 'data', mailbox: state.mailbox.address, messageIndex: state.messageIndex, sessionId: session.id, raw });
     if (fault) return fault;
     const verdict = judgeSubmission(
       {
@@ -179,7 +180,7 @@ export async function startExchangeStandIn(options: ExchangeStandInOptions): Pro
         claims: state.claims,
         sessionId: session.id,
         envelope: session.envelope,
-        raw: Buffer.concat(chunks),
+        raw,
         sizeExceeded: stream.sizeExceeded,
         hostname,
       },

@@ -11,6 +11,8 @@ export interface FaultContext {
   /** 0-based ordinal of the mail transaction across the stand-in; at AUTH, the next one's. */
   messageIndex: number;
   sessionId: string;
+  /** At DATA: the message as submitted, so a test can fail some messages and not others. */
+  raw?: Buffer;
 }
 
 /** A reply line such as '451 4.7.0 Temporary server error. Please try again later. PRX4', or a dropped connection. */

@@ -1,0 +1,40 @@
+import type { MailRequest } from '../mail/mail-request.js';
+import { encodeQueueMessage, type Envelope } from './queue-message.js';
+import type { StatusStore } from './status-store.js';
+import type { QueueStorage } from './storage.js';
+
+/** A queue message holds 64 KiB of base64 text; larger requests travel as a blob (claim check). */
+export const maxInlineMessageBytes = 60 * 1024;
+
+/** Puts a validated request on the intake queue under `id`, and records it as queued. */
+export async function enqueueRequest(storage: QueueStorage, store: StatusStore, request: MailRequest, id: string): Promise<void> {
+  await storage.ready();
+  await putEnvelope(storage, { exosend: 1, id, history: [], request });
+  // after the message: a record never says "queued" for a message that was never queued
+  await store.markQueued(id);
+}
+
+/** Puts an envelope on the intake queue, visible after `delaySeconds`. */
+export async function putEnvelope(storage: QueueStorage, envelope: Envelope, delaySeconds = 0): Promise<void> {
+  const text = await fitToQueue(storage, envelope);
+  await storage.intake.sendMessage(text, { visibilityTimeout: Math.max(0, Math.round(delaySeconds)) });
+}
+
+/** The message text for `value`; an inline request that would not fit moves to a blob (claim check). */
+export async function fitToQueue<T extends { id: string; request?: unknown; blob?: string }>(storage: QueueStorage, value: T): Promise<string> {
+  const text = encodeQueueMessage(value);
+  if (text.length <= maxInlineMessageBytes || value.request === undefined) return text;
+  const blob = `${encodeURIComponent(value.id)}.json`;
+  const json = JSON.stringify(value.request);
+  await storage.requests.getBlockBlobClient(blob).upload(json, Buffer.byteLength(json), {
+    blobHTTPHeaders: { blobContentType: 'application/json' },
+  });
+  return encodeQueueMessage({ ...value, request: undefined, blob });
+}
+
+/** The request an envelope carries, inline or from its blob. */
+export async function loadRequest(storage: QueueStorage, envelope: Envelope): Promise<unknown> {
+  if (envelope.blob === undefined) return envelope.request;
+  const content = await storage.requests.getBlockBlobClient(envelope.blob).downloadToBuffer();
+  return JSON.parse(content.toString('utf8'));
+}

@@ -1,0 +1,111 @@
+import type { ExosendConfig } from '../config.js';
+import type { Diagnosis } from '../diagnosis/diagnosis.js';
+import { idempotencyKeyPattern } from '../mail/mail-request.js';
+import { parseMailRequest } from '../mail/parse-request.js';
+import { DeliveryFailed, RequestRejected } from '../pipeline/errors.js';
+import type { MailSender } from '../pipeline/mail-sender.js';
+import { fitToQueue, loadRequest, putEnvelope } from './enqueue.js';
+import { decodeQueueMessage, type AttemptRecord, type Envelope } from './queue-message.js';
+import { retryDelaySeconds } from './retry-delay.js';
+import type { StatusStore } from './status-store.js';
+import type { QueueStorage } from './storage.js';
+
+/** How long a delivery holds its record: longer than pacing and SMTP timeouts can keep one send. */
+const leaseInMs = 5 * 60 * 1000;
+
+export interface QueueDeps {
+  config: Pick<ExosendConfig, 'allowedSenders' | 'queueMaxAttempts' | 'queueRetryBaseSeconds'>;
+  sender: Pick<MailSender, 'send'>;
+  storage: QueueStorage;
+  store: StatusStore;
+}
+
+export type QueueOutcome =
+  | { kind: 'sent'; id: string; messageId: string; attempts: number }
+  | { kind: 'duplicate'; id: string; status: string }
+  | { kind: 'in-flight'; id: string; retryInSeconds: number }
+  | { kind: 'retry'; id: string; code: string; attempts: number; delaySeconds: number }
+  | { kind: 'dead-lettered'; id: string; code: string; attempts: number };
+
+/**
+ * One delivery of a queue message: exactly one outcome per request, whatever the queue repeats.
+ * Sent once (the record says so, and later deliveries stop there); a transient failure comes back
+ * later, by a delayed copy of the message; a permanent one goes to the poison queue at once.
+ * Only an unexpected error (storage down) is thrown, for the host to retry the delivery.
+ */
+export async function processQueueMessage(body: unknown, queueMessageId: string, deps: QueueDeps): Promise<QueueOutcome> {
+  await deps.storage.ready();
+  const decoded = decodeQueueMessage(body);
+  if (decoded.kind === 'undecodable') {
+    return deadLetter(deps, { id: queueMessageId, history: [] }, 1, { code: 'UNDECODABLE', reason: decoded.reason, original: (typeof body === 'string' ? body : JSON.stringify(body)).slice(0, 16_384) });
+  }
+  const envelope: Envelope =
+    decoded.kind === 'envelope' ? decoded.envelope : { exosend: 1, id: idOf(decoded.json, queueMessageId), history: [], request: decoded.json };
+
+  const claim = await deps.store.claim(envelope.id, leaseInMs);
+  if (claim.outcome === 'finished') return { kind: 'duplicate', id: envelope.id, status: claim.record.status };
+  if (claim.outcome === 'in-flight') {
+    // another delivery is sending it: look again once its lease is over, in case that worker died
+    const retryInSeconds = Math.ceil(claim.retryInMs / 1000) + 1;
+    await putEnvelope(deps.storage, envelope, retryInSeconds);
+    return { kind: 'in-flight', id: envelope.id, retryInSeconds };
+  }
+  const { attempts } = claim.record;
+
+  let request;
+  try {
+    request = parseMailRequest(await loadRequest(deps.storage, envelope), deps.config);
+  } catch (error) {
+    if (!(error instanceof RequestRejected)) throw error;
+    return deadLetter(deps, envelope, attempts, { code: error.code, reason: error.message, details: error.details });
+  }
+
+  try {
+    const sent = await deps.sender.send(request, envelope.id);
+    await deps.store.markSent(claim.record, sent.messageId);
+    if (envelope.blob) await deps.storage.requests.deleteBlob(envelope.blob).catch(() => undefined);
+    return { kind: 'sent', id: envelope.id, messageId: sent.messageId, attempts };
+  } catch (error) {
+    if (!(error instanceof DeliveryFailed)) throw error;
+    const { diagnosis } = error;
+    const history = [...envelope.history, { at: new Date().toISOString(), code: diagnosis.code }];
+    if (!diagnosis.retryable || attempts >= deps.config.queueMaxAttempts) {
+      return deadLetter(deps, { ...envelope, history }, attempts, { code: diagnosis.code, diagnosis });
+    }
+    const delaySeconds = retryDelaySeconds(attempts, deps.config.queueRetryBaseSeconds, diagnosis.retryAfterSeconds);
+    await putEnvelope(deps.storage, { ...envelope, history }, delaySeconds);
+    await deps.store.markRetrying(claim.record, diagnosis, history);
+    return { kind: 'retry', id: envelope.id, code: diagnosis.code, attempts, delaySeconds };
+  }
+}
+
+interface Failure {
+  code: string;
+  diagnosis?: Diagnosis;
+  reason?: string;
+  details?: unknown;
+  original?: string;
+}
+
+/** The poison queue's letter says which request, why, and every attempt; the record says failed. */
+async function deadLetter(
+  deps: QueueDeps,
+  envelope: Pick<Envelope, 'id' | 'history' | 'request' | 'blob'>,
+  attempts: number,
+  failure: Failure,
+): Promise<QueueOutcome> {
+  const letter = { id: envelope.id, failedAt: new Date().toISOString(), attempts, ...failure, history: envelope.history, request: envelope.request, blob: envelope.blob };
+  await deps.storage.poison.sendMessage(await fitToQueue(deps.storage, letter));
+  await deps.store.markFailed(envelope.id, {
+    attempts,
+    history: envelope.history as AttemptRecord[],
+    ...(failure.diagnosis ? { diagnosis: failure.diagnosis } : { reason: `${failure.code}: ${failure.reason}` }),
+  });
+  return { kind: 'dead-lettered', id: envelope.id, code: failure.code, attempts };
+}
+
+/** A producer's idempotency key names the request; without one, the queue message's own id does. */
+function idOf(json: unknown, queueMessageId: string): string {
+  const key = typeof json === 'object' && json !== null ? (json as { idempotencyKey?: unknown }).idempotencyKey : undefined;
+  return typeof key === 'string' && idempotencyKeyPattern.test(key) ? key : queueMessageId;
+}

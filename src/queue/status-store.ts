@@ -1,0 +1,134 @@
+import { RestError, type TableClient } from '@azure/data-tables';
+import type { Diagnosis } from '../diagnosis/diagnosis.js';
+import type { AttemptRecord } from './queue-message.js';
+
+export type MessageStatus = 'queued' | 'sending' | 'sent' | 'failed';
+
+/** What `GET /api/messages/{id}` shows: one record per request id, in Azure Table storage. */
+export interface MessageRecord {
+  id: string;
+  status: MessageStatus;
+  attempts: number;
+  messageId?: string;
+  diagnosis?: Diagnosis;
+  /** Why a message failed when no diagnosis applies (it was never a valid request). */
+  reason?: string;
+  history: AttemptRecord[];
+  updatedAt: string;
+}
+
+export type Claim =
+  | { outcome: 'claimed'; record: MessageRecord }
+  | { outcome: 'finished'; record: MessageRecord }
+  | { outcome: 'in-flight'; retryInMs: number };
+
+interface Entity {
+  partitionKey: string;
+  rowKey: string;
+  etag?: string;
+  status: MessageStatus;
+  attempts: number;
+  messageId?: string;
+  diagnosis?: string;
+  reason?: string;
+  history: string;
+  leaseUntil?: number;
+  updatedAt: string;
+}
+
+/**
+ * Status and idempotency records. A delivery claims its record (optimistic concurrency on the
+ * ETag) before it sends, so two deliveries of one request never send at the same time, and a
+ * record that says `sent` stops every later delivery.
+ */
+export class StatusStore {
+  constructor(private readonly table: TableClient) {}
+
+  async get(id: string): Promise<MessageRecord | undefined> {
+    const entity = await this.read(id);
+    return entity && toRecord(entity);
+  }
+
+  /** Records a request as queued, unless a record exists already (a retried enqueue). */
+  async markQueued(id: string): Promise<void> {
+    await this.table.createEntity(entity(id, { status: 'queued', attempts: 0, history: '[]' })).catch(ignore(409));
+  }
+
+  /** Takes the record for one send attempt, held for `leaseInMs` in case this worker dies. */
+  async claim(id: string, leaseInMs: number): Promise<Claim> {
+    for (let race = 0; race < 5; race++) {
+      const now = Date.now();
+      const current = await this.read(id);
+      if (current?.status === 'sent' || current?.status === 'failed') return { outcome: 'finished', record: toRecord(current) };
+      if (current?.status === 'sending' && (current.leaseUntil ?? 0) > now) return { outcome: 'in-flight', retryInMs: current.leaseUntil! - now };
+      const claimed = entity(id, {
+        status: 'sending',
+        attempts: (current?.attempts ?? 0) + 1,
+        history: current?.history ?? '[]',
+        leaseUntil: now + leaseInMs,
+      });
+      try {
+        if (current) await this.table.updateEntity(claimed, 'Replace', { etag: current.etag! });
+        else await this.table.createEntity(claimed);
+        return { outcome: 'claimed', record: toRecord(claimed) };
+      } catch (error) {
+        if (!isStatus(error, 409) && !isStatus(error, 412)) throw error; // another delivery won the race: look again
+      }
+    }
+    return { outcome: 'in-flight', retryInMs: leaseInMs };
+  }
+
+  async markSent(record: MessageRecord, messageId: string): Promise<void> {
+    await this.write(record, { status: 'sent', messageId, diagnosis: '' });
+  }
+
+  async markRetrying(record: MessageRecord, diagnosis: Diagnosis, history: AttemptRecord[]): Promise<void> {
+    await this.write(record, { status: 'queued', diagnosis: JSON.stringify(diagnosis), history: JSON.stringify(history) });
+  }
+
+  async markFailed(id: string, failure: { diagnosis?: Diagnosis; reason?: string; history?: AttemptRecord[]; attempts?: number }): Promise<void> {
+    const current = await this.read(id);
+    await this.table.upsertEntity(
+      entity(id, {
+        status: 'failed',
+        attempts: failure.attempts ?? current?.attempts ?? 0,
+        history: JSON.stringify(failure.history ?? []),
+        ...(failure.diagnosis && { diagnosis: JSON.stringify(failure.diagnosis) }),
+        ...(failure.reason && { reason: failure.reason }),
+      }),
+      'Replace',
+    );
+  }
+
+  private async write(record: MessageRecord, changes: Partial<Entity>): Promise<void> {
+    await this.table.updateEntity({ partitionKey: record.id, rowKey: '', ...changes, leaseUntil: 0, updatedAt: new Date().toISOString() }, 'Merge');
+  }
+
+  private async read(id: string): Promise<Entity | undefined> {
+    return this.table.getEntity<Entity>(id, '').catch(ignore(404));
+  }
+}
+
+function entity(id: string, fields: Omit<Entity, 'partitionKey' | 'rowKey' | 'updatedAt'>): Entity {
+  return { partitionKey: id, rowKey: '', ...fields, updatedAt: new Date().toISOString() };
+}
+
+function toRecord(e: Entity): MessageRecord {
+  return {
+    id: e.partitionKey,
+    status: e.status,
+    attempts: e.attempts,
+    ...(e.messageId && { messageId: e.messageId }),
+    ...(e.diagnosis && { diagnosis: JSON.parse(e.diagnosis) as Diagnosis }),
+    ...(e.reason && { reason: e.reason }),
+    history: JSON.parse(e.history || '[]') as AttemptRecord[],
+    updatedAt: e.updatedAt,
+  };
+}
+
+const isStatus = (error: unknown, status: number) => error instanceof RestError && error.statusCode === status;
+
+const ignore = (status: number) => (error: unknown) => {
+  if (isStatus(error, status)) return undefined;
+  throw error;
+};

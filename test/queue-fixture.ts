@@ -1,0 +1,102 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { outboundMail } from '../src/functions/outbound-queue.js';
+import { startQueueListener, type QueueListener } from '../src/local-host/queue-listener.js';
+import { StatusStore, type MessageRecord } from '../src/queue/status-store.js';
+import { connectStorage, type QueueStorage } from '../src/queue/storage.js';
+import { startAzurite, type Azurite } from '../src/sandbox/azurite.js';
+import type { Harness } from './harness.js';
+
+export interface QueueFixture {
+  azurite: Azurite;
+  storage: QueueStorage;
+  store: StatusStore;
+  /** The app settings the queue path needs, to pass to `h.restartApp`. */
+  settings: Record<string, string>;
+  /** Delivers the intake queue to the real trigger function, as the Functions host would. */
+  startListener(): QueueListener;
+  waitUntilFinished(ids: string[], timeoutInMs?: number): Promise<MessageRecord[]>;
+  /** Waits until `total` records are sent or failed; counts them, and the attempts they took. */
+  waitForCounts(total: number, timeoutInMs?: number): Promise<{ sent: number; failed: number; attempts: number }>;
+  close(): Promise<void>;
+}
+
+/** Azurite (queue, table, blob) and the queue settings, on top of a harness's sandbox. */
+export async function startQueueFixture(h: Harness): Promise<QueueFixture> {
+  const azurite = await startAzurite();
+  const settings = {
+    AzureWebJobsStorage: azurite.connectionString,
+    EXOSEND_QUEUE: 'outbound-mail',
+    // retries come back at once here; their delays have their own unit test
+    EXOSEND_QUEUE_RETRY_BASE_SECONDS: '0',
+    EXOSEND_RATE_PER_MINUTE: '100000',
+  };
+  h.sandbox.exchange.setLimits({ messagesPerMinute: 0 });
+  const storage = connectStorage(azurite.connectionString, settings.EXOSEND_QUEUE);
+  await storage.ready();
+  const store = new StatusStore(storage.records);
+  const listeners: QueueListener[] = [];
+
+  return {
+    azurite,
+    storage,
+    store,
+    settings,
+    startListener: () => {
+      const listener = startQueueListener({
+        queue: storage.intake,
+        poison: storage.poison,
+        messageEncoding: 'none',
+        batchSize: 16,
+        maxPollingIntervalInMs: 200,
+        handler: (body, metadata) => outboundMail(body, h.context('outbound-mail', { ...metadata })),
+      });
+      listeners.push(listener);
+      return listener;
+    },
+    waitUntilFinished: async (ids, timeoutInMs = 60_000) => {
+      const deadline = Date.now() + timeoutInMs;
+      for (;;) {
+        const records = await Promise.all(ids.map((id) => store.get(id)));
+        if (records.every((r) => r?.status === 'sent' || r?.status === 'failed')) return records as MessageRecord[];
+        if (Date.now() > deadline) throw new Error(`not finished: ${JSON.stringify(records.filter((r) => r?.status !== 'sent' && r?.status !== 'failed').slice(0, 5))}`);
+        await sleep(100);
+      }
+    },
+    waitForCounts: async (total, timeoutInMs = 60_000) => {
+      const deadline = Date.now() + timeoutInMs;
+      for (;;) {
+        const counts = { sent: 0, failed: 0, attempts: 0 };
+        for await (const e of storage.records.listEntities<{ status: string; attempts: number }>({ queryOptions: { select: ['status', 'attempts'] } })) {
+          if (e.status === 'sent') counts.sent++;
+          if (e.status === 'failed') counts.failed++;
+          counts.attempts += e.attempts;
+        }
+        if (counts.sent + counts.failed >= total) return counts;
+        if (Date.now() > deadline) throw new Error(`only ${counts.sent} sent and ${counts.failed} failed of ${total}`);
+        await sleep(500);
+      }
+    },
+    close: async () => {
+      await Promise.all(listeners.map((l) => l.stop()));
+      await azurite.close();
+    },
+  };
+}
+
+/** Takes every message off a queue and returns them decoded (base64 JSON), oldest first. */
+export async function drain(storage: QueueStorage, queue: 'intake' | 'poison'): Promise<any[]> {
+  const client = storage[queue];
+  const out: any[] = [];
+  for (;;) {
+    const { receivedMessageItems } = await client.receiveMessages({ numberOfMessages: 32 });
+    if (receivedMessageItems.length === 0) return out;
+    for (const item of receivedMessageItems) {
+      try {
+        out.push(JSON.parse(Buffer.from(item.messageText, 'base64').toString('utf8')));
+      } catch {
+        out.push(item.messageText);
+      }
+      await client.deleteMessage(item.messageId, item.popReceipt);
+    }
+  }
+}
