@@ -1,8 +1,9 @@
 // `npm test`: builds, makes sure the sandbox CA exists, and runs every test file with the CA
 // trusted. Node reads NODE_EXTRA_CA_CERTS only at process start, so it is set here, for the runner
-// and the test processes it spawns.
+// and the test processes it spawns. When they pass, the secret check reads everything the app said
+// in all of them (test/secrets-never-leak.check.ts).
 import { spawnSync } from 'node:child_process';
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 
 const run = (command, args, env = process.env) => {
@@ -16,15 +17,27 @@ const { loadOrCreateCertificateAuthority } = await import('../dist/src/sandbox/p
 const caDir = join('.exosend', 'sandbox');
 await loadOrCreateCertificateAuthority(caDir);
 
-const only = process.argv.slice(2);
-const files = readdirSync('dist/test')
-  .filter((f) => f.endsWith('.test.js'))
-  // a compiled test whose source was renamed or removed must not run
-  .filter((f) => existsSync(join('test', f.replace(/\.js$/, '.ts'))))
-  .filter((f) => only.length === 0 || only.some((name) => f.includes(name)))
-  .map((f) => join('dist/test', f));
+// test/harness.ts writes there (test/observed.ts); what an earlier run left would be checked again
+const observedDir = join('.exosend', 'test-observed');
+rmSync(observedDir, { recursive: true, force: true });
 
-run(process.execPath, ['--test', '--test-concurrency=2', ...files], {
-  ...process.env,
-  NODE_EXTRA_CA_CERTS: join(caDir, 'ca.pem'),
-});
+const only = process.argv.slice(2);
+// a compiled test whose source was renamed or removed must not run
+const compiled = (suffix) =>
+  readdirSync('dist/test')
+    .filter((f) => f.endsWith(suffix) && existsSync(join('test', f.replace(/\.js$/, '.ts'))))
+    .map((f) => join('dist/test', f));
+const files = compiled('.test.js').filter((f) => only.length === 0 || only.some((name) => f.includes(name)));
+const env = { ...process.env, NODE_EXTRA_CA_CERTS: join(caDir, 'ca.pem') };
+
+run(process.execPath, ['--test', '--test-concurrency=2', ...files], env);
+
+// A selection of tests may drive no app at all: then there is nothing to check.
+if (only.length > 0 && !existsSync(observedDir)) {
+  console.log('secret check skipped: none of the selected tests drove the app');
+} else {
+  const checks = compiled('.check.js');
+  // `node --test` with no file would go looking for tests of its own
+  if (checks.length === 0) throw new Error('no compiled *.check.js in dist/test: the secret check is missing');
+  run(process.execPath, ['--test', ...checks], env);
+}

@@ -5,12 +5,12 @@ import functions, { type HttpResponseInit } from '@azure/functions';
 import { sendMail } from '../src/functions/send.js';
 import { resetRuntime } from '../src/runtime.js';
 import { startSandbox, type Sandbox } from '../src/sandbox/index.js';
+import { observedDir } from './observed.js';
 
 // the package is CommonJS that Node's ESM loader cannot read these names from
 const { HttpRequest, InvocationContext } = functions;
 
-/** Where every test process leaves what the app said, for the suite-wide secret check. */
-export const observedDir = join('.exosend', 'test-observed');
+export { observedDir };
 
 export interface Reply {
   status: number;
@@ -40,6 +40,8 @@ export interface Harness {
   send(body: unknown, options?: { raw?: string; headers?: Record<string, string> }): Promise<Reply>;
   /** Every log line the app wrote through its invocation contexts. */
   logs: string[];
+  /** What the app produced outside a trigger (a probe report, a command's output), for the secret check; returns it. */
+  observe<T>(output: T): T;
   /**
    * Starts the app cold, as a new worker would, with the sandbox's settings and these on top
    * (undefined removes one); settings given to an earlier restart do not carry over.
@@ -108,6 +110,11 @@ export async function startHarness(testFile: string): Promise<Harness> {
   const send: Harness['send'] = (body, options = {}) =>
     http(sendMail, { route: 'send', body, ...(options.raw !== undefined && { raw: options.raw }), ...(options.headers && { headers: options.headers }) });
 
+  const observe: Harness['observe'] = (output) => {
+    observed.push(typeof output === 'string' ? output : JSON.stringify(output));
+    return output;
+  };
+
   const close = async () => {
     resetRuntime();
     for (const name of applied) delete process.env[name];
@@ -118,7 +125,7 @@ export async function startHarness(testFile: string): Promise<Harness> {
     await sandbox.close();
   };
 
-  return { sandbox, http, context, send, logs, restartApp, close };
+  return { sandbox, http, context, send, logs, observe, restartApp, close };
 }
 
 /** A valid request: each test changes what it is about. */

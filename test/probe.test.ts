@@ -21,7 +21,7 @@ describe('the stage-by-stage probe', () => {
   });
 
   it('when the setup is healthy and no recipient is given, then every stage passes up to AUTH and nothing is sent', async () => {
-    const report = await runProbe(getRuntime());
+    const report = h.observe(await runProbe(getRuntime()));
     assert.equal(report.ok, true, JSON.stringify(report.diagnosis));
     assert.deepEqual(stagesOf(report), ['vault:ok', 'token:ok', 'claims:ok', 'connect:ok', 'auth:ok']);
     assert.deepEqual(report.token?.claims.roles, ['SMTP.SendAsApp']);
@@ -30,7 +30,7 @@ describe('the stage-by-stage probe', () => {
   });
 
   it('when a recipient is given, then a test message with the run id arrives', async () => {
-    const report = await runProbe(getRuntime(), { to: 'ops@contoso.example' });
+    const report = h.observe(await runProbe(getRuntime(), { to: 'ops@contoso.example' }));
     assert.equal(report.ok, true, JSON.stringify(report.diagnosis));
     assert.deepEqual(stagesOf(report).at(-1), 'send:ok');
     const [message] = h.sandbox.exchange.messages;
@@ -41,13 +41,13 @@ describe('the stage-by-stage probe', () => {
   it('when a token is cached, then the probe makes no token request', async () => {
     await getRuntime().tokens.getToken();
     h.sandbox.identity.resetCounters();
-    assert.equal((await runProbe(getRuntime())).ok, true);
+    assert.equal(h.observe(await runProbe(getRuntime())).ok, true);
     assert.equal(h.sandbox.identity.counters.tokenRequests, 0);
   });
 
   it('when the token lacks SMTP.SendAsApp, then the claims stage fails and Exchange is never contacted', async () => {
     sandboxScenarios['missing-role'](h.sandbox);
-    const report = await runProbe(getRuntime());
+    const report = h.observe(await runProbe(getRuntime()));
     assert.deepEqual(stagesOf(report), ['vault:ok', 'token:ok', 'claims:FAIL']);
     assert.equal(report.diagnosis?.code, 'TOKEN_ROLE_MISSING');
     assert.equal(h.sandbox.exchange.counters.connections, 0);
@@ -55,14 +55,14 @@ describe('the stage-by-stage probe', () => {
 
   it('when SMTP AUTH is disabled, then the auth stage fails with SMTP_AUTH_DISABLED', async () => {
     sandboxScenarios['smtp-auth-disabled'](h.sandbox);
-    const report = await runProbe(getRuntime());
+    const report = h.observe(await runProbe(getRuntime()));
     assert.deepEqual(stagesOf(report), ['vault:ok', 'token:ok', 'claims:ok', 'connect:ok', 'auth:FAIL']);
     assert.equal(report.diagnosis?.code, 'SMTP_AUTH_DISABLED');
   });
 
   it('when the From has no Send As, then the send stage fails with SEND_AS_DENIED', async () => {
     sandboxScenarios['send-as-denied'](h.sandbox);
-    const report = await runProbe(getRuntime(), { to: 'ops@contoso.example', from: h.sandbox.app.sendAsAddress });
+    const report = h.observe(await runProbe(getRuntime(), { to: 'ops@contoso.example', from: h.sandbox.app.sendAsAddress }));
     assert.equal(stagesOf(report).at(-1), 'send:FAIL');
     assert.equal(report.diagnosis?.code, 'SEND_AS_DENIED');
   });

@@ -1,7 +1,7 @@
 import { decodeJwt } from 'jose';
 import type { ExosendConfig } from '../config.js';
 import { diagnose } from '../diagnosis/catalogue.js';
-import type { DiagnosisCode } from '../diagnosis/diagnosis.js';
+import type { DiagnosisCode, DiagnosisContext } from '../diagnosis/diagnosis.js';
 import { DeliveryFailed } from '../pipeline/errors.js';
 
 export const sendAsAppRole = 'SMTP.SendAsApp';
@@ -24,7 +24,10 @@ export interface TokenClaims {
   exp: number | undefined;
 }
 
-export type ClaimsExpectation = Pick<ExosendConfig, 'tenantId' | 'clientId' | 'rolesMode' | 'mailbox' | 'scope'>;
+export type ClaimsExpectation = Pick<
+  ExosendConfig,
+  'tenantId' | 'clientId' | 'rolesMode' | 'mailbox' | 'scope' | 'keyVaultUrl' | 'clientSecretName'
+>;
 
 export interface CheckedClaims {
   claims: TokenClaims;
@@ -39,7 +42,7 @@ export interface CheckedClaims {
 export function checkClaims(token: string, expect: ClaimsExpectation, nowInMs = Date.now()): CheckedClaims {
   const claims = readClaims(token, expect);
   const fail = (code: DiagnosisCode): never => {
-    throw new DeliveryFailed(diagnose(code, expect, { smtp: describe(claims), stage: 'claims' }));
+    throw new DeliveryFailed(diagnose(code, contextOf(expect), { smtp: describe(claims), stage: 'claims' }));
   };
   if (!exchangeAudiences.has(claims.aud.replace(/\/+$/, '').toLowerCase())) fail('TOKEN_WRONG_AUDIENCE');
   if (isGuid(expect.tenantId) && claims.tid?.toLowerCase() !== expect.tenantId.toLowerCase()) fail('TOKEN_TENANT_MISMATCH');
@@ -59,7 +62,7 @@ function readClaims(token: string, expect: ClaimsExpectation): TokenClaims {
   try {
     payload = decodeJwt(token);
   } catch {
-    throw new DeliveryFailed(diagnose('TOKEN_WRONG_AUDIENCE', expect, { smtp: 'the token is not a JWT: it was not issued for Exchange Online', stage: 'claims' }));
+    throw new DeliveryFailed(diagnose('TOKEN_WRONG_AUDIENCE', contextOf(expect), { smtp: 'the token is not a JWT: it was not issued for Exchange Online', stage: 'claims' }));
   }
   const aud = Array.isArray(payload.aud) ? payload.aud[0] : payload.aud;
   const roles = Array.isArray(payload['roles']) ? payload['roles'].filter((r): r is string => typeof r === 'string') : [];
@@ -70,6 +73,11 @@ function readClaims(token: string, expect: ClaimsExpectation): TokenClaims {
     roles,
     exp: payload.exp,
   };
+}
+
+/** The settings under the names the catalogue's fixes use (the secret a mismatched token came from). */
+function contextOf(e: ClaimsExpectation): DiagnosisContext {
+  return { tenantId: e.tenantId, clientId: e.clientId, mailbox: e.mailbox, scope: e.scope, vaultUrl: e.keyVaultUrl, secretName: e.clientSecretName };
 }
 
 function describe(c: TokenClaims): string {

@@ -1,11 +1,16 @@
 import { ClientSecretCredential, type AccessToken } from '@azure/identity';
 import { isMicrosoftAuthority, type ExosendConfig } from '../config.js';
 import { classifyIdentityError } from '../diagnosis/classify.js';
+import type { Diagnosis } from '../diagnosis/diagnosis.js';
 import { DeliveryFailed } from '../pipeline/errors.js';
 import type { AppCredential } from './app-credential.js';
 import type { ClientSecret, SecretSource } from './secret-source.js';
+import { diagnoseUnknownTenant } from './unknown-tenant.js';
 
-export type ClientSecretAppCredentialOptions = Pick<ExosendConfig, 'tenantId' | 'clientId' | 'authorityHost' | 'mailbox'>;
+export type ClientSecretAppCredentialOptions = Pick<
+  ExosendConfig,
+  'tenantId' | 'clientId' | 'authorityHost' | 'mailbox' | 'keyVaultUrl' | 'clientSecretName'
+>;
 
 /** The app authenticates with a client secret that lives in Key Vault. */
 export class ClientSecretAppCredential implements AppCredential {
@@ -19,7 +24,7 @@ export class ClientSecretAppCredential implements AppCredential {
     try {
       return await this.requestWith(secret, scope);
     } catch (error) {
-      const diagnosis = classifyIdentityError(error, { ...this.options, scope });
+      const diagnosis = await this.diagnose(error, scope);
       if (diagnosis.code !== 'INVALID_CLIENT_SECRET' && diagnosis.code !== 'CLIENT_SECRET_EXPIRED') throw new DeliveryFailed(diagnosis);
       // Entra refused the secret we hold: it may have been rotated in the vault since we read it.
       const fresh = await this.secrets.refresh(secret);
@@ -27,7 +32,7 @@ export class ClientSecretAppCredential implements AppCredential {
       try {
         return await this.requestWith(fresh, scope);
       } catch (retryError) {
-        throw new DeliveryFailed(classifyIdentityError(retryError, { ...this.options, scope }));
+        throw new DeliveryFailed(await this.diagnose(retryError, scope));
       }
     }
   }
@@ -47,5 +52,13 @@ export class ClientSecretAppCredential implements AppCredential {
       disableInstanceDiscovery: !isMicrosoftAuthority(authorityHost),
     });
     return credential.getToken(scope);
+  }
+
+  /** An unknown tenant hides behind MSAL's endpoints_resolution_error: ask the tenant's discovery document. */
+  private async diagnose(error: unknown, scope: string): Promise<Diagnosis> {
+    const { tenantId, clientId, mailbox, keyVaultUrl: vaultUrl, clientSecretName: secretName } = this.options;
+    // the fixes for a refused secret name the vault and the secret to put the new one in
+    const context = { tenantId, clientId, mailbox, scope, vaultUrl, secretName };
+    return (await diagnoseUnknownTenant(error, this.options, context)) ?? classifyIdentityError(error, context);
   }
 }

@@ -18,6 +18,11 @@ export interface AppRegistration {
   roles: string[];
   /** Forces the audience of every token issued to this app, whatever the scope asked (e.g. Graph). */
   audience?: string;
+  /**
+   * Puts another tenant's or app's ID into this app's tokens (tid and iss, appid), as a token of
+   * the wrong tenant or app registration would carry: what exosend's claims check must stop.
+   */
+  issueTokensAs?: { tenantId?: string; appId?: string };
   lifetimeSeconds: number;
   /** Object ID of the Enterprise application (service principal): the tokens' oid and sub. */
   servicePrincipalId: string;

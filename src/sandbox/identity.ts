@@ -50,8 +50,12 @@ export interface IdentityStandIn extends TokenVerifier {
   registerApp(app: AppRegistrationInput): AppRegistration;
   updateApp(clientId: string, patch: Partial<Omit<AppRegistration, 'clientId' | 'tenantId'>>): AppRegistration;
   addUserAssignedIdentity(name?: string): ManagedIdentity;
-  /** The next `count` token requests fail with `status` (Entra's temporarily_unavailable) and Retry-After. */
-  failTokenRequests(count: number, status?: number, retryAfterSeconds?: number): void;
+  /**
+   * The next `count` token requests fail with `status` (Entra's temporarily_unavailable) and Retry-After.
+   * `retryAfterInMs` adds `x-ms-retry-after-ms`, which Entra does not send but the Azure SDK's
+   * pipeline prefers: a short one keeps a test of the retries around it fast.
+   */
+  failTokenRequests(count: number, status?: number, retryAfterSeconds?: number, retryAfterInMs?: number): void;
   signToken(claims: JWTPayload): Promise<string>;
   /** Every secret value and token this stand-in has seen or issued: none may ever appear in a log. */
   knownSecrets(): string[];
@@ -77,7 +81,11 @@ export async function startIdentityStandIn(options: IdentityStandInOptions): Pro
     openIdConfigRequests: 0,
     managedIdentityRequests: 0,
   };
-  let outage = { remaining: 0, status: 503, retryAfterSeconds: 1 };
+  let outage: { remaining: number; status: number; retryAfterSeconds: number; retryAfterInMs?: number | undefined } = {
+    remaining: 0,
+    status: 503,
+    retryAfterSeconds: 1,
+  };
   const secrets = new Set<string>();
   const remember = (app: AppRegistration) => {
     app.secrets.forEach((s) => secrets.add(s));
@@ -121,7 +129,11 @@ export async function startIdentityStandIn(options: IdentityStandInOptions): Pro
     const form = new URLSearchParams(await readBody(request));
     if (outage.remaining > 0) {
       outage.remaining -= 1;
-      return refuse(entraErrors.unavailable(outage.status), { 'retry-after': String(outage.retryAfterSeconds) });
+      const { retryAfterSeconds, retryAfterInMs } = outage;
+      return refuse(entraErrors.unavailable(outage.status), {
+        'retry-after': String(retryAfterSeconds),
+        ...(retryAfterInMs === undefined ? {} : { 'x-ms-retry-after-ms': String(retryAfterInMs) }),
+      });
     }
     const basic = basicCredentials(request);
     const outcome = await grantClientCredentials(directory, key, tenant, version, form, {
@@ -180,9 +192,9 @@ export async function startIdentityStandIn(options: IdentityStandInOptions): Pro
     registerApp: (app) => remember(directory.registerApp(app)),
     updateApp: (clientId, patch) => remember(directory.updateApp(clientId, patch)),
     addUserAssignedIdentity: (name = 'exosend-sender') => directory.addManagedIdentity(homeTenantId, false, name),
-    failTokenRequests(count, status = 503, retryAfterSeconds = 1) {
+    failTokenRequests(count, status = 503, retryAfterSeconds = 1, retryAfterInMs) {
       // MSAL treats Retry-After 0 (or none parseable) as 60 s of self-imposed throttling.
-      outage = { remaining: count, status, retryAfterSeconds: Math.max(1, retryAfterSeconds) };
+      outage = { remaining: count, status, retryAfterSeconds: Math.max(1, retryAfterSeconds), retryAfterInMs };
     },
     async signToken(claims) {
       const jwt = await key.sign(claims);

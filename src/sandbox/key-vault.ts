@@ -38,7 +38,11 @@ export interface KeyVaultStandIn {
   revokeAccess(objectId: string): void;
   /** Denies everyone, whatever was granted. */
   denyAccess(denied: boolean): void;
-  failRequests(count: number, status?: number): void;
+  /**
+   * The next `count` requests fail with `status` (503) and `Retry-After: 1`. `retryAfterInMs` adds
+   * Azure's `x-ms-retry-after-ms`, which the SDK prefers: a short one keeps a test of its retries fast.
+   */
+  failRequests(count: number, status?: number, retryAfterInMs?: number): void;
   knownSecrets(): string[];
   resetCounters(): void;
   close(): Promise<void>;
@@ -59,7 +63,7 @@ export async function startKeyVaultStandIn(options: KeyVaultStandInOptions): Pro
   const granted = new Set<string>();
   const vaultName = options.vaultName ?? 'exosend-sandbox';
   let denied = false;
-  let outage = { remaining: 0, status: 503 };
+  let outage: { remaining: number; status: number; retryAfterInMs?: number } = { remaining: 0, status: 503 };
   let reads = 0;
   let url = '';
 
@@ -104,7 +108,11 @@ export async function startKeyVaultStandIn(options: KeyVaultStandInOptions): Pro
     if (outage.remaining > 0) {
       outage.remaining -= 1;
       const code = outage.status === 429 ? 'Throttled' : 'ServiceUnavailable';
-      return vaultError(response, outage.status, { code, message: 'The service is temporarily unavailable. Please retry later.' }, { 'retry-after': '1' });
+      const retryAfter = {
+        'retry-after': '1',
+        ...(outage.retryAfterInMs === undefined ? {} : { 'x-ms-retry-after-ms': String(outage.retryAfterInMs) }),
+      };
+      return vaultError(response, outage.status, { code, message: 'The service is temporarily unavailable. Please retry later.' }, retryAfter);
     }
     if (!requestUrl.searchParams.get('api-version')) {
       return vaultError(response, 400, { code: 'BadParameter', message: 'The api-version query parameter is required.' });
@@ -165,8 +173,8 @@ export async function startKeyVaultStandIn(options: KeyVaultStandInOptions): Pro
     denyAccess(value) {
       denied = value;
     },
-    failRequests(count, status = 503) {
-      outage = { remaining: count, status };
+    failRequests(count, status = 503, retryAfterInMs) {
+      outage = { remaining: count, status, retryAfterInMs };
     },
     knownSecrets: () => [...everSeen],
     resetCounters() {

@@ -19,6 +19,7 @@ function healthy({ identity, vault, exchange, app }: Sandbox): void {
     secretExpired: false,
     roles: ['SMTP.SendAsApp'],
     audience: undefined,
+    issueTokensAs: undefined,
     lifetimeSeconds: 3600,
   });
   identity.failTokenRequests(0);

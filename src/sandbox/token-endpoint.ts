@@ -53,8 +53,8 @@ export async function grantClientCredentials(
   const audience = app.audience ?? resource;
   const claims = buildClaims(
     {
-      tenantId: tenant.tenantId,
-      appId: app.clientId,
+      tenantId: app.issueTokensAs?.tenantId ?? tenant.tenantId,
+      appId: app.issueTokensAs?.appId ?? app.clientId,
       objectId: app.servicePrincipalId,
       appidacr: '1',
       roles: exchangeAudiences.includes(audience) ? app.roles : [],

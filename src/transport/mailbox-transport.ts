@@ -5,7 +5,10 @@ import { classifySmtpError } from '../diagnosis/classify.js';
 import { DeliveryFailed } from '../pipeline/errors.js';
 import { SlidingWindowPacer } from './pacer.js';
 
-export type MailboxTransportOptions = Pick<ExosendConfig, 'smtp' | 'mailbox' | 'maxConnections' | 'ratePerMinute' | 'tenantId' | 'clientId'>;
+export type MailboxTransportOptions = Pick<
+  ExosendConfig,
+  'smtp' | 'mailbox' | 'maxConnections' | 'ratePerMinute' | 'tenantId' | 'clientId' | 'scope'
+>;
 
 export interface Delivery {
   messageId: string;
@@ -36,7 +39,7 @@ export class MailboxTransport {
       port: options.smtp.port,
       secure: false,
       requireTLS: true,
-      tls: { minVersion: 'TLSv1.2', servername: options.smtp.host },
+      tls: { minVersion: 'TLSv1.2' }, // nodemailer sends the host as SNI when it is a name
       maxConnections: options.maxConnections,
       // exosend decides about retries: a silent resend after a dropped connection could send twice
       maxRequeues: 0,
@@ -95,9 +98,10 @@ export class MailboxTransport {
 
   private failure(error: unknown, message: SendMailOptions): DeliveryFailed {
     if (error instanceof DeliveryFailed) return error;
-    const { mailbox, tenantId, clientId } = this.options;
+    const { mailbox, tenantId, clientId, scope } = this.options;
     const from = typeof message.from === 'string' ? message.from : mailbox;
-    return new DeliveryFailed(classifySmtpError(error, { mailbox, tenantId, clientId, from }));
+    // scope: the 535 5.7.3 checklist shows the scope in use
+    return new DeliveryFailed(classifySmtpError(error, { mailbox, tenantId, clientId, scope, from }));
   }
 }
 

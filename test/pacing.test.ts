@@ -1,0 +1,49 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { retryDelaySeconds } from '../src/queue/retry-delay.js';
+import { SlidingWindowPacer } from '../src/transport/pacer.js';
+
+describe('the per-mailbox pacer', () => {
+  // Regression guard for the reason the pacer exists: nodemailer's fixed windows let a burst at the
+  // end of one window and another at the start of the next put twice the limit into one window.
+  it('when sends keep coming, then no sliding window ever holds more than the limit', async () => {
+    const limit = 5;
+    const windowInMs = 300;
+    const pacer = new SlidingWindowPacer(limit, windowInMs);
+    const starts: number[] = [];
+    await Promise.all(
+      Array.from({ length: 17 }, async () => {
+        const release = await pacer.acquire();
+        starts.push(Date.now());
+        await new Promise((resolve) => setTimeout(resolve, 5));
+        release();
+      }),
+    );
+    assert.equal(starts.length, 17);
+    for (const start of starts) {
+      const inWindow = starts.filter((t) => t >= start && t < start + windowInMs).length;
+      assert.ok(inWindow <= limit, `${inWindow} sends started within ${windowInMs} ms of ${start}`);
+    }
+    const span = Math.max(...starts) - Math.min(...starts);
+    assert.ok(span >= 3 * windowInMs, `17 sends at 5 per ${windowInMs} ms need at least three windows (took ${span} ms)`);
+  });
+
+  it('when fewer sends than the limit arrive, then none waits', async () => {
+    const pacer = new SlidingWindowPacer(30, 60_000);
+    const started = Date.now();
+    for (let i = 0; i < 30; i++) (await pacer.acquire())();
+    assert.ok(Date.now() - started < 1000);
+  });
+});
+
+describe('queue retry delays', () => {
+  it('when tries fail, then the delay doubles from the base and stops at an hour', () => {
+    assert.deepEqual([1, 2, 3, 4].map((n) => retryDelaySeconds(n, 30)), [30, 60, 120, 240]);
+    assert.equal(retryDelaySeconds(12, 30), 3600);
+  });
+
+  it('when Exchange or Entra asked for a longer wait, then that wait is kept', () => {
+    assert.equal(retryDelaySeconds(1, 30, 120), 120);
+    assert.equal(retryDelaySeconds(3, 30, 10), 120);
+  });
+});

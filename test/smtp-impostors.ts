@@ -1,0 +1,97 @@
+import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
+import { join } from 'node:path';
+import { SMTPServer } from 'smtp-server';
+import { createCertificateAuthority, issueServerCertificate, loadOrCreateCertificateAuthority, type TlsMaterial } from '../src/sandbox/pki.js';
+
+/**
+ * SMTP servers that stand where Exchange should be and are not it: what a wrong
+ * EXOSEND_SMTP_HOST, a relay or a TLS-intercepting proxy looks like from the app.
+ */
+export interface Impostor {
+  port: number;
+  /** Every command line the server received, in order. */
+  commands: string[];
+  close(): Promise<void>;
+}
+
+const hostname = 'relay.fabrikam.example';
+
+/** Greets and answers EHLO without offering STARTTLS, and refuses it when asked. */
+export async function startServerWithoutStartTls(): Promise<Impostor> {
+  const commands: string[] = [];
+  const sockets = new Set<Socket>();
+  const server = createServer((socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+    socket.on('error', () => undefined);
+    socket.write(`220 ${hostname} ESMTP ready\r\n`);
+    let buffered = '';
+    socket.on('data', (chunk) => {
+      buffered += chunk.toString('latin1');
+      let end: number;
+      while ((end = buffered.indexOf('\r\n')) >= 0) {
+        const line = buffered.slice(0, end);
+        buffered = buffered.slice(end + 2);
+        commands.push(line);
+        const verb = line.split(' ')[0]?.toUpperCase();
+        if (verb === 'EHLO') socket.write(`250-${hostname} Hello\r\n250-SIZE 36700160\r\n250 8BITMIME\r\n`);
+        else if (verb === 'QUIT') socket.end('221 2.0.0 Bye\r\n');
+        else socket.write('502 5.5.1 Command not implemented\r\n');
+      }
+    });
+  });
+  const port = await listen(server);
+  return {
+    port,
+    commands,
+    close: async () => {
+      for (const socket of sockets) socket.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+/** Offers STARTTLS with a certificate the app trusts, but no AUTH: mail before AUTH gets Exchange's 530. */
+export async function startRelayWithoutAuth(): Promise<Impostor> {
+  const ca = await loadOrCreateCertificateAuthority(join('.exosend', 'sandbox'));
+  return startSmtpServer(issueServerCertificate(ca));
+}
+
+/** Offers STARTTLS with a certificate from a CA nobody trusts. */
+export async function startServerWithUntrustedCertificate(): Promise<Impostor> {
+  return startSmtpServer(issueServerCertificate(await createCertificateAuthority()));
+}
+
+async function startSmtpServer(tls: TlsMaterial): Promise<Impostor> {
+  const commands: string[] = [];
+  const server = new SMTPServer({
+    secure: false,
+    key: tls.keyPem,
+    cert: tls.certPem,
+    name: hostname,
+    disabledCommands: ['AUTH'],
+    disableReverseLookup: true,
+    logger: false,
+    // the app's pool may still hold its session when the test is over
+    closeTimeout: 100,
+    onMailFrom(address, _session, callback) {
+      commands.push(`MAIL FROM:<${address.address}>`);
+      callback(Object.assign(new Error('5.7.57 Client not authenticated to send mail.'), { responseCode: 530 }));
+    },
+  });
+  server.on('error', () => undefined);
+  const port = await listen(server.server);
+  return {
+    port,
+    commands,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}
+
+async function listen(server: Server): Promise<number> {
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => resolve());
+  });
+  return (server.address() as AddressInfo).port;
+}
