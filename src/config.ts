@@ -126,6 +126,17 @@ export function loadConfig(env: Environment = process.env): ExosendConfig {
   };
 }
 
+/**
+ * A setting the Functions host needs when it indexes the app (a queue name, a schedule): its value,
+ * or its documented default. A binding's `%SETTING%` would fail for an unset one, defaults and all.
+ */
+export function bindingSetting(name: 'EXOSEND_QUEUE' | 'EXOSEND_HEALTH_SCHEDULE', env: Environment = process.env): string {
+  const value = env[name]?.trim() || undefined;
+  const parsed = schema.shape[name].safeParse(value);
+  if (!parsed.success) throw new ConfigError([{ variable: name, message: parsed.error.issues[0]?.message ?? 'is invalid' }]);
+  return parsed.data;
+}
+
 /** Whether the authority is Microsoft's own cloud, where MSAL's instance discovery works. */
 export function isMicrosoftAuthority(authorityHost: string): boolean {
   const host = new URL(authorityHost).hostname;

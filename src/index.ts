@@ -1,5 +1,7 @@
 // The one entry the Functions host loads (package.json "main"): importing a trigger registers it.
 import './functions/send.js';
+import './functions/health-check.js';
+import './functions/health-status.js';
 import './functions/enqueue.js';
 import './functions/message-status.js';
 import './functions/outbound-queue.js';

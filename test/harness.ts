@@ -120,6 +120,8 @@ export async function startHarness(testFile: string): Promise<Harness> {
     for (const name of applied) delete process.env[name];
     mkdirSync(observedDir, { recursive: true });
     const name = `${basename(testFile).replace(/\W+/g, '-')}-${process.pid}`;
+    // every telemetry batch the app sent is something it said, too
+    observed.push(...sandbox.appInsights.bodies);
     appendFileSync(join(observedDir, `${name}.observed.txt`), observed.join('\n') + '\n');
     appendFileSync(join(observedDir, `${name}.secrets.txt`), [...sandbox.knownSecrets(), functionKey].join('\n') + '\n');
     await sandbox.close();

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // `exosend <command>`: each command lives in its own module and loads only when asked for.
 const commands: Record<string, { summary: string; load: () => Promise<{ main(args: string[]): Promise<number> }> }> = {
+  doctor: { summary: 'check the setup step by step (KB486942) and name the step that is wrong', load: () => import('./doctor.js') },
   enqueue: { summary: 'validate a mail request and put it on the intake queue', load: () => import('./enqueue.js') },
 };
 

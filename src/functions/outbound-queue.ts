@@ -1,19 +1,23 @@
 import { app, type InvocationContext } from '@azure/functions';
+import { bindingSetting } from '../config.js';
 import { logEvent } from '../http/log.js';
 import { processQueueMessage } from '../queue/process-message.js';
 import { getQueueRuntime } from '../queue/queue-runtime.js';
+import { trackMailEvent } from '../telemetry/mail-events.js';
 
 /** The intake queue: each message is a mail request (or exosend's own envelope), sent once or dead-lettered. */
 export async function outboundMail(message: unknown, context: InvocationContext): Promise<void> {
   const started = performance.now();
   const { id: queueMessageId, dequeueCount } = context.triggerMetadata as { id: string; dequeueCount: number };
   const outcome = await processQueueMessage(message, queueMessageId, getQueueRuntime());
+  const durationMs = Math.round(performance.now() - started);
   const { kind, ...fields } = outcome;
-  logEvent(context, `queue.${kind}`, { ...fields, dequeueCount, durationMs: Math.round(performance.now() - started) });
+  logEvent(context, `queue.${kind}`, { ...fields, dequeueCount, durationMs });
+  if (outcome.kind === 'sent' || outcome.kind === 'retry' || outcome.kind === 'dead-lettered') trackMailEvent('queue', { ...outcome, durationMs });
 }
 
 app.storageQueue('outbound-mail', {
-  queueName: '%EXOSEND_QUEUE%',
+  queueName: bindingSetting('EXOSEND_QUEUE'),
   connection: 'AzureWebJobsStorage',
   handler: outboundMail,
 });

@@ -3,8 +3,11 @@ import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } 
 import { errorResponse } from '../http/error-response.js';
 import { logEvent } from '../http/log.js';
 import { readMailRequest } from '../http/read-mail-request.js';
+import { DeliveryFailed } from '../pipeline/errors.js';
 import { inCallRetryPolicy, withRetries } from '../pipeline/retry.js';
 import { getRuntime } from '../runtime.js';
+import { trackMailEvent } from '../telemetry/mail-events.js';
+import { observeRetries } from '../telemetry/retry-observer.js';
 
 /** POST /api/send: sends now and answers with Exchange's reply, or with the diagnosis. */
 export async function sendMail(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
@@ -15,10 +18,20 @@ export async function sendMail(request: HttpRequest, context: InvocationContext)
     const mail = await readMailRequest(request, config);
     const requestId = mail.idempotencyKey ?? randomUUID();
     id = requestId;
-    const result = await withRetries(() => sender.send(mail, requestId), inCallRetryPolicy);
-    logEvent(context, 'sent', { id, durationMs: Math.round(performance.now() - started) });
+    const attempt = observeRetries(() => sender.send(mail, requestId), ({ attempt, code }) => {
+      logEvent(context, 'retry', { id: requestId, code, attempt });
+      trackMailEvent('http', { kind: 'retry', id: requestId, code, attempts: attempt - 1 });
+    });
+    const result = await withRetries(attempt, inCallRetryPolicy);
+    const durationMs = Math.round(performance.now() - started);
+    logEvent(context, 'sent', { id, durationMs });
+    trackMailEvent('http', { kind: 'sent', id, messageId: result.messageId, durationMs });
     return { status: 200, jsonBody: result };
   } catch (error) {
+    if (error instanceof DeliveryFailed) {
+      const { code, stage } = error.diagnosis;
+      trackMailEvent('http', { kind: 'failed', id, code, stage, attempts: error.attempts.length, durationMs: Math.round(performance.now() - started) });
+    }
     return errorResponse(error, context, id);
   }
 }

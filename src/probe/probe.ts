@@ -41,6 +41,10 @@ export interface ProbeOptions {
   /** The From of the test message: the mailbox when unset. */
   from?: string;
   subject?: (runId: string) => string;
+  /** Called as each stage's result is recorded, so a caller can show progress while the chain runs. */
+  onStage?: (result: StageResult) => void;
+  /** 'claims': stop once the token's claims pass, without opening an SMTP connection (a preflight). */
+  stopAfter?: 'claims';
 }
 
 /**
@@ -50,11 +54,15 @@ export interface ProbeOptions {
  */
 export async function runProbe(parts: ProbeParts, options: ProbeOptions = {}): Promise<ProbeReport> {
   const report: ProbeReport = { ok: false, runId: randomUUID(), stages: [] };
+  const record = (result: StageResult) => {
+    report.stages.push(result);
+    options.onStage?.(result);
+  };
   const timed = async <T>(stage: Stage, work: () => Promise<T>): Promise<T> => {
     const started = performance.now();
     try {
       const result = await work();
-      report.stages.push({ stage, ok: true, durationMs: elapsed(started) });
+      record({ stage, ok: true, durationMs: elapsed(started) });
       return result;
     } catch (error) {
       const diagnosis = diagnosisOf(error, parts.config, options.from);
@@ -62,9 +70,9 @@ export async function runProbe(parts: ProbeParts, options: ProbeOptions = {}): P
       // a step can fail in the stage after its own (a token whose claims fail, a connection whose
       // TLS fails): its own stage passed, the later one is the one to fix
       const failed = stageOrder.indexOf(diagnosis.stage) > stageOrder.indexOf(stage) ? diagnosis.stage : stage;
-      if (failed !== stage) report.stages.push({ stage, ok: true, durationMs });
-      report.stages.push({ stage: failed, ok: false, durationMs: failed === stage ? durationMs : 0 });
+      if (failed !== stage) record({ stage, ok: true, durationMs });
       report.diagnosis = diagnosis;
+      record({ stage: failed, ok: false, durationMs: failed === stage ? durationMs : 0 });
       throw new ProbeStopped();
     }
   };
@@ -74,7 +82,7 @@ export async function runProbe(parts: ProbeParts, options: ProbeOptions = {}): P
     port: parts.config.smtp.port,
     secure: false,
     requireTLS: true,
-    tls: { minVersion: 'TLSv1.2', servername: parts.config.smtp.host },
+    tls: { minVersion: 'TLSv1.2' },
     connectionTimeout: 15_000,
     greetingTimeout: 15_000,
     socketTimeout: 30_000,
@@ -85,7 +93,11 @@ export async function runProbe(parts: ProbeParts, options: ProbeOptions = {}): P
     report.secretExpiresOn = secret.expiresOn;
     const token = await timed('token', () => parts.tokens.getToken());
     report.token = { claims: token.claims, warnings: token.warnings, expiresOnTimestamp: token.expiresOnTimestamp };
-    report.stages.push({ stage: 'claims', ok: true, durationMs: 0 });
+    record({ stage: 'claims', ok: true, durationMs: 0 });
+    if (options.stopAfter === 'claims') {
+      report.ok = true;
+      return report;
+    }
     await timed('connect', () => new Promise<void>((resolve, reject) => connection.connect((e?: Error | null) => (e ? reject(e) : resolve()))));
     await timed('auth', () => login(connection, parts.config.mailbox, token, parts.tokens));
     if (options.to) {

@@ -1,5 +1,6 @@
 import { randomInt, randomUUID } from 'node:crypto';
 import { join } from 'node:path';
+import { startAppInsightsStandIn, type AppInsightsStandIn } from './app-insights.js';
 import { startExchangeStandIn, type ExchangeStandIn } from './exchange.js';
 import { startIdentityStandIn, type IdentityStandIn } from './identity.js';
 import { startKeyVaultStandIn, type KeyVaultStandIn } from './key-vault.js';
@@ -10,6 +11,7 @@ export { sandboxScenarios, type SandboxScenario, type SandboxScenarioName } from
 export type { ExchangeStandIn, AcceptedMessage, ExchangeLimits, FaultContext, FaultStage, SmtpFault } from './exchange.js';
 export type { IdentityStandIn } from './identity.js';
 export type { KeyVaultStandIn } from './key-vault.js';
+export type { AppInsightsStandIn, TelemetryEnvelope } from './app-insights.js';
 
 export interface SandboxOptions {
   /** Where the CA lives (`ca.pem`, `ca-key.pem`); trust it with NODE_EXTRA_CA_CERTS=<dir>/ca.pem. */
@@ -37,6 +39,8 @@ export interface Sandbox {
   identity: IdentityStandIn;
   vault: KeyVaultStandIn;
   exchange: ExchangeStandIn;
+  /** Application Insights ingestion; telemetry is on only for a run given its `connectionString` (not in `settings`). */
+  appInsights: AppInsightsStandIn;
   app: SandboxApp;
   /** The app settings (environment) that point exosend at the stand-ins. */
   settings: Record<string, string>;
@@ -65,6 +69,8 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     started.push(vault);
     const exchange = await startExchangeStandIn({ tls, identity, ...(options.outboxDir ? { outboxDir: options.outboxDir } : {}) });
     started.push(exchange);
+    const appInsights = await startAppInsightsStandIn({ tls });
+    started.push(appInsights);
 
     const app: SandboxApp = {
       tenantId,
@@ -93,6 +99,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
       identity,
       vault,
       exchange,
+      appInsights,
       app,
       settings: {
         EXOSEND_TENANT_ID: tenantId,

@@ -1,0 +1,82 @@
+import { ConfigError, loadConfig, type ExosendConfig } from '../config.js';
+
+/** A setting the doctor can tell is wrong without a network call: named, never quoted. */
+export interface SettingProblem {
+  variable: string;
+  message: string;
+}
+
+export interface SettingsVerdict {
+  config?: ExosendConfig;
+  problems: SettingProblem[];
+}
+
+export interface SettingsCheckOptions {
+  from?: string;
+  secretVariable?: string;
+}
+
+/** Where an admin finds the right value: the setup step behind each setting. */
+const whereToFind: Record<string, string> = {
+  EXOSEND_TENANT_ID: 'the Directory (tenant) ID from Entra admin center > Overview, or a verified domain of the tenant',
+  EXOSEND_CLIENT_ID: 'the Application (client) ID from Entra admin center > App registrations > (your app) > Overview',
+  EXOSEND_KEY_VAULT_URL: 'the Vault URI from Azure portal > Key vaults > (your vault) > Overview, https://NAME.vault.azure.net',
+  EXOSEND_CLIENT_SECRET_NAME: 'the name of the secret under Azure portal > Key vaults > (your vault) > Secrets',
+  EXOSEND_MAILBOX: 'the mailbox the app got FullAccess on (Add-MailboxPermission): it authenticates as user= and is the default From',
+  EXOSEND_ALLOWED_SENDERS: 'addresses the mailbox may send as (Add-RecipientPermission -AccessRights SendAs)',
+  EXOSEND_SCOPE: 'https://outlook.office365.com/.default',
+  AZURE_AUTHORITY_HOST: 'https://login.microsoftonline.com, or a national cloud\'s login host',
+};
+
+const defaultScope = 'https://outlook.office365.com/.default';
+
+/** Resources whose tokens Exchange Online accepts for SMTP AUTH (its URIs and its application ID). */
+const exchangeResources = new Set([
+  'https://outlook.office365.com',
+  'https://outlook.office.com',
+  'https://outlook.office365.us',
+  '00000002-0000-0ff1-ce00-000000000000',
+]);
+
+/**
+ * The checks that cost nothing, run before any network call: every setting's shape (loadConfig),
+ * a scope that is Exchange's, a From the app would accept, and the secret variable when asked for.
+ */
+export function checkSettings(env: Record<string, string | undefined>, options: SettingsCheckOptions): SettingsVerdict {
+  const problems: SettingProblem[] = [];
+  let config: ExosendConfig | undefined;
+  try {
+    config = loadConfig(env);
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    problems.push(...error.problems.map((p) => withWhereToFind(p)));
+  }
+  // the checks below read the raw settings too, so one run names every mistake it can see
+  const flagged = (...variables: string[]) => problems.some((p) => variables.includes(p.variable));
+  const setting = (name: string) => env[name]?.trim() || undefined;
+  if (options.secretVariable !== undefined && !setting(options.secretVariable)) {
+    const name = options.secretVariable;
+    problems.push({ variable: name, message: `is not set (--client-secret-from-env): type the secret into it without echo, \`read -rs ${name} && export ${name}\`` });
+  }
+  const scope = setting('EXOSEND_SCOPE') ?? defaultScope;
+  if (!flagged('EXOSEND_SCOPE') && !exchangeResources.has(scope.replace(/\/\.default$/, '').replace(/\/+$/, '').toLowerCase())) {
+    problems.push({
+      variable: 'EXOSEND_SCOPE',
+      message: `names another resource than Exchange Online, whose tokens Exchange refuses with 535 5.7.3 (a Microsoft Graph scope is the usual mistake): it must be ${defaultScope}`,
+    });
+  }
+  const mailbox = setting('EXOSEND_MAILBOX')?.toLowerCase();
+  const allowed = setting('EXOSEND_ALLOWED_SENDERS')?.toLowerCase().split(',').map((a) => a.trim()) ?? [mailbox];
+  if (options.from !== undefined && mailbox && !flagged('EXOSEND_MAILBOX', 'EXOSEND_ALLOWED_SENDERS') && !allowed.includes(options.from)) {
+    problems.push({
+      variable: '--from',
+      message: `${options.from} is not one of EXOSEND_ALLOWED_SENDERS (unset: the mailbox only), so the app would refuse it as a From: add it there once the mailbox may send as it (\`Add-RecipientPermission -Identity ${options.from} -Trustee ${mailbox} -AccessRights SendAs\`)`,
+    });
+  }
+  return problems.length === 0 && config ? { config, problems } : { problems };
+}
+
+function withWhereToFind({ variable, message }: SettingProblem): SettingProblem {
+  const where = whereToFind[variable];
+  return { variable, message: where ? `${message}: ${where}` : message };
+}

@@ -1,0 +1,24 @@
+import { app, type InvocationContext, type Timer } from '@azure/functions';
+import { bindingSetting } from '../config.js';
+import { runHealthCheck } from '../health/health-check.js';
+import { secretExpiresSoon, summarize } from '../health/health-result.js';
+import { logEvent } from '../http/log.js';
+import { flush } from '../telemetry/telemetry.js';
+
+/** Timer: the synthetic send every few minutes; its result goes to Application Insights as `exosend-smtp`. */
+export async function scheduledHealthCheck(timer: Timer, context: InvocationContext): Promise<void> {
+  const result = await runHealthCheck();
+  logEvent(context, 'check', { ...summarize(result), pastDue: timer.isPastDue || undefined });
+  if (secretExpiresSoon(result)) {
+    context.warn(JSON.stringify({ event: 'exosend.secretExpiring', runId: result.runId, secretDaysLeft: result.secretDaysLeft }));
+  }
+  // a consumption-plan instance may be frozen once the invocation ends: the result must leave now
+  await flush();
+}
+
+app.timer('health', {
+  // the value (or its documented default) rather than %EXOSEND_HEALTH_SCHEDULE%, which fails to index when unset
+  schedule: bindingSetting('EXOSEND_HEALTH_SCHEDULE'),
+  runOnStartup: false,
+  handler: scheduledHealthCheck,
+});

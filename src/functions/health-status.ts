@@ -1,0 +1,19 @@
+import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
+import { checkHealth } from '../health/health-status.js';
+import { logEvent } from '../http/log.js';
+
+/** When the failure names no delay of its own: about when a load balancer should ask again. */
+const defaultRetryAfterSeconds = 30;
+
+/** GET /api/health: this worker's last check and a live preflight; 200 healthy, 503 with the diagnosis. */
+export async function getHealth(_request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
+  const { healthy, lastCheck, preflight, failure } = await checkHealth();
+  const body = { status: healthy ? 'healthy' : 'unhealthy', lastCheck, preflight };
+  const headers = { 'Cache-Control': 'no-store' };
+  if (healthy || !failure) return { status: 200, headers, jsonBody: body };
+  logEvent(context, 'unhealthy', { code: failure.code, stage: failure.diagnosis?.stage, lastRunId: lastCheck?.runId });
+  const retryAfter = String(failure.diagnosis?.retryAfterSeconds ?? defaultRetryAfterSeconds);
+  return { status: 503, headers: { ...headers, 'Retry-After': retryAfter }, jsonBody: { ...body, error: failure } };
+}
+
+app.http('healthStatus', { methods: ['GET'], authLevel: 'function', route: 'health', handler: getHealth });

@@ -1,0 +1,42 @@
+import { randomUUID } from 'node:crypto';
+import { ConfigError } from '../config.js';
+import { runProbe } from '../probe/probe.js';
+import { getRuntime, type Runtime } from '../runtime.js';
+import { trackAvailability } from '../telemetry/telemetry.js';
+import { availabilityOf } from './availability.js';
+import { resultOfDefect, resultOfMisconfiguration, resultOfProbe, type HealthCheckResult } from './health-result.js';
+import { readHealthSettings } from './health-settings.js';
+import { recordHealthCheck } from './last-check.js';
+
+/**
+ * The synthetic send: the real chain, stage by stage, through the same secret and token caches as
+ * real sends (a warm worker asks Entra for nothing), then a small message to EXOSEND_HEALTH_TO with
+ * the run id in its subject, or, with no recipient, a polite QUIT after AUTH. Every check, red or
+ * green, becomes the last result and one availability result.
+ */
+export async function runHealthCheck(loadRuntime: () => Runtime = getRuntime): Promise<HealthCheckResult> {
+  const startedAt = new Date();
+  const started = performance.now();
+  const elapsed = () => Math.round((performance.now() - started) * 10) / 10;
+  let result: HealthCheckResult;
+  try {
+    const runtime = loadRuntime();
+    const settings = readHealthSettings(runtime.config);
+    const report = await runProbe(runtime, { to: settings.to, from: settings.from, subject: (runId) => `exosend health check ${runId}` });
+    result = resultOfProbe(report, settings.to ? 'send' : 'auth', startedAt, elapsed());
+  } catch (error) {
+    if (!(error instanceof ConfigError)) {
+      // still a red result for the alert, and the defect goes on to the host's log
+      publish(resultOfDefect(randomUUID(), error, startedAt, elapsed()));
+      throw error;
+    }
+    result = resultOfMisconfiguration(randomUUID(), error, startedAt, elapsed());
+  }
+  publish(result);
+  return result;
+}
+
+function publish(result: HealthCheckResult): void {
+  recordHealthCheck(result);
+  trackAvailability(availabilityOf(result));
+}

@@ -1,0 +1,82 @@
+import type { ConfigError } from '../config.js';
+import type { Diagnosis, DiagnosisCode, Stage } from '../diagnosis/diagnosis.js';
+import type { ProbeReport, StageResult } from '../probe/probe.js';
+
+/** A check that failed before the chain: the settings (no runtime could be built) or a defect. */
+export type CheckFailureCode = DiagnosisCode | 'CONFIGURATION_INVALID' | 'UNEXPECTED_ERROR';
+
+/** One health check, as GET /api/health, the availability result and the log line show it. */
+export interface HealthCheckResult {
+  runId: string;
+  ok: boolean;
+  /** When the check started, ISO 8601. */
+  startedAt: string;
+  durationMs: number;
+  /** 'send': a test message to EXOSEND_HEALTH_TO; 'auth': no recipient set, the check stops after AUTH. Absent when the chain never started. */
+  mode?: 'send' | 'auth';
+  stages: StageResult[];
+  failedStage?: Stage | 'settings';
+  code?: CheckFailureCode;
+  diagnosis?: Diagnosis;
+  /** For failures outside the catalogue: what is wrong, naming variables, never values. */
+  problem?: string;
+  /** Whole days until the client secret expires, as the vault states it; absent when no expiry is set. */
+  secretDaysLeft?: number;
+  messageId?: string;
+}
+
+/** Under this many days left, the check warns: the secret must be rotated before Entra refuses it. */
+export const secretWarningDays = 30;
+const dayInMs = 24 * 60 * 60 * 1000;
+
+export function resultOfProbe(report: ProbeReport, mode: 'send' | 'auth', startedAt: Date, durationMs: number): HealthCheckResult {
+  const failed = report.stages.find((s) => !s.ok);
+  return {
+    runId: report.runId,
+    ok: report.ok,
+    startedAt: startedAt.toISOString(),
+    durationMs,
+    mode,
+    stages: report.stages,
+    ...(failed && { failedStage: failed.stage }),
+    ...(report.diagnosis && { code: report.diagnosis.code, diagnosis: report.diagnosis }),
+    ...(report.secretExpiresOn && { secretDaysLeft: Math.floor((report.secretExpiresOn.getTime() - Date.now()) / dayInMs) }),
+    ...(report.messageId && { messageId: report.messageId }),
+  };
+}
+
+export function resultOfMisconfiguration(runId: string, error: ConfigError, startedAt: Date, durationMs: number): HealthCheckResult {
+  // ConfigError's message names each bad variable and what is wrong with it, never a value
+  return { runId, ok: false, startedAt: startedAt.toISOString(), durationMs, stages: [], failedStage: 'settings', code: 'CONFIGURATION_INVALID', problem: error.message };
+}
+
+export function resultOfDefect(runId: string, error: unknown, startedAt: Date, durationMs: number): HealthCheckResult {
+  const name = error instanceof Error ? error.name : typeof error;
+  return { runId, ok: false, startedAt: startedAt.toISOString(), durationMs, stages: [], code: 'UNEXPECTED_ERROR', problem: `The check itself failed (${name}); the host log has the stack.` };
+}
+
+export function secretExpiresSoon(result: HealthCheckResult): boolean {
+  return result.secretDaysLeft !== undefined && result.secretDaysLeft < secretWarningDays;
+}
+
+/**
+ * The flat fields of a check, shared by its log line and its availability properties, so that a
+ * query can join them on runId: ids, codes, the server's reply and timings; never a credential,
+ * an address list or a body.
+ */
+export function summarize(result: HealthCheckResult): Record<string, string | number | boolean | undefined> {
+  const stageTimings = Object.fromEntries(result.stages.map((s) => [`${s.stage}Ms`, s.durationMs]));
+  return {
+    runId: result.runId,
+    ok: result.ok,
+    mode: result.mode,
+    failedStage: result.failedStage,
+    code: result.code,
+    retryable: result.diagnosis?.retryable,
+    // what Exchange, Entra or the vault answered (a reply line, an AADSTS description)
+    reply: result.diagnosis?.smtp,
+    durationMs: result.durationMs,
+    ...stageTimings,
+    secretDaysLeft: result.secretDaysLeft,
+  };
+}

@@ -1,0 +1,48 @@
+import { ConfigError } from '../config.js';
+import type { Diagnosis } from '../diagnosis/diagnosis.js';
+import { runProbe, type StageResult } from '../probe/probe.js';
+import { getRuntime, type Runtime } from '../runtime.js';
+import type { HealthCheckResult } from './health-result.js';
+import { lastHealthCheck } from './last-check.js';
+
+/** The live part of GET /api/health: secret, token and claims, from the caches when warm; no SMTP. */
+export interface Preflight {
+  ok: boolean;
+  stages: StageResult[];
+  diagnosis?: Diagnosis;
+  /** CONFIGURATION_INVALID when no runtime could be built; the diagnosis code otherwise. */
+  code?: string;
+  problem?: string;
+}
+
+export interface HealthStatus {
+  healthy: boolean;
+  lastCheck: HealthCheckResult | null;
+  preflight: Preflight;
+  /** Why it is unhealthy: the preflight's failure first (it is live), else the last check's. */
+  failure?: { code: string; message: string; diagnosis?: Diagnosis };
+}
+
+/** Healthy when the preflight passes and this worker's last check (if it ran one) passed too. */
+export async function checkHealth(loadRuntime: () => Runtime = getRuntime): Promise<HealthStatus> {
+  const preflight = await runPreflight(loadRuntime);
+  const lastCheck = lastHealthCheck() ?? null;
+  const failure = failureOf(preflight) ?? (lastCheck && !lastCheck.ok ? failureOf(lastCheck) : undefined);
+  return { healthy: !failure, lastCheck, preflight, ...(failure && { failure }) };
+}
+
+async function runPreflight(loadRuntime: () => Runtime): Promise<Preflight> {
+  try {
+    const report = await runProbe(loadRuntime(), { stopAfter: 'claims' });
+    return { ok: report.ok, stages: report.stages, ...(report.diagnosis && { diagnosis: report.diagnosis, code: report.diagnosis.code }) };
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    return { ok: false, stages: [], code: 'CONFIGURATION_INVALID', problem: error.message };
+  }
+}
+
+function failureOf(outcome: Preflight | HealthCheckResult): HealthStatus['failure'] {
+  if (outcome.ok) return undefined;
+  if (outcome.diagnosis) return { code: outcome.diagnosis.code, message: outcome.diagnosis.cause, diagnosis: outcome.diagnosis };
+  return { code: outcome.code ?? 'UNHEALTHY', message: outcome.problem ?? 'The health check failed.' };
+}

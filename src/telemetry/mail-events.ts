@@ -1,0 +1,28 @@
+import { trackEvent } from './telemetry.js';
+
+/**
+ * What happened to one mail request, as a custom event named `exosend.<kind>` (the same name as
+ * its log line). Only the fields below are copied, so passing a larger object can never carry an
+ * address, a subject or a body into telemetry.
+ */
+export interface MailEvent {
+  kind: 'sent' | 'failed' | 'retry' | 'dead-lettered';
+  id?: string;
+  /** The diagnosis code of the failure (of the attempt that failed, for a retry). */
+  code?: string;
+  stage?: string;
+  messageId?: string;
+  attempts?: number;
+  delaySeconds?: number;
+  durationMs?: number;
+}
+
+export type MailTrigger = 'http' | 'queue';
+
+export function trackMailEvent(trigger: MailTrigger, event: MailEvent): void {
+  const { kind, id, code, stage, messageId, attempts, delaySeconds, durationMs } = event;
+  const measurements = Object.fromEntries(
+    Object.entries({ attempts, delaySeconds, durationMs }).filter((entry): entry is [string, number] => typeof entry[1] === 'number'),
+  );
+  trackEvent(`exosend.${kind}`, { trigger, id, code, stage, messageId }, measurements);
+}

@@ -1,0 +1,107 @@
+import assert from 'node:assert/strict';
+import { after, before, beforeEach, describe, it } from 'node:test';
+import { runHealthCheck } from '../src/health/health-check.js';
+import { forgetHealthChecks } from '../src/health/last-check.js';
+import { getHealth } from '../src/functions/health-status.js';
+import { sandboxScenarios } from '../src/sandbox/index.js';
+import { startHarness, type Harness } from './harness.js';
+
+const stagesOf = (stages: { stage: string; ok: boolean }[]) => stages.map((s) => `${s.stage}:${s.ok ? 'ok' : 'FAIL'}`);
+
+describe('GET /api/health', () => {
+  let h: Harness;
+  before(async () => {
+    h = await startHarness(import.meta.filename);
+  });
+  after(() => h.close());
+  beforeEach(() => {
+    sandboxScenarios.healthy(h.sandbox);
+    h.restartApp();
+    forgetHealthChecks();
+    h.sandbox.exchange.resetCounters();
+    h.sandbox.identity.resetCounters();
+  });
+
+  const health = () => h.http(getHealth, { method: 'GET', route: 'health' });
+
+  it('when the setup is healthy and no check has run yet, then 200 with a passing preflight and no SMTP connection', async () => {
+    const reply = await health();
+
+    assert.equal(reply.status, 200, JSON.stringify(reply.body));
+    assert.equal(reply.body.status, 'healthy');
+    assert.equal(reply.body.lastCheck, null);
+    assert.equal(reply.body.preflight.ok, true);
+    assert.deepEqual(stagesOf(reply.body.preflight.stages), ['vault:ok', 'token:ok', 'claims:ok']);
+    assert.equal(reply.headers['cache-control'], 'no-store');
+    assert.equal(h.sandbox.exchange.counters.connections, 0, 'the preflight never opens an SMTP session');
+  });
+
+  it('when the last check passed, then 200 with that check', async () => {
+    const check = await runHealthCheck();
+    const reply = await health();
+
+    assert.equal(reply.status, 200);
+    assert.equal(reply.body.lastCheck.runId, check.runId);
+    assert.equal(reply.body.lastCheck.ok, true);
+  });
+
+  it('when a token is cached, then the preflight makes no token request', async () => {
+    await health();
+    h.sandbox.identity.resetCounters();
+    assert.equal((await health()).status, 200);
+    assert.equal(h.sandbox.identity.counters.tokenRequests, 0);
+  });
+
+  it('when the client secret is wrong, then 503 with the preflight diagnosis and Retry-After', async () => {
+    sandboxScenarios['wrong-secret'](h.sandbox);
+    const reply = await health();
+
+    assert.equal(reply.status, 503);
+    assert.equal(reply.body.status, 'unhealthy');
+    assert.deepEqual(stagesOf(reply.body.preflight.stages), ['vault:ok', 'token:FAIL']);
+    assert.equal(reply.body.error.code, 'INVALID_CLIENT_SECRET');
+    assert.equal(reply.body.error.diagnosis.stage, 'token');
+    assert.ok(reply.body.error.diagnosis.fix);
+    assert.match(reply.headers['retry-after'] ?? '', /^\d+$/);
+  });
+
+  it('when the token lacks SMTP.SendAsApp, then 503 with TOKEN_ROLE_MISSING and Exchange is never contacted', async () => {
+    sandboxScenarios['missing-role'](h.sandbox);
+    const reply = await health();
+
+    assert.equal(reply.status, 503);
+    assert.equal(reply.body.error.code, 'TOKEN_ROLE_MISSING');
+    assert.equal(h.sandbox.exchange.counters.connections, 0);
+  });
+
+  it('when the preflight passes but the last check failed, then 503 with the last check\'s diagnosis', async () => {
+    sandboxScenarios['smtp-auth-disabled'](h.sandbox);
+    const check = await runHealthCheck();
+    const reply = await health();
+
+    assert.equal(reply.status, 503);
+    assert.equal(reply.body.preflight.ok, true);
+    assert.equal(reply.body.lastCheck.runId, check.runId);
+    assert.equal(reply.body.lastCheck.failedStage, 'auth');
+    assert.equal(reply.body.error.code, 'SMTP_AUTH_DISABLED');
+    assert.ok(h.logs.some((l) => l.includes('"event":"exosend.unhealthy"') && l.includes('SMTP_AUTH_DISABLED')));
+  });
+
+  it('when the settings are invalid, then 503 with CONFIGURATION_INVALID naming the variable', async () => {
+    h.restartApp({ EXOSEND_MAILBOX: undefined });
+    const reply = await health();
+
+    assert.equal(reply.status, 503);
+    assert.equal(reply.body.error.code, 'CONFIGURATION_INVALID');
+    assert.match(reply.body.error.message, /EXOSEND_MAILBOX/);
+  });
+
+  it('when it answers, then no reply holds a secret or a token', async () => {
+    const replies = [await health()];
+    sandboxScenarios['wrong-secret'](h.sandbox);
+    h.restartApp();
+    replies.push(await health());
+    const said = JSON.stringify(replies) + h.logs.join('\n');
+    for (const secret of h.sandbox.knownSecrets()) assert.ok(!said.includes(secret), 'a secret or a token was answered');
+  });
+});
