@@ -1,0 +1,31 @@
+import { readFileSync } from 'node:fs';
+
+export interface QueueHostOptions {
+  messageEncoding: 'base64' | 'none';
+  batchSize: number;
+  newBatchThreshold: number;
+  maxDequeueCount: number;
+  visibilityTimeoutInMs: number;
+  maxPollingIntervalInMs: number;
+}
+
+/** host.json's queue settings with the host's defaults; host.json may hold // comments, as the host allows. */
+export function readQueueHostOptions(file = 'host.json'): QueueHostOptions {
+  const text = readFileSync(file, 'utf8').replace(/^\s*\/\/.*$/gm, '');
+  const queues = ((JSON.parse(text) as { extensions?: { queues?: Record<string, unknown> } }).extensions?.queues ?? {}) as Record<string, unknown>;
+  const batchSize = Number(queues['batchSize'] ?? 16);
+  return {
+    messageEncoding: queues['messageEncoding'] === 'none' ? 'none' : 'base64',
+    batchSize,
+    newBatchThreshold: Number(queues['newBatchThreshold'] ?? Math.floor(batchSize / 2)),
+    maxDequeueCount: Number(queues['maxDequeueCount'] ?? 5),
+    visibilityTimeoutInMs: timeSpanInMs(queues['visibilityTimeout'], 0),
+    maxPollingIntervalInMs: timeSpanInMs(queues['maxPollingInterval'], 60_000),
+  };
+}
+
+/** A .NET TimeSpan as host.json writes it: "hh:mm:ss". */
+function timeSpanInMs(value: unknown, fallback: number): number {
+  const match = typeof value === 'string' ? /^(\d+):(\d{2}):(\d{2})$/.exec(value) : null;
+  return match ? ((Number(match[1]) * 60 + Number(match[2])) * 60 + Number(match[3])) * 1000 : fallback;
+}

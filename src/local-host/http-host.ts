@@ -1,0 +1,92 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { timingSafeEqual } from 'node:crypto';
+import functions, { type HttpResponseInit } from '@azure/functions';
+import { invocationContext, type LogSink } from './invocation.js';
+import type { HttpRegistration } from './registrations.js';
+
+const { HttpRequest } = functions;
+
+export interface HttpHostOptions {
+  functions: HttpRegistration[];
+  /** The key that `authLevel: 'function'` routes ask for (`x-functions-key` header or `code` query). */
+  functionKey: string;
+  log: LogSink;
+}
+
+interface Route {
+  registration: HttpRegistration;
+  pattern: RegExp;
+  params: string[];
+}
+
+/** Serves the app's HTTP functions under /api, as the Functions host does, with its function-key check. */
+export function createHttpHost(options: HttpHostOptions): Server {
+  const routes = options.functions.map(toRoute);
+  return createServer((req, res) => {
+    handle(req, res, routes, options).catch((error: unknown) => {
+      options.log('error', 'host', `request failed: ${(error as Error).message}`);
+      if (!res.headersSent) reply(res, { status: 500, jsonBody: { error: { code: 'INTERNAL', message: 'The function failed.' } } });
+    });
+  });
+}
+
+async function handle(req: IncomingMessage, res: ServerResponse, routes: Route[], options: HttpHostOptions): Promise<void> {
+  const url = new URL(req.url ?? '/', 'http://127.0.0.1');
+  const method = (req.method ?? 'GET').toUpperCase();
+  const matches = routes.flatMap((route) => {
+    const match = route.pattern.exec(url.pathname);
+    return match ? [{ route, match }] : [];
+  });
+  if (matches.length === 0) return reply(res, { status: 404 });
+  const found = matches.find(({ route }) => (route.registration.methods ?? ['GET', 'POST']).includes(method as never));
+  if (!found) return reply(res, { status: 405 });
+  const { route, match } = found;
+  if ((route.registration.authLevel ?? 'anonymous') !== 'anonymous' && !hasKey(req, url, options.functionKey)) {
+    return reply(res, { status: 401 });
+  }
+  const chunks: Buffer[] = [];
+  for await (const chunk of req) chunks.push(chunk as Buffer);
+  const request = new HttpRequest({
+    method,
+    url: url.href,
+    headers: Object.fromEntries(Object.entries(req.headers).map(([k, v]) => [k, Array.isArray(v) ? v.join(', ') : (v ?? '')])),
+    query: Object.fromEntries(url.searchParams),
+    params: Object.fromEntries(route.params.map((name, i) => [name, decodeURIComponent(match[i + 1] ?? '')])),
+    body: { bytes: Buffer.concat(chunks) },
+  });
+  const response = await route.registration.handler(request, invocationContext(route.registration.name, {}, options.log));
+  reply(res, response as HttpResponseInit);
+}
+
+function toRoute(registration: HttpRegistration): Route {
+  const template = (registration.route ?? registration.name).replace(/^\/+|\/+$/g, '');
+  const params: string[] = [];
+  const source = template
+    .split('/')
+    .map((segment) => {
+      const param = /^\{([A-Za-z0-9_]+)(?::[a-z]+)?(\?)?\}$/.exec(segment);
+      if (!param) return `/${segment.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`;
+      params.push(param[1]!);
+      return param[2] ? '(?:/([^/]+))?' : '/([^/]+)';
+    })
+    .join('');
+  return { registration, params, pattern: new RegExp(`^/api${source}/?$`, 'i') };
+}
+
+function hasKey(req: IncomingMessage, url: URL, key: string): boolean {
+  const given = String(req.headers['x-functions-key'] ?? url.searchParams.get('code') ?? '');
+  return given.length === key.length && timingSafeEqual(Buffer.from(given), Buffer.from(key));
+}
+
+function reply(res: ServerResponse, response: HttpResponseInit): void {
+  const headers = new Headers(response.headers as Record<string, string> | undefined);
+  let body: string | Uint8Array | undefined;
+  if (response.jsonBody !== undefined) {
+    body = JSON.stringify(response.jsonBody);
+    if (!headers.has('content-type')) headers.set('content-type', 'application/json; charset=utf-8');
+  } else if (typeof response.body === 'string' || response.body instanceof Uint8Array) {
+    body = response.body;
+  }
+  res.writeHead(response.status ?? 200, Object.fromEntries(headers));
+  res.end(body);
+}

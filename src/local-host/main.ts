@@ -1,0 +1,144 @@
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { once } from 'node:events';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { readSettingsFile, valuesNotInEnvironment } from '../cli/settings-file.js';
+import { resetRuntime } from '../runtime.js';
+import { startAzurite, type Azurite } from '../sandbox/azurite.js';
+import { sandboxScenarios, startSandbox, type Sandbox, type SandboxScenarioName } from '../sandbox/index.js';
+import { loadOrCreateCertificateAuthority } from '../sandbox/pki.js';
+import { printBanner } from './banner.js';
+import { createHttpHost } from './http-host.js';
+import { startQueueHost } from './queue-host.js';
+import { loadRegistrations } from './registrations.js';
+import { startTimers } from './timers.js';
+
+const usage = `usage: npm start [-- --scenario NAME] [--sandbox] [--settings FILE] [--port N]
+
+Runs the whole function app on 127.0.0.1 without the Functions Core Tools.
+Sandbox mode (the default without real settings): stand-ins for Entra ID, Key Vault and Exchange,
+and Azurite; accepted mail lands in .exosend/outbox as .eml files.
+Real mode: when local.settings.json (or --settings FILE) names a tenant, the app talks to Azure
+and Exchange Online for real.
+
+  --scenario NAME   make the sandbox reproduce a failure: ${Object.keys(sandboxScenarios).join(', ')}
+  --sandbox         sandbox mode even when local.settings.json exists
+  --settings FILE   app settings to use (default local.settings.json)
+  --port N          HTTP port (default EXOSEND_PORT or 7071; 0 picks a free one)
+State lives in EXOSEND_STATE_DIR (default .exosend).`;
+
+const { values: args } = parseArgs({
+  options: {
+    scenario: { type: 'string' },
+    sandbox: { type: 'boolean' },
+    settings: { type: 'string' },
+    port: { type: 'string' },
+    help: { type: 'boolean', short: 'h' },
+  },
+});
+if (args.help) {
+  console.log(usage);
+  process.exit(0);
+}
+
+const stateDir = resolve(process.env['EXOSEND_STATE_DIR'] ?? '.exosend');
+const settingsFile = args.settings ?? 'local.settings.json';
+const fileSettings = existsSync(settingsFile) ? readSettingsFile(settingsFile) : {};
+const sandboxMode = args.sandbox === true || args.scenario !== undefined || !(fileSettings['EXOSEND_TENANT_ID'] ?? process.env['EXOSEND_TENANT_ID']);
+if (args.scenario !== undefined && !(args.scenario in sandboxScenarios)) {
+  console.error(`Unknown scenario "${args.scenario}". Known: ${Object.keys(sandboxScenarios).join(', ')}`);
+  process.exit(2);
+}
+
+if (sandboxMode && process.env['EXOSEND_SANDBOX_CA_TRUSTED'] !== '1') {
+  // Node reads NODE_EXTRA_CA_CERTS only at start: run again, trusting the sandbox CA as well
+  process.exit(await runTrustingSandboxCa());
+}
+
+const log = (level: string, name: string, message: string) =>
+  (level === 'error' || level === 'warning' ? console.error : console.log)(`[${new Date().toISOString()}] [${name}] ${message}`);
+
+let sandbox: Sandbox | undefined;
+let azurite: Azurite | undefined;
+if (sandboxMode) {
+  sandbox = await startSandbox({ dir: join(stateDir, 'sandbox'), outboxDir: join(stateDir, 'outbox') });
+  if (args.scenario) sandboxScenarios[args.scenario as SandboxScenarioName](sandbox);
+  Object.assign(process.env, sandbox.settings, {
+    APPLICATIONINSIGHTS_CONNECTION_STRING: sandbox.appInsights.connectionString,
+    // the SDK's reports about itself go to Microsoft, not to the stand-in: the sandbox stays offline
+    APPLICATIONINSIGHTS_STATSBEAT_DISABLED: 'true',
+    APPLICATIONINSIGHTS_SDKSTATS_DISABLED: 'true',
+  });
+} else {
+  Object.assign(process.env, valuesNotInEnvironment(fileSettings, process.env));
+}
+const storage = process.env['AzureWebJobsStorage'];
+if (!storage || /UseDevelopmentStorage=true/i.test(storage)) {
+  mkdirSync(join(stateDir, 'azurite'), { recursive: true });
+  azurite = await startAzurite({ location: join(stateDir, 'azurite') });
+  process.env['AzureWebJobsStorage'] = azurite.connectionString;
+}
+
+const registrations = await loadRegistrations('.');
+const functionKey = process.env['EXOSEND_LOCAL_FUNCTION_KEY'] ?? persistentKey(join(stateDir, 'function-key'));
+const server = createHttpHost({ functions: registrations.http, functionKey, log });
+server.listen(Number(args.port ?? process.env['EXOSEND_PORT'] ?? 7071), '127.0.0.1');
+await once(server, 'listening');
+const queues = await startQueueHost(registrations.queues, log);
+const timers = startTimers(registrations.timers, log);
+
+printBanner({
+  mode: sandboxMode ? `sandbox${args.scenario ? ` (scenario: ${args.scenario})` : ''}` : `real (settings from ${existsSync(settingsFile) ? settingsFile : 'the environment'})`,
+  baseUrl: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+  functionKey,
+  registrations,
+  outboxDir: sandbox ? join(stateDir, 'outbox') : undefined,
+  storage: azurite?.connectionString,
+});
+
+let stopping = false;
+const stop = async () => {
+  if (stopping) return;
+  stopping = true;
+  console.log('Stopping exosend...');
+  timers.stop();
+  server.closeAllConnections();
+  server.close();
+  await queues.stop();
+  resetRuntime();
+  await sandbox?.close();
+  await azurite?.close();
+  console.log('Stopped.');
+  process.exit(0);
+};
+// `on`, not `once`: Ctrl-C reaches this process twice (from the terminal and from the parent), and a
+// second signal without a listener would end it before it has stopped what it started
+process.on('SIGINT', stop);
+process.on('SIGTERM', stop);
+
+function persistentKey(file: string): string {
+  if (existsSync(file)) return readFileSync(file, 'utf8').trim();
+  mkdirSync(join(file, '..'), { recursive: true });
+  const key = randomBytes(24).toString('base64url');
+  writeFileSync(file, key, { mode: 0o600 });
+  return key;
+}
+
+async function runTrustingSandboxCa(): Promise<number> {
+  const ca = await loadOrCreateCertificateAuthority(join(stateDir, 'sandbox'));
+  const inherited = process.env['NODE_EXTRA_CA_CERTS'];
+  const bundle = join(stateDir, 'sandbox', 'trust-bundle.pem');
+  const extra = inherited && existsSync(inherited) && resolve(inherited) !== resolve(bundle) ? readFileSync(inherited, 'utf8') : '';
+  writeFileSync(bundle, `${extra}\n${ca.certPem}`);
+  const child = spawn(process.execPath, process.argv.slice(1), {
+    stdio: 'inherit',
+    env: { ...process.env, NODE_EXTRA_CA_CERTS: bundle, EXOSEND_SANDBOX_CA_TRUSTED: '1' },
+  });
+  // Ctrl-C reaches the whole process group; a lone SIGTERM to this process is passed on
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => child.kill(signal));
+  const [code] = (await once(child, 'exit')) as [number | null];
+  return code ?? 1;
+}

@@ -1,0 +1,32 @@
+import { QueueServiceClient } from '@azure/storage-queue';
+import { readQueueHostOptions } from './host-json.js';
+import { invocationContext, type LogSink } from './invocation.js';
+import { startQueueListener, type QueueListener } from './queue-listener.js';
+import { resolveSettings, type QueueRegistration } from './registrations.js';
+
+/** Starts a listener per queue function, configured from host.json, on the connection its binding names. */
+export async function startQueueHost(registrations: QueueRegistration[], log: LogSink): Promise<{ stop(): Promise<void> }> {
+  const hostOptions = readQueueHostOptions();
+  const listeners: QueueListener[] = [];
+  for (const registration of registrations) {
+    const setting = registration.connection || 'AzureWebJobsStorage';
+    const connectionString = process.env[setting];
+    if (!connectionString) throw new Error(`The queue function ${registration.name} needs the app setting ${setting}.`);
+    const service = QueueServiceClient.fromConnectionString(connectionString);
+    const queueName = resolveSettings(registration.queueName);
+    const queue = service.getQueueClient(queueName);
+    const poison = service.getQueueClient(`${queueName}-poison`);
+    await Promise.all([queue.createIfNotExists(), poison.createIfNotExists()]);
+    listeners.push(
+      startQueueListener({
+        ...hostOptions,
+        queue,
+        poison,
+        handler: async (body, metadata) => {
+          await registration.handler(body, invocationContext(registration.name, { ...metadata }, log));
+        },
+      }),
+    );
+  }
+  return { stop: async () => void (await Promise.all(listeners.map((l) => l.stop()))) };
+}

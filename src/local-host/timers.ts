@@ -1,0 +1,39 @@
+import { invocationContext, type LogSink } from './invocation.js';
+import { nextOccurrence, parseNcrontab } from './ncrontab.js';
+import { resolveSettings, type TimerRegistration } from './registrations.js';
+
+export interface TimerHost {
+  stop(): void;
+}
+
+/** Runs each timer function on its NCRONTAB schedule (`%SETTING%` resolved), one run at a time. */
+export function startTimers(registrations: TimerRegistration[], log: LogSink): TimerHost {
+  const timeouts = new Set<NodeJS.Timeout>();
+  let stopped = false;
+  for (const registration of registrations) {
+    const schedule = parseNcrontab(resolveSettings(registration.schedule));
+    const arm = (after: Date) => {
+      if (stopped) return;
+      const next = nextOccurrence(schedule, after);
+      const timeout = setTimeout(async () => {
+        timeouts.delete(timeout);
+        try {
+          const timer = { isPastDue: false, schedule: { adjustForDST: true }, scheduleStatus: { last: after.toISOString(), next: next.toISOString(), lastUpdated: new Date().toISOString() } };
+          await registration.handler(timer, invocationContext(registration.name, {}, log));
+        } catch (error) {
+          log('error', registration.name, `failed: ${(error as Error).message}`);
+        }
+        arm(new Date(Math.max(Date.now(), next.getTime())));
+      }, next.getTime() - Date.now());
+      timeouts.add(timeout);
+    };
+    arm(new Date());
+  }
+  return {
+    stop: () => {
+      stopped = true;
+      for (const timeout of timeouts) clearTimeout(timeout);
+      timeouts.clear();
+    },
+  };
+}

@@ -1,0 +1,151 @@
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { after, describe, it } from 'node:test';
+import { QueueServiceClient } from '@azure/storage-queue';
+import { simpleParser } from 'mailparser';
+
+interface Started {
+  child: ChildProcess;
+  output: () => string;
+  baseUrl: string;
+  key: string;
+  storage: string;
+  stateDir: string;
+}
+
+const running = new Set<ChildProcess>();
+
+/** `npm start`, as the README's quick start runs it, in a process group of its own as a terminal would. */
+async function npmStart(...args: string[]): Promise<Started> {
+  const stateDir = mkdtempSync(join(tmpdir(), 'exosend-start-'));
+  const child = spawn('npm', ['start', ...(args.length ? ['--', ...args] : [])], {
+    env: { ...process.env, EXOSEND_PORT: '0', EXOSEND_STATE_DIR: stateDir },
+    detached: true,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  running.add(child);
+  let output = '';
+  child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  const deadline = Date.now() + 60_000;
+  while (!/Ctrl-C stops everything/.test(output)) {
+    if (child.exitCode !== null || Date.now() > deadline) throw new Error(`npm start did not come up:\n${output}`);
+    await sleep(100);
+  }
+  const field = (pattern: RegExp) => pattern.exec(output)?.[1] ?? assert.fail(`banner lacks ${pattern}:\n${output}`);
+  return {
+    child,
+    output: () => output,
+    stateDir,
+    baseUrl: field(/Listening on (http:\/\/\S+)/),
+    key: field(/Function key: (\S+)/),
+    storage: field(/Storage \(Azurite\): (\S+)/),
+  };
+}
+
+/** Ctrl-C: SIGINT to the whole process group; resolves when npm has exited. */
+async function ctrlC(started: Started): Promise<void> {
+  const exited = once(started.child, 'exit');
+  process.kill(-started.child.pid!, 'SIGINT');
+  await exited;
+  running.delete(started.child);
+}
+
+/** `key: null` sends no function key at all. */
+const post = (started: Started, route: string, body: unknown, key: string | null = started.key) =>
+  fetch(`${started.baseUrl}/api/${route}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...(key !== null && { 'x-functions-key': key }) },
+    body: JSON.stringify(body),
+  });
+
+async function waitFor<T>(probe: () => T | undefined | Promise<T | undefined>, what: string, timeoutInMs = 20_000): Promise<T> {
+  const deadline = Date.now() + timeoutInMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(100);
+  }
+}
+
+const outbox = (started: Started) => {
+  try {
+    return readdirSync(join(started.stateDir, 'outbox')).filter((f) => f.endsWith('.eml'));
+  } catch {
+    return [];
+  }
+};
+
+describe('npm start', () => {
+  after(() => {
+    for (const child of running) process.kill(-child.pid!, 'SIGKILL');
+  });
+
+  it('when the README quick start is followed, then it is exactly npm install, npm start and npm test', () => {
+    const readme = readFileSync('README.md', 'utf8');
+    const quickStart = /```(?:sh|bash)?\n([\s\S]*?)```/.exec(readme)?.[1]?.trim().split('\n');
+    assert.deepEqual(quickStart, ['npm install', 'npm start', 'npm test']);
+  });
+
+  it('when a developer sends, enqueues and stops, then mail lands in the outbox, bad queue messages are dead-lettered, and nothing is left running', async () => {
+    const started = await npmStart();
+    const port = Number(new URL(started.baseUrl).port);
+
+    const unauthorised = await post(started, 'send', { to: ['ada@fabrikam.example'], subject: 'x', text: 'y' }, null);
+    assert.equal(unauthorised.status, 401);
+
+    const sent = await post(started, 'send', { to: ['ada@fabrikam.example'], subject: 'Hello from exosend', text: 'It works.', html: '<p>It works.</p>' });
+    assert.equal(sent.status, 200, await sent.clone().text());
+    const { messageId } = (await sent.json()) as { messageId: string };
+    const [eml] = await waitFor(() => (outbox(started).length === 1 ? outbox(started) : undefined), 'the .eml');
+    const mime = await simpleParser(readFileSync(join(started.stateDir, 'outbox', eml!)));
+    assert.equal(mime.subject, 'Hello from exosend');
+    assert.equal(mime.messageId, messageId);
+    assert.equal(mime.to && !Array.isArray(mime.to) ? mime.to.value[0]?.address : undefined, 'ada@fabrikam.example');
+    assert.equal(mime.text?.trim(), 'It works.');
+
+    const queues = QueueServiceClient.fromConnectionString(started.storage);
+    const intake = queues.getQueueClient('outbound-mail');
+    const request = { to: ['grace@fabrikam.example'], subject: 'Through the local queue', text: 'Queued.' };
+    await intake.sendMessage(Buffer.from(JSON.stringify(request)).toString('base64'));
+    await intake.sendMessage('not base64 and not JSON');
+    await waitFor(() => (outbox(started).length === 2 ? true : undefined), 'the queued message in the outbox');
+    const letters = await waitFor(async () => {
+      const { receivedMessageItems } = await queues.getQueueClient('outbound-mail-poison').receiveMessages();
+      return receivedMessageItems.length ? receivedMessageItems : undefined;
+    }, 'a dead letter');
+    const letter = JSON.parse(Buffer.from(letters[0]!.messageText, 'base64').toString()) as { code: string; original: string };
+    assert.equal(letter.code, 'UNDECODABLE');
+    assert.equal(letter.original, 'not base64 and not JSON');
+
+    await ctrlC(started);
+    assert.match(started.output(), /Stopped\./);
+    await assert.rejects(
+      new Promise((resolve, reject) => connect(port, '127.0.0.1').on('connect', resolve).on('error', reject)),
+      /ECONNREFUSED/,
+      'no listener is left on the HTTP port',
+    );
+    assert.throws(() => process.kill(-started.child.pid!, 0), { code: 'ESRCH' }, 'no process of the group is left');
+  });
+
+  it('when started with --scenario send-as-denied, then /api/send answers with the SEND_AS_DENIED diagnosis', async () => {
+    const started = await npmStart('--scenario', 'send-as-denied');
+    try {
+      assert.match(started.output(), /sandbox \(scenario: send-as-denied\)/);
+      const reply = await post(started, 'send', { from: 'billing@contoso.example', to: ['ada@fabrikam.example'], subject: 'x', text: 'y' });
+      assert.equal(reply.status, 502);
+      const body = (await reply.json()) as { error: { code: string; diagnosis: { fix: string } } };
+      assert.equal(body.error.code, 'SEND_AS_DENIED');
+      assert.match(body.error.diagnosis.fix, /Add-RecipientPermission/);
+    } finally {
+      await ctrlC(started);
+    }
+  });
+});
