@@ -16,7 +16,7 @@ export type ClientSecretAppCredentialOptions = Pick<
 export class ClientSecretAppCredential implements AppCredential {
   constructor(
     private readonly options: ClientSecretAppCredentialOptions,
-    private readonly secrets: SecretSource,
+    private readonly secrets: Pick<SecretSource, 'get' | 'refresh'>,
   ) {}
 
   async requestToken(scope: string): Promise<AccessToken> {

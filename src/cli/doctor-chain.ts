@@ -38,8 +38,7 @@ export async function runChain(
     get: async () => remember(await source.get()),
     refresh: async (stale) => remember(await source.refresh(stale)),
   };
-  // the credential only calls get and refresh; SecretSource's private fields keep a plain object out
-  const tokens = new TokenProvider(new ClientSecretAppCredential(config, secrets as unknown as SecretSource), { expect: config });
+  const tokens = new TokenProvider(new ClientSecretAppCredential(config, secrets), { expect: config });
   const from = options.from ?? config.mailbox;
   const notes = chainNotes(config, options.to, from);
   const stages: DoctorStageResult[] = [];

@@ -16,7 +16,7 @@ const enterpriseApp = `${enterpriseApps} > app {clientId} > Overview`;
 const newServicePrincipal = `New-ServicePrincipal -AppId {clientId} -ObjectId <Object ID from ${enterpriseApp}, not the one under App registrations>`;
 const fullAccess = 'Add-MailboxPermission -Identity {mailbox} -User <the same Enterprise application Object ID> -AccessRights FullAccess';
 const grantRole = `${app} > API permissions > Add a permission > APIs my organization uses > Office 365 Exchange Online > Application permissions > SMTP.SendAsApp, then "Grant admin consent" until its status is green`;
-const newSecret = `${app} > Certificates & secrets > New client secret; copy its Value (not its Secret ID) into the vault {vaultUrl} as the secret {secretName} (\`az keyvault secret set --vault-name {vaultName} --name {secretName} --value <Value>\`). exosend reads the vault again when Entra refuses the secret it holds`;
+const newSecret = `${app} > Certificates & secrets > New client secret; copy its Value (not its Secret ID) into the vault {vaultUrl} as the secret {secretName} (\`az keyvault secret set --vault-name {vaultName} --name {secretName} --file <a file holding the Value>\`, not \`--value\`, which leaves the secret in the shell history). exosend reads the vault again when Entra refuses the secret it holds`;
 const vaultRole = 'Azure portal > Key vaults > {vaultName} > Access control (IAM) > Add role assignment > "Key Vault Secrets User" > Managed identity > the Function App (with the access-policy model: Access policies > Create > Secret permissions: Get)';
 
 export const catalogue: Record<DiagnosisCode, CatalogueEntry> = {
@@ -105,7 +105,7 @@ export const catalogue: Record<DiagnosisCode, CatalogueEntry> = {
   },
   NOT_AUTHENTICATED: {
     stage: 'send', retryable: false,
-    cause: 'The server was asked to send before a successful AUTH (530 5.7.57): the session did not authenticate, usually because the server at EXOSEND_SMTP_HOST offered no AUTH XOAUTH2 (no STARTTLS, or not Exchange Online).',
+    cause: 'The session is not authenticated: the server at EXOSEND_SMTP_HOST refused the AUTH XOAUTH2 command or was asked to send before a successful AUTH (530 5.7.57). It offers no AUTH XOAUTH2 (no STARTTLS, or not Exchange Online); exosend never sends without AUTH.',
     fix: 'Set EXOSEND_SMTP_HOST=smtp.office365.com and EXOSEND_SMTP_PORT=587, and make sure no proxy or relay between the Function App and Exchange strips STARTTLS or AUTH.',
   },
   SEND_AS_DENIED: {

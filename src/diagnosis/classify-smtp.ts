@@ -57,6 +57,8 @@ export function classifySmtpError(err: unknown, context: DiagnosisContext): Diag
 function fallbackCode(e: SmtpErrorFields, errCode: string | undefined, replyCode: number | undefined): DiagnosisCode {
   const systemText = `${typeof e.originalCode === 'string' ? e.originalCode : ''} ${typeof e.message === 'string' ? e.message : ''}`;
   if (errCode === 'ETLS' || errCode === 'EREQUIRETLS') return 'TLS_REJECTED';
+  // the AUTH command itself refused (500/502/504): the server does not take XOAUTH2 at all
+  if (typeof e.command === 'string' && /^AUTH/i.test(e.command) && [500, 502, 504].includes(replyCode ?? 0)) return 'NOT_AUTHENTICATED';
   if (replyCode !== undefined && replyCode >= 400 && replyCode < 500) return 'TEMPORARY_FAILURE';
   // 503 is a bad command sequence, not a verdict on the message: a new connection can succeed
   if (replyCode !== undefined && replyCode >= 500 && replyCode < 600) return replyCode === 503 ? 'TEMPORARY_FAILURE' : 'SMTP_REJECTED';

@@ -29,7 +29,11 @@ export function errorResponse(error: unknown, context: InvocationContext, id?: s
     const { diagnosis } = error;
     logEvent(context, 'failed', { id, code: diagnosis.code, stage: diagnosis.stage, attempts: error.attempts.length });
     const body = { error: { code: diagnosis.code, message: diagnosis.cause, diagnosis } };
-    if (!diagnosis.retryable) return { status: 502, jsonBody: body };
+    if (!diagnosis.retryable) {
+      // permanent now, but some refusals end on their own (the daily quota's rolling window)
+      const headers = diagnosis.retryAfterSeconds ? { 'Retry-After': String(diagnosis.retryAfterSeconds) } : undefined;
+      return { status: 502, ...(headers && { headers }), jsonBody: body };
+    }
     const retryAfter = String(diagnosis.retryAfterSeconds ?? defaultRetryAfterSeconds);
     return { status: 503, headers: { 'Retry-After': retryAfter }, jsonBody: body };
   }

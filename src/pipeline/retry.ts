@@ -12,6 +12,14 @@ export interface RetryPolicy {
 /** For a caller holding an HTTP request open: a few quick tries, then let it come back later. */
 export const inCallRetryPolicy: RetryPolicy = { attempts: 3, baseDelayInMs: 250, maxTotalDelayInMs: 5_000 };
 
+/**
+ * Key Vault's and Entra's clients already retry a transient failure several times with backoff:
+ * trying them again here would multiply those waits past the caller's budget.
+ */
+function retriedByTheSdk(error: DeliveryFailed): boolean {
+  return error.diagnosis.stage === 'vault' || error.diagnosis.stage === 'token';
+}
+
 /** Runs `attempt` again while it fails with a retryable diagnosis and the budget allows. */
 export async function withRetries<T>(attempt: () => Promise<T>, policy: RetryPolicy): Promise<T> {
   const history: string[] = [];
@@ -23,7 +31,11 @@ export async function withRetries<T>(attempt: () => Promise<T>, policy: RetryPol
       if (!(error instanceof DeliveryFailed)) throw error;
       history.push(error.diagnosis.code);
       const delay = Math.max(policy.baseDelayInMs * 2 ** (tries - 1), (error.diagnosis.retryAfterSeconds ?? 0) * 1000);
-      const giveUp = !error.diagnosis.retryable || tries >= policy.attempts || waited + delay > policy.maxTotalDelayInMs;
+      const giveUp =
+        !error.diagnosis.retryable ||
+        retriedByTheSdk(error) ||
+        tries >= policy.attempts ||
+        waited + delay > policy.maxTotalDelayInMs;
       if (giveUp) throw new DeliveryFailed(error.diagnosis, history);
       waited += delay;
       await new Promise((resolve) => setTimeout(resolve, delay));

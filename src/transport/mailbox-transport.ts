@@ -39,6 +39,8 @@ export class MailboxTransport {
       port: options.smtp.port,
       secure: false,
       requireTLS: true,
+      // AUTH even if a server does not offer it: a message must never leave unauthenticated
+      forceAuth: true,
       tls: { minVersion: 'TLSv1.2' }, // nodemailer sends the host as SNI when it is a name
       maxConnections: options.maxConnections,
       // exosend decides about retries: a silent resend after a dropped connection could send twice
