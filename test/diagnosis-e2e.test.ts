@@ -407,13 +407,7 @@ describe('POST /api/send when the setup is wrong: every diagnosis, end to end', 
     h = await startHarness(import.meta.filename);
   });
   after(() => h.close());
-  beforeEach(() => {
-    sandboxScenarios.healthy(h.sandbox);
-    h.restartApp();
-    h.sandbox.identity.resetCounters();
-    h.sandbox.vault.resetCounters();
-    h.sandbox.exchange.resetCounters();
-  });
+  beforeEach(() => h.reset());
 
   for (const c of cases) {
     const source = c.kb ? ' (KB486942)' : '';

@@ -4,7 +4,7 @@ import { basename, join } from 'node:path';
 import functions, { type HttpResponseInit } from '@azure/functions';
 import { sendMail } from '../src/functions/send.js';
 import { resetRuntime } from '../src/runtime.js';
-import { startSandbox, type Sandbox } from '../src/sandbox/index.js';
+import { sandboxScenarios, startSandbox, type Sandbox } from '../src/sandbox/index.js';
 import { observedDir } from './observed.js';
 
 // the package is CommonJS that Node's ESM loader cannot read these names from
@@ -47,6 +47,8 @@ export interface Harness {
    * (undefined removes one); settings given to an earlier restart do not carry over.
    */
   restartApp(settings?: Record<string, string | undefined>): void;
+  /** Between tests: a healthy sandbox with zeroed counters, and the app started cold with these settings. */
+  reset(settings?: Record<string, string | undefined>): void;
   close(): Promise<void>;
 }
 
@@ -127,7 +129,15 @@ export async function startHarness(testFile: string): Promise<Harness> {
     await sandbox.close();
   };
 
-  return { sandbox, http, context, send, logs, observe, restartApp, close };
+  const reset: Harness['reset'] = (settings) => {
+    sandboxScenarios.healthy(sandbox);
+    restartApp(settings);
+    sandbox.identity.resetCounters();
+    sandbox.vault.resetCounters();
+    sandbox.exchange.resetCounters();
+  };
+
+  return { sandbox, http, context, send, logs, observe, restartApp, reset, close };
 }
 
 /** A valid request: each test changes what it is about. */

@@ -15,11 +15,8 @@ describe('GET /api/health', () => {
   });
   after(() => h.close());
   beforeEach(() => {
-    sandboxScenarios.healthy(h.sandbox);
-    h.restartApp();
+    h.reset();
     forgetHealthChecks();
-    h.sandbox.exchange.resetCounters();
-    h.sandbox.identity.resetCounters();
   });
 
   const health = () => h.http(getHealth, { method: 'GET', route: 'health' });

@@ -13,12 +13,7 @@ describe('the stage-by-stage probe', () => {
     h = await startHarness(import.meta.filename);
   });
   after(() => h.close());
-  beforeEach(() => {
-    sandboxScenarios.healthy(h.sandbox);
-    h.restartApp();
-    h.sandbox.exchange.resetCounters();
-    h.sandbox.identity.resetCounters();
-  });
+  beforeEach(() => h.reset());
 
   it('when the setup is healthy and no recipient is given, then every stage passes up to AUTH and nothing is sent', async () => {
     const report = h.observe(await runProbe(getRuntime()));

@@ -15,11 +15,8 @@ describe('POST /api/send', () => {
   after(() => h.close());
   beforeEach(() => {
     // pacing has its own tests: here it would only make fifty sends take two minutes
-    h.restartApp({ EXOSEND_RATE_PER_MINUTE: '100000' });
+    h.reset({ EXOSEND_RATE_PER_MINUTE: '100000' });
     h.sandbox.exchange.setLimits({ messagesPerMinute: 0 });
-    h.sandbox.identity.resetCounters();
-    h.sandbox.vault.resetCounters();
-    h.sandbox.exchange.resetCounters();
   });
 
   it('when a request has text, html, cc, bcc and an attachment, then Exchange receives that envelope and MIME from the mailbox', async () => {
