@@ -22,10 +22,10 @@ interface Started {
 const running = new Set<ChildProcess>();
 
 /** `npm start`, as the README's quick start runs it, in a process group of its own as a terminal would. */
-async function npmStart(...args: string[]): Promise<Started> {
+async function npmStart(args: string[] = [], env: Record<string, string> = {}): Promise<Started> {
   const stateDir = mkdtempSync(join(tmpdir(), 'exosend-start-'));
   const child = spawn('npm', ['start', ...(args.length ? ['--', ...args] : [])], {
-    env: { ...process.env, EXOSEND_PORT: '0', EXOSEND_STATE_DIR: stateDir },
+    env: { ...process.env, EXOSEND_PORT: '0', EXOSEND_STATE_DIR: stateDir, ...env },
     detached: true,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -94,8 +94,10 @@ describe('npm start', () => {
     assert.deepEqual(quickStart, ['npm install', 'npm start', 'npm test']);
   });
 
-  it('when a developer sends, enqueues and stops, then mail lands in the outbox, bad queue messages are dead-lettered, and nothing is left running', async () => {
-    const started = await npmStart();
+  it('when a developer sends, enqueues and stops, then mail lands in the outbox, bad queue messages are dead-lettered, the timer ticks, and nothing is left running', async () => {
+    // the health timer on its own schedule, brought forward so that it ticks during the test
+    const started = await npmStart([], { EXOSEND_HEALTH_SCHEDULE: '*/2 * * * * *' });
+    assert.match(started.output(), /health\s+timer \*\/2 \* \* \* \* \*/);
     const port = Number(new URL(started.baseUrl).port);
 
     const unauthorised = await post(started, 'send', { to: ['ada@fabrikam.example'], subject: 'x', text: 'y' }, null);
@@ -125,6 +127,8 @@ describe('npm start', () => {
     assert.equal(letter.code, 'UNDECODABLE');
     assert.equal(letter.original, 'not base64 and not JSON');
 
+    await waitFor(() => (/\[health\] .*"event":"exosend\.check".*"ok":true/.test(started.output()) ? true : undefined), 'a health check by the timer');
+
     await ctrlC(started);
     assert.match(started.output(), /Stopped\./);
     await assert.rejects(
@@ -136,7 +140,7 @@ describe('npm start', () => {
   });
 
   it('when started with --scenario send-as-denied, then /api/send answers with the SEND_AS_DENIED diagnosis', async () => {
-    const started = await npmStart('--scenario', 'send-as-denied');
+    const started = await npmStart(['--scenario', 'send-as-denied']);
     try {
       assert.match(started.output(), /sandbox \(scenario: send-as-denied\)/);
       const reply = await post(started, 'send', { from: 'billing@contoso.example', to: ['ada@fabrikam.example'], subject: 'x', text: 'y' });
