@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import { runProbe } from '../src/probe/probe.js';
 import { getRuntime } from '../src/runtime.js';
@@ -60,5 +61,41 @@ describe('the stage-by-stage probe', () => {
     const report = h.observe(await runProbe(getRuntime(), { to: 'ops@contoso.example', from: h.sandbox.app.sendAsAddress }));
     assert.equal(stagesOf(report).at(-1), 'send:FAIL');
     assert.equal(report.diagnosis?.code, 'SEND_AS_DENIED');
+  });
+
+  // Regression: nodemailer reports a refused connection only through the connection's 'error'
+  // event, which the probe swallowed: the connect stage never settled and the health check hung.
+  it('when the SMTP port refuses connections, then the connect stage fails with TEMPORARY_FAILURE instead of hanging', async () => {
+    const closed = createServer();
+    await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
+    const port = (closed.address() as AddressInfo).port;
+    await new Promise<void>((resolve) => closed.close(() => resolve()));
+    h.reset({ EXOSEND_SMTP_PORT: String(port) });
+
+    const report = h.observe(await runProbe(getRuntime()));
+    assert.deepEqual(stagesOf(report), ['vault:ok', 'token:ok', 'claims:ok', 'connect:FAIL']);
+    assert.equal(report.diagnosis?.code, 'TEMPORARY_FAILURE');
+  });
+
+  it('when the server offers no STARTTLS, then the tls stage fails with TLS_REJECTED', async () => {
+    const sockets = new Set<Socket>();
+    const plain = createServer((socket) => {
+      sockets.add(socket);
+      socket.write('220 relay.example ESMTP\r\n');
+      socket.on('data', (data) => {
+        if (/^EHLO/i.test(data.toString())) socket.write('250-relay.example\r\n250 8BITMIME\r\n');
+        else socket.write('502 5.5.1 Unrecognized command\r\n');
+      });
+    });
+    await new Promise<void>((resolve) => plain.listen(0, '127.0.0.1', resolve));
+    h.reset({ EXOSEND_SMTP_PORT: String((plain.address() as AddressInfo).port) });
+    try {
+      const report = h.observe(await runProbe(getRuntime()));
+      assert.deepEqual(stagesOf(report), ['vault:ok', 'token:ok', 'claims:ok', 'connect:ok', 'tls:FAIL']);
+      assert.equal(report.diagnosis?.code, 'TLS_REJECTED');
+    } finally {
+      for (const socket of sockets) socket.destroy();
+      plain.close();
+    }
   });
 });

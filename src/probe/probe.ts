@@ -87,7 +87,12 @@ export async function runProbe(parts: ProbeParts, options: ProbeOptions = {}): P
     greetingTimeout: 15_000,
     socketTimeout: 30_000,
   });
-  connection.on('error', () => undefined); // reported through the callbacks below
+  // nodemailer reports a refused connection, a timeout, a missing STARTTLS or a refusing greeting
+  // only through this event, never through connect's callback: each SMTP stage races it
+  // (`on`, not `once`: a second error without a listener would crash the process)
+  const failed = new Promise<never>((_, reject) => connection.on('error', reject));
+  failed.catch(() => undefined);
+  const smtpStage = <T>(work: () => Promise<T>) => () => Promise.race([work(), failed]);
   try {
     const secret: ClientSecret = await timed('vault', () => parts.secrets.get());
     report.secretExpiresOn = secret.expiresOn;
@@ -98,10 +103,10 @@ export async function runProbe(parts: ProbeParts, options: ProbeOptions = {}): P
       report.ok = true;
       return report;
     }
-    await timed('connect', () => new Promise<void>((resolve, reject) => connection.connect((e?: Error | null) => (e ? reject(e) : resolve()))));
-    await timed('auth', () => login(connection, parts.config.mailbox, token, parts.tokens));
+    await timed('connect', smtpStage(() => new Promise<void>((resolve, reject) => connection.connect((e?: Error | null) => (e ? reject(e) : resolve())))));
+    await timed('auth', smtpStage(() => login(connection, parts.config.mailbox, token, parts.tokens)));
     if (options.to) {
-      const sent = await timed('send', () => sendTestMessage(connection, parts.config.mailbox, options, report.runId));
+      const sent = await timed('send', smtpStage(() => sendTestMessage(connection, parts.config.mailbox, options, report.runId)));
       report.messageId = sent.messageId;
       report.response = sent.response;
     }
