@@ -14,7 +14,7 @@ const guid = z.string().regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-
 const httpsUrl = z.url({ protocol: /^https$/, error: 'must be an https:// URL' }).transform((u) => u.replace(/\/+$/, ''));
 const mailbox = z.email('must be an email address').transform((a) => a.toLowerCase());
 const positiveInt = (fallback: number) =>
-  z.coerce.number().int('must be a whole number').positive('must be greater than 0').default(fallback);
+  z.coerce.number('must be a number').int('must be a whole number').positive('must be greater than 0').default(fallback);
 
 const schema = z.object({
   EXOSEND_TENANT_ID: guidOrDomain,
@@ -32,7 +32,7 @@ const schema = z.object({
     .pipe(z.array(z.email('must be a comma-separated list of email addresses'))),
   EXOSEND_ROLES_MODE: z.enum(['entra', 'rbac'], 'must be "entra" or "rbac"').default('entra'),
   EXOSEND_SMTP_HOST: z.string().min(1).default('smtp.office365.com'),
-  EXOSEND_SMTP_PORT: z.coerce.number().int().min(1).max(65535, 'must be a TCP port').default(587),
+  EXOSEND_SMTP_PORT: z.coerce.number('must be a TCP port').int('must be a TCP port').min(1, 'must be a TCP port').max(65535, 'must be a TCP port').default(587),
   EXOSEND_SCOPE: z
     .string()
     .regex(/^https:\/\/\S+\/\.default$/, 'must be a resource followed by /.default')
@@ -44,7 +44,7 @@ const schema = z.object({
     .regex(/^[a-z0-9](?!.*--)[a-z0-9-]{1,55}[a-z0-9]$/, 'must be a storage queue name (3-57 lowercase letters, digits, dashes)')
     .default('outbound-mail'),
   EXOSEND_QUEUE_MAX_ATTEMPTS: positiveInt(8),
-  EXOSEND_QUEUE_RETRY_BASE_SECONDS: z.coerce.number().int('must be a whole number').min(0, 'must be 0 or more').default(30),
+  EXOSEND_QUEUE_RETRY_BASE_SECONDS: z.coerce.number('must be a number').int('must be a whole number').min(0, 'must be 0 or more').default(30),
   EXOSEND_HEALTH_SCHEDULE: z.string().min(1).default('0 */5 * * * *'),
   EXOSEND_HEALTH_TO: z.email('must be an email address').optional(),
   AZURE_AUTHORITY_HOST: httpsUrl.default('https://login.microsoftonline.com'),
@@ -97,7 +97,7 @@ export function loadConfig(env: Environment = process.env): ExosendConfig {
     throw new ConfigError(
       parsed.error.issues.map((issue) => ({
         variable: String(issue.path[0]),
-        message: issue.code === 'invalid_type' ? 'is required' : issue.message,
+        message: String(issue.path[0]) in blankAsUnset ? issue.message : 'is required',
       })),
     );
   }

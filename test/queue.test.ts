@@ -130,6 +130,25 @@ describe('the queue intake', () => {
     assert.equal(letters.length, 3);
   });
 
+  it('when a claim-checked request has lost its blob, or an envelope carries an id Table storage cannot key, then each is dead-lettered at once with the reason', async () => {
+    // Regression: an error after the claim was thrown to the host, whose redelivery found the claim
+    // still leased and queued a copy for later: the message looped for ever, never dead-lettered.
+    const big = await h.http(enqueueMail, {
+      route: 'enqueue',
+      body: mailRequest({ idempotencyKey: 'lost-blob', attachments: [{ filename: 'a.bin', contentBase64: Buffer.alloc(80_000).toString('base64') }] }),
+    });
+    await q.storage.requests.deleteBlob('lost-blob.json');
+    const badId = await q.storage.intake.sendMessage(encodeQueueMessage({ exosend: 1, id: 'orders/17', history: [], request: mailRequest() }));
+
+    listener = q.startListener();
+    const [lost, damaged] = await q.waitUntilFinished([big.body.id, badId.messageId]);
+    assert.equal(lost?.status, 'failed');
+    assert.match(lost!.reason!, /^INVALID_REQUEST: .*blob lost-blob\.json is missing/);
+    assert.equal(damaged?.status, 'failed');
+    assert.match(damaged!.reason!, /^UNDECODABLE: .*id that is not/);
+    assert.equal((await drain(q.storage, 'poison')).length, 2);
+  });
+
   it('when Exchange refuses permanently, then the message goes to the poison queue at once with its diagnosis', async () => {
     h.sandbox.exchange.failNext('data', '554 5.2.252 SendAsDenied; exosend@contoso.example not allowed to send as x@contoso.example; STOREDRV.Submission.Exception:SendAsDeniedException.MapiExceptionSendAsDenied');
     const reply = await h.http(enqueueMail, { route: 'enqueue', body: mailRequest({ idempotencyKey: 'refused-1' }) });

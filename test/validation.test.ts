@@ -64,6 +64,8 @@ const cases: Case[] = [
   { name: 'an attachment named with a path', body: mailRequest({ attachments: [attachment({ filename: '../../etc/passwd' })] }), status: 400, path: 'attachments[0].filename' },
   { name: 'CRLF in an attachment name', body: mailRequest({ attachments: [attachment({ filename: 'a.txt\r\nX-Evil: 1' })] }), status: 400, path: 'attachments[0].filename' },
   { name: 'a bad media type', body: mailRequest({ attachments: [attachment({ contentType: 'pdf' })] }), status: 400, path: 'attachments[0].contentType' },
+  { name: 'a multipart attachment type', body: mailRequest({ attachments: [attachment({ contentType: 'multipart/mixed' })] }), status: 400, path: 'attachments[0].contentType' },
+  { name: 'a message/rfc822 attachment type', body: mailRequest({ attachments: [attachment({ contentType: 'message/rfc822' })] }), status: 400, path: 'attachments[0].contentType' },
   { name: 'an attachment that asks to read a file', body: mailRequest({ attachments: [attachment({ path: '/etc/passwd' })] }), status: 400, path: 'attachments[0]' },
   { name: 'an attachment that asks to fetch a URL', body: mailRequest({ attachments: [attachment({ href: 'http://169.254.169.254/' })] }), status: 400, path: 'attachments[0]' },
   { name: 'an unknown top-level field', body: mailRequest({ sender: 'ceo@contoso.example' }), status: 400, path: '' },

@@ -57,6 +57,8 @@ const attachment = z.strictObject({
   contentType: z
     .string()
     .regex(/^[a-z0-9!#$&^_.+-]+\/[a-z0-9!#$&^_.+-]+$/i, 'must be a media type such as application/pdf')
+    // a multipart or message type would change the MIME structure: drop the content, or show a forged message inline
+    .refine((t) => !/^(multipart|message)\//i.test(t), 'must not be a multipart/* or message/* type')
     .optional(),
   contentBase64: base64,
 });

@@ -1,4 +1,5 @@
 import type { ExosendConfig } from '../config.js';
+import { redactSecrets } from '../diagnosis/catalogue.js';
 import type { Diagnosis } from '../diagnosis/diagnosis.js';
 import { idempotencyKeyPattern } from '../mail/mail-request.js';
 import { parseMailRequest } from '../mail/parse-request.js';
@@ -7,7 +8,7 @@ import type { MailSender } from '../pipeline/mail-sender.js';
 import { fitToQueue, loadRequest, putEnvelope } from './enqueue.js';
 import { decodeQueueMessage, type AttemptRecord, type Envelope } from './queue-message.js';
 import { retryDelaySeconds } from './retry-delay.js';
-import type { StatusStore } from './status-store.js';
+import type { MessageRecord, StatusStore } from './status-store.js';
 import type { QueueStorage } from './storage.js';
 
 /** How long a delivery holds its record: longer than pacing and SMTP timeouts can keep one send. */
@@ -30,8 +31,9 @@ export type QueueOutcome =
 /**
  * One delivery of a queue message: exactly one outcome per request, whatever the queue repeats.
  * Sent once (the record says so, and later deliveries stop there); a transient failure comes back
- * later, by a delayed copy of the message; a permanent one goes to the poison queue at once.
- * Only an unexpected error (storage down) is thrown, for the host to retry the delivery.
+ * later, by a delayed copy of the message; a permanent one goes to the poison queue at once; an
+ * unexpected error counts as a try, so that no failure can loop for ever. Only an error that keeps
+ * exosend from storing the outcome (storage down) is thrown, for the host to retry the delivery.
  */
 export async function processQueueMessage(body: unknown, queueMessageId: string, deps: QueueDeps): Promise<QueueOutcome> {
   await deps.storage.ready();
@@ -54,30 +56,65 @@ export async function processQueueMessage(body: unknown, queueMessageId: string,
 
   let request;
   try {
-    request = parseMailRequest(await loadRequest(deps.storage, envelope), deps.config);
+    request = parseMailRequest(await readRequest(deps.storage, envelope), deps.config);
   } catch (error) {
-    if (!(error instanceof RequestRejected)) throw error;
-    return deadLetter(deps, envelope, attempts, { code: error.code, reason: error.message, details: error.details });
+    if (error instanceof RequestRejected) return deadLetter(deps, envelope, attempts, { code: error.code, reason: error.message, details: error.details });
+    return tryAgainLater(deps, envelope, claim.record, { code: 'UNEXPECTED_ERROR', reason: reasonOf(error) });
   }
 
+  let sent;
   try {
-    const sent = await deps.sender.send(request, envelope.id);
-    await deps.store.markSent(claim.record, sent.messageId);
-    if (envelope.blob) await deps.storage.requests.deleteBlob(envelope.blob).catch(() => undefined);
-    return { kind: 'sent', id: envelope.id, messageId: sent.messageId, attempts };
+    sent = await deps.sender.send(request, envelope.id);
   } catch (error) {
-    if (!(error instanceof DeliveryFailed)) throw error;
+    if (!(error instanceof DeliveryFailed)) return tryAgainLater(deps, envelope, claim.record, { code: 'UNEXPECTED_ERROR', reason: reasonOf(error) });
     const { diagnosis } = error;
-    const history = [...envelope.history, { at: new Date().toISOString(), code: diagnosis.code }];
-    if (!diagnosis.retryable || attempts >= deps.config.queueMaxAttempts) {
+    if (!diagnosis.retryable) {
+      const history = [...envelope.history, { at: new Date().toISOString(), code: diagnosis.code }];
       return deadLetter(deps, { ...envelope, history }, attempts, { code: diagnosis.code, diagnosis });
     }
-    const delaySeconds = retryDelaySeconds(attempts, deps.config.queueRetryBaseSeconds, diagnosis.retryAfterSeconds);
-    await putEnvelope(deps.storage, { ...envelope, history }, delaySeconds);
-    await deps.store.markRetrying(claim.record, diagnosis, history);
-    return { kind: 'retry', id: envelope.id, code: diagnosis.code, attempts, delaySeconds };
+    return tryAgainLater(deps, envelope, claim.record, { code: diagnosis.code, diagnosis });
+  }
+  // Sent: from here on, nothing may lead to a second send. A Table hiccup is retried in place; if
+  // storage stays down the error goes to the host, and the claim's lease holds off a resend.
+  await withTries(() => deps.store.markSent(claim.record, sent.messageId));
+  if (envelope.blob) await deps.storage.requests.deleteBlob(envelope.blob).catch(() => undefined);
+  return { kind: 'sent', id: envelope.id, messageId: sent.messageId, attempts };
+}
+
+/** A delayed copy of the message, or the poison queue when the tries are used up. */
+async function tryAgainLater(deps: QueueDeps, envelope: Envelope, record: MessageRecord, failure: Failure): Promise<QueueOutcome> {
+  const history = [...envelope.history, { at: new Date().toISOString(), code: failure.code }];
+  if (record.attempts >= deps.config.queueMaxAttempts) return deadLetter(deps, { ...envelope, history }, record.attempts, failure);
+  const delaySeconds = retryDelaySeconds(record.attempts, deps.config.queueRetryBaseSeconds, failure.diagnosis?.retryAfterSeconds);
+  await putEnvelope(deps.storage, { ...envelope, history }, delaySeconds);
+  await deps.store.markRetrying(record, history, failure.diagnosis);
+  return { kind: 'retry', id: envelope.id, code: failure.code, attempts: record.attempts, delaySeconds };
+}
+
+/** The request an envelope carries; a claim-check blob that is gone or damaged is a request that cannot be sent. */
+async function readRequest(storage: QueueStorage, envelope: Envelope): Promise<unknown> {
+  try {
+    return await loadRequest(storage, envelope);
+  } catch (error) {
+    const missing = (error as { statusCode?: unknown }).statusCode === 404;
+    if (!missing && !(error instanceof SyntaxError)) throw error;
+    throw new RequestRejected('INVALID_REQUEST', `The request's claim-check blob ${envelope.blob} is ${missing ? 'missing' : 'not JSON'}.`);
   }
 }
+
+async function withTries<T>(work: () => Promise<T>, tries = 3): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await work();
+    } catch (error) {
+      if (attempt >= tries) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 200 * attempt));
+    }
+  }
+}
+
+/** An unexpected error, as a dead letter may show it: its message, never anything that looks like a secret. */
+const reasonOf = (error: unknown) => redactSecrets(error instanceof Error ? `${error.name}: ${error.message}` : String(error)).slice(0, 500);
 
 interface Failure {
   code: string;

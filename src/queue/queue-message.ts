@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { idempotencyKeyPattern } from '../mail/mail-request.js';
 
 /** One try of a queued message, as the status record and the dead letter show it. */
 export interface AttemptRecord {
@@ -13,7 +14,8 @@ export interface AttemptRecord {
  */
 export const envelopeSchema = z.strictObject({
   exosend: z.literal(1),
-  id: z.string().min(1).max(128),
+  // the id keys a Table entity: an id Table storage refuses would fail every delivery, reason unsaid
+  id: z.string().regex(idempotencyKeyPattern, 'has an id that is not 1-128 letters, digits or . _ : ~ -'),
   history: z.array(z.strictObject({ at: z.string(), code: z.string() })).default([]),
   request: z.unknown().optional(),
   blob: z.string().optional(),

@@ -82,8 +82,8 @@ export class StatusStore {
     await this.write(record, { status: 'sent', messageId, diagnosis: '' });
   }
 
-  async markRetrying(record: MessageRecord, diagnosis: Diagnosis, history: AttemptRecord[]): Promise<void> {
-    await this.write(record, { status: 'queued', diagnosis: JSON.stringify(diagnosis), history: JSON.stringify(history) });
+  async markRetrying(record: MessageRecord, history: AttemptRecord[], diagnosis?: Diagnosis): Promise<void> {
+    await this.write(record, { status: 'queued', diagnosis: diagnosis ? JSON.stringify(diagnosis) : '', history: JSON.stringify(history) });
   }
 
   async markFailed(id: string, failure: { diagnosis?: Diagnosis; reason?: string; history?: AttemptRecord[]; attempts?: number }): Promise<void> {
