@@ -1,4 +1,5 @@
 import type { HttpResponseInit, InvocationContext } from '@azure/functions';
+import { isRestError } from '@azure/core-rest-pipeline';
 import { ConfigError } from '../config.js';
 import { DeliveryFailed, RequestRejected, type RejectionCode } from '../pipeline/errors.js';
 import { logEvent } from './log.js';
@@ -36,6 +37,15 @@ export function errorResponse(error: unknown, context: InvocationContext, id?: s
     }
     const retryAfter = String(diagnosis.retryAfterSeconds ?? defaultRetryAfterSeconds);
     return { status: 503, headers: { 'Retry-After': retryAfter }, jsonBody: body };
+  }
+  if (isRestError(error)) {
+    // queues, tables or blobs failed under /api/enqueue or /api/messages: nothing was accepted
+    logEvent(context, 'failed', { id, code: 'STORAGE_UNAVAILABLE', status: error.statusCode });
+    return {
+      status: 503,
+      headers: { 'Retry-After': String(defaultRetryAfterSeconds) },
+      jsonBody: { error: { code: 'STORAGE_UNAVAILABLE', message: "exosend's storage (queues, tables, blobs) did not answer; try again later." } },
+    };
   }
   if (error instanceof ConfigError) {
     logEvent(context, 'misconfigured', { variables: error.problems.map((p) => p.variable).join(',') });

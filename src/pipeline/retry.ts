@@ -20,6 +20,15 @@ function retriedByTheSdk(error: DeliveryFailed): boolean {
   return error.diagnosis.stage === 'vault' || error.diagnosis.stage === 'token';
 }
 
+/**
+ * A connection lost without a reply may have been lost after Exchange accepted the message: trying
+ * again inside the call could send it twice. Only a failure to connect at all is known to be safe.
+ */
+function mayHaveBeenAccepted(error: DeliveryFailed): boolean {
+  const { code, smtp = '' } = error.diagnosis;
+  return code === 'TEMPORARY_FAILURE' && !/^[45]\d\d[ -]/.test(smtp) && !/ECONNREFUSED|ENOTFOUND|EAI_AGAIN|EHOSTUNREACH|ENETUNREACH/.test(smtp);
+}
+
 /** Runs `attempt` again while it fails with a retryable diagnosis and the budget allows. */
 export async function withRetries<T>(attempt: () => Promise<T>, policy: RetryPolicy): Promise<T> {
   const history: string[] = [];
@@ -34,6 +43,7 @@ export async function withRetries<T>(attempt: () => Promise<T>, policy: RetryPol
       const giveUp =
         !error.diagnosis.retryable ||
         retriedByTheSdk(error) ||
+        mayHaveBeenAccepted(error) ||
         tries >= policy.attempts ||
         waited + delay > policy.maxTotalDelayInMs;
       if (giveUp) throw new DeliveryFailed(error.diagnosis, history);

@@ -10,8 +10,10 @@ export const maxInlineMessageBytes = 60 * 1024;
 export async function enqueueRequest(storage: QueueStorage, store: StatusStore, request: MailRequest, id: string): Promise<void> {
   await storage.ready();
   await putEnvelope(storage, { exosend: 1, id, history: [], request });
-  // after the message: a record never says "queued" for a message that was never queued
-  await store.markQueued(id);
+  // after the message: a record never says "queued" for a message that was never queued. If this
+  // write fails the message is still queued, and its delivery's claim creates the record: telling
+  // the caller "failed" now would only invite a second, duplicate enqueue.
+  await store.markQueued(id).catch(() => undefined);
 }
 
 /** Puts an envelope on the intake queue, visible after `delaySeconds`. */
