@@ -1,5 +1,5 @@
 import { decodeJwt } from 'jose';
-import type { ExosendConfig } from '../config.js';
+import { isGuid, type ExosendConfig } from '../config.js';
 import { diagnose } from '../diagnosis/catalogue.js';
 import type { DiagnosisCode, DiagnosisContext } from '../diagnosis/diagnosis.js';
 import { DeliveryFailed } from '../pipeline/errors.js';
@@ -7,7 +7,7 @@ import { DeliveryFailed } from '../pipeline/errors.js';
 export const sendAsAppRole = 'SMTP.SendAsApp';
 
 /** Audiences Exchange Online accepts for SMTP AUTH (its resource URIs and its application ID). */
-const exchangeAudiences = new Set([
+export const exchangeAudiences: ReadonlySet<string> = new Set([
   'https://outlook.office365.com',
   'https://outlook.office.com',
   'https://outlook.office365.us',
@@ -44,7 +44,7 @@ export function checkClaims(token: string, expect: ClaimsExpectation, nowInMs = 
   const fail = (code: DiagnosisCode): never => {
     throw new DeliveryFailed(diagnose(code, contextOf(expect), { smtp: describe(claims), stage: 'claims' }));
   };
-  if (!exchangeAudiences.has(claims.aud.replace(/\/+$/, '').toLowerCase())) fail('TOKEN_WRONG_AUDIENCE');
+  if (!isExchangeAudience(claims.aud)) fail('TOKEN_WRONG_AUDIENCE');
   if (isGuid(expect.tenantId) && claims.tid?.toLowerCase() !== expect.tenantId.toLowerCase()) fail('TOKEN_TENANT_MISMATCH');
   if (claims.appId?.toLowerCase() !== expect.clientId.toLowerCase()) fail('TOKEN_APP_MISMATCH');
   const hasRole = claims.roles.includes(sendAsAppRole);
@@ -84,5 +84,9 @@ function describe(c: TokenClaims): string {
   return `token: aud=${c.aud || '(none)'} tid=${c.tid ?? '(none)'} appid=${c.appId ?? '(none)'} roles=[${c.roles.join(', ')}]`;
 }
 
+/** Whether a token audience, or the resource of a scope, is Exchange Online's. */
+export function isExchangeAudience(audienceOrScope: string): boolean {
+  return exchangeAudiences.has(audienceOrScope.replace(/\/\.default$/, '').replace(/\/+$/, '').toLowerCase());
+}
+
 const stringClaim = (v: unknown) => (typeof v === 'string' ? v : undefined);
-const isGuid = (s: string) => /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(s);

@@ -1,3 +1,4 @@
+import { isExchangeAudience } from '../auth/claims.js';
 import { ConfigError, loadConfig, type ExosendConfig } from '../config.js';
 
 /** A setting the doctor can tell is wrong without a network call: named, never quoted. */
@@ -30,13 +31,6 @@ const whereToFind: Record<string, string> = {
 
 const defaultScope = 'https://outlook.office365.com/.default';
 
-/** Resources whose tokens Exchange Online accepts for SMTP AUTH (its URIs and its application ID). */
-const exchangeResources = new Set([
-  'https://outlook.office365.com',
-  'https://outlook.office.com',
-  'https://outlook.office365.us',
-  '00000002-0000-0ff1-ce00-000000000000',
-]);
 
 /**
  * The checks that cost nothing, run before any network call: every setting's shape (loadConfig),
@@ -59,14 +53,14 @@ export function checkSettings(env: Record<string, string | undefined>, options: 
     problems.push({ variable: name, message: `is not set (--client-secret-from-env): type the secret into it without echo, \`read -rs ${name} && export ${name}\`` });
   }
   const scope = setting('EXOSEND_SCOPE') ?? defaultScope;
-  if (!flagged('EXOSEND_SCOPE') && !exchangeResources.has(scope.replace(/\/\.default$/, '').replace(/\/+$/, '').toLowerCase())) {
+  if (!flagged('EXOSEND_SCOPE') && !isExchangeAudience(scope)) {
     problems.push({
       variable: 'EXOSEND_SCOPE',
       message: `names another resource than Exchange Online, whose tokens Exchange refuses with 535 5.7.3 (a Microsoft Graph scope is the usual mistake): it must be ${defaultScope}`,
     });
   }
   const mailbox = setting('EXOSEND_MAILBOX')?.toLowerCase();
-  const allowed = setting('EXOSEND_ALLOWED_SENDERS')?.toLowerCase().split(',').map((a) => a.trim()) ?? [mailbox];
+  const allowed = config?.allowedSenders ?? setting('EXOSEND_ALLOWED_SENDERS')?.toLowerCase().split(',').map((a) => a.trim()).filter(Boolean) ?? [mailbox];
   if (options.from !== undefined && mailbox && !flagged('EXOSEND_MAILBOX', 'EXOSEND_ALLOWED_SENDERS') && !allowed.includes(options.from)) {
     problems.push({
       variable: '--from',

@@ -11,7 +11,7 @@ const rejectionStatus: Record<RejectionCode, number> = {
 };
 
 /** Retry-After when a transient failure names no delay of its own. */
-const defaultRetryAfterSeconds = 30;
+export const defaultRetryAfterSeconds = 30;
 
 /**
  * The edge where failures become HTTP statuses: 4xx for the caller's request, 502 when Exchange,
