@@ -9,7 +9,7 @@ import { getQueueRuntime } from '../queue/queue-runtime.js';
 /** POST /api/enqueue: validates exactly as /api/send, stores durably, answers 202 at once. */
 export async function enqueueMail(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
   try {
-    const { config, storage, store } = getQueueRuntime();
+    const { config, storage, store } = await getQueueRuntime();
     const mail = await readMailRequest(request, config);
     const id = mail.idempotencyKey ?? randomUUID();
     const existing = mail.idempotencyKey ? await store.get(id) : undefined;

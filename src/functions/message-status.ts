@@ -8,7 +8,7 @@ export async function messageStatus(request: HttpRequest, context: InvocationCon
   try {
     const id = request.params['id'] ?? '';
     if (!idempotencyKeyPattern.test(id)) return notFound(id);
-    const record = await getQueueRuntime().store.get(id);
+    const record = await (await getQueueRuntime()).store.get(id);
     if (!record) return notFound(id);
     const { status, attempts, messageId, diagnosis, reason, history } = record;
     return {

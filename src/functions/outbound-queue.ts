@@ -9,7 +9,7 @@ import { trackMailEvent } from '../telemetry/mail-events.js';
 export async function outboundMail(message: unknown, context: InvocationContext): Promise<void> {
   const started = performance.now();
   const { id: queueMessageId, dequeueCount } = context.triggerMetadata as { id: string; dequeueCount: number };
-  const outcome = await processQueueMessage(message, queueMessageId, getQueueRuntime());
+  const outcome = await processQueueMessage(message, queueMessageId, await getQueueRuntime());
   const durationMs = Math.round(performance.now() - started);
   const { kind, ...fields } = outcome;
   logEvent(context, `queue.${kind}`, { ...fields, dequeueCount, durationMs });

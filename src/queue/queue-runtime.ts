@@ -1,20 +1,26 @@
 import { ConfigError } from '../config.js';
 import { getRuntime, type Runtime } from '../runtime.js';
 import type { QueueDeps } from './process-message.js';
-import { StatusStore } from './status-store.js';
-import { connectStorage } from './storage.js';
 
-let current: { runtime: Runtime; deps: QueueDeps } | undefined;
+let current: { runtime: Runtime; deps: Promise<QueueDeps> } | undefined;
 
-/** The queue path's process-wide parts: the send runtime's, plus storage for queues, records and blobs. */
-export function getQueueRuntime(): QueueDeps {
+/**
+ * The queue path's process-wide parts: the send runtime's, plus storage for queues, records and
+ * blobs. The storage SDKs load on first use, so that a worker that only serves /api/send (or the
+ * health timer) never pays for them at cold start.
+ */
+export function getQueueRuntime(): Promise<QueueDeps> {
   const runtime = getRuntime();
   if (current?.runtime === runtime) return current.deps;
   const { config, sender } = runtime;
-  if (!config.storageConnection) {
-    throw new ConfigError([{ variable: 'AzureWebJobsStorage', message: 'is required for the queue, /api/enqueue and /api/messages' }]);
+  const connectionString = config.storageConnection;
+  if (!connectionString) {
+    return Promise.reject(new ConfigError([{ variable: 'AzureWebJobsStorage', message: 'is required for the queue, /api/enqueue and /api/messages' }]));
   }
-  const storage = connectStorage(config.storageConnection, config.queue);
-  current = { runtime, deps: { config, sender, storage, store: new StatusStore(storage.records) } };
-  return current.deps;
+  const deps = Promise.all([import('./storage.js'), import('./status-store.js')]).then(([{ connectStorage }, { StatusStore }]) => {
+    const storage = connectStorage(connectionString, config.queue);
+    return { config, sender, storage, store: new StatusStore(storage.records) };
+  });
+  current = { runtime, deps };
+  return deps;
 }
