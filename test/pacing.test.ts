@@ -28,6 +28,21 @@ describe('the per-mailbox pacer', () => {
     assert.ok(span >= 3 * windowInMs, `17 sends at 5 per ${windowInMs} ms need at least three windows (took ${span} ms)`);
   });
 
+  it('when thousands of sends pass a high limit, then the window still holds across the pacer compacting its history', async () => {
+    const limit = 1500;
+    const windowInMs = 200;
+    const pacer = new SlidingWindowPacer(limit, windowInMs);
+    const starts: number[] = [];
+    for (let i = 0; i < 4000; i++) {
+      const release = await pacer.acquire();
+      starts.push(Date.now());
+      release();
+    }
+    for (let i = limit; i < starts.length; i++) {
+      assert.ok(starts[i]! - starts[i - limit]! >= windowInMs, `send ${i} started ${starts[i]! - starts[i - limit]!} ms after send ${i - limit}`);
+    }
+  });
+
   it('when fewer sends than the limit arrive, then none waits', async () => {
     const pacer = new SlidingWindowPacer(30, 60_000);
     const started = Date.now();

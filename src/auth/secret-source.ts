@@ -23,7 +23,6 @@ export type SecretSourceOptions = Pick<
 export class SecretSource {
   private readonly client: SecretClient;
   private current: Promise<ClientSecret> | undefined;
-  private readCount = 0;
 
   constructor(private readonly options: SecretSourceOptions) {
     const credential = new DefaultAzureCredential(
@@ -32,11 +31,6 @@ export class SecretSource {
     this.client = new SecretClient(options.keyVaultUrl, credential, {
       disableChallengeResourceVerification: !isAzureVault(options.keyVaultUrl),
     });
-  }
-
-  /** How many times this process has read the vault. */
-  get reads(): number {
-    return this.readCount;
   }
 
   get(): Promise<ClientSecret> {
@@ -62,7 +56,6 @@ export class SecretSource {
   }
 
   private async read(): Promise<ClientSecret> {
-    this.readCount++;
     try {
       const secret = await this.client.getSecret(this.options.clientSecretName);
       if (!secret.value) throw Object.assign(new Error('The secret has no value.'), { statusCode: 404, code: 'SecretNotFound' });

@@ -24,7 +24,6 @@ export interface TokenProviderOptions {
 export class TokenProvider {
   private cached: AppToken | undefined;
   private pending: Promise<AppToken> | undefined;
-  private requestCount = 0;
   private readonly renewBeforeExpiryInMs: number;
 
   constructor(
@@ -32,11 +31,6 @@ export class TokenProvider {
     private readonly options: TokenProviderOptions,
   ) {
     this.renewBeforeExpiryInMs = options.renewBeforeExpiryInMs ?? defaultRenewBeforeExpiryInMs;
-  }
-
-  /** How many tokens this process has asked Entra for. */
-  get requests(): number {
-    return this.requestCount;
   }
 
   /** The cached token, when it still has enough life left to be used; no request is made. */
@@ -60,7 +54,6 @@ export class TokenProvider {
   }
 
   private async acquire(): Promise<AppToken> {
-    this.requestCount++;
     const { token, expiresOnTimestamp } = await this.credential.requestToken(this.options.expect.scope);
     const { claims, warnings } = checkClaims(token, this.options.expect);
     this.cached = { token, expiresOnTimestamp, claims, warnings };

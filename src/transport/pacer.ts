@@ -7,7 +7,9 @@
  * then, so the server, which sees it earlier, never counts more than the limit in its own window.
  */
 export class SlidingWindowPacer {
-  private readonly completions: number[] = [];
+  /** Completion times, oldest first, from `oldest` on: a moving start keeps pruning O(1) at any limit. */
+  private completions: number[] = [];
+  private oldest = 0;
   private readonly waiting: (() => void)[] = [];
   private inFlight = 0;
   private wakeUp: NodeJS.Timeout | undefined;
@@ -38,16 +40,21 @@ export class SlidingWindowPacer {
 
   private drain(): void {
     const now = Date.now();
-    while (this.completions.length > 0 && this.completions[0]! <= now - this.windowInMs) this.completions.shift();
-    while (this.waiting.length > 0 && this.inFlight + this.completions.length < this.limit) {
+    while (this.oldest < this.completions.length && this.completions[this.oldest]! <= now - this.windowInMs) this.oldest++;
+    if (this.oldest > 1024 && this.oldest * 2 > this.completions.length) {
+      this.completions = this.completions.slice(this.oldest);
+      this.oldest = 0;
+    }
+    const recent = this.completions.length - this.oldest;
+    while (this.waiting.length > 0 && this.inFlight + recent < this.limit) {
       this.inFlight++;
       this.waiting.shift()!();
     }
-    if (this.waiting.length > 0 && this.completions.length > 0 && !this.wakeUp) {
+    if (this.waiting.length > 0 && recent > 0 && !this.wakeUp) {
       this.wakeUp = setTimeout(() => {
         this.wakeUp = undefined;
         this.drain();
-      }, this.completions[0]! + this.windowInMs - now);
+      }, this.completions[this.oldest]! + this.windowInMs - now);
     }
   }
 }
