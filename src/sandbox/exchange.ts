@@ -32,6 +32,8 @@ export interface ExchangeLimits {
   maxSessionsPerMailbox: number;
   /** Accepted messages per mailbox in any 60 s; 0 = no limit. */
   messagesPerMinute: number;
+  /** The window `messagesPerMinute` is counted over: 60 s, as Exchange counts; shorter only to keep a benchmark short. */
+  rateWindowInMs: number;
   /** Refuse tokens with less left than this (501 5.5.127); 0 = off. */
   minTokenLifetimeSeconds: number;
 }
@@ -84,7 +86,7 @@ export async function startExchangeStandIn(options: ExchangeStandInOptions): Pro
   const directory = new ExchangeDirectory();
   const faults = new FaultPlan();
   const submissions = new SubmissionLog();
-  const limits: ExchangeLimits = { maxSessionsPerMailbox: 3, messagesPerMinute: 30, minTokenLifetimeSeconds: 0 };
+  const limits: ExchangeLimits = { maxSessionsPerMailbox: 3, messagesPerMinute: 30, rateWindowInMs: 60_000, minTokenLifetimeSeconds: 0 };
   const counters: ExchangeCounters = { connections: 0, authAttempts: 0, authSuccesses: 0, accepted: 0, replies: [], maxConcurrentSessions: {} };
   const messages: AcceptedMessage[] = [];
   const events = new EventEmitter();
@@ -149,7 +151,7 @@ export async function startExchangeStandIn(options: ExchangeStandInOptions): Pro
     if (fault) return fault;
     const order = mailbox.otherClientSessions + [...(authenticated.get(mailbox.address.toLowerCase()) ?? [])].indexOf(sessionId);
     if (limits.maxSessionsPerMailbox > 0 && order >= limits.maxSessionsPerMailbox) return exchangeReplies.threadLimitExceeded;
-    if (limits.messagesPerMinute > 0 && submissions.messagesSince(mailbox.address, 60_000) >= limits.messagesPerMinute) {
+    if (limits.messagesPerMinute > 0 && submissions.messagesSince(mailbox.address, limits.rateWindowInMs) >= limits.messagesPerMinute) {
       return exchangeReplies.rateLimitExceeded;
     }
     return undefined;
