@@ -1,4 +1,4 @@
-import { trackEvent } from './telemetry.js';
+import { telemetryIsOn, trackEvent } from './telemetry.js';
 
 /**
  * What happened to one mail request, as a custom event named `exosend.<kind>` (the same name as
@@ -20,6 +20,7 @@ export interface MailEvent {
 export type MailTrigger = 'http' | 'queue';
 
 export function trackMailEvent(trigger: MailTrigger, event: MailEvent): void {
+  if (!telemetryIsOn()) return;
   const { kind, id, code, stage, messageId, attempts, delaySeconds, durationMs } = event;
   const measurements = Object.fromEntries(
     Object.entries({ attempts, delaySeconds, durationMs }).filter((entry): entry is [string, number] => typeof entry[1] === 'number'),

@@ -26,8 +26,13 @@ export type EventProperties = Record<string, string | number | boolean | undefin
 let current: { connectionString: string; client: Promise<TelemetryClient | undefined> } | undefined;
 let loadFailureReported = false;
 
+const connectionStringNow = () => process.env.APPLICATIONINSIGHTS_CONNECTION_STRING?.trim();
+
+/** Whether telemetry is on: callers on a hot path skip building what would be thrown away. */
+export const telemetryIsOn = (): boolean => Boolean(connectionStringNow());
+
 function client(): Promise<TelemetryClient | undefined> | undefined {
-  const connectionString = process.env.APPLICATIONINSIGHTS_CONNECTION_STRING?.trim();
+  const connectionString = connectionStringNow();
   if (!connectionString) return undefined;
   if (current?.connectionString !== connectionString) {
     void retire(current?.client);
@@ -52,6 +57,7 @@ async function retire(previous: Promise<TelemetryClient | undefined> | undefined
   await (await previous)?.shutdown().catch(() => undefined);
 }
 
+/** Runs `use` once the package is loaded; with telemetry off it costs one look at the environment. */
 function whenLoaded(use: (client: TelemetryClient) => void): void {
   client()
     ?.then((loaded) => loaded && use(loaded))
@@ -65,10 +71,12 @@ export function trackAvailability(result: AvailabilityResult): void {
 
 /** A custom event; properties become customDimensions (strings), measurements customMeasurements. */
 export function trackEvent(name: string, properties: EventProperties = {}, measurements: Record<string, number> = {}): void {
-  const dimensions = Object.fromEntries(
-    Object.entries(properties).flatMap(([key, value]) => (value === undefined ? [] : [[key, String(value)]])),
-  );
-  whenLoaded((c) => c.trackEvent({ name, properties: dimensions, measurements }));
+  whenLoaded((c) => {
+    const dimensions = Object.fromEntries(
+      Object.entries(properties).flatMap(([key, value]) => (value === undefined ? [] : [[key, String(value)]])),
+    );
+    c.trackEvent({ name, properties: dimensions, measurements });
+  });
 }
 
 /** Sends what is queued now (waiting for the package to load if it is loading); never throws. */
