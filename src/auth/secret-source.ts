@@ -23,6 +23,7 @@ export type SecretSourceOptions = Pick<
 export class SecretSource {
   private readonly client: SecretClient;
   private current: Promise<ClientSecret> | undefined;
+  private currentSince = 0;
 
   constructor(private readonly options: SecretSourceOptions) {
     const credential = new DefaultAzureCredential(
@@ -33,8 +34,10 @@ export class SecretSource {
     });
   }
 
-  get(): Promise<ClientSecret> {
-    return this.current ?? this.startRead();
+  /** The cached secret; read again when it is older than `maxAgeInMs` (the health check's view of a rotation). */
+  get(options: { maxAgeInMs?: number } = {}): Promise<ClientSecret> {
+    const fresh = options.maxAgeInMs === undefined || Date.now() - this.currentSince <= options.maxAgeInMs;
+    return (fresh && this.current) || this.startRead();
   }
 
   /** Reads the vault again, unless another caller already did and got a value other than `stale`. */
@@ -48,6 +51,7 @@ export class SecretSource {
   private startRead(): Promise<ClientSecret> {
     const reading = this.read();
     this.current = reading;
+    this.currentSince = Date.now();
     // a failed read is not kept: the next send reads again
     reading.catch(() => {
       if (this.current === reading) this.current = undefined;

@@ -8,6 +8,8 @@ import { resultOfDefect, resultOfMisconfiguration, resultOfProbe, type HealthChe
 import { readHealthSettings } from './health-settings.js';
 import { recordHealthCheck } from './last-check.js';
 
+const secretRecheckInMs = 60 * 60 * 1000;
+
 /**
  * The synthetic send: the real chain, stage by stage, through the same secret and token caches as
  * real sends (a warm worker asks Entra for nothing), then a small message to EXOSEND_HEALTH_TO with
@@ -22,7 +24,9 @@ export async function runHealthCheck(loadRuntime: () => Runtime = getRuntime): P
   try {
     const runtime = loadRuntime();
     const settings = readHealthSettings(runtime.config);
-    const report = await runProbe(runtime, { to: settings.to, from: settings.from, subject: (runId) => `exosend health check ${runId}` });
+    // the secret is read again once an hour, so that its days left follow a rotation in the vault
+    const secrets = { get: () => runtime.secrets.get({ maxAgeInMs: secretRecheckInMs }) };
+    const report = await runProbe({ ...runtime, secrets }, { to: settings.to, from: settings.from, subject: (runId) => `exosend health check ${runId}` });
     result = resultOfProbe(report, settings.to ? 'send' : 'auth', startedAt, elapsed());
   } catch (error) {
     if (!(error instanceof ConfigError)) {
