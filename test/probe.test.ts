@@ -34,6 +34,21 @@ describe('the stage-by-stage probe', () => {
     assert.equal(message?.messageId, report.messageId);
   });
 
+  // Regression: the pool took all three of the mailbox's sessions, so a health check under load met
+  // 432 4.3.2 and raised a false alarm (and could push a real send into 432).
+  it('when sends keep the pool busy, then the probe still gets a session and its test message through', async () => {
+    h.reset({ EXOSEND_RATE_PER_MINUTE: '100000' });
+    h.sandbox.exchange.setLimits({ messagesPerMinute: 0 });
+    const request = { to: ['ada@fabrikam.example'], subject: 'busy', text: 'busy' };
+    const [report, ...replies] = await Promise.all([
+      new Promise((resolve) => setTimeout(resolve, 30)).then(() => runProbe(getRuntime(), { to: 'ops@contoso.example' })),
+      ...Array.from({ length: 24 }, () => h.send(request)),
+    ]);
+    assert.deepEqual(replies.map((r) => r.status), Array(24).fill(200));
+    assert.equal(h.observe(report).ok, true, JSON.stringify(report.diagnosis));
+    assert.equal(h.sandbox.exchange.counters.replies.filter((r) => r.code === 432).length, 0);
+  });
+
   it('when a token is cached, then the probe makes no token request', async () => {
     await getRuntime().tokens.getToken();
     h.sandbox.identity.resetCounters();

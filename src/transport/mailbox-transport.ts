@@ -44,7 +44,9 @@ export class MailboxTransport {
       // AUTH even if a server does not offer it: a message must never leave unauthenticated
       forceAuth: true,
       tls: { minVersion: 'TLSv1.2' }, // nodemailer sends the host as SNI when it is a name
-      maxConnections: options.maxConnections,
+      // one of the mailbox's sessions stays free for the health check's own: a check that met 432
+      // under load would raise a false alarm, and push a real send into 432 too
+      maxConnections: Math.max(1, options.maxConnections - 1),
       // exosend decides about retries: a silent resend after a dropped connection could send twice
       maxRequeues: 0,
       connectionTimeout: 15_000,
