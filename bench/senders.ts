@@ -48,7 +48,10 @@ export function exosendSender(): Sender<ReturnType<typeof hostInvocation>> {
   };
 }
 
-/** The floor: nodemailer's pool (3 connections) with one token fetched up front; no exosend code in the path. */
+/**
+ * The floor: nodemailer's pool with one token fetched up front; no exosend code in the path. It gets
+ * the sessions exosend's sends get (Exchange's 3, less the one exosend keeps for its health check).
+ */
 export async function floorSender(info: StandInInfo): Promise<Sender<SendMailOptions>> {
   const credential = new ClientSecretCredential(info.tenantId, info.clientId, info.secret, {
     authorityHost: info.authorityHost,
@@ -56,7 +59,7 @@ export async function floorSender(info: StandInInfo): Promise<Sender<SendMailOpt
   });
   const { token } = await credential.getToken(exchangeScope);
   const mailbox = info.mailboxes.floor;
-  const transport = nodemailer.createTransport({ ...smtpOptions(info, mailbox, token), pool: true, maxConnections: 3 });
+  const transport = nodemailer.createTransport({ ...smtpOptions(info, mailbox, token), pool: true, maxConnections: 2 });
   return {
     name: 'floor',
     prepare: (index) => benchMail(mailbox, index),
