@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -20,16 +20,20 @@ interface Started {
 }
 
 const running = new Set<ChildProcess>();
+const stateDirs: string[] = [];
 
 /** `npm start`, as the README's quick start runs it, in a process group of its own as a terminal would. */
 async function npmStart(args: string[] = [], env: Record<string, string> = {}): Promise<Started> {
   const stateDir = mkdtempSync(join(tmpdir(), 'exosend-start-'));
+  // a developer's real local.settings.json would make `npm start` send for real: keep to the sandbox
+  if (existsSync('local.settings.json')) args = ['--sandbox', ...args];
   const child = spawn('npm', ['start', ...(args.length ? ['--', ...args] : [])], {
     env: { ...process.env, EXOSEND_PORT: '0', EXOSEND_STATE_DIR: stateDir, ...env },
     detached: true,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   running.add(child);
+  stateDirs.push(stateDir);
   let output = '';
   child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
   child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
@@ -86,6 +90,8 @@ const outbox = (started: Started) => {
 describe('npm start', () => {
   after(() => {
     for (const child of running) process.kill(-child.pid!, 'SIGKILL');
+    // each run left a function key, a CA key and Azurite's data there
+    for (const dir of stateDirs) rmSync(dir, { recursive: true, force: true });
   });
 
   it('when the README quick start is followed, then it is exactly npm install, npm start and npm test', () => {
@@ -97,11 +103,17 @@ describe('npm start', () => {
   it('when a developer sends, enqueues and stops, then mail lands in the outbox, bad queue messages are dead-lettered, the timer ticks, and nothing is left running', async () => {
     // the health timer on its own schedule, brought forward so that it ticks during the test
     const started = await npmStart([], { EXOSEND_HEALTH_SCHEDULE: '*/2 * * * * *' });
+    assert.match(started.output(), /running in sandbox mode/);
     assert.match(started.output(), /health\s+timer \*\/2 \* \* \* \* \*/);
     const port = Number(new URL(started.baseUrl).port);
 
     const unauthorised = await post(started, 'send', { to: ['ada@fabrikam.example'], subject: 'x', text: 'y' }, null);
     assert.equal(unauthorised.status, 401);
+    // Regression: a key of the right length in characters but not in bytes, and a bad percent-escape,
+    // crashed the request into a 500
+    const wideKey = 'é'.repeat(started.key.length);
+    assert.equal((await fetch(`${started.baseUrl}/api/messages/x?code=${encodeURIComponent(wideKey)}`)).status, 401);
+    assert.equal((await fetch(`${started.baseUrl}/api/messages/%E0%A4%A?code=${started.key}`)).status, 400);
 
     const sent = await post(started, 'send', { to: ['ada@fabrikam.example'], subject: 'Hello from exosend', text: 'It works.', html: '<p>It works.</p>' });
     assert.equal(sent.status, 200, await sent.clone().text());
@@ -131,11 +143,11 @@ describe('npm start', () => {
 
     await ctrlC(started);
     assert.match(started.output(), /Stopped\./);
-    await assert.rejects(
-      new Promise((resolve, reject) => connect(port, '127.0.0.1').on('connect', resolve).on('error', reject)),
-      /ECONNREFUSED/,
-      'no listener is left on the HTTP port',
-    );
+    const refused = (p: number, what: string) =>
+      assert.rejects(new Promise((resolve, reject) => connect(p, '127.0.0.1').on('connect', resolve).on('error', reject)), /ECONNREFUSED/, what);
+    await refused(port, 'no listener is left on the HTTP port');
+    // Azurite runs in a process group of its own (Ctrl-C must not stop it under deliveries): stopped all the same
+    await refused(Number(/QueueEndpoint=http:\/\/127\.0\.0\.1:(\d+)/.exec(started.storage)?.[1]), 'Azurite is stopped');
     assert.throws(() => process.kill(-started.child.pid!, 0), { code: 'ESRCH' }, 'no process of the group is left');
   });
 

@@ -7,13 +7,17 @@ import { flush } from '../telemetry/telemetry.js';
 
 /** Timer: the synthetic send every few minutes; its result goes to Application Insights as `exosend-smtp`. */
 export async function scheduledHealthCheck(timer: Timer, context: InvocationContext): Promise<void> {
-  const result = await runHealthCheck();
-  logEvent(context, 'check', { ...summarize(result), pastDue: timer.isPastDue || undefined });
-  if (secretExpiresSoon(result)) {
-    context.warn(JSON.stringify({ event: 'exosend.secretExpiring', runId: result.runId, secretDaysLeft: result.secretDaysLeft }));
+  try {
+    const result = await runHealthCheck();
+    logEvent(context, 'check', { ...summarize(result), pastDue: timer.isPastDue || undefined });
+    if (secretExpiresSoon(result)) {
+      context.warn(JSON.stringify({ event: 'exosend.secretExpiring', runId: result.runId, secretDaysLeft: result.secretDaysLeft }));
+    }
+  } finally {
+    // a consumption-plan instance may be frozen once the invocation ends: the result (red too, when
+    // the check itself crashed) must leave now
+    await flush();
   }
-  // a consumption-plan instance may be frozen once the invocation ends: the result must leave now
-  await flush();
 }
 
 app.timer('health', {

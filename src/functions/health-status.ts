@@ -3,8 +3,6 @@ import { checkHealth } from '../health/health-status.js';
 import { defaultRetryAfterSeconds } from '../http/error-response.js';
 import { logEvent } from '../http/log.js';
 
-/** When the failure names no delay of its own: about when a load balancer should ask again. */
-
 /** GET /api/health: this worker's last check and a live preflight; 200 healthy, 503 with the diagnosis. */
 export async function getHealth(_request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
   const { healthy, lastCheck, preflight, failure } = await checkHealth();

@@ -44,6 +44,8 @@ async function handle(req: IncomingMessage, res: ServerResponse, routes: Route[]
   if ((route.registration.authLevel ?? 'anonymous') !== 'anonymous' && !hasKey(req, url, options.functionKey)) {
     return reply(res, { status: 401 });
   }
+  const params = decodeParams(route.params, match);
+  if (!params) return reply(res, { status: 400 });
   const chunks: Buffer[] = [];
   for await (const chunk of req) chunks.push(chunk as Buffer);
   const request = new HttpRequest({
@@ -51,7 +53,7 @@ async function handle(req: IncomingMessage, res: ServerResponse, routes: Route[]
     url: url.href,
     headers: Object.fromEntries(Object.entries(req.headers).map(([k, v]) => [k, Array.isArray(v) ? v.join(', ') : (v ?? '')])),
     query: Object.fromEntries(url.searchParams),
-    params: Object.fromEntries(route.params.map((name, i) => [name, decodeURIComponent(match[i + 1] ?? '')])),
+    params,
     body: { bytes: Buffer.concat(chunks) },
   });
   const response = await route.registration.handler(request, invocationContext(route.registration.name, {}, options.log));
@@ -73,9 +75,19 @@ function toRoute(registration: HttpRegistration): Route {
   return { registration, params, pattern: new RegExp(`^/api${source}/?$`, 'i') };
 }
 
+/** Route parameters, percent-decoded; undefined when one is not valid percent-encoding (the host answers 400). */
+function decodeParams(names: string[], match: RegExpExecArray): Record<string, string> | undefined {
+  try {
+    return Object.fromEntries(names.map((name, i) => [name, decodeURIComponent(match[i + 1] ?? '')]));
+  } catch {
+    return undefined;
+  }
+}
+
 function hasKey(req: IncomingMessage, url: URL, key: string): boolean {
-  const given = String(req.headers['x-functions-key'] ?? url.searchParams.get('code') ?? '');
-  return given.length === key.length && timingSafeEqual(Buffer.from(given), Buffer.from(key));
+  const given = Buffer.from(String(req.headers['x-functions-key'] ?? url.searchParams.get('code') ?? ''));
+  const expected = Buffer.from(key);
+  return given.length === expected.length && timingSafeEqual(given, expected);
 }
 
 function reply(res: ServerResponse, response: HttpResponseInit): void {

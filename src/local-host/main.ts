@@ -58,12 +58,19 @@ if (sandboxMode && process.env['EXOSEND_SANDBOX_CA_TRUSTED'] !== '1') {
   process.exit(await runTrustingSandboxCa());
 }
 
+/**
+ * Settings inherited from the shell that would point the sandbox at real Azure: credentials the
+ * Azure SDKs pick up by themselves, real storage, real telemetry. The sandbox sets its own.
+ */
+const realAzureSetting = /^(AZURE_|MSI_|IDENTITY_|AzureWebJobs|APPLICATIONINSIGHTS_)/;
+
 const log = (level: string, name: string, message: string) =>
   (level === 'error' || level === 'warning' ? console.error : console.log)(`[${new Date().toISOString()}] [${name}] ${message}`);
 
 let sandbox: Sandbox | undefined;
 let azurite: Azurite | undefined;
 if (sandboxMode) {
+  for (const name of Object.keys(process.env)) if (realAzureSetting.test(name)) delete process.env[name];
   sandbox = await startSandbox({ dir: join(stateDir, 'sandbox'), outboxDir: join(stateDir, 'outbox') });
   if (args.scenario) sandboxScenarios[args.scenario as SandboxScenarioName](sandbox);
   Object.assign(process.env, sandbox.settings, {
@@ -76,7 +83,7 @@ if (sandboxMode) {
   Object.assign(process.env, valuesNotInEnvironment(fileSettings, process.env));
 }
 const storage = process.env['AzureWebJobsStorage'];
-if (!storage || /UseDevelopmentStorage=true/i.test(storage)) {
+if (sandboxMode || !storage || /UseDevelopmentStorage=true/i.test(storage)) {
   mkdirSync(join(stateDir, 'azurite'), { recursive: true });
   azurite = await startAzurite({ location: join(stateDir, 'azurite') });
   process.env['AzureWebJobsStorage'] = azurite.connectionString;

@@ -52,6 +52,12 @@ export function startQueueListener(options: QueueListenerOptions): QueueListener
       nextVisibleTime: item.nextVisibleOn,
       popReceipt: item.popReceipt,
     };
+    if (item.dequeueCount > maxDequeueCount) {
+      // already tried as often as allowed (a host that died mid-delivery): the host poisons it unseen
+      await poison.sendMessage(item.messageText);
+      await queue.deleteMessage(item.messageId, item.popReceipt);
+      return;
+    }
     try {
       await handler(decodeBody(item.messageText, messageEncoding), metadata);
       await queue.deleteMessage(item.messageId, item.popReceipt);

@@ -26,7 +26,9 @@ export async function startAzurite(options: AzuriteOptions = {}): Promise<Azurit
   for (const service of ['blob', 'queue', 'table']) args.push(`--${service}Host`, '127.0.0.1', `--${service}Port`, '0');
   args.push(...(options.location ? ['--location', options.location] : ['--inMemoryPersistence', '--extentMemoryLimit', '1024']));
 
-  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  // a process group of its own: a terminal's Ctrl-C must not stop the emulator under deliveries that
+  // are still finishing; whoever started it stops it (close(), or this process's exit)
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   const stopWithParent = () => child.kill();
   process.once('exit', stopWithParent);
   try {
