@@ -7,7 +7,6 @@ import { DeliveryFailed } from '../pipeline/errors.js';
 import { inCallRetryPolicy, withRetries } from '../pipeline/retry.js';
 import { getRuntime } from '../runtime.js';
 import { trackMailEvent } from '../telemetry/mail-events.js';
-import { observeRetries } from '../telemetry/retry-observer.js';
 
 /** POST /api/send: sends now and answers with Exchange's reply, or with the diagnosis. */
 export async function sendMail(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
@@ -18,11 +17,10 @@ export async function sendMail(request: HttpRequest, context: InvocationContext)
     const mail = await readMailRequest(request, config);
     const requestId = mail.idempotencyKey ?? randomUUID();
     id = requestId;
-    const attempt = observeRetries(() => sender.send(mail, requestId), ({ attempt, code }) => {
+    const result = await withRetries(() => sender.send(mail, requestId), inCallRetryPolicy, ({ attempt, code }) => {
       logEvent(context, 'retry', { id: requestId, code, attempt });
       trackMailEvent('http', { kind: 'retry', id: requestId, code, attempts: attempt - 1 });
     });
-    const result = await withRetries(attempt, inCallRetryPolicy);
     const durationMs = Math.round(performance.now() - started);
     logEvent(context, 'sent', { id, durationMs });
     trackMailEvent('http', { kind: 'sent', id, messageId: result.messageId, durationMs });

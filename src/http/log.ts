@@ -8,6 +8,9 @@ type Fields = Record<string, string | number | boolean | undefined>;
  */
 export function logEvent(context: InvocationContext, event: string, fields: Fields): void {
   const line = JSON.stringify({ event: `exosend.${event}`, ...fields });
-  if (event === 'failed' || event === 'misconfigured') context.warn(line);
+  // warnings are what an operator must look at: a message that failed for good, a red check
+  if (warnings.has(event) || fields['ok'] === false) context.warn(line);
   else context.info(line);
 }
+
+const warnings = new Set(['failed', 'misconfigured', 'unhealthy', 'queue.dead-lettered']);

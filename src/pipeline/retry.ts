@@ -30,7 +30,12 @@ function mayHaveBeenAccepted(error: DeliveryFailed): boolean {
 }
 
 /** Runs `attempt` again while it fails with a retryable diagnosis and the budget allows. */
-export async function withRetries<T>(attempt: () => Promise<T>, policy: RetryPolicy): Promise<T> {
+export async function withRetries<T>(
+  attempt: () => Promise<T>,
+  policy: RetryPolicy,
+  /** Told before each retry: the try about to start (2 for the first retry) and why the last one failed. */
+  onRetry?: (retry: { attempt: number; code: string }) => void,
+): Promise<T> {
   const history: string[] = [];
   let waited = 0;
   for (let tries = 1; ; tries++) {
@@ -49,6 +54,7 @@ export async function withRetries<T>(attempt: () => Promise<T>, policy: RetryPol
       if (giveUp) throw new DeliveryFailed(error.diagnosis, history);
       waited += delay;
       await new Promise((resolve) => setTimeout(resolve, delay));
+      onRetry?.({ attempt: tries + 1, code: error.diagnosis.code });
     }
   }
 }
