@@ -1,18 +1,16 @@
+import { secretDaysLeft, secretExpiresSoon } from '../auth/secret-expiry.js';
 import type { AppToken } from '../auth/token-provider.js';
 import type { ExosendConfig } from '../config.js';
 import type { DiagnosisCode } from '../diagnosis/diagnosis.js';
 import type { DoctorStageResult } from './doctor-report.js';
 
-const dayInMs = 24 * 60 * 60 * 1000;
-/** A secret with fewer days left than this gets a warning: time to create the next one. */
-const renewWithinDays = 30;
 
 /** What each passed stage found, in words; never the secret or the token itself. */
 export function chainNotes(config: ExosendConfig, to: string | undefined, from: string) {
   const { clientSecretName, keyVaultUrl, authorityHost, tenantId, scope, smtp, mailbox } = config;
   return {
     vault: (expiresOn: Date | undefined) =>
-      `${clientSecretName} in ${keyVaultUrl}; ${expiresOn ? `expires ${day(expiresOn)} (${daysLeft(expiresOn)} days left)` : 'the vault states no expiry date'}`,
+      `${clientSecretName} in ${keyVaultUrl}; ${expiresOn ? `expires ${day(expiresOn)} (${secretDaysLeft(expiresOn)} days left)` : 'the vault states no expiry date'}`,
     claims: (token: AppToken | undefined) => {
       if (!token) return undefined;
       const { aud, roles, appId, tid } = token.claims;
@@ -46,9 +44,9 @@ export interface SecretFacts {
 
 export function secretWarnings({ expiresOn, clientId, failure, fromEnvironment }: SecretFacts): string[] {
   const warnings: string[] = [];
-  if (expiresOn && daysLeft(expiresOn) <= renewWithinDays) {
+  if (expiresOn && secretExpiresSoon(secretDaysLeft(expiresOn))) {
     warnings.push(
-      `The vault states the client secret expires on ${day(expiresOn)} (${daysLeft(expiresOn)} days left): create the next one under Entra admin center > App registrations > app ${clientId} > Certificates & secrets and store it in the vault before then.`,
+      `The vault states the client secret expires on ${day(expiresOn)} (${secretDaysLeft(expiresOn)} days left): create the next one under Entra admin center > App registrations > app ${clientId} > Certificates & secrets and store it in the vault before then.`,
     );
   }
   const inAzure = ['WEBSITE_INSTANCE_ID', 'IDENTITY_ENDPOINT', 'MSI_ENDPOINT'].some((name) => process.env[name]);
@@ -61,4 +59,3 @@ export function secretWarnings({ expiresOn, clientId, failure, fromEnvironment }
 }
 
 const day = (d: Date) => d.toISOString().slice(0, 10);
-const daysLeft = (d: Date) => Math.floor((d.getTime() - Date.now()) / dayInMs);

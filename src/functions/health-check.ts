@@ -1,7 +1,8 @@
 import { app, type InvocationContext, type Timer } from '@azure/functions';
 import { bindingSetting } from '../config.js';
 import { runHealthCheck } from '../health/health-check.js';
-import { secretExpiresSoon, summarize } from '../health/health-result.js';
+import { secretExpiresSoon } from '../auth/secret-expiry.js';
+import { summarize } from '../health/health-result.js';
 import { logEvent } from '../http/log.js';
 import { flush } from '../telemetry/telemetry.js';
 
@@ -10,7 +11,7 @@ export async function scheduledHealthCheck(timer: Timer, context: InvocationCont
   try {
     const result = await runHealthCheck();
     logEvent(context, 'check', { ...summarize(result), pastDue: timer.isPastDue || undefined });
-    if (secretExpiresSoon(result)) {
+    if (secretExpiresSoon(result.secretDaysLeft)) {
       context.warn(JSON.stringify({ event: 'exosend.secretExpiring', runId: result.runId, secretDaysLeft: result.secretDaysLeft }));
     }
   } finally {

@@ -1,3 +1,4 @@
+import { secretDaysLeft } from '../auth/secret-expiry.js';
 import type { ConfigError } from '../config.js';
 import type { Diagnosis, DiagnosisCode, Stage } from '../diagnosis/diagnosis.js';
 import type { ProbeReport, StageResult } from '../probe/probe.js';
@@ -25,9 +26,6 @@ export interface HealthCheckResult {
   messageId?: string;
 }
 
-/** Under this many days left, the check warns: the secret must be rotated before Entra refuses it. */
-export const secretWarningDays = 30;
-const dayInMs = 24 * 60 * 60 * 1000;
 
 export function resultOfProbe(report: ProbeReport, mode: 'send' | 'auth', startedAt: Date, durationMs: number): HealthCheckResult {
   const failed = report.stages.find((s) => !s.ok);
@@ -40,7 +38,7 @@ export function resultOfProbe(report: ProbeReport, mode: 'send' | 'auth', starte
     stages: report.stages,
     ...(failed && { failedStage: failed.stage }),
     ...(report.diagnosis && { code: report.diagnosis.code, diagnosis: report.diagnosis }),
-    ...(report.secretExpiresOn && { secretDaysLeft: Math.floor((report.secretExpiresOn.getTime() - Date.now()) / dayInMs) }),
+    ...(report.secretExpiresOn && { secretDaysLeft: secretDaysLeft(report.secretExpiresOn) }),
     ...(report.messageId && { messageId: report.messageId }),
   };
 }
@@ -55,9 +53,7 @@ export function resultOfDefect(runId: string, error: unknown, startedAt: Date, d
   return { runId, ok: false, startedAt: startedAt.toISOString(), durationMs, stages: [], code: 'UNEXPECTED_ERROR', problem: `The check itself failed (${name}); the host log has the stack.` };
 }
 
-export function secretExpiresSoon(result: HealthCheckResult): boolean {
-  return result.secretDaysLeft !== undefined && result.secretDaysLeft < secretWarningDays;
-}
+
 
 /**
  * The flat fields of a check, shared by its log line and its availability properties, so that a
