@@ -27,6 +27,8 @@ export interface HttpCall {
   params?: Record<string, string>;
   body?: unknown;
   raw?: string;
+  /** The body as bytes, for what a string cannot hold (invalid UTF-8). */
+  bytes?: Uint8Array;
   headers?: Record<string, string>;
 }
 
@@ -37,7 +39,7 @@ export interface Harness {
   /** A context for a non-HTTP trigger, whose log lines are observed like the others. */
   context(functionName: string, triggerMetadata?: Record<string, unknown>): InstanceType<typeof InvocationContext>;
   /** POST /api/send with a JSON body (or raw text), through the real handler. */
-  send(body: unknown, options?: { raw?: string; headers?: Record<string, string> }): Promise<Reply>;
+  send(body: unknown, options?: { raw?: string; bytes?: Uint8Array; headers?: Record<string, string> }): Promise<Reply>;
   /** Every log line the app wrote through its invocation contexts. */
   logs: string[];
   /** What the app produced outside a trigger (a probe report, a command's output), for the secret check; returns it. */
@@ -97,7 +99,7 @@ export async function startHarness(testFile: string): Promise<Harness> {
       url: `http://127.0.0.1:7071/api/${call.route}?code=${functionKey}`,
       headers: { 'content-type': 'application/json', 'x-functions-key': functionKey, ...call.headers },
       params: call.params ?? {},
-      ...(body !== undefined && { body: { string: body } }),
+      ...(call.bytes ? { body: { bytes: call.bytes } } : body !== undefined && { body: { string: body } }),
     });
     const response: HttpResponseInit = await handler(request, context(call.route));
     const reply: Reply = {
@@ -110,7 +112,7 @@ export async function startHarness(testFile: string): Promise<Harness> {
   };
 
   const send: Harness['send'] = (body, options = {}) =>
-    http(sendMail, { route: 'send', body, ...(options.raw !== undefined && { raw: options.raw }), ...(options.headers && { headers: options.headers }) });
+    http(sendMail, { route: 'send', body, ...(options.raw !== undefined && { raw: options.raw }), ...(options.bytes && { bytes: options.bytes }), ...(options.headers && { headers: options.headers }) });
 
   const observe: Harness['observe'] = (output) => {
     observed.push(typeof output === 'string' ? output : JSON.stringify(output));

@@ -1,13 +1,15 @@
 import type { HttpResponseInit, InvocationContext } from '@azure/functions';
 import { isRestError } from '@azure/core-rest-pipeline';
 import { ConfigError } from '../config.js';
-import { DeliveryFailed, RequestRejected, type RejectionCode } from '../pipeline/errors.js';
+import { DeliveryFailed, IdempotencyKeyReused, RequestRejected, type RejectionCode } from '../pipeline/errors.js';
 import { logEvent } from './log.js';
 
 const rejectionStatus: Record<RejectionCode, number> = {
   INVALID_REQUEST: 400,
   SENDER_NOT_ALLOWED: 403,
   MESSAGE_TOO_LARGE: 413,
+  UNSUPPORTED_MEDIA_TYPE: 415,
+  IDEMPOTENCY_KEY_REUSED: 409,
 };
 
 /** Retry-After when a transient failure names no delay of its own. */
@@ -23,7 +25,7 @@ export function errorResponse(error: unknown, context: InvocationContext, id?: s
     logEvent(context, 'rejected', { id, code: error.code });
     return {
       status: rejectionStatus[error.code],
-      jsonBody: { error: { code: error.code, message: error.message, details: error.details } },
+      jsonBody: { error: { code: error.code, message: error.message, details: error.details, ...(error instanceof IdempotencyKeyReused && { existing: error.existing }) } },
     };
   }
   if (error instanceof DeliveryFailed) {

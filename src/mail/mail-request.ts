@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { reservedHeaderReason } from './reserved-headers.js';
 
 /** Exchange Online's defaults: 500 recipients a message, 35 MB a message after encoding. */
 export const mailLimits = {
@@ -7,13 +8,25 @@ export const mailLimits = {
   maxAttachments: 100,
   maxHeaders: 50,
   maxSubjectLength: 998,
+  /**
+   * A run of characters without white space cannot be folded, and RFC 5322 allows 998 characters a
+   * line: nodemailer puts a long run on a continuation line of its own (one space, then the run), and
+   * the longest header name (76) with its colon and space still leaves room for 900.
+   */
+  maxUnbrokenHeaderRun: 900,
 } as const;
 
-/** An idempotency key is also the id of the status record and of the Table entity that holds it. */
-export const idempotencyKeyPattern = /^[A-Za-z0-9._:~-]{1,128}$/;
+/**
+ * An idempotency key is also the id of the status record, of the Table entity that holds it, and a
+ * segment of its status URL: one made only of dots would be eaten by URL normalisation.
+ */
+export const idempotencyKeyPattern = /^(?!\.+$)[A-Za-z0-9._:~-]{1,128}$/;
 
 /** CR, LF or NUL in a value that becomes a header would let a caller write headers of their own. */
 const noLineBreaks = (s: string) => !/[\r\n\0]/.test(s);
+
+const foldable = (s: string) => !new RegExp(`\\S{${mailLimits.maxUnbrokenHeaderRun + 1}}`).test(s);
+const foldableMessage = `must not have more than ${mailLimits.maxUnbrokenHeaderRun} characters without a space (a mail header line holds at most 998)`;
 
 const address = z
   .string()
@@ -22,22 +35,30 @@ const address = z
   .pipe(z.email('must be an email address'));
 
 /** One address or a list of them; one is read as a list of one. */
-const addressList = z.preprocess((v) => (typeof v === 'string' ? [v] : v), z.array(address)).default([]);
-
-/** Headers that carry addresses, identity or structure: exosend sets them, a caller cannot. */
-const reservedHeaders = new Set([
-  'from', 'sender', 'to', 'cc', 'bcc', 'reply-to', 'subject', 'return-path', 'message-id', 'date',
-  'mime-version', 'received', 'dkim-signature', 'resent-from', 'resent-sender', 'resent-to', 'resent-cc',
-  'resent-bcc', 'disposition-notification-to', 'return-receipt-to', 'content-type',
-  'content-transfer-encoding', 'content-disposition',
-]);
+/**
+ * One address or a list of them; one is read as a list of one. A list longer than the whole
+ * message's limit is refused on its length alone, before any element is looked at.
+ */
+const addressList = z
+  .preprocess((v) => (typeof v === 'string' ? [v] : v), z.array(address).max(mailLimits.maxRecipients, `at most ${mailLimits.maxRecipients} recipients`))
+  .default([]);
 
 const headerName = z
   .string()
   .regex(/^[!-9;-~]{1,76}$/, 'must be a header field name (printable ASCII, no colon or space)')
-  .refine((name) => !reservedHeaders.has(name.toLowerCase()) && !/^content-/i.test(name), 'is set by exosend and cannot be overridden');
+  .superRefine((name, context) => {
+    const reason = reservedHeaderReason(name);
+    if (reason) context.addIssue({ code: 'custom', message: `cannot be set by a caller: it ${reason}` });
+  });
 
-const headerValue = z.string().max(998).refine(noLineBreaks, 'must not contain line breaks');
+const headerValue = z.string().max(998).refine(noLineBreaks, 'must not contain line breaks').refine(foldable, foldableMessage);
+
+/** At most `maxHeaders` names, counted before any of them is checked. */
+const headerMap = z.preprocess((h, context) => {
+  if (typeof h !== 'object' || h === null || Object.keys(h).length <= mailLimits.maxHeaders) return h;
+  context.addIssue({ code: 'custom', message: `at most ${mailLimits.maxHeaders} headers`, input: h });
+  return z.NEVER;
+}, z.record(headerName, headerValue));
 
 /**
  * Strict base64 (RFC 4648 alphabet, padded): Node's decoder accepts anything and would hide a mistake.
@@ -70,17 +91,14 @@ export const mailRequestSchema = z
     cc: addressList,
     bcc: addressList,
     replyTo: address.optional(),
-    subject: z.string().max(mailLimits.maxSubjectLength).refine(noLineBreaks, 'must not contain line breaks'),
+    subject: z.string().max(mailLimits.maxSubjectLength).refine(noLineBreaks, 'must not contain line breaks').refine(foldable, foldableMessage),
     text: z.string().optional(),
     html: z.string().optional(),
-    attachments: z.array(attachment).max(mailLimits.maxAttachments).default([]),
-    headers: z
-      .record(headerName, headerValue)
-      .refine((h) => Object.keys(h).length <= mailLimits.maxHeaders, `at most ${mailLimits.maxHeaders} headers`)
-      .default({}),
+    attachments: z.array(attachment).max(mailLimits.maxAttachments, `at most ${mailLimits.maxAttachments} attachments`).default([]),
+    headers: headerMap.default({}),
     idempotencyKey: z
       .string()
-      .regex(idempotencyKeyPattern, 'must be 1-128 letters, digits or . _ : ~ -')
+      .regex(idempotencyKeyPattern, 'must be 1-128 letters, digits or . _ : ~ - (not dots alone)')
       .optional(),
   })
   .refine((r) => r.to.length + r.cc.length + r.bcc.length > 0, { path: ['to'], message: 'at least one recipient is required' })
@@ -91,10 +109,3 @@ export const mailRequestSchema = z
   .refine((r) => r.text !== undefined || r.html !== undefined, { path: ['text'], message: 'text or html is required' });
 
 export type MailRequest = z.infer<typeof mailRequestSchema>;
-
-/** What the message will weigh on the wire: attachments are already base64, bodies grow by a third at most. */
-export function encodedSize(request: MailRequest): number {
-  const bodies = Buffer.byteLength(request.text ?? '') + Buffer.byteLength(request.html ?? '');
-  const attachments = request.attachments.reduce((sum, a) => sum + a.contentBase64.length, 0);
-  return Math.ceil(bodies * 4 / 3) + attachments;
-}

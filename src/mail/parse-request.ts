@@ -1,17 +1,22 @@
 import type { ExosendConfig } from '../config.js';
 import { RequestRejected, type FieldProblem } from '../pipeline/errors.js';
-import { encodedSize, mailLimits, mailRequestSchema, type MailRequest } from './mail-request.js';
+import { jsonTextTooDeep, maxJsonDepth, valueTooDeep } from './json-depth.js';
+import { mailLimits, mailRequestSchema, type MailRequest } from './mail-request.js';
+import { transmittedSize } from './transmitted-size.js';
 
 /** JSON text of a request may weigh a little more than its encoded message (keys, escapes). */
-const maxBodyBytes = Math.ceil(mailLimits.maxMessageBytes * 1.1);
+export const maxBodyBytes = Math.ceil(mailLimits.maxMessageBytes * 1.1);
 
 /**
  * Turns what a caller sent into a request exosend will send, or says why not.
  * Checks what exosend owns -- shape, senders, limits, header values -- and leaves the rest to Exchange.
+ * Its cost is bounded by the body's size: nesting is refused before parsing, a list longer than
+ * its limit before its elements are looked at, and an answer carries at most 20 details.
  */
-export function parseMailRequest(body: string | unknown, config: Pick<ExosendConfig, 'allowedSenders'>): MailRequest {
+export function parseMailRequest(body: unknown, config: Pick<ExosendConfig, 'allowedSenders'>): MailRequest {
   if (typeof body === 'string' && Buffer.byteLength(body) > maxBodyBytes) throw tooLarge();
   const json = typeof body === 'string' ? parseJson(body) : body;
+  if (typeof body !== 'string' && valueTooDeep(json)) throw tooDeep();
   const parsed = mailRequestSchema.safeParse(json);
   if (!parsed.success) {
     const details = parsed.error.issues.map((i): FieldProblem => ({
@@ -22,7 +27,7 @@ export function parseMailRequest(body: string | unknown, config: Pick<ExosendCon
     throw new RequestRejected('INVALID_REQUEST', 'The mail request is not valid.', details);
   }
   const request = parsed.data;
-  if (encodedSize(request) > mailLimits.maxMessageBytes) throw tooLarge();
+  if (transmittedSize(request) > mailLimits.maxMessageBytes) throw tooLarge();
   const from = request.from?.toLowerCase();
   if (from !== undefined && !config.allowedSenders.includes(from)) {
     throw new RequestRejected('SENDER_NOT_ALLOWED', 'This From address is not one exosend may send as.', [
@@ -32,7 +37,19 @@ export function parseMailRequest(body: string | unknown, config: Pick<ExosendCon
   return request;
 }
 
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+/** A body's bytes as text; invalid UTF-8 is refused rather than sent with replacement characters. */
+export function decodeUtf8Body(bytes: Uint8Array): string {
+  try {
+    return utf8.decode(bytes);
+  } catch {
+    throw new RequestRejected('INVALID_REQUEST', 'The request body is not valid UTF-8.', [{ path: '', message: 'must be UTF-8 text' }]);
+  }
+}
+
 function parseJson(text: string): unknown {
+  if (jsonTextTooDeep(text)) throw tooDeep();
   try {
     return JSON.parse(text);
   } catch {
@@ -42,9 +59,15 @@ function parseJson(text: string): unknown {
   }
 }
 
+function tooDeep(): RequestRejected {
+  return new RequestRejected('INVALID_REQUEST', 'The mail request nests too deep.', [
+    { path: '', message: `must not nest more than ${maxJsonDepth} levels of arrays and objects` },
+  ]);
+}
+
 function tooLarge(): RequestRejected {
   const mb = mailLimits.maxMessageBytes / 1024 / 1024;
-  return new RequestRejected('MESSAGE_TOO_LARGE', `The message would exceed Exchange Online's ${mb} MB limit.`);
+  return new RequestRejected('MESSAGE_TOO_LARGE', `The message would exceed Exchange Online's ${mb} MB limit as transmitted (base64 and MIME included).`);
 }
 
 function formatPath(path: readonly PropertyKey[]): string {
