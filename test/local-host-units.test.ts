@@ -1,5 +1,8 @@
 import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { after, before, describe, it } from 'node:test';
+import { createHttpHost } from '../src/local-host/http-host.js';
 import { nextOccurrence, parseNcrontab } from '../src/local-host/ncrontab.js';
 import { resolveSettings } from '../src/local-host/registrations.js';
 
@@ -30,4 +33,32 @@ describe('NCRONTAB schedules of the local host', () => {
     assert.equal(resolveSettings('%Q%-poison', { Q: 'outbound-mail' }), 'outbound-mail-poison');
     assert.throws(() => resolveSettings('%MISSING%', {}), /MISSING/);
   });
+});
+
+describe('function keys in the local host, as the Functions host reads them', () => {
+  // AuthenticationLevelHandler.GetAuthorizationKeyInfoAsync (azure-functions-host): a present
+  // x-functions-key header is the key, even when empty; `code` is read only when the header is absent.
+  const key = 'the-function-key';
+  let server: Server;
+  let base: string;
+  before(async () => {
+    const handler = async () => ({ status: 200, jsonBody: { ok: true } });
+    server = createHttpHost({ functionKey: key, log: () => undefined, functions: [{ name: 'ping', route: 'ping', methods: ['GET'], authLevel: 'function', handler } as never] });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}/api/ping`;
+  });
+  after(() => new Promise<void>((resolve) => server.close(() => resolve())));
+
+  const cases: Array<[string, string, Record<string, string>, number]> = [
+    ['the header holds the key', '', { 'x-functions-key': key }, 200],
+    ['only ?code= holds the key', `?code=${key}`, {}, 200],
+    ['the header is empty and ?code= holds the key', `?code=${key}`, { 'x-functions-key': '' }, 401],
+    ['the header is wrong and ?code= holds the key', `?code=${key}`, { 'x-functions-key': 'wrong' }, 401],
+    ['neither holds it', '?code=wrong', {}, 401],
+  ];
+  for (const [when, query, headers, status] of cases) {
+    it(`when ${when}, then the answer is ${status}`, async () => {
+      assert.equal((await fetch(`${base}${query}`, { headers })).status, status);
+    });
+  }
 });

@@ -2,7 +2,8 @@ import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig } from '../config.js';
-import { parseMailRequest } from '../mail/parse-request.js';
+import { redactSecrets } from '../diagnosis/catalogue.js';
+import { decodeUtf8Body, parseMailRequest } from '../mail/parse-request.js';
 import { RequestRejected } from '../pipeline/errors.js';
 import { enqueueRequest } from '../queue/enqueue.js';
 import { StatusStore } from '../queue/status-store.js';
@@ -33,11 +34,9 @@ export async function main(args: string[]): Promise<number> {
     const fileValues = parsed.values.settings ? readSettingsFile(parsed.values.settings) : {};
     const config = loadConfig({ ...process.env, ...valuesNotInEnvironment(fileValues, process.env) });
     if (!config.storageConnection) throw new ConfigError([{ variable: 'AzureWebJobsStorage', message: 'is required to reach the queue' }]);
-    const source = parsed.positionals[0];
-    const text = readFileSync(source === undefined || source === '-' ? 0 : source, 'utf8');
-    const request = parseMailRequest(text, config);
+    const request = parseMailRequest(decodeUtf8Body(readRequestFile(parsed.positionals[0])), config);
     const id = request.idempotencyKey ?? randomUUID();
-    const storage = connectStorage(config.storageConnection, config.queue);
+    const storage = openStorage(config.storageConnection, config.queue);
     await enqueueRequest(storage, new StatusStore(storage.records), request, id);
     console.log(JSON.stringify({ id, status: 'queued' }));
     return 0;
@@ -46,10 +45,46 @@ export async function main(args: string[]): Promise<number> {
       console.error(JSON.stringify({ error: { code: error.code, message: error.message, details: error.details } }, null, 2));
       return 1;
     }
-    if (error instanceof ConfigError || error instanceof SettingsFileError) {
-      console.error(error.message);
+    if (error instanceof ConfigError || error instanceof SettingsFileError || error instanceof UsageError) {
+      console.error(`exosend enqueue: ${error.message}`);
       return 2;
     }
-    throw error;
+    console.error(`exosend enqueue: ${storageFailure(error)}`);
+    return 1;
   }
+}
+
+/** A mistake on the command line or in the settings: exit code 2, one line, no stack. */
+class UsageError extends Error {}
+
+function readRequestFile(source: string | undefined): Buffer {
+  const name = source === undefined || source === '-' ? 'standard input' : source;
+  try {
+    return readFileSync(source === undefined || source === '-' ? 0 : source);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    const why = code === 'ENOENT' ? 'there is no such file' : code === 'EISDIR' ? 'it is a directory, not a file' : code === 'EACCES' ? 'permission denied' : (code ?? 'it cannot be read');
+    throw new UsageError(`cannot read the request from ${name}: ${why}. Give the path of a JSON mail request, or - for standard input.`);
+  }
+}
+
+/** The storage clients; a connection string they cannot read is named, never echoed (it holds the account key). */
+function openStorage(connectionString: string, queue: string) {
+  try {
+    return connectStorage(connectionString, queue);
+  } catch {
+    throw new UsageError('AzureWebJobsStorage is not a storage connection string the Azure SDK can read (AccountName=...;AccountKey=...;QueueEndpoint=... or a SAS). Check the setting.');
+  }
+}
+
+/** One line for a storage account that did not answer or refused, with what to check. */
+function storageFailure(error: unknown): string {
+  const { code, statusCode } = error as { code?: string; statusCode?: number };
+  if (statusCode === undefined && code && /^(ECONNREFUSED|ENOTFOUND|EAI_AGAIN|ETIMEDOUT|ECONNRESET|REQUEST_SEND_ERROR)$/.test(code)) {
+    return `the storage account named by AzureWebJobsStorage did not answer (${code}). Is it running (npm start starts Azurite) and is the endpoint right?`;
+  }
+  if (statusCode === 403) return 'the storage account refused access (403): check the account key or SAS in AzureWebJobsStorage, or the identity\'s data roles.';
+  if (statusCode !== undefined) return `the storage account answered ${statusCode}${code ? ` ${code}` : ''}; nothing was queued.`;
+  const what = error instanceof Error ? `${error.name}: ${error.message.split('\n')[0]}` : String(error);
+  return `failed: ${redactSecrets(what).slice(0, 300)}`;
 }

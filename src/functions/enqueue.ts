@@ -3,6 +3,8 @@ import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } 
 import { errorResponse } from '../http/error-response.js';
 import { logEvent } from '../http/log.js';
 import { readMailRequest } from '../http/read-mail-request.js';
+import { requestDigest } from '../mail/request-digest.js';
+import { IdempotencyKeyReused } from '../pipeline/errors.js';
 import { enqueueRequest } from '../queue/enqueue.js';
 import { getQueueRuntime } from '../queue/queue-runtime.js';
 
@@ -13,6 +15,8 @@ export async function enqueueMail(request: HttpRequest, context: InvocationConte
     const mail = await readMailRequest(request, config);
     const id = mail.idempotencyKey ?? randomUUID();
     const existing = mail.idempotencyKey ? await store.get(id) : undefined;
+    // a record without a digest cannot be compared: refusing is safe, a silent drop is not
+    if (existing && existing.digest !== requestDigest(mail)) throw new IdempotencyKeyReused({ id, status: existing.status });
     if (existing) {
       logEvent(context, 'enqueue.repeated', { id, status: existing.status });
     } else {

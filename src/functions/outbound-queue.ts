@@ -1,7 +1,7 @@
 import { app, type InvocationContext } from '@azure/functions';
 import { bindingSetting } from '../config.js';
 import { logEvent } from '../http/log.js';
-import { processQueueMessage } from '../queue/process-message.js';
+import { deadLetterUnprocessable, hostMaxDequeueCount, processQueueMessage } from '../queue/process-message.js';
 import { getQueueRuntime } from '../queue/queue-runtime.js';
 import { trackMailEvent } from '../telemetry/mail-events.js';
 
@@ -9,7 +9,16 @@ import { trackMailEvent } from '../telemetry/mail-events.js';
 export async function outboundMail(message: unknown, context: InvocationContext): Promise<void> {
   const started = performance.now();
   const { id: queueMessageId, dequeueCount } = context.triggerMetadata as { id: string; dequeueCount: number };
-  const outcome = await processQueueMessage(message, queueMessageId, await getQueueRuntime());
+  const deps = await getQueueRuntime();
+  let outcome;
+  try {
+    outcome = await processQueueMessage(message, queueMessageId, deps);
+  } catch (error) {
+    logEvent(context, 'queue.error', { id: queueMessageId, dequeueCount, error: error instanceof Error ? error.name : 'unknown' });
+    // the host would move the message to the poison queue raw, with no reason and a record left `sending`
+    if (dequeueCount < hostMaxDequeueCount) throw error;
+    outcome = await deadLetterUnprocessable(message, queueMessageId, error, deps);
+  }
   const durationMs = Math.round(performance.now() - started);
   const { kind, ...fields } = outcome;
   logEvent(context, `queue.${kind}`, { ...fields, dequeueCount, durationMs });

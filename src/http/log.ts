@@ -13,4 +13,4 @@ export function logEvent(context: InvocationContext, event: string, fields: Fiel
   else context.info(line);
 }
 
-const warnings = new Set(['failed', 'misconfigured', 'unhealthy', 'queue.dead-lettered']);
+const warnings = new Set(['failed', 'misconfigured', 'unhealthy', 'queue.dead-lettered', 'queue.error']);

@@ -1,4 +1,5 @@
 import { QueueServiceClient } from '@azure/storage-queue';
+import { redactSecrets } from '../diagnosis/catalogue.js';
 import { readQueueHostOptions } from './host-json.js';
 import { invocationContext, type LogSink } from './invocation.js';
 import { startQueueListener, type QueueListener } from './queue-listener.js';
@@ -24,6 +25,11 @@ export async function startQueueHost(registrations: QueueRegistration[], log: Lo
         poison,
         handler: async (body, metadata) => {
           await registration.handler(body, invocationContext(registration.name, { ...metadata }, log));
+        },
+        onError: (error, { id, dequeueCount }) => {
+          const what = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+          const next = dequeueCount >= (hostOptions.maxDequeueCount ?? 5) ? 'moved to the poison queue as it is' : 'it will be tried again';
+          log('error', registration.name, `message ${id} failed on try ${dequeueCount} (${redactSecrets(what).slice(0, 300)}); ${next}`);
         },
       }),
     );

@@ -23,6 +23,8 @@ export interface QueueListenerOptions {
   /** Delay before a message whose function failed is visible again. */
   visibilityTimeoutInMs?: number;
   maxPollingIntervalInMs?: number;
+  /** Told of a delivery whose function threw, or that storage failed under: the host logs these too. */
+  onError?: (error: unknown, metadata: Pick<QueueTriggerMetadata, 'id' | 'dequeueCount'>) => void;
 }
 
 export interface QueueListener {
@@ -61,7 +63,8 @@ export function startQueueListener(options: QueueListenerOptions): QueueListener
     try {
       await handler(decodeBody(item.messageText, messageEncoding), metadata);
       await queue.deleteMessage(item.messageId, item.popReceipt);
-    } catch {
+    } catch (error) {
+      options.onError?.(error, metadata);
       if (item.dequeueCount >= maxDequeueCount) {
         await poison.sendMessage(item.messageText);
         await queue.deleteMessage(item.messageId, item.popReceipt);
@@ -82,7 +85,7 @@ export function startQueueListener(options: QueueListenerOptions): QueueListener
         .receiveMessages({ numberOfMessages: Math.min(32, batchSize), visibilityTimeout: 600 })
         .catch(() => ({ receivedMessageItems: [] as DequeuedMessageItem[] }));
       for (const item of receivedMessageItems) {
-        const delivery = deliver(item).catch(() => undefined);
+        const delivery = deliver(item).catch((error: unknown) => options.onError?.(error, { id: item.messageId, dequeueCount: item.dequeueCount }));
         inFlight.add(delivery);
         void delivery.finally(() => inFlight.delete(delivery));
       }

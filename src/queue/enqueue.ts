@@ -1,4 +1,5 @@
 import type { MailRequest } from '../mail/mail-request.js';
+import { requestDigest } from '../mail/request-digest.js';
 import { encodeQueueMessage, type Envelope } from './queue-message.js';
 import type { StatusStore } from './status-store.js';
 import type { QueueStorage } from './storage.js';
@@ -6,14 +7,14 @@ import type { QueueStorage } from './storage.js';
 /** A queue message holds 64 KiB of base64 text; larger requests travel as a blob (claim check). */
 export const maxInlineMessageBytes = 60 * 1024;
 
-/** Puts a validated request on the intake queue under `id`, and records it as queued. */
+/** Puts a validated request on the intake queue under `id`, and records it as queued with its digest. */
 export async function enqueueRequest(storage: QueueStorage, store: StatusStore, request: MailRequest, id: string): Promise<void> {
   await storage.ready();
   await putEnvelope(storage, { exosend: 1, id, history: [], request });
   // after the message: a record never says "queued" for a message that was never queued. If this
   // write fails the message is still queued, and its delivery's claim creates the record: telling
   // the caller "failed" now would only invite a second, duplicate enqueue.
-  await store.markQueued(id).catch(() => undefined);
+  await store.markQueued(id, requestDigest(request)).catch(() => undefined);
 }
 
 /** Puts an envelope on the intake queue, visible after `delaySeconds`. */
@@ -26,17 +27,22 @@ export async function putEnvelope(storage: QueueStorage, envelope: Envelope, del
 export async function fitToQueue<T extends { id: string; request?: unknown; blob?: string }>(storage: QueueStorage, value: T): Promise<string> {
   const text = encodeQueueMessage(value);
   if (text.length <= maxInlineMessageBytes || value.request === undefined) return text;
-  const blob = `${encodeURIComponent(value.id)}.json`;
-  const json = JSON.stringify(value.request);
+  return encodeQueueMessage({ ...value, request: undefined, blob: await moveRequestToBlob(storage, value.id, value.request) });
+}
+
+/** Stores a request as the claim-check blob of `id`; returns the blob's name. */
+export async function moveRequestToBlob(storage: QueueStorage, id: string, request: unknown): Promise<string> {
+  const blob = `${encodeURIComponent(id)}.json`;
+  const json = JSON.stringify(request);
   await storage.requests.getBlockBlobClient(blob).upload(json, Buffer.byteLength(json), {
     blobHTTPHeaders: { blobContentType: 'application/json' },
   });
-  return encodeQueueMessage({ ...value, request: undefined, blob });
+  return blob;
 }
 
-/** The request an envelope carries, inline or from its blob. */
+/** The request an envelope carries: inline, or the JSON text of its blob, for the request's own checks to parse. */
 export async function loadRequest(storage: QueueStorage, envelope: Envelope): Promise<unknown> {
   if (envelope.blob === undefined) return envelope.request;
   const content = await storage.requests.getBlockBlobClient(envelope.blob).downloadToBuffer();
-  return JSON.parse(content.toString('utf8'));
+  return content.toString('utf8');
 }

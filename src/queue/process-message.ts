@@ -1,11 +1,13 @@
 import type { ExosendConfig } from '../config.js';
 import { redactSecrets } from '../diagnosis/catalogue.js';
 import type { Diagnosis } from '../diagnosis/diagnosis.js';
-import { idempotencyKeyPattern } from '../mail/mail-request.js';
+import { idempotencyKeyPattern, type MailRequest } from '../mail/mail-request.js';
 import { parseMailRequest } from '../mail/parse-request.js';
-import { DeliveryFailed, RequestRejected } from '../pipeline/errors.js';
+import { requestDigest } from '../mail/request-digest.js';
+import { DeliveryFailed, RequestRejected, type FieldProblem } from '../pipeline/errors.js';
 import type { MailSender } from '../pipeline/mail-sender.js';
-import { fitToQueue, loadRequest, putEnvelope } from './enqueue.js';
+import { deadLetterText, type DeadLetter } from './dead-letter.js';
+import { loadRequest, putEnvelope } from './enqueue.js';
 import { decodeQueueMessage, type AttemptRecord, type Envelope } from './queue-message.js';
 import { retryDelaySeconds } from './retry-delay.js';
 import type { MessageRecord, StatusStore } from './status-store.js';
@@ -13,6 +15,9 @@ import type { QueueStorage } from './storage.js';
 
 /** How long a delivery holds its record: longer than pacing and SMTP timeouts can keep one send. */
 const leaseInMs = 5 * 60 * 1000;
+
+/** host.json's `extensions.queues.maxDequeueCount`: the try after which the host poisons a message itself. */
+export const hostMaxDequeueCount = 5;
 
 export interface QueueDeps {
   config: Pick<ExosendConfig, 'allowedSenders' | 'queueMaxAttempts' | 'queueRetryBaseSeconds'>;
@@ -39,12 +44,28 @@ export async function processQueueMessage(body: unknown, queueMessageId: string,
   await deps.storage.ready();
   const decoded = decodeQueueMessage(body);
   if (decoded.kind === 'undecodable') {
-    return deadLetter(deps, { id: queueMessageId, history: [] }, 1, { code: 'UNDECODABLE', reason: decoded.reason, original: (typeof body === 'string' ? body : JSON.stringify(body)).slice(0, 16_384) });
+    return deadLetter(deps, { id: queueMessageId, history: [] }, 1, { code: 'UNDECODABLE', reason: decoded.reason, original: originalText(body) });
   }
   const envelope: Envelope =
     decoded.kind === 'envelope' ? decoded.envelope : { exosend: 1, id: idOf(decoded.json, queueMessageId), history: [], request: decoded.json };
 
-  const claim = await deps.store.claim(envelope.id, leaseInMs);
+  // checked before the claim, so that its digest can tell a repeat from other content under the same id
+  let raw: unknown;
+  let request: MailRequest | undefined;
+  let rejection: RequestRejected | undefined;
+  try {
+    raw = await readRequest(deps.storage, envelope);
+    request = parseMailRequest(raw, deps.config);
+  } catch (error) {
+    if (!(error instanceof RequestRejected)) throw error;
+    rejection = error;
+  }
+
+  const claim = await deps.store.claim(envelope.id, leaseInMs, raw === undefined ? undefined : requestDigest(request ?? raw));
+  if (claim.outcome === 'conflict') {
+    const reason = `The id "${envelope.id}" already names a request with other content (${claim.record.status}); this one was not sent. Use a new idempotencyKey for a new request.`;
+    return deadLetter(deps, envelope, 1, { code: 'IDEMPOTENCY_KEY_REUSED', reason }, { keepRecord: true });
+  }
   if (claim.outcome === 'finished') return { kind: 'duplicate', id: envelope.id, status: claim.record.status };
   if (claim.outcome === 'in-flight') {
     // another delivery is sending it: look again once its lease is over, in case that worker died
@@ -53,18 +74,11 @@ export async function processQueueMessage(body: unknown, queueMessageId: string,
     return { kind: 'in-flight', id: envelope.id, retryInSeconds };
   }
   const { attempts } = claim.record;
-
-  let request;
-  try {
-    request = parseMailRequest(await readRequest(deps.storage, envelope), deps.config);
-  } catch (error) {
-    if (error instanceof RequestRejected) return deadLetter(deps, envelope, attempts, { code: error.code, reason: error.message, details: error.details });
-    return tryAgainLater(deps, envelope, claim.record, { code: 'UNEXPECTED_ERROR', reason: reasonOf(error) });
-  }
+  if (rejection) return deadLetter(deps, envelope, attempts, { code: rejection.code, reason: rejection.message, details: rejection.details });
 
   let sent;
   try {
-    sent = await deps.sender.send(request, envelope.id);
+    sent = await deps.sender.send(request!, envelope.id);
   } catch (error) {
     if (!(error instanceof DeliveryFailed)) return tryAgainLater(deps, envelope, claim.record, { code: 'UNEXPECTED_ERROR', reason: reasonOf(error) });
     const { diagnosis } = error;
@@ -81,6 +95,23 @@ export async function processQueueMessage(body: unknown, queueMessageId: string,
   return { kind: 'sent', id: envelope.id, messageId: sent.messageId, attempts };
 }
 
+/**
+ * The last word on a message whose processing threw on its host's final try (host.json's
+ * maxDequeueCount): dead-lettered with the reason and its record ended `failed`, rather than moved
+ * to the poison queue raw by the host with no reason and a record left `sending`.
+ */
+export async function deadLetterUnprocessable(body: unknown, queueMessageId: string, error: unknown, deps: QueueDeps): Promise<QueueOutcome> {
+  const decoded = decodeQueueMessage(body);
+  const id = decoded.kind === 'envelope' ? decoded.envelope.id : decoded.kind === 'request' ? idOf(decoded.json, queueMessageId) : queueMessageId;
+  const record = await deps.store.get(id).catch(() => undefined);
+  if (record?.status === 'sent' || record?.status === 'failed') return { kind: 'duplicate', id, status: record.status };
+  return deadLetter(deps, { id, history: record?.history ?? [] }, record?.attempts ?? 1, {
+    code: 'UNEXPECTED_ERROR',
+    reason: `Processing failed on every try; the last error: ${reasonOf(error)}`,
+    original: originalText(body),
+  });
+}
+
 /** A delayed copy of the message, or the poison queue when the tries are used up. */
 async function tryAgainLater(deps: QueueDeps, envelope: Envelope, record: MessageRecord, failure: Failure): Promise<QueueOutcome> {
   const history = [...envelope.history, { at: new Date().toISOString(), code: failure.code }];
@@ -91,14 +122,13 @@ async function tryAgainLater(deps: QueueDeps, envelope: Envelope, record: Messag
   return { kind: 'retry', id: envelope.id, code: failure.code, attempts: record.attempts, delaySeconds };
 }
 
-/** The request an envelope carries; a claim-check blob that is gone or damaged is a request that cannot be sent. */
+/** The request an envelope carries; a claim-check blob that is gone is a request that cannot be sent. */
 async function readRequest(storage: QueueStorage, envelope: Envelope): Promise<unknown> {
   try {
     return await loadRequest(storage, envelope);
   } catch (error) {
-    const missing = (error as { statusCode?: unknown }).statusCode === 404;
-    if (!missing && !(error instanceof SyntaxError)) throw error;
-    throw new RequestRejected('INVALID_REQUEST', `The request's claim-check blob ${envelope.blob} is ${missing ? 'missing' : 'not JSON'}.`);
+    if ((error as { statusCode?: unknown }).statusCode !== 404) throw error;
+    throw new RequestRejected('INVALID_REQUEST', `The request's claim-check blob ${envelope.blob} is missing.`);
   }
 }
 
@@ -120,25 +150,41 @@ interface Failure {
   code: string;
   diagnosis?: Diagnosis;
   reason?: string;
-  details?: unknown;
+  details?: readonly FieldProblem[];
   original?: string;
 }
 
-/** The poison queue's letter says which request, why, and every attempt; the record says failed. */
+/**
+ * The poison queue's letter says which request, why, and every attempt, cut down to fit when it
+ * must; the record says failed (unless it belongs to another request: `keepRecord`).
+ */
 async function deadLetter(
   deps: QueueDeps,
   envelope: Pick<Envelope, 'id' | 'history' | 'request' | 'blob'>,
   attempts: number,
   failure: Failure,
+  { keepRecord = false } = {},
 ): Promise<QueueOutcome> {
-  const letter = { id: envelope.id, failedAt: new Date().toISOString(), attempts, ...failure, history: envelope.history, request: envelope.request, blob: envelope.blob };
-  await deps.storage.poison.sendMessage(await fitToQueue(deps.storage, letter));
-  await deps.store.markFailed(envelope.id, {
-    attempts,
-    history: envelope.history as AttemptRecord[],
-    ...(failure.diagnosis ? { diagnosis: failure.diagnosis } : { reason: `${failure.code}: ${failure.reason}` }),
-  });
+  const letter: DeadLetter = { id: envelope.id, failedAt: new Date().toISOString(), attempts, ...failure, history: envelope.history, request: envelope.request, blob: envelope.blob };
+  await deps.storage.poison.sendMessage(await deadLetterText(deps.storage, letter));
+  if (!keepRecord) {
+    await deps.store.markFailed(envelope.id, {
+      attempts,
+      history: envelope.history as AttemptRecord[],
+      ...(failure.diagnosis ? { diagnosis: failure.diagnosis } : { reason: `${failure.code}: ${failure.reason ?? ''}`.slice(0, 1000) }),
+    });
+  }
   return { kind: 'dead-lettered', id: envelope.id, code: failure.code, attempts };
+}
+
+/** The start of a message as it arrived, for a letter to show; never throws, however it nests. */
+function originalText(body: unknown): string {
+  if (typeof body === 'string') return body.slice(0, 16_384);
+  try {
+    return (JSON.stringify(body) ?? String(body)).slice(0, 16_384);
+  } catch {
+    return '(a parsed message that cannot be written back as JSON: it nests too deep)';
+  }
 }
 
 /** A producer's idempotency key names the request; without one, the queue message's own id does. */

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { jsonTextTooDeep, maxJsonDepth, valueTooDeep } from '../mail/json-depth.js';
 import { idempotencyKeyPattern } from '../mail/mail-request.js';
 
 /** One try of a queued message, as the status record and the dead letter show it. */
@@ -15,10 +16,12 @@ export interface AttemptRecord {
 export const envelopeSchema = z.strictObject({
   exosend: z.literal(1),
   // the id keys a Table entity: an id Table storage refuses would fail every delivery, reason unsaid
-  id: z.string().regex(idempotencyKeyPattern, 'has an id that is not 1-128 letters, digits or . _ : ~ -'),
+  id: z.string().regex(idempotencyKeyPattern, 'has an id that is not 1-128 letters, digits or . _ : ~ - (not dots alone)'),
   history: z.array(z.strictObject({ at: z.string(), code: z.string() })).default([]),
   request: z.unknown().optional(),
-  blob: z.string().optional(),
+  // only a name exosend writes (`<encoded id>.json`): the blob SDK throws an uncaught error, out of
+  // reach of any catch, on a name Blob storage refuses as too long
+  blob: z.string().regex(/^[A-Za-z0-9._~%-]{1,400}\.json$/, 'names a claim-check blob exosend cannot have written').optional(),
 });
 
 export type Envelope = z.infer<typeof envelopeSchema>;
@@ -40,14 +43,18 @@ export function encodeQueueMessage(value: unknown): string {
  */
 export function decodeQueueMessage(body: unknown): DecodedMessage {
   let json: unknown = body;
+  const tooDeep = { kind: 'undecodable', reason: `the message nests more than ${maxJsonDepth} levels of arrays and objects` } as const;
   if (typeof body === 'string') {
     const text = strictBase64ToUtf8(body.trim());
     if (text === undefined) return { kind: 'undecodable', reason: 'the message is neither base64-encoded JSON nor JSON' };
+    if (jsonTextTooDeep(text)) return tooDeep;
     try {
       json = JSON.parse(text);
     } catch {
       return { kind: 'undecodable', reason: 'the message is base64, but what it encodes is not JSON' };
     }
+  } else if (valueTooDeep(body)) {
+    return tooDeep;
   }
   if (typeof json === 'object' && json !== null && 'exosend' in json) {
     const envelope = envelopeSchema.safeParse(json);

@@ -14,13 +14,17 @@ export interface MessageRecord {
   /** Why a message failed when no diagnosis applies (it was never a valid request). */
   reason?: string;
   history: AttemptRecord[];
+  /** The request's content digest (src/mail/request-digest.ts): one id, one content. */
+  digest?: string;
   updatedAt: string;
 }
 
 export type Claim =
   | { outcome: 'claimed'; record: MessageRecord }
   | { outcome: 'finished'; record: MessageRecord }
-  | { outcome: 'in-flight'; retryInMs: number };
+  | { outcome: 'in-flight'; retryInMs: number }
+  /** The id already names a request with other content: this one must not touch its record. */
+  | { outcome: 'conflict'; record: MessageRecord };
 
 interface Entity {
   partitionKey: string;
@@ -33,6 +37,7 @@ interface Entity {
   reason?: string;
   history: string;
   leaseUntil?: number;
+  digest?: string;
   updatedAt: string;
 }
 
@@ -50,15 +55,21 @@ export class StatusStore {
   }
 
   /** Records a request as queued, unless a record exists already (a retried enqueue). */
-  async markQueued(id: string): Promise<void> {
-    await this.table.createEntity(entity(id, { status: 'queued', attempts: 0, history: '[]' })).catch(ignore(409));
+  async markQueued(id: string, digest: string): Promise<void> {
+    await this.table.createEntity(entity(id, { status: 'queued', attempts: 0, history: '[]', digest })).catch(ignore(409));
   }
 
-  /** Takes the record for one send attempt, held for `leaseInMs` in case this worker dies. */
-  async claim(id: string, leaseInMs: number): Promise<Claim> {
+  /**
+   * Takes the record for one send attempt, held for `leaseInMs` in case this worker dies. A record
+   * holds the digest of the first content seen under its id; other content under the same id is a
+   * conflict, whatever the record's state, and never claims it. Without a digest (the request's
+   * content could not be read) there is nothing to compare.
+   */
+  async claim(id: string, leaseInMs: number, digest?: string): Promise<Claim> {
     for (let race = 0; race < 5; race++) {
       const now = Date.now();
       const current = await this.read(id);
+      if (current?.digest && digest && current.digest !== digest) return { outcome: 'conflict', record: toRecord(current) };
       if (current?.status === 'sent' || current?.status === 'failed') return { outcome: 'finished', record: toRecord(current) };
       if (current?.status === 'sending' && (current.leaseUntil ?? 0) > now) return { outcome: 'in-flight', retryInMs: current.leaseUntil! - now };
       const claimed = entity(id, {
@@ -66,6 +77,7 @@ export class StatusStore {
         attempts: (current?.attempts ?? 0) + 1,
         history: current?.history ?? '[]',
         leaseUntil: now + leaseInMs,
+        ...((current?.digest || digest) && { digest: current?.digest || digest }),
       });
       try {
         if (current) await this.table.updateEntity(claimed, 'Replace', { etag: current.etag! });
@@ -93,6 +105,7 @@ export class StatusStore {
         status: 'failed',
         attempts: failure.attempts ?? current?.attempts ?? 0,
         history: JSON.stringify(failure.history ?? []),
+        ...(current?.digest && { digest: current.digest }),
         ...(failure.diagnosis && { diagnosis: JSON.stringify(failure.diagnosis) }),
         ...(failure.reason && { reason: failure.reason }),
       }),
@@ -122,6 +135,7 @@ function toRecord(e: Entity): MessageRecord {
     ...(e.diagnosis && { diagnosis: JSON.parse(e.diagnosis) as Diagnosis }),
     ...(e.reason && { reason: e.reason }),
     history: JSON.parse(e.history || '[]') as AttemptRecord[],
+    ...(e.digest && { digest: e.digest }),
     updatedAt: e.updatedAt,
   };
 }
