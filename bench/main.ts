@@ -4,6 +4,7 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { measureColdStart, type Entry } from './cold-start.js';
+import { measureHostileInput } from './hostile-input.js';
 import { measureCostRun } from './cost-run.js';
 import { describeMachine, loadAverage } from './machine.js';
 import { readBenchOptions } from './options.js';
@@ -58,6 +59,9 @@ try {
     measurePacing(standIns, options.pacing, options.warm.concurrency),
   );
   const queue = await section('6 queue drain', `${options.queueMessages} messages through Azurite`, () => measureQueueDrain(standIns, options.queueMessages));
+  const hostile = await section('7 hostile input', `${options.hostile.megabytes} MB bodies refused and parsed, ${options.hostile.repetitions} times each`, async () =>
+    measureHostileInput(options.hostile.megabytes, options.hostile.repetitions),
+  );
   measured = {
     date: new Date().toISOString(),
     command: `npm run bench${argv.length ? ` -- ${argv.join(' ')}` : ''}`,
@@ -69,6 +73,7 @@ try {
     coldStart,
     pacing,
     queue,
+    hostile,
   };
 } finally {
   await standIns.close();

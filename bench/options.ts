@@ -19,6 +19,8 @@ export interface BenchOptions {
   coldStart: { loadRepetitions: number; firstSendRepetitions: number };
   pacing: { limit: number; windowInMs: number; windows: number };
   queueMessages: number;
+  /** Size of each hostile body, and how often each is refused and parsed. */
+  hostile: { megabytes: number; repetitions: number };
 }
 
 export const usage = `usage: npm run bench [-- --quick] [--out FILE]
@@ -44,5 +46,7 @@ export function readBenchOptions(argv: string[]): BenchOptions {
     // 50 messages a second, Exchange's 30 a minute scaled up 100x, over windows short enough for a short run
     pacing: quick ? { limit: 75, windowInMs: 1_500, windows: 4 } : { limit: 250, windowInMs: 5_000, windows: 6 },
     queueMessages: quick ? 500 : 2_000,
+    // the largest body exosend reads is 38.5 MB (35 MB and a tenth for JSON's keys and escapes)
+    hostile: quick ? { megabytes: 8, repetitions: 3 } : { megabytes: 36, repetitions: 5 },
   };
 }

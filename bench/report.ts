@@ -90,6 +90,10 @@ export function formatReport(r: BenchResults): string {
   const q = r.queue;
   rows.push(['6', `queue drain from Azurite (${int(q.messages)} msgs)`, `${rate(q.perSecond)} msg/s`, '', '', '', '', `host.json batchSize ${q.batchSize}, newBatchThreshold ${q.newBatchThreshold}`]);
 
+  for (const c of r.hostile.cases) {
+    rows.push(['7', `refuse a ${c.bodyMb.toFixed(1)} MB body of ${c.name}: ms`, ms(c.refuseMs), ms(c.parseMs), '', ratio(c.refuseMs / c.parseMs), '', `${met(`hostile input: ${c.name}`)}; answer ${int(c.answerChars)} chars, ${c.details} details`]);
+  }
+
   const header: Row = ['#', 'measure', 'exosend', 'floor', 'baseline', 'exosend/floor', 'exosend/baseline', 'target'];
   const table = [header, header.map(() => '---') as Row, ...rows].map((row) => `| ${row.join(' | ')} |`).join('\n');
   return [table, '', ...notes(r).map((n) => `- ${n}`)].join('\n');
@@ -111,6 +115,7 @@ function notes(r: BenchResults): string[] {
     `Cost per 10,000: exosend from one fresh worker sending ${r.cost.messages.toLocaleString('en-US')} messages (${r.cost.concurrency} callers) through ${r.cost.entry}${r.cost.messages === 10_000 ? '' : '; token requests and vault reads are per worker and not scaled, connections are scaled'}; floor and baseline from their warm rounds. nodemailer's pool retires a connection after 100 messages, hence about one connection per 100.`,
     `Cold start: medians of ${r.coldStart.repetitions} fresh processes each (first sends: fewer), empty node ${int(r.coldStart.emptyNodeMs)} ms; outside the Functions host, whose package warns it is in test mode.`,
     `Pacing: exosend's pipeline with its pacing window and the stand-in's window both ${r.pacing.windowInMs / 1000} s instead of 60 s and the limit ${r.pacing.limit} per window, ${r.pacing.callers} callers with more to send than the limit allows for ${r.pacing.windows} windows; the stand-in enforces the same limit and 3 sessions per mailbox.`,
+    `Hostile input: exosend's parseMailRequest refusing each body (from its text to the 400), against JSON.parse of the same text as the floor (what reading those bytes costs any JSON API), median of ${r.hostile.repetitions} interleaved runs each, in this process. Answer sizes are asserted in test/hostile-input.test.ts; here only time.`,
     missed.length === 0 ? 'Every target met.' : `Missed: ${missed.map((t) => `${t.what} ${t.value} (target ${t.target})`).join('; ')}.`,
   ];
 }

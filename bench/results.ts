@@ -1,5 +1,6 @@
 import type { ColdStart } from './cold-start.js';
 import type { CostRun } from './cost-run.js';
+import type { HostileInput } from './hostile-input.js';
 import type { Machine } from './machine.js';
 import type { Pacing } from './pacing.js';
 import type { QueueDrain } from './queue-drain.js';
@@ -24,5 +25,6 @@ export interface BenchResults {
   coldStart: ColdStart;
   pacing: Pacing;
   queue: QueueDrain;
+  hostile: HostileInput;
   targets: Target[];
 }

@@ -34,5 +34,10 @@ export function judgeTargets(r: Omit<BenchResults, 'targets'>): Target[] {
     value: `${(r.pacing.deviation * 100).toFixed(1)}%`,
     met: Math.abs(r.pacing.deviation) <= 0.05 && r.pacing.maxInAnyWindow <= r.pacing.limit && r.pacing.counts.repliesRateLimit === 0,
   });
+  for (const c of r.hostile.cases) {
+    // refusing must cost about what reading the bytes costs, never a multiple of the list's length in work
+    const cost = c.refuseMs / c.parseMs;
+    targets.push({ what: `hostile input: ${c.name}`, target: '<= 2x JSON.parse', value: `${cost.toFixed(2)}x`, met: cost <= 2 });
+  }
   return targets;
 }

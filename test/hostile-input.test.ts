@@ -38,28 +38,31 @@ describe('hostile input on POST /api/send', () => {
 
   // Regression: a few MB of invalid recipients produced a million `details` (tens of MB) and seconds of
   // CPU; at ~36 MB the worker ran out of memory and the app died.
+  it('when a body holds a million values (recipients, attachments, headers or unknown fields), then it is refused with one small answer, unparsed', async () => {
+    const wide = Object.fromEntries(Array.from({ length: 1_000_000 }, (_, i) => [`k${i}`, 1]));
+    for (const body of [mailRequest({ to: Array(1_000_000).fill('x') }), mailRequest({ bcc: Array(1_000_000).fill('x') }), mailRequest({ attachments: Array(1_000_000).fill({}) }), mailRequest({ headers: wide }), mailRequest({ ...wide })]) {
+      const reply = await h.send(body);
+      assert.equal(reply.status, 400);
+      assert.deepEqual(detailPaths(reply), ['']);
+      assert.match(reply.body.error.details[0].message, /^must not hold more than 10,000 values/);
+      assert.ok(JSON.stringify(reply.body).length < 1000, `answer of ${JSON.stringify(reply.body).length} characters`);
+    }
+  });
+
   for (const list of ['to', 'cc', 'bcc'] as const) {
-    it(`when "${list}" holds a million invalid entries, then the answer is one small 400 about its length`, async () => {
-      const reply = await h.send(mailRequest({ to: ['ada@fabrikam.example'], [list]: Array(1_000_000).fill('x') }));
+    it(`when "${list}" holds 9,000 invalid entries (under the value budget), then the answer is one 400 about its length, not 9,000 details`, async () => {
+      const reply = await h.send(mailRequest({ to: ['ada@fabrikam.example'], [list]: Array(9_000).fill('x') }));
       assert.equal(reply.status, 400);
       assert.deepEqual(reply.body.error.details, [{ path: list, message: `at most ${mailLimits.maxRecipients} recipients` }]);
-      assert.ok(JSON.stringify(reply.body).length < 1000);
     });
   }
 
-  it('when a request holds a million attachments, a million headers or a million unknown fields, then each answer stays under 2 KB', async () => {
-    const wide = Object.fromEntries(Array.from({ length: 1_000_000 }, (_, i) => [`k${i}`, 1]));
+  it('when attachments or headers are over their count by thousands, then each answer is one detail about the count', async () => {
     const cases = [
-      { body: mailRequest({ attachments: Array(1_000_000).fill({}) }), path: 'attachments' },
-      { body: mailRequest({ headers: wide }), path: 'headers' },
-      { body: mailRequest({ ...wide }), path: '' },
+      { body: mailRequest({ attachments: Array(3_000).fill({}) }), detail: { path: 'attachments', message: `at most ${mailLimits.maxAttachments} attachments` } },
+      { body: mailRequest({ headers: headers(3_000) }), detail: { path: 'headers', message: `at most ${mailLimits.maxHeaders} headers` } },
     ];
-    for (const { body, path } of cases) {
-      const reply = await h.send(body);
-      assert.equal(reply.status, 400);
-      assert.ok(detailPaths(reply).includes(path), JSON.stringify(reply.body).slice(0, 300));
-      assert.ok(JSON.stringify(reply.body).length < 2048, `answer of ${JSON.stringify(reply.body).length} characters`);
-    }
+    for (const { body, detail } of cases) assert.deepEqual((await h.send(body)).body.error.details, [detail]);
   });
 
   it('when every recipient, attachment and header is wrong, then the answer carries 20 details and one that counts the rest', async () => {
@@ -74,7 +77,7 @@ describe('hostile input on POST /api/send', () => {
   it('when JSON nests a million levels deep, then it is refused as too deep before it is parsed', async () => {
     const reply = await h.send(undefined, { raw: `{"to":${'['.repeat(1_000_000)}${']'.repeat(1_000_000)},"subject":"s","text":"t"}` });
     assert.equal(reply.status, 400);
-    assert.match(reply.body.error.details[0].message, /nest more than 16 levels/);
+    assert.match(reply.body.error.details[0].message, /^must not nest more than 16 levels/);
   });
 
   it('when a hostile request is being validated, then a health call made at the same time still answers', async () => {

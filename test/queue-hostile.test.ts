@@ -67,6 +67,7 @@ describe('hostile messages through the queue', () => {
       manyDetails: await put(encodeQueueMessage(mailRequest({ to: Array.from({ length: 500 }, (_, i) => `bad-${i}`), attachments: Array(40).fill({ filename: 'f'.repeat(300) }) }))),
       deepBase64: await put(Buffer.from(`{"to":${deep(20_000)}}`).toString('base64')),
       deepPlain: await put(`{"to":${deep(5_000)},"subject":"s","text":"t"}`),
+      manyValues: await put(Buffer.from(`{"to":[${'0,'.repeat(19_999)}0]}`).toString('base64')),
       undecodableHuge: await put('!'.repeat(60_000)),
       oversize: await putViaBlob('oversize', mailRequest({ attachments: [{ filename: 'big.bin', contentBase64: b64(Math.floor((35 * 1024 * 1024 - 200_000) / 4) * 3) }] })),
       dotsKey: await put(encodeQueueMessage(mailRequest({ idempotencyKey: '..' }))),
@@ -95,8 +96,9 @@ describe('hostile messages through the queue', () => {
     }
     assert.equal(letters.length, Object.keys(hostile).length);
     assert.equal(letterOf(hostile.manyDetails).details.length, 21);
-    assert.match(letterOf(hostile.deepBase64).reason, /nests more than 16 levels/);
-    assert.match(letterOf(hostile.deepPlain).reason, /nests more than 16 levels/);
+    assert.match(letterOf(hostile.deepBase64).reason, /must not nest more than 16 levels/);
+    assert.match(letterOf(hostile.deepPlain).reason, /must not nest more than 16 levels/);
+    assert.match(letterOf(hostile.manyValues).reason, /must not hold more than 10,000 values/);
     assert.ok(letterOf(hostile.undecodableHuge).original.length < 20_000);
     assert.equal(letterOf(hostile.oversize).code, 'MESSAGE_TOO_LARGE');
     assert.equal(letterOf(hostile.dotsKey).code, 'INVALID_REQUEST', 'a dots-only key names no record: the message is known by its queue id');

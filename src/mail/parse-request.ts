@@ -1,6 +1,6 @@
 import type { ExosendConfig } from '../config.js';
 import { RequestRejected, type FieldProblem } from '../pipeline/errors.js';
-import { jsonTextTooDeep, maxJsonDepth, valueTooDeep } from './json-depth.js';
+import { jsonTextProblem, jsonValueProblem } from './json-limits.js';
 import { mailLimits, mailRequestSchema, type MailRequest } from './mail-request.js';
 import { transmittedSize } from './transmitted-size.js';
 
@@ -10,13 +10,15 @@ export const maxBodyBytes = Math.ceil(mailLimits.maxMessageBytes * 1.1);
 /**
  * Turns what a caller sent into a request exosend will send, or says why not.
  * Checks what exosend owns -- shape, senders, limits, header values -- and leaves the rest to Exchange.
- * Its cost is bounded by the body's size: nesting is refused before parsing, a list longer than
- * its limit before its elements are looked at, and an answer carries at most 20 details.
+ * Its cost is bounded by one pass over the body: JSON too deep or with too many values is refused
+ * before it is parsed, a list longer than its limit before its elements are looked at, and an
+ * answer carries at most 20 details.
  */
 export function parseMailRequest(body: unknown, config: Pick<ExosendConfig, 'allowedSenders'>): MailRequest {
   if (typeof body === 'string' && Buffer.byteLength(body) > maxBodyBytes) throw tooLarge();
   const json = typeof body === 'string' ? parseJson(body) : body;
-  if (typeof body !== 'string' && valueTooDeep(json)) throw tooDeep();
+  const shape = typeof body === 'string' ? undefined : jsonValueProblem(json);
+  if (shape) throw badShape(shape);
   const parsed = mailRequestSchema.safeParse(json);
   if (!parsed.success) {
     const details = parsed.error.issues.map((i): FieldProblem => ({
@@ -49,7 +51,8 @@ export function decodeUtf8Body(bytes: Uint8Array): string {
 }
 
 function parseJson(text: string): unknown {
-  if (jsonTextTooDeep(text)) throw tooDeep();
+  const shape = jsonTextProblem(text);
+  if (shape) throw badShape(shape);
   try {
     return JSON.parse(text);
   } catch {
@@ -59,10 +62,8 @@ function parseJson(text: string): unknown {
   }
 }
 
-function tooDeep(): RequestRejected {
-  return new RequestRejected('INVALID_REQUEST', 'The mail request nests too deep.', [
-    { path: '', message: `must not nest more than ${maxJsonDepth} levels of arrays and objects` },
-  ]);
+function badShape(problem: string): RequestRejected {
+  return new RequestRejected('INVALID_REQUEST', 'The mail request is not shaped like one: it was not read.', [{ path: '', message: problem }]);
 }
 
 function tooLarge(): RequestRejected {

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { jsonTextTooDeep, maxJsonDepth, valueTooDeep } from '../mail/json-depth.js';
+import { jsonTextProblem, jsonValueProblem } from '../mail/json-limits.js';
 import { idempotencyKeyPattern } from '../mail/mail-request.js';
 
 /** One try of a queued message, as the status record and the dead letter show it. */
@@ -43,18 +43,20 @@ export function encodeQueueMessage(value: unknown): string {
  */
 export function decodeQueueMessage(body: unknown): DecodedMessage {
   let json: unknown = body;
-  const tooDeep = { kind: 'undecodable', reason: `the message nests more than ${maxJsonDepth} levels of arrays and objects` } as const;
+  const badShape = (problem: string) => ({ kind: 'undecodable', reason: `the message was not read: it ${problem}` }) as const;
   if (typeof body === 'string') {
     const text = strictBase64ToUtf8(body.trim());
     if (text === undefined) return { kind: 'undecodable', reason: 'the message is neither base64-encoded JSON nor JSON' };
-    if (jsonTextTooDeep(text)) return tooDeep;
+    const shape = jsonTextProblem(text);
+    if (shape) return badShape(shape);
     try {
       json = JSON.parse(text);
     } catch {
       return { kind: 'undecodable', reason: 'the message is base64, but what it encodes is not JSON' };
     }
-  } else if (valueTooDeep(body)) {
-    return tooDeep;
+  } else {
+    const shape = jsonValueProblem(body);
+    if (shape) return badShape(shape);
   }
   if (typeof json === 'object' && json !== null && 'exosend' in json) {
     const envelope = envelopeSchema.safeParse(json);
