@@ -13,7 +13,7 @@ import type { HealthCheckResult } from '../src/health/health-result.js';
 import { forgetHealthChecks, lastHealthCheck } from '../src/health/last-check.js';
 import type { QueueListener } from '../src/local-host/queue-listener.js';
 import { getRuntime } from '../src/runtime.js';
-import { credentialSettings, sandboxScenarios, storeCertificate } from '../src/sandbox/index.js';
+import { credentialSettings, sandboxScenarios, scenarioSettings, storeCertificate } from '../src/sandbox/index.js';
 import { certificateSecretValue, issueClientCertificate } from '../src/sandbox/pki.js';
 import { mailRequest, startHarness, type Harness } from './harness.js';
 import { drain, startQueueFixture, type QueueFixture } from './queue-fixture.js';
@@ -105,6 +105,27 @@ describe('EXOSEND_CREDENTIAL: secret, certificate and federated, end to end', ()
       assert.equal((await h.send(mailRequest())).status, 200);
       assert.deepEqual(counts(), { vaultReads: expected[kind].vaultReads, exchangeTokens: 2, tokenRequests: 2 }, kind);
     }
+  });
+
+  it('when a queued message meets a certificate Entra does not know or a federation that does not match, then it is dead-lettered at once with that diagnosis', async () => {
+    const cases = [
+      ['certificate-not-registered', 'CERTIFICATE_NOT_REGISTERED'],
+      ['federation-audience-mismatch', 'FEDERATED_CREDENTIAL_MISMATCH'],
+    ] as const;
+    for (const [name, code] of cases) {
+      await listener?.stop();
+      sandboxScenarios[name](h.sandbox);
+      h.restartApp({ ...q.settings, ...scenarioSettings(h.sandbox, name) });
+      const reply = await h.http(enqueueMail, { route: 'enqueue', body: mailRequest({ idempotencyKey: `dead-${name}` }) });
+      listener = q.startListener();
+      const [record] = await q.waitUntilFinished([reply.body.id as string]);
+      assert.equal(record?.status, 'failed', name);
+      assert.equal(record?.attempts, 1, 'a setup mistake is not retried');
+      const [letter] = await drain(q.storage, 'poison');
+      assert.equal(letter.diagnosis.code, code);
+      assert.match(letter.diagnosis.fix, code === 'CERTIFICATE_NOT_REGISTERED' ? /az ad app credential reset --id / : /az ad app federated-credential create --id /);
+    }
+    sandboxScenarios.healthy(h.sandbox);
   });
 
   it('when the vault holds the certificate as PEM, then it signs as well as the PKCS#12 form', async () => {

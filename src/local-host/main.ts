@@ -105,7 +105,7 @@ const queues = await startQueueHost(registrations.queues, log);
 const timers = startTimers(registrations.timers, log);
 
 printBanner({
-  mode: sandboxMode ? `sandbox${args.scenario ? ` (scenario: ${args.scenario})` : ''}` : `real (settings from ${existsSync(settingsFile) ? settingsFile : 'the environment'})`,
+  mode: sandboxMode ? `sandbox${args.scenario ? ` (scenario: ${args.scenario}${process.env['EXOSEND_CREDENTIAL'] ? `, EXOSEND_CREDENTIAL=${process.env['EXOSEND_CREDENTIAL']}` : ''})` : ''}` : `real (settings from ${existsSync(settingsFile) ? settingsFile : 'the environment'})`,
   baseUrl: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
   functionKey,
   registrations,
