@@ -57,6 +57,9 @@ export async function runChain(
   const from = options.from ?? config.mailbox;
   const notes = chainNotes(config, options.to, from);
 
+  // the probe's report is not back yet while its stages run: the credential's state is caught here
+  let currentState: ProbeReport['credential'];
+  const probeCredential = { kind: credential.kind, prepare: async () => (currentState = await credential.prepare()) };
   const onStage = ({ stage, ok, durationMs }: StageResult) => {
     if (!ok) return; // recorded below, once the diagnosis decides which step it belongs to
     if (stage === 'vault' && options.secret) {
@@ -67,9 +70,6 @@ export async function runChain(
     const note = notes.of(stage, { credential: currentState, token });
     record({ stage, ok, durationMs, ...(note ? { note } : {}) });
   };
-  // the probe's report is not back yet while its stages run: the credential's state is caught here
-  let currentState: ProbeReport['credential'];
-  const probeCredential = { kind: credential.kind, prepare: async () => (currentState = await credential.prepare()) };
   const report = await runProbe(
     { config, credential: probeCredential, tokens },
     { ...(options.to ? { to: options.to } : {}), from, subject: (runId) => `exosend doctor: test message (run ${runId})`, onStage },
