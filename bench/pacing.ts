@@ -1,5 +1,4 @@
-import { ClientSecretAppCredential } from '../src/auth/client-secret-credential.js';
-import { SecretSource } from '../src/auth/secret-source.js';
+import { createAppCredential } from '../src/auth/create-app-credential.js';
 import { TokenProvider } from '../src/auth/token-provider.js';
 import { loadConfig } from '../src/config.js';
 import { parseMailRequest } from '../src/mail/parse-request.js';
@@ -37,8 +36,7 @@ export async function measurePacing(standIns: StandIns, options: BenchOptions['p
   // The pipeline as createRuntime() builds it, with the transport's pacing window shortened: the
   // window is no setting (Exchange counts a minute), so the HTTP handler cannot be given it.
   const config = loadConfig({ ...standIns.settings, EXOSEND_RATE_PER_MINUTE: String(limit) });
-  const secrets = new SecretSource(config);
-  const tokens = new TokenProvider(new ClientSecretAppCredential(config, secrets), { expect: config });
+  const tokens = new TokenProvider(createAppCredential(config), { expect: config });
   const transport = new MailboxTransport({ ...config, pacingWindowInMs: windowInMs }, tokens);
   const sender = new MailSender(config.mailbox, tokens, transport);
 

@@ -16,17 +16,23 @@ const guid = z.string().regex(guidPattern, 'must be a GUID');
 export const isGuid = (s: string) => guidPattern.test(s);
 const httpsUrl = z.url({ protocol: /^https$/, error: 'must be an https:// URL' }).transform((u) => u.replace(/\/+$/, ''));
 const mailbox = z.email('must be an email address').transform((a) => a.toLowerCase());
+const vaultObjectName = (what: string) => z.string().regex(/^[0-9a-zA-Z-]{1,127}$/, `must be ${what} (letters, digits, dashes)`);
+
+/** How the app proves itself to Entra: a client secret or a certificate from Key Vault, or the Function App's managed identity. */
+export const credentialKinds = ['secret', 'certificate', 'federated'] as const;
+export type CredentialKind = (typeof credentialKinds)[number];
+
 const positiveInt = (fallback: number) =>
   z.coerce.number('must be a number').int('must be a whole number').positive('must be greater than 0').default(fallback);
 
 const schema = z.object({
   EXOSEND_TENANT_ID: guidOrDomain,
   EXOSEND_CLIENT_ID: guid,
-  EXOSEND_KEY_VAULT_URL: httpsUrl,
-  EXOSEND_CLIENT_SECRET_NAME: z
-    .string()
-    .regex(/^[0-9a-zA-Z-]{1,127}$/, 'must be a Key Vault secret name (letters, digits, dashes)')
-    .default('exosend-client-secret'),
+  EXOSEND_KEY_VAULT_URL: httpsUrl.optional(),
+  EXOSEND_CREDENTIAL: z.enum(credentialKinds, 'must be "secret", "certificate" or "federated"').default('secret'),
+  EXOSEND_CLIENT_SECRET_NAME: vaultObjectName('a Key Vault secret name').default('exosend-client-secret'),
+  EXOSEND_CLIENT_CERTIFICATE_NAME: vaultObjectName('a Key Vault certificate name').default('exosend-client-certificate'),
+  EXOSEND_FEDERATED_AUDIENCE: z.string().regex(/^\S+$/, 'must be an audience such as api://AzureADTokenExchange').default('api://AzureADTokenExchange'),
   EXOSEND_MAILBOX: mailbox,
   EXOSEND_ALLOWED_SENDERS: z
     .string()
@@ -53,14 +59,22 @@ const schema = z.object({
   AZURE_AUTHORITY_HOST: httpsUrl.default('https://login.microsoftonline.com'),
   AZURE_CLIENT_ID: z.string().optional(),
   AzureWebJobsStorage: z.string().optional(),
+  // set by App Service on every worker: they fill the Function App's name into a fix
+  WEBSITE_SITE_NAME: z.string().optional(),
+  WEBSITE_RESOURCE_GROUP: z.string().optional(),
   APPLICATIONINSIGHTS_CONNECTION_STRING: z.string().optional(),
 });
 
 export interface ExosendConfig {
   tenantId: string;
   clientId: string;
-  keyVaultUrl: string;
+  /** The vault that holds the secret or the certificate; undefined only for `federated`, which reads no vault. */
+  keyVaultUrl: string | undefined;
+  credential: CredentialKind;
   clientSecretName: string;
+  clientCertificateName: string;
+  /** Audience of the managed identity's token that `federated` presents as its client assertion. */
+  federatedAudience: string;
   mailbox: string;
   /** Lower-cased From addresses callers may use; never empty (the mailbox at least). */
   allowedSenders: readonly string[];
@@ -80,6 +94,9 @@ export interface ExosendConfig {
   /** A user-assigned managed identity that reads the vault; undefined means system-assigned. */
   managedIdentityClientId: string | undefined;
   storageConnection: string | undefined;
+  /** The Function App and its resource group, as App Service states them; undefined outside Azure. */
+  functionAppName: string | undefined;
+  resourceGroup: string | undefined;
   appInsightsConnectionString: string | undefined;
 }
 
@@ -96,20 +113,28 @@ type Environment = Record<string, string | undefined>;
 export function loadConfig(env: Environment = process.env): ExosendConfig {
   const blankAsUnset = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v.trim() !== ''));
   const parsed = schema.safeParse(blankAsUnset);
+  // every kind but `federated` reads the vault: its URL is required unless the credential says otherwise
+  const vaultNeeded = blankAsUnset['EXOSEND_CREDENTIAL'] !== 'federated' && !('EXOSEND_KEY_VAULT_URL' in blankAsUnset);
+  const vaultProblem = vaultNeeded ? [{ variable: 'EXOSEND_KEY_VAULT_URL', message: 'is required' }] : [];
   if (!parsed.success) {
-    throw new ConfigError(
-      parsed.error.issues.map((issue) => ({
-        variable: String(issue.path[0]),
-        message: String(issue.path[0]) in blankAsUnset ? issue.message : 'is required',
-      })),
-    );
+    const problems = parsed.error.issues.map((issue) => ({
+      variable: String(issue.path[0]),
+      message: String(issue.path[0]) in blankAsUnset ? issue.message : 'is required',
+    }));
+    // in the schema's order, as before the vault's URL became conditional
+    const position = (variable: string) => Object.keys(schema.shape).indexOf(variable);
+    throw new ConfigError([...problems, ...vaultProblem].sort((a, b) => position(a.variable) - position(b.variable)));
   }
+  if (vaultProblem.length > 0) throw new ConfigError(vaultProblem);
   const s = parsed.data;
   return {
     tenantId: s.EXOSEND_TENANT_ID,
     clientId: s.EXOSEND_CLIENT_ID,
     keyVaultUrl: s.EXOSEND_KEY_VAULT_URL,
+    credential: s.EXOSEND_CREDENTIAL,
     clientSecretName: s.EXOSEND_CLIENT_SECRET_NAME,
+    clientCertificateName: s.EXOSEND_CLIENT_CERTIFICATE_NAME,
+    federatedAudience: s.EXOSEND_FEDERATED_AUDIENCE,
     mailbox: s.EXOSEND_MAILBOX,
     allowedSenders: s.EXOSEND_ALLOWED_SENDERS.length > 0 ? s.EXOSEND_ALLOWED_SENDERS : [s.EXOSEND_MAILBOX],
     rolesMode: s.EXOSEND_ROLES_MODE,
@@ -125,6 +150,8 @@ export function loadConfig(env: Environment = process.env): ExosendConfig {
     authorityHost: s.AZURE_AUTHORITY_HOST,
     managedIdentityClientId: s.AZURE_CLIENT_ID,
     storageConnection: s.AzureWebJobsStorage,
+    functionAppName: s.WEBSITE_SITE_NAME,
+    resourceGroup: s.WEBSITE_RESOURCE_GROUP,
     appInsightsConnectionString: s.APPLICATIONINSIGHTS_CONNECTION_STRING,
   };
 }

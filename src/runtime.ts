@@ -1,5 +1,5 @@
-import { ClientSecretAppCredential } from './auth/client-secret-credential.js';
-import { SecretSource } from './auth/secret-source.js';
+import type { AppCredential } from './auth/app-credential.js';
+import { createAppCredential } from './auth/create-app-credential.js';
 import { TokenProvider } from './auth/token-provider.js';
 import { loadConfig, type ExosendConfig } from './config.js';
 import { MailSender } from './pipeline/mail-sender.js';
@@ -8,17 +8,18 @@ import { MailboxTransport } from './transport/mailbox-transport.js';
 /** What a warm worker keeps between invocations, so that it pays for none of it twice. */
 export interface Runtime {
   config: ExosendConfig;
-  secrets: SecretSource;
+  /** The app's credential (EXOSEND_CREDENTIAL), with its vault read cached for the worker's life. */
+  credential: AppCredential;
   tokens: TokenProvider;
   transport: MailboxTransport;
   sender: MailSender;
 }
 
 export function createRuntime(config: ExosendConfig): Runtime {
-  const secrets = new SecretSource(config);
-  const tokens = new TokenProvider(new ClientSecretAppCredential(config, secrets), { expect: config });
+  const credential = createAppCredential(config);
+  const tokens = new TokenProvider(credential, { expect: config });
   const transport = new MailboxTransport(config, tokens);
-  return { config, secrets, tokens, transport, sender: new MailSender(config.mailbox, tokens, transport) };
+  return { config, credential, tokens, transport, sender: new MailSender(config.mailbox, tokens, transport) };
 }
 
 let current: Runtime | undefined;

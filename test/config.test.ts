@@ -36,6 +36,23 @@ describe('settings', () => {
     assert.equal(config.authorityHost, 'https://login.microsoftonline.com');
   });
 
+  it('when the credential is chosen, then its defaults apply, and only federated does without a vault', () => {
+    const secret = loadConfig(required);
+    assert.equal(secret.credential, 'secret');
+    const certificate = loadConfig({ ...required, EXOSEND_CREDENTIAL: 'certificate' });
+    assert.equal(certificate.clientCertificateName, 'exosend-client-certificate');
+    const { EXOSEND_KEY_VAULT_URL: _vault, ...withoutVault } = required;
+    const federated = loadConfig({ ...withoutVault, EXOSEND_CREDENTIAL: 'federated' });
+    assert.equal(federated.keyVaultUrl, undefined);
+    assert.equal(federated.federatedAudience, 'api://AzureADTokenExchange');
+    assert.deepEqual(problems({ ...withoutVault, EXOSEND_CREDENTIAL: 'certificate' }), { EXOSEND_KEY_VAULT_URL: 'is required' });
+    assert.deepEqual(problems(withoutVault), { EXOSEND_KEY_VAULT_URL: 'is required' });
+    assert.deepEqual(problems({ ...required, EXOSEND_CREDENTIAL: 'password', EXOSEND_CLIENT_CERTIFICATE_NAME: 'a b' }), {
+      EXOSEND_CREDENTIAL: 'must be "secret", "certificate" or "federated"',
+      EXOSEND_CLIENT_CERTIFICATE_NAME: 'must be a Key Vault certificate name (letters, digits, dashes)',
+    });
+  });
+
   it('when settings are missing, then each missing variable is named as required', () => {
     assert.deepEqual(problems({}), {
       EXOSEND_TENANT_ID: 'is required',

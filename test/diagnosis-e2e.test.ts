@@ -5,13 +5,13 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import { diagnosisCodes, type DiagnosisCode, type Stage } from '../src/diagnosis/diagnosis.js';
-import { sandboxScenarios, type SandboxApp } from '../src/sandbox/index.js';
+import { sandboxScenarios, scenarioSettings, type SandboxApp, type SandboxScenarioName } from '../src/sandbox/index.js';
 import { mailRequest, startHarness, type Harness, type Reply } from './harness.js';
 import { startRelayWithoutAuth, startServerWithoutStartTls, startServerWithUntrustedCertificate, type Impostor } from './smtp-impostors.js';
 
 interface Arranged {
   /** App settings for this case, on top of the sandbox's; the app restarts cold with them. */
-  settings?: Record<string, string>;
+  settings?: Record<string, string | undefined>;
   /** Fields of the mail request that differ from a plain valid one. */
   request?: Record<string, unknown>;
   /** A server the settings point the app at instead of Exchange. */
@@ -41,7 +41,125 @@ const otherId = randomUUID();
 const smtpAt = (impostor: Impostor) => ({ EXOSEND_SMTP_HOST: '127.0.0.1', EXOSEND_SMTP_PORT: String(impostor.port) });
 const kbSetupSteps = [/^1\. Audience: /m, /^2\. Permission: /m, /^3\. Service principal: /m, /^4\. Mailbox permission: /m, /^5\. SMTP AUTH for the mailbox: /m];
 
+/** A certificate or federation scenario, with the credential setting it needs. */
+const withScenario = (name: SandboxScenarioName) => (h: Harness): Arranged => {
+  sandboxScenarios[name](h.sandbox);
+  return { settings: scenarioSettings(h.sandbox, name) };
+};
+const federationFix = (app: SandboxApp) => [
+  `az ad app federated-credential create --id ${app.clientId} --parameters '{"name":"exosend-function-app","issuer":"${app.federation.issuer}","subject":"${app.federatedIdentity.objectId}","audiences":["api://AzureADTokenExchange"]}'`,
+  'Federated credentials > Add credential > Managed Identity',
+];
+const noVaultRead = (h: Harness) => assert.equal(h.sandbox.vault.reads, 0, 'a federated credential reads no vault');
+
 const cases: Case[] = [
+  // the certificate in Key Vault (EXOSEND_CREDENTIAL=certificate)
+  {
+    code: 'VAULT_CERTIFICATE_NOT_FOUND',
+    when: 'the vault has no certificate of the configured name',
+    then: 'the fix names the vault, the certificate and how to import or create it',
+    arrange: withScenario('certificate-missing'),
+    status: 502,
+    stage: 'vault',
+    smtp: (app) => new RegExp(`^404 SecretNotFound: A secret with \\(name/id\\) ${app.certificateName} was not found`),
+    fix: (app) => [`EXOSEND_CLIENT_CERTIFICATE_NAME (${app.certificateName})`, `az keyvault certificate import --vault-name 127 --name ${app.certificateName}`, `az ad app credential reset --id ${app.clientId} --keyvault 127 --cert ${app.certificateName} --append`],
+    verify: (h) => assert.equal(h.sandbox.identity.counters.tokenRequests, 0),
+  },
+  {
+    code: 'CERTIFICATE_NO_PRIVATE_KEY',
+    when: "the vault's certificate comes without its private key",
+    then: 'nothing is asked of Entra and the fix says to import it with its key',
+    arrange: withScenario('certificate-without-key'),
+    status: 502,
+    stage: 'vault',
+    smtp: () => /no private key/,
+    fix: (app) => [`az keyvault certificate import --vault-name 127 --name ${app.certificateName} --file exosend.pfx`, 'exportable'],
+    verify: (h) => assert.equal(h.sandbox.identity.counters.tokenRequests, 0),
+  },
+  {
+    code: 'CERTIFICATE_EXPIRED',
+    when: "the vault's certificate is past its notAfter",
+    then: 'it is refused before Entra is asked, and the fix creates the next version and uploads it',
+    arrange: withScenario('certificate-expired'),
+    status: 502,
+    stage: 'certificate',
+    smtp: () => /^thumbprint [0-9A-F]{40}: valid from \S+ to \S+; now /,
+    fix: (app) => [`az keyvault certificate create --vault-name 127 --name ${app.certificateName}`, `az ad app credential reset --id ${app.clientId} --keyvault 127 --cert ${app.certificateName} --append`],
+    cause: () => ['expired on 20'],
+    verify: (h) => assert.equal(h.sandbox.identity.counters.tokenRequests, 0, 'checked locally, before any call to Entra'),
+  },
+  {
+    code: 'CERTIFICATE_NOT_YET_VALID',
+    when: "the vault's certificate starts tomorrow",
+    then: 'it is refused before Entra is asked, and the fix mentions the clock',
+    arrange: withScenario('certificate-not-yet-valid'),
+    status: 502,
+    stage: 'certificate',
+    smtp: () => /^thumbprint [0-9A-F]{40}: valid from /,
+    fix: (app) => ["host's clock", `az keyvault certificate create --vault-name 127 --name ${app.certificateName}`],
+    cause: () => ['not valid before 20'],
+    verify: (h) => assert.equal(h.sandbox.identity.counters.tokenRequests, 0, 'checked locally, before any call to Entra'),
+  },
+  {
+    code: 'CERTIFICATE_NOT_REGISTERED',
+    when: "the certificate's public part was never uploaded to the app registration",
+    then: 'the vault is read once more and the fix uploads it with this app and vault filled in',
+    arrange: withScenario('certificate-not-registered'),
+    status: 502,
+    stage: 'token',
+    smtp: () => /^invalid_client: AADSTS700027: The certificate with identifier used to sign the client assertion is not registered on application\. \[Reason - The key was not found\., Thumbprint of key used by client: '[0-9A-F]{64}'/,
+    fix: (app) => [`az ad app credential reset --id ${app.clientId} --keyvault 127 --cert ${app.certificateName} --append`, `app ${app.clientId} > Certificates & secrets > Certificates > Upload certificate`],
+    verify: (h) => assert.equal(h.sandbox.vault.reads, 2, 'a refused certificate makes the app read the vault again, once'),
+  },
+  // the managed identity as a federated credential (EXOSEND_CREDENTIAL=federated)
+  {
+    code: 'FEDERATED_CREDENTIAL_MISMATCH',
+    when: "the app's federated credential names another issuer",
+    then: 'the fix is the one az command with this issuer, subject and audience',
+    arrange: withScenario('federation-issuer-mismatch'),
+    status: 502,
+    stage: 'token',
+    smtp: (app) => new RegExp(`^invalid_request: AADSTS700211: No matching federated identity record found for presented assertion issuer '${escape(app.federation.issuer)}'`),
+    fix: federationFix,
+    cause: () => ['AADSTS700211'],
+    verify: noVaultRead,
+  },
+  {
+    code: 'FEDERATED_CREDENTIAL_MISMATCH',
+    when: "the app's federated credential names another subject than the identity's principal ID",
+    then: 'the fix names the principal ID to register',
+    arrange: withScenario('federation-subject-mismatch'),
+    status: 502,
+    stage: 'token',
+    smtp: (app) => new RegExp(`^invalid_request: AADSTS700213: No matching federated identity record found for presented assertion subject '${app.federatedIdentity.objectId}'`),
+    fix: federationFix,
+    verify: noVaultRead,
+  },
+  {
+    code: 'FEDERATED_CREDENTIAL_MISMATCH',
+    when: "the app's federated credential expects another audience",
+    then: 'the fix names EXOSEND_FEDERATED_AUDIENCE',
+    arrange: withScenario('federation-audience-mismatch'),
+    status: 502,
+    stage: 'token',
+    smtp: () => /^invalid_request: AADSTS700212: No matching federated identity record found for presented assertion audience 'api:\/\/AzureADTokenExchange'/,
+    fix: (app) => [...federationFix(app), 'EXOSEND_FEDERATED_AUDIENCE'],
+    verify: noVaultRead,
+  },
+  {
+    code: 'MANAGED_IDENTITY_UNAVAILABLE',
+    when: 'AZURE_CLIENT_ID names an identity not assigned to the Function App',
+    then: 'the fix assigns that identity, found by its client ID',
+    arrange: withScenario('identity-not-assigned'),
+    status: 502,
+    stage: 'token',
+    smtp: () => /No Managed Identity found for specified ClientId/,
+    fix: (app) => [`[?clientId=='${app.unassignedIdentityClientId}'].id`, 'az functionapp identity assign', 'Settings > Identity > User assigned > Add', '/api/health'],
+    verify: (h) => {
+      noVaultRead(h);
+      assert.equal(h.sandbox.identity.counters.tokenRequests, 0, 'no assertion, no token request');
+    },
+  },
   // Key Vault
   {
     code: 'VAULT_SECRET_NOT_FOUND',
@@ -398,9 +516,9 @@ const cases: Case[] = [
   },
 ];
 
-const beforeSmtp = new Set<Stage>(['vault', 'token', 'claims']);
+const beforeSmtp = new Set<Stage>(['vault', 'certificate', 'token', 'claims']);
 /** A catalogue placeholder, or the stand-in text diagnose() puts where the context had no value. */
-const unfilled = /\{\w+\}|<(tenant id|client id|mailbox|From address|vault URL|secret name|scope|vault name)>/;
+const unfilled = /\{\w+\}|<(tenant id|client id|mailbox|From address|vault URL|secret name|scope|vault name|certificate name|thumbprint|not before|not after|principal ID of the managed identity|AZURE_CLIENT_ID)>/;
 
 describe('POST /api/send when the setup is wrong: every diagnosis, end to end', () => {
   let h: Harness;

@@ -53,6 +53,14 @@ describe('catalogue', () => {
     assert.match(diagnose('VAULT_ACCESS_DENIED', context).fix, /Key vaults > contoso-exosend > Access control/);
   });
 
+  test('when a federated credential does not match, then the fix is the one az command with this app, issuer, subject and audience', () => {
+    const d = diagnose('FEDERATED_CREDENTIAL_MISMATCH', { ...context, subject: '99999999-8888-7777-6666-555555555555', audience: 'api://AzureADTokenExchange' });
+    assert.ok(
+      d.fix.includes(`az ad app federated-credential create --id ${context.clientId} --parameters '{"name":"exosend-function-app","issuer":"https://login.microsoftonline.com/${context.tenantId}/v2.0","subject":"99999999-8888-7777-6666-555555555555","audiences":["api://AzureADTokenExchange"]}'`),
+      d.fix,
+    );
+  });
+
   test('when the context is empty, then the fix still reads, with named stand-ins', () => {
     const d = diagnose('APP_NOT_REGISTERED_IN_EXCHANGE');
     assert.match(d.fix, /New-ServicePrincipal -AppId <client id> -ObjectId <Object ID from Entra admin center > Enterprise applications/);
@@ -179,6 +187,12 @@ describe('classifyIdentityError', () => {
     ['a network_error', required('network_error: See https://aka.ms/msal.js.errors#network_error for details'), 'TOKEN_ENDPOINT_UNAVAILABLE'],
     ['an endpoints_resolution_error', new CredentialUnavailableError('endpoints_resolution_error: See https://aka.ms/msal.js.errors#endpoints_resolution_error for details'), 'TOKEN_ENDPOINT_UNAVAILABLE'],
     ['a 503 AuthenticationError', new AuthenticationError(503, '<html>Service Unavailable</html>'), 'TOKEN_ENDPOINT_UNAVAILABLE'],
+    ['AADSTS700027', required(aadsts('invalid_client', 700027, "The certificate with identifier used to sign the client assertion is not registered on application. [Reason - The key was not found., Thumbprint of key used by client: 'ABC']")), 'CERTIFICATE_NOT_REGISTERED'],
+    ['AADSTS700211', required(aadsts('invalid_request', 700211, "No matching federated identity record found for presented assertion issuer 'https://login.microsoftonline.com/x/v2.0'.")), 'FEDERATED_CREDENTIAL_MISMATCH'],
+    ['AADSTS700212', required(aadsts('invalid_request', 700212, "No matching federated identity record found for presented assertion audience 'api://AzureADTokenExchange'.")), 'FEDERATED_CREDENTIAL_MISMATCH'],
+    ['AADSTS700213', required(aadsts('invalid_request', 700213, "No matching federated identity record found for presented assertion subject '00000000-0000-0000-0000-000000000000'.")), 'FEDERATED_CREDENTIAL_MISMATCH'],
+    // the undivided code older tenants and older replies still carry
+    ['AADSTS70021', new AuthenticationError(400, { error: 'invalid_request', error_description: "AADSTS70021: No matching federated identity record found for presented assertion. Assertion Issuer: 'https://login.microsoftonline.com/x/v2.0'. Assertion Subject: 'y'. Assertion Audience: 'api://AzureADTokenExchange'.\r\nTrace ID: a", error_codes: [70021] }), 'FEDERATED_CREDENTIAL_MISMATCH'],
   ];
   for (const [name, err, code] of cases) {
     test(`when Entra fails with ${name}, then the diagnosis is ${code}`, () => {

@@ -4,7 +4,7 @@ import { appendFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'n
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { sandboxScenarios, startSandbox, type Sandbox, type SandboxScenarioName } from '../src/sandbox/index.js';
+import { credentialSettings, sandboxScenarios, startSandbox, type Sandbox, type SandboxScenarioName } from '../src/sandbox/index.js';
 import { observedDir } from './observed.js';
 
 // `exosend doctor` run as an admin runs it: a child process of the built CLI, against the stand-ins
@@ -26,7 +26,9 @@ const outputs: string[] = [];
 
 function doctor(args: string[], env: Record<string, string | undefined> = { ...process.env, ...sandbox.settings }): Promise<Run> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [cli, 'doctor', ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    // a setting given as undefined is one the run must not see at all
+    const defined = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined));
+    const child = spawn(process.execPath, [cli, 'doctor', ...args], { env: defined, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (chunk) => (stdout += chunk));
@@ -210,7 +212,7 @@ interface FailureCase {
   name: string;
   arrange: (s: Sandbox) => void;
   args?: string[];
-  settings?: Record<string, string>;
+  settings?: Record<string, string | undefined>;
   code: string;
   /** The failing stage: the JSON name and the human label. */
   stage: [string, string];
@@ -221,6 +223,33 @@ interface FailureCase {
 
 const scenario = (name: SandboxScenarioName) => (s: Sandbox) => sandboxScenarios[name](s);
 const failures: FailureCase[] = [
+  {
+    name: "the vault's certificate has expired",
+    arrange: scenario('certificate-expired'),
+    settings: { EXOSEND_CREDENTIAL: 'certificate' },
+    code: 'CERTIFICATE_EXPIRED',
+    stage: ['certificate', 'certificate dates'],
+    fix: (s) => [`az keyvault certificate create --vault-name 127 --name ${s.app.certificateName}`, `az ad app credential reset --id ${s.app.clientId} --keyvault 127 --cert ${s.app.certificateName} --append`],
+    reply: ['The certificate:', 'thumbprint '],
+  },
+  {
+    name: "the certificate's public part is not on the app registration",
+    arrange: scenario('certificate-not-registered'),
+    settings: { EXOSEND_CREDENTIAL: 'certificate' },
+    code: 'CERTIFICATE_NOT_REGISTERED',
+    stage: ['token', 'token'],
+    fix: (s) => [`az ad app credential reset --id ${s.app.clientId} --keyvault 127 --cert ${s.app.certificateName} --append`],
+    reply: ['Entra replied:', 'invalid_client: AADSTS700027: The certificate with identifier used to sign the client assertion is not registered on application.'],
+  },
+  {
+    name: "the federated credential names another subject than the Function App's identity",
+    arrange: scenario('federation-subject-mismatch'),
+    settings: { EXOSEND_CREDENTIAL: 'federated', EXOSEND_KEY_VAULT_URL: undefined },
+    code: 'FEDERATED_CREDENTIAL_MISMATCH',
+    stage: ['token', 'token'],
+    fix: (s) => [`az ad app federated-credential create --id ${s.app.clientId} --parameters '{"name":"exosend-function-app","issuer":"${s.app.federation.issuer}","subject":"${s.app.federatedIdentity.objectId}","audiences":["api://AzureADTokenExchange"]}'`],
+    reply: ['Entra replied:', 'invalid_request: AADSTS700213: No matching federated identity record found for presented assertion subject'],
+  },
   {
     name: 'the app is not registered in Exchange (KB: 535 5.7.139)',
     arrange: scenario('service-principal-not-registered'),
@@ -315,7 +344,8 @@ describe('exosend doctor names the broken setup step', () => {
   for (const c of failures) {
     it(`when ${c.name}, then it exits 1 with ${c.code}, the fix and the raw reply, in both formats`, async () => {
       c.arrange(sandbox);
-      const env = { ...process.env, ...sandbox.settings, ...c.settings };
+      const federated = c.settings?.['EXOSEND_CREDENTIAL'] === 'federated' ? { AZURE_CLIENT_ID: sandbox.app.federatedIdentity.clientId } : {};
+      const env = { ...process.env, ...sandbox.settings, ...c.settings, ...federated };
       const [human, json] = await Promise.all([doctor(c.args ?? [], env), doctor([...(c.args ?? []), '--json'], env)]);
       const [stage, label] = c.stage;
 
@@ -361,6 +391,53 @@ describe('exosend doctor names the broken setup step', () => {
     assert.equal(run.code, 1);
     assert.equal(sandbox.identity.counters.tokenRequests + sandbox.identity.counters.managedIdentityRequests, 0);
     assert.equal(sandbox.exchange.counters.connections, 0);
+  });
+});
+
+describe('exosend doctor with a certificate or a federated credential', () => {
+  after(() => sandboxScenarios.healthy(sandbox));
+  const withCredential = (kind: 'certificate' | 'federated', extra: Record<string, string | undefined> = {}) => ({
+    ...process.env,
+    ...sandbox.settings,
+    ...credentialSettings(sandbox.app, kind),
+    ...extra,
+  });
+
+  it('when EXOSEND_CREDENTIAL=certificate, then it walks the vault certificate, its dates, the assertion and the token', async () => {
+    sandboxScenarios.healthy(sandbox);
+    const [human, json] = await Promise.all([doctor([], withCredential('certificate')), doctor(['--json'], withCredential('certificate'))]);
+    assert.equal(human.code, 0, human.stdout);
+    assert.match(human.stdout, new RegExp(`^✔ vault certificate  \\(\\d+ ms\\)  certificate ${sandbox.app.certificateName} in ${sandbox.vault.url}, with its private key; thumbprint ${sandbox.app.certificate.thumbprint}$`, 'm'));
+    assert.match(human.stdout, /^✔ certificate dates  \(\d+ ms\)  valid from \d{4}-\d\d-\d\d to \d{4}-\d\d-\d\d \(3\d\d days left\)$/m);
+    assert.match(human.stdout, /^✔ token  \(\d+ ms\)  client assertion signed with the certificate \(PS256, x5t#S256\)/m);
+    const report = parseReport(json);
+    assert.deepEqual(stagesOf(report), ['settings:ok', 'vault:ok', 'certificate:ok', 'token:ok', 'claims:ok', 'connect:ok', 'auth:ok', 'send:skipped', 'from:ok']);
+    assert.equal(report['credential'], 'certificate');
+    assert.equal(report['credentialExpiresOn'], sandbox.app.certificate.notAfter.toISOString());
+  });
+
+  it('when EXOSEND_CREDENTIAL=federated in Azure (an identity endpoint), then it walks the token without a vault stage', async () => {
+    sandboxScenarios.healthy(sandbox);
+    const run = await doctor(['--json'], withCredential('federated'));
+    assert.equal(run.code, 0, run.stdout);
+    assert.deepEqual(stagesOf(parseReport(run)), ['settings:ok', 'token:ok', 'claims:ok', 'connect:ok', 'auth:ok', 'send:skipped', 'from:ok']);
+  });
+
+  it('when EXOSEND_CREDENTIAL=federated on a laptop (no identity endpoint), then it says plainly it cannot be tried and points at /api/health', async () => {
+    sandboxScenarios.healthy(sandbox);
+    sandbox.identity.resetCounters();
+    const run = await doctor([], withCredential('federated', { IDENTITY_ENDPOINT: undefined, IDENTITY_HEADER: undefined }));
+    assert.equal(run.code, 0, run.stdout);
+    assert.match(run.stdout, /^- token  skipped: EXOSEND_CREDENTIAL=federated cannot be tried here: .* there is none outside Azure/m);
+    assert.match(run.stdout, /https:\/\/<function app>\.azurewebsites\.net\/api\/health/);
+    assert.match(run.stdout, /^Only the settings could be checked here/m);
+    assert.equal(sandbox.identity.counters.tokenRequests + sandbox.identity.counters.managedIdentityRequests, 0, 'nothing was tried');
+  });
+
+  it('when --client-secret-from-env is given with a certificate, then the settings stage says it tests secrets only', async () => {
+    const run = await doctor(['--client-secret-from-env'], withCredential('certificate', { EXOSEND_CLIENT_SECRET: 'x'.repeat(40) }));
+    assert.equal(run.code, 1);
+    assert.match(run.stdout, /--client-secret-from-env tests a client secret, but EXOSEND_CREDENTIAL is certificate/);
   });
 });
 

@@ -174,9 +174,11 @@ describe('the timer health check', () => {
       const { result, data } = await check();
       assert.equal(data.success, true);
       assert.equal(data.properties.secretDaysLeft, '10');
-      const warning = h.logs.find((l) => l.includes('exosend.secretExpiring'));
+      assert.equal(data.properties.credentialDaysLeft, '10');
+      assert.equal(data.properties.credential, 'secret');
+      const warning = h.logs.find((l) => l.includes('exosend.credentialExpiring'));
       assert.ok(warning, h.logs.join('\n'));
-      assert.deepEqual(JSON.parse(warning), { event: 'exosend.secretExpiring', runId: result.runId, secretDaysLeft: 10 });
+      assert.deepEqual(JSON.parse(warning), { event: 'exosend.credentialExpiring', runId: result.runId, credential: 'secret', credentialDaysLeft: 10 });
     } finally {
       vault.setSecret(app.secretName, app.secret, { expiresOn: app.secretExpiresOn });
     }

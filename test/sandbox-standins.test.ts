@@ -4,11 +4,13 @@ import assert from 'node:assert/strict';
 import { connect } from 'node:net';
 import { resolve } from 'node:path';
 import { after, before, beforeEach, describe, it } from 'node:test';
-import { ClientSecretCredential, DefaultAzureCredential, ManagedIdentityCredential } from '@azure/identity';
+import { createPrivateKey, randomUUID } from 'node:crypto';
+import { ClientCertificateCredential, ClientSecretCredential, DefaultAzureCredential, ManagedIdentityCredential } from '@azure/identity';
 import { SecretClient } from '@azure/keyvault-secrets';
-import { decodeJwt } from 'jose';
+import { decodeJwt, SignJWT, type JWTPayload } from 'jose';
 import nodemailer from 'nodemailer';
 import { sandboxScenarios, startSandbox, type Sandbox, type SandboxScenarioName } from '../src/sandbox/index.js';
+import { issueClientCertificate, type ClientCertificate } from '../src/sandbox/pki.js';
 
 const exchangeScope = 'https://outlook.office365.com/.default';
 let sandbox: Sandbox;
@@ -190,6 +192,87 @@ describe('identity platform stand-in', () => {
     assert.equal(unavailable.status, 503);
     assert.equal(unavailable.body.error, 'temporarily_unavailable');
     assert.equal(unavailable.headers.get('retry-after'), '2');
+  });
+});
+
+describe('identity platform stand-in: client assertions', () => {
+  const tokenEndpoint = () => `${sandbox.identity.authorityHost}/${sandbox.app.tenantId}/oauth2/v2.0/token`;
+  const now = () => Math.floor(Date.now() / 1000);
+
+  /** An assertion as MSAL signs one: PS256, x5t#S256 of the certificate, iss = sub = the client ID, aud = the token endpoint. */
+  function certificateAssertion(cert: ClientCertificate, claims: JWTPayload = {}, header: Record<string, string> = {}) {
+    const x5tS256 = Buffer.from(cert.thumbprintSha256, 'hex').toString('base64url');
+    const { clientId } = sandbox.app;
+    return new SignJWT({ aud: tokenEndpoint(), iss: clientId, sub: clientId, jti: randomUUID(), nbf: now(), exp: now() + 600, ...claims })
+      .setProtectedHeader({ alg: 'PS256', 'x5t#S256': x5tS256, ...header })
+      .sign(createPrivateKey(cert.keyPem));
+  }
+
+  async function redeem(assertion: string) {
+    const response = await fetch(tokenEndpoint(), {
+      method: 'POST',
+      body: new URLSearchParams({
+        grant_type: 'client_credentials',
+        client_id: sandbox.app.clientId,
+        scope: exchangeScope,
+        client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer',
+        client_assertion: assertion,
+      }),
+    });
+    const body = (await response.json()) as { access_token?: string; error?: string; error_codes?: number[]; error_description?: string };
+    return { status: response.status, body };
+  }
+
+  it('when ClientCertificateCredential signs with the registered certificate, then the token says so (appidacr 2)', async () => {
+    const { certPem, keyPem } = sandbox.app.certificate;
+    const cred = new ClientCertificateCredential(sandbox.app.tenantId, sandbox.app.clientId, { certificate: `${keyPem}${certPem}` }, {
+      authorityHost: sandbox.identity.authorityHost,
+      disableInstanceDiscovery: true,
+    });
+    const claims = decodeJwt((await cred.getToken(exchangeScope)).token);
+    assert.equal(claims['appidacr'], '2');
+    assert.equal(claims['appid'], sandbox.app.clientId);
+  });
+
+  const refusals: [string, () => Promise<string>, number, number, RegExp][] = [
+    ['signed by a certificate the app does not know', () => certificateAssertion(issueClientCertificate()), 401, 700027, /Reason - The key was not found\., Thumbprint of key used by client: '[0-9A-F]{64}'/],
+    ["signed by another key under the registered certificate's thumbprint", async () => {
+      const other = issueClientCertificate();
+      return certificateAssertion({ ...other, thumbprintSha256: sandbox.app.certificate.thumbprintSha256 });
+    }, 401, 700027, /invalid signature/],
+    ['for another audience', () => certificateAssertion(sandbox.app.certificate, { aud: 'https://login.microsoftonline.com/common/oauth2/v2.0/token' }), 401, 700022, /audience/],
+    ['about another subject', () => certificateAssertion(sandbox.app.certificate, { sub: randomUUID() }), 401, 700021, /doesn't match 'client_id'/],
+    ['expired ten minutes ago', () => certificateAssertion(sandbox.app.certificate, { nbf: now() - 1800, exp: now() - 600 }), 401, 700024, /not within its valid time range/],
+    ['valid only from in an hour', () => certificateAssertion(sandbox.app.certificate, { nbf: now() + 3600, exp: now() + 4200 }), 401, 700024, /not within its valid time range/],
+  ];
+  for (const [name, make, status, code, text] of refusals) {
+    it(`when the assertion is ${name}, then Entra's status, AADSTS${code} and text come back`, async () => {
+      const { status: got, body } = await redeem(await make());
+      assert.equal(got, status, JSON.stringify(body));
+      assert.deepEqual(body.error_codes, [code]);
+      assert.match(body.error_description ?? '', new RegExp(`^AADSTS${code}: `));
+      assert.match(body.error_description ?? '', text);
+    });
+  }
+
+  it('when MSAL rounds nbf a second or two ahead, then the assertion is still accepted', async () => {
+    const { status, body } = await redeem(await certificateAssertion(sandbox.app.certificate, { nbf: now() + 2 }));
+    assert.equal(status, 200, JSON.stringify(body));
+  });
+
+  it("when the managed identity's token for the token exchange is the assertion, then it matches the federated credential; for another audience it does not", async () => {
+    const identity = new ManagedIdentityCredential({ clientId: sandbox.app.federatedIdentity.clientId });
+    const exchangeAssertion = (await identity.getToken('api://AzureADTokenExchange/.default')).token;
+    const claims = decodeJwt(exchangeAssertion);
+    assert.equal(claims.iss, sandbox.app.federation.issuer);
+    assert.equal(claims.sub, sandbox.app.federatedIdentity.objectId);
+    assert.equal((await redeem(exchangeAssertion)).status, 200);
+
+    const vaultToken = (await identity.getToken('https://vault.azure.net/.default')).token;
+    const refused = await redeem(vaultToken);
+    // a v1.0 token names sts.windows.net as issuer: no federated credential has it
+    assert.deepEqual(refused.body.error_codes, [700211]);
+    assert.equal(refused.status, 400);
   });
 });
 

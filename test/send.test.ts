@@ -133,15 +133,15 @@ describe('POST /api/send', () => {
   });
 
   it('when the health check asks for a secret older than it allows, then the vault is read again and a rotated expiry is seen', async () => {
-    const { secrets } = getRuntime();
-    const first = await secrets.get();
+    const { credential } = getRuntime();
+    const first = await credential.prepare();
     const later = new Date(Date.now() + 400 * 24 * 3600 * 1000);
     h.sandbox.vault.setSecret(h.sandbox.app.secretName, h.sandbox.app.secret, { expiresOn: later });
 
-    assert.equal((await secrets.get({ maxAgeInMs: 60 * 60 * 1000 })).expiresOn?.getTime(), first.expiresOn?.getTime(), 'within the hour: the cached copy');
+    assert.equal((await credential.prepare({ maxAgeInMs: 60 * 60 * 1000 })).expiresOn?.getTime(), first.expiresOn?.getTime(), 'within the hour: the cached copy');
     assert.equal(h.sandbox.vault.reads, 1);
     await new Promise((resolve) => setTimeout(resolve, 5));
-    assert.equal((await secrets.get({ maxAgeInMs: 1 })).expiresOn?.toISOString(), new Date(Math.floor(later.getTime() / 1000) * 1000).toISOString());
+    assert.equal((await credential.prepare({ maxAgeInMs: 1 })).expiresOn?.toISOString(), new Date(Math.floor(later.getTime() / 1000) * 1000).toISOString());
     assert.equal(h.sandbox.vault.reads, 2);
     h.sandbox.vault.setSecret(h.sandbox.app.secretName, h.sandbox.app.secret, { expiresOn: h.sandbox.app.secretExpiresOn });
   });

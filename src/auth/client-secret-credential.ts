@@ -3,9 +3,12 @@ import { isMicrosoftAuthority, type ExosendConfig } from '../config.js';
 import { classifyIdentityError } from '../diagnosis/classify.js';
 import type { Diagnosis } from '../diagnosis/diagnosis.js';
 import { DeliveryFailed } from '../pipeline/errors.js';
-import type { AppCredential } from './app-credential.js';
+import type { AppCredential, CredentialState } from './app-credential.js';
 import type { ClientSecret, SecretSource } from './secret-source.js';
 import { diagnoseUnknownTenant } from './unknown-tenant.js';
+
+/** The vault read a credential needs: the cached value, and a second read after a refusal. */
+export type SecretSeam = Pick<SecretSource, 'get' | 'refresh'>;
 
 export type ClientSecretAppCredentialOptions = Pick<
   ExosendConfig,
@@ -14,9 +17,11 @@ export type ClientSecretAppCredentialOptions = Pick<
 
 /** The app authenticates with a client secret that lives in Key Vault. */
 export class ClientSecretAppCredential implements AppCredential {
+  readonly kind = 'secret';
+
   constructor(
     private readonly options: ClientSecretAppCredentialOptions,
-    private readonly secrets: Pick<SecretSource, 'get' | 'refresh'>,
+    private readonly secrets: SecretSeam,
   ) {}
 
   async requestToken(scope: string): Promise<AccessToken> {
@@ -37,8 +42,8 @@ export class ClientSecretAppCredential implements AppCredential {
     }
   }
 
-  async expiresOn(): Promise<Date | undefined> {
-    return (await this.secrets.get()).expiresOn;
+  async prepare(options: { maxAgeInMs?: number } = {}): Promise<CredentialState> {
+    return { kind: this.kind, expiresOn: (await this.secrets.get(options)).expiresOn };
   }
 
   /**

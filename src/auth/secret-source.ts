@@ -1,19 +1,32 @@
 import { DefaultAzureCredential } from '@azure/identity';
 import { SecretClient } from '@azure/keyvault-secrets';
 import { isAzureVault, type ExosendConfig } from '../config.js';
+import { diagnose } from '../diagnosis/catalogue.js';
 import { classifyVaultError } from '../diagnosis/classify.js';
+import type { DiagnosisCode } from '../diagnosis/diagnosis.js';
 import { DeliveryFailed } from '../pipeline/errors.js';
 
 export interface ClientSecret {
   value: string;
   /** When the vault says the secret expires; undefined when no expiry is set. */
   expiresOn: Date | undefined;
+  /** The secret's content type: a certificate's secret says `application/x-pem-file` or `application/x-pkcs12`. */
+  contentType?: string | undefined;
 }
 
-export type SecretSourceOptions = Pick<
-  ExosendConfig,
-  'keyVaultUrl' | 'clientSecretName' | 'managedIdentityClientId' | 'tenantId' | 'clientId' | 'mailbox'
->;
+export type SecretSourceOptions = Pick<ExosendConfig, 'managedIdentityClientId' | 'tenantId' | 'clientId' | 'mailbox'> & {
+  keyVaultUrl: string;
+  /** The vault secret to read: the client secret's, or the certificate's (a certificate is read through its secret). */
+  secretName: string;
+  /** What a missing secret is called: a certificate's has a diagnosis of its own. */
+  notFound?: Extract<DiagnosisCode, 'VAULT_SECRET_NOT_FOUND' | 'VAULT_CERTIFICATE_NOT_FOUND'>;
+};
+
+export function requiredVault(keyVaultUrl: string | undefined): string {
+  // loadConfig refuses a missing vault URL for every credential that reads the vault
+  if (keyVaultUrl === undefined) throw new Error('EXOSEND_KEY_VAULT_URL is not set');
+  return keyVaultUrl;
+}
 
 /**
  * The app's client secret, read from Key Vault once per process with the Function App's managed
@@ -61,12 +74,16 @@ export class SecretSource {
 
   private async read(): Promise<ClientSecret> {
     try {
-      const secret = await this.client.getSecret(this.options.clientSecretName);
+      const secret = await this.client.getSecret(this.options.secretName);
       if (!secret.value) throw Object.assign(new Error('The secret has no value.'), { statusCode: 404, code: 'SecretNotFound' });
-      return { value: secret.value, expiresOn: secret.properties.expiresOn };
+      return { value: secret.value, expiresOn: secret.properties.expiresOn, contentType: secret.properties.contentType };
     } catch (error) {
-      const { keyVaultUrl: vaultUrl, clientSecretName: secretName, tenantId, clientId, mailbox } = this.options;
-      throw new DeliveryFailed(classifyVaultError(error, { vaultUrl, secretName, tenantId, clientId, mailbox }));
+      const { keyVaultUrl: vaultUrl, secretName, tenantId, clientId, mailbox, notFound } = this.options;
+      const certificate = notFound === 'VAULT_CERTIFICATE_NOT_FOUND' ? { certificateName: secretName } : {};
+      const context = { vaultUrl, secretName, tenantId, clientId, mailbox, ...certificate };
+      const diagnosis = classifyVaultError(error, context);
+      if (!notFound || diagnosis.code !== 'VAULT_SECRET_NOT_FOUND') throw new DeliveryFailed(diagnosis);
+      throw new DeliveryFailed(diagnose(notFound, context, { stage: 'vault', ...(diagnosis.smtp ? { smtp: diagnosis.smtp } : {}) }));
     }
   }
 }

@@ -20,10 +20,12 @@ export class UsageError extends Error {
 export const doctorUsage = `usage: exosend doctor [options]        (or: npm run doctor -- [options])
 
 Runs the verification of KB486942 with this app's own settings, one stage at a time:
-settings -> Key Vault secret -> token from the v2.0 endpoint -> claims -> SMTP connect and
-STARTTLS -> AUTH XOAUTH2 -> test send (with --to) -> From check. On a failure it names the
-setup step to fix, with the portal blade or Exchange PowerShell command, and shows what
-Entra ID, Key Vault or Exchange replied. It never prints the client secret or a token.
+settings -> Key Vault secret (or certificate, and its dates) -> token from the v2.0 endpoint
+-> claims -> SMTP connect and STARTTLS -> AUTH XOAUTH2 -> test send (with --to) -> From check.
+On a failure it names the setup step to fix, with the portal blade, az or Exchange PowerShell
+command, and shows what Entra ID, Key Vault or Exchange replied. It never prints the client
+secret, a private key, an assertion or a token. EXOSEND_CREDENTIAL=federated cannot be tried
+outside Azure (no managed identity): the run says so and points at the app's /api/health.
 
 options:
   --settings FILE      read the app settings from FILE (the "Values" of a local.settings.json);
@@ -33,7 +35,8 @@ options:
                        EXOSEND_ALLOWED_SENDERS. When it is not the mailbox, the test send checks
                        that the mailbox may send as it (Send As, KB486942's SendAsDenied row)
   --client-secret-from-env [VAR]
-                       use the client secret in the environment variable VAR (default
+                       (EXOSEND_CREDENTIAL=secret only) use the client secret in the
+                       environment variable VAR (default
                        ${defaultSecretVariable}) instead of reading Key Vault: tests a secret before
                        it is stored in the vault. Type it without echo, so that it stays out of
                        your screen and your shell history:

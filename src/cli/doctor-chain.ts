@@ -1,10 +1,13 @@
-import { ClientSecretAppCredential } from '../auth/client-secret-credential.js';
-import { SecretSource, type ClientSecret } from '../auth/secret-source.js';
+import type { AppCredential } from '../auth/app-credential.js';
+import { ClientSecretAppCredential, type SecretSeam } from '../auth/client-secret-credential.js';
+import { createAppCredential } from '../auth/create-app-credential.js';
+import type { ClientSecret } from '../auth/secret-source.js';
 import { TokenProvider } from '../auth/token-provider.js';
 import type { ExosendConfig } from '../config.js';
 import { diagnose } from '../diagnosis/catalogue.js';
+import type { DiagnosisCode } from '../diagnosis/diagnosis.js';
 import { runProbe, type ProbeReport, type StageResult } from '../probe/probe.js';
-import { chainNotes, fromCheck, secretWarnings } from './doctor-notes.js';
+import { chainNotes, credentialWarnings, fromCheck, managedIdentityHere, untestableFederation } from './doctor-notes.js';
 import type { Redactor } from './doctor-redactor.js';
 import type { DoctorClaims, DoctorReport, DoctorStageResult } from './doctor-report.js';
 
@@ -18,8 +21,8 @@ export interface ChainOptions {
 export type ChainReport = Omit<DoctorReport, 'problems' | 'settingsFromFile'>;
 
 /**
- * The network stages, through the same secret seam, token cache and probe as the app's own sends;
- * each stage goes to `emit` as soon as it is known.
+ * The network stages, through the same credential seam, token cache and probe as the app's own
+ * sends; each stage goes to `emit` as soon as it is known.
  */
 export async function runChain(
   config: ExosendConfig,
@@ -27,26 +30,36 @@ export async function runChain(
   emit: (result: DoctorStageResult) => void,
   redactor: Redactor,
 ): Promise<ChainReport> {
-  let secret: ClientSecret | undefined;
-  const remember = (s: ClientSecret) => {
-    redactor.add(s.value);
-    secret = s;
-    return s;
-  };
-  const source = options.secret ? fixedSecret(options.secret.value) : new SecretSource(config);
-  const secrets: SecretSeam = {
-    get: async () => remember(await source.get()),
-    refresh: async (stale) => remember(await source.refresh(stale)),
-  };
-  const tokens = new TokenProvider(new ClientSecretAppCredential(config, secrets), { expect: config });
-  const from = options.from ?? config.mailbox;
-  const notes = chainNotes(config, options.to, from);
   const stages: DoctorStageResult[] = [];
   const record = (result: DoctorStageResult) => {
     stages.push(result);
     emit(result);
   };
+  // no managed identity on a laptop: a federated credential cannot be tried at all, and saying so beats a timeout
+  if (config.credential === 'federated' && !managedIdentityHere()) {
+    const skipped = untestableFederation(config);
+    for (const stage of ['token', 'claims', 'connect', 'auth', 'send'] as const) record({ stage, ok: true, durationMs: 0, skipped: stage === 'token' ? skipped : 'no token to try it with' });
+    return { ok: true, stages, credential: 'federated', warnings: [skipped] };
+  }
 
+  const remember = (s: ClientSecret) => {
+    // the value as a whole, and each line of a PEM: a private key must not leave, whole or in part
+    redactor.add(s.value);
+    s.value.split(/\r?\n/).forEach((line) => redactor.add(line));
+    return s;
+  };
+  const watched = (seam: SecretSeam): SecretSeam => ({
+    get: async (o) => remember(await seam.get(o)),
+    refresh: async (stale) => remember(await seam.refresh(stale)),
+  });
+  const credential: AppCredential = options.secret ? new ClientSecretAppCredential(config, fixedSecret(options.secret.value)) : createAppCredential(config, watched);
+  const tokens = new TokenProvider(credential, { expect: config });
+  const from = options.from ?? config.mailbox;
+  const notes = chainNotes(config, options.to, from);
+
+  // the probe's report is not back yet while its stages run: the credential's state is caught here
+  let currentState: ProbeReport['credential'];
+  const probeCredential = { kind: credential.kind, prepare: async () => (currentState = await credential.prepare()) };
   const onStage = ({ stage, ok, durationMs }: StageResult) => {
     if (!ok) return; // recorded below, once the diagnosis decides which step it belongs to
     if (stage === 'vault' && options.secret) {
@@ -54,11 +67,11 @@ export async function runChain(
     }
     const token = tokens.peek();
     redactor.add(token?.token);
-    const note = stage === 'vault' ? notes.vault(secret?.expiresOn) : stage === 'claims' ? notes.claims(token) : notes[stage];
+    const note = notes.of(stage, { credential: currentState, token });
     record({ stage, ok, durationMs, ...(note ? { note } : {}) });
   };
   const report = await runProbe(
-    { config, secrets, tokens },
+    { config, credential: probeCredential, tokens },
     { ...(options.to ? { to: options.to } : {}), from, subject: (runId) => `exosend doctor: test message (run ${runId})`, onStage },
   );
 
@@ -71,21 +84,35 @@ export async function runChain(
     if (!options.to) record({ stage: 'send', ok: true, durationMs: 0, skipped: 'no --to ADDRESS, so nothing was sent' });
     record(fromCheck(config.mailbox, from, options.to !== undefined));
   }
-  const { scope, keyVaultUrl: vaultUrl, clientSecretName: secretName, tenantId, clientId, mailbox } = config;
-  const context = { tenantId, clientId, mailbox, from, vaultUrl, secretName, scope };
+  const { scope, keyVaultUrl: vaultUrl, clientSecretName, clientCertificateName, tenantId, clientId, mailbox } = config;
+  const certificate = config.credential === 'certificate' ? { certificateName: clientCertificateName } : {};
+  const context = { tenantId, clientId, mailbox, from, vaultUrl, secretName: certificate.certificateName ?? clientSecretName, scope, ...certificate };
+  const state = report.credential;
+  const expiresOn = state?.expiresOn;
   return {
     ok: report.ok,
     stages,
-    // filled in again with all the doctor knows, the vault and the scope too
-    ...(d ? { diagnosis: diagnose(d.code, context, { smtp: d.smtp, stage: d.stage, retryAfterSeconds: d.retryAfterSeconds }) } : {}),
+    // filled in again with all the doctor knows, the vault and the scope too -- except what the
+    // credential diagnosed itself, which knows more (the certificate's dates, the identity's token)
+    ...(d ? { diagnosis: ownedByCredential.has(d.code) ? d : diagnose(d.code, context, { smtp: d.smtp, stage: d.stage, retryAfterSeconds: d.retryAfterSeconds }) } : {}),
     ...(report.token ? { claims: claimsOf(report.token) } : {}),
-    warnings: [...(report.token?.warnings ?? []), ...secretWarnings({ expiresOn: report.secretExpiresOn, clientId, failure: d?.code, fromEnvironment: options.secret !== undefined })],
-    ...(report.secretExpiresOn ? { secretExpiresOn: report.secretExpiresOn.toISOString() } : {}),
+    credential: config.credential,
+    warnings: [...(report.token?.warnings ?? []), ...credentialWarnings({ config, state, failure: d?.code, fromEnvironment: options.secret !== undefined })],
+    ...(expiresOn ? { credentialExpiresOn: expiresOn.toISOString() } : {}),
+    ...(expiresOn && config.credential === 'secret' ? { secretExpiresOn: expiresOn.toISOString() } : {}),
     ...(report.messageId ? { messageId: report.messageId } : {}),
   };
 }
 
-type SecretSeam = Pick<SecretSource, 'get' | 'refresh'>;
+const ownedByCredential: ReadonlySet<DiagnosisCode> = new Set([
+  'VAULT_CERTIFICATE_NOT_FOUND',
+  'CERTIFICATE_NO_PRIVATE_KEY',
+  'CERTIFICATE_EXPIRED',
+  'CERTIFICATE_NOT_YET_VALID',
+  'CERTIFICATE_NOT_REGISTERED',
+  'FEDERATED_CREDENTIAL_MISMATCH',
+  'MANAGED_IDENTITY_UNAVAILABLE',
+]);
 
 /** A secret typed in by the admin: nothing to read, nothing to refresh, no expiry known. */
 function fixedSecret(value: string): SecretSeam {

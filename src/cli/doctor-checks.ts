@@ -23,6 +23,9 @@ const whereToFind: Record<string, string> = {
   EXOSEND_CLIENT_ID: 'the Application (client) ID from Entra admin center > App registrations > (your app) > Overview',
   EXOSEND_KEY_VAULT_URL: 'the Vault URI from Azure portal > Key vaults > (your vault) > Overview, https://NAME.vault.azure.net',
   EXOSEND_CLIENT_SECRET_NAME: 'the name of the secret under Azure portal > Key vaults > (your vault) > Secrets',
+  EXOSEND_CREDENTIAL: 'secret (a client secret in Key Vault), certificate (a Key Vault certificate) or federated (the Function App\'s managed identity)',
+  EXOSEND_CLIENT_CERTIFICATE_NAME: 'the name of the certificate under Azure portal > Key vaults > (your vault) > Certificates',
+  EXOSEND_FEDERATED_AUDIENCE: 'api://AzureADTokenExchange (api://AzureADTokenExchangeUSGov or api://AzureADTokenExchangeChina in those clouds)',
   EXOSEND_MAILBOX: 'the mailbox the app got FullAccess on (Add-MailboxPermission): it authenticates as user= and is the default From',
   EXOSEND_ALLOWED_SENDERS: 'addresses the mailbox may send as (Add-RecipientPermission -AccessRights SendAs)',
   EXOSEND_SCOPE: 'https://outlook.office365.com/.default',
@@ -51,6 +54,10 @@ export function checkSettings(env: Record<string, string | undefined>, options: 
   if (options.secretVariable !== undefined && !setting(options.secretVariable)) {
     const name = options.secretVariable;
     problems.push({ variable: name, message: `is not set (--client-secret-from-env): type the secret into it without echo, \`read -rs ${name} && export ${name}\`` });
+  }
+  const credential = setting('EXOSEND_CREDENTIAL') ?? 'secret';
+  if (options.secretVariable !== undefined && credential !== 'secret' && !flagged('EXOSEND_CREDENTIAL')) {
+    problems.push({ variable: '--client-secret-from-env', message: `tests a client secret, but EXOSEND_CREDENTIAL is ${credential}: leave the option out, or set EXOSEND_CREDENTIAL=secret to test a secret` });
   }
   const scope = setting('EXOSEND_SCOPE') ?? defaultScope;
   if (!flagged('EXOSEND_SCOPE') && !isExchangeAudience(scope)) {

@@ -31,6 +31,9 @@ export interface DoctorReport {
   diagnosis?: Diagnosis;
   claims?: DoctorClaims;
   warnings: string[];
+  /** EXOSEND_CREDENTIAL, and when that credential expires (a secret's vault expiry, a certificate's notAfter). */
+  credential?: 'secret' | 'certificate' | 'federated';
+  credentialExpiresOn?: string;
   secretExpiresOn?: string;
   messageId?: string;
   /** Names of the settings that came from --settings FILE (the environment set none of them). */
@@ -40,6 +43,7 @@ export interface DoctorReport {
 const labels: Record<DoctorStage, string> = {
   settings: 'settings',
   vault: 'vault secret',
+  certificate: 'certificate dates',
   token: 'token',
   claims: 'claims',
   connect: 'SMTP connect + STARTTLS',
@@ -49,10 +53,11 @@ const labels: Record<DoctorStage, string> = {
   from: 'From check',
 };
 
-export function stageLines(r: DoctorStageResult, problems: readonly SettingProblem[] = []): string[] {
+export function stageLines(r: DoctorStageResult, problems: readonly SettingProblem[] = [], credential?: DoctorReport['credential']): string[] {
+  const label = r.stage === 'vault' && credential === 'certificate' ? 'vault certificate' : labels[r.stage];
   const line = r.skipped
-    ? `- ${labels[r.stage]}  skipped: ${r.skipped}`
-    : `${r.ok ? '✔' : '✘'} ${labels[r.stage]}  (${duration(r.durationMs)})${r.note ? `  ${r.note}` : ''}`;
+    ? `- ${label}  skipped: ${r.skipped}`
+    : `${r.ok ? '✔' : '✘'} ${label}  (${duration(r.durationMs)})${r.note ? `  ${r.note}` : ''}`;
   return [line, ...problems.map((p) => `    ${p.variable} ${p.message}`)];
 }
 
@@ -70,7 +75,10 @@ export function failureLines(d: Diagnosis): string[] {
 }
 
 export function closingLines(report: DoctorReport): string[] {
-  const verdict = report.ok
+  const triedNothing = report.stages.every((s) => s.stage === 'settings' || s.skipped);
+  const verdict = report.ok && triedNothing
+    ? 'Only the settings could be checked here: nothing past them was tried.'
+    : report.ok
     ? `All stages passed${report.stages.some((s) => s.skipped) ? ' (skipped ones aside)' : ''}.`
     : report.problems
       ? 'Fix the settings above and run exosend doctor again; nothing was contacted.'
@@ -81,6 +89,7 @@ export function closingLines(report: DoctorReport): string[] {
 
 const replier: Record<Stage, string> = {
   vault: 'Key Vault replied:',
+  certificate: 'The certificate:',
   token: 'Entra replied:',
   claims: 'The token holds:',
   connect: 'Exchange replied:',

@@ -28,7 +28,9 @@ export async function main(args: string[]): Promise<number> {
     if (!options.json) process.stdout.write(redactor.apply(lines.map((l) => `${l}\n`).join('')));
   };
   try {
-    const report = await examine(options, redactor, (result, problems) => print(stageLines(result, problems)));
+    // read when each stage is printed: the settings file fills the environment first
+    const credential = () => process.env['EXOSEND_CREDENTIAL']?.trim() as DoctorReport['credential'];
+    const report = await examine(options, redactor, (result, problems) => print(stageLines(result, problems, credential())));
     if (options.json) process.stdout.write(`${redactor.apply(JSON.stringify(report, null, 2))}\n`);
     else print([...(report.diagnosis ? failureLines(report.diagnosis) : []), ...closingLines(report)]);
     return report.ok ? 0 : 1;

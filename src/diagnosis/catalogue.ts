@@ -17,6 +17,8 @@ const newServicePrincipal = `New-ServicePrincipal -AppId {clientId} -ObjectId <O
 const fullAccess = 'Add-MailboxPermission -Identity {mailbox} -User <the same Enterprise application Object ID> -AccessRights FullAccess';
 const grantRole = `${app} > API permissions > Add a permission > APIs my organization uses > Office 365 Exchange Online > Application permissions > SMTP.SendAsApp, then "Grant admin consent" until its status is green`;
 const newSecret = `${app} > Certificates & secrets > New client secret; copy its Value (not its Secret ID) into the vault {vaultUrl} as the secret {secretName} (\`az keyvault secret set --vault-name {vaultName} --name {secretName} --file <a file holding the Value>\`, not \`--value\`, which leaves the secret in the shell history). exosend reads the vault again when Entra refuses the secret it holds`;
+const uploadCertificate = `\`az ad app credential reset --id {clientId} --keyvault {vaultName} --cert {certificateName} --append\` (it reads the vault's current version and adds its public part; --append keeps the app's other credentials), or ${app} > Certificates & secrets > Certificates > Upload certificate, with the .cer from \`az keyvault certificate download --vault-name {vaultName} --name {certificateName} --file exosend.cer --encoding DER\``;
+const newCertificate = `\`az keyvault certificate create --vault-name {vaultName} --name {certificateName} --policy "$(az keyvault certificate get-default-policy)"\` (a new version, RSA, exportable key), then upload its public part: ${uploadCertificate}`;
 const vaultRole = 'Azure portal > Key vaults > {vaultName} > Access control (IAM) > Add role assignment > "Key Vault Secrets User" > Managed identity > the Function App (with the access-policy model: Access policies > Create > Secret permissions: Get)';
 
 export const catalogue: Record<DiagnosisCode, CatalogueEntry> = {
@@ -34,6 +36,41 @@ export const catalogue: Record<DiagnosisCode, CatalogueEntry> = {
     stage: 'vault', retryable: true,
     cause: 'Key Vault {vaultUrl} could not be reached or answered with a server error or throttling (DNS, network, 5xx, 429).',
     fix: 'exosend retries on its own. If it persists, check that EXOSEND_KEY_VAULT_URL ({vaultUrl}) is spelled right, that the Function App can resolve and reach it (VNet integration, private endpoint DNS, outbound firewall), and Azure status for Key Vault.',
+  },
+  VAULT_CERTIFICATE_NOT_FOUND: {
+    stage: 'vault', retryable: false,
+    cause: 'The vault {vaultUrl} has no certificate named {certificateName} (exosend reads a certificate, private key and all, through the secret of the same name): the name or the vault URL is wrong, or the certificate was deleted.',
+    fix: `Check EXOSEND_KEY_VAULT_URL ({vaultUrl}) and EXOSEND_CLIENT_CERTIFICATE_NAME ({certificateName}) against Azure portal > Key vaults > {vaultName} > Certificates. A deleted certificate can be restored (\`az keyvault certificate recover --vault-name {vaultName} --name {certificateName}\`); otherwise import yours with its private key (\`az keyvault certificate import --vault-name {vaultName} --name {certificateName} --file exosend.pfx\`) or create one: ${newCertificate}.`,
+  },
+  CERTIFICATE_NO_PRIVATE_KEY: {
+    stage: 'vault', retryable: false,
+    cause: 'The certificate {certificateName} in {vaultUrl} comes without a usable private key (imported as a .cer, a key that is not exportable, or a secret that is no PEM or PKCS#12 certificate): exosend cannot sign a client assertion with it.',
+    fix: `Import the certificate with its private key: \`az keyvault certificate import --vault-name {vaultName} --name {certificateName} --file exosend.pfx\` (a PFX, or a PEM holding the key and the certificate), or create one whose key is exportable: ${newCertificate}. The key must be RSA: Entra's client assertions are signed PS256.`,
+  },
+  CERTIFICATE_EXPIRED: {
+    stage: 'certificate', retryable: false,
+    cause: 'The certificate {certificateName} in {vaultUrl} (thumbprint {thumbprint}) expired on {notAfter}: Entra refuses assertions it signs. exosend checked its dates before asking Entra.',
+    fix: `Create the next version: ${newCertificate}. exosend reads the vault again after a refusal, so no restart is needed; remove the expired certificate from ${app} > Certificates & secrets once the new one works. A lifetime action in the certificate's policy (Key vaults > {vaultName} > Certificates > {certificateName} > Issuance Policy) renews it before it expires.`,
+  },
+  CERTIFICATE_NOT_YET_VALID: {
+    stage: 'certificate', retryable: false,
+    cause: 'The certificate {certificateName} in {vaultUrl} (thumbprint {thumbprint}) is not valid before {notBefore}: it was made for a later date, or this host\'s clock is behind. exosend checked its dates before asking Entra.',
+    fix: `Check the host's clock. Otherwise store a certificate valid now: ${newCertificate}; or wait until {notBefore}.`,
+  },
+  CERTIFICATE_NOT_REGISTERED: {
+    stage: 'token', retryable: false,
+    cause: 'Entra ID does not accept the certificate that signed the client assertion of app {clientId} (AADSTS700027, its thumbprint in the reply): its public part was never uploaded to the app registration, was removed or has expired there, or belongs to another app.',
+    fix: `Upload the public part of {certificateName}: ${uploadCertificate}. exosend reads the vault again after this refusal, so a new version there is picked up without a restart.`,
+  },
+  FEDERATED_CREDENTIAL_MISMATCH: {
+    stage: 'token', retryable: false,
+    cause: 'App {clientId} has no federated identity credential that matches the managed identity\'s token (AADSTS700211: issuer, AADSTS700213: subject, AADSTS700212: audience; AADSTS70021 in older replies). It needs one with issuer {issuer}, subject {subject} (the identity\'s principal ID) and audience {audience}.',
+    fix: `Register it: \`az ad app federated-credential create --id {clientId} --parameters '{"name":"exosend-function-app","issuer":"{issuer}","subject":"{subject}","audiences":["{audience}"]}'\` (or ${app} > Certificates & secrets > Federated credentials > Add credential > Managed Identity). Check with \`az ad app federated-credential list --id {clientId}\`: the subject is the identity's Object (principal) ID, not its client ID, and the audience must equal EXOSEND_FEDERATED_AUDIENCE.`,
+  },
+  MANAGED_IDENTITY_UNAVAILABLE: {
+    stage: 'token', retryable: false,
+    cause: 'The Function App\'s managed identity gave no token for {audience}: AZURE_CLIENT_ID ({identityClientId}) names a user-assigned identity that is not assigned to the app, or the app has no managed identity at all (outside Azure there is none).',
+    fix: 'Assign the identity to the Function App: Azure portal > Function App {functionApp} > Settings > Identity > User assigned > Add, or `az functionapp identity assign --name {functionApp} --resource-group {resourceGroup} --identities "$(az identity list --query "[?clientId==\'{identityClientId}\'].id" -o tsv)"`; AZURE_CLIENT_ID must be that identity\'s Client ID (`az identity list --query "[].{name:name, clientId:clientId}" -o table`). A federated credential cannot be tried from a laptop: check the deployed app\'s GET /api/health, which runs the same preflight.',
   },
   INVALID_CLIENT_SECRET: {
     stage: 'token', retryable: false,
@@ -166,6 +203,16 @@ const fallback: Required<DiagnosisContext> & { vaultName: string } = {
   vaultUrl: '<vault URL>',
   secretName: '<secret name>',
   scope: '<scope>',
+  certificateName: '<certificate name>',
+  thumbprint: '<thumbprint>',
+  notBefore: '<not before>',
+  notAfter: '<not after>',
+  issuer: 'https://login.microsoftonline.com/<tenant id>/v2.0',
+  subject: '<principal ID of the managed identity>',
+  audience: 'api://AzureADTokenExchange',
+  identityClientId: '<AZURE_CLIENT_ID>',
+  functionApp: '<function app>',
+  resourceGroup: '<resource group>',
   vaultName: '<vault name>',
 };
 
@@ -182,6 +229,8 @@ export function diagnose(code: DiagnosisCode, context: DiagnosisContext = {}, de
   const entry = catalogue[code];
   const values = { ...fallback, ...defined(context) };
   values.vaultName = vaultNameOf(context.vaultUrl) ?? fallback.vaultName;
+  // a managed identity's token names its home tenant as issuer: this app's, when nothing better is known
+  if (!context.issuer && context.tenantId) values.issuer = `https://login.microsoftonline.com/${context.tenantId}/v2.0`;
   const fill = (text: string) => text.replace(/\{(\w+)\}/g, (whole, key: string) => (values as Record<string, string>)[key] ?? whole);
   const retryAfterSeconds = details.retryAfterSeconds ?? entry.retryAfterSeconds;
   return {

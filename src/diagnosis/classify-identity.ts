@@ -23,6 +23,12 @@ const aadstsCodes: Record<string, DiagnosisCode> = {
   // a client assertion outside its time range: the credential is what is wrong (certificates only)
   '700024': 'INVALID_CLIENT_SECRET',
   '7000222': 'CLIENT_SECRET_EXPIRED',
+  '700027': 'CERTIFICATE_NOT_REGISTERED',
+  // no federated identity credential matches the assertion's issuer, audience, subject; 70021 is the older, undivided code
+  '700211': 'FEDERATED_CREDENTIAL_MISMATCH',
+  '700212': 'FEDERATED_CREDENTIAL_MISMATCH',
+  '700213': 'FEDERATED_CREDENTIAL_MISMATCH',
+  '70021': 'FEDERATED_CREDENTIAL_MISMATCH',
   '700016': 'APP_NOT_FOUND_IN_TENANT',
   // application disabled: the catalogue entry names that case
   '7000112': 'APP_NOT_FOUND_IN_TENANT',

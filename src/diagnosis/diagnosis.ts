@@ -3,6 +3,13 @@ export const diagnosisCodes = [
   'VAULT_SECRET_NOT_FOUND',
   'VAULT_ACCESS_DENIED',
   'VAULT_UNREACHABLE',
+  'VAULT_CERTIFICATE_NOT_FOUND',
+  'CERTIFICATE_NO_PRIVATE_KEY',
+  'CERTIFICATE_EXPIRED',
+  'CERTIFICATE_NOT_YET_VALID',
+  'CERTIFICATE_NOT_REGISTERED',
+  'FEDERATED_CREDENTIAL_MISMATCH',
+  'MANAGED_IDENTITY_UNAVAILABLE',
   'INVALID_CLIENT_SECRET',
   'CLIENT_SECRET_EXPIRED',
   'APP_NOT_FOUND_IN_TENANT',
@@ -30,7 +37,7 @@ export const diagnosisCodes = [
 export type DiagnosisCode = (typeof diagnosisCodes)[number];
 
 /** The step of the chain where a failure happened, in the order a send walks them. */
-export type Stage = 'vault' | 'token' | 'claims' | 'connect' | 'tls' | 'auth' | 'send';
+export type Stage = 'vault' | 'certificate' | 'token' | 'claims' | 'connect' | 'tls' | 'auth' | 'send';
 
 /** A failure as data: what went wrong, why, and what an admin does about it. */
 export interface Diagnosis {
@@ -54,4 +61,18 @@ export interface DiagnosisContext {
   vaultUrl?: string;
   secretName?: string;
   scope?: string;
+  /** EXOSEND_CLIENT_CERTIFICATE_NAME, and what the vault's copy says of itself. */
+  certificateName?: string;
+  thumbprint?: string;
+  notBefore?: string;
+  notAfter?: string;
+  /** What a federated credential must name to match the managed identity's token. */
+  issuer?: string;
+  subject?: string;
+  audience?: string;
+  /** AZURE_CLIENT_ID: the user-assigned identity the app uses. */
+  identityClientId?: string;
+  /** The Function App and its resource group, as App Service names them (WEBSITE_SITE_NAME, WEBSITE_RESOURCE_GROUP). */
+  functionApp?: string;
+  resourceGroup?: string;
 }

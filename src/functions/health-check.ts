@@ -1,7 +1,7 @@
 import { app, type InvocationContext, type Timer } from '@azure/functions';
 import { bindingSetting } from '../config.js';
 import { runHealthCheck } from '../health/health-check.js';
-import { secretExpiresSoon } from '../auth/secret-expiry.js';
+import { credentialExpiresSoon } from '../auth/credential-expiry.js';
 import { summarize } from '../health/health-result.js';
 import { logEvent } from '../http/log.js';
 import { flush } from '../telemetry/telemetry.js';
@@ -11,8 +11,10 @@ export async function scheduledHealthCheck(timer: Timer, context: InvocationCont
   try {
     const result = await runHealthCheck();
     logEvent(context, 'check', { ...summarize(result), pastDue: timer.isPastDue || undefined });
-    if (secretExpiresSoon(result.secretDaysLeft)) {
-      context.warn(JSON.stringify({ event: 'exosend.secretExpiring', runId: result.runId, secretDaysLeft: result.secretDaysLeft }));
+    // one rule for a secret and a certificate alike; a federated credential does not expire
+    if (credentialExpiresSoon(result.credentialDaysLeft)) {
+      const { runId, credential, credentialDaysLeft } = result;
+      context.warn(JSON.stringify({ event: 'exosend.credentialExpiring', runId, credential, credentialDaysLeft }));
     }
   } finally {
     // a consumption-plan instance may be frozen once the invocation ends: the result (red too, when

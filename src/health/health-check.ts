@@ -24,9 +24,10 @@ export async function runHealthCheck(loadRuntime: () => Runtime = getRuntime): P
   try {
     const runtime = loadRuntime();
     const settings = readHealthSettings(runtime.config);
-    // the secret is read again once an hour, so that its days left follow a rotation in the vault
-    const secrets = { get: () => runtime.secrets.get({ maxAgeInMs: secretRecheckInMs }) };
-    const report = await runProbe({ ...runtime, secrets }, { to: settings.to, from: settings.from, subject: (runId) => `exosend health check ${runId}` });
+    // the vault is read again once an hour, so that the days left follow a rotation there
+    const { credential } = runtime;
+    const recheck = { kind: credential.kind, prepare: () => credential.prepare({ maxAgeInMs: secretRecheckInMs }) };
+    const report = await runProbe({ ...runtime, credential: recheck }, { to: settings.to, from: settings.from, subject: (runId) => `exosend health check ${runId}` });
     result = resultOfProbe(report, settings.to ? 'send' : 'auth', startedAt, elapsed());
   } catch (error) {
     if (!(error instanceof ConfigError)) {

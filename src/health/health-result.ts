@@ -1,4 +1,5 @@
-import { secretDaysLeft } from '../auth/secret-expiry.js';
+import { credentialDaysLeft } from '../auth/credential-expiry.js';
+import type { CredentialKind } from '../config.js';
 import type { ConfigError } from '../config.js';
 import type { Diagnosis, DiagnosisCode, Stage } from '../diagnosis/diagnosis.js';
 import type { ProbeReport, StageResult } from '../probe/probe.js';
@@ -21,7 +22,11 @@ export interface HealthCheckResult {
   diagnosis?: Diagnosis;
   /** For failures outside the catalogue: what is wrong, naming variables, never values. */
   problem?: string;
-  /** Whole days until the client secret expires, as the vault states it; absent when no expiry is set. */
+  /** EXOSEND_CREDENTIAL of the app that ran the check. */
+  credential?: CredentialKind;
+  /** Whole days until the credential expires (a certificate's notAfter, a secret's vault expiry); absent when none is known (federated: never). */
+  credentialDaysLeft?: number;
+  /** The same, for a client secret: the name this property had before certificates (kept for existing queries). */
   secretDaysLeft?: number;
   messageId?: string;
 }
@@ -38,9 +43,17 @@ export function resultOfProbe(report: ProbeReport, mode: 'send' | 'auth', starte
     stages: report.stages,
     ...(failed && { failedStage: failed.stage }),
     ...(report.diagnosis && { code: report.diagnosis.code, diagnosis: report.diagnosis }),
-    ...(report.secretExpiresOn && { secretDaysLeft: secretDaysLeft(report.secretExpiresOn) }),
+    ...daysLeftOf(report),
     ...(report.messageId && { messageId: report.messageId }),
   };
+}
+
+function daysLeftOf(report: ProbeReport): Pick<HealthCheckResult, 'credential' | 'credentialDaysLeft' | 'secretDaysLeft'> {
+  const state = report.credential;
+  if (!state) return {};
+  const days = state.expiresOn && credentialDaysLeft(state.expiresOn);
+  if (days === undefined) return { credential: state.kind };
+  return { credential: state.kind, credentialDaysLeft: days, ...(state.kind === 'secret' && { secretDaysLeft: days }) };
 }
 
 export function resultOfMisconfiguration(runId: string, error: ConfigError, startedAt: Date, durationMs: number): HealthCheckResult {
@@ -73,6 +86,8 @@ export function summarize(result: HealthCheckResult): Record<string, string | nu
     reply: result.diagnosis?.smtp,
     durationMs: result.durationMs,
     ...stageTimings,
+    credential: result.credential,
+    credentialDaysLeft: result.credentialDaysLeft,
     secretDaysLeft: result.secretDaysLeft,
   };
 }

@@ -1,3 +1,4 @@
+import { credentialDaysLeft } from '../auth/credential-expiry.js';
 import { ConfigError } from '../config.js';
 import type { Diagnosis } from '../diagnosis/diagnosis.js';
 import { runProbe, type StageResult } from '../probe/probe.js';
@@ -12,6 +13,9 @@ export interface Preflight {
   diagnosis?: Diagnosis;
   /** CONFIGURATION_INVALID when no runtime could be built; the diagnosis code otherwise. */
   code?: string;
+  /** EXOSEND_CREDENTIAL, and its days left (a certificate's notAfter, a secret's vault expiry; never for federated). */
+  credential?: string;
+  credentialDaysLeft?: number;
   problem?: string;
 }
 
@@ -34,7 +38,14 @@ export async function checkHealth(loadRuntime: () => Runtime = getRuntime): Prom
 async function runPreflight(loadRuntime: () => Runtime): Promise<Preflight> {
   try {
     const report = await runProbe(loadRuntime(), { stopAfter: 'claims' });
-    return { ok: report.ok, stages: report.stages, ...(report.diagnosis && { diagnosis: report.diagnosis, code: report.diagnosis.code }) };
+    const expiresOn = report.credential?.expiresOn;
+    return {
+      ok: report.ok,
+      stages: report.stages,
+      ...(report.diagnosis && { diagnosis: report.diagnosis, code: report.diagnosis.code }),
+      ...(report.credential && { credential: report.credential.kind }),
+      ...(expiresOn && { credentialDaysLeft: credentialDaysLeft(expiresOn) }),
+    };
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
     return { ok: false, stages: [], code: 'CONFIGURATION_INVALID', problem: error.message };

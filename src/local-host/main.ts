@@ -8,7 +8,7 @@ import { parseArgs } from 'node:util';
 import { readSettingsFile, valuesNotInEnvironment } from '../cli/settings-file.js';
 import { resetRuntime } from '../runtime.js';
 import { startAzurite, type Azurite } from '../sandbox/azurite.js';
-import { sandboxScenarios, startSandbox, type Sandbox, type SandboxScenarioName } from '../sandbox/index.js';
+import { sandboxScenarios, scenarioSettings, startSandbox, type Sandbox, type SandboxScenarioName } from '../sandbox/index.js';
 import { loadOrCreateCertificateAuthority } from '../sandbox/pki.js';
 import { printBanner } from './banner.js';
 import { createHttpHost } from './http-host.js';
@@ -79,6 +79,13 @@ if (sandboxMode) {
     APPLICATIONINSIGHTS_STATSBEAT_DISABLED: 'true',
     APPLICATIONINSIGHTS_SDKSTATS_DISABLED: 'true',
   });
+  // a certificate or federation scenario runs the app with that credential
+  if (args.scenario) {
+    for (const [name, value] of Object.entries(scenarioSettings(sandbox, args.scenario as SandboxScenarioName))) {
+      if (value === undefined) delete process.env[name];
+      else process.env[name] = value;
+    }
+  }
 } else {
   Object.assign(process.env, valuesNotInEnvironment(fileSettings, process.env));
 }
@@ -98,7 +105,7 @@ const queues = await startQueueHost(registrations.queues, log);
 const timers = startTimers(registrations.timers, log);
 
 printBanner({
-  mode: sandboxMode ? `sandbox${args.scenario ? ` (scenario: ${args.scenario})` : ''}` : `real (settings from ${existsSync(settingsFile) ? settingsFile : 'the environment'})`,
+  mode: sandboxMode ? `sandbox${args.scenario ? ` (scenario: ${args.scenario}${process.env['EXOSEND_CREDENTIAL'] ? `, EXOSEND_CREDENTIAL=${process.env['EXOSEND_CREDENTIAL']}` : ''})` : ''}` : `real (settings from ${existsSync(settingsFile) ? settingsFile : 'the environment'})`,
   baseUrl: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
   functionKey,
   registrations,

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import MailComposer from 'nodemailer/lib/mail-composer';
 import SMTPConnection from 'nodemailer/lib/smtp-connection';
 import XOAuth2 from 'nodemailer/lib/xoauth2';
-import type { ClientSecret, SecretSource } from '../auth/secret-source.js';
+import type { AppCredential, CredentialState } from '../auth/app-credential.js';
 import type { AppToken, TokenProvider } from '../auth/token-provider.js';
 import type { ExosendConfig } from '../config.js';
 import { classifySmtpError } from '../diagnosis/classify.js';
@@ -22,8 +22,8 @@ export interface ProbeReport {
   stages: StageResult[];
   diagnosis?: Diagnosis;
   token?: Pick<AppToken, 'claims' | 'warnings' | 'expiresOnTimestamp'>;
-  /** The client secret's expiry as the vault states it; undefined when none is set. */
-  secretExpiresOn?: Date;
+  /** What the credential said of itself: its kind, and when it expires (a secret's vault expiry, a certificate's notAfter). */
+  credential?: CredentialState;
   /** The Message-ID of the test message, when one was sent. */
   messageId?: string;
   response?: string;
@@ -31,7 +31,7 @@ export interface ProbeReport {
 
 export interface ProbeParts {
   config: Pick<ExosendConfig, 'smtp' | 'mailbox' | 'tenantId' | 'clientId'>;
-  secrets: Pick<SecretSource, 'get'>;
+  credential: Pick<AppCredential, 'kind' | 'prepare'>;
   tokens: TokenProvider;
 }
 
@@ -48,7 +48,8 @@ export interface ProbeOptions {
 }
 
 /**
- * Walks the chain a send takes, one stage at a time, timing each: the secret, a token (from the
+ * Walks the chain a send takes, one stage at a time, timing each: the vault's secret or
+ * certificate (and the certificate's dates), a token (from the
  * same cache as real sends), its claims, an SMTP session with STARTTLS, AUTH XOAUTH2 and,
  * optionally, a test message. It stops at the first failure and says which stage and why.
  */
@@ -94,8 +95,10 @@ export async function runProbe(parts: ProbeParts, options: ProbeOptions = {}): P
   failed.catch(() => undefined);
   const smtpStage = <T>(work: () => Promise<T>) => () => Promise.race([work(), failed]);
   try {
-    const secret: ClientSecret = await timed('vault', () => parts.secrets.get());
-    report.secretExpiresOn = secret.expiresOn;
+    // a federated credential reads no vault: its first stage is the token
+    const { kind } = parts.credential;
+    report.credential = kind === 'federated' ? await parts.credential.prepare() : await timed('vault', () => parts.credential.prepare());
+    if (kind === 'certificate') record({ stage: 'certificate', ok: true, durationMs: 0 });
     const token = await timed('token', () => parts.tokens.getToken());
     report.token = { claims: token.claims, warnings: token.warnings, expiresOnTimestamp: token.expiresOnTimestamp };
     record({ stage: 'claims', ok: true, durationMs: 0 });
@@ -121,7 +124,7 @@ export async function runProbe(parts: ProbeParts, options: ProbeOptions = {}): P
 
 class ProbeStopped extends Error {}
 
-const stageOrder: readonly Stage[] = ['vault', 'token', 'claims', 'connect', 'tls', 'auth', 'send'];
+const stageOrder: readonly Stage[] = ['vault', 'certificate', 'token', 'claims', 'connect', 'tls', 'auth', 'send'];
 
 const elapsed = (started: number) => Math.round((performance.now() - started) * 10) / 10;
 

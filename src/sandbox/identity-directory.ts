@@ -24,6 +24,10 @@ export interface AppRegistration {
    */
   issueTokensAs?: { tenantId?: string; appId?: string };
   lifetimeSeconds: number;
+  /** Public parts of the certificates uploaded under Certificates & secrets > Certificates (PEM). */
+  certificates: string[];
+  /** Federated identity credentials: a token from `issuer` about `subject` for one of `audiences` is a client assertion. */
+  federatedCredentials: FederatedCredential[];
   /** Object ID of the Enterprise application (service principal): the tokens' oid and sub. */
   servicePrincipalId: string;
   displayName?: string;
@@ -32,12 +36,21 @@ export interface AppRegistration {
 export type AppRegistrationInput = Pick<AppRegistration, 'clientId' | 'tenantId' | 'secrets' | 'roles'> &
   Partial<Omit<AppRegistration, 'clientId' | 'tenantId' | 'secrets' | 'roles'>>;
 
+export interface FederatedCredential {
+  name: string;
+  issuer: string;
+  subject: string;
+  audiences: string[];
+}
+
 export interface ManagedIdentity {
   clientId: string;
   objectId: string;
   resourceId: string;
   tenantId: string;
   systemAssigned: boolean;
+  /** Assigned to the Function App: only then does its identity endpoint hand out the identity's tokens. */
+  assigned: boolean;
 }
 
 export class IdentityDirectory {
@@ -62,6 +75,8 @@ export class IdentityDirectory {
     const app: AppRegistration = {
       secretExpired: false,
       lifetimeSeconds: 3600,
+      certificates: [],
+      federatedCredentials: [],
       servicePrincipalId: randomUUID(),
       ...input,
       secrets: [...input.secrets],
@@ -82,7 +97,7 @@ export class IdentityDirectory {
     return this.apps.get(appKey(tenantId, clientId));
   }
 
-  addManagedIdentity(tenantId: string, systemAssigned: boolean, name = 'exosend'): ManagedIdentity {
+  addManagedIdentity(tenantId: string, systemAssigned: boolean, name = 'exosend', assigned = true): ManagedIdentity {
     const identity: ManagedIdentity = {
       clientId: randomUUID(),
       objectId: randomUUID(),
@@ -91,6 +106,7 @@ export class IdentityDirectory {
         : `/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/exosend/providers/Microsoft.ManagedIdentity/userAssignedIdentities/${name}`,
       tenantId,
       systemAssigned,
+      assigned,
     };
     this.managedIdentities.push(identity);
     return identity;

@@ -49,7 +49,10 @@ export interface IdentityStandIn extends TokenVerifier {
   registerTenant(tenant: TenantRegistration): TenantRegistration;
   registerApp(app: AppRegistrationInput): AppRegistration;
   updateApp(clientId: string, patch: Partial<Omit<AppRegistration, 'clientId' | 'tenantId'>>): AppRegistration;
-  addUserAssignedIdentity(name?: string): ManagedIdentity;
+  /** A user-assigned identity; `assigned: false` leaves it unassigned to the Function App. */
+  addUserAssignedIdentity(name?: string, options?: { assigned?: boolean }): ManagedIdentity;
+  /** Assigns an identity to the Function App, or removes it (its endpoint then refuses it). */
+  assignIdentity(clientId: string, assigned: boolean): void;
   /**
    * The next `count` token requests fail with `status` (Entra's temporarily_unavailable) and Retry-After.
    * `retryAfterInMs` adds `x-ms-retry-after-ms`, which Entra does not send but the Azure SDK's
@@ -136,9 +139,14 @@ export async function startIdentityStandIn(options: IdentityStandInOptions): Pro
       });
     }
     const basic = basicCredentials(request);
+    const assertion = form.get('client_assertion') ?? undefined;
+    // an assertion is as secret as a password while it lives: none may appear in the app's output
+    if (assertion) secrets.add(assertion);
     const outcome = await grantClientCredentials(directory, key, tenant, version, form, {
       clientId: form.get('client_id') ?? basic.clientId,
       clientSecret: form.get('client_secret') ?? basic.clientSecret,
+      ...(assertion ? { clientAssertion: assertion, clientAssertionType: form.get('client_assertion_type') ?? '' } : {}),
+      authorityHost,
     });
     if (!outcome.ok) return refuse(outcome.failure);
     const byAudience = counters.tokensByAudience;
@@ -191,7 +199,12 @@ export async function startIdentityStandIn(options: IdentityStandInOptions): Pro
     registerTenant: (tenant) => directory.registerTenant(tenant),
     registerApp: (app) => remember(directory.registerApp(app)),
     updateApp: (clientId, patch) => remember(directory.updateApp(clientId, patch)),
-    addUserAssignedIdentity: (name = 'exosend-sender') => directory.addManagedIdentity(homeTenantId, false, name),
+    addUserAssignedIdentity: (name = 'exosend-sender', { assigned = true } = {}) => directory.addManagedIdentity(homeTenantId, false, name, assigned),
+    assignIdentity(clientId, assigned) {
+      const identity = directory.managedIdentities.find((mi) => mi.clientId === clientId);
+      if (!identity) throw new Error(`no managed identity ${clientId}`);
+      identity.assigned = assigned;
+    },
     failTokenRequests(count, status = 503, retryAfterSeconds = 1, retryAfterInMs) {
       // MSAL treats Retry-After 0 (or none parseable) as 60 s of self-imposed throttling.
       outage = { remaining: count, status, retryAfterSeconds: Math.max(1, retryAfterSeconds), retryAfterInMs };

@@ -4,10 +4,10 @@ import { startAppInsightsStandIn, type AppInsightsStandIn } from './app-insights
 import { startExchangeStandIn, type ExchangeStandIn } from './exchange.js';
 import { startIdentityStandIn, type IdentityStandIn } from './identity.js';
 import { startKeyVaultStandIn, type KeyVaultStandIn } from './key-vault.js';
-import { issueServerCertificate, loadOrCreateCertificateAuthority } from './pki.js';
+import { issueClientCertificate, issueServerCertificate, loadOrCreateCertificateAuthority, type ClientCertificate } from './pki.js';
 import { sandboxScenarios } from './scenarios.js';
 
-export { sandboxScenarios, type SandboxScenario, type SandboxScenarioName } from './scenarios.js';
+export { credentialSettings, sandboxScenarios, scenarioSettings, storeCertificate, type SandboxScenario, type SandboxScenarioName } from './scenarios.js';
 export type { ExchangeStandIn, AcceptedMessage, ExchangeLimits, FaultContext, FaultStage, SmtpFault } from './exchange.js';
 export type { IdentityStandIn } from './identity.js';
 export type { KeyVaultStandIn } from './key-vault.js';
@@ -32,7 +32,17 @@ export interface SandboxApp {
   secret: string;
   secretName: string;
   secretExpiresOn: Date;
+  /** The app's certificate (EXOSEND_CREDENTIAL=certificate): its public part is registered on the app, the whole of it is in the vault. */
+  certificate: ClientCertificate;
+  certificateName: string;
+  /** The Function App's user-assigned identity, a federated credential of the app (EXOSEND_CREDENTIAL=federated). */
+  federatedIdentity: { clientId: string; objectId: string };
+  /** A user-assigned identity that exists in the tenant but is not assigned to the Function App. */
+  unassignedIdentityClientId: string;
+  /** The federated identity credential the app registration holds for it. */
+  federation: { issuer: string; subject: string; audience: string };
 }
+
 
 export interface Sandbox {
   ca: { certPem: string; path: string };
@@ -72,6 +82,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     const appInsights = await startAppInsightsStandIn({ tls });
     started.push(appInsights);
 
+    const federatedIdentity = identity.addUserAssignedIdentity('exosend-federated');
     const app: SandboxApp = {
       tenantId,
       tenantDomain: 'contoso.example',
@@ -82,6 +93,11 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
       secret: entraStyleSecret(),
       secretName: 'exosend-client-secret',
       secretExpiresOn: new Date(Date.now() + 180 * 24 * 60 * 60 * 1000),
+      certificate: issueClientCertificate({ subject: 'exosend' }),
+      certificateName: 'exosend-client-certificate',
+      federatedIdentity: { clientId: federatedIdentity.clientId, objectId: federatedIdentity.objectId },
+      unassignedIdentityClientId: identity.addUserAssignedIdentity('exosend-elsewhere', { assigned: false }).clientId,
+      federation: { issuer: `https://login.microsoftonline.com/${tenantId}/v2.0`, subject: federatedIdentity.objectId, audience: 'api://AzureADTokenExchange' },
     };
     identity.registerTenant({ tenantId, domain: app.tenantDomain });
     identity.registerApp({

@@ -22,6 +22,10 @@ export interface KeyVaultStandInOptions {
 
 export interface SecretVersionInput {
   expiresOn?: Date;
+  /** `application/x-pem-file` or `application/x-pkcs12` for a certificate's secret, as the vault sets it. */
+  contentType?: string;
+  /** The secret backs a Key Vault certificate of the same name (the vault sets `managed` and `kid`). */
+  certificate?: boolean;
 }
 
 export interface KeyVaultStandIn {
@@ -44,15 +48,16 @@ export interface KeyVaultStandIn {
    */
   failRequests(count: number, status?: number, retryAfterInMs?: number): void;
   knownSecrets(): string[];
+  /** Adds values the secret check must look for too (a certificate's private key in its other forms). */
+  rememberSecrets(values: readonly string[]): void;
   resetCounters(): void;
   close(): Promise<void>;
 }
 
-interface SecretVersion {
+interface SecretVersion extends SecretVersionInput {
   version: string;
   value: string;
   created: number;
-  expiresOn?: Date;
 }
 
 const vaultAudience = 'https://vault.azure.net';
@@ -137,7 +142,9 @@ export async function startKeyVaultStandIn(options: KeyVaultStandInOptions): Pro
     reads += 1;
     sendJson(response, 200, {
       value: found.value,
+      ...(found.contentType ? { contentType: found.contentType } : {}),
       id: `${url}/secrets/${name}/${found.version}`,
+      ...(found.certificate ? { kid: `${url}/keys/${name}/${found.version}`, managed: true } : {}),
       attributes: {
         enabled: true,
         ...(found.expiresOn ? { exp: Math.floor(found.expiresOn.getTime() / 1000) } : {}),
@@ -158,10 +165,10 @@ export async function startKeyVaultStandIn(options: KeyVaultStandInOptions): Pro
     get reads() {
       return reads;
     },
-    setSecret(name, value, { expiresOn } = {}) {
+    setSecret(name, value, input = {}) {
       const version = randomBytes(16).toString('hex');
       const versions = secrets.get(name.toLowerCase()) ?? [];
-      versions.push({ version, value, created: Math.floor(Date.now() / 1000), ...(expiresOn ? { expiresOn } : {}) });
+      versions.push({ version, value, created: Math.floor(Date.now() / 1000), ...input });
       secrets.set(name.toLowerCase(), versions);
       everSeen.add(value);
       return { id: `${url}/secrets/${name}/${version}`, version };
@@ -177,6 +184,7 @@ export async function startKeyVaultStandIn(options: KeyVaultStandInOptions): Pro
       outage = { remaining: count, status, retryAfterInMs };
     },
     knownSecrets: () => [...everSeen],
+    rememberSecrets: (values) => values.forEach((v) => everSeen.add(v)),
     resetCounters() {
       reads = 0;
     },

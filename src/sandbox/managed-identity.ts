@@ -25,6 +25,9 @@ export interface ManagedIdentityServer {
 }
 
 const apiVersion = '2019-08-01';
+
+/** The audiences of a managed identity's token meant as a federated credential's assertion (public, US Gov, China clouds). */
+export const tokenExchangeAudiences = new Set(['api://AzureADTokenExchange', 'api://AzureADTokenExchangeUSGov', 'api://AzureADTokenExchangeChina']);
 const lifetimeSeconds = 24 * 60 * 60;
 
 export async function startManagedIdentityEndpoint(
@@ -42,8 +45,9 @@ export async function startManagedIdentityEndpoint(
       ['resourceId', query.get('mi_res_id')],
     ];
     const [field, value] = wanted.find(([, v]) => v) ?? [];
-    if (!field) return systemAssigned;
-    return directory.managedIdentities.find((mi) => String(mi[field]).toLowerCase() === value?.toLowerCase());
+    // only identities assigned to the Function App: any other is unknown to its identity endpoint
+    if (!field) return systemAssigned.assigned ? systemAssigned : undefined;
+    return directory.managedIdentities.find((mi) => mi.assigned && String(mi[field]).toLowerCase() === value?.toLowerCase());
   }
 
   async function route(request: IncomingMessage, response: ServerResponse): Promise<void> {
@@ -55,7 +59,7 @@ export async function startManagedIdentityEndpoint(
     if (request.headers['x-identity-header'] !== header) return refuse(401, 'X-IDENTITY-HEADER is missing or does not match.');
     if (url.searchParams.get('api-version') !== apiVersion) return refuse(400, `api-version must be ${apiVersion}.`);
     const resource = (url.searchParams.get('resource') ?? '').replace(/\/\.default$/, '').replace(/\/+$/, '');
-    if (!knownResources.has(resource)) return refuse(400, `AADSTS500011: The resource principal named ${resource} was not found in the tenant.`);
+    if (!knownResources.has(resource) && !tokenExchangeAudiences.has(resource)) return refuse(400, `AADSTS500011: The resource principal named ${resource} was not found in the tenant.`);
     const identity = select(url.searchParams);
     if (!identity) return refuse(400, 'No Managed Identity found for specified ClientId/ResourceId/PrincipalId.');
 
@@ -64,7 +68,9 @@ export async function startManagedIdentityEndpoint(
       resource,
       lifetimeSeconds,
     );
-    const accessToken = await key.sign({ ...claims, xms_mirid: identity.resourceId });
+    // for the token exchange, Entra issues a v2.0 token: the issuer a federated credential names
+    const exchange = tokenExchangeAudiences.has(resource) ? { iss: `https://login.microsoftonline.com/${identity.tenantId}/v2.0`, ver: '2.0', azp: identity.clientId } : {};
+    const accessToken = await key.sign({ ...claims, ...exchange, xms_mirid: identity.resourceId });
     hooks.onIssued(accessToken);
     sendJson(response, 200, {
       access_token: accessToken,

@@ -1,4 +1,4 @@
-import { generateKeyPairSync, randomBytes, sign, X509Certificate } from 'node:crypto';
+import { createPrivateKey, generateKeyPairSync, randomBytes, sign, X509Certificate } from 'node:crypto';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import { join } from 'node:path';
@@ -111,4 +111,83 @@ export async function loadOrCreateCertificateAuthority(dir: string): Promise<Cer
   await rename(keyPath + suffix, keyPath);
   await rename(certPath + suffix, certPath);
   return { ...ca, path: certPath };
+}
+
+/** An app registration's certificate: what the vault holds (PEM or PKCS#12) and what Entra holds (the public part). */
+export interface ClientCertificate extends TlsMaterial {
+  /** PKCS#12 without a password, base64, as Key Vault serves a certificate's secret in `application/x-pkcs12`. */
+  pfxBase64: string;
+  /** SHA-1 and SHA-256 of the DER certificate, hex upper case, as Entra lists them. */
+  thumbprint: string;
+  thumbprintSha256: string;
+  notBefore: Date;
+  notAfter: Date;
+}
+
+export interface ClientCertificateOptions {
+  subject?: string;
+  notBefore?: Date;
+  notAfter?: Date;
+}
+
+/** A self-signed certificate for client assertions, as `az keyvault certificate create` makes one by default. */
+export function issueClientCertificate(options: ClientCertificateOptions = {}): ClientCertificate {
+  const { keyPem, publicKey } = generateKeys();
+  const cert = newCertificate(publicKey, 365);
+  if (options.notBefore) cert.validity.notBefore = options.notBefore;
+  if (options.notAfter) cert.validity.notAfter = options.notAfter;
+  const subject = [{ name: 'commonName', value: options.subject ?? 'exosend' }];
+  cert.setSubject(subject);
+  cert.setIssuer(subject);
+  cert.setExtensions([
+    { name: 'basicConstraints', cA: false },
+    { name: 'keyUsage', digitalSignature: true, keyEncipherment: true, critical: true },
+    { name: 'extKeyUsage', clientAuth: true, serverAuth: true },
+    { name: 'subjectKeyIdentifier' },
+  ]);
+  const certPem = signCertificate(cert, keyPem);
+  const x509 = new X509Certificate(certPem);
+  // Key Vault's PKCS#12 opens with an empty password (`openssl pkcs12 -passin pass:`)
+  const pfx = forge.pkcs12.toPkcs12Asn1(forge.pki.privateKeyFromPem(keyPem), [forge.pki.certificateFromPem(certPem)], '', { algorithm: '3des' });
+  return {
+    certPem,
+    keyPem,
+    pfxBase64: Buffer.from(forge.asn1.toDer(pfx).getBytes(), 'binary').toString('base64'),
+    thumbprint: x509.fingerprint.replace(/:/g, ''),
+    thumbprintSha256: x509.fingerprint256.replace(/:/g, ''),
+    notBefore: new Date(x509.validFrom),
+    notAfter: new Date(x509.validTo),
+  };
+}
+
+export type CertificateFormat = 'pem' | 'pkcs12';
+
+/** Key Vault's content types for a certificate's secret. */
+export const certificateContentTypes: Record<CertificateFormat, string> = {
+  pem: 'application/x-pem-file',
+  pkcs12: 'application/x-pkcs12',
+};
+
+/**
+ * What a GET of a certificate's secret returns: the private key and the certificate, as PEM or as
+ * a password-less PKCS#12 in base64. Without the key: only the certificate, as a vault serves a
+ * certificate imported without its private key.
+ */
+export function certificateSecretValue(cert: ClientCertificate, format: CertificateFormat, withPrivateKey = true): string {
+  if (format === 'pem') return withPrivateKey ? `${cert.keyPem}${cert.certPem}` : cert.certPem;
+  if (withPrivateKey) return cert.pfxBase64;
+  const pfx = forge.pkcs12.toPkcs12Asn1(null, [forge.pki.certificateFromPem(cert.certPem)], '', { algorithm: '3des' });
+  return Buffer.from(forge.asn1.toDer(pfx).getBytes(), 'binary').toString('base64');
+}
+
+/**
+ * A private key as it could leak: its PEM (PKCS#8 and PKCS#1), the base64 of its DER on one line,
+ * each 64-character PEM line (a log that splits lines would show those), and the PKCS#12 file.
+ */
+export function privateKeyForms(cert: ClientCertificate): string[] {
+  const key = createPrivateKey(cert.keyPem);
+  const pkcs1 = key.export({ type: 'pkcs1', format: 'pem' }).toString();
+  const bodies = [cert.keyPem, pkcs1].map((pem) => pem.replace(/-----[A-Z ]+-----/g, '').replace(/\s+/g, ''));
+  const lines = [cert.keyPem, pkcs1].flatMap((pem) => pem.split('\n').filter((l) => l.length >= 64));
+  return [cert.keyPem.trim(), pkcs1.trim(), ...bodies, ...lines, cert.pfxBase64];
 }

@@ -1,20 +1,70 @@
-import type { Sandbox } from './index.js';
+import type { Sandbox, SandboxApp } from './index.js';
+import { certificateContentTypes, certificateSecretValue, issueClientCertificate, privateKeyForms, type CertificateFormat, type ClientCertificate } from './pki.js';
 
-/** A named misconfiguration: reconfigures the stand-ins (from healthy) so the app meets that failure. */
-export type SandboxScenario = ((sandbox: Sandbox) => void) & { description: string };
+/**
+ * A named misconfiguration: reconfigures the stand-ins (from healthy) so the app meets that failure.
+ * `credential` is the EXOSEND_CREDENTIAL the app must run with to meet it (`npm start` sets it).
+ */
+export type SandboxScenario = ((sandbox: Sandbox) => void) & {
+  description: string;
+  credential: 'secret' | 'certificate' | 'federated';
+  /** Settings the scenario changes on top of the credential's (an AZURE_CLIENT_ID that names the wrong identity). */
+  settings?: (app: SandboxApp) => Record<string, string>;
+};
 
-const scenario = (description: string, apply: (sandbox: Sandbox) => void): SandboxScenario =>
+const scenario = (
+  description: string,
+  apply: (sandbox: Sandbox) => void,
+  credential: SandboxScenario['credential'] = 'secret',
+  settings?: SandboxScenario['settings'],
+): SandboxScenario =>
   Object.assign(
     (sandbox: Sandbox) => {
       healthy(sandbox);
       apply(sandbox);
     },
-    { description },
+    { description, credential, ...(settings && { settings }) },
   );
 
+/** The settings that switch exosend to each credential kind, on top of `settings`. */
+export function credentialSettings(app: SandboxApp, kind: 'secret' | 'certificate' | 'federated'): Record<string, string | undefined> {
+  if (kind === 'secret') return { EXOSEND_CREDENTIAL: undefined };
+  if (kind === 'certificate') return { EXOSEND_CREDENTIAL: 'certificate', EXOSEND_CLIENT_CERTIFICATE_NAME: app.certificateName };
+  // no vault at all: the managed identity's token is the whole credential
+  return { EXOSEND_CREDENTIAL: 'federated', AZURE_CLIENT_ID: app.federatedIdentity.clientId, EXOSEND_KEY_VAULT_URL: undefined };
+}
+
+/** The app settings a scenario needs on top of the sandbox's. */
+export function scenarioSettings(sandbox: Sandbox, name: SandboxScenarioName): Record<string, string | undefined> {
+  const chosen: SandboxScenario = sandboxScenarios[name];
+  return { ...credentialSettings(sandbox.app, chosen.credential), ...chosen.settings?.(sandbox.app) };
+}
+
+/** Stores a certificate in the vault as `az keyvault certificate import` would: its secret, in the format asked for. */
+export function storeCertificate(sandbox: Sandbox, cert: ClientCertificate, format: CertificateFormat = 'pkcs12', withPrivateKey = true): void {
+  sandbox.vault.rememberSecrets(privateKeyForms(cert));
+  sandbox.vault.setSecret(sandbox.app.certificateName, certificateSecretValue(cert, format, withPrivateKey), {
+    contentType: certificateContentTypes[format],
+    expiresOn: cert.notAfter,
+    certificate: true,
+  });
+}
+
+const dayInMs = 24 * 60 * 60 * 1000;
+
+/** A certificate the app registration also knows, with other dates: the vault's copy fails the local check. */
+function replaceCertificate(s: Sandbox, dates: { notBefore: Date; notAfter: Date }): void {
+  const cert = issueClientCertificate(dates);
+  s.identity.updateApp(s.app.clientId, { certificates: [cert.certPem] });
+  storeCertificate(s, cert);
+}
+
 /** Every setting the scenarios touch, back to a working setup. */
-function healthy({ identity, vault, exchange, app }: Sandbox): void {
+function healthy(sandbox: Sandbox): void {
+  const { identity, vault, exchange, app } = sandbox;
   identity.updateApp(app.clientId, {
+    certificates: [app.certificate.certPem],
+    federatedCredentials: [{ name: 'exosend-function-app', issuer: app.federation.issuer, subject: app.federation.subject, audiences: [app.federation.audience] }],
     secrets: [app.secret],
     secretExpired: false,
     roles: ['SMTP.SendAsApp'],
@@ -27,6 +77,9 @@ function healthy({ identity, vault, exchange, app }: Sandbox): void {
   vault.failRequests(0);
   vault.grantAccess(identity.managedIdentity.objectId);
   if (vault.currentValue(app.secretName) !== app.secret) vault.setSecret(app.secretName, app.secret, { expiresOn: app.secretExpiresOn });
+  if (vault.currentValue(app.certificateName) !== app.certificate.pfxBase64) storeCertificate(sandbox, app.certificate);
+  identity.assignIdentity(app.federatedIdentity.clientId, true);
+  identity.assignIdentity(app.unassignedIdentityClientId, false);
   exchange.configureTenant(app.tenantId, { smtpAuthDisabled: false });
   exchange.configureMailbox(app.mailbox, { smtpAuthDisabled: undefined, mailboxFull: false, dailyRecipientQuota: 10_000, otherClientSessions: 0 });
   exchange.registerServicePrincipal({ tenantId: app.tenantId, appId: app.clientId, objectId: app.servicePrincipalId });
@@ -71,6 +124,43 @@ export const sandboxScenarios = {
   'mailbox-full': scenario("Sent Items filled the mailbox: DATA gets 554 5.2.2 mailbox full.", (s) =>
     s.exchange.configureMailbox(s.app.mailbox, { mailboxFull: true }),
   ),
+  certificate: scenario('EXOSEND_CREDENTIAL=certificate, set up right: the app signs its client assertions with the vault\'s certificate.', () => undefined, 'certificate'),
+  'certificate-not-registered': scenario('The vault\'s certificate was never uploaded to the app registration: the token request fails with AADSTS700027.', (s) =>
+    s.identity.updateApp(s.app.clientId, { certificates: [] }),
+  'certificate'),
+  'certificate-expired': scenario('The certificate in the vault passed its notAfter date: exosend refuses it before asking Entra.', (s) =>
+    replaceCertificate(s, { notBefore: new Date(Date.now() - 400 * dayInMs), notAfter: new Date(Date.now() - dayInMs) }),
+  'certificate'),
+  'certificate-not-yet-valid': scenario('The certificate in the vault starts tomorrow (notBefore): exosend refuses it before asking Entra.', (s) =>
+    replaceCertificate(s, { notBefore: new Date(Date.now() + dayInMs), notAfter: new Date(Date.now() + 365 * dayInMs) }),
+  'certificate'),
+  'certificate-missing': scenario('The vault has no certificate of that name: the read of its secret fails with 404.', (s) =>
+    s.vault.deleteSecret(s.app.certificateName),
+  'certificate'),
+  'certificate-without-key': scenario('The vault\'s certificate has no private key (imported as .cer, or not exportable): nothing can sign.', (s) =>
+    storeCertificate(s, s.app.certificate, 'pem', false),
+  'certificate'),
+  federated: scenario('EXOSEND_CREDENTIAL=federated, set up right: the managed identity\'s token is the client assertion; no vault read.', () => undefined, 'federated'),
+  'federation-issuer-mismatch': scenario('The federated credential names another issuer than the managed identity\'s tenant: AADSTS700211.', (s) =>
+    s.identity.updateApp(s.app.clientId, { federatedCredentials: [{ ...federation(s), issuer: 'https://login.microsoftonline.com/00000000-0000-0000-0000-000000000000/v2.0' }] }),
+  'federated'),
+  'federation-subject-mismatch': scenario('The federated credential names another principal than the Function App\'s identity: AADSTS700213.', (s) =>
+    s.identity.updateApp(s.app.clientId, { federatedCredentials: [{ ...federation(s), subject: '00000000-0000-0000-0000-000000000000' }] }),
+  'federated'),
+  'federation-audience-mismatch': scenario('The federated credential expects another audience than EXOSEND_FEDERATED_AUDIENCE: AADSTS700212.', (s) =>
+    s.identity.updateApp(s.app.clientId, { federatedCredentials: [{ ...federation(s), audiences: ['api://AzureADTokenExchangeUSGov'] }] }),
+  'federated'),
+  'identity-not-assigned': scenario(
+    'AZURE_CLIENT_ID names a user-assigned identity that is not assigned to the Function App: its identity endpoint refuses it.',
+    () => undefined,
+    'federated',
+    (app) => ({ AZURE_CLIENT_ID: app.unassignedIdentityClientId }),
+  ),
 } satisfies Record<string, SandboxScenario>;
 
 export type SandboxScenarioName = keyof typeof sandboxScenarios;
+
+function federation(s: Sandbox) {
+  const { issuer, subject, audience } = s.app.federation;
+  return { name: 'exosend-function-app', issuer, subject, audiences: [audience] };
+}

@@ -7,7 +7,7 @@ export interface SigningKey {
   publicJwk(): Promise<JWK>;
   sign(claims: JWTPayload): Promise<string>;
   /** Signature, exp and nbf; throws (a jose error) when any fails. */
-  verify(jwt: string): Promise<JWTPayload>;
+  verify(jwt: string, clockToleranceSeconds?: number): Promise<JWTPayload>;
 }
 
 export function createSigningKey(): SigningKey {
@@ -23,8 +23,8 @@ export function createSigningKey(): SigningKey {
     sign(claims) {
       return new SignJWT(claims).setProtectedHeader({ typ: 'JWT', alg: 'RS256', x5t: kid, kid }).sign(privateKey);
     },
-    async verify(jwt) {
-      const { payload } = await jwtVerify(jwt, publicKey, { algorithms: ['RS256'] });
+    async verify(jwt, clockToleranceSeconds = 0) {
+      const { payload } = await jwtVerify(jwt, publicKey, { algorithms: ['RS256'], clockTolerance: clockToleranceSeconds });
       return payload;
     },
   };

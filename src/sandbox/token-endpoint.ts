@@ -1,5 +1,6 @@
 import { buildClaims, exchangeAudiences, knownResources, resourceFromScope } from './access-token.js';
 import { entraErrors, type EntraError } from './entra-errors.js';
+import { checkClientAssertion, jwtBearer } from './client-assertion.js';
 import type { IdentityDirectory } from './identity-directory.js';
 import type { SigningKey } from './signing-key.js';
 
@@ -14,6 +15,10 @@ export type TokenOutcome =
 export interface ClientCredentials {
   clientId?: string;
   clientSecret?: string;
+  clientAssertion?: string;
+  clientAssertionType?: string;
+  /** Where the stand-in answers, for the audience of a certificate's assertion. */
+  authorityHost?: string;
 }
 
 /** The v1 endpoint ignores `scope`; without `resource` it issues a Microsoft Graph token (KB486942's pitfall). */
@@ -45,9 +50,22 @@ export async function grantClientCredentials(
   const clientId = credentials.clientId ?? '';
   const app = directory.findApp(tenant.tenantId, clientId);
   if (!app) return fail(entraErrors.unknownApp(clientId, tenant.domain ?? tenant.tenantId));
-  if (!credentials.clientSecret) return fail(entraErrors.missingCredential());
-  if (!app.secrets.includes(credentials.clientSecret)) return fail(entraErrors.invalidSecret(app.clientId));
-  if (app.secretExpired) return fail(entraErrors.expiredSecret(app.clientId));
+  if (credentials.clientAssertion) {
+    const type = credentials.clientAssertionType ?? '';
+    if (type !== jwtBearer) return fail(entraErrors.unsupportedAssertionType(type));
+    const path = version === 'v2' ? 'oauth2/v2.0/token' : 'oauth2/token';
+    const tokenEndpoints = [tenant.tenantId, tenant.domain, tenantName]
+      .filter((t): t is string => t !== undefined)
+      .map((t) => `${credentials.authorityHost ?? ''}/${t}/${path}`);
+    const refused = await checkClientAssertion(credentials.clientAssertion, { app, tokenEndpoints, key });
+    if (refused) return fail(refused);
+  } else {
+    if (!credentials.clientSecret) return fail(entraErrors.missingCredential());
+    if (!app.secrets.includes(credentials.clientSecret)) return fail(entraErrors.invalidSecret(app.clientId));
+    if (app.secretExpired) return fail(entraErrors.expiredSecret(app.clientId));
+  }
+  // Entra's appidacr: 1 for a client secret, 2 for a certificate or a federated assertion
+  const appidacr = credentials.clientAssertion ? '2' : '1';
   if (!knownResources.has(resource)) return fail(entraErrors.unknownResource(resource, tenant.domain ?? tenant.tenantId));
 
   const audience = app.audience ?? resource;
@@ -56,7 +74,7 @@ export async function grantClientCredentials(
       tenantId: app.issueTokensAs?.tenantId ?? tenant.tenantId,
       appId: app.issueTokensAs?.appId ?? app.clientId,
       objectId: app.servicePrincipalId,
-      appidacr: '1',
+      appidacr,
       roles: exchangeAudiences.includes(audience) ? app.roles : [],
       displayName: app.displayName,
     },
