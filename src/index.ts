@@ -5,3 +5,4 @@ import './functions/health-status.js';
 import './functions/enqueue.js';
 import './functions/message-status.js';
 import './functions/outbound-queue.js';
+import './functions/openapi.js';
