@@ -51,6 +51,7 @@ function route() {
   for (const a of document.querySelectorAll('nav a')) a.classList.toggle('active', a.dataset.view === current);
   if (current === 'outbox' && id) openMessage(decodeURIComponent(id));
   if (current === 'dead-letters') loadDeadLetters();
+  else $('dead-status').hidden = true;
   if (current === 'health') loadHealth();
 }
 
@@ -167,24 +168,28 @@ function diagnosisBox(diagnosis, extra) {
   );
 }
 
+let requeueing = false;
+
 function letterView(item) {
   const letter = item.letter;
-  const result = el('p', { class: 'muted' });
+  const result = el('p', { class: 'error', hidden: true });
   const button = el('button', { type: 'button', disabled: Boolean(item.notRequeueable) }, 'Put back on the intake queue');
   button.addEventListener('click', async () => {
     button.disabled = true;
-    result.className = 'muted';
-    result.textContent = 'putting it back...';
+    requeueing = true;
     try {
       const outcome = await api(`dead-letters/${encodeURIComponent(item.messageId)}/requeue`, { method: 'POST', body: '{}' });
-      result.textContent = outcome.kind === 'requeued'
-        ? `Back on the queue as ${outcome.id}: it will be tried again in a moment (see the Outbox).`
-        : `Not put back: its record says ${outcome.status}, so it is already back on the queue or sent. The letter is removed.`;
-      setTimeout(loadDeadLetters, 1500);
+      const status = $('dead-status');
+      status.textContent = outcome.kind === 'requeued'
+        ? `Back on the queue: ${outcome.id} will be tried again in a moment (watch the Outbox).`
+        : `${outcome.id} was not put back: its record says ${outcome.status}, so it is already back on the queue or sent. The letter is removed.`;
+      status.hidden = false;
+      await loadDeadLetters();
     } catch (error) {
-      result.className = 'error';
-      result.textContent = error.message;
+      showError(result, error.message);
       button.disabled = false;
+    } finally {
+      requeueing = false;
     }
   });
   if (!letter) {
@@ -416,8 +421,8 @@ async function start() {
     loadDeadLetters();
     // the poison queue has no event to listen to: look again now and then
     setInterval(() => {
-      if (!$('view-dead-letters').hidden || document.visibilityState === 'visible') loadDeadLetters();
-    }, 5000);
+      if (!requeueing && document.visibilityState === 'visible') loadDeadLetters();
+    }, 3000);
   }
   route();
 }
