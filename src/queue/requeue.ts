@@ -28,8 +28,8 @@ export function whyNotRequeueable(letter: Partial<RequeueableLetter>): string | 
  */
 export async function requeueDeadLetter(storage: QueueStorage, store: StatusStore, letter: RequeueableLetter): Promise<RequeueOutcome> {
   await storage.ready();
-  if (!(await store.reopen(letter.id))) return { kind: 'not-failed', id: letter.id, status: (await store.get(letter.id))?.status ?? 'unknown' };
   const history = [...(letter.history ?? []), { at: new Date().toISOString(), code: 'REQUEUED' }];
+  if (!(await store.reopen(letter.id, history))) return { kind: 'not-failed', id: letter.id, status: (await store.get(letter.id))?.status ?? 'unknown' };
   try {
     await putEnvelope(storage, { exosend: 1, id: letter.id, history, request: letter.request, ...(letter.blob !== undefined && { blob: letter.blob }) });
   } catch (error) {

@@ -93,12 +93,13 @@ export class StatusStore {
   /**
    * A failed request back to queued, its tries counted afresh (a dead letter put back after its
    * fix). Only from failed, and only once: false when the record is in any other state, or another
-   * caller reopened it first, so that no request is put back twice.
+   * caller reopened it first, so that no request is put back twice. `history` is the record's
+   * from now on (the letter's, with the put-back at its end).
    */
-  async reopen(id: string): Promise<boolean> {
+  async reopen(id: string, history: AttemptRecord[]): Promise<boolean> {
     const current = await this.read(id);
     if (current && current.status !== 'failed') return false;
-    const reopened = entity(id, { status: 'queued', attempts: 0, history: current?.history ?? '[]' });
+    const reopened = entity(id, { status: 'queued', attempts: 0, history: JSON.stringify(history) });
     try {
       if (current) await this.table.updateEntity(reopened, 'Replace', { etag: current.etag! });
       else await this.table.createEntity(reopened);
