@@ -53,9 +53,14 @@ describe('a dead letter put back on the intake queue', () => {
     assert.equal(view?.letter?.['id'], 'requeue-1');
     assert.equal(view?.notRequeueable, undefined);
 
+    const digest = (await q.store.get('requeue-1'))?.digest;
+    assert.ok(digest, 'the enqueued request left its content digest');
     const before = h.sandbox.exchange.messages.length;
     const result = await letters.requeue(view!.messageId);
     assert.deepEqual(result, { outcome: { kind: 'requeued', id: 'requeue-1' } });
+    const reopened = await q.store.get('requeue-1');
+    assert.equal(reopened?.status, 'queued');
+    assert.equal(reopened?.digest, digest, 'the key still names the same content: other content under it is still a 409');
     assert.deepEqual(await letters.list(), [], 'the letter is off the poison queue');
     assert.equal(await letters.requeue(view!.messageId), undefined, 'a second click finds nothing to put back');
 

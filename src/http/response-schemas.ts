@@ -28,6 +28,7 @@ export const errorSchema = z.object({
     message: z.string(),
     details: z.array(fieldProblemSchema).optional(),
     diagnosis: diagnosisSchema.optional(),
+    existing: z.object({ id: z.string(), status: z.string() }).optional().meta({ description: 'IDEMPOTENCY_KEY_REUSED: the request the key already names.' }),
   }),
 });
 

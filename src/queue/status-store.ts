@@ -99,7 +99,7 @@ export class StatusStore {
   async reopen(id: string, history: AttemptRecord[]): Promise<boolean> {
     const current = await this.read(id);
     if (current && current.status !== 'failed') return false;
-    const reopened = entity(id, { status: 'queued', attempts: 0, history: JSON.stringify(history) });
+    const reopened = entity(id, { status: 'queued', attempts: 0, history: JSON.stringify(history), ...(current?.digest && { digest: current.digest }) });
     try {
       if (current) await this.table.updateEntity(reopened, 'Replace', { etag: current.etag! });
       else await this.table.createEntity(reopened);
