@@ -172,6 +172,7 @@ describe('the local console, in a real browser', { skip }, () => {
     await page.goto(`${host.consoleUrl}#dead-letters`);
     await page.locator('.letter', { hasText: 'Invoice 42' }).getByRole('button', { name: 'Put back on the intake queue' }).click();
     await page.locator('#dead-status', { hasText: 'Back on the queue' }).waitFor();
+    await shot('dead-letters-put-back');
     await page.goto(`${host.consoleUrl}#outbox`);
     await page.locator('#outbox-rows tr', { hasText: 'Invoice 42' }).waitFor({ timeout: 15_000 });
   });
