@@ -12,6 +12,8 @@ const run = (command, args, env = process.env) => {
 };
 
 run(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.json']);
+// the entry the host loads (package.json "main"): the tests that learn the app's registrations import it
+run(process.execPath, ['scripts/bundle.mjs']);
 
 const { loadOrCreateCertificateAuthority } = await import('../dist/src/sandbox/pki.js');
 const caDir = join('.exosend', 'sandbox');

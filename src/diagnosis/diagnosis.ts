@@ -36,8 +36,10 @@ export const diagnosisCodes = [
 
 export type DiagnosisCode = (typeof diagnosisCodes)[number];
 
-/** The step of the chain where a failure happened, in the order a send walks them. */
-export type Stage = 'vault' | 'certificate' | 'token' | 'claims' | 'connect' | 'tls' | 'auth' | 'send';
+/** The steps of the chain where a failure can happen, in the order a send walks them. */
+export const stages = ['vault', 'certificate', 'token', 'claims', 'connect', 'tls', 'auth', 'send'] as const;
+
+export type Stage = (typeof stages)[number];
 
 /** A failure as data: what went wrong, why, and what an admin does about it. */
 export interface Diagnosis {

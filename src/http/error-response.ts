@@ -4,7 +4,8 @@ import { ConfigError } from '../config.js';
 import { DeliveryFailed, IdempotencyKeyReused, RequestRejected, type RejectionCode } from '../pipeline/errors.js';
 import { logEvent } from './log.js';
 
-const rejectionStatus: Record<RejectionCode, number> = {
+/** Each way a caller's request is refused, with its status: the OpenAPI document lists them too. */
+export const rejectionStatus: Record<RejectionCode, number> = {
   INVALID_REQUEST: 400,
   SENDER_NOT_ALLOWED: 403,
   MESSAGE_TOO_LARGE: 413,

@@ -18,6 +18,7 @@ export function printBanner({ mode, baseUrl, functionKey, registrations, outboxD
     '',
     `exosend is running in ${mode} mode.`,
     `Listening on ${baseUrl}`,
+    `Console: ${baseUrl}/  (${outboxDir ? 'outbox, ' : ''}dead letters, health${outboxDir ? ' and scenarios' : ''}, a send form; open it in a browser)`,
     '',
     'Functions:',
     ...registrations.http.map((f) => `  ${f.name.padEnd(width)}  ${(f.methods ?? ['GET', 'POST']).join(',').padEnd(5)} ${baseUrl}/api/${f.route ?? f.name}`),

@@ -11,6 +11,8 @@ export interface HttpHostOptions {
   /** The key that `authLevel: 'function'` routes ask for (`x-functions-key` header or `code` query). */
   functionKey: string;
   log: LogSink;
+  /** Serves what is not under /api (the local console); without it such paths are 404. */
+  fallback?: (req: IncomingMessage, res: ServerResponse, url: URL) => Promise<void>;
 }
 
 interface Route {
@@ -33,6 +35,7 @@ export function createHttpHost(options: HttpHostOptions): Server {
 async function handle(req: IncomingMessage, res: ServerResponse, routes: Route[], options: HttpHostOptions): Promise<void> {
   const url = new URL(req.url ?? '/', 'http://127.0.0.1');
   const method = (req.method ?? 'GET').toUpperCase();
+  if (options.fallback && !/^\/api(\/|$)/i.test(url.pathname)) return options.fallback(req, res, url);
   const matches = routes.flatMap((route) => {
     const match = route.pattern.exec(url.pathname);
     return match ? [{ route, match }] : [];

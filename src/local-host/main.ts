@@ -10,10 +10,14 @@ import { resetRuntime } from '../runtime.js';
 import { startAzurite, type Azurite } from '../sandbox/azurite.js';
 import { sandboxScenarios, scenarioSettings, startSandbox, type Sandbox, type SandboxScenarioName } from '../sandbox/index.js';
 import { loadOrCreateCertificateAuthority } from '../sandbox/pki.js';
+import { connectStorage } from '../queue/storage.js';
+import { StatusStore } from '../queue/status-store.js';
 import { printBanner } from './banner.js';
+import { createConsole } from './console/console-server.js';
+import { DeadLetters } from './console/dead-letters.js';
 import { createHttpHost } from './http-host.js';
 import { startQueueHost } from './queue-host.js';
-import { loadRegistrations } from './registrations.js';
+import { loadRegistrations, resolveSettings } from './registrations.js';
 import { startTimers } from './timers.js';
 
 const usage = `usage: npm start [-- --scenario NAME] [--sandbox] [--settings FILE] [--port N]
@@ -98,15 +102,30 @@ if (sandboxMode || !storage || /UseDevelopmentStorage=true/i.test(storage)) {
 
 const registrations = await loadRegistrations('.');
 const functionKey = process.env['EXOSEND_LOCAL_FUNCTION_KEY'] ?? persistentKey(join(stateDir, 'function-key'));
-const server = createHttpHost({ functions: registrations.http, functionKey, log });
+const mode = sandboxMode ? `sandbox${args.scenario ? ` (scenario: ${args.scenario}${process.env['EXOSEND_CREDENTIAL'] ? `, EXOSEND_CREDENTIAL=${process.env['EXOSEND_CREDENTIAL']}` : ''})` : ''}` : `real (settings from ${existsSync(settingsFile) ? settingsFile : 'the environment'})`;
+const intakeQueue = registrations.queues[0] && resolveSettings(registrations.queues[0].queueName);
+const storageConnection = process.env['AzureWebJobsStorage'];
+const queueStorage = intakeQueue && storageConnection ? connectStorage(storageConnection, intakeQueue) : undefined;
+const baseUrl = () => `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+const localConsole = createConsole({
+  baseUrl,
+  functionKey,
+  mode,
+  registrations,
+  sandbox,
+  scenario: args.scenario ?? 'healthy',
+  deadLetters: queueStorage && new DeadLetters(queueStorage, new StatusStore(queueStorage.records)),
+  log,
+});
+const server = createHttpHost({ functions: registrations.http, functionKey, log, fallback: localConsole });
 server.listen(Number(args.port ?? process.env['EXOSEND_PORT'] ?? 7071), '127.0.0.1');
 await once(server, 'listening');
 const queues = await startQueueHost(registrations.queues, log);
 const timers = startTimers(registrations.timers, log);
 
 printBanner({
-  mode: sandboxMode ? `sandbox${args.scenario ? ` (scenario: ${args.scenario}${process.env['EXOSEND_CREDENTIAL'] ? `, EXOSEND_CREDENTIAL=${process.env['EXOSEND_CREDENTIAL']}` : ''})` : ''}` : `real (settings from ${existsSync(settingsFile) ? settingsFile : 'the environment'})`,
-  baseUrl: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+  mode,
+  baseUrl: baseUrl(),
   functionKey,
   registrations,
   outboxDir: sandbox ? join(stateDir, 'outbox') : undefined,
@@ -122,6 +141,8 @@ const stop = async () => {
   server.closeAllConnections();
   server.close();
   await queues.stop();
+  // the app's own runtime (the entry's module), and this module's
+  (registrations.entry['resetRuntime'] as (() => void) | undefined)?.();
   resetRuntime();
   await sandbox?.close();
   await azurite?.close();

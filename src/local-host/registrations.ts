@@ -11,6 +11,8 @@ export interface Registrations {
   http: HttpRegistration[];
   queues: QueueRegistration[];
   timers: TimerRegistration[];
+  /** What the entry exports: `resetRuntime` lets a host start the app's state cold, as a new worker would. */
+  entry: Record<string, unknown>;
 }
 
 /**
@@ -19,7 +21,7 @@ export interface Registrations {
  * there is no second list of routes, queues or schedules to drift from the app's own.
  */
 export async function loadRegistrations(projectDir = '.'): Promise<Registrations> {
-  const found: Registrations = { http: [], queues: [], timers: [] };
+  const found: Registrations = { http: [], queues: [], timers: [], entry: {} };
   const app = functions.app as unknown as Record<'http' | 'storageQueue' | 'timer', unknown>;
   const kinds = ['http', 'storageQueue', 'timer'] as const;
   const originals = kinds.map((kind) => app[kind]);
@@ -28,7 +30,7 @@ export async function loadRegistrations(projectDir = '.'): Promise<Registrations
   app.timer = (name: string, options: TimerFunctionOptions) => found.timers.push({ ...options, name });
   try {
     const { main } = JSON.parse(readFileSync(resolve(projectDir, 'package.json'), 'utf8')) as { main: string };
-    await import(pathToFileURL(resolve(projectDir, main)).href);
+    found.entry = (await import(pathToFileURL(resolve(projectDir, main)).href)) as Record<string, unknown>;
   } finally {
     kinds.forEach((kind, i) => (app[kind] = originals[i]));
   }

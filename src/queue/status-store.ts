@@ -90,6 +90,26 @@ export class StatusStore {
     return { outcome: 'in-flight', retryInMs: leaseInMs };
   }
 
+  /**
+   * A failed request back to queued, its tries counted afresh (a dead letter put back after its
+   * fix). Only from failed, and only once: false when the record is in any other state, or another
+   * caller reopened it first, so that no request is put back twice. `history` is the record's
+   * from now on (the letter's, with the put-back at its end).
+   */
+  async reopen(id: string, history: AttemptRecord[]): Promise<boolean> {
+    const current = await this.read(id);
+    if (current && current.status !== 'failed') return false;
+    const reopened = entity(id, { status: 'queued', attempts: 0, history: JSON.stringify(history), ...(current?.digest && { digest: current.digest }) });
+    try {
+      if (current) await this.table.updateEntity(reopened, 'Replace', { etag: current.etag! });
+      else await this.table.createEntity(reopened);
+      return true;
+    } catch (error) {
+      if (isStatus(error, 409) || isStatus(error, 412)) return false;
+      throw error;
+    }
+  }
+
   async markSent(record: MessageRecord, messageId: string): Promise<void> {
     await this.write(record, { status: 'sent', messageId, diagnosis: '' });
   }

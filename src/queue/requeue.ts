@@ -1,0 +1,40 @@
+import { putEnvelope } from './enqueue.js';
+import type { AttemptRecord } from './queue-message.js';
+import type { StatusStore } from './status-store.js';
+import type { QueueStorage } from './storage.js';
+
+/** What a dead letter must hold to be put back: its id and its request (inline or as a claim-check blob). */
+export interface RequeueableLetter {
+  id: string;
+  history?: AttemptRecord[];
+  request?: unknown;
+  blob?: string;
+}
+
+export type RequeueOutcome = { kind: 'requeued'; id: string } | { kind: 'not-failed'; id: string; status: string };
+
+/** Why a dead letter cannot go back on the queue, or undefined when it can. */
+export function whyNotRequeueable(letter: Partial<RequeueableLetter>): string | undefined {
+  if (typeof letter.id !== 'string') return 'it names no request id';
+  if (letter.request === undefined && letter.blob === undefined) return 'it does not hold the request (it was never a mail request, or it was too large to keep)';
+  return undefined;
+}
+
+/**
+ * Puts a dead letter's request back on the intake queue for a new round of tries, once its cause
+ * is fixed. Its record goes from failed to queued first, and only once, so that a letter put back
+ * twice (two clicks, two consoles) is sent at most once; if the queue refuses the message the
+ * record says failed again.
+ */
+export async function requeueDeadLetter(storage: QueueStorage, store: StatusStore, letter: RequeueableLetter): Promise<RequeueOutcome> {
+  await storage.ready();
+  const history = [...(letter.history ?? []), { at: new Date().toISOString(), code: 'REQUEUED' }];
+  if (!(await store.reopen(letter.id, history))) return { kind: 'not-failed', id: letter.id, status: (await store.get(letter.id))?.status ?? 'unknown' };
+  try {
+    await putEnvelope(storage, { exosend: 1, id: letter.id, history, request: letter.request, ...(letter.blob !== undefined && { blob: letter.blob }) });
+  } catch (error) {
+    await store.markFailed(letter.id, { history, reason: 'REQUEUE_FAILED: the request could not be put back on the queue' }).catch(() => undefined);
+    throw error;
+  }
+  return { kind: 'requeued', id: letter.id };
+}

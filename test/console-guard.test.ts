@@ -1,0 +1,37 @@
+import assert from 'node:assert/strict';
+import type { IncomingMessage } from 'node:http';
+import { describe, it } from 'node:test';
+import { consoleRefusal } from '../src/local-host/console/console-guard.js';
+
+const port = 7071;
+const request = (headers: Record<string, string>) => ({ headers: { host: `127.0.0.1:${port}`, ...headers } }) as unknown as IncomingMessage;
+const own = { origin: `http://127.0.0.1:${port}`, 'sec-fetch-site': 'same-origin', 'x-exosend-console': '1' };
+
+describe('the console guard', () => {
+  it("when the console's own page calls it, then it is served, on each loopback name", () => {
+    assert.equal(consoleRefusal(request(own), port, 'post'), undefined);
+    assert.equal(consoleRefusal(request({ 'x-exosend-console': '1', 'sec-fetch-site': 'same-origin' }), port, 'json'), undefined, 'a same-origin GET carries no Origin');
+    assert.equal(consoleRefusal(request({ ...own, host: `localhost:${port}`, origin: `http://localhost:${port}` }), port, 'post'), undefined);
+    assert.equal(consoleRefusal(request({ 'sec-fetch-site': 'none' }), port, 'page'), undefined, 'the developer typed the address');
+    assert.equal(consoleRefusal(request({}), port, 'page'), undefined, 'curl, or a browser that sends no fetch metadata');
+  });
+
+  const refused: [string, Record<string, string>, 'page' | 'json' | 'post'][] = [
+    ['a rebound host name (DNS rebinding)', { ...own, host: `rebound.example:${port}` }, 'json'],
+    ['the loopback address on another port', { ...own, host: '127.0.0.1:80' }, 'json'],
+    ['no Host at all', { ...own, host: '' }, 'page'],
+    ['another origin', { ...own, origin: 'https://evil.example' }, 'post'],
+    ['another loopback port as origin', { ...own, origin: 'http://127.0.0.1:8080' }, 'post'],
+    ['a cross-site fetch that hides its Origin', { 'sec-fetch-site': 'cross-site', 'x-exosend-console': '1' }, 'json'],
+    ['a same-site page on another port', { 'sec-fetch-site': 'same-site', 'x-exosend-console': '1' }, 'json'],
+    ['a typed address for a JSON call', { 'sec-fetch-site': 'none', 'x-exosend-console': '1' }, 'json'],
+    ['a POST without an Origin', { 'sec-fetch-site': 'same-origin', 'x-exosend-console': '1' }, 'post'],
+    ['a JSON call without the console header (a plain form or img)', { origin: own.origin, 'sec-fetch-site': 'same-origin' }, 'json'],
+    ['a cross-site page load (framing, a link)', { 'sec-fetch-site': 'cross-site' }, 'page'],
+  ];
+  for (const [what, headers, kind] of refused) {
+    it(`when ${what} reaches it, then it is refused`, () => {
+      assert.notEqual(consoleRefusal(request(headers), port, kind), undefined);
+    });
+  }
+});
