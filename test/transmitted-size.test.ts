@@ -26,7 +26,8 @@ const cases: Record<string, Record<string, unknown>> = {
   'mostly non-Latin text (base64)': { ...base, text: 'жук '.repeat(50_000) },
   'Latin text with accents (quoted-printable of UTF-8)': { ...base, text: 'café crème brûlée '.repeat(20_000) },
   'control characters': { ...base, text: '\u0001\u0002x'.repeat(50_000) },
-  'lines that start with a dot, bare LF and bare CR': { ...base, text: '.\n..\r.x\n'.repeat(50_000) },
+  'lines that start with a dot, bare LF and bare CR (quoted-printable)': { ...base, text: '.\n..\r.x\n'.repeat(50_000) },
+  'short lines that start with a dot, bare LF and bare CR (7bit)': { ...base, text: '.\n..\r.x\n'.repeat(10_000) },
   'html and text': { ...base, text: 'x'.repeat(10_000), html: `<p>${'é'.repeat(10_000)}</p>` },
   'attachments with long names': { ...base, text: 't', attachments: Array.from({ length: 20 }, (_, i) => ({ filename: `${'ü'.repeat(200)}${i}.bin`, contentBase64: Buffer.alloc(30_000, i).toString('base64') })) },
   '500 recipients and 50 non-ASCII headers': {
