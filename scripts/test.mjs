@@ -1,9 +1,10 @@
 // `npm test`: builds, makes sure the sandbox CA exists, and runs every test file with the CA
 // trusted. Node reads NODE_EXTRA_CA_CERTS only at process start, so it is set here, for the runner
 // and the test processes it spawns. When they pass, the secret check reads everything the app said
-// in all of them (test/secrets-never-leak.check.ts).
-import { spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, rmSync } from 'node:fs';
+// in all of them, and everything every process printed (test/secrets-never-leak.check.ts).
+import { spawn, spawnSync } from 'node:child_process';
+import { once } from 'node:events';
+import { appendFileSync, existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 const run = (command, args, env = process.env) => {
@@ -36,12 +37,25 @@ const inherited = /^(AZURE_|MSI_|IDENTITY_|AzureWebJobs|APPLICATIONINSIGHTS_|EXO
 const env = Object.fromEntries(Object.entries(process.env).filter(([name]) => !inherited.test(name)));
 env.NODE_EXTRA_CA_CERTS = join(caDir, 'ca.pem');
 
-run(process.execPath, ['--test', '--test-concurrency=2', ...files], env);
+// The runner's output holds every test process's stdout and stderr (the TAP reporter passes them on
+// as comments): shown as it comes, and kept for the secret check.
+mkdirSync(observedDir, { recursive: true });
+const runnerOutput = join(observedDir, 'runner.output.txt');
+writeFileSync(runnerOutput, '');
+writeFileSync(join(observedDir, 'suite.json'), JSON.stringify({ full: only.length === 0, files }));
+const runner = spawn(process.execPath, ['--test', '--test-reporter=tap', '--test-concurrency=2', ...files], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+for (const [stream, echo] of [[runner.stdout, process.stdout], [runner.stderr, process.stderr]]) {
+  stream.on('data', (chunk) => {
+    echo.write(chunk);
+    appendFileSync(runnerOutput, chunk);
+  });
+}
+// a Ctrl-C reaches the runner through the process group; a lone signal to this process is passed on
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) process.on(signal, () => runner.kill(signal));
+const [code] = await once(runner, 'close');
+if (code !== 0) process.exit(code ?? 1);
 
-// A selection of tests may drive no app at all: then there is nothing to check.
-if (only.length > 0 && !existsSync(observedDir)) {
-  console.log('secret check skipped: none of the selected tests drove the app');
-} else {
+{
   const checks = compiled('.check.js');
   // `node --test` with no file would go looking for tests of its own
   if (checks.length === 0) throw new Error('no compiled *.check.js in dist/test: the secret check is missing');

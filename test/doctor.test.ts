@@ -1,11 +1,10 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { appendFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { credentialSettings, sandboxScenarios, startSandbox, type Sandbox, type SandboxScenarioName } from '../src/sandbox/index.js';
-import { observedDir } from './observed.js';
+import { observedDir, runObserved } from './observed.js';
 
 // `exosend doctor` run as an admin runs it: a child process of the built CLI, against the stand-ins
 // started here (NODE_EXTRA_CA_CERTS, set by scripts/test.mjs, is inherited so the child trusts them).
@@ -24,22 +23,14 @@ let workDir: string;
 const extraSecrets = ['Zq18Q~wrong-secret-typed-by-an-admin-000000'];
 const outputs: string[] = [];
 
-function doctor(args: string[], env: Record<string, string | undefined> = { ...process.env, ...sandbox.settings }): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    // a setting given as undefined is one the run must not see at all
-    const defined = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined));
-    const child = spawn(process.execPath, [cli, 'doctor', ...args], { env: defined, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk) => (stdout += chunk));
-    child.stderr.on('data', (chunk) => (stderr += chunk));
-    child.on('error', reject);
-    child.on('close', (code) => {
-      outputs.push(stdout, stderr);
-      assertNoSecretIn(`${stdout}\n${stderr}`);
-      resolve({ code, stdout, stderr });
-    });
-  });
+async function doctor(args: string[], env: Record<string, string | undefined> = { ...process.env, ...sandbox.settings }): Promise<Run> {
+  // a setting given as undefined is one the run must not see at all
+  const defined = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined));
+  const run = await runObserved('exosend-cli', process.execPath, [cli, 'doctor', ...args], { env: defined });
+  outputs.push(run.stdout, run.stderr);
+  assertNoSecretIn(`${run.stdout}
+${run.stderr}`);
+  return run;
 }
 
 function assertNoSecretIn(text: string): void {

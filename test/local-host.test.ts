@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { connect } from 'node:net';
@@ -9,6 +9,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { after, describe, it } from 'node:test';
 import { QueueServiceClient } from '@azure/storage-queue';
 import { simpleParser } from 'mailparser';
+import { spawnObserved } from './observed.js';
 
 interface Started {
   child: ChildProcess;
@@ -27,10 +28,9 @@ async function npmStart(args: string[] = [], env: Record<string, string> = {}): 
   const stateDir = mkdtempSync(join(tmpdir(), 'exosend-start-'));
   // a developer's real local.settings.json would make `npm start` send for real: keep to the sandbox
   if (existsSync('local.settings.json')) args = ['--sandbox', ...args];
-  const child = spawn('npm', ['start', ...(args.length ? ['--', ...args] : [])], {
+  const child = spawnObserved('npm-start', 'npm', ['start', ...(args.length ? ['--', ...args] : [])], {
     env: { ...process.env, EXOSEND_PORT: '0', EXOSEND_STATE_DIR: stateDir, ...env },
     detached: true,
-    stdio: ['ignore', 'pipe', 'pipe'],
   });
   running.add(child);
   stateDirs.push(stateDir);

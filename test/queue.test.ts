@@ -1,10 +1,8 @@
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, beforeEach, describe, it } from 'node:test';
-import { promisify } from 'node:util';
 import { simpleParser } from 'mailparser';
 import { enqueueMail } from '../src/functions/enqueue.js';
 import { messageStatus } from '../src/functions/message-status.js';
@@ -12,9 +10,8 @@ import { outboundMail } from '../src/functions/outbound-queue.js';
 import type { QueueListener } from '../src/local-host/queue-listener.js';
 import { encodeQueueMessage } from '../src/queue/queue-message.js';
 import { mailRequest, startHarness, type Harness } from './harness.js';
+import { runObserved } from './observed.js';
 import { drain, startQueueFixture, type QueueFixture } from './queue-fixture.js';
-
-const run = promisify(execFile);
 
 describe('the queue intake', () => {
   let h: Harness;
@@ -49,7 +46,8 @@ describe('the queue intake', () => {
 
     const dir = mkdtempSync(join(tmpdir(), 'exosend-enqueue-'));
     writeFileSync(join(dir, 'request.json'), JSON.stringify(mailRequest({ subject: 'via cli' })));
-    const cli = await run(process.execPath, ['dist/src/cli/exosend.js', 'enqueue', join(dir, 'request.json')], { env: { ...process.env } });
+    const cli = await runObserved('exosend-cli', process.execPath, ['dist/src/cli/exosend.js', 'enqueue', join(dir, 'request.json')], { env: { ...process.env } });
+    assert.equal(cli.code, 0, cli.stderr);
     const viaCli = JSON.parse(cli.stdout) as { id: string; status: string };
     assert.equal(viaCli.status, 'queued');
 

@@ -1,35 +1,48 @@
 // Runs after the whole suite (scripts/test.mjs), alone: every log line and every response the app
-// produced in any test process, against every secret, token and function key those processes knew.
+// produced in any test process, and everything any process of the suite printed (the test
+// processes themselves, through the runner's output; npm start, the CLI and the other children the
+// tests started, through their own files), against every secret, token and function key those
+// processes knew.
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { observedDir } from './observed.js';
+import { observedDir, type ProcessKind } from './observed.js';
 
 const jwtShaped = /eyJ[\w-]+\.[\w-]+\.[\w-]*/;
 const xoauth2Shaped = /dXNlcj[\w+/=]{16,}/; // base64 of "user=...": an XOAUTH2 initial response
+/** The processes a full run starts besides the test processes: each must have left its output. */
+const startedInAFullRun: ProcessKind[] = ['npm-start', 'exosend-cli', 'app-child'];
 
 const lines = (file: string) => readFileSync(join(observedDir, file), 'utf8').split('\n').filter((l) => l.trim() !== '');
 
-test('when the suite has run, then no client secret, token or function key appears in anything the app said', (t) => {
+test('when the suite has run, then no client secret, token or function key appears in anything the app said or any process printed', (t) => {
   assert.ok(existsSync(observedDir), `${observedDir} is missing: run the suite through scripts/test.mjs`);
   const files = readdirSync(observedDir);
+  const { full } = JSON.parse(readFileSync(join(observedDir, 'suite.json'), 'utf8')) as { full: boolean };
   const observedFiles = files.filter((f) => f.endsWith('.observed.txt'));
   const secretFiles = files.filter((f) => f.endsWith('.secrets.txt'));
-  assert.ok(observedFiles.length > 0, 'no test process left what the app said: a check that sees nothing proves nothing');
+  const outputFiles = files.filter((f) => f.endsWith('.output.txt'));
   assert.deepEqual(
     secretFiles.map((f) => f.replace(/\.secrets\.txt$/, '')).sort(),
     observedFiles.map((f) => f.replace(/\.observed\.txt$/, '')).sort(),
     'each test process leaves both what the app said and the secrets it knew',
   );
+  // a check that sees nothing proves nothing
+  assert.ok(outputFiles.includes('runner.output.txt'), 'the test runner\'s output (every test process\'s stdout and stderr) was not kept');
+  assert.ok(lines('runner.output.txt').some((l) => l.startsWith('# Subtest: ')), 'the runner\'s output holds no test: it is not the test processes\' output');
+  if (full) {
+    assert.ok(observedFiles.length > 0, 'no test process left what the app said');
+    for (const kind of startedInAFullRun) assert.ok(outputFiles.some((f) => f.startsWith(`${kind}-`)), `no ${kind} process left its output`);
+  }
 
   /** Each secret, with the process that knew it: the message must not repeat the secret. */
   const secrets = new Map(secretFiles.flatMap((file) => lines(file).map((secret) => [secret, file] as const)));
-  assert.ok(secrets.size > 0, 'no secrets were recorded');
+  assert.ok(!full || secrets.size > 0, 'no secrets were recorded');
   let observedLines = 0;
-  for (const file of observedFiles) {
+  for (const file of [...observedFiles, ...outputFiles]) {
     const observed = lines(file);
-    assert.ok(observed.length > 0, `${file} is empty: that test process drove the app and observed nothing`);
+    assert.ok(observed.length > 0, `${file} is empty: that process ran and nothing it said was captured`);
     observedLines += observed.length;
     observed.forEach((line, index) => {
       const where = `${file}:${index + 1}`;
@@ -38,5 +51,8 @@ test('when the suite has run, then no client secret, token or function key appea
       assert.doesNotMatch(line, xoauth2Shaped, `${where} contains an XOAUTH2 string`);
     });
   }
-  t.diagnostic(`compared ${observedLines} lines from ${observedFiles.length} test processes with ${secrets.size} secrets, tokens and function keys`);
+  t.diagnostic(
+    `compared ${observedLines} lines from ${observedFiles.length} test processes' app output and ${outputFiles.length} processes' stdout and stderr ` +
+      `with ${secrets.size} secrets, tokens and function keys`,
+  );
 });

@@ -1,22 +1,20 @@
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { request } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import { pathToFileURL } from 'node:url';
-import { promisify } from 'node:util';
 import { gzipSync } from 'node:zlib';
 import { sandboxScenarios, type TelemetryEnvelope } from '../src/sandbox/index.js';
 import { flush, shutdownTelemetry } from '../src/telemetry/telemetry.js';
 import { mailRequest, startHarness, type Harness } from './harness.js';
+import { runObserved } from './observed.js';
 
 // the SDK's own usage reports go to Microsoft's endpoints, which a test must never reach
 process.env.APPLICATIONINSIGHTS_STATSBEAT_DISABLED = 'true';
 process.env.APPLICATIONINSIGHTS_SDKSTATS_DISABLED = 'true';
 
-const run = promisify(execFile);
 const dist = resolve('dist', 'src');
 const telemetryPackages = /node_modules[\\/](applicationinsights|@azure[\\/]monitor-opentelemetry[^\\/]*)[\\/]/;
 
@@ -28,9 +26,10 @@ const telemetryPackages = /node_modules[\\/](applicationinsights|@azure[\\/]moni
 async function modulesLoadedBy(dir: string, target: string, action: 'import' | 'use telemetry', env: Record<string, string>) {
   const log = join(dir, `${Math.random().toString(36).slice(2)}.log`);
   await writeFile(log, '');
-  const { stdout } = await run(process.execPath, ['--import', pathToFileURL(join(dir, 'register.mjs')).href, join(dir, 'child.mjs'), target, action], {
+  const { code, stdout, stderr } = await runObserved('app-child', process.execPath, ['--import', pathToFileURL(join(dir, 'register.mjs')).href, join(dir, 'child.mjs'), target, action], {
     env: { ...process.env, ...env, MODULE_LOG: log },
   });
+  assert.equal(code, 0, stderr);
   const cached = JSON.parse(stdout.trim().split('\n').at(-1) ?? '[]') as string[];
   return [...cached, ...(await readFile(log, 'utf8')).split('\n').filter(Boolean)];
 }
