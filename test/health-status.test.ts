@@ -4,7 +4,7 @@ import { runHealthCheck } from '../src/health/health-check.js';
 import { forgetHealthChecks } from '../src/health/last-check.js';
 import { getHealth } from '../src/functions/health-status.js';
 import { sandboxScenarios } from '../src/sandbox/index.js';
-import { startHarness, type Harness } from './harness.js';
+import { mailRequest, startHarness, type Harness } from './harness.js';
 
 const stagesOf = (stages: { stage: string; ok: boolean }[]) => stages.map((s) => `${s.stage}:${s.ok ? 'ok' : 'FAIL'}`);
 
@@ -47,6 +47,24 @@ describe('GET /api/health', () => {
     h.sandbox.identity.resetCounters();
     assert.equal((await health()).status, 200);
     assert.equal(h.sandbox.identity.counters.tokenRequests, 0);
+  });
+
+  // A load balancer or a monitor polls /api/health every few seconds: each poll that read the vault
+  // or asked Entra again would spend the vault's and Entra's throttling budgets on nothing.
+  it('when /api/health is polled on a cold worker, then the vault is read once and one token is requested, for all the polls and the sends after them', async () => {
+    for (let poll = 0; poll < 3; poll++) assert.equal((await health()).status, 200);
+    assert.equal((await h.send(mailRequest())).status, 200);
+    assert.equal(h.sandbox.vault.reads, 1, 'vault reads');
+    assert.equal(h.sandbox.identity.counters.tokenRequests, 1, 'token requests');
+  });
+
+  it('when sends have warmed the worker, then /api/health reads neither the vault nor Entra', async () => {
+    assert.equal((await h.send(mailRequest())).status, 200);
+    h.sandbox.vault.resetCounters();
+    h.sandbox.identity.resetCounters();
+    for (let poll = 0; poll < 3; poll++) assert.equal((await health()).status, 200);
+    assert.equal(h.sandbox.vault.reads, 0, 'vault reads');
+    assert.equal(h.sandbox.identity.counters.tokenRequests, 0, 'token requests');
   });
 
   it('when the client secret is wrong, then 503 with the preflight diagnosis and Retry-After', async () => {

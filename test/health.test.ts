@@ -7,7 +7,7 @@ import { forgetHealthChecks, lastHealthCheck } from '../src/health/last-check.js
 import { getRuntime } from '../src/runtime.js';
 import { sandboxScenarios, type SandboxScenarioName, type TelemetryEnvelope } from '../src/sandbox/index.js';
 import { flush, shutdownTelemetry } from '../src/telemetry/telemetry.js';
-import { startHarness, type Harness } from './harness.js';
+import { mailRequest, startHarness, type Harness } from './harness.js';
 
 // the SDK's own usage reports go to Microsoft's endpoints, which a test must never reach
 process.env.APPLICATIONINSIGHTS_STATSBEAT_DISABLED = 'true';
@@ -165,6 +165,19 @@ describe('the timer health check', () => {
 
     assert.equal(data.success, true, data.message);
     assert.equal(h.sandbox.identity.counters.tokenRequests, 0);
+  });
+
+  // The timer runs every five minutes on every worker: a check that read the vault each time would
+  // spend the vault's throttling budget, and one that bypassed the token cache, Entra's.
+  it('when checks run back to back and sends run between them, then the vault is read once and one token is requested in all', async () => {
+    h.restartApp({ APPLICATIONINSIGHTS_CONNECTION_STRING: h.sandbox.appInsights.connectionString });
+    h.sandbox.vault.resetCounters();
+    for (let run = 0; run < 3; run++) {
+      assert.equal((await runTimer()).data.success, true);
+      assert.equal((await h.send(mailRequest())).status, 200);
+    }
+    assert.equal(h.sandbox.vault.reads, 1, 'vault reads');
+    assert.equal(h.sandbox.identity.counters.tokenRequests, 1, 'token requests');
   });
 
   it('when the client secret expires within 30 days, then the result carries the days left and the log warns', async () => {
