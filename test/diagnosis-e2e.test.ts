@@ -7,7 +7,7 @@ import { after, before, beforeEach, describe, it } from 'node:test';
 import { diagnosisCodes, type DiagnosisCode, type Stage } from '../src/diagnosis/diagnosis.js';
 import { sandboxScenarios, scenarioSettings, type SandboxApp, type SandboxScenarioName } from '../src/sandbox/index.js';
 import { mailRequest, startHarness, type Harness, type Reply } from './harness.js';
-import { startRelayWithoutAuth, startServerWithoutStartTls, startServerWithUntrustedCertificate, type Impostor } from './smtp-impostors.js';
+import { startRelayWithoutAuth, startServerWithOldTlsOnly, startServerWithoutStartTls, startServerWithUntrustedCertificate, type Impostor } from './smtp-impostors.js';
 
 interface Arranged {
   /** App settings for this case, on top of the sandbox's; the app restarts cold with them. */
@@ -473,6 +473,22 @@ const cases: Case[] = [
     fix: () => ['EXOSEND_SMTP_HOST=smtp.office365.com with EXOSEND_SMTP_PORT=587 (STARTTLS, TLS 1.2 or newer)'],
     verify: (_h, _reply, { impostor }) => {
       assert.deepEqual(impostor?.commands.map((c) => c.split(' ')[0]), ['EHLO', 'STARTTLS']);
+    },
+  },
+  {
+    code: 'TLS_REJECTED',
+    when: 'the server offers only TLS 1.0 and 1.1',
+    then: 'exosend keeps to TLS 1.2 and sends nothing, not even AUTH',
+    arrange: async () => {
+      const impostor = await startServerWithOldTlsOnly();
+      return { impostor, settings: smtpAt(impostor) };
+    },
+    status: 502,
+    stage: 'tls',
+    smtp: () => /^E(TLS|SOCKET)\b.*protocol version/i,
+    fix: () => ['EXOSEND_SMTP_HOST=smtp.office365.com with EXOSEND_SMTP_PORT=587 (STARTTLS, TLS 1.2 or newer)'],
+    verify: (_h, _reply, { impostor }) => {
+      assert.deepEqual(impostor?.commands, [], 'nothing was said after STARTTLS');
     },
   },
   {

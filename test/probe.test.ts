@@ -5,6 +5,7 @@ import { runProbe } from '../src/probe/probe.js';
 import { getRuntime } from '../src/runtime.js';
 import { sandboxScenarios } from '../src/sandbox/index.js';
 import { startHarness, type Harness } from './harness.js';
+import { startServerWithOldTlsOnly } from './smtp-impostors.js';
 
 const stagesOf = (report: Awaited<ReturnType<typeof runProbe>>) => report.stages.map((s) => `${s.stage}:${s.ok ? 'ok' : 'FAIL'}`);
 
@@ -90,6 +91,19 @@ describe('the stage-by-stage probe', () => {
     const report = h.observe(await runProbe(getRuntime()));
     assert.deepEqual(stagesOf(report), ['vault:ok', 'token:ok', 'claims:ok', 'connect:FAIL']);
     assert.equal(report.diagnosis?.code, 'TEMPORARY_FAILURE');
+  });
+
+  it('when the server offers only TLS 1.0 and 1.1, then the tls stage fails with TLS_REJECTED and no AUTH is sent', async () => {
+    const impostor = await startServerWithOldTlsOnly();
+    h.reset({ EXOSEND_SMTP_PORT: String(impostor.port) });
+    try {
+      const report = h.observe(await runProbe(getRuntime()));
+      assert.deepEqual(stagesOf(report), ['vault:ok', 'token:ok', 'claims:ok', 'connect:ok', 'tls:FAIL']);
+      assert.equal(report.diagnosis?.code, 'TLS_REJECTED');
+      assert.deepEqual(impostor.commands, []);
+    } finally {
+      await impostor.close();
+    }
   });
 
   it('when the server offers no STARTTLS, then the tls stage fails with TLS_REJECTED', async () => {

@@ -62,12 +62,23 @@ export async function startServerWithUntrustedCertificate(): Promise<Impostor> {
   return startSmtpServer(issueServerCertificate(await createCertificateAuthority()));
 }
 
-async function startSmtpServer(tls: TlsMaterial): Promise<Impostor> {
+/**
+ * Offers STARTTLS with a trusted certificate, but only TLS 1.0 and 1.1, as Exchange did before it
+ * refused them (421 4.7.66): the RSA key exchange these ciphers use is what lets an old client in,
+ * so the only thing that keeps exosend out is its own TLS 1.2 floor.
+ */
+export async function startServerWithOldTlsOnly(): Promise<Impostor> {
+  const ca = await loadOrCreateCertificateAuthority(join('.exosend', 'sandbox'));
+  return startSmtpServer(issueServerCertificate(ca), { minVersion: 'TLSv1', maxVersion: 'TLSv1.1', ciphers: 'AES128-SHA:AES256-SHA:@SECLEVEL=0' });
+}
+
+async function startSmtpServer(tls: TlsMaterial, tlsOptions: Record<string, string> = {}): Promise<Impostor> {
   const commands: string[] = [];
   const server = new SMTPServer({
     secure: false,
     key: tls.keyPem,
     cert: tls.certPem,
+    ...tlsOptions,
     name: hostname,
     disabledCommands: ['AUTH'],
     disableReverseLookup: true,
