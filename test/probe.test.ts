@@ -41,12 +41,22 @@ describe('the stage-by-stage probe', () => {
     h.reset({ EXOSEND_RATE_PER_MINUTE: '100000' });
     h.sandbox.exchange.setLimits({ messagesPerMinute: 0 });
     const request = { to: ['ada@fabrikam.example'], subject: 'busy', text: 'busy' };
-    const [report, ...replies] = await Promise.all([
-      new Promise((resolve) => setTimeout(resolve, 30)).then(() => runProbe(getRuntime(), { to: 'ops@contoso.example' })),
-      ...Array.from({ length: 24 }, () => h.send(request)),
-    ]);
-    assert.deepEqual(replies.map((r) => r.status), Array(24).fill(200));
+    const sessions = () => h.sandbox.exchange.counters.maxConcurrentSessions[h.sandbox.app.mailbox.toLowerCase()] ?? 0;
+    // the sends go on for as long as the probe runs, so the contention cannot be over before it starts
+    let probing = true;
+    const sender = async () => {
+      const statuses: number[] = [];
+      while (probing) statuses.push((await h.send(request)).status);
+      return statuses;
+    };
+    const senders = Array.from({ length: 6 }, sender);
+    while (sessions() < 2) await new Promise((resolve) => setTimeout(resolve, 5));
+    const report = await runProbe(getRuntime(), { to: 'ops@contoso.example' }).finally(() => (probing = false));
+    const statuses = (await Promise.all(senders)).flat();
+
+    assert.deepEqual(statuses, Array(statuses.length).fill(200));
     assert.equal(h.observe(report).ok, true, JSON.stringify(report.diagnosis));
+    assert.equal(sessions(), 3, "the probe's session ran alongside the pool's two: the contention happened");
     assert.equal(h.sandbox.exchange.counters.replies.filter((r) => r.code === 432).length, 0);
   });
 
