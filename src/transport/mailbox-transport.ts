@@ -83,6 +83,7 @@ export class MailboxTransport {
   }
 
   close(): void {
+    this.pacer.close();
     this.transporter.close();
   }
 

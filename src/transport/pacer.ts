@@ -10,7 +10,9 @@ export class SlidingWindowPacer {
   /** Completion times, oldest first, from `oldest` on: a moving start keeps pruning O(1) at any limit. */
   private completions: number[] = [];
   private oldest = 0;
-  private readonly waiting: (() => void)[] = [];
+  /** Each waiting send: called with nothing when it gets its slot, with an error when the pacer closes. */
+  private readonly waiting: ((closed?: Error) => void)[] = [];
+  private closed = false;
   private inFlight = 0;
   private wakeUp: NodeJS.Timeout | undefined;
 
@@ -21,10 +23,22 @@ export class SlidingWindowPacer {
 
   /** Waits for a slot; the returned function gives it back when the send has completed. */
   acquire(): Promise<() => void> {
-    return new Promise((resolve) => {
-      this.waiting.push(() => resolve(this.releaser()));
+    if (this.closed) return Promise.reject(new Error('The mailbox transport is closed.'));
+    return new Promise((resolve, reject) => {
+      this.waiting.push((closed) => (closed ? reject(closed) : resolve(this.releaser())));
       this.drain();
     });
+  }
+
+  /**
+   * Fails every send still waiting for a slot: once its transport is closed nothing more is sent,
+   * and a wake-up timer up to a window away would keep the process alive for nothing.
+   */
+  close(): void {
+    clearTimeout(this.wakeUp);
+    this.wakeUp = undefined;
+    this.closed = true;
+    for (const waiter of this.waiting.splice(0)) waiter(new Error('The mailbox transport was closed before this send got its slot.'));
   }
 
   private releaser(): () => void {
