@@ -1,5 +1,5 @@
-import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
+import { spawnWithParent } from '../src/sandbox/spawn-with-parent.js';
 import type { SendChildReport } from './send-child.js';
 
 export const sendChild = 'dist/bench/send-child.js';
@@ -13,11 +13,12 @@ export interface SendChildRun {
 /** Runs the send child with exosend's settings in its environment; its stderr (test-mode warnings) is dropped. */
 export async function runSendChild(args: string[], settings: Record<string, string>): Promise<SendChildRun> {
   const started = performance.now();
-  const child = spawn(process.execPath, [sendChild, ...args], { env: { ...process.env, ...settings }, stdio: ['ignore', 'pipe', 'pipe'] });
+  // a benchmark stopped by a signal must not leave a worker sending for minutes
+  const child = spawnWithParent(sendChild, args, { env: { ...process.env, ...settings } });
   let stderr = '';
-  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
   const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
-  for await (const line of createInterface({ input: child.stdout })) {
+  for await (const line of createInterface({ input: child.stdout! })) {
     if (!line.startsWith('{')) continue;
     const wallMs = performance.now() - started;
     const report = JSON.parse(line) as SendChildReport;

@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -9,6 +8,7 @@ import { readSettingsFile, valuesNotInEnvironment } from '../cli/settings-file.j
 import { resetRuntime } from '../runtime.js';
 import { startAzurite, type Azurite } from '../sandbox/azurite.js';
 import { sandboxScenarios, scenarioSettings, startSandbox, type Sandbox, type SandboxScenarioName } from '../sandbox/index.js';
+import { spawnWithParent } from '../sandbox/spawn-with-parent.js';
 import { loadOrCreateCertificateAuthority } from '../sandbox/pki.js';
 import { connectStorage } from '../queue/storage.js';
 import { StatusStore } from '../queue/status-store.js';
@@ -17,6 +17,7 @@ import { createConsole } from './console/console-server.js';
 import { DeadLetters } from './console/dead-letters.js';
 import { createHttpHost } from './http-host.js';
 import { startQueueHost } from './queue-host.js';
+import { whenParentGone } from './parent-watch.js';
 import { loadRegistrations, resolveSettings } from './registrations.js';
 import { startTimers } from './timers.js';
 
@@ -151,8 +152,10 @@ const stop = async () => {
 };
 // `on`, not `once`: Ctrl-C reaches this process twice (from the terminal and from the parent), and a
 // second signal without a listener would end it before it has stopped what it started
-process.on('SIGINT', stop);
-process.on('SIGTERM', stop);
+// SIGHUP: the terminal went away; the process that started this one going also ends as SIGTERM
+// (src/sandbox/exit-with-parent.ts)
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, stop);
+whenParentGone(() => void stop());
 
 function persistentKey(file: string): string {
   if (existsSync(file)) return readFileSync(file, 'utf8').trim();
@@ -168,12 +171,14 @@ async function runTrustingSandboxCa(): Promise<number> {
   const bundle = join(stateDir, 'sandbox', 'trust-bundle.pem');
   const extra = inherited && existsSync(inherited) && resolve(inherited) !== resolve(bundle) ? readFileSync(inherited, 'utf8') : '';
   writeFileSync(bundle, `${extra}\n${ca.certPem}`);
-  const child = spawn(process.execPath, process.argv.slice(1), {
-    stdio: 'inherit',
+  // stops with this process, however it ends (a SIGKILL too)
+  const child = spawnWithParent(process.argv[1]!, process.argv.slice(2), {
+    stdio: ['inherit', 'inherit', 'inherit', 'ipc'],
     env: { ...process.env, NODE_EXTRA_CA_CERTS: bundle, EXOSEND_SANDBOX_CA_TRUSTED: '1' },
   });
-  // Ctrl-C reaches the whole process group; a lone SIGTERM to this process is passed on
-  for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => child.kill(signal));
+  // Ctrl-C reaches the whole process group; a lone signal to this process is passed on
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, () => child.kill(signal));
+  whenParentGone(() => child.kill('SIGTERM'));
   const [code] = (await once(child, 'exit')) as [number | null];
   return code ?? 1;
 }

@@ -1,8 +1,9 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
+import { spawnWithParent } from './spawn-with-parent.js';
 
 /** Azurite's well-known development account: public, documented, and useless outside an emulator. */
 const account = 'devstoreaccount1';
@@ -27,8 +28,8 @@ export async function startAzurite(options: AzuriteOptions = {}): Promise<Azurit
   args.push(...(options.location ? ['--location', options.location] : ['--inMemoryPersistence', '--extentMemoryLimit', '1024']));
 
   // a process group of its own: a terminal's Ctrl-C must not stop the emulator under deliveries that
-  // are still finishing; whoever started it stops it (close(), or this process's exit)
-  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  // are still finishing; whoever started it stops it (close(), or this process's end, however it ends)
+  const child = spawnWithParent(main, args.slice(1), { detached: true });
   const stopWithParent = () => child.kill();
   process.once('exit', stopWithParent);
   try {
