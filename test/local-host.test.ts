@@ -9,7 +9,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { after, describe, it } from 'node:test';
 import { QueueServiceClient } from '@azure/storage-queue';
 import { simpleParser } from 'mailparser';
-import { spawnObserved } from './observed.js';
+import { sandboxScenarios } from '../src/sandbox/index.js';
+import { runObserved, spawnObserved } from './observed.js';
 
 interface Started {
   child: ChildProcess;
@@ -149,6 +150,14 @@ describe('npm start', () => {
     // Azurite runs in a process group of its own (Ctrl-C must not stop it under deliveries): stopped all the same
     await refused(Number(/QueueEndpoint=http:\/\/127\.0\.0\.1:(\d+)/.exec(started.storage)?.[1]), 'Azurite is stopped');
     assert.throws(() => process.kill(-started.child.pid!, 0), { code: 'ESRCH' }, 'no process of the group is left');
+  });
+
+  it('when asked for help, then every sandbox scenario is listed with what it reproduces, one line each', async () => {
+    const help = await runObserved('npm-start', process.execPath, ['dist/src/local-host/main.js', '--help']);
+    assert.equal(help.code, 0, help.stderr);
+    for (const [name, { description }] of Object.entries(sandboxScenarios)) {
+      assert.match(help.stdout, new RegExp(`^  ${name} +${description.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`, 'm'), name);
+    }
   });
 
   it('when started with --scenario send-as-denied, then /api/send answers with the SEND_AS_DENIED diagnosis', async () => {

@@ -451,10 +451,4 @@ describe('scenarios that stop the app before SMTP', () => {
       await assert.rejects(secretClient().getSecret(sandbox.app.secretName), { name: 'RestError', statusCode, code });
     });
   }
-
-  it('when every scenario is listed, then each has a one-line description', () => {
-    for (const [name, scenario] of Object.entries(sandboxScenarios)) {
-      assert.ok(scenario.description.length > 10 && !scenario.description.includes('\n'), name);
-    }
-  });
 });

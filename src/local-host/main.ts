@@ -29,11 +29,14 @@ and Azurite; accepted mail lands in .exosend/outbox as .eml files.
 Real mode: when local.settings.json (or --settings FILE) names a tenant, the app talks to Azure
 and Exchange Online for real.
 
-  --scenario NAME   make the sandbox reproduce a failure: ${Object.keys(sandboxScenarios).join(', ')}
+  --scenario NAME   make the sandbox reproduce a failure (below)
   --sandbox         sandbox mode even when local.settings.json exists
   --settings FILE   app settings to use (default local.settings.json)
   --port N          HTTP port (default EXOSEND_PORT or 7071; 0 picks a free one)
-State lives in EXOSEND_STATE_DIR (default .exosend).`;
+State lives in EXOSEND_STATE_DIR (default .exosend).
+
+Scenarios:
+${Object.entries(sandboxScenarios).map(([name, { description }]) => `  ${name.padEnd(34)} ${description}`).join('\n')}`;
 
 const { values: args } = parseArgs({
   options: {
