@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, request as httpRequest } from 'node:http';
@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, it } from 'node:test';
 import { chromium, type Browser, type Page } from 'playwright-core';
+import { spawnObserved } from './observed.js';
 
 // Debian's chromium (.ci/run installs it); EXOSEND_CHROMIUM names another build
 const chromiumPath = process.env['EXOSEND_CHROMIUM'] ?? '/usr/bin/chromium';
@@ -25,10 +26,9 @@ interface LocalHost {
 
 /** The local host as `npm start` runs it once built (npm test has built it), in a process group of its own. */
 async function startLocalHost(stateDir: string): Promise<LocalHost> {
-  const child = spawn(process.execPath, ['dist/src/local-host/main.js', '--sandbox'], {
+  const child = spawnObserved('npm-start', process.execPath, ['dist/src/local-host/main.js', '--sandbox'], {
     env: { ...process.env, EXOSEND_PORT: '0', EXOSEND_STATE_DIR: stateDir },
     detached: true,
-    stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
   child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));

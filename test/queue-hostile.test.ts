@@ -1,10 +1,8 @@
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { promisify } from 'node:util';
 import { enqueueMail } from '../src/functions/enqueue.js';
 import { messageStatus } from '../src/functions/message-status.js';
 import type { QueueListener } from '../src/local-host/queue-listener.js';
@@ -14,9 +12,9 @@ import { deadLetterUnprocessable } from '../src/queue/process-message.js';
 import { encodeQueueMessage } from '../src/queue/queue-message.js';
 import { getQueueRuntime } from '../src/queue/queue-runtime.js';
 import { mailRequest, startHarness, type Harness } from './harness.js';
+import { runObserved } from './observed.js';
 import { drain, startQueueFixture, type QueueFixture } from './queue-fixture.js';
 
-const run = promisify(execFile);
 const deep = (levels: number) => `${'['.repeat(levels)}${']'.repeat(levels)}`;
 const b64 = (bytes: number) => Buffer.alloc(bytes, 7).toString('base64');
 const decode = (text: string) => Buffer.from(text, 'base64').toString('utf8');
@@ -152,15 +150,8 @@ describe('hostile messages through the queue', () => {
   });
 
   describe('exosend enqueue, misused', () => {
-    const cli = async (args: string[], env: Record<string, string> = {}) => {
-      try {
-        const { stdout, stderr } = await run(process.execPath, ['dist/src/cli/exosend.js', 'enqueue', ...args], { env: { ...process.env, ...env } });
-        return { code: 0, stdout, stderr };
-      } catch (error) {
-        const { code, stdout, stderr } = error as { code: number; stdout: string; stderr: string };
-        return { code, stdout, stderr };
-      }
-    };
+    const cli = (args: string[], env: Record<string, string> = {}) =>
+      runObserved('exosend-cli', process.execPath, ['dist/src/cli/exosend.js', 'enqueue', ...args], { env: { ...process.env, ...env } });
 
     it('when the file is missing, is a directory, the storage setting is malformed or storage does not answer, then it prints one line that says what to do, and no stack', async () => {
       const dir = mkdtempSync(join(tmpdir(), 'exosend-cli-'));
