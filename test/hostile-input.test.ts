@@ -94,6 +94,7 @@ describe('hostile input on POST /api/send', () => {
       { limit: '500 recipients in one list', at: { to: recipients(500) }, over: { to: recipients(501) }, path: 'to' },
       { limit: '100 attachments', at: { attachments: attachments(100) }, over: { attachments: attachments(101) }, path: 'attachments' },
       { limit: '50 headers', at: { headers: headers(50) }, over: { headers: headers(51) }, path: 'headers' },
+      { limit: 'a 255-character media type', at: { attachments: [{ filename: 'a.bin', contentType: `application/${'x'.repeat(243)}`, contentBase64: b64(3) }] }, over: { attachments: [{ filename: 'a.bin', contentType: `application/${'x'.repeat(244)}`, contentBase64: b64(3) }] }, path: 'attachments[0].contentType' },
       { limit: 'a 128-character idempotency key', at: { idempotencyKey: 'k'.repeat(128) }, over: { idempotencyKey: 'k'.repeat(129) }, path: 'idempotencyKey' },
       { limit: 'a 998-character subject', at: { subject: 'word '.repeat(199) + 'end' }, over: { subject: 'word '.repeat(199) + 'ends' }, path: 'subject' },
       { limit: 'a 900-character run without a space in a header value', at: { headers: { 'X-Ticket': 'a'.repeat(900) } }, over: { headers: { 'X-Ticket': 'a'.repeat(901) } }, path: 'headers.X-Ticket' },

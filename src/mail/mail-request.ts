@@ -77,6 +77,8 @@ const attachment = z.strictObject({
     .refine((f) => !/[\\/]/.test(f), 'must be a file name, not a path'),
   contentType: z
     .string()
+    // RFC 6838: 127 characters a type and a subtype
+    .max(255)
     .regex(/^[a-z0-9!#$&^_.+-]+\/[a-z0-9!#$&^_.+-]+$/i, 'must be a media type such as application/pdf')
     // a multipart or message type would change the MIME structure: drop the content, or show a forged message inline
     .refine((t) => !/^(multipart|message)\//i.test(t), 'must not be a multipart/* or message/* type')

@@ -13,7 +13,7 @@ export function transmittedSize(request: MailRequest): number {
   const parts = [request.text, request.html].filter((body): body is string => body !== undefined);
   const bodies = parts.reduce((sum, body) => sum + bodySize(body) + partOverhead, 0);
   // the file name goes out twice (Content-Type's name, Content-Disposition's filename)
-  const attachments = request.attachments.reduce((sum, a) => sum + base64Lines(a.contentBase64.length) + partOverhead + 2 * parameterSize(a.filename), 0);
+  const attachments = request.attachments.reduce((sum, a) => sum + base64Lines(a.contentBase64.length) + partOverhead + (a.contentType?.length ?? 0) + 2 * parameterSize(a.filename), 0);
   return headersSize(request) + bodies + attachments + messageOverhead;
 }
 
