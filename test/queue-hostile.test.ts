@@ -8,8 +8,12 @@ import { messageStatus } from '../src/functions/message-status.js';
 import type { QueueListener } from '../src/local-host/queue-listener.js';
 import { deadLetterText } from '../src/queue/dead-letter.js';
 import { maxInlineMessageBytes } from '../src/queue/enqueue.js';
-import { deadLetterUnprocessable } from '../src/queue/process-message.js';
+import { RestError } from '@azure/core-rest-pipeline';
+import { outboundMail } from '../src/functions/outbound-queue.js';
+import { readQueueHostOptions } from '../src/local-host/host-json.js';
+import { deadLetterUnprocessable, hostMaxDequeueCount } from '../src/queue/process-message.js';
 import { encodeQueueMessage } from '../src/queue/queue-message.js';
+import { requeueDeadLetter, whyNotRequeueable } from '../src/queue/requeue.js';
 import { getQueueRuntime } from '../src/queue/queue-runtime.js';
 import { mailRequest, startHarness, type Harness } from './harness.js';
 import { runObserved } from './observed.js';
@@ -105,6 +109,38 @@ describe('hostile messages through the queue', () => {
     assert.match(letterOf(hostile.longBlobName).reason, /claim-check blob exosend cannot have written/);
   });
 
+  it('when host.json says how often the host tries a message, then the trigger dead-letters on that same last try', () => {
+    assert.equal(readQueueHostOptions().maxDequeueCount, hostMaxDequeueCount);
+  });
+
+  it('when storage fails under a delivery, then the error goes back to the host until its last try, which dead-letters with the reason and keeps the request', async () => {
+    await h.http(enqueueMail, { route: 'enqueue', body: mailRequest({ idempotencyKey: 'storage-hiccup' }) });
+    const [queued] = await drain(q.storage, 'intake');
+    const deps = await getQueueRuntime();
+    let failures = 0;
+    deps.storage.records.pipeline.addPolicy({
+      name: 'fail-one-read',
+      async sendRequest(request, next) {
+        if (failures === 0 || request.method !== 'GET' || !request.url.includes('storage-hiccup')) return next(request);
+        failures--;
+        throw new RestError('injected: the table did not answer', { statusCode: 400, request });
+      },
+    });
+    try {
+      failures = 1;
+      await assert.rejects(outboundMail(queued, h.context('outbound-mail', { id: 'q-1', dequeueCount: hostMaxDequeueCount - 1 })), /injected/);
+      assert.equal((await q.store.get('storage-hiccup'))?.status, 'queued', 'before the last try, nothing is decided');
+      failures = 1;
+      await outboundMail(queued, h.context('outbound-mail', { id: 'q-1', dequeueCount: hostMaxDequeueCount }));
+    } finally {
+      deps.storage.records.pipeline.removePolicy({ name: 'fail-one-read' });
+    }
+    assert.equal((await q.store.get('storage-hiccup'))?.status, 'failed');
+    const [letter] = await drain(q.storage, 'poison');
+    assert.match(letter.reason, /failed on every try; the last error: RestError: injected/);
+    assert.ok(letter.request, 'never sent, so the letter keeps the request for a put-back');
+  });
+
   it('when processing throws on the last try the host allows, then the message is dead-lettered with the reason and its record ends failed', async () => {
     await h.http(enqueueMail, { route: 'enqueue', body: mailRequest({ idempotencyKey: 'last-try' }) });
     const [queued] = await drain(q.storage, 'intake');
@@ -114,6 +150,17 @@ describe('hostile messages through the queue', () => {
     const [letter] = await drain(q.storage, 'poison');
     assert.equal(letter.id, 'last-try');
     assert.match(letter.reason, /failed on every try; the last error: Error: storage said 500 five times/);
+  });
+
+  it('when the last try threw while the record said sending, then the letter says it may have been sent and holds nothing to put back', async () => {
+    await h.http(enqueueMail, { route: 'enqueue', body: mailRequest({ idempotencyKey: 'maybe-sent' }) });
+    const [queued] = await drain(q.storage, 'intake');
+    await q.store.claim('maybe-sent', 60_000);
+    await deadLetterUnprocessable(queued, 'queue-id', new Error('markSent failed'), await getQueueRuntime());
+    const [letter] = await drain(q.storage, 'poison');
+    assert.match(letter.reason, /may have been sent/);
+    assert.equal(letter.request, undefined);
+    assert.equal(letter.blob, undefined);
   });
 
   it('when a dead letter would exceed the 64 KB queue limit, then it is cut down to fit and says what was cut', async () => {
@@ -145,6 +192,31 @@ describe('hostile messages through the queue', () => {
     assert.equal(unwritable.request, undefined);
   });
 
+  it('when a claim-checked request is refused on the queue (its sender no longer allowed), then it is dead-lettered for that reason, not as a reused key, and its record ends failed', async () => {
+    // Regression: the digest of the blob's text differed from the digest taken of the parsed request at enqueue
+    h.restartApp({ ...q.settings, EXOSEND_ALLOWED_SENDERS: 'desk@contoso.example' });
+    const big = await enqueue(mailRequest({ idempotencyKey: 'sender-removed', from: 'desk@contoso.example', attachments: [{ filename: 'a.bin', contentBase64: b64(80_000) }] }));
+    assert.equal(big.status, 202);
+    h.restartApp(q.settings);
+    listener = q.startListener();
+    const [record] = await q.waitUntilFinished(['sender-removed']);
+    await listener.stop();
+    listener = undefined;
+    assert.equal(record?.status, 'failed');
+    const [letter] = await drain(q.storage, 'poison');
+    assert.equal(letter.code, 'SENDER_NOT_ALLOWED');
+  });
+
+  it('when a letter reused another request\'s key, then it cannot be put back, and no letter of other content reopens a record', async () => {
+    assert.match(whyNotRequeueable({ id: 'k', code: 'IDEMPOTENCY_KEY_REUSED', request: mailRequest() }) ?? '', /reused the idempotency key/);
+    await enqueue(mailRequest({ idempotencyKey: 'reopen-guard', subject: 'original' }));
+    await q.store.markFailed('reopen-guard', { reason: 'X: test' });
+    const other = await requeueDeadLetter(q.storage, q.store, { id: 'reopen-guard', request: mailRequest({ subject: 'other content' }) });
+    assert.equal(other.kind, 'not-failed');
+    assert.equal((await q.store.get('reopen-guard'))?.status, 'failed');
+    await q.storage.intake.clearMessages();
+  });
+
   it('when a status URL names a dots-only id, then it is answered 404, never another record', async () => {
     for (const id of ['.', '..']) assert.equal((await h.http(messageStatus, { method: 'GET', route: `messages/${id}`, params: { id } })).status, 404);
   });
@@ -159,21 +231,25 @@ describe('hostile messages through the queue', () => {
       writeFileSync(join(dir, 'request.json'), JSON.stringify(mailRequest()));
       const account = 'AccountName=devstoreaccount1;AccountKey=c2VjcmV0LWFjY291bnQta2V5LW5vdC10by1iZS1lY2hvZWQ=';
       const down = `DefaultEndpointsProtocol=http;${account};QueueEndpoint=http://127.0.0.1:9/devstoreaccount1;TableEndpoint=http://127.0.0.1:9/devstoreaccount1;BlobEndpoint=http://127.0.0.1:9/devstoreaccount1`;
-      const [missing, folder, malformed, unreachable] = await Promise.all([
+      await enqueue(mailRequest({ idempotencyKey: 'cli-reused', subject: 'first' }));
+      writeFileSync(join(dir, 'reused.json'), JSON.stringify(mailRequest({ idempotencyKey: 'cli-reused', subject: 'second' })));
+      const [missing, folder, malformed, unreachable, reused] = await Promise.all([
         cli([join(dir, 'nope.json')]),
         cli([join(dir, 'folder')]),
         cli([join(dir, 'request.json')], { AzureWebJobsStorage: `Endpoint=sb://x;${account}` }),
         cli([join(dir, 'request.json')], { AzureWebJobsStorage: down }),
+        cli([join(dir, 'reused.json')]),
       ]);
       for (const [result, code, says] of [
         [missing, 2, /no such file/],
         [folder, 2, /a directory, not a file/],
         [malformed, 2, /AzureWebJobsStorage is not a storage connection string/],
         [unreachable, 1, /did not answer \(ECONNREFUSED\)/],
+        [reused, 1, /IDEMPOTENCY_KEY_REUSED/],
       ] as const) {
         assert.equal(result.code, code, result.stderr);
         assert.match(result.stderr, says);
-        assert.equal(result.stderr.trim().split('\n').length, 1, result.stderr);
+        if (result !== reused) assert.equal(result.stderr.trim().split('\n').length, 1, result.stderr);
         assert.doesNotMatch(result.stderr, /\n\s+at |c2VjcmV0/, 'no stack, no account key');
         h.observe(result.stderr);
       }

@@ -4,8 +4,8 @@ import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig } from '../config.js';
 import { redactSecrets } from '../diagnosis/catalogue.js';
 import { decodeUtf8Body, parseMailRequest } from '../mail/parse-request.js';
-import { RequestRejected } from '../pipeline/errors.js';
-import { enqueueRequest } from '../queue/enqueue.js';
+import { IdempotencyKeyReused, RequestRejected } from '../pipeline/errors.js';
+import { enqueueOnce } from '../queue/enqueue.js';
 import { StatusStore } from '../queue/status-store.js';
 import { connectStorage } from '../queue/storage.js';
 import { readSettingsFile, SettingsFileError, valuesNotInEnvironment } from './settings-file.js';
@@ -35,14 +35,14 @@ export async function main(args: string[]): Promise<number> {
     const config = loadConfig({ ...process.env, ...valuesNotInEnvironment(fileValues, process.env) });
     if (!config.storageConnection) throw new ConfigError([{ variable: 'AzureWebJobsStorage', message: 'is required to reach the queue' }]);
     const request = parseMailRequest(decodeUtf8Body(readRequestFile(parsed.positionals[0])), config);
-    const id = request.idempotencyKey ?? randomUUID();
     const storage = openStorage(config.storageConnection, config.queue);
-    await enqueueRequest(storage, new StatusStore(storage.records), request, id);
-    console.log(JSON.stringify({ id, status: 'queued' }));
+    const { id, status } = await enqueueOnce(storage, new StatusStore(storage.records), request, request.idempotencyKey ?? randomUUID());
+    console.log(JSON.stringify({ id, status }));
     return 0;
   } catch (error) {
     if (error instanceof RequestRejected) {
-      console.error(JSON.stringify({ error: { code: error.code, message: error.message, details: error.details } }, null, 2));
+      const existing = error instanceof IdempotencyKeyReused ? { existing: error.existing } : {};
+      console.error(JSON.stringify({ error: { code: error.code, message: error.message, details: error.details, ...existing } }, null, 2));
       return 1;
     }
     if (error instanceof ConfigError || error instanceof SettingsFileError || error instanceof UsageError) {

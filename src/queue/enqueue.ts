@@ -1,11 +1,33 @@
 import type { MailRequest } from '../mail/mail-request.js';
 import { requestDigest } from '../mail/request-digest.js';
+import { IdempotencyKeyReused } from '../pipeline/errors.js';
 import { encodeQueueMessage, type Envelope } from './queue-message.js';
 import type { StatusStore } from './status-store.js';
 import type { QueueStorage } from './storage.js';
 
 /** A queue message holds 64 KiB of base64 text; larger requests travel as a blob (claim check). */
 export const maxInlineMessageBytes = 60 * 1024;
+
+export interface Enqueued {
+  id: string;
+  /** `queued`, or the status of the earlier request this one repeats. */
+  status: string;
+  repeated: boolean;
+}
+
+/**
+ * The one way a validated request enters the queue (`/api/enqueue`, `exosend enqueue`): a new id
+ * is queued; a caller's idempotency key that names a request already is a repeat when the content
+ * is the same, and refused when it is not. A record without a digest (written before digests
+ * existed) cannot be compared: refusing is safe, a silent drop is not.
+ */
+export async function enqueueOnce(storage: QueueStorage, store: StatusStore, request: MailRequest, id: string): Promise<Enqueued> {
+  const existing = request.idempotencyKey === undefined ? undefined : await store.get(id);
+  if (existing && existing.digest !== requestDigest(request)) throw new IdempotencyKeyReused({ id, status: existing.status });
+  if (existing) return { id, status: existing.status, repeated: true };
+  await enqueueRequest(storage, store, request, id);
+  return { id, status: 'queued', repeated: false };
+}
 
 /** Puts a validated request on the intake queue under `id`, and records it as queued with its digest. */
 export async function enqueueRequest(storage: QueueStorage, store: StatusStore, request: MailRequest, id: string): Promise<void> {
@@ -30,9 +52,12 @@ export async function fitToQueue<T extends { id: string; request?: unknown; blob
   return encodeQueueMessage({ ...value, request: undefined, blob: await moveRequestToBlob(storage, value.id, value.request) });
 }
 
-/** Stores a request as the claim-check blob of `id`; returns the blob's name. */
+/**
+ * Stores a request as a claim-check blob of `id`; returns the blob's name, `<id>.<digest>.json`:
+ * other content under the same id (a reused key, a dead letter of it) never overwrites it.
+ */
 export async function moveRequestToBlob(storage: QueueStorage, id: string, request: unknown): Promise<string> {
-  const blob = `${encodeURIComponent(id)}.json`;
+  const blob = `${encodeURIComponent(id)}.${requestDigest(request)}.json`;
   const json = JSON.stringify(request);
   await storage.requests.getBlockBlobClient(blob).upload(json, Buffer.byteLength(json), {
     blobHTTPHeaders: { blobContentType: 'application/json' },

@@ -1,6 +1,7 @@
 import type { ExosendConfig } from '../config.js';
 import { redactSecrets } from '../diagnosis/catalogue.js';
 import type { Diagnosis } from '../diagnosis/diagnosis.js';
+import { jsonTextProblem } from '../mail/json-limits.js';
 import { idempotencyKeyPattern, type MailRequest } from '../mail/mail-request.js';
 import { parseMailRequest } from '../mail/parse-request.js';
 import { requestDigest } from '../mail/request-digest.js';
@@ -61,7 +62,7 @@ export async function processQueueMessage(body: unknown, queueMessageId: string,
     rejection = error;
   }
 
-  const claim = await deps.store.claim(envelope.id, leaseInMs, raw === undefined ? undefined : requestDigest(request ?? raw));
+  const claim = await deps.store.claim(envelope.id, leaseInMs, raw === undefined ? undefined : requestDigest(request ?? parsedOrText(raw)));
   if (claim.outcome === 'conflict') {
     const reason = `The id "${envelope.id}" already names a request with other content (${claim.record.status}); this one was not sent. Use a new idempotencyKey for a new request.`;
     return deadLetter(deps, envelope, 1, { code: 'IDEMPOTENCY_KEY_REUSED', reason }, { keepRecord: true });
@@ -105,11 +106,17 @@ export async function deadLetterUnprocessable(body: unknown, queueMessageId: str
   const id = decoded.kind === 'envelope' ? decoded.envelope.id : decoded.kind === 'request' ? idOf(decoded.json, queueMessageId) : queueMessageId;
   const record = await deps.store.get(id).catch(() => undefined);
   if (record?.status === 'sent' || record?.status === 'failed') return { kind: 'duplicate', id, status: record.status };
-  return deadLetter(deps, { id, history: record?.history ?? [] }, record?.attempts ?? 1, {
-    code: 'UNEXPECTED_ERROR',
-    reason: `Processing failed on every try; the last error: ${reasonOf(error)}`,
-    original: originalText(body),
-  });
+  const lastError = `Processing failed on every try; the last error: ${reasonOf(error)}`;
+  if (record?.status === 'sending') {
+    // it may have failed after Exchange accepted it: a letter without its request cannot be put back and sent twice
+    return deadLetter(deps, { id, history: record.history }, record.attempts, {
+      code: 'UNEXPECTED_ERROR',
+      reason: `${lastError}. It may have been sent: check the mailbox's Sent Items for its Message-ID before sending it again.`,
+    });
+  }
+  // never sent: the letter keeps the request, so that it can be put back once the cause is fixed
+  const kept = decoded.kind === 'envelope' ? { request: decoded.envelope.request, blob: decoded.envelope.blob } : decoded.kind === 'request' ? { request: decoded.json } : {};
+  return deadLetter(deps, { id, history: record?.history ?? [], ...kept }, record?.attempts ?? 1, { code: 'UNEXPECTED_ERROR', reason: lastError, original: originalText(body) });
 }
 
 /** A delayed copy of the message, or the poison queue when the tries are used up. */
@@ -120,6 +127,19 @@ async function tryAgainLater(deps: QueueDeps, envelope: Envelope, record: Messag
   await putEnvelope(deps.storage, { ...envelope, history }, delaySeconds);
   await deps.store.markRetrying(record, history, failure.diagnosis);
   return { kind: 'retry', id: envelope.id, code: failure.code, attempts: record.attempts, delaySeconds };
+}
+
+/**
+ * What a refused request's digest is taken of: a claim-check blob's text parsed, as the request
+ * was when its digest was first taken, or the text itself when it is not JSON exosend would read.
+ */
+function parsedOrText(raw: unknown): unknown {
+  if (typeof raw !== 'string' || jsonTextProblem(raw)) return raw;
+  try {
+    return JSON.parse(raw);
+  } catch {
+    return raw;
+  }
 }
 
 /** The request an envelope carries; a claim-check blob that is gone is a request that cannot be sent. */

@@ -19,10 +19,17 @@ export const envelopeSchema = z.strictObject({
   id: z.string().regex(idempotencyKeyPattern, 'has an id that is not 1-128 letters, digits or . _ : ~ - (not dots alone)'),
   history: z.array(z.strictObject({ at: z.string(), code: z.string() })).default([]),
   request: z.unknown().optional(),
-  // only a name exosend writes (`<encoded id>.json`): the blob SDK throws an uncaught error, out of
-  // reach of any catch, on a name Blob storage refuses as too long
-  blob: z.string().regex(/^[A-Za-z0-9._~%-]{1,400}\.json$/, 'names a claim-check blob exosend cannot have written').optional(),
-});
+  blob: z.string().optional(),
+})
+  // Only a name exosend writes for this id (`<encoded id>.<digest>.json`): an envelope may not read,
+  // send and then delete another request's blob, and the blob SDK throws an uncaught error, out of
+  // reach of any catch, on a name Blob storage refuses as too long.
+  .refine((e) => e.blob === undefined || isClaimCheckBlobOf(e.id, e.blob), { path: ['blob'], message: 'names a claim-check blob exosend cannot have written for this id' });
+
+function isClaimCheckBlobOf(id: string, blob: string): boolean {
+  return blob.length <= 600 && blob.startsWith(`${encodeURIComponent(id)}.`) && /^[A-Za-z0-9._~%-]+\.json$/.test(blob);
+}
+
 
 export type Envelope = z.infer<typeof envelopeSchema>;
 

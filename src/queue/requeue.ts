@@ -1,3 +1,4 @@
+import { requestDigest } from '../mail/request-digest.js';
 import { putEnvelope } from './enqueue.js';
 import type { AttemptRecord } from './queue-message.js';
 import type { StatusStore } from './status-store.js';
@@ -6,6 +7,7 @@ import type { QueueStorage } from './storage.js';
 /** What a dead letter must hold to be put back: its id and its request (inline or as a claim-check blob). */
 export interface RequeueableLetter {
   id: string;
+  code?: string;
   history?: AttemptRecord[];
   request?: unknown;
   blob?: string;
@@ -16,6 +18,8 @@ export type RequeueOutcome = { kind: 'requeued'; id: string } | { kind: 'not-fai
 /** Why a dead letter cannot go back on the queue, or undefined when it can. */
 export function whyNotRequeueable(letter: Partial<RequeueableLetter>): string | undefined {
   if (typeof letter.id !== 'string') return 'it names no request id';
+  // its id belongs to another request: putting it back would reopen that one's record
+  if (letter.code === 'IDEMPOTENCY_KEY_REUSED') return 'it reused the idempotency key of another request; send it again under a new key';
   if (letter.request === undefined && letter.blob === undefined) return 'it does not hold the request (it was never a mail request, or it was too large to keep)';
   return undefined;
 }
@@ -29,7 +33,7 @@ export function whyNotRequeueable(letter: Partial<RequeueableLetter>): string | 
 export async function requeueDeadLetter(storage: QueueStorage, store: StatusStore, letter: RequeueableLetter): Promise<RequeueOutcome> {
   await storage.ready();
   const history = [...(letter.history ?? []), { at: new Date().toISOString(), code: 'REQUEUED' }];
-  if (!(await store.reopen(letter.id, history))) return { kind: 'not-failed', id: letter.id, status: (await store.get(letter.id))?.status ?? 'unknown' };
+  if (!(await store.reopen(letter.id, history, letterDigest(letter)))) return { kind: 'not-failed', id: letter.id, status: (await store.get(letter.id))?.status ?? 'unknown' };
   try {
     await putEnvelope(storage, { exosend: 1, id: letter.id, history, request: letter.request, ...(letter.blob !== undefined && { blob: letter.blob }) });
   } catch (error) {
@@ -37,4 +41,10 @@ export async function requeueDeadLetter(storage: QueueStorage, store: StatusStor
     throw error;
   }
   return { kind: 'requeued', id: letter.id };
+}
+
+/** The digest of the letter's request, when the letter holds it or its blob's name says it (`<id>.<digest>.json`). */
+function letterDigest(letter: RequeueableLetter): string | undefined {
+  if (letter.request !== undefined) return requestDigest(letter.request);
+  return /\.([A-Za-z0-9_-]{43})\.json$/.exec(letter.blob ?? '')?.[1];
 }

@@ -94,11 +94,13 @@ export class StatusStore {
    * A failed request back to queued, its tries counted afresh (a dead letter put back after its
    * fix). Only from failed, and only once: false when the record is in any other state, or another
    * caller reopened it first, so that no request is put back twice. `history` is the record's
-   * from now on (the letter's, with the put-back at its end).
+   * from now on (the letter's, with the put-back at its end). A `digest` that differs from the
+   * record's (the letter is of other content under the same id) never reopens it.
    */
-  async reopen(id: string, history: AttemptRecord[]): Promise<boolean> {
+  async reopen(id: string, history: AttemptRecord[], digest?: string): Promise<boolean> {
     const current = await this.read(id);
     if (current && current.status !== 'failed') return false;
+    if (current?.digest && digest && current.digest !== digest) return false;
     const reopened = entity(id, { status: 'queued', attempts: 0, history: JSON.stringify(history), ...(current?.digest && { digest: current.digest }) });
     try {
       if (current) await this.table.updateEntity(reopened, 'Replace', { etag: current.etag! });

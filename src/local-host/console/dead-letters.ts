@@ -48,8 +48,10 @@ export class DeadLetters {
     }
     try {
       const outcome = await requeueDeadLetter(this.storage, this.store, letter as unknown as RequeueableLetter);
-      // requeued, or already sent or back on the queue: either way this letter is done with
-      await this.storage.poison.deleteMessage(wanted.messageId, wanted.popReceipt);
+      // requeued, or its request was sent after all: this letter is done with. Any other state
+      // (queued, sending, or a record of other content) keeps the letter: it may be all that is left of its request.
+      if (outcome.kind === 'requeued' || outcome.status === 'sent') await this.storage.poison.deleteMessage(wanted.messageId, wanted.popReceipt);
+      else await this.release(wanted);
       return { outcome };
     } catch (error) {
       await this.release(wanted);
