@@ -64,11 +64,15 @@ describe('the local console, in a real browser', { skip }, () => {
     mkdirSync(screenshots, { recursive: true });
     remote.listen(0, '127.0.0.1');
     await once(remote, 'listening');
-    [host, browser] = await Promise.all([
+    // both settle before a failure is thrown, so that after() stops the one that did start
+    const [started, launched] = await Promise.allSettled([
       startLocalHost(stateDir),
       // as root (CI) Chromium's own sandbox cannot start; the page's frame sandbox is Blink's and stays on
       chromium.launch({ executablePath: chromiumPath, args: ['--no-sandbox'] }),
     ]);
+    if (started.status === 'fulfilled') host = started.value;
+    if (launched.status === 'fulfilled') browser = launched.value;
+    for (const result of [started, launched]) if (result.status === 'rejected') throw result.reason;
     page = await browser.newPage({ viewport: { width: 1280, height: 860 }, acceptDownloads: true });
     page.on('console', (message) => consoleLines.push(message.text()));
   });

@@ -50,7 +50,13 @@ async function handle(req: IncomingMessage, res: ServerResponse, routes: Route[]
   const params = decodeParams(route.params, match);
   if (!params) return reply(res, { status: 400 });
   const chunks: Buffer[] = [];
-  for await (const chunk of req) chunks.push(chunk as Buffer);
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    // the Functions host refuses a request body over 100 MB before any function sees it; so does this one
+    if (size > maxRequestBodyBytes) return reply(res, { status: 413 }, true);
+    chunks.push(chunk as Buffer);
+  }
   const request = new HttpRequest({
     method,
     url: url.href,
@@ -93,7 +99,10 @@ function hasKey(req: IncomingMessage, url: URL, key: string): boolean {
   return given.length === expected.length && timingSafeEqual(given, expected);
 }
 
-function reply(res: ServerResponse, response: HttpResponseInit): void {
+const maxRequestBodyBytes = 100 * 1024 * 1024;
+
+function reply(res: ServerResponse, response: HttpResponseInit, close = false): void {
+  if (close) res.setHeader('connection', 'close');
   const headers = new Headers(response.headers as Record<string, string> | undefined);
   let body: string | Uint8Array | undefined;
   if (response.jsonBody !== undefined) {

@@ -123,10 +123,12 @@ export function createConsole(options: ConsoleOptions): ConsoleHandler {
       return events(req, res, outbox);
     }
     const path = url.pathname.startsWith('/console/api/') ? url.pathname.slice('/console/api/'.length) : undefined;
-    const route = path === undefined ? undefined : findRoute(api, method, path);
-    if (!route) return send(res, { status: 404, json: { error: { message: 'Not found. The console is at /, the app under /api.' } } });
+    // the guard first: another site learns nothing, not even which routes exist
     const refusal = consoleRefusal(req, port(), method === 'GET' ? 'json' : 'post');
     if (refusal) return send(res, { status: 403, json: { error: { message: refusal } } });
+    const route = path === undefined ? undefined : findRoute(api, method, path);
+    if (route === 'bad-escape') return send(res, { status: 400, json: { error: { message: 'The path has a malformed %-escape.' } } });
+    if (!route) return send(res, { status: 404, json: { error: { message: 'Not found. The console is at /, the app under /api.' } } });
     try {
       send(res, await route.handler(req, route.parts));
     } catch (error) {
@@ -155,7 +157,12 @@ function findRoute(api: Record<string, (req: IncomingMessage, parts: string[]) =
     if (m !== method) continue;
     const pattern = new RegExp(`^${template.replace(/\*/g, '([^/]+)')}$`);
     const match = pattern.exec(path);
-    if (match) return { handler, parts: match.slice(1).map(decodeURIComponent) };
+    if (!match) continue;
+    try {
+      return { handler, parts: match.slice(1).map(decodeURIComponent) };
+    } catch {
+      return 'bad-escape' as const;
+    }
   }
   return undefined;
 }
