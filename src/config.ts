@@ -3,6 +3,8 @@ import { z } from 'zod';
 /** Exchange Online's own limits per mailbox: 30 messages a minute, 3 concurrent connections. */
 const exchangeRatePerMinute = 30;
 const exchangeMaxConnections = 3;
+/** ... and 10,000 recipients in a rolling 24 hours. */
+const exchangeRecipientsPerDay = 10_000;
 
 const guidOrDomain = z
   .string()
@@ -24,6 +26,8 @@ export type CredentialKind = (typeof credentialKinds)[number];
 
 const positiveInt = (fallback: number) =>
   z.coerce.number('must be a number').int('must be a whole number').positive('must be greater than 0').default(fallback);
+
+const positiveNumber = (fallback: number) => z.coerce.number('must be a number').positive('must be greater than 0').default(fallback);
 
 const schema = z.object({
   EXOSEND_TENANT_ID: guidOrDomain,
@@ -48,6 +52,15 @@ const schema = z.object({
     .default('https://outlook.office365.com/.default'),
   EXOSEND_RATE_PER_MINUTE: positiveInt(exchangeRatePerMinute),
   EXOSEND_MAX_CONNECTIONS: positiveInt(exchangeMaxConnections),
+  EXOSEND_MAILBOXES: z
+    .string()
+    .optional()
+    .transform((list) => (list ?? '').split(',').map((a) => a.trim().toLowerCase()).filter(Boolean))
+    .pipe(z.array(z.email('must be a comma-separated list of email addresses'))),
+  EXOSEND_RECIPIENTS_PER_DAY: positiveInt(exchangeRecipientsPerDay),
+  EXOSEND_RATE_WINDOW_SECONDS: positiveNumber(60),
+  EXOSEND_DAY_WINDOW_SECONDS: positiveNumber(24 * 60 * 60),
+  EXOSEND_LEASE_SECONDS: positiveNumber(60),
   EXOSEND_QUEUE: z
     .string()
     .regex(/^[a-z0-9](?!.*--)[a-z0-9-]{1,55}[a-z0-9]$/, 'must be a storage queue name (3-57 lowercase letters, digits, dashes)')
@@ -83,6 +96,18 @@ export interface ExosendConfig {
   scope: string;
   ratePerMinute: number;
   maxConnections: number;
+  /**
+   * Every mailbox exosend authenticates as, lower-cased, EXOSEND_MAILBOX first: a From that is one
+   * of them authenticates as itself, with its own budget and its own Sent Items.
+   */
+  mailboxes: readonly string[];
+  /** Recipients (To, Cc, Bcc) per mailbox in a rolling day. */
+  recipientsPerDay: number;
+  /** The windows Exchange counts: 60 s and 24 h; shorter only in tests and the bench. */
+  rateWindowInMs: number;
+  dayWindowInMs: number;
+  /** A crashed instance's SMTP sessions come back within this; its message slots within five times it plus a window. */
+  leaseTtlInMs: number;
   queue: string;
   /** Tries a queued message gets for transient failures before it is dead-lettered. */
   queueMaxAttempts: number;
@@ -136,12 +161,17 @@ export function loadConfig(env: Environment = process.env): ExosendConfig {
     clientCertificateName: s.EXOSEND_CLIENT_CERTIFICATE_NAME,
     federatedAudience: s.EXOSEND_FEDERATED_AUDIENCE,
     mailbox: s.EXOSEND_MAILBOX,
-    allowedSenders: s.EXOSEND_ALLOWED_SENDERS.length > 0 ? s.EXOSEND_ALLOWED_SENDERS : [s.EXOSEND_MAILBOX],
+    allowedSenders: [...new Set([...(s.EXOSEND_ALLOWED_SENDERS.length > 0 ? s.EXOSEND_ALLOWED_SENDERS : [s.EXOSEND_MAILBOX]), ...s.EXOSEND_MAILBOXES])],
     rolesMode: s.EXOSEND_ROLES_MODE,
     smtp: { host: s.EXOSEND_SMTP_HOST, port: s.EXOSEND_SMTP_PORT },
     scope: s.EXOSEND_SCOPE,
     ratePerMinute: s.EXOSEND_RATE_PER_MINUTE,
     maxConnections: s.EXOSEND_MAX_CONNECTIONS,
+    mailboxes: [...new Set([s.EXOSEND_MAILBOX, ...s.EXOSEND_MAILBOXES])],
+    recipientsPerDay: s.EXOSEND_RECIPIENTS_PER_DAY,
+    rateWindowInMs: Math.round(s.EXOSEND_RATE_WINDOW_SECONDS * 1000),
+    dayWindowInMs: Math.round(s.EXOSEND_DAY_WINDOW_SECONDS * 1000),
+    leaseTtlInMs: Math.round(s.EXOSEND_LEASE_SECONDS * 1000),
     queue: s.EXOSEND_QUEUE,
     queueMaxAttempts: s.EXOSEND_QUEUE_MAX_ATTEMPTS,
     queueRetryBaseSeconds: s.EXOSEND_QUEUE_RETRY_BASE_SECONDS,

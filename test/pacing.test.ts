@@ -1,15 +1,29 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { retryDelaySeconds } from '../src/queue/retry-delay.js';
-import { SlidingWindowPacer } from '../src/transport/pacer.js';
+import { LocalBudget } from '../src/budget/local-budget.js';
 
-describe('the per-mailbox pacer', () => {
+/** The in-process budget as a pacer: a minute of `limit` sends over `windowInMs`, nothing else limited. */
+function localPacer(limit: number, windowInMs: number) {
+  const budget = new LocalBudget({
+    mailbox: 'exosend@contoso.example',
+    limits: { ratePerWindow: limit, windowInMs, maxConnections: 3, recipientsPerDay: 1e9, dayInMs: 86_400_000 },
+  });
+  return {
+    acquire: async () => {
+      const permit = await budget.takeSend(1, { waitUpToMs: 60_000 });
+      return () => permit.release(true);
+    },
+  };
+}
+
+describe('the per-mailbox pacing of a process without storage', () => {
   // Regression guard for the reason the pacer exists: nodemailer's fixed windows let a burst at the
   // end of one window and another at the start of the next put twice the limit into one window.
   it('when sends keep coming, then no sliding window ever holds more than the limit', async () => {
     const limit = 5;
     const windowInMs = 300;
-    const pacer = new SlidingWindowPacer(limit, windowInMs);
+    const pacer = localPacer(limit, windowInMs);
     const starts: number[] = [];
     await Promise.all(
       Array.from({ length: 17 }, async () => {
@@ -31,7 +45,7 @@ describe('the per-mailbox pacer', () => {
   it('when thousands of sends pass a high limit, then the window still holds across the pacer compacting its history', async () => {
     const limit = 1500;
     const windowInMs = 200;
-    const pacer = new SlidingWindowPacer(limit, windowInMs);
+    const pacer = localPacer(limit, windowInMs);
     const starts: number[] = [];
     for (let i = 0; i < 4000; i++) {
       const release = await pacer.acquire();
@@ -44,7 +58,7 @@ describe('the per-mailbox pacer', () => {
   });
 
   it('when fewer sends than the limit arrive, then none waits', async () => {
-    const pacer = new SlidingWindowPacer(30, 60_000);
+    const pacer = localPacer(30, 60_000);
     const started = Date.now();
     for (let i = 0; i < 30; i++) (await pacer.acquire())();
     assert.ok(Date.now() - started < 1000);

@@ -22,7 +22,7 @@ export async function outboundMail(message: unknown, context: InvocationContext)
   const durationMs = Math.round(performance.now() - started);
   const { kind, ...fields } = outcome;
   logEvent(context, `queue.${kind}`, { ...fields, dequeueCount, durationMs });
-  if (outcome.kind === 'sent' || outcome.kind === 'retry' || outcome.kind === 'dead-lettered') trackMailEvent('queue', { ...outcome, durationMs });
+  if (outcome.kind === 'sent' || outcome.kind === 'retry' || outcome.kind === 'dead-lettered' || outcome.kind === 'deferred') trackMailEvent('queue', { ...outcome, durationMs });
 }
 
 app.storageQueue('outbound-mail', {

@@ -1,5 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
+import { BudgetExhausted } from '../budget/budget.js';
+import { budgetDiagnosis } from '../budget/budget-diagnosis.js';
 import { errorResponse } from '../http/error-response.js';
 import { logEvent } from '../http/log.js';
 import { readMailRequest } from '../http/read-mail-request.js';
@@ -7,6 +9,12 @@ import { DeliveryFailed } from '../pipeline/errors.js';
 import { inCallRetryPolicy, withRetries } from '../pipeline/retry.js';
 import { getRuntime } from '../runtime.js';
 import { trackMailEvent } from '../telemetry/mail-events.js';
+
+/**
+ * How long a call waits for the mailbox's budget (a session, the minute) before it answers 429:
+ * well inside the callers' usual 30 s timeouts and the host's 230 s for an HTTP response.
+ */
+const budgetWaitInMs = 20_000;
 
 /** POST /api/send: sends now and answers with Exchange's reply, or with the diagnosis. */
 export async function sendMail(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
@@ -17,7 +25,7 @@ export async function sendMail(request: HttpRequest, context: InvocationContext)
     const mail = await readMailRequest(request, config);
     const requestId = mail.idempotencyKey ?? randomUUID();
     id = requestId;
-    const result = await withRetries(() => sender.send(mail, requestId), inCallRetryPolicy, ({ attempt, code }) => {
+    const result = await withRetries(() => sender.send(mail, requestId, { waitUpToMs: budgetWaitInMs }), inCallRetryPolicy, ({ attempt, code }) => {
       logEvent(context, 'retry', { id: requestId, code, attempt });
       trackMailEvent('http', { kind: 'retry', id: requestId, code, attempts: attempt - 1 });
     });
@@ -26,6 +34,10 @@ export async function sendMail(request: HttpRequest, context: InvocationContext)
     trackMailEvent('http', { kind: 'sent', id, messageId: result.messageId, durationMs });
     return { status: 200, jsonBody: result };
   } catch (error) {
+    if (error instanceof BudgetExhausted) {
+      const { code } = budgetDiagnosis(error);
+      trackMailEvent('http', { kind: 'deferred', id, code, mailbox: error.mailbox, delaySeconds: error.retryAfterSeconds });
+    }
     if (error instanceof DeliveryFailed) {
       const { code, stage } = error.diagnosis;
       trackMailEvent('http', { kind: 'failed', id, code, stage, attempts: error.attempts.length, durationMs: Math.round(performance.now() - started) });

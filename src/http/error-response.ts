@@ -1,5 +1,7 @@
 import type { HttpResponseInit, InvocationContext } from '@azure/functions';
 import { isRestError } from '@azure/core-rest-pipeline';
+import { BudgetExhausted } from '../budget/budget.js';
+import { budgetDiagnosis } from '../budget/budget-diagnosis.js';
 import { ConfigError } from '../config.js';
 import { DeliveryFailed, IdempotencyKeyReused, RequestRejected, type RejectionCode } from '../pipeline/errors.js';
 import { logEvent } from './log.js';
@@ -18,7 +20,8 @@ export const defaultRetryAfterSeconds = 30;
 
 /**
  * The edge where failures become HTTP statuses: 4xx for the caller's request, 502 when Exchange,
- * Entra or Key Vault refused for good, 503 with Retry-After when trying later can help.
+ * Entra or Key Vault refused for good, 503 with Retry-After when trying later can help, 429 with
+ * Retry-After when the mailbox's budget (minute, day, connections) is spent for now.
  * Anything else is a defect: it is rethrown for the host to log and answer.
  */
 export function errorResponse(error: unknown, context: InvocationContext, id?: string): HttpResponseInit {
@@ -40,6 +43,16 @@ export function errorResponse(error: unknown, context: InvocationContext, id?: s
     }
     const retryAfter = String(diagnosis.retryAfterSeconds ?? defaultRetryAfterSeconds);
     return { status: 503, headers: { 'Retry-After': retryAfter }, jsonBody: body };
+  }
+  if (error instanceof BudgetExhausted) {
+    // not a failure of Exchange or of the request: the mailbox's budget is spent for now (never a 502)
+    const diagnosis = budgetDiagnosis(error);
+    logEvent(context, 'deferred', { id, code: diagnosis.code, mailbox: error.mailbox, retryAfterSeconds: error.retryAfterSeconds });
+    return {
+      status: 429,
+      headers: { 'Retry-After': String(error.retryAfterSeconds) },
+      jsonBody: { error: { code: error.code, message: diagnosis.cause, diagnosis } },
+    };
   }
   if (isRestError(error)) {
     // queues, tables or blobs failed under /api/enqueue or /api/messages: nothing was accepted

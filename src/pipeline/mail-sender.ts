@@ -1,7 +1,7 @@
 import type { TokenProvider } from '../auth/token-provider.js';
 import { composeMessage } from '../mail/compose.js';
 import type { MailRequest } from '../mail/mail-request.js';
-import type { Delivery, MailboxTransport } from '../transport/mailbox-transport.js';
+import type { Delivery, MailboxTransport, SendOptions } from '../transport/mailbox-transport.js';
 
 export interface SendResult extends Delivery {
   id: string;
@@ -9,16 +9,30 @@ export interface SendResult extends Delivery {
 
 /** The one pipeline every trigger, the CLI and the local host call to send a validated request. */
 export class MailSender {
+  private readonly transports: ReadonlyMap<string, MailboxTransport>;
+
   constructor(
     private readonly mailbox: string,
     private readonly tokens: TokenProvider,
-    private readonly transport: MailboxTransport,
-  ) {}
+    transports: ReadonlyMap<string, MailboxTransport> | MailboxTransport,
+  ) {
+    this.transports = transports instanceof Map ? transports : new Map([[mailbox, transports as MailboxTransport]]);
+  }
 
-  async send(request: MailRequest, id: string): Promise<SendResult> {
+  /**
+   * A From that is a mailbox of exosend's authenticates as itself (its own budget, its own Sent
+   * Items); any other allowed sender goes through the default mailbox, with its Send As right.
+   */
+  mailboxFor(request: Pick<MailRequest, 'from'>): string {
+    const from = request.from?.toLowerCase();
+    return from && this.transports.has(from) ? from : this.mailbox;
+  }
+
+  async send(request: MailRequest, id: string, options: SendOptions = {}): Promise<SendResult> {
     // From the cache when warm; a token Exchange would certainly refuse never reaches it.
     await this.tokens.getToken();
-    const delivery = await this.transport.send(composeMessage(request, { id, mailbox: this.mailbox }));
+    const mailbox = this.mailboxFor(request);
+    const delivery = await this.transports.get(mailbox)!.send(composeMessage(request, { id, mailbox }), options);
     return { id, ...delivery };
   }
 }

@@ -5,6 +5,8 @@ import { jsonTextProblem } from '../mail/json-limits.js';
 import { idempotencyKeyPattern, type MailRequest } from '../mail/mail-request.js';
 import { parseMailRequest } from '../mail/parse-request.js';
 import { requestDigest } from '../mail/request-digest.js';
+import { BudgetExhausted } from '../budget/budget.js';
+import { budgetDiagnosis } from '../budget/budget-diagnosis.js';
 import { DeliveryFailed, RequestRejected, type FieldProblem } from '../pipeline/errors.js';
 import type { MailSender } from '../pipeline/mail-sender.js';
 import { deadLetterText, type DeadLetter } from './dead-letter.js';
@@ -14,7 +16,10 @@ import { retryDelaySeconds } from './retry-delay.js';
 import type { MessageRecord, StatusStore } from './status-store.js';
 import type { QueueStorage } from './storage.js';
 
-/** How long a delivery holds its record: longer than pacing and SMTP timeouts can keep one send. */
+/** How long a delivery waits for the mailbox's budget before the message goes back on the queue with a delay. */
+const budgetWaitInMs = 10_000;
+
+/** How long a delivery holds its record: longer than the budget wait and SMTP timeouts can keep one send. */
 const leaseInMs = 5 * 60 * 1000;
 
 /** host.json's `extensions.queues.maxDequeueCount`: the try after which the host poisons a message itself. */
@@ -32,6 +37,7 @@ export type QueueOutcome =
   | { kind: 'duplicate'; id: string; status: string }
   | { kind: 'in-flight'; id: string; retryInSeconds: number }
   | { kind: 'retry'; id: string; code: string; attempts: number; delaySeconds: number }
+  | { kind: 'deferred'; id: string; code: string; mailbox: string; delaySeconds: number }
   | { kind: 'dead-lettered'; id: string; code: string; attempts: number };
 
 /**
@@ -79,8 +85,9 @@ export async function processQueueMessage(body: unknown, queueMessageId: string,
 
   let sent;
   try {
-    sent = await deps.sender.send(request!, envelope.id);
+    sent = await deps.sender.send(request!, envelope.id, { waitUpToMs: budgetWaitInMs });
   } catch (error) {
+    if (error instanceof BudgetExhausted) return defer(deps, envelope, claim.record, error);
     if (!(error instanceof DeliveryFailed)) return tryAgainLater(deps, envelope, claim.record, { code: 'UNEXPECTED_ERROR', reason: reasonOf(error) });
     const { diagnosis } = error;
     if (!diagnosis.retryable) {
@@ -117,6 +124,18 @@ export async function deadLetterUnprocessable(body: unknown, queueMessageId: str
   // never sent: the letter keeps the request, so that it can be put back once the cause is fixed
   const kept = decoded.kind === 'envelope' ? { request: decoded.envelope.request, blob: decoded.envelope.blob } : decoded.kind === 'request' ? { request: decoded.json } : {};
   return deadLetter(deps, { id, history: record?.history ?? [], ...kept }, record?.attempts ?? 1, { code: 'UNEXPECTED_ERROR', reason: lastError, original: originalText(body) });
+}
+
+/**
+ * The mailbox's budget is spent for longer than a delivery waits: a delayed copy comes back when it
+ * has room, spread so that the waiting messages do not all come back at once. Not a try, never a
+ * dead letter.
+ */
+async function defer(deps: QueueDeps, envelope: Envelope, record: MessageRecord, error: BudgetExhausted): Promise<QueueOutcome> {
+  const delaySeconds = error.retryAfterSeconds + Math.floor(Math.random() * error.spreadSeconds);
+  await putEnvelope(deps.storage, envelope, delaySeconds);
+  await deps.store.markDeferred(record);
+  return { kind: 'deferred', id: envelope.id, code: budgetDiagnosis(error).code, mailbox: error.mailbox, delaySeconds };
 }
 
 /** A delayed copy of the message, or the poison queue when the tries are used up. */

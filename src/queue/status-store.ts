@@ -120,6 +120,11 @@ export class StatusStore {
     await this.write(record, { status: 'queued', diagnosis: diagnosis ? JSON.stringify(diagnosis) : '', history: JSON.stringify(history) });
   }
 
+  /** The claim gave back: the budget made the message wait, which is no try of its own. */
+  async markDeferred(record: MessageRecord): Promise<void> {
+    await this.write(record, { status: 'queued', attempts: Math.max(0, record.attempts - 1) });
+  }
+
   async markFailed(id: string, failure: { diagnosis?: Diagnosis; reason?: string; history?: AttemptRecord[]; attempts?: number }): Promise<void> {
     const current = await this.read(id);
     await this.table.upsertEntity(

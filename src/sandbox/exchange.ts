@@ -34,6 +34,8 @@ export interface ExchangeLimits {
   messagesPerMinute: number;
   /** The window `messagesPerMinute` is counted over: 60 s, as Exchange counts; shorter only to keep a benchmark short. */
   rateWindowInMs: number;
+  /** The rolling day the recipient quota is counted over: 24 h, as Exchange counts; shorter in tests and the bench. */
+  dayWindowInMs: number;
   /** Refuse tokens with less left than this (501 5.5.127); 0 = off. */
   minTokenLifetimeSeconds: number;
 }
@@ -86,7 +88,7 @@ export async function startExchangeStandIn(options: ExchangeStandInOptions): Pro
   const directory = new ExchangeDirectory();
   const faults = new FaultPlan();
   const submissions = new SubmissionLog();
-  const limits: ExchangeLimits = { maxSessionsPerMailbox: 3, messagesPerMinute: 30, rateWindowInMs: 60_000, minTokenLifetimeSeconds: 0 };
+  const limits: ExchangeLimits = { maxSessionsPerMailbox: 3, messagesPerMinute: 30, rateWindowInMs: 60_000, dayWindowInMs: 24 * 60 * 60 * 1000, minTokenLifetimeSeconds: 0 };
   const counters: ExchangeCounters = { connections: 0, authAttempts: 0, authSuccesses: 0, accepted: 0, replies: [], maxConcurrentSessions: {} };
   const messages: AcceptedMessage[] = [];
   const events = new EventEmitter();
@@ -151,6 +153,11 @@ export async function startExchangeStandIn(options: ExchangeStandInOptions): Pro
     if (fault) return fault;
     const order = mailbox.otherClientSessions + [...(authenticated.get(mailbox.address.toLowerCase()) ?? [])].indexOf(sessionId);
     if (limits.maxSessionsPerMailbox > 0 && order >= limits.maxSessionsPerMailbox) return exchangeReplies.threadLimitExceeded;
+    return rateExceeded(mailbox);
+  }
+
+  /** Counted at MAIL FROM and again at the end of DATA: sessions in parallel must not slip past it together. */
+  function rateExceeded(mailbox: Mailbox): SmtpReply | undefined {
     if (limits.messagesPerMinute > 0 && submissions.messagesSince(mailbox.address, limits.rateWindowInMs) >= limits.messagesPerMinute) {
       return exchangeReplies.rateLimitExceeded;
     }
@@ -158,11 +165,12 @@ export async function startExchangeStandIn(options: ExchangeStandInOptions): Pro
   }
 
   async function accept(message: AcceptedMessage): Promise<void> {
+    // counted before anything is awaited: the limits are judged on it at once
+    submissions.record(message.mailbox, message.envelope.rcptTo.length);
     if (options.outboxDir) {
       const stamp = message.receivedAt.toISOString().replace(/[:.]/g, '-');
       await writeFile(join(options.outboxDir, `${stamp}-${message.id}.eml`), message.raw);
     }
-    submissions.record(message.mailbox, message.envelope.rcptTo.length);
     messages.push(message);
     counters.accepted += 1;
     events.emit('message', message);
@@ -176,6 +184,9 @@ export async function startExchangeStandIn(options: ExchangeStandInOptions): Pro
     const raw = Buffer.concat(chunks);
     const fault = takeFault({ stage: 'data', mailbox: state.mailbox.address, messageIndex: state.messageIndex, sessionId: session.id, raw });
     if (fault) return fault;
+    const rate = rateExceeded(state.mailbox);
+    if (rate) return rate;
+    submissions.dayInMs = limits.dayWindowInMs;
     const verdict = judgeSubmission(
       {
         mailbox: state.mailbox,

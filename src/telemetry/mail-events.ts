@@ -6,7 +6,7 @@ import { telemetryIsOn, trackEvent } from './telemetry.js';
  * address, a subject or a body into telemetry.
  */
 export interface MailEvent {
-  kind: 'sent' | 'failed' | 'retry' | 'dead-lettered';
+  kind: 'sent' | 'failed' | 'retry' | 'dead-lettered' | 'deferred';
   id?: string;
   /** The diagnosis code of the failure (of the attempt that failed, for a retry). */
   code?: string;
@@ -15,15 +15,17 @@ export interface MailEvent {
   attempts?: number;
   delaySeconds?: number;
   durationMs?: number;
+  /** The mailbox whose budget made a message wait (deferred only): configuration, not a recipient. */
+  mailbox?: string;
 }
 
 export type MailTrigger = 'http' | 'queue';
 
 export function trackMailEvent(trigger: MailTrigger, event: MailEvent): void {
   if (!telemetryIsOn()) return;
-  const { kind, id, code, stage, messageId, attempts, delaySeconds, durationMs } = event;
+  const { kind, id, code, stage, messageId, attempts, delaySeconds, durationMs, mailbox } = event;
   const measurements = Object.fromEntries(
     Object.entries({ attempts, delaySeconds, durationMs }).filter((entry): entry is [string, number] => typeof entry[1] === 'number'),
   );
-  trackEvent(`exosend.${kind}`, { trigger, id, code, stage, messageId }, measurements);
+  trackEvent(`exosend.${kind}`, { trigger, id, code, stage, messageId, mailbox }, measurements);
 }

@@ -1,0 +1,130 @@
+import type { BudgetLimit, BudgetLimits } from './budget.js';
+
+/**
+ * One mailbox's use of its limits, as one document: every instance reads it and changes it only
+ * with the ETag it read, so each change is atomic across the whole cluster.
+ *
+ * - `sends`: completed submissions, as [time rounded up to 1/200 of the window, count]. A send is
+ *   counted from its completion (which is after Exchange took it) and a new one starts only once
+ *   the window has passed since: no sliding window at Exchange ever holds more than the limit.
+ * - `holds`: submissions under way, counted against the minute; a holder that dies is counted as
+ *   completed at `until`, the latest a send can last.
+ * - `hours`: recipients per 1/24 of the day, counted at completion; a bucket leaves the count a
+ *   whole day after its end, so the count covers between 24 and 25 hours (never less than Exchange's).
+ * - `leases`: open SMTP sessions; a holder that dies stops renewing, and its lease lapses at `until`.
+ */
+export interface BudgetLedger {
+  sends: [number, number][];
+  holds: { id: string; until: number; recipients: number }[];
+  hours: [number, number][];
+  leases: { id: string; until: number; kind: 'send' | 'check' }[];
+}
+
+export interface LedgerTimings {
+  /** The longest one submission may take: a hold older than that is taken as completed. */
+  holdMaxInMs: number;
+  /** A lease not renewed for this long lapses: a crashed instance's sessions come back within it. */
+  leaseTtlInMs: number;
+}
+
+export type Verdict = { ok: true } | { ok: false; limit: BudgetLimit; retryAt: number };
+
+export const emptyLedger = (): BudgetLedger => ({ sends: [], holds: [], hours: [], leases: [] });
+
+export const sendGranularity = (limits: BudgetLimits) => Math.max(1, Math.floor(limits.windowInMs / 200));
+const hourOf = (limits: BudgetLimits) => Math.max(1, Math.floor(limits.dayInMs / 24));
+const roundUp = (t: number, step: number) => Math.ceil(t / step) * step;
+
+/** Drops what no longer counts; a hold past its time becomes a completed send at that time. */
+export function prune(ledger: BudgetLedger, now: number, limits: BudgetLimits): void {
+  for (const hold of ledger.holds.filter((h) => h.until <= now)) complete(ledger, hold, hold.until, limits);
+  ledger.holds = ledger.holds.filter((h) => h.until > now);
+  ledger.sends = ledger.sends.filter(([at]) => at > now - limits.windowInMs);
+  const hour = hourOf(limits);
+  ledger.hours = ledger.hours.filter(([start]) => start + hour + limits.dayInMs > now);
+  ledger.leases = ledger.leases.filter((l) => l.until > now);
+}
+
+export function minuteUsed(ledger: BudgetLedger): number {
+  return ledger.sends.reduce((sum, [, n]) => sum + n, 0) + ledger.holds.length;
+}
+
+export function dayUsed(ledger: BudgetLedger): number {
+  return ledger.hours.reduce((sum, [, n]) => sum + n, 0) + ledger.holds.reduce((sum, h) => sum + h.recipients, 0);
+}
+
+/** Takes a send for `recipients` if the minute and the day have room; else says when they may. */
+export function takeSend(ledger: BudgetLedger, now: number, limits: BudgetLimits, timings: LedgerTimings, id: string, recipients: number): Verdict {
+  const minute = minuteUsed(ledger);
+  if (minute >= limits.ratePerWindow) return { ok: false, limit: 'minute', retryAt: minuteFreesAt(ledger, minute - limits.ratePerWindow + 1, now, limits) };
+  const day = dayUsed(ledger);
+  // a message with more recipients than a whole day allows goes alone, and Exchange judges it
+  if (day > 0 && day + recipients > limits.recipientsPerDay) return { ok: false, limit: 'day', retryAt: dayFreesAt(ledger, day + recipients - limits.recipientsPerDay, now, limits, timings) };
+  ledger.holds.push({ id, until: now + timings.holdMaxInMs, recipients });
+  return { ok: true };
+}
+
+/** Ends a hold: a send Exchange may have taken counts from now; a refused one gives its room back. */
+export function releaseSend(ledger: BudgetLedger, id: string, accepted: boolean, now: number, limits: BudgetLimits): void {
+  const hold = ledger.holds.find((h) => h.id === id);
+  if (!hold) return; // lapsed already, and counted as completed then
+  ledger.holds = ledger.holds.filter((h) => h !== hold);
+  if (accepted) complete(ledger, hold, now, limits);
+}
+
+export function takeLease(ledger: BudgetLedger, now: number, limits: BudgetLimits, timings: LedgerTimings, id: string, kind: 'send' | 'check'): Verdict {
+  const cap = kind === 'send' ? Math.max(1, limits.maxConnections - 1) : limits.maxConnections;
+  const held = kind === 'send' ? ledger.leases.filter((l) => l.kind === 'send').length : ledger.leases.length;
+  if (held >= cap || ledger.leases.length >= limits.maxConnections) {
+    const soonest = Math.min(...ledger.leases.map((l) => l.until));
+    return { ok: false, limit: 'connections', retryAt: soonest };
+  }
+  ledger.leases.push({ id, until: now + timings.leaseTtlInMs, kind });
+  return { ok: true };
+}
+
+export function renewLeases(ledger: BudgetLedger, ids: ReadonlySet<string>, now: number, timings: LedgerTimings): void {
+  for (const lease of ledger.leases) if (ids.has(lease.id)) lease.until = now + timings.leaseTtlInMs;
+}
+
+export function releaseLease(ledger: BudgetLedger, id: string): void {
+  ledger.leases = ledger.leases.filter((l) => l.id !== id);
+}
+
+function complete(ledger: BudgetLedger, hold: { recipients: number }, at: number, limits: BudgetLimits): void {
+  addTo(ledger.sends, roundUp(at, sendGranularity(limits)), 1);
+  const hour = hourOf(limits);
+  addTo(ledger.hours, Math.floor(at / hour) * hour, hold.recipients);
+}
+
+function addTo(buckets: [number, number][], at: number, n: number): void {
+  const bucket = buckets.find(([t]) => t === at);
+  if (bucket) bucket[1] += n;
+  else buckets.push([at, n]), buckets.sort((a, b) => a[0] - b[0]);
+}
+
+/** The soonest time `excess` counted sends can have left the window. */
+function minuteFreesAt(ledger: BudgetLedger, excess: number, now: number, limits: BudgetLimits): number {
+  const leaving = [
+    ...ledger.sends.map(([at, n]) => [at + limits.windowInMs, n] as const),
+    // a send under way leaves the window a window after it completes: now at the soonest, and the
+    // caller looks again then
+    ...ledger.holds.map(() => [now + limits.windowInMs, 1] as const),
+  ].sort((a, b) => a[0] - b[0]);
+  let freed = 0;
+  for (const [at, n] of leaving) {
+    freed += n;
+    if (freed >= excess) return at;
+  }
+  return now + limits.windowInMs;
+}
+
+function dayFreesAt(ledger: BudgetLedger, excess: number, now: number, limits: BudgetLimits, timings: LedgerTimings): number {
+  const hour = hourOf(limits);
+  let freed = 0;
+  for (const [start, n] of ledger.hours) {
+    freed += n;
+    if (freed >= excess) return start + hour + limits.dayInMs;
+  }
+  return now + timings.holdMaxInMs + hour + limits.dayInMs;
+}

@@ -1,0 +1,76 @@
+/** What Exchange counts per mailbox, as exosend holds it: the window lengths shorten only for tests and the bench. */
+export interface BudgetLimits {
+  /** Messages in any sliding window of `windowInMs` (Exchange: 30 a minute). */
+  ratePerWindow: number;
+  windowInMs: number;
+  /** SMTP sessions at once; sends share all but one, which stays free for the health check's own. */
+  maxConnections: number;
+  /** Recipients (each To, Cc and Bcc) in a rolling day (Exchange: 10,000 in 24 h). */
+  recipientsPerDay: number;
+  dayInMs: number;
+}
+
+/** Which of the mailbox's limits made a message wait. */
+export type BudgetLimit = 'minute' | 'day' | 'connections';
+
+/** The right to submit one message; `release` says whether Exchange may have taken it. */
+export interface SendPermit {
+  /** `accepted: false` only when Exchange answered with a refusal: the message did not count. */
+  release(accepted: boolean): void;
+}
+
+/** The right to hold one SMTP session open; renewed while held, given back on close. */
+export interface ConnectionLease {
+  release(): void;
+}
+
+export interface BudgetUsage {
+  mailbox: string;
+  /** 'shared': counted in storage across every instance; 'local': this process only (no storage set). */
+  scope: 'shared' | 'local';
+  minute: { used: number; limit: number; windowSeconds: number };
+  connections: { used: number; limit: number };
+  day: { used: number; limit: number; windowHours: number };
+}
+
+export interface TakeOptions {
+  /** Wait at most this long for the budget; a wait that would be longer fails at once. */
+  waitUpToMs: number;
+}
+
+/** One mailbox's budget, as every instance of the app shares it (or one process alone, without storage). */
+export interface MailboxBudget {
+  readonly mailbox: string;
+  takeSend(recipients: number, options: TakeOptions): Promise<SendPermit>;
+  /** 'send' sessions share all but one connection; 'check' (the health check) may take the last. */
+  takeConnection(kind: 'send' | 'check', options: TakeOptions): Promise<ConnectionLease>;
+  usage(): Promise<BudgetUsage>;
+  /** Storage reads and writes made so far (0 for a local budget): the shared budget's cost. */
+  readonly roundTrips: number;
+  close(): void;
+}
+
+/**
+ * The mailbox's budget is spent for longer than the caller can wait: not a failure of the message.
+ * A queued message goes back with a delay, not counted as a try; /api/send answers 429.
+ */
+export class BudgetExhausted extends Error {
+  override readonly name = 'BudgetExhausted';
+  readonly code = 'MAILBOX_BUDGET_SPENT';
+  constructor(
+    readonly mailbox: string,
+    readonly limit: BudgetLimit,
+    /** When the budget is expected to have room again: never less than a second. */
+    readonly retryAfterSeconds: number,
+    /** Over how long the messages that wait for this limit may be spread, so they do not all come back at once. */
+    readonly spreadSeconds = 1,
+  ) {
+    super(`The budget of mailbox ${mailbox} is spent (${limit}); room again in about ${retryAfterSeconds} s.`);
+  }
+}
+
+/** Recipients as Exchange counts them against the daily limit: every To, Cc and Bcc address. */
+export function countRecipients(message: { to?: unknown; cc?: unknown; bcc?: unknown }): number {
+  const count = (field: unknown) => (Array.isArray(field) ? field.length : field ? 1 : 0);
+  return count(message.to) + count(message.cc) + count(message.bcc);
+}

@@ -1,0 +1,52 @@
+import type { ExosendConfig } from '../config.js';
+import type { BudgetLimits, MailboxBudget } from './budget.js';
+import { LocalBudget } from './local-budget.js';
+import { budgetTable, TableBudget } from './table-budget.js';
+
+export type BudgetConfig = Pick<
+  ExosendConfig,
+  'ratePerMinute' | 'maxConnections' | 'recipientsPerDay' | 'rateWindowInMs' | 'dayWindowInMs' | 'leaseTtlInMs' | 'storageConnection'
+>;
+
+export function budgetLimits(config: BudgetConfig): BudgetLimits {
+  return {
+    ratePerWindow: config.ratePerMinute,
+    windowInMs: config.rateWindowInMs,
+    maxConnections: config.maxConnections,
+    recipientsPerDay: config.recipientsPerDay,
+    dayInMs: config.dayWindowInMs,
+  };
+}
+
+/**
+ * The mailbox's budget: shared through Table storage when the app has storage (every instance of
+ * every function counts against the same ledger), else this process's own.
+ */
+export function createBudget(config: BudgetConfig, mailbox: string): MailboxBudget {
+  const options = {
+    mailbox,
+    limits: budgetLimits(config),
+    // a send lasts at most a few minutes (nodemailer's timeouts); a crashed holder's slot comes back then
+    timings: { leaseTtlInMs: config.leaseTtlInMs, holdMaxInMs: 5 * config.leaseTtlInMs },
+  };
+  const connection = config.storageConnection;
+  if (!connection) return new LocalBudget(options);
+  return new TableBudget(options, () => tableClient(connection));
+}
+
+let clients: Map<string, Promise<import('@azure/data-tables').TableClient>> | undefined;
+
+/** The storage SDK loads on the first send, so that a cold start does not pay for it before then. */
+function tableClient(connectionString: string) {
+  clients ??= new Map();
+  let client = clients.get(connectionString);
+  if (!client) {
+    client = import('@azure/data-tables').then(({ TableClient }) => {
+      // the emulator speaks plain HTTP; the tables client refuses that unless told
+      const allowInsecureConnection = /DefaultEndpointsProtocol=http;|UseDevelopmentStorage=true/i.test(connectionString);
+      return TableClient.fromConnectionString(connectionString, budgetTable, { allowInsecureConnection });
+    });
+    clients.set(connectionString, client);
+  }
+  return client;
+}

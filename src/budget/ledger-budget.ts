@@ -1,0 +1,136 @@
+import { randomUUID } from 'node:crypto';
+import { EventEmitter, once } from 'node:events';
+import { BudgetExhausted, type BudgetLimits, type BudgetUsage, type ConnectionLease, type MailboxBudget, type SendPermit, type TakeOptions } from './budget.js';
+import * as rules from './budget-ledger.js';
+import type { BudgetLedger, LedgerTimings, Verdict } from './budget-ledger.js';
+
+export interface LedgerBudgetOptions {
+  mailbox: string;
+  limits: BudgetLimits;
+  timings?: Partial<LedgerTimings>;
+}
+
+/** A send lasts at most this long: nodemailer's timeouts end it sooner. */
+export const defaultHoldMaxInMs = 5 * 60_000;
+/** A crashed instance's SMTP sessions come back within this. */
+export const defaultLeaseTtlInMs = 60_000;
+
+/**
+ * The budget rules (budget-ledger.ts) over a ledger kept somewhere: in this process (LocalBudget)
+ * or in Table storage for every instance (TableBudget). Takes wait while the budget can have room
+ * before the caller's deadline, and fail at once when it cannot.
+ */
+export abstract class LedgerBudget implements MailboxBudget {
+  readonly mailbox: string;
+  protected readonly limits: BudgetLimits;
+  protected readonly timings: LedgerTimings;
+  /** Leases this process holds, renewed together. */
+  private readonly leases = new Set<string>();
+  private readonly renewal: NodeJS.Timeout;
+  /** 'freed' when this process gave something back: a local waiter may have room now. */
+  private readonly changes = new EventEmitter();
+  abstract readonly roundTrips: number;
+  abstract readonly scope: BudgetUsage['scope'];
+
+  constructor(options: LedgerBudgetOptions) {
+    this.mailbox = options.mailbox;
+    this.limits = options.limits;
+    this.timings = { holdMaxInMs: defaultHoldMaxInMs, leaseTtlInMs: defaultLeaseTtlInMs, ...options.timings };
+    this.changes.setMaxListeners(0);
+    this.renewal = setInterval(() => {
+      if (this.leases.size === 0) return;
+      const ids = new Set(this.leases);
+      this.transact((ledger, now) => rules.renewLeases(ledger, ids, now, this.timings)).catch(() => undefined);
+    }, Math.max(50, Math.floor(this.timings.leaseTtlInMs / 3)));
+    this.renewal.unref();
+  }
+
+  /** Applies `change` to the current ledger atomically; resolves once it is stored. */
+  protected abstract transact<T>(change: (ledger: BudgetLedger, now: number) => T): Promise<T>;
+
+  async takeSend(recipients: number, options: TakeOptions): Promise<SendPermit> {
+    const id = randomUUID();
+    await this.waitFor(options, () => this.transact((ledger, now) => this.pruned(ledger, now, () => rules.takeSend(ledger, now, this.limits, this.timings, id, recipients))));
+    let released = false;
+    return {
+      release: (accepted) => {
+        if (released) return;
+        released = true;
+        this.transact((ledger, now) => rules.releaseSend(ledger, id, accepted, now, this.limits))
+          .then(() => this.changes.emit('freed'))
+          .catch(() => undefined); // not stored: the hold lapses by itself at its `until`
+      },
+    };
+  }
+
+  async takeConnection(kind: 'send' | 'check', options: TakeOptions): Promise<ConnectionLease> {
+    const id = randomUUID();
+    await this.waitFor(options, () => this.transact((ledger, now) => this.pruned(ledger, now, () => rules.takeLease(ledger, now, this.limits, this.timings, id, kind))));
+    this.leases.add(id);
+    let released = false;
+    return {
+      release: () => {
+        if (released) return;
+        released = true;
+        this.leases.delete(id);
+        this.transact((ledger) => rules.releaseLease(ledger, id))
+          .then(() => this.changes.emit('freed'))
+          .catch(() => undefined); // not stored: the lease lapses by itself, unrenewed
+      },
+    };
+  }
+
+  async usage(): Promise<BudgetUsage> {
+    const { limits } = this;
+    return this.transact((ledger, now) => {
+      rules.prune(ledger, now, limits);
+      return {
+        mailbox: this.mailbox,
+        scope: this.scope,
+        minute: { used: rules.minuteUsed(ledger), limit: limits.ratePerWindow, windowSeconds: limits.windowInMs / 1000 },
+        connections: { used: ledger.leases.length, limit: limits.maxConnections },
+        day: { used: rules.dayUsed(ledger), limit: limits.recipientsPerDay, windowHours: limits.dayInMs / 3_600_000 },
+      };
+    });
+  }
+
+  close(): void {
+    clearInterval(this.renewal);
+  }
+
+  private pruned(ledger: BudgetLedger, now: number, take: () => Verdict): Verdict {
+    rules.prune(ledger, now, this.limits);
+    return take();
+  }
+
+  private async waitFor(options: TakeOptions, attempt: () => Promise<Verdict>): Promise<void> {
+    const deadline = Date.now() + options.waitUpToMs;
+    for (;;) {
+      const verdict = await attempt();
+      if (verdict.ok) return;
+      const now = Date.now();
+      // sessions are given back at any moment, by any instance: look again soon
+      const poll = verdict.limit === 'connections' ? Math.min(1000, Math.max(20, this.timings.leaseTtlInMs / 20)) : Infinity;
+      const wakeAt = Math.min(verdict.retryAt, now + poll);
+      if (verdict.retryAt > deadline && wakeAt > deadline) {
+        const spreadInMs = verdict.limit === 'minute' ? this.limits.windowInMs : verdict.limit === 'day' ? this.limits.dayInMs / 24 : 1000;
+        const retryAfterSeconds = Math.max(1, Math.ceil((Math.max(verdict.retryAt, now + 1) - now) / 1000));
+        throw new BudgetExhausted(this.mailbox, verdict.limit, retryAfterSeconds, Math.max(1, Math.ceil(spreadInMs / 1000)));
+      }
+      await sleepOrFreed(this.changes, Math.max(1, Math.min(wakeAt, deadline) - now));
+    }
+  }
+}
+
+async function sleepOrFreed(changes: EventEmitter, ms: number): Promise<void> {
+  const abort = new AbortController();
+  const timer = setTimeout(() => abort.abort(), ms);
+  try {
+    await once(changes, 'freed', { signal: abort.signal });
+  } catch {
+    // the time is up
+  } finally {
+    clearTimeout(timer);
+    abort.abort();
+  }
+}

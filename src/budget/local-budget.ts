@@ -1,0 +1,16 @@
+import { emptyLedger, type BudgetLedger } from './budget-ledger.js';
+import { LedgerBudget } from './ledger-budget.js';
+
+/**
+ * The budget of a single process, with no storage to share it through (`npm start` without
+ * AzureWebJobsStorage, the CLI, the bench's in-process runs): the same rules, counted here only.
+ */
+export class LocalBudget extends LedgerBudget {
+  readonly roundTrips = 0;
+  readonly scope = 'local';
+  private readonly ledger: BudgetLedger = emptyLedger();
+
+  protected async transact<T>(change: (ledger: BudgetLedger, now: number) => T): Promise<T> {
+    return change(this.ledger, Date.now());
+  }
+}
