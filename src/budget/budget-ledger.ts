@@ -12,12 +12,15 @@ import type { BudgetLimit, BudgetLimits } from './budget.js';
  * - `hours`: recipients per 1/24 of the day, counted at completion; a bucket leaves the count a
  *   whole day after its end, so the count covers between 24 and 25 hours (never less than Exchange's).
  * - `leases`: open SMTP sessions; a holder that dies stops renewing, and its lease lapses at `until`.
+ * - `wants`: instances waiting for a session, oldest first; a freed session goes to them in that
+ *   order, and a holder that sees them gives a session up after its turn (see MailboxTransport).
  */
 export interface BudgetLedger {
   sends: [number, number][];
   holds: { id: string; until: number; recipients: number }[];
   hours: [number, number][];
   leases: { id: string; until: number; kind: 'send' | 'check' }[];
+  wants?: { id: string; since: number; until: number }[];
 }
 
 export interface LedgerTimings {
@@ -43,6 +46,7 @@ export function prune(ledger: BudgetLedger, now: number, limits: BudgetLimits): 
   const hour = hourOf(limits);
   ledger.hours = ledger.hours.filter(([start]) => start + hour + limits.dayInMs > now);
   ledger.leases = ledger.leases.filter((l) => l.until > now);
+  ledger.wants = (ledger.wants ?? []).filter((w) => w.until > now);
 }
 
 export function minuteUsed(ledger: BudgetLedger): number {
@@ -72,16 +76,46 @@ export function releaseSend(ledger: BudgetLedger, id: string, accepted: boolean,
   if (accepted) complete(ledger, hold, now, limits);
 }
 
-export function takeLease(ledger: BudgetLedger, now: number, limits: BudgetLimits, timings: LedgerTimings, id: string, kind: 'send' | 'check'): Verdict {
+/**
+ * A session for `waiter` (one instance) if one is free and no instance that asked earlier still
+ * waits for it; else the waiter's place in line is kept (for `wantTtlInMs`, renewed as it asks again).
+ */
+export function takeLease(
+  ledger: BudgetLedger,
+  now: number,
+  limits: BudgetLimits,
+  timings: LedgerTimings,
+  id: string,
+  kind: 'send' | 'check',
+  waiter: string,
+): Verdict {
   const cap = kind === 'send' ? Math.max(1, limits.maxConnections - 1) : limits.maxConnections;
   const held = kind === 'send' ? ledger.leases.filter((l) => l.kind === 'send').length : ledger.leases.length;
-  if (held >= cap || ledger.leases.length >= limits.maxConnections) {
-    const soonest = Math.min(...ledger.leases.map((l) => l.until));
+  const free = Math.min(cap - held, limits.maxConnections - ledger.leases.length);
+  const wants = (ledger.wants ??= []);
+  const mine = wants.find((w) => w.id === waiter);
+  // the health check takes the session kept for it, and stands in no line
+  const ahead = kind === 'check' ? 0 : mine ? wants.filter((w) => w !== mine && w.since <= mine.since).length : wants.length;
+  if (free <= ahead) {
+    if (kind === 'send') {
+      if (mine) mine.until = now + wantTtlInMs;
+      else wants.push({ id: waiter, since: now, until: now + wantTtlInMs });
+    }
+    const soonest = Math.min(...ledger.leases.map((l) => l.until), now + wantTtlInMs);
     return { ok: false, limit: 'connections', retryAt: soonest };
   }
+  ledger.wants = wants.filter((w) => w !== mine);
   ledger.leases.push({ id, until: now + timings.leaseTtlInMs, kind });
   return { ok: true };
 }
+
+/** Whether an instance other than `waiter` waits for a session. */
+export function othersWant(ledger: BudgetLedger | undefined, waiter: string, now: number): boolean {
+  return (ledger?.wants ?? []).some((w) => w.id !== waiter && w.until > now);
+}
+
+/** A waiter that stops asking (it found a session of its own, or died) leaves the line after this. */
+export const wantTtlInMs = 3000;
 
 export function renewLeases(ledger: BudgetLedger, ids: ReadonlySet<string>, now: number, timings: LedgerTimings): void {
   for (const lease of ledger.leases) if (ids.has(lease.id)) lease.until = now + timings.leaseTtlInMs;

@@ -45,6 +45,10 @@ export interface MailboxBudget {
   /** 'send' sessions share all but one connection; 'check' (the health check) may take the last. */
   takeConnection(kind: 'send' | 'check', options: TakeOptions): Promise<ConnectionLease>;
   usage(): Promise<BudgetUsage>;
+  /** Another instance waits for a session: a holder gives one up once it has had its turn. */
+  othersWaitForConnection(): boolean;
+  /** Reads the ledger again if this instance's copy is not fresh (for othersWaitForConnection). */
+  refresh(): Promise<void>;
   /** Storage reads and writes made so far (0 for a local budget): the shared budget's cost. */
   readonly roundTrips: number;
   close(): void;

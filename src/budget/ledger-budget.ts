@@ -29,6 +29,8 @@ export abstract class LedgerBudget implements MailboxBudget {
   private readonly renewal: NodeJS.Timeout;
   /** 'freed' when this process gave something back: a local waiter may have room now. */
   private readonly changes = new EventEmitter();
+  /** This instance, as it stands in line for a session. */
+  protected readonly waiter = randomUUID();
   abstract readonly roundTrips: number;
   abstract readonly scope: BudgetUsage['scope'];
 
@@ -65,7 +67,7 @@ export abstract class LedgerBudget implements MailboxBudget {
 
   async takeConnection(kind: 'send' | 'check', options: TakeOptions): Promise<ConnectionLease> {
     const id = randomUUID();
-    await this.waitFor(options, () => this.transact((ledger, now) => this.pruned(ledger, now, () => rules.takeLease(ledger, now, this.limits, this.timings, id, kind))));
+    await this.waitFor(options, () => this.transact((ledger, now) => this.pruned(ledger, now, () => rules.takeLease(ledger, now, this.limits, this.timings, id, kind, this.waiter))));
     this.leases.add(id);
     let released = false;
     return {
@@ -93,6 +95,13 @@ export abstract class LedgerBudget implements MailboxBudget {
       };
     });
   }
+
+  async refresh(): Promise<void> {
+    await this.transact(() => undefined);
+  }
+
+  /** Whether, by the ledger as last seen, another instance waits for one of the mailbox's sessions. */
+  abstract othersWaitForConnection(): boolean;
 
   close(): void {
     clearInterval(this.renewal);

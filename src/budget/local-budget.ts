@@ -10,6 +10,11 @@ export class LocalBudget extends LedgerBudget {
   readonly scope = 'local';
   private readonly ledger: BudgetLedger = emptyLedger();
 
+  /** One process: its callers share its sessions, and nobody else waits. */
+  othersWaitForConnection(): boolean {
+    return false;
+  }
+
   protected async transact<T>(change: (ledger: BudgetLedger, now: number) => T): Promise<T> {
     return change(this.ledger, Date.now());
   }

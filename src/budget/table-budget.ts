@@ -1,11 +1,12 @@
 import type { TableClient } from '@azure/data-tables';
-import { emptyLedger, type BudgetLedger } from './budget-ledger.js';
+import { emptyLedger, othersWant, type BudgetLedger } from './budget-ledger.js';
 import { LedgerBudget, type LedgerBudgetOptions } from './ledger-budget.js';
 
 export const budgetTable = 'exosendbudget';
 const rowKey = 'budget';
 /** A copy of the ledger this young may answer "no room" without a read. */
 const freshInMs = 20;
+const gatherInMs = 2;
 
 interface LedgerEntity {
   partitionKey: string;
@@ -45,10 +46,18 @@ export class TableBudget extends LedgerBudget {
     return this.trips;
   }
 
+  othersWaitForConnection(): boolean {
+    return othersWant(this.cached?.ledger, this.waiter, Date.now());
+  }
+
   protected transact<T>(change: (ledger: BudgetLedger, now: number) => T): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       this.queue.push({ change, resolve: resolve as (value: unknown) => void, reject });
-      this.writing ??= this.drain().finally(() => (this.writing = undefined));
+      // a moment's pause gathers what comes right after: a finished send's release and the next
+      // send's take, made a tick apart, go out in one write
+      this.writing ??= new Promise((next) => setTimeout(next, gatherInMs))
+        .then(() => this.drain())
+        .finally(() => (this.writing = undefined));
     });
   }
 

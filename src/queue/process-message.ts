@@ -16,8 +16,11 @@ import { retryDelaySeconds } from './retry-delay.js';
 import type { MessageRecord, StatusStore } from './status-store.js';
 import type { QueueStorage } from './storage.js';
 
-/** How long a delivery waits for the mailbox's budget before the message goes back on the queue with a delay. */
-const budgetWaitInMs = 10_000;
+/**
+ * How long a delivery waits for the mailbox's budget before the message goes back on the queue with
+ * a delay: a sixth of the minute (10 s), short next to the host's visibility and timeout.
+ */
+const budgetWaitInMs = (config: QueueDeps['config']) => config.rateWindowInMs / 6;
 
 /** How long a delivery holds its record: longer than the budget wait and SMTP timeouts can keep one send. */
 const leaseInMs = 5 * 60 * 1000;
@@ -26,7 +29,7 @@ const leaseInMs = 5 * 60 * 1000;
 export const hostMaxDequeueCount = 5;
 
 export interface QueueDeps {
-  config: Pick<ExosendConfig, 'allowedSenders' | 'queueMaxAttempts' | 'queueRetryBaseSeconds'>;
+  config: Pick<ExosendConfig, 'allowedSenders' | 'queueMaxAttempts' | 'queueRetryBaseSeconds' | 'rateWindowInMs'>;
   sender: Pick<MailSender, 'send'>;
   storage: QueueStorage;
   store: StatusStore;
@@ -85,7 +88,7 @@ export async function processQueueMessage(body: unknown, queueMessageId: string,
 
   let sent;
   try {
-    sent = await deps.sender.send(request!, envelope.id, { waitUpToMs: budgetWaitInMs });
+    sent = await deps.sender.send(request!, envelope.id, { waitUpToMs: budgetWaitInMs(deps.config) });
   } catch (error) {
     if (error instanceof BudgetExhausted) return defer(deps, envelope, claim.record, error);
     if (!(error instanceof DeliveryFailed)) return tryAgainLater(deps, envelope, claim.record, { code: 'UNEXPECTED_ERROR', reason: reasonOf(error) });

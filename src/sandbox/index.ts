@@ -29,6 +29,8 @@ export interface SandboxApp {
   mailbox: string;
   /** A second allowed sender the mailbox has Send As on. */
   sendAsAddress: string;
+  /** A second mailbox the app has FullAccess on: list it in EXOSEND_MAILBOXES to send as it. */
+  secondMailbox: string;
   secret: string;
   secretName: string;
   secretExpiresOn: Date;
@@ -90,6 +92,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
       servicePrincipalId: randomUUID(),
       mailbox: 'exosend@contoso.example',
       sendAsAddress: 'billing@contoso.example',
+      secondMailbox: 'sales@contoso.example',
       secret: entraStyleSecret(),
       secretName: 'exosend-client-secret',
       secretExpiresOn: new Date(Date.now() + 180 * 24 * 60 * 60 * 1000),
@@ -109,6 +112,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
       displayName: 'exosend',
     });
     exchange.addMailbox(app.mailbox, { tenantId });
+    exchange.addMailbox(app.secondMailbox, { tenantId });
 
     const sandbox: Sandbox = {
       ca: { certPem: ca.certPem, path: ca.path },

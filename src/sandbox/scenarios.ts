@@ -85,7 +85,9 @@ function healthy(sandbox: Sandbox): void {
   exchange.registerServicePrincipal({ tenantId: app.tenantId, appId: app.clientId, objectId: app.servicePrincipalId });
   exchange.grantFullAccess(app.mailbox, app.clientId);
   exchange.grantSendAs(app.mailbox, app.sendAsAddress);
-  exchange.setLimits({ maxSessionsPerMailbox: 3, messagesPerMinute: 30, minTokenLifetimeSeconds: 0 });
+  exchange.configureMailbox(app.secondMailbox, { smtpAuthDisabled: undefined, mailboxFull: false, dailyRecipientQuota: 10_000, otherClientSessions: 0 });
+  exchange.grantFullAccess(app.secondMailbox, app.clientId);
+  exchange.setLimits({ maxSessionsPerMailbox: 3, messagesPerMinute: 30, rateWindowInMs: 60_000, dayWindowInMs: 24 * 60 * 60 * 1000, minTokenLifetimeSeconds: 0 });
   exchange.resetUsage();
 }
 

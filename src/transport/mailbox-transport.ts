@@ -38,8 +38,17 @@ interface Session {
   lease: ConnectionLease;
   transporter: Transporter<SMTPPoolSentMessageInfo>;
   busy: boolean;
+  openedAt: number;
   idleTimer?: NodeJS.Timeout;
 }
+
+/**
+ * How long a session is kept, at least, when other instances wait for one: long enough that a
+ * handover (a new TLS session and AUTH) costs little, short enough that no instance starves.
+ */
+const turnInMs = 1000;
+/** How often an idle session looks for instances waiting for it. */
+const idleCheckInMs = 500;
 
 /**
  * One mailbox's way to Exchange: SMTP sessions (STARTTLS required, TLS 1.2+, verified
@@ -134,7 +143,7 @@ export class MailboxTransport {
         try {
           // no wait here: a session of this process may come free meanwhile, and it is cheaper
           const lease = await this.budget.takeConnection('send', { waitUpToMs: 0 });
-          const session: Session = { lease, transporter: this.createTransporter(), busy: true };
+          const session: Session = { lease, transporter: this.createTransporter(), busy: true, openedAt: Date.now() };
           this.sessions.push(session);
           return session;
         } catch (error) {
@@ -151,14 +160,28 @@ export class MailboxTransport {
 
   private giveBack(session: Session): void {
     session.busy = false;
-    if (this.closed) return this.end(session);
-    session.idleTimer = setTimeout(() => {
-      const index = this.sessions.indexOf(session);
-      if (index < 0 || session.busy) return;
-      this.sessions.splice(index, 1);
+    if (this.closed || (this.budget.othersWaitForConnection() && Date.now() - session.openedAt >= turnInMs)) {
+      // its turn is over: another instance gets the session (this one's callers queue up behind it)
+      this.sessions.splice(this.sessions.indexOf(session), 1);
       this.end(session);
-    }, this.sessionIdleInMs);
-    session.idleTimer.unref();
+      this.freed.emit('freed');
+      return;
+    }
+    const idleSince = Date.now();
+    // an idle session looks now and then whether another instance waits for it, and ends if so
+    const watch = () => {
+      session.idleTimer = setTimeout(async () => {
+        if (session.busy || !this.sessions.includes(session)) return;
+        const expired = Date.now() - idleSince >= this.sessionIdleInMs;
+        if (!expired) await this.budget.refresh().catch(() => undefined);
+        if (session.busy || !this.sessions.includes(session)) return;
+        if (!expired && !this.budget.othersWaitForConnection()) return watch();
+        this.sessions.splice(this.sessions.indexOf(session), 1);
+        this.end(session);
+      }, Math.min(idleCheckInMs, this.sessionIdleInMs));
+      session.idleTimer.unref();
+    };
+    watch();
     this.freed.emit('freed');
   }
 
@@ -167,7 +190,7 @@ export class MailboxTransport {
     clearTimeout(session.idleTimer);
     session.transporter.close();
     // nodemailer's close sends QUIT and lets the socket end: give it a moment before the lease goes
-    setTimeout(() => session.lease.release(), 200).unref();
+    setTimeout(() => session.lease.release(), 50).unref();
   }
 
   private createTransporter(): Transporter<SMTPPoolSentMessageInfo> {

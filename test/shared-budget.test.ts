@@ -1,0 +1,173 @@
+import assert from 'node:assert/strict';
+import { after, before, beforeEach, describe, it } from 'node:test';
+import { loadConfig } from '../src/config.js';
+import { enqueueMail } from '../src/functions/enqueue.js';
+import { outboundMail } from '../src/functions/outbound-queue.js';
+import { parseMailRequest } from '../src/mail/parse-request.js';
+import { encodeQueueMessage } from '../src/queue/queue-message.js';
+import { createRuntime, type Runtime } from '../src/runtime.js';
+import { busiestWindows } from './budget-windows.js';
+import { mailRequest, startHarness, type Harness } from './harness.js';
+import { drain, startQueueFixture, type QueueFixture } from './queue-fixture.js';
+
+describe("a mailbox's budget, shared through storage", () => {
+  let h: Harness;
+  let q: QueueFixture;
+  before(async () => {
+    h = await startHarness(import.meta.filename);
+    q = await startQueueFixture(h);
+  });
+  after(async () => {
+    await q.close();
+    await h.close();
+  });
+  beforeEach(async () => {
+    // a fresh ledger per test: each test's limits start from nothing used
+    h.reset(q.settings);
+    h.sandbox.exchange.setLimits({ messagesPerMinute: 0 });
+    await drain(q.storage, 'poison');
+    await q.storage.intake.clearMessages();
+    await clearBudgets();
+    acceptedBefore = h.sandbox.exchange.messages.length;
+  });
+
+  const clearBudgets = async () => {
+    const { TableClient } = await import('@azure/data-tables');
+    const table = TableClient.fromConnectionString(q.azurite.connectionString, 'exosendbudget', { allowInsecureConnection: true });
+    await table.createTable();
+    for await (const e of table.listEntities()) await table.deleteEntity(e.partitionKey!, e.rowKey!);
+  };
+
+  /** `count` sends from each of `instances` runtimes (separate processes' worth of state), 6 callers each. */
+  async function sendFromInstances(instances: Runtime[], count: number, from?: string) {
+    const results = { sent: 0, failed: [] as string[] };
+    await Promise.all(
+      instances.flatMap((runtime, n) =>
+        Array.from({ length: 6 }, async (_, caller) => {
+          for (let i = caller; i < count; i += 6) {
+            const request = parseMailRequest(mailRequest({ subject: `instance ${n} message ${i}`, ...(from && { from }) }), runtime.config);
+            try {
+              await runtime.sender.send(request, `i${n}-${i}`);
+              results.sent++;
+            } catch (error) {
+              results.failed.push(String(error));
+            }
+          }
+        }),
+      ),
+    );
+    return results;
+  }
+
+  const throttleReplies = () => h.sandbox.exchange.counters.replies.filter((r) => r.code === 432 || r.code === 450 || /5\.2\.0/.test(r.text));
+  /** What Exchange accepted since this test began (the stand-in keeps every message of the file). */
+  let acceptedBefore = 0;
+  const accepted = () => h.sandbox.exchange.messages.slice(acceptedBefore);
+
+  it('when three instances send through one mailbox at once, then together they never pass its minute or its sessions, and Exchange throttles none', async () => {
+    const limit = 30;
+    const windowInMs = 1000;
+    h.sandbox.exchange.setLimits({ messagesPerMinute: limit, rateWindowInMs: windowInMs, maxSessionsPerMailbox: 3 });
+    const env = { ...process.env, EXOSEND_RATE_PER_MINUTE: String(limit), EXOSEND_RATE_WINDOW_SECONDS: String(windowInMs / 1000) };
+    const instances = [1, 2, 3].map(() => createRuntime(loadConfig(env)));
+    try {
+      const started = Date.now();
+      const results = await sendFromInstances(instances, 40);
+      const tookMs = Date.now() - started;
+      const trips = instances.reduce((sum, r) => sum + r.transport.budget.roundTrips, 0);
+      console.log(`shared budget: ${results.sent} messages, ${trips} storage round trips (${(trips / 120).toFixed(2)} a message), ${tookMs} ms, sessions opened ${h.sandbox.exchange.counters.authSuccesses}`);
+      assert.deepEqual(results.failed, []);
+      assert.equal(results.sent, 120);
+      assert.deepEqual(throttleReplies(), [], 'no 432, no rate or quota reply');
+      const mailbox = h.sandbox.app.mailbox;
+      assert.ok(busiestWindows(accepted(), mailbox, windowInMs).messages <= limit, 'never more than the limit in a sliding window');
+      assert.ok(h.sandbox.exchange.counters.maxConcurrentSessions[mailbox]! <= 3, 'never more than 3 sessions');
+      assert.ok(tookMs >= 3 * windowInMs, `120 messages at 30 a second need more than three windows (took ${tookMs} ms)`);
+      const usage = await instances[0]!.transport.budget.usage();
+      assert.equal(usage.scope, 'shared');
+      assert.ok(usage.minute.used <= limit);
+    } finally {
+      for (const runtime of instances) for (const t of runtime.transports.values()) t.close();
+    }
+  });
+
+  // The reason the budget is shared: without storage each instance counts alone, and together they
+  // pass the mailbox's limits. This pins the stand-in's side: it does refuse what exosend must avoid.
+  it('when three instances without storage send through one mailbox, then each counts alone and Exchange throttles them', async () => {
+    h.sandbox.exchange.setLimits({ messagesPerMinute: 60, rateWindowInMs: 1000, maxSessionsPerMailbox: 3 });
+    const env = { ...process.env, AzureWebJobsStorage: '', EXOSEND_RATE_PER_MINUTE: '60', EXOSEND_RATE_WINDOW_SECONDS: '1' };
+    const instances = [1, 2, 3].map(() => createRuntime(loadConfig(env)));
+    try {
+      await sendFromInstances(instances, 40);
+      assert.equal(instances[0]!.transport.budget.roundTrips, 0);
+      assert.ok(throttleReplies().length > 0, 'the stand-in refused sessions or messages over the limits');
+    } finally {
+      for (const runtime of instances) for (const t of runtime.transports.values()) t.close();
+    }
+  });
+
+  it('when /api/send finds the minute spent, then it answers 429 with Retry-After and a diagnosis naming the limit, and sends nothing', async () => {
+    h.restartApp({ ...q.settings, EXOSEND_RATE_PER_MINUTE: '2' });
+    for (const n of [1, 2]) assert.equal((await h.send(mailRequest({ subject: `within ${n}` }))).status, 200);
+    const reply = await h.send(mailRequest({ subject: 'over the minute' }));
+    assert.equal(reply.status, 429, JSON.stringify(reply.body));
+    const retryAfter = Number(reply.headers['retry-after']);
+    assert.ok(retryAfter >= 1 && retryAfter <= 61, `Retry-After ${retryAfter}`);
+    assert.equal(reply.body.error.code, 'MAILBOX_BUDGET_SPENT');
+    assert.equal(reply.body.error.diagnosis.code, 'MINUTE_LIMIT_REACHED');
+    assert.equal(reply.body.error.diagnosis.mailbox, h.sandbox.app.mailbox);
+    assert.match(reply.body.error.diagnosis.cause, /EXOSEND_RATE_PER_MINUTE/);
+    assert.equal(accepted().length, 2);
+    assert.ok(h.logs.some((l) => l.includes('"exosend.deferred"') && l.includes('MINUTE_LIMIT_REACHED')));
+  });
+
+  it('when a queued message finds the minute spent, then it goes back with a delay, not counted as a try and never dead-lettered', async () => {
+    h.restartApp({ ...q.settings, EXOSEND_RATE_PER_MINUTE: '1' });
+    const ids = ['minute-1', 'minute-2'];
+    for (const id of ids) {
+      const reply = await h.http(enqueueMail, { route: 'enqueue', body: mailRequest({ idempotencyKey: id }) });
+      assert.equal(reply.status, 202);
+    }
+    const queued = await drain(q.storage, 'intake');
+    assert.equal(queued.length, 2, 'both requests are on the queue');
+    for (const [i, envelope] of queued.entries()) {
+      await outboundMail(encodeQueueMessage(envelope), h.context('outbound-mail', { id: `q-${i}`, dequeueCount: 1 }));
+    }
+    const records = await Promise.all(ids.map((id) => q.store.get(id)));
+    const second = records.find((r) => r?.status !== 'sent');
+    assert.deepEqual(records.map((r) => r?.status).sort(), ['queued', 'sent']);
+    assert.equal(second?.attempts, 0, 'waiting for the budget is no try');
+    assert.deepEqual(await drain(q.storage, 'poison'), []);
+    const peek = await q.storage.intake.getProperties();
+    assert.equal(peek.approximateMessagesCount, 1, 'the deferred copy waits on the queue, invisible for now');
+    assert.ok(h.logs.some((l) => l.includes('"exosend.queue.deferred"') && l.includes(second!.id) && l.includes('MINUTE_LIMIT_REACHED')));
+    assert.equal(accepted().length, 1);
+  });
+
+  it('when a small daily recipient limit is reached, then the messages past it wait and go out as the day rolls over, none refused by Exchange', async () => {
+    const dayInMs = 3000;
+    const perDay = 4;
+    h.sandbox.exchange.configureMailbox(h.sandbox.app.mailbox, { dailyRecipientQuota: perDay });
+    h.sandbox.exchange.setLimits({ messagesPerMinute: 0, dayWindowInMs: dayInMs });
+    // a delivery waits a sixth of the minute window for the budget: here 1 s, so the day's wait is a deferral
+    h.restartApp({ ...q.settings, EXOSEND_RECIPIENTS_PER_DAY: String(perDay), EXOSEND_DAY_WINDOW_SECONDS: String(dayInMs / 1000), EXOSEND_RATE_WINDOW_SECONDS: '6' });
+    const ids = Array.from({ length: 6 }, (_, i) => `daily-${i}`);
+    for (const id of ids) {
+      // two recipients each, as Exchange counts them: a To and a Bcc
+      await h.http(enqueueMail, { route: 'enqueue', body: mailRequest({ idempotencyKey: id, to: ['ada@fabrikam.example'], bcc: ['audit@contoso.example'] }) });
+    }
+    const listener = q.startListener();
+    try {
+      const records = await q.waitUntilFinished(ids, 60_000);
+      assert.deepEqual(records.map((r) => [r.status, r.attempts]), ids.map(() => ['sent', 1]), 'all sent, each at its first try');
+    } finally {
+      await listener.stop();
+    }
+    assert.deepEqual(throttleReplies(), [], 'Exchange refused none for its quota');
+    assert.ok(busiestWindows(accepted(), h.sandbox.app.mailbox, dayInMs).recipients <= perDay, 'never more recipients in a rolling day than the limit');
+    const deferred = h.logs.filter((l) => l.includes('"exosend.queue.deferred"') && l.includes('DAILY_RECIPIENT_LIMIT_REACHED'));
+    assert.ok(deferred.length >= 4, `messages past the day's limit waited (${deferred.length} deferrals)`);
+    const times = accepted().map((m) => m.receivedAt.getTime()).sort((a, b) => a - b);
+    assert.ok(times.at(-1)! - times[0]! >= 2 * dayInMs, 'the last went out two days after the first');
+  });
+});
