@@ -75,22 +75,36 @@ export async function runChain(
     { ...(options.to ? { to: options.to } : {}), from, subject: (runId) => `exosend doctor: test message (run ${runId})`, onStage },
   );
 
+  // every further mailbox exosend authenticates as: up to AUTH (its FullAccess, its SMTP AUTH)
+  let failedMailbox: string | undefined;
+  let otherDiagnosis: ProbeReport['diagnosis'];
+  for (const mailbox of report.ok ? config.mailboxes.filter((m) => m !== config.mailbox) : []) {
+    const other = await runProbe({ config: { ...config, mailbox }, credential: probeCredential, tokens });
+    const auth = other.stages.find((s) => s.stage === 'auth' || !s.ok);
+    record({ stage: auth?.stage ?? 'auth', ok: other.ok, durationMs: auth?.durationMs ?? 0, note: `mailbox ${mailbox} (EXOSEND_MAILBOXES): ${other.ok ? 'AUTH XOAUTH2 passed' : `failed: ${other.diagnosis?.code}`}` });
+    if (!other.ok) {
+      failedMailbox = mailbox;
+      otherDiagnosis = other.diagnosis;
+      break;
+    }
+  }
   const failed = report.stages.find((s) => !s.ok);
-  const d = report.diagnosis;
+  const d = report.diagnosis ?? otherDiagnosis;
   if (failed && d) {
     const sendAsDenied = failed.stage === 'send' && d.code === 'SEND_AS_DENIED' && from !== config.mailbox;
     record({ stage: sendAsDenied ? 'from' : failed.stage, ok: false, durationMs: failed.durationMs });
-  } else {
+  } else if (!failedMailbox) {
     if (!options.to) record({ stage: 'send', ok: true, durationMs: 0, skipped: 'no --to ADDRESS, so nothing was sent' });
     record(fromCheck(config.mailbox, from, options.to !== undefined));
   }
-  const { scope, keyVaultUrl: vaultUrl, clientSecretName, clientCertificateName, tenantId, clientId, mailbox } = config;
+  const { scope, keyVaultUrl: vaultUrl, clientSecretName, clientCertificateName, tenantId, clientId } = config;
+  const mailbox = failedMailbox ?? config.mailbox;
   const certificate = config.credential === 'certificate' ? { certificateName: clientCertificateName } : {};
   const context = { tenantId, clientId, mailbox, from, vaultUrl, secretName: certificate.certificateName ?? clientSecretName, scope, ...certificate };
   const state = report.credential;
   const expiresOn = state?.expiresOn;
   return {
-    ok: report.ok,
+    ok: report.ok && !failedMailbox,
     stages,
     // filled in again with all the doctor knows, the vault and the scope too -- except what the
     // credential diagnosed itself, which knows more (the certificate's dates, the identity's token)

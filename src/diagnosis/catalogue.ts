@@ -135,7 +135,7 @@ export const catalogue: Record<DiagnosisCode, CatalogueEntry> = {
       '1. Audience: EXOSEND_SCOPE must be https://outlook.office365.com/.default (now {scope}), from the v2.0 token endpoint; a Graph token is refused.',
       `2. Permission: ${grantRole} (or EXOSEND_ROLES_MODE=rbac with an Exchange RBAC for Applications role).`,
       `3. Service principal: \`Get-ServicePrincipal | Where-Object AppId -eq {clientId}\` must show the Object ID from ${enterpriseApp}; if missing or different (the App registration's Object ID), \`Remove-ServicePrincipal\` it and run \`${newServicePrincipal}\`.`,
-      `4. Mailbox permission: EXOSEND_MAILBOX ({mailbox}) is the user= address and must be the mailbox's primary SMTP address: \`${fullAccess}\`.`,
+      `4. Mailbox permission: {mailbox} (EXOSEND_MAILBOX, or one of EXOSEND_MAILBOXES) is the user= address and must be the mailbox's primary SMTP address: \`${fullAccess}\` (with RBAC for Applications, a management scope that includes {mailbox}).`,
       '5. SMTP AUTH for the mailbox: `Set-CASMailbox -Identity {mailbox} -SmtpClientAuthenticationDisabled $false`.',
       'exosend checks the token\'s audience, and with EXOSEND_ROLES_MODE=entra its SMTP.SendAsApp role, before it connects: when those pass, look at 3 to 5 first. Exchange permissions can take up to an hour to apply.',
     ].join('\n'),

@@ -5,8 +5,8 @@ import { logEvent } from '../http/log.js';
 
 /** GET /api/health: this worker's last check and a live preflight; 200 healthy, 503 with the diagnosis. */
 export async function getHealth(_request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
-  const { healthy, lastCheck, preflight, failure } = await checkHealth();
-  const body = { status: healthy ? 'healthy' : 'unhealthy', lastCheck, preflight };
+  const { healthy, lastCheck, preflight, budgets, failure } = await checkHealth();
+  const body = { status: healthy ? 'healthy' : 'unhealthy', lastCheck, preflight, budgets };
   const headers = { 'Cache-Control': 'no-store' };
   if (healthy || !failure) return { status: 200, headers, jsonBody: body };
   logEvent(context, 'unhealthy', { code: failure.code, stage: failure.diagnosis?.stage, lastRunId: lastCheck?.runId });

@@ -1,11 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import { ConfigError } from '../config.js';
-import { runProbe } from '../probe/probe.js';
+import { runProbe, type ProbeReport } from '../probe/probe.js';
 import { getRuntime, type Runtime } from '../runtime.js';
 import { trackAvailability } from '../telemetry/telemetry.js';
 import { availabilityOf } from './availability.js';
 import { resultOfDefect, resultOfMisconfiguration, resultOfProbe, type HealthCheckResult } from './health-result.js';
 import { readHealthSettings } from './health-settings.js';
+import { budgetsOf } from './budgets.js';
 import { recordHealthCheck } from './last-check.js';
 
 const secretRecheckInMs = 60 * 60 * 1000;
@@ -27,8 +28,28 @@ export async function runHealthCheck(loadRuntime: () => Runtime = getRuntime): P
     // the vault is read again once an hour, so that the days left follow a rotation there
     const { credential } = runtime;
     const recheck = { kind: credential.kind, prepare: () => credential.prepare({ maxAgeInMs: secretRecheckInMs }) };
-    const report = await runProbe({ ...runtime, credential: recheck }, { to: settings.to, from: settings.from, subject: (runId) => `exosend health check ${runId}` });
-    result = resultOfProbe(report, settings.to ? 'send' : 'auth', startedAt, elapsed());
+    // a From that is one of the mailboxes authenticates as itself, as a real send would
+    const main = runtime.sender.mailboxFor({ from: settings.from });
+    const probeOf = (mailbox: string) => ({
+      ...runtime,
+      config: { ...runtime.config, mailbox },
+      credential: recheck,
+      // the session kept free for the check, across every instance; without one, the check goes ahead
+      connectionLease: () => runtime.transports.get(mailbox)?.budget.takeConnection('check', { waitUpToMs: 30_000 }).catch(() => undefined) ?? Promise.resolve(undefined),
+    });
+    const report = await runProbe(probeOf(main), { to: settings.to, from: settings.from, subject: (runId) => `exosend health check ${runId}` });
+    // every other mailbox is checked up to AUTH (its FullAccess, its SMTP AUTH) in the same run
+    const others: { mailbox: string; report: ProbeReport }[] = [];
+    for (const mailbox of report.ok ? runtime.config.mailboxes.filter((m) => m !== main) : []) {
+      others.push({ mailbox, report: await runProbe(probeOf(mailbox)) });
+    }
+    const failed = others.find((o) => !o.report.ok);
+    result = {
+      ...resultOfProbe(failed ? { ...failed.report, runId: report.runId, ...(report.credential && { credential: report.credential }) } : report, settings.to ? 'send' : 'auth', startedAt, elapsed()),
+      ...(failed && { failedMailbox: failed.mailbox }),
+      mailboxes: [{ mailbox: main, ok: report.ok, code: report.diagnosis?.code }, ...others.map((o) => ({ mailbox: o.mailbox, ok: o.report.ok, code: o.report.diagnosis?.code }))],
+      budgets: await budgetsOf(runtime),
+    };
   } catch (error) {
     if (!(error instanceof ConfigError)) {
       // still a red result for the alert, and the defect goes on to the host's log

@@ -2,7 +2,9 @@ import { credentialDaysLeft } from '../auth/credential-expiry.js';
 import type { CredentialKind } from '../config.js';
 import type { ConfigError } from '../config.js';
 import type { Diagnosis, DiagnosisCode, Stage } from '../diagnosis/diagnosis.js';
+import type { BudgetUsage } from '../budget/budget.js';
 import type { ProbeReport, StageResult } from '../probe/probe.js';
+import { budgetSummary } from './budgets.js';
 
 /** A check that failed before the chain: the settings (no runtime could be built) or a defect. */
 export type CheckFailureCode = DiagnosisCode | 'CONFIGURATION_INVALID' | 'UNEXPECTED_ERROR';
@@ -29,6 +31,12 @@ export interface HealthCheckResult {
   /** The same, for a client secret: the name this property had before certificates (kept for existing queries). */
   secretDaysLeft?: number;
   messageId?: string;
+  /** Every mailbox exosend authenticates as, and whether its AUTH passed in this run. */
+  mailboxes?: { mailbox: string; ok: boolean; code?: string | undefined }[];
+  /** The mailbox whose check failed, when it is not the first one. */
+  failedMailbox?: string;
+  /** Each mailbox's use of its limits when the check ran. */
+  budgets?: BudgetUsage[];
 }
 
 
@@ -89,5 +97,8 @@ export function summarize(result: HealthCheckResult): Record<string, string | nu
     credential: result.credential,
     credentialDaysLeft: result.credentialDaysLeft,
     secretDaysLeft: result.secretDaysLeft,
+    failedMailbox: result.failedMailbox,
+    mailboxesChecked: result.mailboxes?.length,
+    budgets: budgetSummary(result.budgets),
   };
 }

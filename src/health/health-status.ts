@@ -1,9 +1,11 @@
 import { credentialDaysLeft } from '../auth/credential-expiry.js';
+import type { BudgetUsage } from '../budget/budget.js';
 import { ConfigError } from '../config.js';
 import type { Diagnosis } from '../diagnosis/diagnosis.js';
 import { runProbe, type StageResult } from '../probe/probe.js';
 import { getRuntime, type Runtime } from '../runtime.js';
 import type { HealthCheckResult } from './health-result.js';
+import { budgetsOf } from './budgets.js';
 import { lastHealthCheck } from './last-check.js';
 
 /** The live part of GET /api/health: secret, token and claims, from the caches when warm; no SMTP. */
@@ -23,6 +25,8 @@ export interface HealthStatus {
   healthy: boolean;
   lastCheck: HealthCheckResult | null;
   preflight: Preflight;
+  /** Each mailbox's use of its minute, its sessions and its day, as every instance counted it. */
+  budgets: BudgetUsage[];
   /** Why it is unhealthy: the preflight's failure first (it is live), else the last check's. */
   failure?: { code: string; message: string; diagnosis?: Diagnosis };
 }
@@ -32,7 +36,8 @@ export async function checkHealth(loadRuntime: () => Runtime = getRuntime): Prom
   const preflight = await runPreflight(loadRuntime);
   const lastCheck = lastHealthCheck() ?? null;
   const failure = failureOf(preflight) ?? (lastCheck && !lastCheck.ok ? failureOf(lastCheck) : undefined);
-  return { healthy: !failure, lastCheck, preflight, ...(failure && { failure }) };
+  const budgets = preflight.code === 'CONFIGURATION_INVALID' ? [] : await budgetsOf(loadRuntime());
+  return { healthy: !failure, lastCheck, preflight, budgets, ...(failure && { failure }) };
 }
 
 async function runPreflight(loadRuntime: () => Runtime): Promise<Preflight> {

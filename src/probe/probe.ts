@@ -33,6 +33,8 @@ export interface ProbeParts {
   config: Pick<ExosendConfig, 'smtp' | 'mailbox' | 'tenantId' | 'clientId'>;
   credential: Pick<AppCredential, 'kind' | 'prepare'>;
   tokens: TokenProvider;
+  /** A lease on one of the mailbox's sessions, taken before the probe connects (the health check's own). */
+  connectionLease?: () => Promise<{ release(): void } | undefined>;
 }
 
 export interface ProbeOptions {
@@ -94,6 +96,7 @@ export async function runProbe(parts: ProbeParts, options: ProbeOptions = {}): P
   const failed = new Promise<never>((_, reject) => connection.on('error', reject));
   failed.catch(() => undefined);
   const smtpStage = <T>(work: () => Promise<T>) => () => Promise.race([work(), failed]);
+  let lease: { release(): void } | undefined;
   try {
     // a federated credential reads no vault: its first stage is the token
     const { kind } = parts.credential;
@@ -106,6 +109,7 @@ export async function runProbe(parts: ProbeParts, options: ProbeOptions = {}): P
       report.ok = true;
       return report;
     }
+    lease = await parts.connectionLease?.();
     await timed('connect', smtpStage(() => new Promise<void>((resolve, reject) => connection.connect((e?: Error | null) => (e ? reject(e) : resolve())))));
     await timed('auth', smtpStage(() => login(connection, parts.config.mailbox, token, parts.tokens)));
     if (options.to) {
@@ -118,6 +122,10 @@ export async function runProbe(parts: ProbeParts, options: ProbeOptions = {}): P
   } catch (error) {
     if (!(error instanceof ProbeStopped)) throw error;
     connection.close();
+  } finally {
+    // after the connection is told to end: a session must never outlive its lease
+    const held = lease;
+    if (held) setTimeout(() => held.release(), 50).unref();
   }
   return report;
 }
