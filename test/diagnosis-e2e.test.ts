@@ -348,7 +348,7 @@ const cases: Case[] = [
     fix: (app) => [
       ...kbSetupSteps,
       `Get-ServicePrincipal | Where-Object AppId -eq ${app.clientId}`,
-      `EXOSEND_MAILBOX (${app.mailbox}) is the user= address`,
+      `${app.mailbox} (EXOSEND_MAILBOX, or one of EXOSEND_MAILBOXES) is the user= address`,
       `Add-MailboxPermission -Identity ${app.mailbox}`,
       `Set-CASMailbox -Identity ${app.mailbox} -SmtpClientAuthenticationDisabled $false`,
     ],

@@ -25,6 +25,8 @@ export interface QueueListenerOptions {
   maxPollingIntervalInMs?: number;
   /** Told of a delivery whose function threw, or that storage failed under: the host logs these too. */
   onError?: (error: unknown, metadata: Pick<QueueTriggerMetadata, 'id' | 'dequeueCount'>) => void;
+  /** How long a received message stays invisible while its function runs: the host's 10 minutes unless a test needs a dead worker's messages back sooner. */
+  receiveVisibilityInMs?: number;
 }
 
 export interface QueueListener {
@@ -42,6 +44,7 @@ export function startQueueListener(options: QueueListenerOptions): QueueListener
   const newBatchThreshold = options.newBatchThreshold ?? Math.floor(batchSize / 2);
   const visibilityTimeoutSeconds = Math.round((options.visibilityTimeoutInMs ?? 0) / 1000);
   const maxIdleInMs = options.maxPollingIntervalInMs ?? 2000;
+  const receiveVisibilitySeconds = Math.round((options.receiveVisibilityInMs ?? 600_000) / 1000);
   const inFlight = new Set<Promise<void>>();
   const stopping = new AbortController();
 
@@ -82,7 +85,7 @@ export function startQueueListener(options: QueueListenerOptions): QueueListener
         continue;
       }
       const { receivedMessageItems } = await queue
-        .receiveMessages({ numberOfMessages: Math.min(32, batchSize), visibilityTimeout: 600 })
+        .receiveMessages({ numberOfMessages: Math.min(32, batchSize), visibilityTimeout: receiveVisibilitySeconds })
         .catch(() => ({ receivedMessageItems: [] as DequeuedMessageItem[] }));
       for (const item of receivedMessageItems) {
         const delivery = deliver(item).catch((error: unknown) => options.onError?.(error, { id: item.messageId, dequeueCount: item.dequeueCount }));

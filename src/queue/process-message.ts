@@ -22,14 +22,17 @@ import type { QueueStorage } from './storage.js';
  */
 const budgetWaitInMs = (config: QueueDeps['config']) => config.rateWindowInMs / 6;
 
-/** How long a delivery holds its record: longer than the budget wait and SMTP timeouts can keep one send. */
-const leaseInMs = 5 * 60 * 1000;
+/**
+ * How long a delivery holds its record: as long as the budget lets a send last (five session
+ * leases, 5 minutes), longer than the budget wait and SMTP timeouts can keep one send.
+ */
+const claimLeaseInMs = (config: QueueDeps['config']) => 5 * config.leaseTtlInMs;
 
 /** host.json's `extensions.queues.maxDequeueCount`: the try after which the host poisons a message itself. */
 export const hostMaxDequeueCount = 5;
 
 export interface QueueDeps {
-  config: Pick<ExosendConfig, 'allowedSenders' | 'queueMaxAttempts' | 'queueRetryBaseSeconds' | 'rateWindowInMs'>;
+  config: Pick<ExosendConfig, 'allowedSenders' | 'queueMaxAttempts' | 'queueRetryBaseSeconds' | 'rateWindowInMs' | 'leaseTtlInMs'>;
   sender: Pick<MailSender, 'send'>;
   storage: QueueStorage;
   store: StatusStore;
@@ -71,7 +74,7 @@ export async function processQueueMessage(body: unknown, queueMessageId: string,
     rejection = error;
   }
 
-  const claim = await deps.store.claim(envelope.id, leaseInMs, raw === undefined ? undefined : requestDigest(request ?? parsedOrText(raw)));
+  const claim = await deps.store.claim(envelope.id, claimLeaseInMs(deps.config), raw === undefined ? undefined : requestDigest(request ?? parsedOrText(raw)));
   if (claim.outcome === 'conflict') {
     const reason = `The id "${envelope.id}" already names a request with other content (${claim.record.status}); this one was not sent. Use a new idempotencyKey for a new request.`;
     return deadLetter(deps, envelope, 1, { code: 'IDEMPOTENCY_KEY_REUSED', reason }, { keepRecord: true });

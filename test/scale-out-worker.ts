@@ -1,0 +1,60 @@
+// One worker process of the scale-out test, as Flex Consumption places them: it loads the app's own
+// entry (package.json "main"), learns its registrations, and serves one role: `http` (the HTTP
+// functions on a port of its own), `queue` (the queue function) or `timer` (the health check).
+// Settings come in the environment. It prints one JSON line when ready, then the app's log lines.
+// `node dist/test/scale-out-worker.js http|queue|timer`; it ends with its parent (IPC disconnect).
+import type { AddressInfo } from 'node:net';
+import { createHttpHost } from '../src/local-host/http-host.js';
+import { readQueueHostOptions } from '../src/local-host/host-json.js';
+import { invocationContext, type LogSink } from '../src/local-host/invocation.js';
+import { startQueueListener } from '../src/local-host/queue-listener.js';
+import { loadRegistrations } from '../src/local-host/registrations.js';
+import { startTimers } from '../src/local-host/timers.js';
+import { connectStorage } from '../src/queue/storage.js';
+import { resetRuntime } from '../src/runtime.js';
+
+const role = process.argv[2];
+const log: LogSink = (level, name, message) => process.stdout.write(`${JSON.stringify({ level, name, message })}\n`);
+const registrations = await loadRegistrations('.');
+const stops: (() => Promise<void> | void)[] = [];
+let port: number | undefined;
+
+if (role === 'http') {
+  const server = createHttpHost({ functions: registrations.http, functionKey: process.env['SCALE_OUT_FUNCTION_KEY']!, log });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  port = (server.address() as AddressInfo).port;
+  stops.push(() => {
+    server.closeAllConnections();
+    server.close();
+  });
+} else if (role === 'queue') {
+  // the host's own queue settings (host.json), except that a dead worker's messages come back in
+  // seconds rather than the host's 10 minutes, so that the test can see them come back
+  const storage = connectStorage(process.env['AzureWebJobsStorage']!, process.env['EXOSEND_QUEUE']!);
+  await storage.ready();
+  for (const registration of registrations.queues) {
+    const listener = startQueueListener({
+      ...readQueueHostOptions(),
+      queue: storage.intake,
+      poison: storage.poison,
+      receiveVisibilityInMs: 5000,
+      handler: (body, metadata) => registration.handler(body, invocationContext(registration.name, { ...metadata }, log)) as Promise<void>,
+    });
+    stops.push(() => listener.stop());
+  }
+} else if (role === 'timer') {
+  const timers = startTimers(registrations.timers, log);
+  stops.push(() => timers.stop());
+} else {
+  throw new Error(`unknown role ${role}`);
+}
+
+const stop = async () => {
+  for (const s of stops) await s();
+  resetRuntime(); // gives the sessions' leases back
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  process.exit(0);
+};
+process.on('SIGTERM', stop);
+process.on('disconnect', () => process.exit(0));
+process.stdout.write(`${JSON.stringify({ ready: role, port })}\n`);
