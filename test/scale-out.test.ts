@@ -10,7 +10,7 @@ import { functionKey, mailRequest, startHarness, type Harness } from './harness.
 import { drain, startQueueFixture, type QueueFixture } from './queue-fixture.js';
 
 /** Big enough to cross many windows and a kill; small enough for well under a minute on 2 cores. */
-const total = Number(process.env['EXOSEND_SCALE_OUT_MESSAGES'] ?? 1200);
+const total = Number(process.env['SCALE_OUT_MESSAGES'] ?? 900);
 const ratePerSecond = 40;
 
 interface Worker {

@@ -22,6 +22,11 @@ export interface SendPermit {
 /** The right to hold one SMTP session open; renewed while held, given back on close. */
 export interface ConnectionLease {
   release(): void;
+  /**
+   * Whether the lease is surely still held: renewed recently enough that no other instance can
+   * have taken it. A session whose lease is not must end before it sends again.
+   */
+  held(): boolean;
 }
 
 export interface BudgetUsage {

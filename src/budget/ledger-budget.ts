@@ -24,8 +24,8 @@ export abstract class LedgerBudget implements MailboxBudget {
   readonly mailbox: string;
   protected readonly limits: BudgetLimits;
   protected readonly timings: LedgerTimings;
-  /** Leases this process holds, renewed together. */
-  private readonly leases = new Set<string>();
+  /** Leases this process holds, renewed together, with when each was last stored as renewed. */
+  private readonly leases = new Map<string, number>();
   private readonly renewal: NodeJS.Timeout;
   /** 'freed' when this process gave something back: a local waiter may have room now. */
   private readonly changes = new EventEmitter();
@@ -41,8 +41,13 @@ export abstract class LedgerBudget implements MailboxBudget {
     this.changes.setMaxListeners(0);
     this.renewal = setInterval(() => {
       if (this.leases.size === 0) return;
-      const ids = new Set(this.leases);
-      this.transact((ledger, now) => rules.renewLeases(ledger, ids, now, this.timings)).catch(() => undefined);
+      const ids = new Set(this.leases.keys());
+      const asked = Date.now();
+      this.transact((ledger, now) => rules.renewLeases(ledger, ids, now, this.timings))
+        .then(() => {
+          for (const id of ids) if (this.leases.has(id)) this.leases.set(id, asked);
+        })
+        .catch(() => undefined);
     }, Math.max(50, Math.floor(this.timings.leaseTtlInMs / 3)));
     this.renewal.unref();
   }
@@ -67,10 +72,13 @@ export abstract class LedgerBudget implements MailboxBudget {
 
   async takeConnection(kind: 'send' | 'check', options: TakeOptions): Promise<ConnectionLease> {
     const id = randomUUID();
+    const asked = Date.now();
     await this.waitFor(options, () => this.transact((ledger, now) => this.pruned(ledger, now, () => rules.takeLease(ledger, now, this.limits, this.timings, id, kind, this.waiter))));
-    this.leases.add(id);
+    this.leases.set(id, asked);
     let released = false;
     return {
+      // a third of the lease is left at least: the next renewal is due before then
+      held: () => !released && Date.now() - (this.leases.get(id) ?? 0) < (this.timings.leaseTtlInMs * 2) / 3,
       release: () => {
         if (released) return;
         released = true;

@@ -125,7 +125,7 @@ export async function runProbe(parts: ProbeParts, options: ProbeOptions = {}): P
   } finally {
     // after the connection is told to end: a session must never outlive its lease
     const held = lease;
-    if (held) setTimeout(() => held.release(), 50).unref();
+    if (held) setTimeout(() => held.release(), 500).unref();
   }
   return report;
 }

@@ -18,9 +18,10 @@ import type { QueueStorage } from './storage.js';
 
 /**
  * How long a delivery waits for the mailbox's budget before the message goes back on the queue with
- * a delay: a sixth of the minute (10 s), short next to the host's visibility and timeout.
+ * a delay: a sixth of the minute (10 s), short next to the host's visibility and timeout; never
+ * under 2 s, since a queue's delays come in whole seconds.
  */
-const budgetWaitInMs = (config: QueueDeps['config']) => config.rateWindowInMs / 6;
+const budgetWaitInMs = (config: QueueDeps['config']) => Math.max(2000, config.rateWindowInMs / 6);
 
 /**
  * How long a delivery holds its record: as long as the budget lets a send last (five session

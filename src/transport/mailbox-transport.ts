@@ -47,6 +47,8 @@ interface Session {
  * handover (a new TLS session and AUTH) costs little, short enough that no instance starves.
  */
 const turnInMs = 1000;
+/** How long a closed session's lease is kept, for its QUIT and the socket's end to reach Exchange. */
+const closeGraceInMs = 500;
 /** How often an idle session looks for instances waiting for it. */
 const idleCheckInMs = 500;
 
@@ -132,6 +134,11 @@ export class MailboxTransport {
   /** An idle session of this process, or a new one under a new lease, or the wait for either. */
   private async session(deadline: number): Promise<Session> {
     for (;;) {
+      for (const lapsed of this.sessions.filter((s) => !s.busy && !s.lease.held())) {
+        // its lease was not renewed in time (storage slow or away): another instance may hold it now
+        this.sessions.splice(this.sessions.indexOf(lapsed), 1);
+        this.end(lapsed);
+      }
       const idle = this.sessions.find((s) => !s.busy);
       if (idle) {
         idle.busy = true;
@@ -189,8 +196,8 @@ export class MailboxTransport {
   private end(session: Session): void {
     clearTimeout(session.idleTimer);
     session.transporter.close();
-    // nodemailer's close sends QUIT and lets the socket end: give it a moment before the lease goes
-    setTimeout(() => session.lease.release(), 50).unref();
+    // nodemailer's close sends QUIT and lets the socket end: give it time before the lease goes
+    setTimeout(() => session.lease.release(), closeGraceInMs).unref();
   }
 
   private createTransporter(): Transporter<SMTPPoolSentMessageInfo> {
