@@ -81,7 +81,7 @@ describe("a mailbox's budget, shared through storage", () => {
       assert.deepEqual(throttleReplies(), [], 'no 432, no rate or quota reply');
       const mailbox = h.sandbox.app.mailbox;
       assert.ok(busiestWindows(accepted(), mailbox, windowInMs).messages <= limit, 'never more than the limit in a sliding window');
-      assert.ok(h.sandbox.exchange.counters.maxConcurrentSessions[mailbox]! <= 3, 'never more than 3 sessions');
+      assert.ok(h.sandbox.exchange.counters.maxConcurrentSessions[mailbox]! <= 2, 'never more than 2 sessions: of the 3, one stays free for the health check');
       assert.ok(tookMs >= 3 * windowInMs, `120 messages at 30 a second need more than three windows (took ${tookMs} ms)`);
       const usage = await instances[0]!.transport.budget.usage();
       assert.equal(usage.scope, 'shared');
