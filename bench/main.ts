@@ -10,6 +10,7 @@ import { describeMachine, loadAverage } from './machine.js';
 import { readBenchOptions } from './options.js';
 import { measurePacing } from './pacing.js';
 import { measureQueueDrain } from './queue-drain.js';
+import { measureScaleOut } from './scale-out.js';
 import { formatReport } from './report.js';
 import type { BenchResults } from './results.js';
 import { launchStandIns } from './stand-ins-client.js';
@@ -62,6 +63,9 @@ try {
   const hostile = await section('7 hostile input', `${options.hostile.megabytes} MB bodies refused and parsed, ${options.hostile.repetitions} times each`, async () =>
     measureHostileInput(options.hostile.megabytes, options.hostile.repetitions),
   );
+  const scaleOut = await section('8 scale-out', '1, 2 and 4 mailboxes, 1 and 3 worker processes, the budget shared through Azurite', () =>
+    measureScaleOut(standIns, options.scaleOut),
+  );
   measured = {
     date: new Date().toISOString(),
     command: `npm run bench${argv.length ? ` -- ${argv.join(' ')}` : ''}`,
@@ -74,6 +78,7 @@ try {
     pacing,
     queue,
     hostile,
+    scaleOut,
   };
 } finally {
   await standIns.close();

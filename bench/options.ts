@@ -21,6 +21,7 @@ export interface BenchOptions {
   queueMessages: number;
   /** Size of each hostile body, and how often each is refused and parsed. */
   hostile: { megabytes: number; repetitions: number };
+  scaleOut: { limit: number; windowInMs: number; windows: number };
 }
 
 export const usage = `usage: npm run bench [-- --quick] [--out FILE]
@@ -48,5 +49,7 @@ export function readBenchOptions(argv: string[]): BenchOptions {
     queueMessages: quick ? 500 : 2_000,
     // the largest body exosend reads is 38.5 MB (35 MB and a tenth for JSON's keys and escapes)
     hostile: quick ? { megabytes: 8, repetitions: 3 } : { megabytes: 36, repetitions: 5 },
+    // per mailbox: 20 messages a second; with 4 mailboxes 80 a second for the cluster
+    scaleOut: quick ? { limit: 20, windowInMs: 1_000, windows: 2 } : { limit: 40, windowInMs: 2_000, windows: 3 },
   };
 }

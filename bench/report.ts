@@ -93,6 +93,19 @@ export function formatReport(r: BenchResults): string {
   for (const c of r.hostile.cases) {
     rows.push(['7', `refuse a ${c.bodyMb.toFixed(1)} MB body of ${c.name}: ms`, ms(c.refuseMs), ms(c.parseMs), '', ratio(c.refuseMs / c.parseMs), '', `${met(`hostile input: ${c.name}`)}; answer ${int(c.answerChars)} chars, ${c.details} details`]);
   }
+  const so = r.scaleOut;
+  for (const row of so.rows) {
+    rows.push([
+      '8',
+      `scale-out: ${row.mailboxes} mailbox(es), ${row.workers} worker(s) (limit ${rate(row.limitPerSecond)}/s)`,
+      `${rate(row.achievedPerSecond)}/s = ${(row.fraction * 100).toFixed(1)}%`,
+      '',
+      '',
+      '',
+      '',
+      `${met(`scale-out: ${row.mailboxes} mailbox(es), ${row.workers} worker(s)`)}; ${row.replies432} / ${row.repliesRateLimit} throttled; most in a window ${row.maxInAnyWindow} (<= ${so.limit}); sessions ${row.maxSessions}; ${row.roundTripsPerMessage.toFixed(2)} storage round trips/msg`,
+    ]);
+  }
 
   const header: Row = ['#', 'measure', 'exosend', 'floor', 'baseline', 'exosend/floor', 'exosend/baseline', 'target'];
   const table = [header, header.map(() => '---') as Row, ...rows].map((row) => `| ${row.join(' | ')} |`).join('\n');
@@ -116,6 +129,7 @@ function notes(r: BenchResults): string[] {
     `Cold start: medians of ${r.coldStart.repetitions} fresh processes each (first sends: fewer), empty node ${int(r.coldStart.emptyNodeMs)} ms; outside the Functions host, whose package warns it is in test mode.`,
     `Pacing: exosend's pipeline with its pacing window and the stand-in's window both ${r.pacing.windowInMs / 1000} s instead of 60 s and the limit ${r.pacing.limit} per window, ${r.pacing.callers} callers with more to send than the limit allows for ${r.pacing.windows} windows; the stand-in enforces the same limit and 3 sessions per mailbox.`,
     `Hostile input: exosend's parseMailRequest refusing each body (from its text to the 400), against JSON.parse of the same text as the floor (what reading those bytes costs any JSON API), median of ${r.hostile.repetitions} interleaved runs each, in this process. Answer sizes are asserted in test/hostile-input.test.ts; here only time.`,
+    `Scale-out: each mailbox's limit is ${r.scaleOut.limit} per ${r.scaleOut.windowInMs / 1000} s (Exchange's 30 a minute scaled up) in exosend and in the stand-in, which enforces it and 3 sessions per mailbox; worker processes send through createRuntime() with the budget shared through one Azurite, ${'4'} callers per mailbox each; the rate is counted over ${r.scaleOut.windows} windows from each mailbox's first accepted message; round trips are the budget's Table reads and writes per accepted message.`,
     missed.length === 0 ? 'Every target met.' : `Missed: ${missed.map((t) => `${t.what} ${t.value} (target ${t.target})`).join('; ')}.`,
   ];
 }

@@ -4,6 +4,7 @@ import type { HostileInput } from './hostile-input.js';
 import type { Machine } from './machine.js';
 import type { Pacing } from './pacing.js';
 import type { QueueDrain } from './queue-drain.js';
+import type { ScaleOut } from './scale-out.js';
 import type { Target } from './targets.js';
 import type { WarmSends } from './warm-sends.js';
 
@@ -26,5 +27,6 @@ export interface BenchResults {
   pacing: Pacing;
   queue: QueueDrain;
   hostile: HostileInput;
+  scaleOut: ScaleOut;
   targets: Target[];
 }

@@ -64,6 +64,7 @@ export async function launchStandIns(): Promise<StandIns> {
     reset: () => call('reset'),
     counts: (mailbox) => call('counts', mailbox),
     acceptedTimes: () => call('acceptedTimes'),
+    acceptedTimesByMailbox: () => call('acceptedTimesByMailbox'),
     async close() {
       resetRuntime();
       for (const name of applied) delete process.env[name];

@@ -46,19 +46,24 @@ export interface StandInOperations {
   counts(mailbox?: string): StandInCounts;
   /** When Exchange accepted each message since the last reset, ms since the epoch, ascending. */
   acceptedTimes(): number[];
+  /** The same, per authenticating mailbox. */
+  acceptedTimesByMailbox(): Record<string, number[]>;
 }
+
+/** Mailboxes the app has FullAccess on, for the scale-out section (listed in EXOSEND_MAILBOXES there). */
+export const scaleOutMailboxes = ['scale-0@contoso.example', 'scale-1@contoso.example', 'scale-2@contoso.example', 'scale-3@contoso.example'];
 
 /** The stand-ins (identity platform, Key Vault, Exchange) set up for throughput: no rate limit, no daily quota. */
 export async function startStandIns(): Promise<{ info: StandInInfo; operations: StandInOperations; close(): Promise<void> }> {
   const sandbox = await startSandbox();
   const { exchange, identity, vault, app } = sandbox;
   const mailboxes = { exosend: app.mailbox, floor: 'floor@contoso.example', baseline: 'baseline@contoso.example' };
-  for (const mailbox of [mailboxes.floor, mailboxes.baseline]) {
+  for (const mailbox of [mailboxes.floor, mailboxes.baseline, ...scaleOutMailboxes]) {
     exchange.addMailbox(mailbox, { tenantId: app.tenantId });
     exchange.grantFullAccess(mailbox, app.clientId);
   }
   // a benchmark sends far more than Exchange's 10,000 recipients a day
-  for (const mailbox of Object.values(mailboxes)) exchange.configureMailbox(mailbox, { dailyRecipientQuota: Number.MAX_SAFE_INTEGER });
+  for (const mailbox of [...Object.values(mailboxes), ...scaleOutMailboxes]) exchange.configureMailbox(mailbox, { dailyRecipientQuota: Number.MAX_SAFE_INTEGER });
   exchange.setLimits({ messagesPerMinute: 0, maxSessionsPerMailbox: 3 });
 
   const operations: StandInOperations = {
@@ -72,6 +77,12 @@ export async function startStandIns(): Promise<{ info: StandInInfo; operations: 
     },
     counts: (mailbox) => countStandIns(sandbox, mailbox),
     acceptedTimes: () => exchange.messages.map((m) => m.receivedAt.getTime()).sort((a, b) => a - b),
+    acceptedTimesByMailbox: () => {
+      const byMailbox: Record<string, number[]> = {};
+      for (const m of exchange.messages) (byMailbox[m.mailbox] ??= []).push(m.receivedAt.getTime());
+      for (const times of Object.values(byMailbox)) times.sort((a, b) => a - b);
+      return byMailbox;
+    },
   };
   const info: StandInInfo = {
     settings: sandbox.settings,

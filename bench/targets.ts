@@ -39,5 +39,14 @@ export function judgeTargets(r: Omit<BenchResults, 'targets'>): Target[] {
     const cost = c.refuseMs / c.parseMs;
     targets.push({ what: `hostile input: ${c.name}`, target: '<= 2x JSON.parse', value: `${cost.toFixed(2)}x`, met: cost <= 2 });
   }
+  for (const row of r.scaleOut.rows) {
+    const throttled = row.replies432 + row.repliesRateLimit;
+    targets.push({
+      what: `scale-out: ${row.mailboxes} mailbox(es), ${row.workers} worker(s)`,
+      target: '>= 95% of the limit, 0 throttle replies',
+      value: `${(row.fraction * 100).toFixed(1)}%, ${throttled} throttled`,
+      met: row.fraction >= 0.95 && throttled === 0 && row.maxInAnyWindow <= r.scaleOut.limit,
+    });
+  }
   return targets;
 }

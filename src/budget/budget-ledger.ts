@@ -98,8 +98,9 @@ export function takeLease(
   const ahead = kind === 'check' ? 0 : mine ? wants.filter((w) => w !== mine && w.since <= mine.since).length : wants.length;
   if (free <= ahead) {
     if (kind === 'send') {
-      if (mine) mine.until = now + wantTtlInMs;
-      else wants.push({ id: waiter, since: now, until: now + wantTtlInMs });
+      // renewed only when half its time is gone: a waiter that asks often need not write each time
+      if (mine && mine.until - now < wantTtlInMs / 2) mine.until = now + wantTtlInMs;
+      else if (!mine) wants.push({ id: waiter, since: now, until: now + wantTtlInMs });
     }
     const soonest = Math.min(...ledger.leases.map((l) => l.until), now + wantTtlInMs);
     return { ok: false, limit: 'connections', retryAt: soonest };

@@ -44,9 +44,10 @@ interface Session {
 
 /**
  * How long a session is kept, at least, when other instances wait for one: long enough that a
- * handover (a new TLS session and AUTH) costs little, short enough that no instance starves.
+ * handover (a new TLS session and AUTH, the closing one's grace) costs little of it, short enough
+ * that no instance waits long (the bench's scale-out section: 1 s lost a third of the throughput).
  */
-const turnInMs = 1000;
+const turnInMs = 3000;
 /** How long a closed session's lease is kept, for its QUIT and the socket's end to reach Exchange. */
 const closeGraceInMs = 500;
 /** How often an idle session looks for instances waiting for it. */
