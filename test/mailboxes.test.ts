@@ -3,6 +3,7 @@ import { execFile } from 'node:child_process';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { getHealth } from '../src/functions/health-status.js';
+import { availabilityOf } from '../src/health/availability.js';
 import { runHealthCheck } from '../src/health/health-check.js';
 import { forgetHealthChecks } from '../src/health/last-check.js';
 import { getRuntime } from '../src/runtime.js';
@@ -67,6 +68,9 @@ describe('several mailboxes (EXOSEND_MAILBOXES)', () => {
     assert.equal(result.ok, true, JSON.stringify(result));
     assert.equal(h.sandbox.exchange.counters.authSuccesses - authBefore, 2, 'one AUTH per mailbox');
     assert.deepEqual(result.mailboxes?.map((m) => m.ok), [true, true]);
+    const properties = availabilityOf(result).properties;
+    assert.equal(properties['mailboxesChecked'], '2');
+    assert.match(properties['budgets'] ?? '', new RegExp(`${second.replace('.', '\\.')} minute 1/100000 sessions \\d/3 day 3/10000`), 'the availability result carries each budget');
 
     const reply = await h.http(getHealth, { method: 'GET', route: 'health' });
     assert.equal(reply.status, 200);
