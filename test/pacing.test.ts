@@ -65,6 +65,24 @@ describe('the per-mailbox pacing of a process without storage', () => {
   });
 });
 
+describe('a closed budget', () => {
+  // a send waiting out its wait after its transport closed would hold the process on a timer for nothing
+  it('when a send waits for the minute and its transport closes, then the send fails at once', async () => {
+    const budget = new LocalBudget({
+      mailbox: 'exosend@contoso.example',
+      limits: { ratePerWindow: 1, windowInMs: 60_000, maxConnections: 3, recipientsPerDay: 1e9, dayInMs: 86_400_000 },
+    });
+    (await budget.takeSend(1, { waitUpToMs: 0 })).release(true);
+    // the minute frees in 60 s, past this wait: refused at once
+    await assert.rejects(budget.takeSend(1, { waitUpToMs: 30_000 }), /BudgetExhausted|spent/);
+    const waiting = budget.takeSend(1, { waitUpToMs: 120_000 });
+    const started = Date.now();
+    budget.close();
+    await assert.rejects(waiting, /closed/);
+    assert.ok(Date.now() - started < 1000);
+  });
+});
+
 describe('queue retry delays', () => {
   it('when tries fail, then the delay doubles from the base and stops at an hour', () => {
     assert.deepEqual([1, 2, 3, 4].map((n) => retryDelaySeconds(n, 30)), [30, 60, 120, 240]);

@@ -31,6 +31,7 @@ export abstract class LedgerBudget implements MailboxBudget {
   private readonly changes = new EventEmitter();
   /** This instance, as it stands in line for a session. */
   protected readonly waiter = randomUUID();
+  private closed = false;
   abstract readonly roundTrips: number;
   abstract readonly scope: BudgetUsage['scope'];
 
@@ -111,8 +112,14 @@ export abstract class LedgerBudget implements MailboxBudget {
   /** Whether, by the ledger as last seen, another instance waits for one of the mailbox's sessions. */
   abstract othersWaitForConnection(): boolean;
 
+  /**
+   * Fails every take still waiting: once its transport is closed nothing more is sent, and a wait
+   * up to the caller's deadline would keep the process alive for nothing.
+   */
   close(): void {
     clearInterval(this.renewal);
+    this.closed = true;
+    this.changes.emit('freed');
   }
 
   private pruned(ledger: BudgetLedger, now: number, take: () => Verdict): Verdict {
@@ -123,8 +130,10 @@ export abstract class LedgerBudget implements MailboxBudget {
   private async waitFor(options: TakeOptions, attempt: () => Promise<Verdict>): Promise<void> {
     const deadline = Date.now() + options.waitUpToMs;
     for (;;) {
+      if (this.closed) throw new Error('The mailbox transport was closed before this send got its slot.');
       const verdict = await attempt();
       if (verdict.ok) return;
+      if (this.closed) throw new Error('The mailbox transport was closed before this send got its slot.');
       const now = Date.now();
       // sessions are given back at any moment, by any instance: look again soon
       const poll = verdict.limit === 'connections' ? Math.min(1000, Math.max(20, this.timings.leaseTtlInMs / 20)) : Infinity;

@@ -117,6 +117,7 @@ export class MailboxTransport {
     this.closed = true;
     for (const session of this.sessions.splice(0)) this.end(session);
     this.budget.close();
+    this.freed.emit('freed');
   }
 
   private async sendWithFreshToken(session: Session, message: SendMailOptions): Promise<Delivery> {
@@ -135,6 +136,7 @@ export class MailboxTransport {
   /** An idle session of this process, or a new one under a new lease, or the wait for either. */
   private async session(deadline: number): Promise<Session> {
     for (;;) {
+      if (this.closed) throw new Error('The mailbox transport was closed before this send got a session.');
       for (const lapsed of this.sessions.filter((s) => !s.busy && !s.lease.held())) {
         // its lease was not renewed in time (storage slow or away): another instance may hold it now
         this.sessions.splice(this.sessions.indexOf(lapsed), 1);
