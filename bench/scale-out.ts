@@ -1,8 +1,8 @@
-import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { TableClient } from '@azure/data-tables';
 import { budgetTable } from '../src/budget/table-budget.js';
 import { startAzurite } from '../src/sandbox/azurite.js';
+import { spawnWithParent } from '../src/sandbox/spawn-with-parent.js';
 import type { ScaleOutChildReport } from './scale-out-child.js';
 import { scaleOutMailboxes } from './stand-ins.js';
 import type { StandIns } from './stand-ins-client.js';
@@ -102,11 +102,12 @@ export async function measureScaleOut(standIns: StandIns, options: { limit: numb
 }
 
 async function runChild(args: string[], settings: Record<string, string>): Promise<ScaleOutChildReport> {
-  const child = spawn(process.execPath, ['dist/bench/scale-out-child.js', ...args], { env: { ...process.env, ...settings }, stdio: ['ignore', 'pipe', 'pipe'] });
+  // a benchmark stopped by a signal must not leave a worker sending
+  const child = spawnWithParent('dist/bench/scale-out-child.js', args, { env: { ...process.env, ...settings } });
   let stderr = '';
-  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
   const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
-  for await (const line of createInterface({ input: child.stdout })) {
+  for await (const line of createInterface({ input: child.stdout! })) {
     if (line.startsWith('{')) {
       await exited;
       return JSON.parse(line) as ScaleOutChildReport;
