@@ -9,10 +9,9 @@ export interface QueueHostOptions {
   maxPollingIntervalInMs: number;
 }
 
-/** host.json's queue settings with the host's defaults; host.json may hold // comments, as the host allows. */
+/** host.json's queue settings with the host's defaults. host.json is strict JSON (README, "host.json"). */
 export function readQueueHostOptions(file = 'host.json'): QueueHostOptions {
-  const text = readFileSync(file, 'utf8').replace(/^\s*\/\/.*$/gm, '');
-  const queues = ((JSON.parse(text) as { extensions?: { queues?: Record<string, unknown> } }).extensions?.queues ?? {}) as Record<string, unknown>;
+  const queues = ((JSON.parse(readFileSync(file, 'utf8')) as { extensions?: { queues?: Record<string, unknown> } }).extensions?.queues ?? {}) as Record<string, unknown>;
   const batchSize = Number(queues['batchSize'] ?? 16);
   return {
     messageEncoding: queues['messageEncoding'] === 'none' ? 'none' : 'base64',
