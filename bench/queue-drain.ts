@@ -34,7 +34,7 @@ export async function measureQueueDrain(standIns: StandIns, messages: number): P
   try {
     const queue = 'bench-outbound-mail';
     standIns.restartApp({ AzureWebJobsStorage: azurite.connectionString, EXOSEND_QUEUE: queue, EXOSEND_QUEUE_RETRY_BASE_SECONDS: '0' });
-    const storage = connectStorage(azurite.connectionString, queue);
+    const storage = connectStorage({ kind: 'connectionString', connectionString: azurite.connectionString }, queue);
     await storage.ready();
     await standIns.reset();
 

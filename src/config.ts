@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { readStorageConnection, type StorageConnection } from './queue/storage-connection.js';
 
 /** Exchange Online's own limits per mailbox: 30 messages a minute, 3 concurrent connections. */
 const exchangeRatePerMinute = 30;
@@ -71,11 +72,19 @@ const schema = z.object({
   EXOSEND_HEALTH_TO: z.email('must be an email address').optional(),
   AZURE_AUTHORITY_HOST: httpsUrl.default('https://login.microsoftonline.com'),
   AZURE_CLIENT_ID: z.string().optional(),
-  AzureWebJobsStorage: z.string().optional(),
   // set by App Service on every worker: they fill the Function App's name into a fix
   WEBSITE_SITE_NAME: z.string().optional(),
   WEBSITE_RESOURCE_GROUP: z.string().optional(),
   APPLICATIONINSIGHTS_CONNECTION_STRING: z.string().optional(),
+  APPLICATIONINSIGHTS_AUTHENTICATION_STRING: z
+    .string()
+    .optional()
+    .transform((value, context) => {
+      if (value === undefined) return undefined;
+      const parsed = parseTelemetryAuthentication(value);
+      if (!parsed) context.addIssue({ code: 'custom', message: 'must be "Authorization=AAD" or "Authorization=AAD;ClientId=<GUID>"' });
+      return parsed;
+    }),
 });
 
 export interface ExosendConfig {
@@ -118,11 +127,19 @@ export interface ExosendConfig {
   authorityHost: string;
   /** A user-assigned managed identity that reads the vault; undefined means system-assigned. */
   managedIdentityClientId: string | undefined;
-  storageConnection: string | undefined;
+  /** AzureWebJobsStorage as a connection string, or by identity as the Functions host reads it; undefined when unset. */
+  storage: StorageConnection | undefined;
   /** The Function App and its resource group, as App Service states them; undefined outside Azure. */
   functionAppName: string | undefined;
   resourceGroup: string | undefined;
   appInsightsConnectionString: string | undefined;
+  /** APPLICATIONINSIGHTS_AUTHENTICATION_STRING's ClientId: telemetry goes with that identity's Entra token. */
+  telemetryAuthentication: TelemetryAuthentication | undefined;
+}
+
+/** `Authorization=AAD` (system-assigned identity) or `Authorization=AAD;ClientId=<id>` (user-assigned). */
+export interface TelemetryAuthentication {
+  clientId: string | undefined;
 }
 
 /** A setting is missing or malformed. The message names every bad variable, never a value. */
@@ -179,11 +196,33 @@ export function loadConfig(env: Environment = process.env): ExosendConfig {
     healthTo: s.EXOSEND_HEALTH_TO,
     authorityHost: s.AZURE_AUTHORITY_HOST,
     managedIdentityClientId: s.AZURE_CLIENT_ID,
-    storageConnection: s.AzureWebJobsStorage,
+    storage: readStorageConnection(blankAsUnset),
     functionAppName: s.WEBSITE_SITE_NAME,
     resourceGroup: s.WEBSITE_RESOURCE_GROUP,
     appInsightsConnectionString: s.APPLICATIONINSIGHTS_CONNECTION_STRING,
+    telemetryAuthentication: s.APPLICATIONINSIGHTS_AUTHENTICATION_STRING,
   };
+}
+
+/**
+ * Parses APPLICATIONINSIGHTS_AUTHENTICATION_STRING as the Azure Monitor exporters do:
+ * `;`-separated `key=value` pairs, names without regard to case, `Authorization=AAD` required.
+ */
+export function parseTelemetryAuthentication(value: string): TelemetryAuthentication | undefined {
+  const pairs = new Map(
+    value
+      .split(';')
+      .map((pair) => pair.trim())
+      .filter(Boolean)
+      .map((pair) => {
+        const at = pair.indexOf('=');
+        return [pair.slice(0, at).trim().toLowerCase(), at < 0 ? '' : pair.slice(at + 1).trim()] as const;
+      }),
+  );
+  if (pairs.get('authorization')?.toLowerCase() !== 'aad') return undefined;
+  const clientId = pairs.get('clientid') || undefined;
+  if (clientId !== undefined && !guidPattern.test(clientId)) return undefined;
+  return { clientId };
 }
 
 /**

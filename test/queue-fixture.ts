@@ -31,7 +31,7 @@ export async function startQueueFixture(h: Harness): Promise<QueueFixture> {
     EXOSEND_RATE_PER_MINUTE: '100000',
   };
   h.sandbox.exchange.setLimits({ messagesPerMinute: 0 });
-  const storage = connectStorage(azurite.connectionString, settings.EXOSEND_QUEUE);
+  const storage = connectStorage({ kind: 'connectionString', connectionString: azurite.connectionString }, settings.EXOSEND_QUEUE);
   await storage.ready();
   const store = new StatusStore(storage.records);
   const listeners: QueueListener[] = [];

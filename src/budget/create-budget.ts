@@ -1,11 +1,12 @@
 import type { ExosendConfig } from '../config.js';
+import type { StorageConnection } from '../queue/storage-connection.js';
 import type { BudgetLimits, MailboxBudget } from './budget.js';
 import { LocalBudget } from './local-budget.js';
 import { budgetTable, TableBudget } from './table-budget.js';
 
 export type BudgetConfig = Pick<
   ExosendConfig,
-  'ratePerMinute' | 'maxConnections' | 'recipientsPerDay' | 'rateWindowInMs' | 'dayWindowInMs' | 'leaseTtlInMs' | 'storageConnection'
+  'ratePerMinute' | 'maxConnections' | 'recipientsPerDay' | 'rateWindowInMs' | 'dayWindowInMs' | 'leaseTtlInMs' | 'storage'
 >;
 
 export function budgetLimits(config: BudgetConfig): BudgetLimits {
@@ -29,7 +30,7 @@ export function createBudget(config: BudgetConfig, mailbox: string): MailboxBudg
     // a send lasts at most a few minutes (nodemailer's timeouts); a crashed holder's slot comes back then
     timings: { leaseTtlInMs: config.leaseTtlInMs, holdMaxInMs: 5 * config.leaseTtlInMs },
   };
-  const connection = config.storageConnection;
+  const connection = config.storage;
   if (!connection) return new LocalBudget(options);
   return new TableBudget(options, () => tableClient(connection));
 }
@@ -37,16 +38,19 @@ export function createBudget(config: BudgetConfig, mailbox: string): MailboxBudg
 let clients: Map<string, Promise<import('@azure/data-tables').TableClient>> | undefined;
 
 /** The storage SDK loads on the first send, so that a cold start does not pay for it before then. */
-function tableClient(connectionString: string) {
+function tableClient(connection: StorageConnection) {
   clients ??= new Map();
-  let client = clients.get(connectionString);
+  const key = JSON.stringify(connection);
+  let client = clients.get(key);
   if (!client) {
-    client = import('@azure/data-tables').then(({ TableClient }) => {
+    client = Promise.all([import('@azure/data-tables'), import('../queue/storage-credential.js')]).then(([{ TableClient }, { storageCredential }]) => {
+      if (connection.kind === 'identity') return new TableClient(connection.serviceUris.table, budgetTable, storageCredential(connection));
+      const { connectionString } = connection;
       // the emulator speaks plain HTTP; the tables client refuses that unless told
       const allowInsecureConnection = /DefaultEndpointsProtocol=http;|UseDevelopmentStorage=true/i.test(connectionString);
       return TableClient.fromConnectionString(connectionString, budgetTable, { allowInsecureConnection });
     });
-    clients.set(connectionString, client);
+    clients.set(key, client);
   }
   return client;
 }

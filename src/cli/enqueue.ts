@@ -8,13 +8,15 @@ import { IdempotencyKeyReused, RequestRejected } from '../pipeline/errors.js';
 import { enqueueOnce } from '../queue/enqueue.js';
 import { StatusStore } from '../queue/status-store.js';
 import { connectStorage } from '../queue/storage.js';
+import { storageRequired, type StorageConnection } from '../queue/storage-connection.js';
 import { readSettingsFile, SettingsFileError, valuesNotInEnvironment } from './settings-file.js';
 
 const usage = `usage: exosend enqueue [FILE | -] [--settings local.settings.json]
 
 Validates a mail request (JSON, as POST /api/send takes it) and puts it on the intake queue
-(EXOSEND_QUEUE, in the storage account of AzureWebJobsStorage), encoded as the Functions host
-expects. Reads FILE, or standard input when FILE is - or absent. Prints {"id","status"}; follow
+(EXOSEND_QUEUE, in the storage account of AzureWebJobsStorage: a connection string, or
+AzureWebJobsStorage__queueServiceUri / __accountName with your signed-in or managed identity),
+encoded as the Functions host expects. Reads FILE, or standard input when FILE is - or absent. Prints {"id","status"}; follow
 the message with GET /api/messages/{id}.`;
 
 /** `exosend enqueue`: a producer's door to the queue, with the same checks as the HTTP routes. */
@@ -33,9 +35,9 @@ export async function main(args: string[]): Promise<number> {
   try {
     const fileValues = parsed.values.settings ? readSettingsFile(parsed.values.settings) : {};
     const config = loadConfig({ ...process.env, ...valuesNotInEnvironment(fileValues, process.env) });
-    if (!config.storageConnection) throw new ConfigError([{ variable: 'AzureWebJobsStorage', message: 'is required to reach the queue' }]);
+    if (!config.storage) throw new ConfigError([{ variable: 'AzureWebJobsStorage', message: storageRequired('the queue') }]);
     const request = parseMailRequest(decodeUtf8Body(readRequestFile(parsed.positionals[0])), config);
-    const storage = openStorage(config.storageConnection, config.queue);
+    const storage = openStorage(config.storage, config.queue);
     const { id, status } = await enqueueOnce(storage, new StatusStore(storage.records), request, request.idempotencyKey ?? randomUUID());
     console.log(JSON.stringify({ id, status }));
     return 0;
@@ -69,9 +71,9 @@ function readRequestFile(source: string | undefined): Buffer {
 }
 
 /** The storage clients; a connection string they cannot read is named, never echoed (it holds the account key). */
-function openStorage(connectionString: string, queue: string) {
+function openStorage(connection: StorageConnection, queue: string) {
   try {
-    return connectStorage(connectionString, queue);
+    return connectStorage(connection, queue);
   } catch {
     throw new UsageError('AzureWebJobsStorage is not a storage connection string the Azure SDK can read (AccountName=...;AccountKey=...;QueueEndpoint=... or a SAS). Check the setting.');
   }

@@ -54,13 +54,14 @@ export function errorResponse(error: unknown, context: InvocationContext, id?: s
       jsonBody: { error: { code: error.code, message: diagnosis.cause, diagnosis } },
     };
   }
-  if (isRestError(error)) {
+  if (isRestError(error) || isCredentialError(error)) {
     // queues, tables or blobs failed under /api/enqueue or /api/messages: nothing was accepted
-    logEvent(context, 'failed', { id, code: 'STORAGE_UNAVAILABLE', status: error.statusCode });
+    const status = isRestError(error) ? error.statusCode : undefined;
+    logEvent(context, 'failed', { id, code: 'STORAGE_UNAVAILABLE', status, cause: isRestError(error) ? undefined : error.name });
     return {
       status: 503,
       headers: { 'Retry-After': String(defaultRetryAfterSeconds) },
-      jsonBody: { error: { code: 'STORAGE_UNAVAILABLE', message: "exosend's storage (queues, tables, blobs) did not answer; try again later." } },
+      jsonBody: { error: { code: 'STORAGE_UNAVAILABLE', message: storageMessage(status, isCredentialError(error)) } },
     };
   }
   if (error instanceof ConfigError) {
@@ -68,4 +69,18 @@ export function errorResponse(error: unknown, context: InvocationContext, id?: s
     return { status: 500, jsonBody: { error: { code: 'CONFIGURATION_INVALID', message: error.message } } };
   }
   throw error;
+}
+
+/** @azure/identity's failures to get a token: here, only the storage identity's (vault ones arrive as DeliveryFailed). */
+const isCredentialError = (error: unknown): error is Error =>
+  error instanceof Error && ['CredentialUnavailableError', 'AuthenticationError', 'AggregateAuthenticationError'].includes(error.name);
+
+function storageMessage(status: number | undefined, noToken: boolean): string {
+  if (noToken) {
+    return "exosend's identity got no token for its storage: check AzureWebJobsStorage__clientId names the identity assigned to the app; try again later.";
+  }
+  if (status === 401 || status === 403) {
+    return "exosend's storage refused its identity: it needs the Storage Queue, Table and Blob Data Contributor roles on the account (or a valid connection string); try again later.";
+  }
+  return "exosend's storage (queues, tables, blobs) did not answer; try again later.";
 }

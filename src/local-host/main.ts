@@ -16,6 +16,7 @@ import { printBanner } from './banner.js';
 import { createConsole } from './console/console-server.js';
 import { DeadLetters } from './console/dead-letters.js';
 import { createHttpHost } from './http-host.js';
+import { readStorageConnection } from '../queue/storage-connection.js';
 import { startQueueHost } from './queue-host.js';
 import { whenParentGone } from './parent-watch.js';
 import { loadRegistrations, resolveSettings } from './registrations.js';
@@ -97,8 +98,8 @@ if (sandboxMode) {
 } else {
   Object.assign(process.env, valuesNotInEnvironment(fileSettings, process.env));
 }
-const storage = process.env['AzureWebJobsStorage'];
-if (sandboxMode || !storage || /UseDevelopmentStorage=true/i.test(storage)) {
+const storage = readStorageConnection(process.env);
+if (sandboxMode || !storage || (storage.kind === 'connectionString' && /UseDevelopmentStorage=true/i.test(storage.connectionString))) {
   mkdirSync(join(stateDir, 'azurite'), { recursive: true });
   azurite = await startAzurite({ location: join(stateDir, 'azurite') });
   process.env['AzureWebJobsStorage'] = azurite.connectionString;
@@ -108,7 +109,7 @@ const registrations = await loadRegistrations('.');
 const functionKey = process.env['EXOSEND_LOCAL_FUNCTION_KEY'] ?? persistentKey(join(stateDir, 'function-key'));
 const mode = sandboxMode ? `sandbox${args.scenario ? ` (scenario: ${args.scenario}${process.env['EXOSEND_CREDENTIAL'] ? `, EXOSEND_CREDENTIAL=${process.env['EXOSEND_CREDENTIAL']}` : ''})` : ''}` : `real (settings from ${existsSync(settingsFile) ? settingsFile : 'the environment'})`;
 const intakeQueue = registrations.queues[0] && resolveSettings(registrations.queues[0].queueName);
-const storageConnection = process.env['AzureWebJobsStorage'];
+const storageConnection = readStorageConnection(process.env);
 const queueStorage = intakeQueue && storageConnection ? connectStorage(storageConnection, intakeQueue) : undefined;
 const baseUrl = () => `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 const localConsole = createConsole({

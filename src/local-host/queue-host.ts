@@ -1,5 +1,6 @@
-import { QueueServiceClient } from '@azure/storage-queue';
 import { redactSecrets } from '../diagnosis/catalogue.js';
+import { connectStorage } from '../queue/storage.js';
+import { readStorageConnection } from '../queue/storage-connection.js';
 import { readQueueHostOptions } from './host-json.js';
 import { invocationContext, type LogSink } from './invocation.js';
 import { startQueueListener, type QueueListener } from './queue-listener.js';
@@ -11,12 +12,11 @@ export async function startQueueHost(registrations: QueueRegistration[], log: Lo
   const listeners: QueueListener[] = [];
   for (const registration of registrations) {
     const setting = registration.connection || 'AzureWebJobsStorage';
-    const connectionString = process.env[setting];
-    if (!connectionString) throw new Error(`The queue function ${registration.name} needs the app setting ${setting}.`);
-    const service = QueueServiceClient.fromConnectionString(connectionString);
+    // a connection string, or the same identity-based settings the Functions host reads
+    const connection = readStorageConnection(process.env, setting);
+    if (!connection) throw new Error(`The queue function ${registration.name} needs the app setting ${setting} (or ${setting}__queueServiceUri).`);
     const queueName = resolveSettings(registration.queueName);
-    const queue = service.getQueueClient(queueName);
-    const poison = service.getQueueClient(`${queueName}-poison`);
+    const { intake: queue, poison } = connectStorage(connection, queueName);
     await Promise.all([queue.createIfNotExists(), poison.createIfNotExists()]);
     listeners.push(
       startQueueListener({

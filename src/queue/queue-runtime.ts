@@ -1,4 +1,5 @@
 import { ConfigError } from '../config.js';
+import { storageRequired } from './storage-connection.js';
 import { getRuntime, type Runtime } from '../runtime.js';
 import type { QueueDeps } from './process-message.js';
 
@@ -13,12 +14,12 @@ export function getQueueRuntime(): Promise<QueueDeps> {
   const runtime = getRuntime();
   if (current?.runtime === runtime) return current.deps;
   const { config, sender } = runtime;
-  const connectionString = config.storageConnection;
-  if (!connectionString) {
-    return Promise.reject(new ConfigError([{ variable: 'AzureWebJobsStorage', message: 'is required for the queue, /api/enqueue and /api/messages' }]));
+  const connection = config.storage;
+  if (!connection) {
+    return Promise.reject(new ConfigError([{ variable: 'AzureWebJobsStorage', message: storageRequired('the queue, /api/enqueue and /api/messages') }]));
   }
   const deps = Promise.all([import('./storage.js'), import('./status-store.js')]).then(([{ connectStorage }, { StatusStore }]) => {
-    const storage = connectStorage(connectionString, config.queue);
+    const storage = connectStorage(connection, config.queue);
     return { config, sender, storage, store: new StatusStore(storage.records) };
   });
   current = { runtime, deps };

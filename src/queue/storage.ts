@@ -1,6 +1,8 @@
 import { TableClient } from '@azure/data-tables';
 import { BlobServiceClient, type ContainerClient } from '@azure/storage-blob';
 import { QueueServiceClient, type QueueClient } from '@azure/storage-queue';
+import { storageCredential } from './storage-credential.js';
+import type { StorageConnection } from './storage-connection.js';
 
 export const recordsTable = 'exosendmessages';
 export const requestsContainer = 'exosend-requests';
@@ -15,15 +17,36 @@ export interface QueueStorage {
   ready(): Promise<void>;
 }
 
-export function connectStorage(connectionString: string, queueName: string): QueueStorage {
-  const queues = QueueServiceClient.fromConnectionString(connectionString);
-  // the emulator speaks plain HTTP; the tables client refuses that unless told
-  const allowInsecureConnection = /DefaultEndpointsProtocol=http;|UseDevelopmentStorage=true/i.test(connectionString);
+/** The clients for one storage connection: a connection string (Azurite, local), or the host's identity settings. */
+function clientsFor(connection: StorageConnection): { queues: QueueServiceClient; records: TableClient; blobs: BlobServiceClient } {
+  if (connection.kind === 'connectionString') {
+    const { connectionString } = connection;
+    // the emulator speaks plain HTTP; the tables client refuses that unless told
+    const allowInsecureConnection = /DefaultEndpointsProtocol=http;|UseDevelopmentStorage=true/i.test(connectionString);
+    return {
+      queues: QueueServiceClient.fromConnectionString(connectionString),
+      records: TableClient.fromConnectionString(connectionString, recordsTable, { allowInsecureConnection }),
+      blobs: BlobServiceClient.fromConnectionString(connectionString),
+    };
+  }
+  // one credential for the three clients: one token serves them all (audience https://storage.azure.com)
+  const credential = storageCredential(connection);
+  return {
+    queues: new QueueServiceClient(connection.serviceUris.queue, credential),
+    records: new TableClient(connection.serviceUris.table, recordsTable, credential),
+    blobs: new BlobServiceClient(connection.serviceUris.blob, credential),
+  };
+}
+
+
+/** A bare string is a connection string (Azurite, tests). */
+export function connectStorage(connection: StorageConnection | string, queueName: string): QueueStorage {
+  const { queues, records, blobs } = clientsFor(typeof connection === 'string' ? { kind: 'connectionString', connectionString: connection } : connection);
   const storage: Omit<QueueStorage, 'ready'> = {
     intake: queues.getQueueClient(queueName),
     poison: queues.getQueueClient(`${queueName}-poison`),
-    records: TableClient.fromConnectionString(connectionString, recordsTable, { allowInsecureConnection }),
-    requests: BlobServiceClient.fromConnectionString(connectionString).getContainerClient(requestsContainer),
+    records,
+    requests: blobs.getContainerClient(requestsContainer),
   };
   let created: Promise<void> | undefined;
   const ready = () => {

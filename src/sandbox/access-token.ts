@@ -31,6 +31,7 @@ export const knownResources = new Set([
   'https://vault.azure.net',
   'https://management.azure.com',
   'https://storage.azure.com',
+  'https://monitor.azure.com',
 ]);
 
 /**

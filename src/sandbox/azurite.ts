@@ -1,8 +1,11 @@
 import type { ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
+import type { TlsMaterial } from './pki.js';
 import { spawnWithParent } from './spawn-with-parent.js';
 
 /** Azurite's well-known development account: public, documented, and useless outside an emulator. */
@@ -12,11 +15,18 @@ const accountKey = 'Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6
 export interface AzuriteOptions {
   /** Keep the state in this folder; without it everything lives in memory and dies with the process. */
   location?: string;
+  /**
+   * Serve HTTPS with this certificate and accept bearer tokens (`--oauth basic`: lifetime, issuer and
+   * audience are checked, as storage does; the signature is not). Shared-key requests still work.
+   */
+  tls?: TlsMaterial;
 }
 
 export interface Azurite {
   /** For AzureWebJobsStorage: explicit endpoints, since the ports are not Azurite's defaults. */
   connectionString: string;
+  /** The account's endpoints (`http(s)://127.0.0.1:PORT/devstoreaccount1`), for identity-based settings. */
+  serviceUris: Record<'blob' | 'queue' | 'table', string>;
   close(): Promise<void>;
 }
 
@@ -26,6 +36,13 @@ export async function startAzurite(options: AzuriteOptions = {}): Promise<Azurit
   const args = [main, '--silent', '--disableTelemetry', '--skipApiVersionCheck'];
   for (const service of ['blob', 'queue', 'table']) args.push(`--${service}Host`, '127.0.0.1', `--${service}Port`, '0');
   args.push(...(options.location ? ['--location', options.location] : ['--inMemoryPersistence', '--extentMemoryLimit', '1024']));
+  // Azurite reads the certificate and key from files; they only need to outlive its start
+  const tlsDir = options.tls ? mkdtempSync(join(tmpdir(), 'exosend-azurite-')) : undefined;
+  if (options.tls && tlsDir) {
+    writeFileSync(join(tlsDir, 'cert.pem'), options.tls.certPem);
+    writeFileSync(join(tlsDir, 'key.pem'), options.tls.keyPem, { mode: 0o600 });
+    args.push('--cert', join(tlsDir, 'cert.pem'), '--key', join(tlsDir, 'key.pem'), '--oauth', 'basic');
+  }
 
   // a process group of its own: a terminal's Ctrl-C must not stop the emulator under deliveries that
   // are still finishing; whoever started it stops it (close(), or this process's end, however it ends)
@@ -36,10 +53,11 @@ export async function startAzurite(options: AzuriteOptions = {}): Promise<Azurit
     const endpoints = await listeningEndpoints(child);
     child.stdout!.resume(); // keep draining, or a full pipe would stall Azurite
     const connectionString =
-      `DefaultEndpointsProtocol=http;AccountName=${account};AccountKey=${accountKey};` +
+      `DefaultEndpointsProtocol=${options.tls ? 'https' : 'http'};AccountName=${account};AccountKey=${accountKey};` +
       Object.entries(endpoints).map(([service, url]) => `${service}Endpoint=${url}/${account};`).join('');
     return {
       connectionString,
+      serviceUris: { blob: `${endpoints.Blob}/${account}`, queue: `${endpoints.Queue}/${account}`, table: `${endpoints.Table}/${account}` },
       close: async () => {
         process.off('exit', stopWithParent);
         if (child.exitCode !== null) return;
@@ -50,6 +68,8 @@ export async function startAzurite(options: AzuriteOptions = {}): Promise<Azurit
   } catch (error) {
     child.kill();
     throw error;
+  } finally {
+    if (tlsDir) rmSync(tlsDir, { recursive: true, force: true });
   }
 }
 
@@ -63,7 +83,7 @@ async function listeningEndpoints(child: ChildProcess): Promise<Record<'Blob' | 
   });
   const listening = (async () => {
     for await (const line of lines) {
-      const match = /Azurite (Blob|Queue|Table) service is successfully listening at (http:\/\/\S+)/.exec(line);
+      const match = /Azurite (Blob|Queue|Table) service is successfully listening at (https?:\/\/\S+)/.exec(line);
       if (match) found[match[1] as 'Blob' | 'Queue' | 'Table'] = match[2]!;
       if (found.Blob && found.Queue && found.Table) return found as Record<'Blob' | 'Queue' | 'Table', string>;
     }

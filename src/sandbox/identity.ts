@@ -33,6 +33,8 @@ export interface IdentityCounters {
   tokensByAudience: Record<string, number>;
   openIdConfigRequests: number;
   managedIdentityRequests: number;
+  /** Managed-identity tokens issued, by resource (`https://storage.azure.com`, `https://monitor.azure.com`, ...). */
+  managedIdentityTokensByResource: Record<string, number>;
 }
 
 /** What the other stand-ins need from the identity platform: where it is, and whether a token is its own. */
@@ -83,6 +85,7 @@ export async function startIdentityStandIn(options: IdentityStandInOptions): Pro
     tokensByAudience: {},
     openIdConfigRequests: 0,
     managedIdentityRequests: 0,
+    managedIdentityTokensByResource: {},
   };
   let outage: { remaining: number; status: number; retryAfterSeconds: number; retryAfterInMs?: number | undefined } = {
     remaining: 0,
@@ -188,7 +191,10 @@ export async function startIdentityStandIn(options: IdentityStandInOptions): Pro
     onRequest: () => {
       counters.managedIdentityRequests += 1;
     },
-    onIssued: (token) => secrets.add(token),
+    onIssued: (token, resource) => {
+      secrets.add(token);
+      counters.managedIdentityTokensByResource[resource] = (counters.managedIdentityTokensByResource[resource] ?? 0) + 1;
+    },
   });
 
   return {
@@ -221,6 +227,7 @@ export async function startIdentityStandIn(options: IdentityStandInOptions): Pro
       counters.tokensByAudience = {};
       counters.openIdConfigRequests = 0;
       counters.managedIdentityRequests = 0;
+      counters.managedIdentityTokensByResource = {};
     },
     async close() {
       await Promise.all([closeServer(server), msi.close()]);

@@ -34,7 +34,7 @@ export async function startManagedIdentityEndpoint(
   directory: IdentityDirectory,
   key: SigningKey,
   systemAssigned: ManagedIdentity,
-  hooks: { onRequest(): void; onIssued(token: string): void },
+  hooks: { onRequest(): void; onIssued(token: string, resource: string): void },
 ): Promise<ManagedIdentityServer> {
   const header = randomBytes(16).toString('hex');
 
@@ -71,7 +71,7 @@ export async function startManagedIdentityEndpoint(
     // for the token exchange, Entra issues a v2.0 token: the issuer a federated credential names
     const exchange = tokenExchangeAudiences.has(resource) ? { iss: `https://login.microsoftonline.com/${identity.tenantId}/v2.0`, ver: '2.0', azp: identity.clientId } : {};
     const accessToken = await key.sign({ ...claims, ...exchange, xms_mirid: identity.resourceId });
-    hooks.onIssued(accessToken);
+    hooks.onIssued(accessToken, resource);
     sendJson(response, 200, {
       access_token: accessToken,
       expires_on: String(claims.exp),
