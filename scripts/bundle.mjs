@@ -1,7 +1,6 @@
 // The deployable entry (package.json "main"): src/index.ts and everything it imports in one ESM
 // file, which a cold start loads in about a third of the time the tsc output takes (README,
-// "Benchmark"). @azure/functions stays external (the host and the local host share its `app`);
-// applicationinsights stays external and is still imported lazily, on first telemetry.
+// "Benchmark"). @azure/functions stays external (the host and the local host share its `app`).
 // `node scripts/bundle.mjs [--entry src/x.ts] [--outfile dist/y.mjs]`; run after tsc.
 import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
@@ -19,7 +18,7 @@ const result = await build({
   platform: 'node',
   format: 'esm',
   target: 'node20',
-  external: ['@azure/functions', 'applicationinsights'],
+  external: ['@azure/functions'],
   // smaller to read and parse; names kept, since the Azure SDK names credentials by constructor.name
   minify: true,
   keepNames: true,

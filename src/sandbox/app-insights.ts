@@ -4,6 +4,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createServer } from 'node:https';
 import { gunzipSync } from 'node:zlib';
 import { closeServer, handleWith, listen, sendJson } from './http.js';
+import type { TokenVerifier } from './identity.js';
 import type { TlsMaterial } from './pki.js';
 
 /**
@@ -25,7 +26,12 @@ export interface TelemetryEnvelope {
 export interface AppInsightsStandInOptions {
   tls: TlsMaterial;
   instrumentationKey?: string;
+  /** Checks bearer tokens once `requireEntraToken(true)`: the identity platform stand-in. */
+  verifier?: TokenVerifier;
 }
+
+/** The audience ingestion accepts when local authentication is off. */
+export const monitorAudience = 'https://monitor.azure.com';
 
 export interface AppInsightsStandIn {
   url: string;
@@ -42,6 +48,15 @@ export interface AppInsightsStandIn {
   ofType(baseType: string): TelemetryEnvelope[];
   /** Forgets the envelopes received so far (one test's from the next's). */
   clear(): void;
+  /**
+   * As ingestion with local authentication disabled: every batch without a valid bearer token for
+   * https://monitor.azure.com (signed by the identity stand-in, unexpired) is refused with 401; with
+   * `publishers`, a token of any other app (client ID) is refused with 403, as an identity without
+   * Monitoring Metrics Publisher on the resource is.
+   */
+  requireEntraToken(required: boolean, publishers?: string[]): void;
+  /** Batches refused for want of a valid token, and the reason of each. */
+  refused: string[];
   close(): Promise<void>;
 }
 
@@ -52,15 +67,49 @@ export async function startAppInsightsStandIn(options: AppInsightsStandInOptions
   const envelopes: TelemetryEnvelope[] = [];
   const bodies: string[] = [];
   const events = new EventEmitter();
+  const refused: string[] = [];
+  let entraRequired = false;
+  let publishers: string[] | undefined;
+
+  /** The reason a request's token is not good enough, or undefined when it is. */
+  async function tokenProblem(request: IncomingMessage): Promise<{ status: number; message: string } | undefined> {
+    const message = await tokenMessage(request);
+    if (message) return { status: 401, message };
+    const appId = String(decodeClaims(request).appid ?? '').toLowerCase();
+    if (publishers && !publishers.some((p) => p.toLowerCase() === appId)) {
+      return { status: 403, message: `The identity ${appId} does not hold Monitoring Metrics Publisher on this resource.` };
+    }
+    return undefined;
+  }
+
+  async function tokenMessage(request: IncomingMessage): Promise<string | undefined> {
+    const [scheme, token] = (request.headers.authorization ?? '').split(' ');
+    if (scheme?.toLowerCase() !== 'bearer' || !token) return 'Authorization header with a Bearer token is required: local authentication is disabled.';
+    if (!options.verifier) return 'The stand-in has no identity platform to verify tokens with.';
+    try {
+      const claims = await options.verifier.verifyToken(token);
+      const audience = String(claims.aud).replace(/\/+$/, '');
+      return audience === monitorAudience ? undefined : `The token's audience ${audience} is not ${monitorAudience}.`;
+    } catch (error) {
+      return `The token is not valid: ${(error as Error).message}`;
+    }
+  }
 
   async function route(request: IncomingMessage, response: ServerResponse): Promise<void> {
     const path = new URL(request.url ?? '/', 'https://127.0.0.1').pathname;
     if (request.method !== 'POST' || (path !== '/v2.1/track' && path !== '/v2/track')) {
       return sendJson(response, 404, { error: `${request.method} ${path} is not served by the stand-in.` });
     }
+    const text = await readRaw(request).catch(() => undefined);
+    const problem = entraRequired ? await tokenProblem(request) : undefined;
+    if (problem) {
+      refused.push(problem.message);
+      return sendJson(response, problem.status, { itemsReceived: 0, itemsAccepted: 0, errors: [{ index: 0, statusCode: problem.status, message: problem.message }] });
+    }
     let items: unknown[];
     try {
-      items = parseBatch(await readRaw(request));
+      if (text === undefined) throw new Error('The body could not be read.');
+      items = parseBatch(text);
     } catch (error) {
       return sendJson(response, 400, { itemsReceived: 0, itemsAccepted: 0, errors: [{ index: 0, statusCode: 400, message: String(error) }] });
     }
@@ -97,7 +146,13 @@ export async function startAppInsightsStandIn(options: AppInsightsStandInOptions
     ofType: (baseType) => envelopes.filter((e) => e.data?.baseType === baseType),
     clear: () => {
       envelopes.length = 0;
+      refused.length = 0;
     },
+    requireEntraToken: (required, allowed) => {
+      entraRequired = required;
+      publishers = allowed;
+    },
+    refused,
     close: () => closeServer(server),
   };
 }
@@ -117,4 +172,14 @@ function checkEnvelope(item: unknown, instrumentationKey: string): string | unde
   if (!envelope.iKey || !guid.test(envelope.iKey)) return 'Invalid instrumentation key';
   if (envelope.iKey.toLowerCase() !== instrumentationKey.toLowerCase()) return 'Invalid instrumentation key';
   return undefined;
+}
+
+/** The claims of the request's bearer token, unverified (tokenMessage verified it already). */
+function decodeClaims(request: IncomingMessage): Record<string, unknown> {
+  const token = (request.headers.authorization ?? '').split(' ')[1] ?? '';
+  try {
+    return JSON.parse(Buffer.from(token.split('.')[1] ?? '', 'base64url').toString('utf8')) as Record<string, unknown>;
+  } catch {
+    return {};
+  }
 }

@@ -81,7 +81,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     started.push(vault);
     const exchange = await startExchangeStandIn({ tls, identity, ...(options.outboxDir ? { outboxDir: options.outboxDir } : {}) });
     started.push(exchange);
-    const appInsights = await startAppInsightsStandIn({ tls });
+    const appInsights = await startAppInsightsStandIn({ tls, verifier: identity });
     started.push(appInsights);
 
     const federatedIdentity = identity.addUserAssignedIdentity('exosend-federated');

@@ -1,5 +1,5 @@
-import type { TelemetryClient } from 'applicationinsights';
-import { createTelemetryClient } from './telemetry-client.js';
+import { parseTelemetryAuthentication } from '../config.js';
+import type { TelemetryClient } from './telemetry-client.js';
 
 /** One availability result, as the Application Insights availability blade and alert rules read it. */
 export interface AvailabilityResult {
@@ -18,15 +18,18 @@ export type EventProperties = Record<string, string | number | boolean | undefin
 
 /**
  * The facade every module uses for Application Insights. It does nothing without
- * APPLICATIONINSIGHTS_CONNECTION_STRING; with one, the package is loaded on first use, after the
- * caller has moved on: tracking never throws, never waits for the load and never blocks a send.
- * The variable is read on each call rather than from the typed settings, so telemetry still works
- * (and reports the failure) when the other settings are invalid.
+ * APPLICATIONINSIGHTS_CONNECTION_STRING; with one, the client module is loaded on first use, after
+ * the caller has moved on: tracking never throws, never waits for the load and never blocks a send.
+ * The variables are read on each call rather than from the typed settings, so telemetry still works
+ * (and reports the failure) when the other settings are invalid. With
+ * APPLICATIONINSIGHTS_AUTHENTICATION_STRING (`Authorization=AAD;ClientId=<id>`) it sends with that
+ * managed identity's Entra token, as ingestion requires when local authentication is off.
  */
-let current: { connectionString: string; client: Promise<TelemetryClient | undefined> } | undefined;
+let current: { key: string; client: Promise<TelemetryClient | undefined> } | undefined;
 let loadFailureReported = false;
 
 const connectionStringNow = () => process.env.APPLICATIONINSIGHTS_CONNECTION_STRING?.trim();
+const authenticationNow = () => process.env.APPLICATIONINSIGHTS_AUTHENTICATION_STRING?.trim() || undefined;
 
 /** Whether telemetry is on: callers on a hot path skip building what would be thrown away. */
 export const telemetryIsOn = (): boolean => Boolean(connectionStringNow());
@@ -34,22 +37,34 @@ export const telemetryIsOn = (): boolean => Boolean(connectionStringNow());
 function client(): Promise<TelemetryClient | undefined> | undefined {
   const connectionString = connectionStringNow();
   if (!connectionString) return undefined;
-  if (current?.connectionString !== connectionString) {
+  const authentication = authenticationNow();
+  const key = `${connectionString}\n${authentication ?? ''}`;
+  if (current?.key !== key) {
     void retire(current?.client);
-    current = { connectionString, client: load(connectionString) };
+    current = { key, client: load(connectionString, authentication) };
   }
   return current.client;
 }
 
-async function load(connectionString: string): Promise<TelemetryClient | undefined> {
-  // let the caller's invocation finish its synchronous work before a second of require()
+function reportOnce(message: string): undefined {
+  if (!loadFailureReported) console.warn(`exosend telemetry is off: ${message}`);
+  loadFailureReported = true;
+  return undefined;
+}
+
+async function load(connectionString: string, authenticationString: string | undefined): Promise<TelemetryClient | undefined> {
+  // let the caller's invocation finish its synchronous work first
   await new Promise((resolve) => setImmediate(resolve));
+  const authentication = authenticationString === undefined ? undefined : parseTelemetryAuthentication(authenticationString);
+  // never fall back to sending without a token: ingestion with local auth off would refuse it anyway
+  if (authenticationString !== undefined && !authentication) {
+    return reportOnce('APPLICATIONINSIGHTS_AUTHENTICATION_STRING must be "Authorization=AAD;ClientId=<GUID>"');
+  }
   try {
-    return await createTelemetryClient(connectionString);
+    const { createTelemetryClient } = await import('./telemetry-client.js');
+    return createTelemetryClient(connectionString, authentication);
   } catch (error) {
-    if (!loadFailureReported) console.warn(`exosend telemetry is off: applicationinsights failed to load (${(error as Error).name})`);
-    loadFailureReported = true;
-    return undefined;
+    return reportOnce(`${(error as Error).message.startsWith('APPLICATIONINSIGHTS') ? (error as Error).message : `the client failed to load (${(error as Error).name})`}`);
   }
 }
 
