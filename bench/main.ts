@@ -1,7 +1,7 @@
 // `npm run bench` (scripts/bench.mjs builds and trusts the sandbox CA, then runs this): what exosend
 // costs per message against nodemailer alone and against the support article's way, on loopback
 // stand-ins. Prints one table and writes the same figures as JSON. Nothing here runs in `npm test`.
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { measureColdStart, type Entry } from './cold-start.js';
 import { measureHostileInput } from './hostile-input.js';
@@ -26,6 +26,8 @@ const tscBuild: Entry = { name: 'tsc build', path: 'dist/src/index.js' };
 const bundle: Entry = { name: 'bundle', path: 'dist/bundle/index.mjs' };
 // what a bundle of the HTTP send trigger alone loads: the most that lazy storage SDKs could still save
 const sendOnly: Entry = { name: 'send trigger alone (reference)', path: 'dist/bench/bundles/send.mjs' };
+// the zip `npm run package` builds, unpacked by scripts/bench.mjs: its own node_modules, nothing from the repository's
+const deployed: Entry = { name: 'deployed artefact (unpacked zip)', path: 'dist/bench/deployed/dist/bundle/index.mjs' };
 
 const started = Date.now();
 const loadAtStart = loadAverage();
@@ -52,7 +54,7 @@ try {
   const coldStart = await section('3 cold start', 'fresh processes', () =>
     measureColdStart(
       standIns,
-      { loads: [tscBuild, bundle, sendOnly], firstSends: [tscBuild, bundle] },
+      { loads: [tscBuild, bundle, deployed, sendOnly], firstSends: [tscBuild, bundle] },
       { load: options.coldStart.loadRepetitions, firstSend: options.coldStart.firstSendRepetitions },
     ),
   );
@@ -75,6 +77,7 @@ try {
     warm,
     cost,
     coldStart,
+    deployedPackage: { zipBytes: statSync('dist/exosend.zip').size, unpackedBytes: Number(readFileSync('dist/bench/deployed.size', 'utf8')) },
     pacing,
     queue,
     hostile,

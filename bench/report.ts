@@ -73,6 +73,9 @@ export function formatReport(r: BenchResults): string {
     const shipped = load.path === r.shippedEntry ? ', shipped' : '';
     rows.push(['3', `cold: load entry, less empty node: ${load.name}${shipped}`, `${int(load.netMs)} ms`, '', '', '', '', `${load.path}; import alone ${int(load.importMs)} ms`]);
   }
+  const { zipBytes, unpackedBytes } = r.deployedPackage;
+  const megabytes = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(1)} MB`;
+  rows.push(['3', 'deployed artefact: dist/exosend.zip size', megabytes(zipBytes), '', '', '', '', `${megabytes(unpackedBytes)} unpacked: host.json, package.json, bundle, node_modules of @azure/functions`]);
   for (const first of cold.firstSends) {
     const path = cold.loads.find((l) => l.name === first.name)?.path;
     const shipped = path === r.shippedEntry ? ', shipped' : '';

@@ -24,6 +24,8 @@ export interface BenchResults {
   warm: WarmSends;
   cost: CostRun;
   coldStart: ColdStart;
+  /** dist/exosend.zip (npm run package): its size, and the bytes of what it unpacks to. */
+  deployedPackage: { zipBytes: number; unpackedBytes: number };
   pacing: Pacing;
   queue: QueueDrain;
   hostile: HostileInput;
