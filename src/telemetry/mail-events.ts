@@ -5,8 +5,10 @@ import { telemetryIsOn, trackEvent } from './telemetry.js';
  * its log line). Only the fields below are copied, so passing a larger object can never carry an
  * address, a subject or a body into telemetry.
  */
+export const mailEventKinds = ['sent', 'failed', 'retry', 'dead-lettered', 'deferred'] as const;
+
 export interface MailEvent {
-  kind: 'sent' | 'failed' | 'retry' | 'dead-lettered' | 'deferred';
+  kind: (typeof mailEventKinds)[number];
   id?: string;
   /** The diagnosis code of the failure (of the attempt that failed, for a retry). */
   code?: string;

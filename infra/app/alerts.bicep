@@ -1,0 +1,100 @@
+// The health alerts operations watch: an action group that mails alertEmail, and four log alert
+// rules on Application Insights. Each description is what the on-call person does first. The
+// telemetry names are the code's (src/health/availability.ts, src/telemetry/mail-events.ts);
+// test/infra.test.ts fails when a query names one the code no longer emits.
+param namePrefix string
+param actionGroupName string
+param location string
+param tags object
+param applicationInsightsName string
+param alertEmail string
+
+@description('Retries in 15 minutes (with at least a fifth of the sends retried) that count as a rising rate of transient failures.')
+param transientFailureThreshold int = 10
+
+resource applicationInsights 'Microsoft.Insights/components@2020-02-02' existing = {
+  name: applicationInsightsName
+}
+
+resource actionGroup 'Microsoft.Insights/actionGroups@2023-01-01' = {
+  name: actionGroupName
+  location: 'global'
+  tags: tags
+  properties: {
+    groupShortName: 'exosend'
+    enabled: true
+    emailReceivers: [
+      { name: 'on-call', emailAddress: alertEmail, useCommonAlertSchema: true }
+    ]
+  }
+}
+
+var rules = [
+  {
+    name: 'health-check-failing'
+    severity: 1
+    windowSize: 'PT10M'
+    description: 'exosend\'s health check (availability test exosend-smtp) failed. First: open Application Insights > Availability, read the failed result\'s message: it names the failing stage and the diagnosis code with its fix (vault, token, claims, SMTP AUTH, send). Then run `npx exosend doctor --settings <the app settings>` to confirm, and fix the setup step it names.'
+    query: 'availabilityResults\n| where name == "exosend-smtp" and success == false\n| project timestamp, message, customDimensions'
+    operator: 'GreaterThan'
+    threshold: 0
+  }
+  {
+    name: 'health-check-silent'
+    severity: 1
+    windowSize: 'PT15M'
+    description: 'No exosend-smtp health result arrived for 15 minutes: the app is stopped or not deploying, its timer is not running, or its telemetry is refused. First: check the function app is running (Azure portal > Function App > Overview) and its log stream; then that its identity still holds Monitoring Metrics Publisher on Application Insights and APPLICATIONINSIGHTS_AUTHENTICATION_STRING names it.'
+    query: 'availabilityResults\n| where name == "exosend-smtp"'
+    operator: 'LessThan'
+    threshold: 1
+  }
+  {
+    name: 'dead-letter'
+    severity: 2
+    windowSize: 'PT5M'
+    description: 'A queued message was dead-lettered (exosend.dead-lettered): it will not be sent. First: read the event\'s code in customDimensions (or GET /api/messages/{id}) for the diagnosis and its fix; once fixed, resubmit the request from the outbound-mail-poison queue.'
+    query: 'customEvents\n| where name == "exosend.dead-lettered"\n| project timestamp, id = tostring(customDimensions.id), code = tostring(customDimensions.code)'
+    operator: 'GreaterThan'
+    threshold: 0
+  }
+  {
+    name: 'transient-failures-rising'
+    severity: 3
+    windowSize: 'PT15M'
+    description: 'Transient failures are rising (exosend.retry): Exchange throttles (432 4.3.2, 4xx) or Entra, the vault or storage answer slowly. First: group the retries by customDimensions.code to see which; if CONCURRENCY_LIMIT, check nothing else sends as this mailbox; if it persists, the messages still wait in the queue and are not lost.'
+    query: 'customEvents\n| where name in ("exosend.retry", "exosend.sent")\n| summarize retries = countif(name == "exosend.retry"), sent = countif(name == "exosend.sent")\n| where retries >= ${transientFailureThreshold} and retries * 5 >= sent'
+    operator: 'GreaterThan'
+    threshold: 0
+  }
+]
+
+resource alertRules 'Microsoft.Insights/scheduledQueryRules@2023-12-01' = [
+  for rule in rules: {
+    name: '${namePrefix}-${rule.name}'
+    location: location
+    tags: tags
+    kind: 'LogAlert'
+    properties: {
+      displayName: 'exosend: ${rule.name}'
+      description: rule.description
+      severity: rule.severity
+      enabled: true
+      scopes: [applicationInsights.id]
+      evaluationFrequency: 'PT5M'
+      windowSize: rule.windowSize
+      criteria: {
+        allOf: [
+          {
+            query: rule.query
+            timeAggregation: 'Count'
+            operator: rule.operator
+            threshold: rule.threshold
+            failingPeriods: { numberOfEvaluationPeriods: 1, minFailingPeriodsToAlert: 1 }
+          }
+        ]
+      }
+      autoMitigate: true
+      actions: { actionGroups: [actionGroup.id] }
+    }
+  }
+]
