@@ -39,6 +39,8 @@ export interface KeyVaultStandIn {
   currentValue(name: string): string | undefined;
   /** Grants `get` on secrets to a principal (the token's oid). */
   grantAccess(objectId: string): void;
+  /** Grants `set` on secrets (Key Vault Secrets Officer) to a principal: `PUT /secrets/{name}` adds a version. */
+  grantWrite(objectId: string): void;
   revokeAccess(objectId: string): void;
   /** Denies everyone, whatever was granted. */
   denyAccess(denied: boolean): void;
@@ -66,6 +68,7 @@ export async function startKeyVaultStandIn(options: KeyVaultStandInOptions): Pro
   const secrets = new Map<string, SecretVersion[]>();
   const everSeen = new Set<string>();
   const granted = new Set<string>();
+  const writers = new Set<string>();
   const vaultName = options.vaultName ?? 'exosend-sandbox';
   let denied = false;
   let outage: { remaining: number; status: number; retryAfterInMs?: number } = { remaining: 0, status: 503 };
@@ -107,7 +110,8 @@ export async function startKeyVaultStandIn(options: KeyVaultStandInOptions): Pro
   async function route(request: IncomingMessage, response: ServerResponse): Promise<void> {
     const requestUrl = new URL(request.url ?? '/', url);
     const [, collection, name = '', version = ''] = requestUrl.pathname.split('/');
-    if (request.method !== 'GET' || collection !== 'secrets' || !name) {
+    const writing = request.method === 'PUT' && !version;
+    if ((request.method !== 'GET' && !writing) || collection !== 'secrets' || !name) {
       return vaultError(response, 404, { code: 'NotFound', message: `${request.method} ${requestUrl.pathname} is not served by the stand-in.` });
     }
     if (outage.remaining > 0) {
@@ -124,6 +128,7 @@ export async function startKeyVaultStandIn(options: KeyVaultStandInOptions): Pro
     }
     const claims = await authenticate(request, response);
     if (!claims) return;
+    if (writing) return writeSecret(request, response, claims, name);
     if (denied || !granted.has(claims.oid)) {
       return vaultError(response, 403, {
         code: 'Forbidden',
@@ -157,6 +162,45 @@ export async function startKeyVaultStandIn(options: KeyVaultStandInOptions): Pro
     });
   }
 
+  /** `PUT /secrets/{name}` with `{ value, attributes: { exp } }`, as SecretClient.setSecret sends it. */
+  async function writeSecret(request: IncomingMessage, response: ServerResponse, claims: AccessTokenClaims, name: string): Promise<void> {
+    if (denied || !writers.has(claims.oid)) {
+      return vaultError(response, 403, {
+        code: 'Forbidden',
+        message: `Caller is not authorized to perform action on resource. Caller: appid=${claims.appid};oid=${claims.oid}. Action: 'Microsoft.KeyVault/vaults/secrets/setSecret/action'`,
+        innerError: { code: 'ForbiddenByRbac' },
+      });
+    }
+    const chunks: Buffer[] = [];
+    for await (const chunk of request) chunks.push(chunk as Buffer);
+    let body: { value?: unknown; attributes?: { exp?: unknown } };
+    try {
+      body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as typeof body;
+    } catch {
+      return vaultError(response, 400, { code: 'BadParameter', message: 'The request body is not JSON.' });
+    }
+    if (typeof body.value !== 'string' || !/^[0-9a-zA-Z-]{1,127}$/.test(name)) {
+      return vaultError(response, 400, { code: 'BadParameter', message: 'A secret needs a name of letters, digits and dashes, and a string value.' });
+    }
+    const exp = typeof body.attributes?.exp === 'number' ? new Date(body.attributes.exp * 1000) : undefined;
+    const { version } = store(name, body.value, exp ? { expiresOn: exp } : {});
+    sendJson(response, 200, {
+      value: body.value,
+      id: `${url}/secrets/${name}/${version}`,
+      attributes: { enabled: true, ...(exp ? { exp: body.attributes!.exp } : {}), created: Math.floor(Date.now() / 1000), updated: Math.floor(Date.now() / 1000) },
+      tags: {},
+    });
+  }
+
+  function store(name: string, value: string, input: SecretVersionInput): { version: string } {
+    const version = randomBytes(16).toString('hex');
+    const versions = secrets.get(name.toLowerCase()) ?? [];
+    versions.push({ version, value, created: Math.floor(Date.now() / 1000), ...input });
+    secrets.set(name.toLowerCase(), versions);
+    everSeen.add(value);
+    return { version };
+  }
+
   const server = createServer({ cert: options.tls.certPem, key: options.tls.keyPem }, handleWith(route));
   url = `https://127.0.0.1:${await listen(server)}`;
 
@@ -166,16 +210,13 @@ export async function startKeyVaultStandIn(options: KeyVaultStandInOptions): Pro
       return reads;
     },
     setSecret(name, value, input = {}) {
-      const version = randomBytes(16).toString('hex');
-      const versions = secrets.get(name.toLowerCase()) ?? [];
-      versions.push({ version, value, created: Math.floor(Date.now() / 1000), ...input });
-      secrets.set(name.toLowerCase(), versions);
-      everSeen.add(value);
+      const { version } = store(name, value, input);
       return { id: `${url}/secrets/${name}/${version}`, version };
     },
     deleteSecret: (name) => void secrets.delete(name.toLowerCase()),
     currentValue: (name) => secrets.get(name.toLowerCase())?.at(-1)?.value,
     grantAccess: (objectId) => void granted.add(objectId),
+    grantWrite: (objectId) => void writers.add(objectId),
     revokeAccess: (objectId) => void granted.delete(objectId),
     denyAccess(value) {
       denied = value;
