@@ -1,66 +1,14 @@
 import assert from 'node:assert/strict';
-import type { ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { connect } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, describe, it } from 'node:test';
 import { QueueServiceClient } from '@azure/storage-queue';
 import { simpleParser } from 'mailparser';
 import { sandboxScenarios } from '../src/sandbox/index.js';
-import { runObserved, spawnObserved } from './observed.js';
-
-interface Started {
-  child: ChildProcess;
-  output: () => string;
-  baseUrl: string;
-  key: string;
-  storage: string;
-  stateDir: string;
-}
-
-const running = new Set<ChildProcess>();
-const stateDirs: string[] = [];
-
-/** `npm start`, as the README's quick start runs it, in a process group of its own as a terminal would. */
-async function npmStart(args: string[] = [], env: Record<string, string> = {}): Promise<Started> {
-  const stateDir = mkdtempSync(join(tmpdir(), 'exosend-start-'));
-  // a developer's real local.settings.json would make `npm start` send for real: keep to the sandbox
-  if (existsSync('local.settings.json')) args = ['--sandbox', ...args];
-  const child = spawnObserved('npm-start', 'npm', ['start', ...(args.length ? ['--', ...args] : [])], {
-    env: { ...process.env, EXOSEND_PORT: '0', EXOSEND_STATE_DIR: stateDir, ...env },
-    detached: true,
-  });
-  running.add(child);
-  stateDirs.push(stateDir);
-  let output = '';
-  child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  const deadline = Date.now() + 60_000;
-  while (!/Ctrl-C stops everything/.test(output)) {
-    if (child.exitCode !== null || Date.now() > deadline) throw new Error(`npm start did not come up:\n${output}`);
-    await sleep(100);
-  }
-  const field = (pattern: RegExp) => pattern.exec(output)?.[1] ?? assert.fail(`banner lacks ${pattern}:\n${output}`);
-  return {
-    child,
-    output: () => output,
-    stateDir,
-    baseUrl: field(/Listening on (http:\/\/\S+)/),
-    key: field(/Function key: (\S+)/),
-    storage: field(/Storage \(Azurite\): (\S+)/),
-  };
-}
-
-/** Ctrl-C: SIGINT to the whole process group; resolves when npm has exited. */
-async function ctrlC(started: Started): Promise<void> {
-  const exited = once(started.child, 'exit');
-  process.kill(-started.child.pid!, 'SIGINT');
-  await exited;
-  running.delete(started.child);
-}
+import { cleanUpStarts, ctrlC, npmStart, type Started } from './npm-start.js';
+import { runObserved } from './observed.js';
 
 /** `key: null` sends no function key at all. */
 const post = (started: Started, route: string, body: unknown, key: string | null = started.key) =>
@@ -89,11 +37,7 @@ const outbox = (started: Started) => {
 };
 
 describe('npm start', () => {
-  after(() => {
-    for (const child of running) process.kill(-child.pid!, 'SIGKILL');
-    // each run left a function key, a CA key and Azurite's data there
-    for (const dir of stateDirs) rmSync(dir, { recursive: true, force: true });
-  });
+  after(cleanUpStarts);
 
   it('when the README quick start is followed, then it is exactly npm install, npm start and npm test', () => {
     const readme = readFileSync('README.md', 'utf8');

@@ -4,6 +4,8 @@ export const defaultSecretVariable = 'EXOSEND_CLIENT_SECRET';
 
 export interface DoctorOptions {
   settingsFile?: string;
+  /** Against the sandbox `npm start` runs (its settings in EXOSEND_STATE_DIR, its CA trusted). */
+  sandbox: boolean;
   to?: string;
   from?: string;
   /** The environment variable that holds a client secret to use instead of the vault's. */
@@ -30,6 +32,8 @@ outside Azure (no managed identity): the run says so and points at the app's /ap
 options:
   --settings FILE      read the app settings from FILE (the "Values" of a local.settings.json);
                        a variable set in the environment wins over the file, as with func start
+  --sandbox            against the sandbox \`npm start\` runs in this folder (or EXOSEND_STATE_DIR):
+                       its settings, and its CA trusted; try \`npm start -- --scenario NAME\`
   --to ADDRESS         send a test message to ADDRESS (its subject and body say it is a test)
   --from ADDRESS       the From of the test message (default: EXOSEND_MAILBOX); must be one of
                        EXOSEND_ALLOWED_SENDERS. When it is not the mailbox, the test send checks
@@ -57,6 +61,7 @@ export function parseDoctorArgs(args: readonly string[]): DoctorOptions {
       args: withDefaultSecretVariable(args),
       options: {
         settings: { type: 'string' },
+        sandbox: { type: 'boolean', default: false },
         to: { type: 'string' },
         from: { type: 'string' },
         'client-secret-from-env': { type: 'string' },
@@ -75,12 +80,14 @@ export function parseDoctorArgs(args: readonly string[]): DoctorOptions {
     const address = values[option];
     if (address !== undefined && !looksLikeAddress.test(address)) throw new UsageError(`--${option} must be an email address`);
   }
+  if (values.sandbox && values.settings !== undefined) throw new UsageError('--sandbox brings its own settings: leave out --settings');
   const secretVariable = values['client-secret-from-env'];
   if (secretVariable !== undefined && !/^[A-Za-z_][A-Za-z0-9_]*$/.test(secretVariable)) {
     throw new UsageError(`${secretFlag} takes the name of an environment variable, not a secret`);
   }
   return {
     ...(values.settings !== undefined ? { settingsFile: values.settings } : {}),
+    sandbox: values.sandbox,
     ...(values.to !== undefined ? { to: values.to.toLowerCase() } : {}),
     ...(values.from !== undefined ? { from: values.from.toLowerCase() } : {}),
     ...(secretVariable !== undefined ? { secretVariable } : {}),

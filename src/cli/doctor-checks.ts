@@ -27,7 +27,7 @@ const whereToFind: Record<string, string> = {
   EXOSEND_CLIENT_CERTIFICATE_NAME: 'the name of the certificate under Azure portal > Key vaults > (your vault) > Certificates',
   EXOSEND_FEDERATED_AUDIENCE: 'api://AzureADTokenExchange (api://AzureADTokenExchangeUSGov or api://AzureADTokenExchangeChina in those clouds)',
   EXOSEND_MAILBOX: 'the mailbox the app got FullAccess on (Add-MailboxPermission): it authenticates as user= and is the default From',
-  EXOSEND_ALLOWED_SENDERS: 'addresses the mailbox may send as (Add-RecipientPermission -AccessRights SendAs)',
+  EXOSEND_ALLOWED_SENDERS: 'addresses the mailbox may send as (Add-RecipientPermission -Identity <address> -Trustee <EXOSEND_MAILBOX> -AccessRights SendAs: the mailbox is the trustee, not the app)',
   EXOSEND_SCOPE: 'https://outlook.office365.com/.default',
   AZURE_AUTHORITY_HOST: 'https://login.microsoftonline.com, or a national cloud\'s login host',
 };

@@ -22,6 +22,7 @@ export async function main(args: string[]): Promise<number> {
     process.stdout.write(`${doctorUsage}\n`);
     return 0;
   }
+  if (options.sandbox) return (await import('./doctor-sandbox.js')).runAgainstSandbox(args, options.secretVariable);
 
   const redactor = new Redactor();
   const print = (lines: string[]) => {

@@ -145,10 +145,17 @@ export const catalogue: Record<DiagnosisCode, CatalogueEntry> = {
     cause: 'The session is not authenticated: the server at EXOSEND_SMTP_HOST refused the AUTH XOAUTH2 command or was asked to send before a successful AUTH (530 5.7.57). It offers no AUTH XOAUTH2 (no STARTTLS, or not Exchange Online); exosend never sends without AUTH.',
     fix: 'Set EXOSEND_SMTP_HOST=smtp.office365.com and EXOSEND_SMTP_PORT=587, and make sure no proxy or relay between the Function App and Exchange strips STARTTLS or AUTH.',
   },
+  // The trustee is the mailbox in `user=`, not the app's service principal. Exchange's reply names
+  // the mailbox as the one refused ("<mailbox> not allowed to send as <from>", KB486942's
+  // SendAsDenied row); Microsoft's page says only "grant SendAs permissions to the sender"
+  // (MicrosoftDocs/office-developer-exchange-docs,
+  // docs/legacy-protocols/how-to-authenticate-an-imap-pop-smtp-application-by-using-oauth.md);
+  // and an admin who granted SendAs to the service principal alone still got SendAsDenied until the
+  // authenticating mailbox had it (github.com/Notifuse/notifuse/issues/250).
   SEND_AS_DENIED: {
     stage: 'send', retryable: false,
-    cause: 'The mailbox {mailbox} may not send as {from} (554 5.2.252 SendAsDenied / 550 5.7.60): the From address differs from the mailbox that authenticated and no Send As right was granted.',
-    fix: 'Send from {mailbox}, or in Exchange Online PowerShell: `Add-RecipientPermission -Identity {from} -Trustee {mailbox} -AccessRights SendAs` (can take up to an hour). Keep EXOSEND_ALLOWED_SENDERS to addresses that have it.',
+    cause: 'The mailbox {mailbox} may not send as {from} (554 5.2.252 SendAsDenied / 550 5.7.60): the From address differs from the mailbox that authenticated (user={mailbox}), and that mailbox has no Send As right on {from}. Exchange checks the mailbox\'s right, not the app\'s: Send As granted to the app\'s service principal does not count here.',
+    fix: 'Send from {mailbox}, or in Exchange Online PowerShell: `Add-RecipientPermission -Identity {from} -Trustee {mailbox} -AccessRights SendAs` (the trustee is the mailbox exosend authenticates as, not the Enterprise application; it can take up to an hour). Keep EXOSEND_ALLOWED_SENDERS to addresses that have it.',
   },
   CONCURRENCY_LIMIT: {
     stage: 'send', retryable: true,

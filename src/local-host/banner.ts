@@ -9,10 +9,12 @@ export interface BannerOptions {
   outboxDir: string | undefined;
   /** Azurite's connection string, when this command started it: public development credentials. */
   storage: string | undefined;
+  /** The command that runs `exosend doctor` against this sandbox. */
+  doctor?: string | undefined;
 }
 
 /** What a developer needs after `npm start`: the mode, every function, the key and a first request. */
-export function printBanner({ mode, baseUrl, functionKey, registrations, outboxDir, storage }: BannerOptions): void {
+export function printBanner({ mode, baseUrl, functionKey, registrations, outboxDir, storage, doctor }: BannerOptions): void {
   const width = Math.max(...[...registrations.http, ...registrations.queues, ...registrations.timers].map((f) => f.name.length));
   const lines = [
     '',
@@ -32,6 +34,7 @@ export function printBanner({ mode, baseUrl, functionKey, registrations, outboxD
     'Send a first message:',
     `  curl -s -X POST ${baseUrl}/api/send -H "x-functions-key: ${functionKey}" -H "content-type: application/json" \\`,
     `    -d '{"to":["someone@fabrikam.example"],"subject":"Hello from exosend","text":"It works."}'`,
+    ...(doctor ? ['', 'Check the setup as a mailbox admin would, stage by stage (add --to ADDRESS for a test send):', `  ${doctor}`] : []),
     '',
     'Ctrl-C stops everything this command started.',
     '',

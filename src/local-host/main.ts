@@ -5,6 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { readSettingsFile, valuesNotInEnvironment } from '../cli/settings-file.js';
+import { removeSandboxSettings, writeSandboxSettings } from '../cli/sandbox-settings.js';
 import { resetRuntime } from '../runtime.js';
 import { startAzurite, type Azurite } from '../sandbox/azurite.js';
 import { sandboxScenarios, scenarioSettings, startSandbox, type Sandbox, type SandboxScenarioName } from '../sandbox/index.js';
@@ -54,6 +55,7 @@ if (args.help) {
 }
 
 const stateDir = resolve(process.env['EXOSEND_STATE_DIR'] ?? '.exosend');
+const defaultStateDir = stateDir === resolve('.exosend');
 const settingsFile = args.settings ?? 'local.settings.json';
 const fileSettings = existsSync(settingsFile) ? readSettingsFile(settingsFile) : {};
 const sandboxMode = args.sandbox === true || args.scenario !== undefined || !(fileSettings['EXOSEND_TENANT_ID'] ?? process.env['EXOSEND_TENANT_ID']);
@@ -95,6 +97,7 @@ if (sandboxMode) {
       else process.env[name] = value;
     }
   }
+  leaveDoctorSettings(sandbox, args.scenario ?? 'healthy');
 } else {
   Object.assign(process.env, valuesNotInEnvironment(fileSettings, process.env));
 }
@@ -119,6 +122,7 @@ const localConsole = createConsole({
   registrations,
   sandbox,
   scenario: args.scenario ?? 'healthy',
+  scenarioSwitched: (name) => sandbox && leaveDoctorSettings(sandbox, name),
   deadLetters: queueStorage && new DeadLetters(queueStorage, new StatusStore(queueStorage.records)),
   log,
 });
@@ -135,6 +139,7 @@ printBanner({
   registrations,
   outboxDir: sandbox ? join(stateDir, 'outbox') : undefined,
   storage: azurite?.connectionString,
+  doctor: sandbox ? `${defaultStateDir ? '' : `EXOSEND_STATE_DIR=${shellQuoted(stateDir)} `}npx exosend doctor --sandbox` : undefined,
 });
 
 let stopping = false;
@@ -149,6 +154,7 @@ const stop = async () => {
   // the app's own runtime (the entry's module), and this module's
   (registrations.entry['resetRuntime'] as (() => void) | undefined)?.();
   resetRuntime();
+  removeSandboxSettings(stateDir, process.pid);
   await sandbox?.close();
   await azurite?.close();
   console.log('Stopped.');
@@ -160,6 +166,20 @@ const stop = async () => {
 // (src/sandbox/exit-with-parent.ts)
 for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, stop);
 whenParentGone(() => void stop());
+
+/**
+ * The settings that point at the stand-ins, as the app runs with them now (the scenario's
+ * credential included), for `exosend doctor --sandbox`: it runs in a process of its own.
+ */
+function leaveDoctorSettings(s: Sandbox, scenario: string): void {
+  const names = new Set([...Object.keys(s.settings), ...Object.keys(sandboxScenarios).flatMap((n) => Object.keys(scenarioSettings(s, n as SandboxScenarioName)))]);
+  const values = Object.fromEntries([...names].flatMap((name) => (process.env[name] === undefined ? [] : [[name, process.env[name]!]])));
+  writeSandboxSettings(stateDir, values, { ca: s.ca.path, pid: process.pid, scenario });
+}
+
+function shellQuoted(text: string): string {
+  return /^[\w./:@%+=-]+$/.test(text) ? text : `'${text.replace(/'/g, `'\\''`)}'`;
+}
 
 function persistentKey(file: string): string {
   if (existsSync(file)) return readFileSync(file, 'utf8').trim();

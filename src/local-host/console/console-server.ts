@@ -17,6 +17,8 @@ export interface ConsoleOptions {
   /** The sandbox, in sandbox mode: the outbox and the scenarios are its. */
   sandbox: Sandbox | undefined;
   scenario: string;
+  /** The scenario was switched from the page, and the app's settings with it. */
+  scenarioSwitched?: (name: string) => void;
   deadLetters: DeadLetters | undefined;
   log: LogSink;
 }
@@ -96,6 +98,7 @@ export function createConsole(options: ConsoleOptions): ConsoleHandler {
       sandboxScenarios[name as SandboxScenarioName](options.sandbox);
       applyScenarioSettings(options.sandbox, name as SandboxScenarioName);
       scenario = name;
+      options.scenarioSwitched?.(name);
       // as `npm start -- --scenario NAME` would: the app starts cold, with no token or secret cached before the switch
       resetApp?.();
       options.log('info', 'console', `sandbox scenario switched to ${name}; the app starts cold`);
