@@ -15,7 +15,7 @@ param environmentName string
 @metadata({ azd: { type: 'location' } })
 param location string
 
-@description('Object ID of the user running azd: it gets Key Vault Secrets Officer to store the client secret.')
+@description('Object ID of the user running azd: it may store the client secret (or certificate) in the vault and read it back with exosend doctor.')
 param principalId string = deployer().objectId
 
 @description('Entra tenant of the app registration (default: the subscription\'s tenant).')
@@ -53,6 +53,13 @@ param exosendRecipientsPerDay string = '10000'
 @description('Where the health alerts are mailed.')
 param alertEmail string
 
+@description('Purge protection on the vault: once on it cannot be turned off, and a deleted vault\'s name stays taken for 90 days (see app/vault.bicep).')
+@allowed(['true', 'false'])
+param exosendVaultPurgeProtection string = 'false'
+
+@description('Anything new gives the vault a new name: for `azd up` again while the old, purge-protected vault still holds its name. Empty keeps the name the environment always had.')
+param exosendVaultNameSalt string = ''
+
 @minValue(1)
 @maxValue(1000)
 @description('Most instances of each function group; see app/api.bicep for why exosend needs few.')
@@ -63,6 +70,9 @@ var resourceToken = toLower(uniqueString(subscription().id, environmentName, loc
 var tags = { 'azd-env-name': environmentName }
 var functionAppName = '${abbrs.webSitesFunctions}exosend-${resourceToken}'
 var deploymentContainerName = 'app-package-${take(resourceToken, 7)}'
+// The vault's name is the only one a deletion keeps (soft delete): a salt lets the environment take
+// a new one, and an empty salt keeps the name existing environments already have.
+var vaultToken = empty(exosendVaultNameSalt) ? resourceToken : toLower(uniqueString(resourceToken, exosendVaultNameSalt))
 
 resource rg 'Microsoft.Resources/resourceGroups@2024-03-01' = {
   name: '${abbrs.resourcesResourceGroups}${environmentName}'
@@ -75,6 +85,18 @@ module identity 'app/identity.bicep' = {
   scope: rg
   params: {
     name: '${abbrs.managedIdentityUserAssignedIdentities}exosend-${resourceToken}'
+    location: location
+    tags: tags
+  }
+}
+
+// The identity the alert rules query the logs as (app/alerts.bicep): the app's own identity does not
+// read logs, and the rules do not depend on any person's access.
+module alertsIdentity 'app/identity.bicep' = {
+  name: 'alerts-identity'
+  scope: rg
+  params: {
+    name: '${abbrs.managedIdentityUserAssignedIdentities}exosend-alerts-${resourceToken}'
     location: location
     tags: tags
   }
@@ -106,9 +128,10 @@ module vault 'app/vault.bicep' = {
   name: 'vault'
   scope: rg
   params: {
-    name: '${abbrs.keyVaultVaults}${resourceToken}'
+    name: '${abbrs.keyVaultVaults}${vaultToken}'
     location: location
     tags: tags
+    purgeProtection: exosendVaultPurgeProtection == 'true'
   }
 }
 
@@ -166,7 +189,20 @@ module alerts 'app/alerts.bicep' = {
     location: location
     tags: tags
     applicationInsightsName: monitoring.outputs.applicationInsightsName
+    logAnalyticsName: monitoring.outputs.logAnalyticsName
     alertEmail: alertEmail
+    identityId: alertsIdentity.outputs.resourceId
+    identityPrincipalId: alertsIdentity.outputs.principalId
+  }
+}
+
+module diagnostics 'app/diagnostics.bicep' = {
+  name: 'diagnostics'
+  scope: rg
+  params: {
+    vaultName: vault.outputs.name
+    functionAppName: api.outputs.name
+    logAnalyticsId: monitoring.outputs.logAnalyticsId
   }
 }
 
@@ -180,6 +216,9 @@ output AZURE_KEY_VAULT_URL string = vault.outputs.uri
 output AZURE_MANAGED_IDENTITY_CLIENT_ID string = identity.outputs.clientId
 output AZURE_MANAGED_IDENTITY_PRINCIPAL_ID string = identity.outputs.principalId
 output APPLICATIONINSIGHTS_NAME string = monitoring.outputs.applicationInsightsName
+// azd writes the outputs into the environment, where azure.yaml's postprovision hook reads the kind
+// of credential chosen even when EXOSEND_CREDENTIAL was left to its default
+output EXOSEND_CREDENTIAL string = exosendCredential
 // with exosendCredential = federated: add these to the app registration's federated credentials
 output EXOSEND_FEDERATED_ISSUER string = '${environment().authentication.loginEndpoint}${tenant().tenantId}/v2.0'
 output EXOSEND_FEDERATED_SUBJECT string = identity.outputs.principalId

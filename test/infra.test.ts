@@ -22,6 +22,7 @@ const builtInRoles: Record<string, string> = {
   'db79e9a7-68ee-4b58-9aeb-b90e7c24fcba': 'Key Vault Certificate User',
   'b86a8fe4-44ce-4948-aee5-eccb2c155cd7': 'Key Vault Secrets Officer',
   'a4417e6f-fecd-4de8-b567-7b0420556985': 'Key Vault Certificates Officer',
+  '73c42c96-874c-492b-b04d-ab87d138a893': 'Log Analytics Reader',
 };
 
 /** What each data-plane client the app's code uses needs from the identity it runs as. */
@@ -121,7 +122,7 @@ describe('the template and the code agree (infra/ read as text: no Bicep CLI nee
     assert.equal(queries.length, 4);
     const named = queries.flatMap((q) => [...q.matchAll(/"(exosend[^"]*)"/g)].map((m) => m[1]!));
     assert.deepEqual(named.filter((name) => !emitted.has(name)), [], 'an alert names telemetry the code does not emit');
-    assert.ok(queries.some((q) => q.includes(`name == "${availabilityTestName}" and success == false`)), 'the health check failing');
+    assert.ok(queries.some((q) => q.includes(`name == "${availabilityTestName}" and ${typeProofFailure}`)), 'the health check failing');
     assert.ok(/name: 'health-check-silent'[\s\S]*?operator: 'LessThan'\n\s*threshold: 1/.test(alerts), 'the health check silent');
     assert.ok(queries.some((q) => q.includes('"exosend.dead-lettered"')), 'any dead letter');
     assert.ok(queries.some((q) => q.includes('"exosend.retry"')), 'transient failures');
@@ -139,6 +140,163 @@ describe('the template and the code agree (infra/ read as text: no Bicep CLI nee
     assert.doesNotMatch(readFileSync('infra/main.bicep', 'utf8') + api, /br\/public:|br:/, 'local modules only');
   });
 });
+
+/**
+ * How a query may test `success`: a string in the classic availabilityResults, a bool in the
+ * workspace's AppAvailabilityResults (convert-classic-resource.md), so only through tostring() and a
+ * case-blind in~ that holds under both (infra/app/alerts.bicep says why).
+ */
+const typeProofFailure = 'tostring(success) in~ ("false", "0")';
+
+/** The alert rules' queries, as the KQL text the rules carry. */
+function alertQueries(): string[] {
+  return [...bicep('app/alerts.bicep').matchAll(/query: '((?:[^'\\]|\\.)*)'/g)].map((m) => m[1]!.replace(/\\n/g, '\n'));
+}
+
+/** Each top-level `resource name 'type@version' = [if (cond)] ...` of a Bicep file, up to its closing line (`}` or `]`). */
+function resources(file: string): { name: string; type: string; condition?: string; body: string }[] {
+  return [...bicep(file).matchAll(/^resource (\w+) '([^@']+)@[^']+' = (?:if \((.*)\) )?([\s\S]*?)\n[}\]]$/gm)].map((m) => ({
+    name: m[1]!, type: m[2]!, ...(m[3] ? { condition: m[3] } : {}), body: m[4]!,
+  }));
+}
+
+/** The postprovision hook's script in azure.yaml (the block under `run: |`). */
+function postprovisionScript(): string {
+  const yaml = readFileSync('azure.yaml', 'utf8');
+  const block = /^  postprovision:\n(?:    .*\n)*?    run: \|\n((?:      .*\n|\n)+)/m.exec(yaml)?.[1];
+  assert.ok(block, 'azure.yaml has a postprovision hook with an inline run: | script');
+  return block.split('\n').map((line) => line.slice(6)).join('\n');
+}
+
+function runPostprovision(env: Record<string, string>) {
+  return spawnSync('sh', ['-c', postprovisionScript()], { encoding: 'utf8', env: { PATH: process.env.PATH ?? '', ...env } });
+}
+
+/** `npm run bench` and docs/instance-memory.md: a worker's peak RSS with n requests at the 35 MB limit in flight. */
+const measuredPeakMB = (inFlight: number) => 314 + 92 * (inFlight - 1);
+/** Flex Consumption's instance memory sizes (Microsoft Learn, "Azure Functions Flex Consumption plan hosting", "Instance sizes"). */
+const flexInstanceSizesMB = [512, 2048, 4096];
+
+describe('what a reviewer asks before production (infra/ read as text)', () => {
+  it('when an alert rule runs its query, then it runs as a managed identity that holds Log Analytics Reader on the workspace and on Application Insights', () => {
+    const alerts = bicep('app/alerts.bicep');
+    const rules = resources('app/alerts.bicep').filter((r) => r.type === 'Microsoft.Insights/scheduledQueryRules');
+    assert.ok(rules.length >= 1, 'the alert rules are declared');
+    for (const rule of rules) {
+      // a rule without an identity runs as whoever last edited it, and is disabled when that person loses access
+      const identity = /\n\s*identity: \{\n\s*type: '(UserAssigned|SystemAssigned)'/.exec(rule.body);
+      assert.ok(identity, `${rule.name}: a log search alert rule without a managed identity`);
+      if (identity[1] === 'UserAssigned') assert.match(rule.body, /userAssignedIdentities: \{ '\$\{identityId\}': \{\} \}/);
+      assert.match(rule.body, /dependsOn: \[readWorkspace, readApplicationInsights\]/, `${rule.name}: created only once its identity can read the logs`);
+    }
+    const roleId = /var logAnalyticsReader = '([0-9a-f-]{36})'/.exec(alerts)?.[1];
+    assert.equal(builtInRoles[roleId ?? ''], 'Log Analytics Reader');
+    const readers = resources('app/alerts.bicep').filter((r) => r.type === 'Microsoft.Authorization/roleAssignments' && /roles?Definitions', logAnalyticsReader\)\n\s*principalId: identityPrincipalId/.test(r.body));
+    assert.deepEqual(readers.map((r) => /scope: (\w+)/.exec(r.body)?.[1]).sort(), ['applicationInsights', 'workspace']);
+    const main = readFileSync('infra/main.bicep', 'utf8');
+    assert.match(main, /identityId: alertsIdentity\.outputs\.resourceId\n\s*identityPrincipalId: alertsIdentity\.outputs\.principalId/, 'the rules query as the identity that holds the roles');
+  });
+
+  it('when a query tests an availability result\'s success, then it does so in a way that type-checks whether success is a string or a bool', () => {
+    const queries = alertQueries();
+    assert.ok(queries.some((q) => q.includes(typeProofFailure)));
+    for (const query of queries) {
+      const unsafe = query.split(typeProofFailure).join('').match(/\bsuccess\b/i);
+      assert.equal(unsafe, null, `compares success in a way only one of its types allows: ${query}`);
+    }
+  });
+
+  it('when the environment is torn down and provisioned again under its name, then the vault does not keep the name taken', () => {
+    const main = readFileSync('infra/main.bicep', 'utf8');
+    const vault = bicep('app/vault.bicep');
+    // purge protection holds a deleted vault's name for 90 days with no purge: off by default, so
+    // `azd down --purge` frees it; on, the salt gives the environment a new name
+    assert.match(main, /@allowed\(\['true', 'false'\]\)\nparam exosendVaultPurgeProtection string = 'false'/);
+    assert.match(vault, /enablePurgeProtection: purgeProtection \? true : null/, 'never a literal true, never false (the vault API refuses false)');
+    assert.match(main, /var vaultToken = empty\(exosendVaultNameSalt\) \? resourceToken : toLower\(uniqueString\(resourceToken, exosendVaultNameSalt\)\)/, 'an empty salt keeps the name existing environments have');
+    assert.match(main, /name: '\$\{abbrs\.keyVaultVaults\}\$\{vaultToken\}'/);
+    const parameters = readFileSync('infra/main.parameters.json', 'utf8');
+    assert.match(parameters, /"exosendVaultPurgeProtection": \{ "value": "\$\{EXOSEND_VAULT_PURGE_PROTECTION=false\}" \}/);
+    assert.match(parameters, /"exosendVaultNameSalt": \{ "value": "\$\{EXOSEND_VAULT_NAME_SALT=\}" \}/);
+  });
+
+  it('when the deploying user runs exosend doctor, then for a secret and for a certificate they hold a role that reads the secret the doctor reads', () => {
+    // the doctor reads the vault as the app does: a certificate through its secret (getSecret)
+    assert.match(readFileSync('src/auth/secret-source.ts', 'utf8'), /this\.client\.getSecret\(/);
+    const rbac = bicep('app/rbac.bicep');
+    const roleIds = Object.fromEntries([...rbac.matchAll(/^\s*(\w+): '([0-9a-f-]{36})'/gm)].map((m) => [m[1]!, m[2]!]));
+    const readsSecrets = ['Key Vault Secrets User', 'Key Vault Secrets Officer'];
+    for (const credential of ['secret', 'certificate']) {
+      const granted = resources('app/rbac.bicep')
+        .filter((r) => /principalId: deployerPrincipalId/.test(r.body))
+        .filter((r) => r.condition === undefined || Function(`return ${r.condition.replace(/!empty\(deployerPrincipalId\)/g, 'true').replace(/\bcredential\b/g, JSON.stringify(credential))}`)() === true)
+        .map((r) => builtInRoles[roleIds[/roles\.(\w+)\)/.exec(r.body)?.[1] ?? ''] ?? '']);
+      assert.ok(granted.some((role) => readsSecrets.includes(role ?? '')), `${credential}: the deploying user holds ${granted.join(', ')}, none of which reads a secret`);
+    }
+  });
+
+  it('when the vault and the function app log, then their audit events and the host\'s logs go to the Log Analytics workspace', () => {
+    const settings = resources('app/diagnostics.bicep').filter((r) => r.type === 'Microsoft.Insights/diagnosticSettings');
+    const byScope = Object.fromEntries(settings.map((r) => [/scope: (\w+)/.exec(r.body)?.[1], r.body]));
+    assert.match(byScope['vault'] ?? '', /category: 'AuditEvent', enabled: true/);
+    assert.match(byScope['site'] ?? '', /category: 'FunctionAppLogs', enabled: true/);
+    for (const body of settings.map((r) => r.body)) assert.match(body, /workspaceId: logAnalyticsId/);
+    assert.match(readFileSync('infra/main.bicep', 'utf8'), /module diagnostics 'app\/diagnostics\.bicep'[\s\S]*?logAnalyticsId: monitoring\.outputs\.logAnalyticsId/);
+  });
+
+  it('when the function app is published to, then basic-auth publishing (FTP and SCM) is off', () => {
+    const api = bicep('app/api.bicep');
+    for (const kind of ['ftp', 'scm']) {
+      assert.match(api, new RegExp(`resource \\w+ 'basicPublishingCredentialsPolicies' = \\{\\n\\s*name: '${kind}'\\n\\s*properties: \\{ allow: false \\}`), kind);
+    }
+  });
+
+  it('when azd has provisioned, then the postprovision hook prints the steps for the credential kind chosen, and no secret step in federated mode', () => {
+    const env = {
+      AZURE_KEY_VAULT_URL: 'https://kv-exosend.vault.azure.net/', AZURE_KEY_VAULT_NAME: 'kv-exosend', EXOSEND_CLIENT_ID: '6e7c0f43-55a3-4c1a-9f0e-3f5f7c1e2a10',
+      EXOSEND_FEDERATED_ISSUER: 'https://login.microsoftonline.com/tenant/v2.0', EXOSEND_FEDERATED_SUBJECT: '0d3c2b1a-0000-4000-8000-000000000001', EXOSEND_FEDERATED_AUDIENCE: 'api://AzureADTokenExchange',
+    };
+    const secret = runPostprovision({ ...env, EXOSEND_CREDENTIAL: 'secret' });
+    assert.equal(secret.status, 0, secret.stderr);
+    assert.match(secret.stdout, /npx exosend secret set --vault "https:\/\/kv-exosend\.vault\.azure\.net\/"/);
+    const certificate = runPostprovision({ ...env, EXOSEND_CREDENTIAL: 'certificate' });
+    assert.match(certificate.stdout, /az keyvault certificate create --vault-name "kv-exosend" --name "exosend-client-certificate"/);
+    assert.match(certificate.stdout, /az ad app credential reset --id "6e7c0f43-55a3-4c1a-9f0e-3f5f7c1e2a10" --keyvault "kv-exosend"/);
+    assert.doesNotMatch(certificate.stdout, /secret set/);
+    const federated = runPostprovision({ ...env, EXOSEND_CREDENTIAL: 'federated' });
+    assert.equal(federated.status, 0, federated.stderr);
+    assert.match(federated.stdout, /"issuer":"https:\/\/login\.microsoftonline\.com\/tenant\/v2\.0","subject":"0d3c2b1a-0000-4000-8000-000000000001","audiences":\["api:\/\/AzureADTokenExchange"\]/);
+    assert.doesNotMatch(federated.stdout, /secret|exosend doctor/i, 'a federated credential has no secret to store and cannot be tried from a laptop');
+    const unknown = runPostprovision({ ...env, EXOSEND_CREDENTIAL: 'password' });
+    assert.notEqual(unknown.status, 0);
+    // every value the hook reads is one azd has: an output of main.bicep or a value the parameters file maps
+    const main = readFileSync('infra/main.bicep', 'utf8');
+    const known = new Set([...main.matchAll(/^output (\w+) /gm), ...readFileSync('infra/main.parameters.json', 'utf8').matchAll(/\$\{(\w+)/g)].map((m) => m[1]!));
+    assert.ok(known.has('EXOSEND_CREDENTIAL'), 'main.bicep outputs the credential kind, so the hook sees the default too');
+    const read = [...postprovisionScript().matchAll(/\$\{?([A-Z][A-Z0-9_]+)/g)].map((m) => m[1]!).filter((name) => name !== 'EXOSEND_CLIENT_CERTIFICATE_NAME');
+    assert.deepEqual(read.filter((name) => !known.has(name)), []);
+  });
+
+  it('when the instance memory is chosen, then it is the smallest Flex Consumption size that holds the measured peak of what one instance may hold at once', () => {
+    const api = bicep('app/api.bicep');
+    const memory = Number(/instanceMemoryMB: (\d+)/.exec(api)?.[1]);
+    assert.ok(flexInstanceSizesMB.includes(memory), `${memory} MB is not a Flex Consumption size`);
+    const http = Number(/http: \{ perInstanceConcurrency: (\d+) \}/.exec(api)?.[1]);
+    const queues = (JSON.parse(readFileSync('host.json', 'utf8')) as { extensions: { queues: { batchSize: number; newBatchThreshold: number } } }).extensions.queues;
+    // the host holds up to batchSize + newBatchThreshold queue messages at once; a claim-checked one can be 35 MB
+    const inFlight = Math.max(http, queues.batchSize + queues.newBatchThreshold);
+    const needed = measuredPeakMB(inFlight);
+    assert.equal(memory, flexInstanceSizesMB.find((size) => size >= needed), `${inFlight} requests at the size limit need about ${needed} MB`);
+  });
+});
+
+interface CompiledResource { type: string; identity?: { type?: unknown }; properties?: { allow?: unknown; logs?: { category: string }[]; template?: CompiledTemplate } }
+interface CompiledTemplate { resources: Record<string, CompiledResource> | CompiledResource[] }
+
+/** Every resource of a compiled ARM template, with those of its nested module deployments. */
+function compiledResources(template: CompiledTemplate): CompiledResource[] {
+  return Object.values(template.resources).flatMap((r) => [r, ...(r.properties?.template ? compiledResources(r.properties.template) : [])]);
+}
 
 describe('the template compiles and lints clean (Bicep CLI)', () => {
   const found = spawnSync('bicep', ['--version'], { encoding: 'utf8' });
@@ -158,10 +316,19 @@ describe('the template compiles and lints clean (Bicep CLI)', () => {
     const built = runBicep(['build', '--no-restore', 'infra/main.bicep', '--stdout']);
     assert.equal(built.status, 0, built.stderr);
     assert.equal(built.stderr.trim(), '', 'no warning');
-    const template = JSON.parse(built.stdout) as { resources: Record<string, unknown> | unknown[]; outputs: Record<string, unknown> };
-    for (const output of ['AZURE_FUNCTION_APP_NAME', 'AZURE_FUNCTION_APP_URL', 'AZURE_KEY_VAULT_URL', 'AZURE_MANAGED_IDENTITY_CLIENT_ID', 'EXOSEND_FEDERATED_ISSUER', 'EXOSEND_FEDERATED_SUBJECT', 'EXOSEND_FEDERATED_AUDIENCE']) {
+    const template = JSON.parse(built.stdout) as CompiledTemplate & { outputs: Record<string, unknown> };
+    for (const output of ['AZURE_FUNCTION_APP_NAME', 'AZURE_FUNCTION_APP_URL', 'AZURE_KEY_VAULT_URL', 'AZURE_MANAGED_IDENTITY_CLIENT_ID', 'EXOSEND_FEDERATED_ISSUER', 'EXOSEND_FEDERATED_SUBJECT', 'EXOSEND_FEDERATED_AUDIENCE', 'EXOSEND_CREDENTIAL']) {
       assert.ok(output in template.outputs, output);
     }
+    // what Azure Resource Manager receives, modules included
+    const deployed = compiledResources(template);
+    const rules = deployed.filter((r) => r.type === 'Microsoft.Insights/scheduledQueryRules');
+    assert.equal(rules.length, 1, 'one copy loop of rules');
+    for (const rule of rules) assert.match(String(rule.identity?.type), /^(UserAssigned|SystemAssigned)$/, 'every log search alert rule has a managed identity');
+    const logs = deployed.filter((r) => r.type === 'Microsoft.Insights/diagnosticSettings').flatMap((r) => (r.properties?.logs ?? []).map((l) => l.category));
+    assert.deepEqual(logs.sort(), ['AuditEvent', 'FunctionAppLogs']);
+    const publishing = deployed.filter((r) => r.type === 'Microsoft.Web/sites/basicPublishingCredentialsPolicies');
+    assert.deepEqual(publishing.map((r) => r.properties?.allow), [false, false]);
   });
 
   it('when infra/main.bicep is linted, then no rule complains', { skip }, () => {

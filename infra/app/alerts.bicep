@@ -2,18 +2,59 @@
 // rules on Application Insights. Each description is what the on-call person does first. The
 // telemetry names are the code's (src/health/availability.ts, src/telemetry/mail-events.ts);
 // test/infra.test.ts fails when a query names one the code no longer emits.
+//
+// Every rule runs its query as a user-assigned identity of its own. A log search alert rule without
+// one runs with the permissions of the last user who edited it (MicrosoftDocs/azure-monitor-docs,
+// articles/azure-monitor/alerts/alerts-create-log-alert-rule.md, "Identity"); when that user loses
+// access the query fails, and a rule whose query fails for a week is disabled
+// (alerts-troubleshoot-log.md): the alerts would stop without a word.
 param namePrefix string
 param actionGroupName string
 param location string
 param tags object
 param applicationInsightsName string
+param logAnalyticsName string
 param alertEmail string
+@description('Resource ID of the user-assigned identity the rules query as.')
+param identityId string
+param identityPrincipalId string
 
 @description('Retries in 15 minutes (with at least a fifth of the sends retried) that count as a rising rate of transient failures.')
 param transientFailureThreshold int = 10
 
 resource applicationInsights 'Microsoft.Insights/components@2020-02-02' existing = {
   name: applicationInsightsName
+}
+
+resource workspace 'Microsoft.OperationalInsights/workspaces@2023-09-01' existing = {
+  name: logAnalyticsName
+}
+
+// Log Analytics Reader (Microsoft Learn, "Azure built-in roles for Monitor"): */read and the
+// workspace's query actions, nothing that writes. The rule identity needs a reader role on every
+// workspace its query reads (alerts-create-log-alert-rule.md), and, since the rules are scoped to
+// Application Insights (resource-context queries), Microsoft.Insights/logs/*/read on that resource
+// (alerts-troubleshoot-log.md, "permission for the logs"), which the same role's */read grants.
+var logAnalyticsReader = '73c42c96-874c-492b-b04d-ab87d138a893'
+
+resource readWorkspace 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(workspace.id, identityPrincipalId, logAnalyticsReader)
+  scope: workspace
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', logAnalyticsReader)
+    principalId: identityPrincipalId
+    principalType: 'ServicePrincipal'
+  }
+}
+
+resource readApplicationInsights 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(applicationInsights.id, identityPrincipalId, logAnalyticsReader)
+  scope: applicationInsights
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', logAnalyticsReader)
+    principalId: identityPrincipalId
+    principalType: 'ServicePrincipal'
+  }
 }
 
 resource actionGroup 'Microsoft.Insights/actionGroups@2023-01-01' = {
@@ -29,13 +70,20 @@ resource actionGroup 'Microsoft.Insights/actionGroups@2023-01-01' = {
   }
 }
 
+// `success` is a string in the classic availabilityResults schema and a bool in the workspace's
+// AppAvailabilityResults (MicrosoftDocs/azure-monitor-docs, articles/azure-monitor/app/
+// convert-classic-resource.md, "AppAvailabilityResults"), and a Kusto comparison of a string with a
+// bool is not one that holds under both. tostring() takes any scalar, and in~ compares without case,
+// so `tostring(success) in~ ("false", "0")` is true for a false bool ("false"), for the classic
+// string whichever spelling it carries ("False", "false", "0"), and for nothing else; null is not
+// a failure. test/infra.test.ts fails on any other comparison of success.
 var rules = [
   {
     name: 'health-check-failing'
     severity: 1
     windowSize: 'PT10M'
     description: 'exosend\'s health check (availability test exosend-smtp) failed. First: open Application Insights > Availability, read the failed result\'s message: it names the failing stage and the diagnosis code with its fix (vault, token, claims, SMTP AUTH, send). Then run `npx exosend doctor --settings <the app settings>` to confirm, and fix the setup step it names.'
-    query: 'availabilityResults\n| where name == "exosend-smtp" and success == false\n| project timestamp, message, customDimensions'
+    query: 'availabilityResults\n| where name == "exosend-smtp" and tostring(success) in~ ("false", "0")\n| project timestamp, message, customDimensions'
     operator: 'GreaterThan'
     threshold: 0
   }
@@ -74,6 +122,12 @@ resource alertRules 'Microsoft.Insights/scheduledQueryRules@2023-12-01' = [
     location: location
     tags: tags
     kind: 'LogAlert'
+    identity: {
+      type: 'UserAssigned'
+      userAssignedIdentities: { '${identityId}': {} }
+    }
+    // the rule's query is validated as it is created: its identity must read the logs by then
+    dependsOn: [readWorkspace, readApplicationInsights]
     properties: {
       displayName: 'exosend: ${rule.name}'
       description: rule.description

@@ -98,6 +98,11 @@ resource site 'Microsoft.Web/sites@2024-04-01' = {
       // bounds what a burst costs and how many instances poll the queue; 16 concurrent HTTP calls per
       // instance keep one instance's waiting callers few, and host.json's queue batch (8, refilled at
       // 4) keeps few messages in memory while they wait for their slot.
+      // Memory: 2048 MB, the smallest size that holds what one instance may hold at once. Measured
+      // (docs/instance-memory.md): a worker sending 10,000 small messages peaks at 178 MB, but each
+      // request at the 35 MB limit in flight adds about 92 MB (314 MB for one, 589 MB for four), so
+      // 16 concurrent HTTP calls or the queue's 12 messages need about 1.7 and 1.3 GB; 512 MB would
+      // hold three. test/infra.test.ts recomputes this from host.json and the concurrency below.
       scaleAndConcurrency: {
         maximumInstanceCount: maximumInstanceCount
         instanceMemoryMB: 2048
@@ -115,6 +120,18 @@ resource site 'Microsoft.Web/sites@2024-04-01' = {
   resource settings 'config' = {
     name: 'appsettings'
     properties: appSettings
+  }
+
+  // No basic-auth (user name and password) publishing: FTP and the SCM site's basic auth are off.
+  // azd deploys to Flex Consumption with an Entra token, which these policies do not touch.
+  resource ftp 'basicPublishingCredentialsPolicies' = {
+    name: 'ftp'
+    properties: { allow: false }
+  }
+
+  resource scm 'basicPublishingCredentialsPolicies' = {
+    name: 'scm'
+    properties: { allow: false }
   }
 }
 

@@ -4,7 +4,7 @@ param storageAccountName string
 param applicationInsightsName string
 param vaultName string
 param identityPrincipalId string
-@description('The user running azd: may store the client secret (or certificate) in the vault.')
+@description('The user running azd: may store the client secret (or certificate) in the vault, and read it with exosend doctor.')
 param deployerPrincipalId string
 param credential string
 
@@ -115,6 +115,22 @@ resource deployerCertificates 'Microsoft.Authorization/roleAssignments@2022-04-0
   scope: vault
   properties: {
     roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.keyVaultCertificatesOfficer)
+    principalId: deployerPrincipalId
+  }
+}
+
+// Certificates Officer creates, imports and renews the certificate but cannot read its private key:
+// its data actions are certificates/*, certificatecas/* and certificatecontacts/write, no secrets/*
+// (Microsoft Learn, "Azure built-in roles for Security"). exosend, and so `exosend doctor`, reads the
+// certificate through its secret (src/auth/secret-source.ts getSecret), which takes Key Vault
+// Secrets User: "Read secret contents including secret portion of a certificate with private key"
+// (MicrosoftDocs/azure-security-docs, articles/key-vault/general/rbac-guide.md). Without it the
+// deploying user's doctor stops at the vault stage.
+resource deployerCertificateSecret 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (!empty(deployerPrincipalId) && credential == 'certificate') {
+  name: guid(vault.id, deployerPrincipalId, roles.keyVaultSecretsUser)
+  scope: vault
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.keyVaultSecretsUser)
     principalId: deployerPrincipalId
   }
 }
