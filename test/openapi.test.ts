@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
+import { request as httpRequest, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { Validator } from '@seriousme/openapi-schema-validator';
 import { Ajv2020 } from 'ajv/dist/2020.js';
@@ -11,10 +13,11 @@ import { getHealth } from '../src/functions/health-status.js';
 import { enqueueMail } from '../src/functions/enqueue.js';
 import { messageStatus } from '../src/functions/message-status.js';
 import { apiVersion, openApiDocument } from '../src/http/openapi-document.js';
-import { loadRegistrations } from '../src/local-host/registrations.js';
+import { createHttpHost } from '../src/local-host/http-host.js';
+import { loadRegistrations, type Registrations } from '../src/local-host/registrations.js';
 import { mailRequestSchema } from '../src/mail/mail-request.js';
 import { sandboxScenarios } from '../src/sandbox/index.js';
-import { mailRequest, startHarness, type Harness } from './harness.js';
+import { functionKey, mailRequest, startHarness, type Harness } from './harness.js';
 import { startQueueFixture, type QueueFixture } from './queue-fixture.js';
 
 // ajv-formats is CommonJS with a default export that Node's ESM loader hands over wrapped
@@ -42,6 +45,34 @@ const assertValid = (name: string, value: unknown, what: string) => {
   assert.ok(ok, `${what} does not match ${name}: ${errors}\n${JSON.stringify(value).slice(0, 500)}`);
 };
 
+// the entry is imported once per process: a second import would register nothing
+let learned: Promise<Registrations> | undefined;
+const appRegistrations = () => (learned ??= loadRegistrations('.'));
+
+/** The local host (src/local-host) serving the app's own registrations on a free port (never 80). */
+async function startLocalHost(): Promise<{ port: number; registrations: Registrations; server: Server; close: () => Promise<void> }> {
+  const registrations = await appRegistrations();
+  const server = createHttpHost({ functions: registrations.http, functionKey, log: () => undefined });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  assert.notEqual(port, 80);
+  return { port, registrations, server, close: () => new Promise<void>((resolve) => server.close(() => resolve())) };
+}
+
+/** A GET to the local host on 127.0.0.1 with this Host header, as a browser at http://<host>/ sends it. */
+function getWithHost(port: number, path: string, headers: Record<string, string>): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest({ host: '127.0.0.1', port, path, headers: { 'x-functions-key': functionKey, ...headers } }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => (body += chunk));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
 describe('GET /api/openapi.json', () => {
   it('when validated with an OpenAPI 3.1 validator, then it is a valid document', async () => {
     const result = await new Validator().validate(document as never);
@@ -66,8 +97,34 @@ describe('GET /api/openapi.json', () => {
     }
   });
 
+  it('when the local host serves it on a port that is not 80, under 127.0.0.1 or localhost, then its server carries that port and a client reaches the app there', async () => {
+    // Regression: the local host built request.url on a fixed base without the port, so the
+    // document named http://127.0.0.1/api and a client generated from it called port 80.
+    const host = await startLocalHost();
+    try {
+      for (const name of ['127.0.0.1', 'localhost']) {
+        const reply = await getWithHost(host.port, '/api/openapi.json', { host: `${name}:${host.port}` });
+        assert.equal(reply.status, 200, reply.body);
+        const served = JSON.parse(reply.body) as Json;
+        assert.deepEqual(served['servers'], [{ url: `http://${name}:${host.port}/api` }]);
+      }
+      // a generated client joins the server URL and a path: it must land on this app
+      const served = JSON.parse((await getWithHost(host.port, '/api/openapi.json', { host: `127.0.0.1:${host.port}` })).body) as Json;
+      const again = await fetch(`${served['servers'][0].url}/openapi.json`, { headers: { 'x-functions-key': functionKey } });
+      assert.equal(again.status, 200);
+      assert.deepEqual(((await again.json()) as Json)['paths'], served['paths']);
+      // a forwarded host is no part of the address: any caller can set it (see src/functions/openapi.ts)
+      const forwarded = await getWithHost(host.port, '/api/openapi.json', { host: `127.0.0.1:${host.port}`, 'x-forwarded-host': 'evil.example', 'x-forwarded-proto': 'https' });
+      assert.deepEqual((JSON.parse(forwarded.body) as Json)['servers'], [{ url: `http://127.0.0.1:${host.port}/api` }]);
+      const badHost = await getWithHost(host.port, '/api/openapi.json', { host: 'a/b' });
+      assert.equal(badHost.status, 400, 'a Host that is no host is refused, as Kestrel does');
+    } finally {
+      await host.close();
+    }
+  });
+
   it('when the app registers its HTTP functions, then each route and method is described, and nothing else', async () => {
-    const { http } = await loadRegistrations('.');
+    const { http } = await appRegistrations();
     assert.ok(http.length >= 5, `only ${http.length} HTTP functions were learned`);
     const registered = http.flatMap((f) => (f.methods ?? ['GET', 'POST']).map((m) => `${m.toLowerCase()} /${f.route ?? f.name}`)).sort();
     const described = Object.entries(document['paths'] as Json).flatMap(([path, item]) => Object.keys(item).map((m) => `${m} ${path}`)).sort();
