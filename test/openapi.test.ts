@@ -1,22 +1,33 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
+import { request as httpRequest, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { Validator } from '@seriousme/openapi-schema-validator';
+import { RestError } from '@azure/core-rest-pipeline';
+import functions, { type HttpResponseInit } from '@azure/functions';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import addFormatsModule from 'ajv-formats';
-import { diagnosisCodes } from '../src/diagnosis/diagnosis.js';
-import { catalogue } from '../src/diagnosis/catalogue.js';
+import { BudgetExhausted, budgetLimits } from '../src/budget/budget.js';
+import { ConfigError } from '../src/config.js';
+import { diagnosisCodes, type DiagnosisCode } from '../src/diagnosis/diagnosis.js';
+import { catalogue, diagnose } from '../src/diagnosis/catalogue.js';
 import { getOpenApiDocument } from '../src/functions/openapi.js';
 import { getHealth } from '../src/functions/health-status.js';
 import { enqueueMail } from '../src/functions/enqueue.js';
 import { messageStatus } from '../src/functions/message-status.js';
-import { apiVersion, openApiDocument } from '../src/http/openapi-document.js';
-import { loadRegistrations } from '../src/local-host/registrations.js';
+import { errorResponse, failureAnswers, notFoundResponse, rejectionStatus, type FailureAnswer, type FailureKind } from '../src/http/error-response.js';
+import { apiVersion, cannotAnswer, openApiDocument, type DescribedRoute } from '../src/http/openapi-document.js';
+import { DeliveryFailed, IdempotencyKeyReused, RequestRejected, type RejectionCode } from '../src/pipeline/errors.js';
+import { createHttpHost } from '../src/local-host/http-host.js';
+import { loadRegistrations, type Registrations } from '../src/local-host/registrations.js';
 import { mailRequestSchema } from '../src/mail/mail-request.js';
 import { sandboxScenarios } from '../src/sandbox/index.js';
-import { mailRequest, startHarness, type Harness } from './harness.js';
+import { functionKey, mailRequest, startHarness, type Harness } from './harness.js';
 import { startQueueFixture, type QueueFixture } from './queue-fixture.js';
 
+// the package is CommonJS that Node's ESM loader cannot read these names from
+const { InvocationContext } = functions;
 // ajv-formats is CommonJS with a default export that Node's ESM loader hands over wrapped
 const addFormats = addFormatsModule as unknown as typeof addFormatsModule.default;
 
@@ -37,10 +48,87 @@ function schemaValidator(doc: Json) {
   };
 }
 const validate = schemaValidator(document);
+
+/** Validates an answer against the schema the document gives for this route, method and status. */
+function responseValidator(doc: Json) {
+  const ajv = new Ajv2020({ allErrors: true, strict: false });
+  addFormats(ajv);
+  ajv.addSchema({ $id: 'urn:exosend:openapi-document', components: doc['components'], paths: doc['paths'] });
+  return (path: string, method: string, status: number, body: unknown) => {
+    const response = doc['paths'][path]?.[method]?.responses?.[String(status)] as Json | undefined;
+    if (!response) return { described: false, ok: false, errors: `${method} ${path} describes no ${status}`, headers: {} as Json };
+    const pointer = `#/paths/${encodeURIComponent(path.replaceAll('~', '~0').replaceAll('/', '~1'))}/${method}/responses/${status}/content/application~1json/schema`;
+    const check = ajv.getSchema(`urn:exosend:openapi-document${pointer}`);
+    assert.ok(check, `no schema at ${pointer}`);
+    const ok = check(body) === true;
+    return { described: true, ok, errors: ajv.errorsText(check.errors), headers: (response['headers'] ?? {}) as Json };
+  };
+}
+const validateResponse = responseValidator(document);
+
+/** The operation each route's trigger answers, as the document names its path and method. */
+const describedRoutes: Record<DescribedRoute, [path: string, method: string]> = { send: ['/send', 'post'], enqueue: ['/enqueue', 'post'], getMessage: ['/messages/{id}', 'get'] };
+
+/**
+ * Every failure the edge can be handed, one of each kind errorResponse knows, with every code its
+ * source holds: each rejection code (rejectionStatus), each catalogue code both permanent and
+ * transient, each budget limit; storage, configuration, and the 404 of an unknown id.
+ */
+function everyFailureAnswer(): { what: string; answer: HttpResponseInit }[] {
+  const context = new InvocationContext({ functionName: 'openapi-test', invocationId: 'x', logHandler: () => undefined });
+  const answer = (what: string, error: unknown) => ({ what, answer: errorResponse(error, context, 'id-1') });
+  return [
+    ...(Object.keys(rejectionStatus) as RejectionCode[]).map((code) =>
+      answer(code, code === 'IDEMPOTENCY_KEY_REUSED' ? new IdempotencyKeyReused({ id: 'id-1', status: 'queued' }) : new RequestRejected(code, 'refused', [{ path: 'to[0]', message: 'must be an email address' }])),
+    ),
+    ...(Object.keys(catalogue) as DiagnosisCode[]).flatMap((code) => {
+      const diagnosis = diagnose(code, { mailbox: 'exosend@contoso.example' });
+      return [
+        answer(`${code}, permanent`, new DeliveryFailed({ ...diagnosis, retryable: false, retryAfterSeconds: undefined })),
+        answer(`${code}, permanent until a wait ends`, new DeliveryFailed({ ...diagnosis, retryable: false, retryAfterSeconds: 3600 })),
+        answer(`${code}, transient`, new DeliveryFailed({ ...diagnosis, retryable: true })),
+      ];
+    }),
+    ...budgetLimits.map((limit) => answer(`budget ${limit}`, new BudgetExhausted('exosend@contoso.example', limit, 17))),
+    answer('storage down', new RestError('unavailable', { statusCode: 503 })),
+    answer('storage refused its identity', new RestError('forbidden', { statusCode: 403 })),
+    answer('no token for storage', Object.assign(new Error('no identity'), { name: 'CredentialUnavailableError' })),
+    answer('a bad setting', new ConfigError([{ variable: 'EXOSEND_MAILBOX', message: 'is required' }])),
+    { what: 'an unknown id', answer: notFoundResponse('none') },
+  ];
+}
 const assertValid = (name: string, value: unknown, what: string) => {
   const { ok, errors } = validate(name, value);
   assert.ok(ok, `${what} does not match ${name}: ${errors}\n${JSON.stringify(value).slice(0, 500)}`);
 };
+
+// the entry is imported once per process: a second import would register nothing
+let learned: Promise<Registrations> | undefined;
+const appRegistrations = () => (learned ??= loadRegistrations('.'));
+
+/** The local host (src/local-host) serving the app's own registrations on a free port (never 80). */
+async function startLocalHost(): Promise<{ port: number; registrations: Registrations; server: Server; close: () => Promise<void> }> {
+  const registrations = await appRegistrations();
+  const server = createHttpHost({ functions: registrations.http, functionKey, log: () => undefined });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  assert.notEqual(port, 80);
+  return { port, registrations, server, close: () => new Promise<void>((resolve) => server.close(() => resolve())) };
+}
+
+/** A GET to the local host on 127.0.0.1 with this Host header, as a browser at http://<host>/ sends it. */
+function getWithHost(port: number, path: string, headers: Record<string, string>): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest({ host: '127.0.0.1', port, path, headers: { 'x-functions-key': functionKey, ...headers } }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => (body += chunk));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
 
 describe('GET /api/openapi.json', () => {
   it('when validated with an OpenAPI 3.1 validator, then it is a valid document', async () => {
@@ -66,8 +154,34 @@ describe('GET /api/openapi.json', () => {
     }
   });
 
+  it('when the local host serves it on a port that is not 80, under 127.0.0.1 or localhost, then its server carries that port and a client reaches the app there', async () => {
+    // Regression: the local host built request.url on a fixed base without the port, so the
+    // document named http://127.0.0.1/api and a client generated from it called port 80.
+    const host = await startLocalHost();
+    try {
+      for (const name of ['127.0.0.1', 'localhost']) {
+        const reply = await getWithHost(host.port, '/api/openapi.json', { host: `${name}:${host.port}` });
+        assert.equal(reply.status, 200, reply.body);
+        const served = JSON.parse(reply.body) as Json;
+        assert.deepEqual(served['servers'], [{ url: `http://${name}:${host.port}/api` }]);
+      }
+      // a generated client joins the server URL and a path: it must land on this app
+      const served = JSON.parse((await getWithHost(host.port, '/api/openapi.json', { host: `127.0.0.1:${host.port}` })).body) as Json;
+      const again = await fetch(`${served['servers'][0].url}/openapi.json`, { headers: { 'x-functions-key': functionKey } });
+      assert.equal(again.status, 200);
+      assert.deepEqual(((await again.json()) as Json)['paths'], served['paths']);
+      // a forwarded host is no part of the address: any caller can set it (see src/functions/openapi.ts)
+      const forwarded = await getWithHost(host.port, '/api/openapi.json', { host: `127.0.0.1:${host.port}`, 'x-forwarded-host': 'evil.example', 'x-forwarded-proto': 'https' });
+      assert.deepEqual((JSON.parse(forwarded.body) as Json)['servers'], [{ url: `http://127.0.0.1:${host.port}/api` }]);
+      const badHost = await getWithHost(host.port, '/api/openapi.json', { host: 'a/b' });
+      assert.equal(badHost.status, 400, 'a Host that is no host is refused, as Kestrel does');
+    } finally {
+      await host.close();
+    }
+  });
+
   it('when the app registers its HTTP functions, then each route and method is described, and nothing else', async () => {
-    const { http } = await loadRegistrations('.');
+    const { http } = await appRegistrations();
     assert.ok(http.length >= 5, `only ${http.length} HTTP functions were learned`);
     const registered = http.flatMap((f) => (f.methods ?? ['GET', 'POST']).map((m) => `${m.toLowerCase()} /${f.route ?? f.name}`)).sort();
     const described = Object.entries(document['paths'] as Json).flatMap(([path, item]) => Object.keys(item).map((m) => `${m} ${path}`)).sort();
@@ -85,6 +199,35 @@ describe('GET /api/openapi.json', () => {
     assert.deepEqual(document['components'].schemas.DiagnosisCode.enum, Object.keys(catalogue));
     assert.deepEqual(document['components'].schemas.Diagnosis.properties.code, { $ref: '#/components/schemas/DiagnosisCode' });
     assert.deepEqual([...diagnosisCodes].sort(), Object.keys(catalogue).sort());
+  });
+
+  it('when the edge answers any failure it can produce, then every route that can give it describes its status, its code, its body and its Retry-After', () => {
+    // Regression: /api/send's 429 (MAILBOX_BUDGET_SPENT, with a budget's diagnosis) was missing from
+    // the document, which was written beside the edge rather than generated from it.
+    const produced = new Set<FailureKind>();
+    for (const { what, answer } of everyFailureAnswer()) {
+      const status = answer.status ?? 200;
+      const body = answer.jsonBody as { error: { code: string } };
+      const headers = new Headers(answer.headers as Record<string, string> | undefined);
+      // the table the document is generated from holds what the code answered
+      const kinds = (Object.entries(failureAnswers) as [FailureKind, FailureAnswer][]).filter(([, a]) => a.status === status && a.codes.includes(body.error.code));
+      assert.equal(kinds.length, 1, `${what}: ${status} ${body.error.code} is not one answer of failureAnswers`);
+      const [kind, entry] = kinds[0]!;
+      produced.add(kind);
+      if (headers.has('retry-after')) assert.ok(entry.retryAfter, `${what}: Retry-After sent, but failureAnswers.${kind} says never`);
+      if (entry.retryAfter === 'always') assert.ok(headers.has('retry-after'), `${what}: no Retry-After, but failureAnswers.${kind} says always`);
+      for (const [route, [path, method]] of Object.entries(describedRoutes) as [DescribedRoute, [string, string]][]) {
+        if (cannotAnswer[route][kind]) continue;
+        const result = validateResponse(path, method, status, body);
+        assert.ok(result.described, `${what}: ${result.errors}`);
+        assert.ok(result.ok, `${what}: ${method} ${path} ${status} does not describe ${JSON.stringify(body).slice(0, 300)}: ${result.errors}`);
+        if (headers.has('retry-after')) assert.ok(result.headers['Retry-After'], `${what}: ${method} ${path} ${status} does not describe Retry-After`);
+      }
+    }
+    assert.deepEqual([...produced].sort(), Object.keys(failureAnswers).sort(), 'every kind of answer in failureAnswers was produced by errorResponse above');
+    // and a narrowed answer is not one that accepts anything
+    assert.equal(validateResponse('/send', 'post', 429, { error: { code: 'SMTP_AUTH_DISABLED', message: 'x' } }).ok, false);
+    assert.equal(validateResponse('/send', 'post', 400, { error: { code: 'NO_SUCH_CODE', message: 'x' } }).ok, false);
   });
 
   it('when its version is read, then it is the package\'s', () => {
@@ -169,6 +312,42 @@ describe('the answers the functions give', () => {
     const unhealthy = await h.http(getHealth, { method: 'GET', route: 'health' });
     assert.equal(unhealthy.status, 503);
     assertValid('HealthStatus', unhealthy.body, 'a 503 from /api/health');
+  });
+
+  it('when the local host serves a spent budget and /api/health, then the 429 with Retry-After and the health with budgets match the document', async () => {
+    // Regression: the document had no 429 for /api/send and no `budgets` in /api/health, though the
+    // running app answered both.
+    const host = await startLocalHost();
+    const resetApp = host.registrations.entry['resetRuntime'] as () => void;
+    try {
+      h.reset({ EXOSEND_RATE_PER_MINUTE: '1' });
+      resetApp();
+      const base = `http://127.0.0.1:${host.port}/api`;
+      const call = (route: string, init: RequestInit = {}) => fetch(`${base}/${route}`, { ...init, headers: { 'x-functions-key': functionKey, 'content-type': 'application/json', ...init.headers } });
+      const send = () => call('send', { method: 'POST', body: JSON.stringify(mailRequest()) });
+      assert.equal((await send()).status, 200);
+      const spent = await send();
+      const body = (await spent.json()) as Json;
+      assert.equal(spent.status, 429, JSON.stringify(body));
+      assert.ok(Number(spent.headers.get('retry-after')) >= 1, 'Retry-After in seconds');
+      const described = validateResponse('/send', 'post', 429, body);
+      assert.ok(described.ok, `the 429 does not match the document: ${described.errors}\n${JSON.stringify(body)}`);
+      assert.ok(described.headers['Retry-After'], 'the document describes its Retry-After');
+      assert.equal(body.error.diagnosis.code, 'MINUTE_LIMIT_REACHED');
+
+      const health = await call('health');
+      const status = (await health.json()) as Json;
+      assert.equal(health.status, 200, JSON.stringify(status));
+      assert.equal(status.budgets.length, 1);
+      assert.equal(status.budgets[0].minute.used, 1);
+      const healthy = validateResponse('/health', 'get', 200, status);
+      assert.ok(healthy.ok, `/api/health does not match the document: ${healthy.errors}`);
+      // the document holds budgets to their shape: one without its minute is refused
+      assert.equal(validateResponse('/health', 'get', 200, { ...status, budgets: [{ ...status.budgets[0], minute: undefined }] }).ok, false);
+    } finally {
+      resetApp();
+      await host.close();
+    }
   });
 
   it('when a request is enqueued and looked up, then the 202, the record and the 404 match their schemas', async () => {

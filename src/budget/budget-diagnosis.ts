@@ -1,8 +1,11 @@
 import type { BudgetExhausted, BudgetLimit } from './budget.js';
 
+/** Stable codes, one for each limit: callers, alert rules and queries depend on them. */
+export const budgetDiagnosisCodes = ['MINUTE_LIMIT_REACHED', 'DAILY_RECIPIENT_LIMIT_REACHED', 'CONNECTION_LIMIT_REACHED'] as const;
+
 /** The diagnosis of a message that waits for its mailbox's budget: which limit, when, and what would help. */
 export interface BudgetDiagnosis {
-  code: 'MINUTE_LIMIT_REACHED' | 'DAILY_RECIPIENT_LIMIT_REACHED' | 'CONNECTION_LIMIT_REACHED';
+  code: (typeof budgetDiagnosisCodes)[number];
   limit: BudgetLimit;
   mailbox: string;
   cause: string;

@@ -11,7 +11,11 @@ export interface BudgetLimits {
 }
 
 /** Which of the mailbox's limits made a message wait. */
-export type BudgetLimit = 'minute' | 'day' | 'connections';
+export const budgetLimits = ['minute', 'day', 'connections'] as const;
+export type BudgetLimit = (typeof budgetLimits)[number];
+
+/** `error.code` of every answer that says the mailbox's budget is spent (429 from /api/send). */
+export const budgetSpentCode = 'MAILBOX_BUDGET_SPENT';
 
 /** The right to submit one message; `release` says whether Exchange may have taken it. */
 export interface SendPermit {
@@ -65,7 +69,7 @@ export interface MailboxBudget {
  */
 export class BudgetExhausted extends Error {
   override readonly name = 'BudgetExhausted';
-  readonly code = 'MAILBOX_BUDGET_SPENT';
+  readonly code = budgetSpentCode;
   constructor(
     readonly mailbox: string,
     readonly limit: BudgetLimit,

@@ -1,5 +1,5 @@
 import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
-import { errorResponse } from '../http/error-response.js';
+import { errorResponse, notFoundResponse } from '../http/error-response.js';
 import { idempotencyKeyPattern } from '../mail/mail-request.js';
 import { getQueueRuntime } from '../queue/queue-runtime.js';
 
@@ -7,9 +7,9 @@ import { getQueueRuntime } from '../queue/queue-runtime.js';
 export async function messageStatus(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
   try {
     const id = request.params['id'] ?? '';
-    if (!idempotencyKeyPattern.test(id)) return notFound(id);
+    if (!idempotencyKeyPattern.test(id)) return notFoundResponse(id);
     const record = await (await getQueueRuntime()).store.get(id);
-    if (!record) return notFound(id);
+    if (!record) return notFoundResponse(id);
     const { status, attempts, messageId, diagnosis, reason, history } = record;
     return {
       status: 200,
@@ -18,10 +18,6 @@ export async function messageStatus(request: HttpRequest, context: InvocationCon
   } catch (error) {
     return errorResponse(error, context);
   }
-}
-
-function notFound(id: string): HttpResponseInit {
-  return { status: 404, jsonBody: { error: { code: 'NOT_FOUND', message: `No message with id "${id.slice(0, 128)}" is known.` } } };
 }
 
 app.http('message-status', { methods: ['GET'], authLevel: 'function', route: 'messages/{id}', handler: messageStatus });

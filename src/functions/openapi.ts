@@ -3,7 +3,25 @@ import { openApiDocument } from '../http/openapi-document.js';
 
 let cached: { serverUrl: string; body: string } | undefined;
 
-/** GET /api/openapi.json: the OpenAPI 3.1 description of the HTTP API, its server this app's own /api. */
+/**
+ * GET /api/openapi.json: the OpenAPI 3.1 description of the HTTP API, its server this app's own /api.
+ *
+ * The server is absolute, with the scheme, host and port the document was fetched at. A relative
+ * `/api` would be resolved against the document's address only by a client that fetched it; the
+ * README's recipe downloads it to a file first, and openapi-generator then turns `/api` into
+ * `http://localhost/api`, port 80 (OpenAPITools/openapi-generator,
+ * modules/openapi-generator/src/main/java/org/openapitools/codegen/utils/URLPathUtils.java, sanitizeUrl).
+ *
+ * `request.url` already is that address, so no forwarded header is read here: the Functions host
+ * builds it from the scheme and the Host header (azure-functions-host,
+ * src/WebJobs.Script.Grpc/MessageExtensions/GrpcMessageConversionExtensions.cs, ToRpcHttp), and in
+ * Azure on Linux (Flex Consumption included) it first puts App Service's DISGUISED-HOST into Host and
+ * the front end's X-Forwarded-Proto into the scheme, since TLS ends at the front end
+ * (src/WebJobs.Script.WebHost/Middleware/AppServiceHeaderFixupMiddleware.cs, registered for
+ * IsLinuxAzureManagedHosting in WebJobsApplicationBuilderExtension.cs). X-Forwarded-Host is trusted
+ * by neither, and any caller can set it: a document fetched through another proxy names the app,
+ * which is what `az apim api import` wants as the backend.
+ */
 export async function getOpenApiDocument(request: HttpRequest): Promise<HttpResponseInit> {
   const serverUrl = `${new URL(request.url).origin}/api`;
   // built once per worker (and per host name it is reached by): zod's conversion is not free

@@ -1,12 +1,13 @@
 import type { HttpResponseInit, InvocationContext } from '@azure/functions';
 import { isRestError } from '@azure/core-rest-pipeline';
-import { BudgetExhausted } from '../budget/budget.js';
+import { BudgetExhausted, budgetSpentCode } from '../budget/budget.js';
 import { budgetDiagnosis } from '../budget/budget-diagnosis.js';
 import { ConfigError } from '../config.js';
+import { diagnosisCodes } from '../diagnosis/diagnosis.js';
 import { DeliveryFailed, IdempotencyKeyReused, RequestRejected, type RejectionCode } from '../pipeline/errors.js';
 import { logEvent } from './log.js';
 
-/** Each way a caller's request is refused, with its status: the OpenAPI document lists them too. */
+/** Each way a caller's request is refused, with its status. */
 export const rejectionStatus: Record<RejectionCode, number> = {
   INVALID_REQUEST: 400,
   SENDER_NOT_ALLOWED: 403,
@@ -18,6 +19,41 @@ export const rejectionStatus: Record<RejectionCode, number> = {
 /** Retry-After when a transient failure names no delay of its own. */
 export const defaultRetryAfterSeconds = 30;
 
+/** One kind of failure answer: its status, the codes its `error.code` can hold, and what comes with it. */
+export interface FailureAnswer {
+  status: number;
+  codes: readonly string[];
+  /** `always`, or `sometimes` (when the diagnosis names a wait); absent: never. */
+  retryAfter?: 'always' | 'sometimes';
+  /** What `error.diagnosis` holds, when there is one: the catalogue's, or a budget's. */
+  diagnosis?: 'catalogue' | 'budget';
+}
+
+/**
+ * Every answer the edge gives for a failure. errorResponse takes its statuses and codes from here,
+ * and the OpenAPI document is generated from it: an answer added here is described at once.
+ */
+export const failureAnswers = {
+  ...rejectionAnswers(),
+  refused: { status: 502, codes: diagnosisCodes, retryAfter: 'sometimes', diagnosis: 'catalogue' },
+  transient: { status: 503, codes: diagnosisCodes, retryAfter: 'always', diagnosis: 'catalogue' },
+  budgetSpent: { status: 429, codes: [budgetSpentCode], retryAfter: 'always', diagnosis: 'budget' },
+  storageUnavailable: { status: 503, codes: ['STORAGE_UNAVAILABLE'], retryAfter: 'always' },
+  misconfigured: { status: 500, codes: ['CONFIGURATION_INVALID'] },
+  notFound: { status: 404, codes: ['NOT_FOUND'] },
+} as const satisfies Record<string, FailureAnswer>;
+
+function rejectionAnswers(): Record<RejectionCode, FailureAnswer> {
+  const answers = {} as Record<RejectionCode, FailureAnswer>;
+  for (const [code, status] of Object.entries(rejectionStatus) as [RejectionCode, number][]) answers[code] = { status, codes: [code] };
+  return answers;
+}
+
+export type FailureKind = keyof typeof failureAnswers;
+
+/** Every code an error answer's `error.code` can hold, in the table's order. */
+export const errorCodes = [...new Set(Object.values(failureAnswers).flatMap((a: FailureAnswer) => a.codes))];
+
 /**
  * The edge where failures become HTTP statuses: 4xx for the caller's request, 502 when Exchange,
  * Entra or Key Vault refused for good, 503 with Retry-After when trying later can help, 429 with
@@ -28,7 +64,7 @@ export function errorResponse(error: unknown, context: InvocationContext, id?: s
   if (error instanceof RequestRejected) {
     logEvent(context, 'rejected', { id, code: error.code });
     return {
-      status: rejectionStatus[error.code],
+      status: failureAnswers[error.code].status,
       jsonBody: { error: { code: error.code, message: error.message, details: error.details, ...(error instanceof IdempotencyKeyReused && { existing: error.existing }) } },
     };
   }
@@ -39,17 +75,17 @@ export function errorResponse(error: unknown, context: InvocationContext, id?: s
     if (!diagnosis.retryable) {
       // permanent now, but some refusals end on their own (the daily quota's rolling window)
       const headers = diagnosis.retryAfterSeconds ? { 'Retry-After': String(diagnosis.retryAfterSeconds) } : undefined;
-      return { status: 502, ...(headers && { headers }), jsonBody: body };
+      return { status: failureAnswers.refused.status, ...(headers && { headers }), jsonBody: body };
     }
     const retryAfter = String(diagnosis.retryAfterSeconds ?? defaultRetryAfterSeconds);
-    return { status: 503, headers: { 'Retry-After': retryAfter }, jsonBody: body };
+    return { status: failureAnswers.transient.status, headers: { 'Retry-After': retryAfter }, jsonBody: body };
   }
   if (error instanceof BudgetExhausted) {
     // not a failure of Exchange or of the request: the mailbox's budget is spent for now (never a 502)
     const diagnosis = budgetDiagnosis(error);
     logEvent(context, 'deferred', { id, code: diagnosis.code, mailbox: error.mailbox, retryAfterSeconds: error.retryAfterSeconds });
     return {
-      status: 429,
+      status: failureAnswers.budgetSpent.status,
       headers: { 'Retry-After': String(error.retryAfterSeconds) },
       jsonBody: { error: { code: error.code, message: diagnosis.cause, diagnosis } },
     };
@@ -57,16 +93,16 @@ export function errorResponse(error: unknown, context: InvocationContext, id?: s
   if (isRestError(error) || isCredentialError(error)) {
     // queues, tables or blobs failed under /api/enqueue or /api/messages: nothing was accepted
     const status = isRestError(error) ? error.statusCode : undefined;
-    logEvent(context, 'failed', { id, code: 'STORAGE_UNAVAILABLE', status, cause: isRestError(error) ? undefined : error.name });
+    logEvent(context, 'failed', { id, code: failureAnswers.storageUnavailable.codes[0], status, cause: isRestError(error) ? undefined : error.name });
     return {
-      status: 503,
+      status: failureAnswers.storageUnavailable.status,
       headers: { 'Retry-After': String(defaultRetryAfterSeconds) },
-      jsonBody: { error: { code: 'STORAGE_UNAVAILABLE', message: storageMessage(status, isCredentialError(error)) } },
+      jsonBody: { error: { code: failureAnswers.storageUnavailable.codes[0], message: storageMessage(status, isCredentialError(error)) } },
     };
   }
   if (error instanceof ConfigError) {
     logEvent(context, 'misconfigured', { variables: error.problems.map((p) => p.variable).join(',') });
-    return { status: 500, jsonBody: { error: { code: 'CONFIGURATION_INVALID', message: error.message } } };
+    return { status: failureAnswers.misconfigured.status, jsonBody: { error: { code: failureAnswers.misconfigured.codes[0], message: error.message } } };
   }
   throw error;
 }
@@ -83,4 +119,10 @@ function storageMessage(status: number | undefined, noToken: boolean): string {
     return "exosend's storage refused its identity: it needs the Storage Queue, Table and Blob Data Contributor roles on the account (or a valid connection string); try again later.";
   }
   return "exosend's storage (queues, tables, blobs) did not answer; try again later.";
+}
+
+/** No request with this id is known (GET /api/messages/{id}). */
+export function notFoundResponse(id: string): HttpResponseInit {
+  const { status, codes } = failureAnswers.notFound;
+  return { status, jsonBody: { error: { code: codes[0], message: `No message with id "${id.slice(0, 128)}" is known.` } } };
 }

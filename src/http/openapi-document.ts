@@ -1,7 +1,9 @@
 import { z } from 'zod';
 import { mailLimits, mailRequestSchema } from '../mail/mail-request.js';
-import { rejectionStatus } from './error-response.js';
+import type { RejectionCode } from '../pipeline/errors.js';
+import { failureAnswers, rejectionStatus, type FailureAnswer, type FailureKind } from './error-response.js';
 import {
+  budgetDiagnosisSchema,
   diagnosisCodeSchema,
   diagnosisSchema,
   enqueueAcceptedSchema,
@@ -32,14 +34,7 @@ export function openApiDocument(serverUrl: string): Json {
     content: { 'application/json': { schema: ref(name) } },
   });
   const retryAfter = { 'Retry-After': { $ref: '#/components/headers/RetryAfter' } };
-  const refused = Object.fromEntries(
-    Object.entries(rejectionStatus).map(([code, status]) => [String(status), json('Error', `${code}: the request was refused; nothing was sent or stored. \`details\` names the fields.`)]),
-  );
-  const failures = {
-    '502': json('Error', 'Exchange, Entra or Key Vault refused for good: `error.diagnosis` holds the code, cause and fix. Sending it again unchanged fails again.', retryAfter),
-    '503': json('Error', 'Transient (`error.diagnosis.retryable`), or storage unavailable (STORAGE_UNAVAILABLE): try again after Retry-After.', retryAfter),
-    '500': json('Error', 'CONFIGURATION_INVALID: an app setting is missing or malformed (named, never its value).'),
-  };
+  const failures = (route: DescribedRoute) => failureResponses(route, ref);
   const unauthorized = { '401': { description: 'No function key, or a wrong one.' } };
   const mailBody = {
     required: true,
@@ -77,7 +72,7 @@ export function openApiDocument(serverUrl: string): Json {
           summary: 'Send now and answer with Exchange\'s reply',
           description: 'Retries inside the call only what Exchange refused with a 4xx reply. Its idempotencyKey fixes the Message-ID; callers that need exactly one outcome use /enqueue.',
           requestBody: mailBody,
-          responses: { '200': json('SendResult', 'Exchange accepted the message.'), ...refused, ...unauthorized, ...failures },
+          responses: { '200': json('SendResult', 'Exchange accepted the message.'), ...failures('send'), ...unauthorized },
         },
       },
       '/enqueue': {
@@ -88,10 +83,8 @@ export function openApiDocument(serverUrl: string): Json {
           requestBody: mailBody,
           responses: {
             '202': json('EnqueueAccepted', 'Stored on the queue.', { Location: { description: '/api/messages/{id}', schema: { type: 'string' } } }),
-            ...refused,
+            ...failures('enqueue'),
             ...unauthorized,
-            '503': failures['503'],
-            '500': failures['500'],
           },
         },
       },
@@ -102,10 +95,8 @@ export function openApiDocument(serverUrl: string): Json {
           parameters: [{ name: 'id', in: 'path', required: true, description: 'The id /enqueue answered (the idempotencyKey when one was given).', schema: schemas['MessageId'] }],
           responses: {
             '200': json('MessageStatus', 'The request\'s record.'),
-            '404': json('Error', 'NOT_FOUND: no request with this id is known.'),
+            ...failures('getMessage'),
             ...unauthorized,
-            '503': failures['503'],
-            '500': failures['500'],
           },
         },
       },
@@ -139,6 +130,61 @@ export function openApiDocument(serverUrl: string): Json {
   };
 }
 
+export type DescribedRoute = 'send' | 'enqueue' | 'getMessage';
+
+const noMailRequest = 'it reads no mail request';
+const neverSends = 'it asks neither Exchange, Entra nor Key Vault: the queue does, later';
+
+/**
+ * What a route cannot answer, and why. Every other answer in failureAnswers is described for it, so
+ * an answer added there is described on every route until someone says here where it cannot happen.
+ */
+export const cannotAnswer: Record<DescribedRoute, Partial<Record<FailureKind, string>>> = {
+  send: { IDEMPOTENCY_KEY_REUSED: 'a repeated idempotencyKey fixes the Message-ID; only /enqueue keeps requests to compare', notFound: 'it looks up no id' },
+  enqueue: { refused: neverSends, transient: neverSends, budgetSpent: 'a queued message waits for the budget by itself', notFound: 'it looks up no id' },
+  getMessage: {
+    ...(Object.fromEntries(Object.keys(rejectionStatus).map((code) => [code, noMailRequest])) as Record<RejectionCode, string>),
+    refused: neverSends,
+    transient: neverSends,
+    budgetSpent: neverSends,
+  },
+};
+
+/** What each kind of failure answer means for the caller: a kind added to failureAnswers needs its words here. */
+const failureDescriptions: Record<FailureKind, string> = {
+  ...(Object.fromEntries(Object.keys(rejectionStatus).map((code) => [code, `${code}: the request was refused; nothing was sent or stored. \`details\` names the fields.`])) as Record<RejectionCode, string>),
+  IDEMPOTENCY_KEY_REUSED: 'IDEMPOTENCY_KEY_REUSED: the key already names a request with other content (`existing`); nothing was queued.',
+  refused: 'Exchange, Entra or Key Vault refused for good: `error.diagnosis` holds the code, cause and fix. Sending it again unchanged fails again (Retry-After only when the refusal ends by itself, such as the daily quota).',
+  transient: 'Transient (`error.diagnosis.retryable`): try again after Retry-After.',
+  budgetSpent: "MAILBOX_BUDGET_SPENT: the mailbox's budget (messages a minute, recipients a day, SMTP sessions), counted across every instance, is spent for now; nothing was sent. `error.diagnosis` (BudgetDiagnosis) names the limit; try again after Retry-After, or use /enqueue.",
+  storageUnavailable: 'STORAGE_UNAVAILABLE: exosend\'s storage (queues, tables, blobs) did not answer or refused its identity; nothing was accepted. Try again after Retry-After.',
+  misconfigured: 'CONFIGURATION_INVALID: an app setting is missing or malformed (named, never its value).',
+  notFound: 'NOT_FOUND: no request with this id is known.',
+};
+
+/** The failure answers a route can give, by status, each an Error narrowed to its codes and diagnosis. */
+export function failureResponses(route: DescribedRoute, ref: (name: string) => Json): Record<string, Json> {
+  const byStatus = new Map<number, [FailureKind, FailureAnswer][]>();
+  for (const [kind, answer] of Object.entries(failureAnswers) as [FailureKind, FailureAnswer][]) {
+    if (cannotAnswer[route][kind]) continue;
+    byStatus.set(answer.status, [...(byStatus.get(answer.status) ?? []), [kind, answer]]);
+  }
+  const narrowed = ([, answer]: [FailureKind, FailureAnswer]): Json => {
+    const diagnosis = answer.diagnosis && ref(answer.diagnosis === 'budget' ? 'BudgetDiagnosis' : 'Diagnosis');
+    const code = answer.diagnosis === 'catalogue' ? ref('DiagnosisCode') : answer.codes.length === 1 ? { const: answer.codes[0] } : { enum: answer.codes };
+    const error = { type: 'object', required: ['code', ...(diagnosis ? ['diagnosis'] : [])], properties: { code, ...(diagnosis && { diagnosis }) } };
+    return { allOf: [ref('Error'), { type: 'object', required: ['error'], properties: { error } }] };
+  };
+  return Object.fromEntries(
+    [...byStatus.entries()].map(([status, kinds]) => {
+      const retryAfter = kinds.some(([, a]) => a.retryAfter) && { 'Retry-After': { $ref: '#/components/headers/RetryAfter' } };
+      const schema = kinds.length === 1 ? narrowed(kinds[0]!) : { anyOf: kinds.map(narrowed) };
+      const description = kinds.map(([kind]) => failureDescriptions[kind]).join(' Or ');
+      return [String(status), { description, ...(retryAfter && { headers: retryAfter }), content: { 'application/json': { schema } } }];
+    }),
+  );
+}
+
 /** Every schema the document names, from the zod schemas (requests as they are read: `io: 'input'`). */
 function componentSchemas(): Record<string, Json> {
   const registry = z.registry<{ id: string }>();
@@ -151,6 +197,7 @@ function componentSchemas(): Record<string, Json> {
     HealthStatus: healthStatusSchema,
     Error: errorSchema,
     Diagnosis: diagnosisSchema,
+    BudgetDiagnosis: budgetDiagnosisSchema,
     DiagnosisCode: diagnosisCodeSchema,
   };
   for (const [id, schema] of Object.entries(named)) registry.add(schema, { id });

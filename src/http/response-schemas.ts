@@ -1,9 +1,16 @@
 import { z } from 'zod';
+import { budgetLimits, type BudgetUsage } from '../budget/budget.js';
+import { budgetDiagnosisCodes, type BudgetDiagnosis } from '../budget/budget-diagnosis.js';
+import { credentialKinds } from '../config.js';
 import { diagnosisCodes, stages } from '../diagnosis/diagnosis.js';
+import type { HealthCheckResult } from '../health/health-result.js';
+import type { Preflight } from '../health/health-status.js';
 import { idempotencyKeyPattern } from '../mail/mail-request.js';
+import { errorCodes } from './error-response.js';
 
 // What the HTTP functions answer, as schemas for the OpenAPI document. Objects are not strict: a
-// caller must accept fields added later. test/openapi.test.ts holds real answers against them.
+// caller must accept fields added later. test/openapi.test.ts holds real answers against them, and
+// where the code has a type for an answer, the compiler holds the schema to it (sameShape, below).
 
 export const diagnosisCodeSchema = z.enum(diagnosisCodes).meta({ description: 'A stable code from the diagnosis catalogue (src/diagnosis/catalogue.ts).' });
 
@@ -17,6 +24,16 @@ export const diagnosisSchema = z.object({
   retryAfterSeconds: z.number().int().optional(),
 });
 
+export const budgetDiagnosisSchema = z.object({
+  code: z.enum(budgetDiagnosisCodes).meta({ description: 'Which of the mailbox\'s limits is spent: the minute\'s messages, the rolling day\'s recipients, or its SMTP sessions.' }),
+  limit: z.enum(budgetLimits),
+  mailbox: z.string().meta({ description: 'The mailbox whose budget is spent, counted across every instance of exosend.' }),
+  cause: z.string(),
+  fix: z.string(),
+  retryable: z.literal(true),
+  retryAfterSeconds: z.number().int().meta({ description: 'When the budget is expected to have room again, as in Retry-After.' }),
+});
+
 const fieldProblemSchema = z.object({
   path: z.string().meta({ description: 'Where in the request, as a caller writes it: `to[1]`, `attachments[0].contentBase64`; empty for the body as a whole.' }),
   message: z.string(),
@@ -24,10 +41,10 @@ const fieldProblemSchema = z.object({
 
 export const errorSchema = z.object({
   error: z.object({
-    code: z.string().meta({ description: 'INVALID_REQUEST, SENDER_NOT_ALLOWED, ... for a refused request; a diagnosis code when Exchange, Entra or Key Vault refused; STORAGE_UNAVAILABLE, CONFIGURATION_INVALID, NOT_FOUND.' }),
+    code: z.enum(errorCodes).meta({ description: 'INVALID_REQUEST, SENDER_NOT_ALLOWED, ... for a refused request; a diagnosis code when Exchange, Entra or Key Vault refused; MAILBOX_BUDGET_SPENT (429); STORAGE_UNAVAILABLE, CONFIGURATION_INVALID, NOT_FOUND.' }),
     message: z.string(),
     details: z.array(fieldProblemSchema).optional(),
-    diagnosis: diagnosisSchema.optional(),
+    diagnosis: z.union([diagnosisSchema, budgetDiagnosisSchema]).optional().meta({ description: 'Why Exchange, Entra or Key Vault refused (Diagnosis), or which budget is spent (BudgetDiagnosis, with 429).' }),
     existing: z.object({ id: z.string(), status: z.string() }).optional().meta({ description: 'IDEMPOTENCY_KEY_REUSED: the request the key already names.' }),
   }),
 });
@@ -64,6 +81,14 @@ export const messageIdSchema = z.string().regex(idempotencyKeyPattern);
 const stageResultSchema = z.object({ stage: z.enum(stages), ok: z.boolean(), durationMs: z.number() });
 const checkCodeSchema = z.union([diagnosisCodeSchema, z.enum(['CONFIGURATION_INVALID', 'UNEXPECTED_ERROR'])]);
 
+export const budgetUsageSchema = z.object({
+  mailbox: z.string(),
+  scope: z.enum(['shared', 'local']).meta({ description: '`shared`: counted in storage across every instance; `local`: this process only (no storage set).' }),
+  minute: z.object({ used: z.number().int(), limit: z.number().int(), windowSeconds: z.number() }),
+  connections: z.object({ used: z.number().int(), limit: z.number().int() }),
+  day: z.object({ used: z.number().int(), limit: z.number().int(), windowHours: z.number() }),
+});
+
 export const healthCheckResultSchema = z.object({
   runId: z.string(),
   ok: z.boolean(),
@@ -75,19 +100,42 @@ export const healthCheckResultSchema = z.object({
   code: checkCodeSchema.optional(),
   diagnosis: diagnosisSchema.optional(),
   problem: z.string().optional(),
+  credential: z.enum(credentialKinds).optional(),
+  credentialDaysLeft: z.number().int().optional(),
   secretDaysLeft: z.number().int().optional(),
   messageId: z.string().optional(),
+  mailboxes: z.array(z.object({ mailbox: z.string(), ok: z.boolean(), code: z.string().optional() })).optional(),
+  failedMailbox: z.string().optional(),
+  budgets: z.array(budgetUsageSchema).optional(),
+});
+
+const preflightSchema = z.object({
+  ok: z.boolean(),
+  stages: z.array(stageResultSchema),
+  diagnosis: diagnosisSchema.optional(),
+  code: z.string().optional(),
+  credential: z.string().optional(),
+  credentialDaysLeft: z.number().int().optional(),
+  problem: z.string().optional(),
 });
 
 export const healthStatusSchema = z.object({
   status: z.enum(['healthy', 'unhealthy']),
   lastCheck: healthCheckResultSchema.nullable().meta({ description: "The last timer check this instance ran; null before its first." }),
-  preflight: z.object({
-    ok: z.boolean(),
-    stages: z.array(stageResultSchema),
-    diagnosis: diagnosisSchema.optional(),
-    code: z.string().optional(),
-    problem: z.string().optional(),
-  }),
+  preflight: preflightSchema,
+  budgets: z.array(budgetUsageSchema).meta({ description: "Each mailbox's use of its minute, its sessions and its day; a budget that cannot be read is left out." }),
   error: z.object({ code: z.string(), message: z.string(), diagnosis: diagnosisSchema.optional() }).optional(),
 });
+
+/**
+ * True only when the schema reads exactly what the code's type holds, at every depth: a field added
+ * to one and not the other, even an optional one, fails to compile (every field made required, so
+ * that a missing optional one counts).
+ */
+type Complete<T> = T extends readonly (infer E)[] ? Complete<E>[] : T extends object ? { [K in keyof T]-?: Complete<NonNullable<T[K]>> } : T;
+type SameShape<A, B> = [Complete<A>] extends [Complete<B>] ? ([Complete<B>] extends [Complete<A>] ? true : false) : false;
+const sameShape = <A, B>(same: SameShape<A, B>) => same;
+sameShape<z.input<typeof budgetDiagnosisSchema>, BudgetDiagnosis>(true);
+sameShape<z.input<typeof budgetUsageSchema>, BudgetUsage>(true);
+sameShape<z.input<typeof healthCheckResultSchema>, HealthCheckResult>(true);
+sameShape<z.input<typeof preflightSchema>, Preflight>(true);

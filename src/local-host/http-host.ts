@@ -33,7 +33,8 @@ export function createHttpHost(options: HttpHostOptions): Server {
 }
 
 async function handle(req: IncomingMessage, res: ServerResponse, routes: Route[], options: HttpHostOptions): Promise<void> {
-  const url = new URL(req.url ?? '/', 'http://127.0.0.1');
+  const url = requestUrl(req);
+  if (!url) return reply(res, { status: 400 });
   const method = (req.method ?? 'GET').toUpperCase();
   if (options.fallback && !/^\/api(\/|$)/i.test(url.pathname)) return options.fallback(req, res, url);
   const matches = routes.flatMap((route) => {
@@ -67,6 +68,26 @@ async function handle(req: IncomingMessage, res: ServerResponse, routes: Route[]
   });
   const response = await route.registration.handler(request, invocationContext(route.registration.name, {}, options.log));
   reply(res, response as HttpResponseInit);
+}
+
+/**
+ * The URL a function sees as `request.url`, built as the Functions host builds it: scheme, the Host
+ * header (port included), path and query (azure-functions-host,
+ * src/WebJobs.Script.Grpc/MessageExtensions/GrpcMessageConversionExtensions.cs, ToRpcHttp). A fixed
+ * base here once cost the port: /api/openapi.json then named port 80 as the server. Without a Host
+ * (HTTP/1.0) the address the request came in on stands for it; a Host that is not one is a 400, as
+ * Kestrel answers.
+ */
+function requestUrl(req: IncomingMessage): URL | undefined {
+  const { localAddress, localPort } = req.socket;
+  const host = req.headers.host || (localAddress?.includes(':') ? `[${localAddress}]:${localPort}` : `${localAddress}:${localPort}`);
+  // origin-form only ("/path?query"): a path that starts with "//" stays a path, as in Kestrel
+  if (/[/?#@\\\s]/.test(host) || !req.url?.startsWith('/')) return undefined;
+  try {
+    return new URL(`http://${host}${req.url}`);
+  } catch {
+    return undefined;
+  }
 }
 
 function toRoute(registration: HttpRegistration): Route {
