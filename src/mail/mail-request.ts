@@ -18,7 +18,11 @@ export const mailLimits = {
 
 /**
  * An idempotency key is also the id of the status record, of the Table entity that holds it, and a
- * segment of its status URL: one made only of dots would be eaten by URL normalisation.
+ * segment of its status URL: one made only of dots would be eaten by URL normalisation. No slash,
+ * so an id is never a path. Dots stay allowed (keys such as `order.42` exist), so an id may begin
+ * with another id and a dot: whatever names a thing by its id reads the whole name, never its
+ * start (src/queue/claim-check-name.ts). Every way in checks an id against this: the request's
+ * key, an envelope, a producer's bare request, a status URL, a dead letter put back.
  */
 export const idempotencyKeyPattern = /^(?!\.+$)[A-Za-z0-9._:~-]{1,128}$/;
 
