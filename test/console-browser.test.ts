@@ -143,6 +143,40 @@ describe('the local console, in a real browser', { skip }, () => {
     assert.equal(readFileSync((await download.path())!, 'utf8'), attachment);
   });
 
+  it("when the message's HTML arrives without its Content-Security-Policy, then the frame's sandbox attribute alone still keeps its script from running", async () => {
+    // Regression (surviving mutant): the frame's `sandbox` attribute could be removed and no test saw
+    // it, since the CSP's own sandbox directive blocks scripts too. Each layer is tested on its own.
+    const stripped: string[] = [];
+    await page.route('**/console/message/*/html', async (route) => {
+      const response = await route.fetch();
+      const headers = Object.fromEntries(Object.entries(response.headers()).filter(([name]) => name !== 'content-security-policy' && name !== 'x-frame-options'));
+      stripped.push(response.headers()['content-security-policy'] ?? '(none)');
+      await route.fulfill({ response, headers });
+    });
+    try {
+      const sent = await api('send', {
+        to: ['ada@fabrikam.example'],
+        subject: 'Frame without its policy',
+        text: 't',
+        html:
+          '<h1 id="greeting">Frame without its policy</h1>' +
+          "<script>console.log('exosend-frame-script-ran'); document.getElementById('greeting').textContent = 'scripted'; try { parent.document.title = 'framed-script-ran'; } catch {}</script>",
+      });
+      assert.equal(sent.status, 200, await sent.clone().text());
+      await page.goto(`${host.consoleUrl}#outbox`);
+      await page.locator('#outbox-rows tr', { hasText: 'Frame without its policy' }).click();
+      const greeting = page.frameLocator('#message-html').locator('#greeting');
+      await greeting.waitFor();
+      assert.match(stripped[0] ?? '', /sandbox/, 'the policy that was stripped held a sandbox directive of its own');
+      await sleep(200);
+      assert.equal(await greeting.innerText(), 'Frame without its policy', 'the script in the frame ran');
+      assert.ok(!consoleLines.includes('exosend-frame-script-ran'), 'the script in the frame ran');
+      assert.notEqual(await page.title(), 'framed-script-ran');
+    } finally {
+      await page.unroute('**/console/message/*/html');
+    }
+  });
+
   it('when a scenario is switched on the Health tab, then the check shows the failure and its diagnosis', async () => {
     await page.goto(`${host.consoleUrl}#health`);
     await page.locator('#scenario').selectOption('missing-role');

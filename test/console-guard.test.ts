@@ -1,7 +1,10 @@
 import assert from 'node:assert/strict';
-import type { IncomingMessage } from 'node:http';
+import { once } from 'node:events';
+import { createServer, type IncomingMessage } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { describe, it } from 'node:test';
 import { consoleRefusal } from '../src/local-host/console/console-guard.js';
+import { createConsole } from '../src/local-host/console/console-server.js';
 
 const port = 7071;
 const request = (headers: Record<string, string>) => ({ headers: { host: `127.0.0.1:${port}`, ...headers } }) as unknown as IncomingMessage;
@@ -34,4 +37,39 @@ describe('the console guard', () => {
       assert.notEqual(consoleRefusal(request(headers), port, kind), undefined);
     });
   }
+});
+
+describe("the console page's message frame", () => {
+  // Regression (surviving mutant): the frame's `sandbox` attribute could be removed and no test saw it,
+  // since the message's CSP sandboxes it too. The attribute is the second layer, checked on its own.
+  it('when the console page is served, then its message frame is sandboxed with no allow-scripts or allow-same-origin', async () => {
+    const served = createServer((req, res) => void handler(req, res, new URL(req.url ?? '/', base())));
+    const base = () => `http://127.0.0.1:${(served.address() as AddressInfo).port}`;
+    const handler = createConsole({
+      baseUrl: base,
+      functionKey: 'unused',
+      mode: 'sandbox',
+      registrations: { http: [], queues: [], timers: [], entry: {} },
+      sandbox: undefined,
+      scenario: 'healthy',
+      deadLetters: undefined,
+      log: () => undefined,
+    });
+    served.listen(0, '127.0.0.1');
+    await once(served, 'listening');
+    try {
+      const response = await fetch(`${base()}/`);
+      assert.equal(response.status, 200);
+      const frames = [...(await response.text()).matchAll(/<iframe\b([^>]*)>/gi)].map((m) => m[1]!);
+      assert.ok(frames.some((attributes) => /\bid="message-html"/.test(attributes)), 'the page has its message frame');
+      for (const attributes of frames) {
+        const sandbox = /\bsandbox(?:="([^"]*)")?/i.exec(attributes);
+        assert.ok(sandbox, `a frame without a sandbox attribute: <iframe${attributes}>`);
+        const tokens = (sandbox[1] ?? '').split(/\s+/).filter(Boolean);
+        assert.deepEqual(tokens.filter((t) => /^allow-(scripts|same-origin)$/i.test(t)), [], `<iframe${attributes}>`);
+      }
+    } finally {
+      served.close();
+    }
+  });
 });

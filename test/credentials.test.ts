@@ -128,6 +128,34 @@ describe('EXOSEND_CREDENTIAL: secret, certificate and federated, end to end', ()
     sandboxScenarios.healthy(h.sandbox);
   });
 
+  it("when the federated credential expects a national cloud's audience, then EXOSEND_FEDERATED_AUDIENCE set to it sends, and the default is refused as a mismatch naming the audience", async () => {
+    // Regression (surviving mutant): EXOSEND_FEDERATED_AUDIENCE could be ignored for the hard-coded
+    // default and every test still passed; US Government and China clouds need their own audience.
+    const usGov = 'api://AzureADTokenExchangeUSGov';
+    const federatedToAudience = (audience: string) =>
+      h.sandbox.identity.updateApp(h.sandbox.app.clientId, {
+        federatedCredentials: [{ name: 'exosend-function-app', issuer: h.sandbox.app.federation.issuer, subject: h.sandbox.app.federation.subject, audiences: [audience] }],
+      });
+
+    start('federated', { EXOSEND_FEDERATED_AUDIENCE: usGov });
+    federatedToAudience(usGov);
+    const sent = await h.send(mailRequest());
+    assert.equal(sent.status, 200, JSON.stringify(sent.body));
+    assert.deepEqual(h.sandbox.identity.counters.managedIdentityTokensByResource, { [usGov]: 1 }, 'the assertion was asked for that audience');
+
+    start('federated');
+    federatedToAudience(usGov);
+    const refused = await h.send(mailRequest());
+    assert.equal(refused.status, 502, JSON.stringify(refused.body));
+    const { diagnosis } = refused.body.error;
+    assert.equal(diagnosis.code, 'FEDERATED_CREDENTIAL_MISMATCH');
+    assert.match(diagnosis.smtp, /AADSTS700212: .*presented assertion audience 'api:\/\/AzureADTokenExchange'/);
+    assert.match(diagnosis.cause, /audience api:\/\/AzureADTokenExchange\./);
+    assert.match(diagnosis.fix, /the audience must equal EXOSEND_FEDERATED_AUDIENCE/);
+    assert.equal(h.sandbox.exchange.counters.connections, 0);
+    sandboxScenarios.healthy(h.sandbox);
+  });
+
   it('when the vault holds the certificate as PEM, then it signs as well as the PKCS#12 form', async () => {
     start('certificate');
     storeCertificate(h.sandbox, h.sandbox.app.certificate, 'pem');

@@ -6,13 +6,15 @@ import { after, before, describe, it } from 'node:test';
 import { enqueueMail } from '../src/functions/enqueue.js';
 import { messageStatus } from '../src/functions/message-status.js';
 import type { QueueListener } from '../src/local-host/queue-listener.js';
+import { requestDigest } from '../src/mail/request-digest.js';
+import { claimCheckBlobName } from '../src/queue/claim-check-name.js';
 import { deadLetterText } from '../src/queue/dead-letter.js';
 import { maxInlineMessageBytes } from '../src/queue/enqueue.js';
 import { RestError } from '@azure/core-rest-pipeline';
 import { outboundMail } from '../src/functions/outbound-queue.js';
 import { readQueueHostOptions } from '../src/local-host/host-json.js';
 import { deadLetterUnprocessable, hostMaxDequeueCount } from '../src/queue/process-message.js';
-import { encodeQueueMessage } from '../src/queue/queue-message.js';
+import { decodeQueueMessage, encodeQueueMessage } from '../src/queue/queue-message.js';
 import { requeueDeadLetter, whyNotRequeueable } from '../src/queue/requeue.js';
 import { getQueueRuntime } from '../src/queue/queue-runtime.js';
 import { mailRequest, startHarness, type Harness } from './harness.js';
@@ -43,8 +45,9 @@ describe('hostile messages through the queue', () => {
   /** A request too large for a queue message travels as exosend's own envelope and a claim-check blob, which any producer can write. */
   const putViaBlob = async (id: string, request: unknown) => {
     const json = JSON.stringify(request);
-    await q.storage.requests.getBlockBlobClient(`${id}.json`).upload(json, Buffer.byteLength(json));
-    await put(encodeQueueMessage({ exosend: 1, id, history: [], blob: `${id}.json` }));
+    const blob = claimCheckBlobName(id, requestDigest(request));
+    await q.storage.requests.getBlockBlobClient(blob).upload(json, Buffer.byteLength(json));
+    await put(encodeQueueMessage({ exosend: 1, id, history: [], blob }));
     return id;
   };
 
@@ -205,6 +208,47 @@ describe('hostile messages through the queue', () => {
     assert.equal(record?.status, 'failed');
     const [letter] = await drain(q.storage, 'poison');
     assert.equal(letter.code, 'SENDER_NOT_ALLOWED');
+  });
+
+  it("when an envelope names the claim-check blob of an id its own id is a prefix of, then it is dead-lettered, and that request is still sent with its content", async () => {
+    // Regression: the blob check tested only the name's start, so an envelope of id `g1T` passed for
+    // `g1T.victim`'s blob: it sent the victim's content as its own and deleted the blob, and the
+    // victim ended failed ("claim-check blob ... is missing") with its content gone.
+    const victim = await enqueue(mailRequest({ idempotencyKey: 'g1T.victim', subject: 'victim content', attachments: [{ filename: 'a.bin', contentBase64: b64(80_000) }] }));
+    assert.equal(victim.status, 202);
+    const [victimMessage] = await drain(q.storage, 'intake');
+    assert.match(victimMessage.blob, /^g1T\.victim\.[\w-]{43}\.json$/);
+    const attacker = { exosend: 1, id: 'g1T', history: [], blob: victimMessage.blob };
+
+    await outboundMail(encodeQueueMessage(attacker), h.context('outbound-mail', { id: 'q-attacker', dequeueCount: 1 }));
+    assert.ok(!h.sandbox.exchange.messages.some((m) => m.raw.includes('victim content')), "nothing was sent for the attacker's envelope");
+    assert.equal(await q.store.get('g1T'), undefined);
+    const [letter] = await drain(q.storage, 'poison');
+    assert.equal(letter?.id, 'q-attacker', 'known by its queue id: its own id was never trusted');
+    assert.match(letter.reason, /claim-check blob exosend cannot have written/);
+    assert.match(whyNotRequeueable({ id: 'g1T', code: 'X', blob: victimMessage.blob }) ?? '', /not one exosend writes for its id/, 'nor can a forged dead letter reach it');
+
+    await outboundMail(victimMessage, h.context('outbound-mail', { id: 'q-victim', dequeueCount: 1 }));
+    assert.equal((await q.store.get('g1T.victim'))?.status, 'sent');
+    assert.equal(h.sandbox.exchange.messages.filter((m) => m.raw.includes('victim content')).length, 1);
+  });
+
+  it('when a claim-check blob name is read back, then only the exact name exosend writes for the id passes', () => {
+    const digest = 'd'.repeat(43);
+    const envelope = (id: string, blob: string) => decodeQueueMessage(encodeQueueMessage({ exosend: 1, id, history: [], blob })).kind;
+    assert.equal(envelope('g1T', `g1T.${digest}.json`), 'envelope');
+    assert.equal(envelope('a:b', `a%3Ab.${digest}.json`), 'envelope', 'a colon is written encoded');
+    assert.equal(envelope('g1T.', `g1T..${digest}.json`), 'envelope');
+    for (const [id, blob] of [
+      ['g1T', `g1T.victim.${digest}.json`],
+      ['g1T', `g1T..${digest}.json`],
+      ['g1T.', `g1T.${digest}.json`],
+      ['g1T', `g1T.${digest.slice(1)}.json`],
+      ['g1T', `g1T.${digest}x.json`],
+      ['g1T', `g1T.${digest}.json.json`],
+      ['a:b', `a:b.${digest}.json`],
+      ['g1T', `../g1T.${digest}.json`],
+    ] as const) assert.equal(envelope(id, blob), 'undecodable', `${id} ${blob}`);
   });
 
   it('when a letter reused another request\'s key, then it cannot be put back, and no letter of other content reopens a record', async () => {

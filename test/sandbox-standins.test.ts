@@ -274,6 +274,30 @@ describe('identity platform stand-in: client assertions', () => {
     assert.deepEqual(refused.body.error_codes, [700211]);
     assert.equal(refused.status, 400);
   });
+
+  it("when the managed identity's assertion names another audience than the federated credential, or the same in another letter case, then AADSTS700212 names the audience it presented", async () => {
+    // Entra matches a federated credential's issuer, subject and audience exactly, case included
+    // (Entra's breaking change of 2025, "Federated identity credentials now use case-sensitive
+    // matching", quoted in Azure/login issue #517): the audience exosend asks for must be the one registered.
+    const identity = new ManagedIdentityCredential({ clientId: sandbox.app.federatedIdentity.clientId });
+    const { issuer, subject } = sandbox.app.federation;
+    const registerAudience = (audience: string) =>
+      sandbox.identity.updateApp(sandbox.app.clientId, { federatedCredentials: [{ name: 'exosend-function-app', issuer, subject, audiences: [audience] }] });
+    const usGov = 'api://AzureADTokenExchangeUSGov';
+    const publicCloud = (await identity.getToken('api://AzureADTokenExchange/.default')).token;
+    const usGovCloud = (await identity.getToken(`${usGov}/.default`)).token;
+    assert.equal(decodeJwt(usGovCloud).aud, usGov);
+
+    registerAudience(usGov);
+    assert.equal((await redeem(usGovCloud)).status, 200);
+    const refused = await redeem(publicCloud);
+    assert.equal(refused.status, 400);
+    assert.deepEqual(refused.body.error_codes, [700212]);
+    assert.match(refused.body.error_description ?? '', /presented assertion audience 'api:\/\/AzureADTokenExchange'/);
+
+    registerAudience('API://AzureADTokenExchange');
+    assert.deepEqual((await redeem(publicCloud)).body.error_codes, [700212]);
+  });
 });
 
 describe('Key Vault stand-in', () => {

@@ -18,12 +18,27 @@ export const mailLimits = {
 
 /**
  * An idempotency key is also the id of the status record, of the Table entity that holds it, and a
- * segment of its status URL: one made only of dots would be eaten by URL normalisation.
+ * segment of its status URL: one made only of dots would be eaten by URL normalisation. No slash,
+ * so an id is never a path. Dots stay allowed (keys such as `order.42` exist), so an id may begin
+ * with another id and a dot: whatever names a thing by its id reads the whole name, never its
+ * start (src/queue/claim-check-name.ts). Every way in checks an id against this: the request's
+ * key, an envelope, a producer's bare request, a status URL, a dead letter put back.
  */
 export const idempotencyKeyPattern = /^(?!\.+$)[A-Za-z0-9._:~-]{1,128}$/;
 
 /** CR, LF or NUL in a value that becomes a header would let a caller write headers of their own. */
 const noLineBreaks = (s: string) => !/[\r\n\0]/.test(s);
+
+/**
+ * Unicode's bidirectional controls (UAX #9: the embeddings and overrides U+202A-U+202E, the isolates
+ * U+2066-U+2069, the marks U+200E, U+200F and U+061C) change the order in which text is shown, not
+ * what it is: `invoice\u202Efdp.exe` shows as "invoiceexe.pdf" and opens as a program (MITRE ATT&CK
+ * T1036.002, Right-to-Left Override; the same trick in source code is CVE-2021-42574). A file's
+ * extension decides what opens it, so a file name may hold none of them, marks included: they can
+ * still move the dot among neutral characters, and no file name needs them.
+ */
+const bidiControls = /[\u061C\u200E\u200F\u202A-\u202E\u2066-\u2069]/;
+const bidiControlsMessage = 'must not contain Unicode bidirectional controls (U+202A-U+202E, U+2066-U+2069, U+200E, U+200F, U+061C): they can show a name with another extension than it has';
 
 const foldable = (s: string) => !new RegExp(`\\S{${mailLimits.maxUnbrokenHeaderRun + 1}}`).test(s);
 const foldableMessage = `must not have more than ${mailLimits.maxUnbrokenHeaderRun} characters without a space (a mail header line holds at most 998)`;
@@ -74,7 +89,8 @@ const attachment = z.strictObject({
     .min(1)
     .max(255)
     .refine(noLineBreaks, 'must not contain line breaks')
-    .refine((f) => !/[\\/]/.test(f), 'must be a file name, not a path'),
+    .refine((f) => !/[\\/]/.test(f), 'must be a file name, not a path')
+    .refine((f) => !bidiControls.test(f), bidiControlsMessage),
   contentType: z
     .string()
     // RFC 6838: 127 characters a type and a subtype

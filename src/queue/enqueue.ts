@@ -1,6 +1,7 @@
 import type { MailRequest } from '../mail/mail-request.js';
 import { requestDigest } from '../mail/request-digest.js';
 import { IdempotencyKeyReused } from '../pipeline/errors.js';
+import { claimCheckBlobName } from './claim-check-name.js';
 import { encodeQueueMessage, type Envelope } from './queue-message.js';
 import type { StatusStore } from './status-store.js';
 import type { QueueStorage } from './storage.js';
@@ -57,7 +58,7 @@ export async function fitToQueue<T extends { id: string; request?: unknown; blob
  * other content under the same id (a reused key, a dead letter of it) never overwrites it.
  */
 export async function moveRequestToBlob(storage: QueueStorage, id: string, request: unknown): Promise<string> {
-  const blob = `${encodeURIComponent(id)}.${requestDigest(request)}.json`;
+  const blob = claimCheckBlobName(id, requestDigest(request));
   const json = JSON.stringify(request);
   await storage.requests.getBlockBlobClient(blob).upload(json, Buffer.byteLength(json), {
     blobHTTPHeaders: { blobContentType: 'application/json' },

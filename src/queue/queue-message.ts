@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { jsonTextProblem, jsonValueProblem } from '../mail/json-limits.js';
 import { idempotencyKeyPattern } from '../mail/mail-request.js';
+import { claimCheckDigestOf } from './claim-check-name.js';
 
 /** One try of a queued message, as the status record and the dead letter show it. */
 export interface AttemptRecord {
@@ -21,15 +22,10 @@ export const envelopeSchema = z.strictObject({
   request: z.unknown().optional(),
   blob: z.string().optional(),
 })
-  // Only a name exosend writes for this id (`<encoded id>.<digest>.json`): an envelope may not read,
-  // send and then delete another request's blob, and the blob SDK throws an uncaught error, out of
-  // reach of any catch, on a name Blob storage refuses as too long.
-  .refine((e) => e.blob === undefined || isClaimCheckBlobOf(e.id, e.blob), { path: ['blob'], message: 'names a claim-check blob exosend cannot have written for this id' });
-
-function isClaimCheckBlobOf(id: string, blob: string): boolean {
-  return blob.length <= 600 && blob.startsWith(`${encodeURIComponent(id)}.`) && /^[A-Za-z0-9._~%-]+\.json$/.test(blob);
-}
-
+  // Only exactly a name exosend writes for this id (`<encoded id>.<digest>.json`): an envelope may
+  // not read, send and then delete another request's blob, and the blob SDK throws an uncaught
+  // error, out of reach of any catch, on a name Blob storage refuses as too long.
+  .refine((e) => e.blob === undefined || claimCheckDigestOf(e.id, e.blob) !== undefined, { path: ['blob'], message: 'names a claim-check blob exosend cannot have written for this id' });
 
 export type Envelope = z.infer<typeof envelopeSchema>;
 

@@ -1,4 +1,6 @@
+import { idempotencyKeyPattern } from '../mail/mail-request.js';
 import { requestDigest } from '../mail/request-digest.js';
+import { claimCheckDigestOf } from './claim-check-name.js';
 import { putEnvelope } from './enqueue.js';
 import type { AttemptRecord } from './queue-message.js';
 import type { StatusStore } from './status-store.js';
@@ -18,9 +20,12 @@ export type RequeueOutcome = { kind: 'requeued'; id: string } | { kind: 'not-fai
 /** Why a dead letter cannot go back on the queue, or undefined when it can. */
 export function whyNotRequeueable(letter: Partial<RequeueableLetter>): string | undefined {
   if (typeof letter.id !== 'string') return 'it names no request id';
+  // anyone who can write to the poison queue can write a letter: it is checked as an envelope would be
+  if (!idempotencyKeyPattern.test(letter.id)) return 'its id is not one exosend gives a request';
   // its id belongs to another request: putting it back would reopen that one's record
   if (letter.code === 'IDEMPOTENCY_KEY_REUSED') return 'it reused the idempotency key of another request; send it again under a new key';
   if (letter.request === undefined && letter.blob === undefined) return 'it does not hold the request (it was never a mail request, or it was too large to keep)';
+  if (letter.blob !== undefined && (typeof letter.blob !== 'string' || claimCheckDigestOf(letter.id, letter.blob) === undefined)) return 'its claim-check blob is not one exosend writes for its id';
   return undefined;
 }
 
@@ -46,5 +51,5 @@ export async function requeueDeadLetter(storage: QueueStorage, store: StatusStor
 /** The digest of the letter's request, when the letter holds it or its blob's name says it (`<id>.<digest>.json`). */
 function letterDigest(letter: RequeueableLetter): string | undefined {
   if (letter.request !== undefined) return requestDigest(letter.request);
-  return /\.([A-Za-z0-9_-]{43})\.json$/.exec(letter.blob ?? '')?.[1];
+  return letter.blob === undefined ? undefined : claimCheckDigestOf(letter.id, letter.blob);
 }

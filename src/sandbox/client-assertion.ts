@@ -71,6 +71,8 @@ async function checkFederatedAssertion(assertion: string, payload: JWTPayload, {
   const issuer = String(payload.iss);
   const subject = String(payload.sub);
   const audiences = (Array.isArray(payload.aud) ? payload.aud : [payload.aud]).filter((a): a is string => typeof a === 'string');
+  // exact and case-sensitive, as Entra matches since 2025 ("Federated identity credentials now use
+  // case-sensitive matching", Entra's breaking changes, quoted in Azure/login issue #517)
   const byIssuer = app.federatedCredentials.filter((f) => f.issuer === issuer);
   if (byIssuer.length === 0) return entraErrors.noFederatedIssuer(issuer);
   const bySubject = byIssuer.filter((f) => f.subject === subject);
