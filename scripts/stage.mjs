@@ -5,9 +5,11 @@
 // It holds host.json, a package.json whose "main" is the bundle, the bundle and its source map, and
 // production node_modules: the bundle already carries every dependency but the ones it leaves
 // external (@azure/functions), so node_modules holds those and what they depend on, copied from the
-// tree `npm install`/`npm ci` installed from the lock file.
+// tree `npm install`/`npm ci` installed from the lock file. And a .funcignore of its own: azd reads
+// the ignore file from this folder when it zips it, and with none it leaves node_modules out unless
+// azure.yaml says `remoteBuild: false` (cli/azd/pkg/project/project_utils.go, createDeployableZip).
 // Nothing of src, test, bench, the sandbox, .exosend/ or local.settings.json goes in (the root
-// .funcignore says the same; test/package.test.ts checks both).
+// .funcignore says the same; test/package.test.ts and test/azd-packaging.test.ts check both).
 // Run after the bundle is built.
 import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
@@ -62,5 +64,18 @@ const deployed = {
   dependencies,
 };
 writeFileSync(join(stage, 'package.json'), `${JSON.stringify(deployed, null, 2)}\n`);
+
+// With this file present azd applies it instead of its JavaScript default, whatever remoteBuild says;
+// azd leaves the file itself out of the zip.
+writeFileSync(
+  join(stage, '.funcignore'),
+  [
+    '# Written by scripts/stage.mjs (npm run build). azd zips this folder with this file\'s rules instead of',
+    '# its default, which would leave node_modules out unless azure.yaml says remoteBuild: false. No remote',
+    '# build runs (azure.yaml), so the app\'s node_modules (@azure/functions) must ship: nothing is excluded.',
+    '!node_modules/',
+    '',
+  ].join('\n'),
+);
 
 console.log(`dist/package: host.json, package.json, dist/bundle, node_modules (${[...copied].map(([dir, v]) => `${relative(join(root, 'node_modules'), dir)}@${v}`).join(', ')})`);
