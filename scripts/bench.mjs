@@ -14,6 +14,7 @@ run(process.execPath, ['scripts/bundle.mjs']);
 // a reference for the cold-start table: the HTTP send trigger bundled alone
 run(process.execPath, ['scripts/bundle.mjs', '--entry', 'src/functions/send.ts', '--outfile', 'dist/bench/bundles/send.mjs']);
 // the deployed artefact, unpacked as the host would: the cold-start table loads its entry
+run(process.execPath, ['scripts/stage.mjs']);
 run(process.execPath, ['scripts/package.mjs']);
 {
   const { mkdirSync, readFileSync, rmSync, writeFileSync } = await import('node:fs');

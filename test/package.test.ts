@@ -1,57 +1,22 @@
 import assert from 'node:assert/strict';
 import { execFile, spawnSync } from 'node:child_process';
-import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { unzipSync } from 'fflate';
+import { ignoreRules } from './gitignore.js';
+import { declaredRegistrations, registrationsOf } from './registration-probe.js';
 
 const run = promisify(execFile);
-
-/** .funcignore as gitignore reads it, for the patterns it uses: names, `dir/*`, `*.ext`, `.git*`, `!negation`. */
-function funcignore(): (path: string) => boolean {
-  const rules = readFileSync('.funcignore', 'utf8')
-    .split('\n')
-    .map((line) => line.trim())
-    .filter((line) => line && !line.startsWith('#'))
-    .map((line) => {
-      const negated = line.startsWith('!');
-      const pattern = (negated ? line.slice(1) : line).replace(/\/$/, '');
-      const regex = pattern
-        .split('')
-        .map((c) => (c === '*' ? '[^/]*' : /[.+?^${}()|[\]\\]/.test(c) ? `\\${c}` : c))
-        .join('');
-      // a pattern without a slash matches at any depth; a match of a directory covers what is inside
-      const anchored = pattern.includes('/') ? `^${regex}(/.*)?$` : `(^|/)${regex}(/.*)?$`;
-      return { negated, regex: new RegExp(anchored) };
-    });
-  return (path) => rules.reduce((ignored, rule) => (rule.regex.test(path) ? !rule.negated : ignored), false);
-}
-
-/** In a fresh Node process, loads the unpacked app's "main" with @azure/functions' `app` intercepted, as the local host does. */
-const registrationProbe = `
-import { createRequire } from 'node:module';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
-const dir = process.argv[2];
-const require = createRequire(join(dir, 'package.json'));
-const { app } = require('@azure/functions');
-const found = [];
-for (const kind of ['http', 'storageQueue', 'timer']) app[kind] = (name, options) => found.push({ kind, name, route: options.route, queueName: options.queueName, schedule: options.schedule });
-const main = process.argv[3] ?? JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')).main;
-const started = performance.now();
-await import(pathToFileURL(join(dir, main)).href);
-console.log(JSON.stringify({ found, loadMs: performance.now() - started, functionsFrom: require.resolve('@azure/functions') }));
-`;
 
 describe('the deployed artefact (npm run package)', () => {
   let unpacked: string;
   let entries: string[];
   before(async () => {
-    await run(process.execPath, ['scripts/bundle.mjs']);
-    await run(process.execPath, ['scripts/package.mjs']);
+    // `npm run package` without its tsc: the test runner has just compiled
+    for (const script of ['scripts/bundle.mjs', 'scripts/stage.mjs', 'scripts/package.mjs']) await run(process.execPath, [script]);
     const files = unzipSync(readFileSync(join('dist', 'exosend.zip')));
     entries = Object.keys(files).sort();
     unpacked = mkdtempSync(join(tmpdir(), 'exosend-unpacked-'));
@@ -78,30 +43,19 @@ describe('the deployed artefact (npm run package)', () => {
   });
 
   it('when the worker loads its main in a fresh Node process, then every function the app defines registers, from the packaged @azure/functions', async () => {
-    writeFileSync(join(unpacked, '..', `${unpacked.split(/[\\/]/).at(-1)}-probe.mjs`), registrationProbe);
-    const probe = join(unpacked, '..', `${unpacked.split(/[\\/]/).at(-1)}-probe.mjs`);
-    try {
-      // from a folder of its own, so nothing resolves from the repository's node_modules
-      const { stdout } = await run(process.execPath, [probe, unpacked], { cwd: unpacked, env: { PATH: process.env['PATH'] ?? '' } });
-      const { found, functionsFrom } = JSON.parse(stdout.trim().split('\n').at(-1)!) as { found: { kind: string; name: string }[]; functionsFrom: string };
-      assert.ok(functionsFrom.startsWith(unpacked), functionsFrom);
-      // what the source registers, learned the same way from the tsc build: no second list to drift
-      const { stdout: expected } = await run(process.execPath, [probe, process.cwd(), 'dist/src/index.js'], { env: { PATH: process.env['PATH'] ?? '' } });
-      const fromSource = (JSON.parse(expected.trim().split('\n').at(-1)!) as { found: unknown[] }).found;
-      assert.deepEqual(found, fromSource);
-      // and every registration a trigger file makes, read from the sources
-      const declared = readdirSync(join('src', 'functions'))
-        .filter((f) => f.endsWith('.ts'))
-        .flatMap((f) => [...readFileSync(join('src', 'functions', f), 'utf8').matchAll(/app\.(?:http|timer|storageQueue)\('([^']+)'/g)].map((m) => m[1]!));
-      assert.ok(declared.length >= 6, declared.join(', '));
-      assert.deepEqual(found.map((f) => f.name).sort(), declared.sort());
-    } finally {
-      rmSync(probe, { force: true });
-    }
+    const { found, functionsFrom } = await registrationsOf(unpacked);
+    assert.ok(functionsFrom.startsWith(unpacked), functionsFrom);
+    // what the source registers, learned the same way from the tsc build
+    const fromSource = (await registrationsOf(process.cwd(), 'dist/src/index.js')).found;
+    assert.deepEqual(found, fromSource);
+    // and every registration a trigger file makes, read from the sources
+    const declared = declaredRegistrations();
+    assert.ok(declared.length >= 6, declared.join(', '));
+    assert.deepEqual(found.map((f) => f.name).sort(), declared);
   });
 
   it('when .funcignore is applied to the project, then it keeps exactly what the zip holds (node_modules aside: publish after npm ci --omit=dev)', () => {
-    const ignored = funcignore();
+    const { ignored } = ignoreRules(readFileSync('.funcignore', 'utf8'));
     const inZip = new Set(entries.filter((e) => !e.startsWith('node_modules/')));
     const shipped = entries.filter((e) => !e.startsWith('node_modules/') && e !== 'package.json');
     assert.deepEqual(shipped.filter(ignored), [], 'the zip holds what .funcignore excludes');
