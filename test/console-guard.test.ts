@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import type { IncomingMessage } from 'node:http';
 import { describe, it } from 'node:test';
-import { consoleRefusal } from '../src/local-host/console/console-guard.js';
+import { consoleRefusal } from '../local/console/console-guard.js';
 
 const port = 7071;
 const request = (headers: Record<string, string>) => ({ headers: { host: `127.0.0.1:${port}`, ...headers } }) as unknown as IncomingMessage;

@@ -3,7 +3,7 @@ import { after, before, beforeEach, describe, it } from 'node:test';
 import { runHealthCheck } from '../src/health/health-check.js';
 import { forgetHealthChecks } from '../src/health/last-check.js';
 import { getHealth } from '../src/functions/health-status.js';
-import { sandboxScenarios } from '../src/sandbox/index.js';
+import { sandboxScenarios } from '../local/sandbox/index.js';
 import { mailRequest, startHarness, type Harness } from './harness.js';
 
 const stagesOf = (stages: { stage: string; ok: boolean }[]) => stages.map((s) => `${s.stage}:${s.ok ? 'ok' : 'FAIL'}`);

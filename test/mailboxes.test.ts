@@ -83,7 +83,7 @@ describe('several mailboxes (EXOSEND_MAILBOXES)', () => {
 
   it('when the doctor runs, then it checks AUTH for every listed mailbox', async () => {
     h.sandbox.exchange.revokeFullAccess(second, h.sandbox.app.clientId);
-    const doctor = await run(process.execPath, ['dist/src/cli/exosend.js', 'doctor', '--json'], { env: { ...process.env } }).catch((error: { stdout: string; code: number }) => error);
+    const doctor = await run(process.execPath, ['dist/cli/exosend.js', 'doctor', '--json'], { env: { ...process.env } }).catch((error: { stdout: string; code: number }) => error);
     const report = h.observe(JSON.parse(doctor.stdout));
     assert.equal(report.ok, false);
     assert.equal(report.diagnosis.code, 'AUTH_UNSUCCESSFUL');

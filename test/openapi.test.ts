@@ -11,9 +11,9 @@ import { getHealth } from '../src/functions/health-status.js';
 import { enqueueMail } from '../src/functions/enqueue.js';
 import { messageStatus } from '../src/functions/message-status.js';
 import { apiVersion, openApiDocument } from '../src/http/openapi-document.js';
-import { loadRegistrations } from '../src/local-host/registrations.js';
+import { loadRegistrations } from '../local/host/registrations.js';
 import { mailRequestSchema } from '../src/mail/mail-request.js';
-import { sandboxScenarios } from '../src/sandbox/index.js';
+import { sandboxScenarios } from '../local/sandbox/index.js';
 import { mailRequest, startHarness, type Harness } from './harness.js';
 import { startQueueFixture, type QueueFixture } from './queue-fixture.js';
 

@@ -9,7 +9,7 @@ import { mailRequest, startHarness, type Harness } from './harness.js';
 /** Runs `exosend secret set` in a child process, as an admin would, with `input` piped on standard input. */
 function secretSet(env: NodeJS.ProcessEnv, args: string[], input: string): Promise<{ code: number | null; output: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['dist/src/cli/exosend.js', 'secret', ...args], { env, stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['dist/cli/exosend.js', 'secret', ...args], { env, stdio: ['pipe', 'pipe', 'pipe'] });
     let output = '';
     child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
     child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));

@@ -1,6 +1,6 @@
-import { redactSecrets } from '../diagnosis/catalogue.js';
-import { connectStorage } from '../queue/storage.js';
-import { readStorageConnection } from '../queue/storage-connection.js';
+import { redactSecrets } from '../../src/diagnosis/catalogue.js';
+import { connectStorage } from '../../src/queue/storage.js';
+import { readStorageConnection } from '../../src/queue/storage-connection.js';
 import { readQueueHostOptions } from './host-json.js';
 import { invocationContext, type LogSink } from './invocation.js';
 import { startQueueListener, type QueueListener } from './queue-listener.js';

@@ -1,8 +1,8 @@
 import type { DequeuedMessageItem } from '@azure/storage-queue';
-import { decodeQueueMessage } from '../../queue/queue-message.js';
-import { requeueDeadLetter, whyNotRequeueable, type RequeueableLetter, type RequeueOutcome } from '../../queue/requeue.js';
-import type { StatusStore } from '../../queue/status-store.js';
-import type { QueueStorage } from '../../queue/storage.js';
+import { decodeQueueMessage } from '../../src/queue/queue-message.js';
+import { requeueDeadLetter, whyNotRequeueable, type RequeueableLetter, type RequeueOutcome } from '../../src/queue/requeue.js';
+import type { StatusStore } from '../../src/queue/status-store.js';
+import type { QueueStorage } from '../../src/queue/storage.js';
 
 /** A poison queue message as the console shows it. */
 export interface DeadLetterView {

@@ -1,9 +1,9 @@
 import { readFile } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { fileURLToPath } from 'node:url';
-import { sandboxScenarios, scenarioSettings, type Sandbox, type SandboxScenarioName } from '../../sandbox/index.js';
-import { invocationContext, type LogSink } from '../invocation.js';
-import type { Registrations } from '../registrations.js';
+import { sandboxScenarios, scenarioSettings, type Sandbox, type SandboxScenarioName } from '../sandbox/index.js';
+import { invocationContext, type LogSink } from '../host/invocation.js';
+import type { Registrations } from '../host/registrations.js';
 import { consoleRefusal } from './console-guard.js';
 import type { DeadLetters } from './dead-letters.js';
 import { Outbox } from './outbox.js';
@@ -23,7 +23,7 @@ export interface ConsoleOptions {
 
 export type ConsoleHandler = (req: IncomingMessage, res: ServerResponse, url: URL) => Promise<void>;
 
-const pageDir = fileURLToPath(new URL('../../../../src/local-host/console/page/', import.meta.url));
+const pageDir = fileURLToPath(new URL('../../../local/console/page/', import.meta.url));
 const assets: Record<string, { file: string; type: string }> = {
   '/': { file: 'index.html', type: 'text/html; charset=utf-8' },
   '/console/console.js': { file: 'console.js', type: 'text/javascript; charset=utf-8' },

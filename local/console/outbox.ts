@@ -1,5 +1,5 @@
 import { simpleParser, type AddressObject, type ParsedMail } from 'mailparser';
-import type { AcceptedMessage, ExchangeStandIn } from '../../sandbox/index.js';
+import type { AcceptedMessage, ExchangeStandIn } from '../sandbox/index.js';
 
 /** One accepted message as the outbox list shows it. */
 export interface OutboxSummary {

@@ -4,19 +4,19 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { readSettingsFile, valuesNotInEnvironment } from '../cli/settings-file.js';
-import { resetRuntime } from '../runtime.js';
+import { readSettingsFile, valuesNotInEnvironment } from '../../cli/settings-file.js';
+import { resetRuntime } from '../../src/runtime.js';
 import { startAzurite, type Azurite } from '../sandbox/azurite.js';
 import { sandboxScenarios, scenarioSettings, startSandbox, type Sandbox, type SandboxScenarioName } from '../sandbox/index.js';
 import { spawnWithParent } from '../sandbox/spawn-with-parent.js';
 import { loadOrCreateCertificateAuthority } from '../sandbox/pki.js';
-import { connectStorage } from '../queue/storage.js';
-import { StatusStore } from '../queue/status-store.js';
+import { connectStorage } from '../../src/queue/storage.js';
+import { StatusStore } from '../../src/queue/status-store.js';
 import { printBanner } from './banner.js';
-import { createConsole } from './console/console-server.js';
-import { DeadLetters } from './console/dead-letters.js';
+import { createConsole } from '../console/console-server.js';
+import { DeadLetters } from '../console/dead-letters.js';
 import { createHttpHost } from './http-host.js';
-import { readStorageConnection } from '../queue/storage-connection.js';
+import { readStorageConnection } from '../../src/queue/storage-connection.js';
 import { startQueueHost } from './queue-host.js';
 import { whenParentGone } from './parent-watch.js';
 import { loadRegistrations, resolveSettings } from './registrations.js';
@@ -157,7 +157,7 @@ const stop = async () => {
 // `on`, not `once`: Ctrl-C reaches this process twice (from the terminal and from the parent), and a
 // second signal without a listener would end it before it has stopped what it started
 // SIGHUP: the terminal went away; the process that started this one going also ends as SIGTERM
-// (src/sandbox/exit-with-parent.ts)
+// (local/sandbox/exit-with-parent.ts)
 for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, stop);
 whenParentGone(() => void stop());
 

@@ -1,4 +1,4 @@
-import type { Diagnosis, Stage } from '../diagnosis/diagnosis.js';
+import type { Diagnosis, Stage } from '../src/diagnosis/diagnosis.js';
 import type { SettingProblem } from './doctor-checks.js';
 
 export type DoctorStage = 'settings' | Stage | 'from';

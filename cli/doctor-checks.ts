@@ -1,5 +1,5 @@
-import { isExchangeAudience } from '../auth/claims.js';
-import { ConfigError, loadConfig, type ExosendConfig } from '../config.js';
+import { isExchangeAudience } from '../src/auth/claims.js';
+import { ConfigError, loadConfig, type ExosendConfig } from '../src/config.js';
 
 /** A setting the doctor can tell is wrong without a network call: named, never quoted. */
 export interface SettingProblem {
