@@ -3,7 +3,7 @@ import { ClientSecretAppCredential, type SecretSeam } from '../src/auth/client-s
 import { createAppCredential } from '../src/auth/create-app-credential.js';
 import type { ClientSecret } from '../src/auth/secret-source.js';
 import { TokenProvider } from '../src/auth/token-provider.js';
-import type { ExosendConfig } from '../src/config.js';
+import type { ExosendConfig } from '../src/config/load-config.js';
 import { diagnose } from '../src/diagnosis/catalogue.js';
 import type { DiagnosisCode } from '../src/diagnosis/diagnosis.js';
 import { runProbe, type ProbeReport, type StageResult } from '../src/probe/probe.js';

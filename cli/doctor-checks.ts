@@ -1,5 +1,5 @@
 import { isExchangeAudience } from '../src/auth/claims.js';
-import { ConfigError, loadConfig, type ExosendConfig } from '../src/config.js';
+import { ConfigError, loadConfig, type ExosendConfig } from '../src/config/load-config.js';
 
 /** A setting the doctor can tell is wrong without a network call: named, never quoted. */
 export interface SettingProblem {

@@ -1,7 +1,7 @@
 import type { CredentialState } from '../src/auth/app-credential.js';
 import { credentialDaysLeft, credentialExpiresSoon } from '../src/auth/credential-expiry.js';
 import type { AppToken } from '../src/auth/token-provider.js';
-import type { ExosendConfig } from '../src/config.js';
+import type { ExosendConfig } from '../src/config/load-config.js';
 import type { DiagnosisCode, Stage } from '../src/diagnosis/diagnosis.js';
 import type { DoctorStageResult } from './doctor-report.js';
 

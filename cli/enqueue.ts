@@ -1,14 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { ConfigError, loadConfig } from '../src/config.js';
+import { ConfigError, loadConfig } from '../src/config/load-config.js';
 import { redactSecrets } from '../src/diagnosis/catalogue.js';
 import { decodeUtf8Body, parseMailRequest } from '../src/mail/parse-request.js';
-import { IdempotencyKeyReused, RequestRejected } from '../src/pipeline/errors.js';
+import { IdempotencyKeyReused, RequestRejected } from '../src/mail/request-rejected.js';
 import { enqueueOnce } from '../src/queue/enqueue.js';
 import { StatusStore } from '../src/queue/status-store.js';
-import { connectStorage } from '../src/queue/storage.js';
-import { storageRequired, type StorageConnection } from '../src/queue/storage-connection.js';
+import { connectStorage } from '../src/storage/storage.js';
+import { storageRequired, type StorageConnection } from '../src/storage/storage-connection.js';
 import { readSettingsFile, SettingsFileError, valuesNotInEnvironment } from './settings-file.js';
 
 const usage = `usage: exosend enqueue [FILE | -] [--settings local.settings.json]

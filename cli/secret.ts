@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util';
 import { DefaultAzureCredential } from '@azure/identity';
 import { SecretClient } from '@azure/keyvault-secrets';
-import { isAzureVault } from '../src/config.js';
+import { isAzureVault } from '../src/config/load-config.js';
 import { readSettingsFile, SettingsFileError, valuesNotInEnvironment } from './settings-file.js';
 
 const usage = `usage: exosend secret set --expires YYYY-MM-DD [--vault URL] [--name NAME] [--settings local.settings.json]

@@ -12,7 +12,7 @@ import { getHealth } from '../src/functions/health-status.js';
 import type { HealthCheckResult } from '../src/health/health-result.js';
 import { forgetHealthChecks, lastHealthCheck } from '../src/health/last-check.js';
 import type { QueueListener } from '../local/host/queue-listener.js';
-import { getRuntime } from '../src/runtime.js';
+import { getRuntime } from '../src/runtime/runtime.js';
 import { credentialSettings, sandboxScenarios, scenarioSettings, storeCertificate } from '../local/sandbox/index.js';
 import { certificateSecretValue, issueClientCertificate } from '../local/sandbox/pki.js';
 import { mailRequest, startHarness, type Harness } from './harness.js';

@@ -6,7 +6,7 @@ import { getHealth } from '../src/functions/health-status.js';
 import { availabilityOf } from '../src/health/availability.js';
 import { runHealthCheck } from '../src/health/health-check.js';
 import { forgetHealthChecks } from '../src/health/last-check.js';
-import { getRuntime } from '../src/runtime.js';
+import { getRuntime } from '../src/runtime/runtime.js';
 import { mailRequest, startHarness, type Harness } from './harness.js';
 
 const run = promisify(execFile);

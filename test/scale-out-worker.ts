@@ -10,8 +10,8 @@ import { invocationContext, type LogSink } from '../local/host/invocation.js';
 import { startQueueListener } from '../local/host/queue-listener.js';
 import { loadRegistrations } from '../local/host/registrations.js';
 import { startTimers } from '../local/host/timers.js';
-import { connectStorage } from '../src/queue/storage.js';
-import { resetRuntime } from '../src/runtime.js';
+import { connectStorage } from '../src/storage/storage.js';
+import { resetRuntime } from '../src/runtime/runtime.js';
 
 const role = process.argv[2];
 const log: LogSink = (level, name, message) => process.stdout.write(`${JSON.stringify({ level, name, message })}\n`);

@@ -2,8 +2,8 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import { SecretSource } from '../src/auth/secret-source.js';
-import { loadConfig } from '../src/config.js';
-import { getRuntime } from '../src/runtime.js';
+import { loadConfig } from '../src/config/load-config.js';
+import { getRuntime } from '../src/runtime/runtime.js';
 import { mailRequest, startHarness, type Harness } from './harness.js';
 
 /** Runs `exosend secret set` in a child process, as an admin would, with `input` piped on standard input. */

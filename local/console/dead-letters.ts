@@ -2,7 +2,7 @@ import type { DequeuedMessageItem } from '@azure/storage-queue';
 import { decodeQueueMessage } from '../../src/queue/queue-message.js';
 import { requeueDeadLetter, whyNotRequeueable, type RequeueableLetter, type RequeueOutcome } from '../../src/queue/requeue.js';
 import type { StatusStore } from '../../src/queue/status-store.js';
-import type { QueueStorage } from '../../src/queue/storage.js';
+import type { QueueStorage } from '../../src/storage/storage.js';
 
 /** A poison queue message as the console shows it. */
 export interface DeadLetterView {

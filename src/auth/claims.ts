@@ -1,8 +1,8 @@
 import { decodeJwt } from 'jose';
-import { isGuid, type ExosendConfig } from '../config.js';
+import { isGuid, type ExosendConfig } from '../config/load-config.js';
 import { diagnose } from '../diagnosis/catalogue.js';
 import type { DiagnosisCode, DiagnosisContext } from '../diagnosis/diagnosis.js';
-import { DeliveryFailed } from '../pipeline/errors.js';
+import { DeliveryFailed } from '../mail/request-rejected.js';
 
 export const sendAsAppRole = 'SMTP.SendAsApp';
 

@@ -1,9 +1,9 @@
 import { ClientCertificateCredential, type AccessToken } from '@azure/identity';
-import { isMicrosoftAuthority, type ExosendConfig } from '../config.js';
+import { isMicrosoftAuthority, type ExosendConfig } from '../config/load-config.js';
 import { diagnose } from '../diagnosis/catalogue.js';
 import { classifyIdentityError } from '../diagnosis/classify.js';
 import type { Diagnosis, DiagnosisCode, DiagnosisContext } from '../diagnosis/diagnosis.js';
-import { DeliveryFailed } from '../pipeline/errors.js';
+import { DeliveryFailed } from '../mail/request-rejected.js';
 import type { AppCredential, CredentialState } from './app-credential.js';
 import { CertificateUnreadable, readCertificateSecret, type CertificateMaterial } from './certificate-material.js';
 import type { SecretSeam } from './client-secret-credential.js';

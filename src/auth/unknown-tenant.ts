@@ -1,4 +1,4 @@
-import type { ExosendConfig } from '../config.js';
+import type { ExosendConfig } from '../config/load-config.js';
 import { diagnose } from '../diagnosis/catalogue.js';
 import { identityReply } from '../diagnosis/classify.js';
 import type { Diagnosis, DiagnosisContext } from '../diagnosis/diagnosis.js';

@@ -1,9 +1,9 @@
 import { app, type InvocationContext, type Timer } from '@azure/functions';
-import { bindingSetting } from '../config.js';
+import { bindingSetting } from '../config/load-config.js';
 import { runHealthCheck } from '../health/health-check.js';
 import { credentialExpiresSoon } from '../auth/credential-expiry.js';
 import { summarize } from '../health/health-result.js';
-import { logEvent } from '../http/log.js';
+import { logEvent } from '../telemetry/log-event.js';
 import { flush } from '../telemetry/telemetry.js';
 
 /** Timer: the synthetic send every few minutes; its result goes to Application Insights as `exosend-smtp`. */

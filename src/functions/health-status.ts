@@ -1,7 +1,7 @@
 import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
 import { checkHealth } from '../health/health-status.js';
 import { defaultRetryAfterSeconds } from '../http/error-response.js';
-import { logEvent } from '../http/log.js';
+import { logEvent } from '../telemetry/log-event.js';
 
 /** GET /api/health: this worker's last check and a live preflight; 200 healthy, 503 with the diagnosis. */
 export async function getHealth(_request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {

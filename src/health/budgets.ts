@@ -1,5 +1,5 @@
 import type { BudgetUsage } from '../budget/budget.js';
-import type { Runtime } from '../runtime.js';
+import type { Runtime } from '../runtime/runtime.js';
 
 /**
  * Each mailbox's use of its minute, its sessions and its day, as every instance counted it (or this

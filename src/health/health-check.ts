@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import { ConfigError } from '../config.js';
+import { ConfigError } from '../config/load-config.js';
 import { runProbe, type ProbeReport } from '../probe/probe.js';
-import { getRuntime, type Runtime } from '../runtime.js';
+import { getRuntime, type Runtime } from '../runtime/runtime.js';
 import { trackAvailability } from '../telemetry/telemetry.js';
 import { availabilityOf } from './availability.js';
 import { resultOfDefect, resultOfMisconfiguration, resultOfProbe, type HealthCheckResult } from './health-result.js';

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ConfigError, type ExosendConfig } from '../config.js';
+import { ConfigError, type ExosendConfig } from '../config/load-config.js';
 
 export interface HealthSettings {
   /** EXOSEND_HEALTH_TO: the check sends a test message here; unset, it stops after AUTH. */

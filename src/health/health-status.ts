@@ -1,9 +1,9 @@
 import { credentialDaysLeft } from '../auth/credential-expiry.js';
 import type { BudgetUsage } from '../budget/budget.js';
-import { ConfigError } from '../config.js';
+import { ConfigError } from '../config/load-config.js';
 import type { Diagnosis } from '../diagnosis/diagnosis.js';
 import { runProbe, type StageResult } from '../probe/probe.js';
-import { getRuntime, type Runtime } from '../runtime.js';
+import { getRuntime, type Runtime } from '../runtime/runtime.js';
 import type { HealthCheckResult } from './health-result.js';
 import { budgetsOf } from './budgets.js';
 import { lastHealthCheck } from './last-check.js';

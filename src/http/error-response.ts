@@ -2,9 +2,9 @@ import type { HttpResponseInit, InvocationContext } from '@azure/functions';
 import { isRestError } from '@azure/core-rest-pipeline';
 import { BudgetExhausted } from '../budget/budget.js';
 import { budgetDiagnosis } from '../budget/budget-diagnosis.js';
-import { ConfigError } from '../config.js';
-import { DeliveryFailed, IdempotencyKeyReused, RequestRejected, type RejectionCode } from '../pipeline/errors.js';
-import { logEvent } from './log.js';
+import { ConfigError } from '../config/load-config.js';
+import { DeliveryFailed, IdempotencyKeyReused, RequestRejected, type RejectionCode } from '../mail/request-rejected.js';
+import { logEvent } from '../telemetry/log-event.js';
 
 /** Each way a caller's request is refused, with its status: the OpenAPI document lists them too. */
 export const rejectionStatus: Record<RejectionCode, number> = {

@@ -1,8 +1,8 @@
 import type { HttpRequest } from '@azure/functions';
-import type { ExosendConfig } from '../config.js';
+import type { ExosendConfig } from '../config/load-config.js';
 import type { MailRequest } from '../mail/mail-request.js';
 import { decodeUtf8Body, maxBodyBytes, parseMailRequest } from '../mail/parse-request.js';
-import { RequestRejected } from '../pipeline/errors.js';
+import { RequestRejected } from '../mail/request-rejected.js';
 
 /**
  * Reads and checks the mail request in an HTTP body: JSON in UTF-8 only (415 otherwise), and a body

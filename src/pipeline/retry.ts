@@ -1,4 +1,4 @@
-import { DeliveryFailed } from './errors.js';
+import { DeliveryFailed } from '../mail/request-rejected.js';
 
 export interface RetryPolicy {
   /** Tries in all, the first included. */

@@ -1,10 +1,10 @@
-import type { AppCredential } from './auth/app-credential.js';
-import { createAppCredential } from './auth/create-app-credential.js';
-import { TokenProvider } from './auth/token-provider.js';
-import { createBudget } from './budget/create-budget.js';
-import { loadConfig, type ExosendConfig } from './config.js';
-import { MailSender } from './pipeline/mail-sender.js';
-import { MailboxTransport } from './transport/mailbox-transport.js';
+import type { AppCredential } from '../auth/app-credential.js';
+import { createAppCredential } from '../auth/create-app-credential.js';
+import { TokenProvider } from '../auth/token-provider.js';
+import { createBudget } from '../budget/create-budget.js';
+import { loadConfig, type ExosendConfig } from '../config/load-config.js';
+import { MailSender } from '../pipeline/mail-sender.js';
+import { MailboxTransport } from '../transport/mailbox-transport.js';
 
 /** What a warm worker keeps between invocations, so that it pays for none of it twice. */
 export interface Runtime {

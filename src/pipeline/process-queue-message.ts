@@ -1,4 +1,4 @@
-import type { ExosendConfig } from '../config.js';
+import type { ExosendConfig } from '../config/load-config.js';
 import { redactSecrets } from '../diagnosis/catalogue.js';
 import type { Diagnosis } from '../diagnosis/diagnosis.js';
 import { jsonTextProblem } from '../mail/json-limits.js';
@@ -7,14 +7,14 @@ import { parseMailRequest } from '../mail/parse-request.js';
 import { requestDigest } from '../mail/request-digest.js';
 import { BudgetExhausted } from '../budget/budget.js';
 import { budgetDiagnosis } from '../budget/budget-diagnosis.js';
-import { DeliveryFailed, RequestRejected, type FieldProblem } from '../pipeline/errors.js';
-import type { MailSender } from '../pipeline/mail-sender.js';
-import { deadLetterText, type DeadLetter } from './dead-letter.js';
-import { loadRequest, putEnvelope } from './enqueue.js';
-import { decodeQueueMessage, type AttemptRecord, type Envelope } from './queue-message.js';
+import { DeliveryFailed, RequestRejected, type FieldProblem } from '../mail/request-rejected.js';
+import type { MailSender } from './mail-sender.js';
+import { deadLetterText, type DeadLetter } from '../queue/dead-letter.js';
+import { loadRequest, putEnvelope } from '../queue/enqueue.js';
+import { decodeQueueMessage, type AttemptRecord, type Envelope } from '../queue/queue-message.js';
 import { retryDelaySeconds } from './retry-delay.js';
-import type { MessageRecord, StatusStore } from './status-store.js';
-import type { QueueStorage } from './storage.js';
+import type { MessageRecord, StatusStore } from '../queue/status-store.js';
+import type { QueueStorage } from '../storage/storage.js';
 
 /**
  * How long a delivery waits for the mailbox's budget before the message goes back on the queue with

@@ -1,7 +1,7 @@
-import { ConfigError } from '../config.js';
-import { storageRequired } from './storage-connection.js';
-import { getRuntime, type Runtime } from '../runtime.js';
-import type { QueueDeps } from './process-message.js';
+import { ConfigError } from '../config/load-config.js';
+import { storageRequired } from '../storage/storage-connection.js';
+import { getRuntime, type Runtime } from './runtime.js';
+import type { QueueDeps } from '../pipeline/process-queue-message.js';
 
 let current: { runtime: Runtime; deps: Promise<QueueDeps> } | undefined;
 
@@ -18,7 +18,7 @@ export function getQueueRuntime(): Promise<QueueDeps> {
   if (!connection) {
     return Promise.reject(new ConfigError([{ variable: 'AzureWebJobsStorage', message: storageRequired('the queue, /api/enqueue and /api/messages') }]));
   }
-  const deps = Promise.all([import('./storage.js'), import('./status-store.js')]).then(([{ connectStorage }, { StatusStore }]) => {
+  const deps = Promise.all([import('../storage/storage.js'), import('../queue/status-store.js')]).then(([{ connectStorage }, { StatusStore }]) => {
     const storage = connectStorage(connection, config.queue);
     return { config, sender, storage, store: new StatusStore(storage.records) };
   });
