@@ -8,7 +8,7 @@ import { IdempotencyKeyReused, RequestRejected } from '../src/mail/request-rejec
 import { enqueueOnce } from '../src/queue/enqueue.js';
 import { StatusStore } from '../src/queue/status-store.js';
 import { connectStorage } from '../src/storage/storage.js';
-import { storageRequired, type StorageConnection } from '../src/storage/storage-connection.js';
+import { storageRequired, type StorageConnection } from '../src/config/storage-connection.js';
 import { readSettingsFile, SettingsFileError, valuesNotInEnvironment } from './settings-file.js';
 
 const usage = `usage: exosend enqueue [FILE | -] [--settings local.settings.json]

@@ -8,7 +8,7 @@ import { ConfigError } from '../src/config/load-config.js';
 import { enqueueMail } from '../src/functions/enqueue.js';
 import { messageStatus } from '../src/functions/message-status.js';
 import { outboundMail } from '../src/functions/outbound-queue.js';
-import { readStorageConnection } from '../src/storage/storage-connection.js';
+import { readStorageConnection } from '../src/config/storage-connection.js';
 import { startAzurite, type Azurite } from '../local/sandbox/azurite.js';
 import { issueServerCertificate, loadOrCreateCertificateAuthority } from '../local/sandbox/pki.js';
 import { mailRequest, startHarness, type Harness } from './harness.js';

@@ -16,7 +16,7 @@ import { printBanner } from './banner.js';
 import { createConsole } from '../console/console-server.js';
 import { DeadLetters } from '../console/dead-letters.js';
 import { createHttpHost } from './http-host.js';
-import { readStorageConnection } from '../../src/storage/storage-connection.js';
+import { readStorageConnection } from '../../src/config/storage-connection.js';
 import { startQueueHost } from './queue-host.js';
 import { whenParentGone } from './parent-watch.js';
 import { loadRegistrations, resolveSettings } from './registrations.js';

@@ -1,6 +1,6 @@
 import { redactSecrets } from '../../src/diagnosis/catalogue.js';
 import { connectStorage } from '../../src/storage/storage.js';
-import { readStorageConnection } from '../../src/storage/storage-connection.js';
+import { readStorageConnection } from '../../src/config/storage-connection.js';
 import { readQueueHostOptions } from './host-json.js';
 import { invocationContext, type LogSink } from './invocation.js';
 import { startQueueListener, type QueueListener } from './queue-listener.js';

@@ -1,5 +1,5 @@
 import type { ExosendConfig } from '../config/load-config.js';
-import type { StorageConnection } from '../storage/storage-connection.js';
+import type { StorageConnection } from '../config/storage-connection.js';
 import type { BudgetLimits, MailboxBudget } from './budget.js';
 import { LocalBudget } from './local-budget.js';
 import { budgetTable, TableBudget } from './table-budget.js';

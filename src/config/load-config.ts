@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { readStorageConnection, type StorageConnection } from '../storage/storage-connection.js';
+import { readStorageConnection, type StorageConnection } from './storage-connection.js';
 
 /** Exchange Online's own limits per mailbox: 30 messages a minute, 3 concurrent connections. */
 const exchangeRatePerMinute = 30;

@@ -1,5 +1,5 @@
 import { ConfigError } from '../config/load-config.js';
-import { storageRequired } from '../storage/storage-connection.js';
+import { storageRequired } from '../config/storage-connection.js';
 import { getRuntime, type Runtime } from './runtime.js';
 import type { QueueDeps } from '../pipeline/process-queue-message.js';
 

@@ -1,5 +1,5 @@
 import { DefaultAzureCredential, ManagedIdentityCredential, type TokenCredential } from '@azure/identity';
-import type { StorageConnection } from './storage-connection.js';
+import type { StorageConnection } from '../config/storage-connection.js';
 
 /** The identity an identity-based storage connection names: one credential serves blobs, queues and tables. */
 export function storageCredential(connection: Extract<StorageConnection, { kind: 'identity' }>): TokenCredential {

@@ -2,7 +2,7 @@ import { TableClient } from '@azure/data-tables';
 import { BlobServiceClient, type ContainerClient } from '@azure/storage-blob';
 import { QueueServiceClient, type QueueClient } from '@azure/storage-queue';
 import { storageCredential } from './storage-credential.js';
-import type { StorageConnection } from './storage-connection.js';
+import type { StorageConnection } from '../config/storage-connection.js';
 
 export const recordsTable = 'exosendmessages';
 export const requestsContainer = 'exosend-requests';

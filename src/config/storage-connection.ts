@@ -1,4 +1,4 @@
-import { ConfigError } from '../config/load-config.js';
+import { ConfigError } from './load-config.js';
 
 type Environment = Record<string, string | undefined>;
 
