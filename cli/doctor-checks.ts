@@ -1,5 +1,6 @@
 import { isExchangeAudience } from '../src/auth/claims.js';
-import { ConfigError, loadConfig, type ExosendConfig } from '../src/config/load-config.js';
+import { loadConfig, type ExosendConfig } from '../src/config/load-config.js';
+import { ConfigError } from '../src/config/config-error.js';
 
 /** A setting the doctor can tell is wrong without a network call: named, never quoted. */
 export interface SettingProblem {

@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { ConfigError, loadConfig } from '../src/config/load-config.js';
+import { loadConfig } from '../src/config/load-config.js';
+import { ConfigError } from '../src/config/config-error.js';
 import { redactSecrets } from '../src/diagnosis/catalogue.js';
 import { decodeUtf8Body, parseMailRequest } from '../src/mail/parse-request.js';
 import { IdempotencyKeyReused, RequestRejected } from '../src/mail/request-rejected.js';

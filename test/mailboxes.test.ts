@@ -53,7 +53,7 @@ describe('several mailboxes (EXOSEND_MAILBOXES)', () => {
     assert.equal(reply.body.error.diagnosis.code, 'AUTH_UNSUCCESSFUL');
     assert.match(reply.body.error.diagnosis.fix, new RegExp(`Add-MailboxPermission -Identity ${second.replace('.', '\\.')} `));
 
-    const result = await runHealthCheck();
+    const result = await runHealthCheck(getRuntime);
     assert.equal(result.ok, false);
     assert.equal(result.failedMailbox, second);
     assert.equal(result.failedStage, 'auth');
@@ -64,7 +64,7 @@ describe('several mailboxes (EXOSEND_MAILBOXES)', () => {
   it('when every mailbox is set up, then the health check passes AUTH for each, and GET /api/health shows the minute, sessions and day of each', async () => {
     await h.send(mailRequest({ from: second, cc: ['grace@fabrikam.example'], bcc: ['audit@contoso.example'] }));
     const authBefore = h.sandbox.exchange.counters.authSuccesses;
-    const result = await runHealthCheck();
+    const result = await runHealthCheck(getRuntime);
     assert.equal(result.ok, true, JSON.stringify(result));
     assert.equal(h.sandbox.exchange.counters.authSuccesses - authBefore, 2, 'one AUTH per mailbox');
     assert.deepEqual(result.mailboxes?.map((m) => m.ok), [true, true]);

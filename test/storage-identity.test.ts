@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import { QueueServiceClient } from '@azure/storage-queue';
-import { ConfigError } from '../src/config/load-config.js';
+import { ConfigError } from '../src/config/config-error.js';
 import { enqueueMail } from '../src/functions/enqueue.js';
 import { messageStatus } from '../src/functions/message-status.js';
 import { outboundMail } from '../src/functions/outbound-queue.js';

@@ -1,13 +1,15 @@
 import { randomInt, randomUUID } from 'node:crypto';
 import { join } from 'node:path';
-import { startAppInsightsStandIn, type AppInsightsStandIn } from './app-insights.js';
-import { startExchangeStandIn, type ExchangeStandIn } from './exchange.js';
-import { startIdentityStandIn, type IdentityStandIn } from './identity.js';
-import { startKeyVaultStandIn, type KeyVaultStandIn } from './key-vault.js';
-import { issueClientCertificate, issueServerCertificate, loadOrCreateCertificateAuthority, type ClientCertificate } from './pki.js';
+import { startAppInsightsStandIn } from './app-insights.js';
+import { startExchangeStandIn } from './exchange.js';
+import { startIdentityStandIn } from './identity.js';
+import { startKeyVaultStandIn } from './key-vault.js';
+import { issueClientCertificate, issueServerCertificate, loadOrCreateCertificateAuthority } from './pki.js';
+import type { Sandbox, SandboxApp } from './sandbox.js';
 import { sandboxScenarios } from './scenarios.js';
 
 export { credentialSettings, sandboxScenarios, scenarioSettings, storeCertificate, type SandboxScenario, type SandboxScenarioName } from './scenarios.js';
+export type { Sandbox, SandboxApp } from './sandbox.js';
 export type { ExchangeStandIn, AcceptedMessage, ExchangeLimits, FaultContext, FaultStage, SmtpFault } from './exchange.js';
 export type { IdentityStandIn } from './identity.js';
 export type { KeyVaultStandIn } from './key-vault.js';
@@ -18,47 +20,6 @@ export interface SandboxOptions {
   dir?: string;
   /** Accepted messages are also written there as .eml files. */
   outboxDir?: string;
-}
-
-export interface SandboxApp {
-  tenantId: string;
-  tenantDomain: string;
-  clientId: string;
-  servicePrincipalId: string;
-  /** Authenticates (user=) and is the default From. */
-  mailbox: string;
-  /** A second allowed sender the mailbox has Send As on. */
-  sendAsAddress: string;
-  /** A second mailbox the app has FullAccess on: list it in EXOSEND_MAILBOXES to send as it. */
-  secondMailbox: string;
-  secret: string;
-  secretName: string;
-  secretExpiresOn: Date;
-  /** The app's certificate (EXOSEND_CREDENTIAL=certificate): its public part is registered on the app, the whole of it is in the vault. */
-  certificate: ClientCertificate;
-  certificateName: string;
-  /** The Function App's user-assigned identity, a federated credential of the app (EXOSEND_CREDENTIAL=federated). */
-  federatedIdentity: { clientId: string; objectId: string };
-  /** A user-assigned identity that exists in the tenant but is not assigned to the Function App. */
-  unassignedIdentityClientId: string;
-  /** The federated identity credential the app registration holds for it. */
-  federation: { issuer: string; subject: string; audience: string };
-}
-
-
-export interface Sandbox {
-  ca: { certPem: string; path: string };
-  identity: IdentityStandIn;
-  vault: KeyVaultStandIn;
-  exchange: ExchangeStandIn;
-  /** Application Insights ingestion; telemetry is on only for a run given its `connectionString` (not in `settings`). */
-  appInsights: AppInsightsStandIn;
-  app: SandboxApp;
-  /** The app settings (environment) that point exosend at the stand-ins. */
-  settings: Record<string, string>;
-  /** Secrets and tokens the stand-ins handed out: none may appear in the app's output. */
-  knownSecrets(): string[];
-  close(): Promise<void>;
 }
 
 /** Shaped like an Entra client secret value: three characters, "8Q~", then 34 more. */

@@ -1,4 +1,4 @@
-import type { Sandbox, SandboxApp } from './index.js';
+import type { Sandbox, SandboxApp } from './sandbox.js';
 import { certificateContentTypes, certificateSecretValue, issueClientCertificate, privateKeyForms, type CertificateFormat, type ClientCertificate } from './pki.js';
 
 /**

@@ -2,7 +2,7 @@ import { decodeJwt } from 'jose';
 import { isGuid, type ExosendConfig } from '../config/load-config.js';
 import { diagnose } from '../diagnosis/catalogue.js';
 import type { DiagnosisCode, DiagnosisContext } from '../diagnosis/diagnosis.js';
-import { DeliveryFailed } from '../mail/request-rejected.js';
+import { DeliveryFailed } from '../diagnosis/failures.js';
 
 export const sendAsAppRole = 'SMTP.SendAsApp';
 

@@ -3,7 +3,7 @@ import { isMicrosoftAuthority, type ExosendConfig } from '../config/load-config.
 import { diagnose } from '../diagnosis/catalogue.js';
 import { classifyIdentityError } from '../diagnosis/classify.js';
 import type { Diagnosis, DiagnosisCode, DiagnosisContext } from '../diagnosis/diagnosis.js';
-import { DeliveryFailed } from '../mail/request-rejected.js';
+import { DeliveryFailed } from '../diagnosis/failures.js';
 import type { AppCredential, CredentialState } from './app-credential.js';
 import { CertificateUnreadable, readCertificateSecret, type CertificateMaterial } from './certificate-material.js';
 import type { SecretSeam } from './client-secret-credential.js';

@@ -4,7 +4,7 @@ import { isMicrosoftAuthority, type ExosendConfig } from '../config/load-config.
 import { diagnose } from '../diagnosis/catalogue.js';
 import { classifyIdentityError, identityReply, isTransientIdentityError } from '../diagnosis/classify.js';
 import type { Diagnosis, DiagnosisContext } from '../diagnosis/diagnosis.js';
-import { DeliveryFailed } from '../mail/request-rejected.js';
+import { DeliveryFailed } from '../diagnosis/failures.js';
 import type { AppCredential, CredentialState } from './app-credential.js';
 import { diagnoseUnknownTenant } from './unknown-tenant.js';
 

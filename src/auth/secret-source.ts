@@ -4,7 +4,7 @@ import { isAzureVault, type ExosendConfig } from '../config/load-config.js';
 import { diagnose } from '../diagnosis/catalogue.js';
 import { classifyVaultError } from '../diagnosis/classify.js';
 import type { DiagnosisCode } from '../diagnosis/diagnosis.js';
-import { DeliveryFailed } from '../mail/request-rejected.js';
+import { DeliveryFailed } from '../diagnosis/failures.js';
 
 export interface ClientSecret {
   value: string;

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { ConfigError } from './config-error.js';
 import { readStorageConnection, type StorageConnection } from './storage-connection.js';
 
 /** Exchange Online's own limits per mailbox: 30 messages a minute, 3 concurrent connections. */
@@ -140,14 +141,6 @@ export interface ExosendConfig {
 /** `Authorization=AAD` (system-assigned identity) or `Authorization=AAD;ClientId=<id>` (user-assigned). */
 export interface TelemetryAuthentication {
   clientId: string | undefined;
-}
-
-/** A setting is missing or malformed. The message names every bad variable, never a value. */
-export class ConfigError extends Error {
-  override readonly name = 'ConfigError';
-  constructor(readonly problems: readonly { variable: string; message: string }[]) {
-    super(`exosend settings are invalid: ${problems.map((p) => `${p.variable} ${p.message}`).join('; ')}`);
-  }
 }
 
 type Environment = Record<string, string | undefined>;

@@ -1,4 +1,4 @@
-import { ConfigError } from './load-config.js';
+import { ConfigError } from './config-error.js';
 
 type Environment = Record<string, string | undefined>;
 

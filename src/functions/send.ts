@@ -5,7 +5,7 @@ import { budgetDiagnosis } from '../budget/budget-diagnosis.js';
 import { errorResponse } from '../http/error-response.js';
 import { logEvent } from '../telemetry/log-event.js';
 import { readMailRequest } from '../http/read-mail-request.js';
-import { DeliveryFailed } from '../mail/request-rejected.js';
+import { DeliveryFailed } from '../diagnosis/failures.js';
 import { inCallRetryPolicy, withRetries } from '../pipeline/retry.js';
 import { getRuntime } from '../runtime/runtime.js';
 import { trackMailEvent } from '../telemetry/mail-events.js';

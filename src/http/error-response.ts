@@ -1,10 +1,10 @@
-import type { HttpResponseInit, InvocationContext } from '@azure/functions';
 import { isRestError } from '@azure/core-rest-pipeline';
 import { BudgetExhausted } from '../budget/budget.js';
 import { budgetDiagnosis } from '../budget/budget-diagnosis.js';
-import { ConfigError } from '../config/load-config.js';
-import { DeliveryFailed, IdempotencyKeyReused, RequestRejected, type RejectionCode } from '../mail/request-rejected.js';
-import { logEvent } from '../telemetry/log-event.js';
+import { ConfigError } from '../config/config-error.js';
+import { IdempotencyKeyReused, RequestRejected, type RejectionCode } from '../mail/request-rejected.js';
+import { DeliveryFailed } from '../diagnosis/failures.js';
+import { logEvent, type LogContext } from '../telemetry/log-event.js';
 
 /** Each way a caller's request is refused, with its status: the OpenAPI document lists them too. */
 export const rejectionStatus: Record<RejectionCode, number> = {
@@ -24,7 +24,14 @@ export const defaultRetryAfterSeconds = 30;
  * Retry-After when the mailbox's budget (minute, day, connections) is spent for now.
  * Anything else is a defect: it is rethrown for the host to log and answer.
  */
-export function errorResponse(error: unknown, context: InvocationContext, id?: string): HttpResponseInit {
+/** An HTTP answer, as the trigger returns it (the host's HttpResponseInit, of which it is a part). */
+export interface HttpAnswer {
+  status: number;
+  headers?: Record<string, string>;
+  jsonBody?: unknown;
+}
+
+export function errorResponse(error: unknown, context: LogContext, id?: string): HttpAnswer {
   if (error instanceof RequestRejected) {
     logEvent(context, 'rejected', { id, code: error.code });
     return {

@@ -1,5 +1,3 @@
-import type { Diagnosis } from '../diagnosis/diagnosis.js';
-
 export interface FieldProblem {
   /** Where in the request, as a caller would write it: `to[2]`, `attachments[0].contentBase64`. */
   path: string;
@@ -41,16 +39,4 @@ export function capDetails(details: readonly FieldProblem[]): FieldProblem[] {
   const kept = details.slice(0, maxDetails).map((d) => ({ path: cut(d.path), message: cut(d.message) }));
   const more = details.length - kept.length;
   return more > 0 ? [...kept, { path: '', message: `and ${more} more` }] : kept;
-}
-
-/** Exchange, Entra or Key Vault refused, or could not be reached; the diagnosis says why and what to do. */
-export class DeliveryFailed extends Error {
-  override readonly name = 'DeliveryFailed';
-  constructor(
-    readonly diagnosis: Diagnosis,
-    /** Every attempt's diagnosis code, oldest first, when the pipeline tried more than once. */
-    readonly attempts: readonly string[] = [diagnosis.code],
-  ) {
-    super(`${diagnosis.code}: ${diagnosis.cause}`);
-  }
 }

@@ -7,7 +7,7 @@ import type { AppToken, TokenProvider } from '../auth/token-provider.js';
 import type { ExosendConfig } from '../config/load-config.js';
 import { classifySmtpError } from '../diagnosis/classify.js';
 import type { Diagnosis, Stage } from '../diagnosis/diagnosis.js';
-import { DeliveryFailed } from '../mail/request-rejected.js';
+import { DeliveryFailed } from '../diagnosis/failures.js';
 
 /** One stage of the chain; `connect` covers TCP, the greeting and STARTTLS (a TLS failure is stage `tls`). */
 export interface StageResult {

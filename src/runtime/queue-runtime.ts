@@ -1,4 +1,4 @@
-import { ConfigError } from '../config/load-config.js';
+import { ConfigError } from '../config/config-error.js';
 import { storageRequired } from '../config/storage-connection.js';
 import { getRuntime, type Runtime } from './runtime.js';
 import type { QueueDeps } from '../pipeline/process-queue-message.js';

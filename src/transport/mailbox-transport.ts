@@ -5,7 +5,7 @@ import { BudgetExhausted, countRecipients, type ConnectionLease, type MailboxBud
 import { LocalBudget } from '../budget/local-budget.js';
 import type { ExosendConfig } from '../config/load-config.js';
 import { classifySmtpError } from '../diagnosis/classify.js';
-import { DeliveryFailed } from '../mail/request-rejected.js';
+import { DeliveryFailed } from '../diagnosis/failures.js';
 
 export type MailboxTransportOptions = Pick<
   ExosendConfig,
