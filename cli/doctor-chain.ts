@@ -4,7 +4,7 @@ import { createAppCredential } from '../src/auth/create-app-credential.js';
 import type { ClientSecret } from '../src/auth/secret-source.js';
 import { TokenProvider } from '../src/auth/token-provider.js';
 import type { ExosendConfig } from '../src/config/load-config.js';
-import { diagnose } from '../src/diagnosis/catalogue.js';
+import { diagnose } from '../src/diagnosis/diagnose.js';
 import type { DiagnosisCode } from '../src/diagnosis/diagnosis.js';
 import { runProbe, type ProbeReport, type StageResult } from '../src/probe/probe.js';
 import { chainNotes, credentialWarnings, fromCheck, managedIdentityHere, untestableFederation } from './doctor-notes.js';

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../src/config/load-config.js';
 import { ConfigError } from '../src/config/config-error.js';
-import { redactSecrets } from '../src/diagnosis/catalogue.js';
+import { redactSecrets } from '../src/diagnosis/redact-secrets.js';
 import { decodeUtf8Body, parseMailRequest } from '../src/mail/parse-request.js';
 import { IdempotencyKeyReused, RequestRejected } from '../src/mail/request-rejected.js';
 import { enqueueOnce } from '../src/queue/enqueue.js';

@@ -1,4 +1,4 @@
-import { redactSecrets } from '../../src/diagnosis/catalogue.js';
+import { redactSecrets } from '../../src/diagnosis/redact-secrets.js';
 import { connectStorage } from '../../src/storage/storage.js';
 import { readStorageConnection } from '../../src/config/storage-connection.js';
 import { readQueueHostOptions } from './host-json.js';

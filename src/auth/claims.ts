@@ -1,6 +1,6 @@
 import { decodeJwt } from 'jose';
 import { isGuid, type ExosendConfig } from '../config/load-config.js';
-import { diagnose } from '../diagnosis/catalogue.js';
+import { diagnose } from '../diagnosis/diagnose.js';
 import type { DiagnosisCode, DiagnosisContext } from '../diagnosis/diagnosis.js';
 import { DeliveryFailed } from '../diagnosis/failures.js';
 

@@ -1,6 +1,6 @@
 import { ClientCertificateCredential, type AccessToken } from '@azure/identity';
 import { isMicrosoftAuthority, type ExosendConfig } from '../config/load-config.js';
-import { diagnose } from '../diagnosis/catalogue.js';
+import { diagnose } from '../diagnosis/diagnose.js';
 import { classifyIdentityError } from '../diagnosis/classify.js';
 import type { Diagnosis, DiagnosisCode, DiagnosisContext } from '../diagnosis/diagnosis.js';
 import { DeliveryFailed } from '../diagnosis/failures.js';

@@ -1,5 +1,5 @@
 import type { ExosendConfig } from '../config/load-config.js';
-import { redactSecrets } from '../diagnosis/catalogue.js';
+import { redactSecrets } from '../diagnosis/redact-secrets.js';
 import type { Diagnosis } from '../diagnosis/diagnosis.js';
 import { jsonTextProblem } from '../mail/json-limits.js';
 import { idempotencyKeyPattern, type MailRequest } from '../mail/mail-request.js';
