@@ -1,12 +1,12 @@
 import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
-import { checkHealth } from '../health/health-status.js';
+import { readHealthStatus } from '../health/health-status.js';
 import { defaultRetryAfterSeconds } from '../http/error-response.js';
 import { logEvent } from '../telemetry/log-event.js';
 import { getRuntime } from '../runtime/runtime.js';
 
 /** GET /api/health: this worker's last check and a live preflight; 200 healthy, 503 with the diagnosis. */
 export async function getHealth(_request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
-  const { healthy, lastCheck, preflight, budgets, failure } = await checkHealth(getRuntime);
+  const { healthy, lastCheck, preflight, budgets, failure } = await readHealthStatus(getRuntime);
   const body = { status: healthy ? 'healthy' : 'unhealthy', lastCheck, preflight, budgets };
   const headers = { 'Cache-Control': 'no-store' };
   if (healthy || !failure) return { status: 200, headers, jsonBody: body };

@@ -31,8 +31,11 @@ export interface HealthStatus {
   failure?: { code: string; message: string; diagnosis?: Diagnosis };
 }
 
-/** Healthy when the preflight passes and this worker's last check (if it ran one) passed too. */
-export async function checkHealth(loadRuntime: () => HealthRuntime): Promise<HealthStatus> {
+/**
+ * What GET /api/health answers (the timer's synthetic send is runHealthCheck, in health-check.ts).
+ * Healthy when the preflight passes and this worker's last check (if it ran one) passed too.
+ */
+export async function readHealthStatus(loadRuntime: () => HealthRuntime): Promise<HealthStatus> {
   const preflight = await runPreflight(loadRuntime);
   const lastCheck = lastHealthCheck() ?? null;
   const failure = failureOf(preflight) ?? (lastCheck && !lastCheck.ok ? failureOf(lastCheck) : undefined);
