@@ -1,5 +1,5 @@
 import { createInterface } from 'node:readline';
-import { spawnWithParent } from '../src/sandbox/spawn-with-parent.js';
+import { spawnWithParent } from '../cli/spawn-with-parent.js';
 import type { SendChildReport } from './send-child.js';
 
 export const sendChild = 'dist/bench/send-child.js';

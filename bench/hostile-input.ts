@@ -1,5 +1,5 @@
 import { parseMailRequest } from '../src/mail/parse-request.js';
-import { RequestRejected } from '../src/pipeline/errors.js';
+import { RequestRejected } from '../src/mail/request-rejected.js';
 import { median } from './stats.js';
 
 /** One hostile body: what refusing it cost exosend against reading its bytes with JSON.parse alone. */

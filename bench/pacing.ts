@@ -1,6 +1,6 @@
 import { createAppCredential } from '../src/auth/create-app-credential.js';
 import { TokenProvider } from '../src/auth/token-provider.js';
-import { loadConfig } from '../src/config.js';
+import { loadConfig } from '../src/config/load-config.js';
 import { parseMailRequest } from '../src/mail/parse-request.js';
 import { MailSender } from '../src/pipeline/mail-sender.js';
 import { inCallRetryPolicy, withRetries } from '../src/pipeline/retry.js';

@@ -1,11 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import functions from '@azure/functions';
 import { outboundMail } from '../src/functions/outbound-queue.js';
-import { readQueueHostOptions } from '../src/local-host/host-json.js';
-import { startQueueListener } from '../src/local-host/queue-listener.js';
+import { readQueueHostOptions } from '../local/host/host-json.js';
+import { startQueueListener } from '../local/host/queue-listener.js';
 import { encodeQueueMessage } from '../src/queue/queue-message.js';
-import { connectStorage } from '../src/queue/storage.js';
-import { startAzurite } from '../src/sandbox/azurite.js';
+import { connectStorage } from '../src/storage/storage.js';
+import { startAzurite } from '../local/sandbox/azurite.js';
 import { benchRequest } from './message.js';
 import type { StandInCounts } from './stand-ins.js';
 import type { StandIns } from './stand-ins-client.js';

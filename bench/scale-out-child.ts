@@ -3,9 +3,9 @@
 // --until (ms since the epoch); prints one JSON line (ScaleOutChildReport). Settings in the environment.
 import { parseArgs } from 'node:util';
 import { BudgetExhausted } from '../src/budget/budget.js';
-import { loadConfig } from '../src/config.js';
+import { loadConfig } from '../src/config/load-config.js';
 import { parseMailRequest } from '../src/mail/parse-request.js';
-import { createRuntime } from '../src/runtime.js';
+import { createRuntime } from '../src/runtime/runtime.js';
 import { benchRequest } from './message.js';
 
 export interface ScaleOutChildReport {

@@ -1,8 +1,8 @@
 import { createInterface } from 'node:readline';
 import { TableClient } from '@azure/data-tables';
 import { budgetTable } from '../src/budget/table-budget.js';
-import { startAzurite } from '../src/sandbox/azurite.js';
-import { spawnWithParent } from '../src/sandbox/spawn-with-parent.js';
+import { startAzurite } from '../local/sandbox/azurite.js';
+import { spawnWithParent } from '../cli/spawn-with-parent.js';
 import type { ScaleOutChildReport } from './scale-out-child.js';
 import { scaleOutMailboxes } from './stand-ins.js';
 import type { StandIns } from './stand-ins-client.js';

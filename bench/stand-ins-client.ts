@@ -1,6 +1,6 @@
 import { fork } from 'node:child_process';
 import { once } from 'node:events';
-import { resetRuntime } from '../src/runtime.js';
+import { resetRuntime } from '../src/runtime/runtime.js';
 import type { StandInMessage, StandInRequest } from './stand-ins-process.js';
 import type { StandInInfo, StandInOperations } from './stand-ins.js';
 

@@ -1,5 +1,5 @@
-import type { ExchangeLimits } from '../src/sandbox/index.js';
-import { startSandbox, type Sandbox } from '../src/sandbox/index.js';
+import type { ExchangeLimits } from '../local/sandbox/index.js';
+import { startSandbox, type Sandbox } from '../local/sandbox/index.js';
 
 export type Variant = 'exosend' | 'floor' | 'baseline';
 

@@ -30,7 +30,7 @@ run(process.execPath, ['scripts/package.mjs']);
   writeFileSync('dist/bench/deployed.size', String(bytes));
 }
 
-const { loadOrCreateCertificateAuthority } = await import('../dist/src/sandbox/pki.js');
+const { loadOrCreateCertificateAuthority } = await import('../dist/local/sandbox/pki.js');
 const caDir = join('.exosend', 'sandbox');
 await loadOrCreateCertificateAuthority(caDir);
 

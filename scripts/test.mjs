@@ -16,7 +16,7 @@ run(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.json']
 // the entry the host loads (package.json "main"): the tests that learn the app's registrations import it
 run(process.execPath, ['scripts/bundle.mjs']);
 
-const { loadOrCreateCertificateAuthority } = await import('../dist/src/sandbox/pki.js');
+const { loadOrCreateCertificateAuthority } = await import('../dist/local/sandbox/pki.js');
 const caDir = join('.exosend', 'sandbox');
 await loadOrCreateCertificateAuthority(caDir);
 

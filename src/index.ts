@@ -9,4 +9,4 @@ import './functions/openapi.js';
 
 // not for the Functions host: the local host starts the app's state cold with it, as a new worker
 // would (a sandbox scenario switched from its console must not meet tokens cached before it)
-export { resetRuntime } from './runtime.js';
+export { resetRuntime } from './runtime/runtime.js';

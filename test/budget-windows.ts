@@ -1,4 +1,4 @@
-import type { AcceptedMessage } from '../src/sandbox/index.js';
+import type { AcceptedMessage } from '../local/sandbox/index.js';
 
 /** The most of `weights` that fall in any window of `windowInMs` ((t - window, t], as the stand-in counts). */
 export function maxInSlidingWindow(events: readonly { at: number; weight?: number }[], windowInMs: number): number {

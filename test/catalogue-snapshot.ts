@@ -1,4 +1,4 @@
-import { diagnose } from '../src/diagnosis/catalogue.js';
+import { diagnose } from '../src/diagnosis/diagnose.js';
 import { diagnosisCodes, type DiagnosisContext } from '../src/diagnosis/diagnosis.js';
 
 /** The reviewed rendering of the catalogue; `npm run snapshot` writes it again after a change. */

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import forge from 'node-forge';
 import { CertificateUnreadable, readCertificateSecret } from '../src/auth/certificate-material.js';
-import { certificateSecretValue, issueClientCertificate } from '../src/sandbox/pki.js';
+import { certificateSecretValue, issueClientCertificate } from '../local/sandbox/pki.js';
 
 const cert = issueClientCertificate({ subject: 'material' });
 const pkcs12 = (password: string | null, algorithm: '3des' | 'aes256', withKey = true) => {

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { bindingSetting, ConfigError, loadConfig } from '../src/config.js';
+import { bindingSetting, loadConfig } from '../src/config/load-config.js';
+import { ConfigError } from '../src/config/config-error.js';
 
 const required = {
   EXOSEND_TENANT_ID: '72f988bf-86f1-41af-91ab-2d7cd011db47',

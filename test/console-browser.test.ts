@@ -26,7 +26,7 @@ interface LocalHost {
 
 /** The local host as `npm start` runs it once built (npm test has built it), in a process group of its own. */
 async function startLocalHost(stateDir: string): Promise<LocalHost> {
-  const child = spawnObserved('npm-start', process.execPath, ['dist/src/local-host/main.js', '--sandbox'], {
+  const child = spawnObserved('npm-start', process.execPath, ['dist/local/host/main.js', '--sandbox'], {
     env: { ...process.env, EXOSEND_PORT: '0', EXOSEND_STATE_DIR: stateDir },
     detached: true,
   });

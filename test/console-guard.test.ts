@@ -3,8 +3,8 @@ import { once } from 'node:events';
 import { createServer, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { describe, it } from 'node:test';
-import { consoleRefusal } from '../src/local-host/console/console-guard.js';
-import { createConsole } from '../src/local-host/console/console-server.js';
+import { consoleRefusal } from '../local/console/console-guard.js';
+import { createConsole } from '../local/console/console-server.js';
 
 const port = 7071;
 const request = (headers: Record<string, string>) => ({ headers: { host: `127.0.0.1:${port}`, ...headers } }) as unknown as IncomingMessage;

@@ -11,10 +11,10 @@ import { scheduledHealthCheck } from '../src/functions/health-check.js';
 import { getHealth } from '../src/functions/health-status.js';
 import type { HealthCheckResult } from '../src/health/health-result.js';
 import { forgetHealthChecks, lastHealthCheck } from '../src/health/last-check.js';
-import type { QueueListener } from '../src/local-host/queue-listener.js';
-import { getRuntime } from '../src/runtime.js';
-import { credentialSettings, sandboxScenarios, scenarioSettings, storeCertificate } from '../src/sandbox/index.js';
-import { certificateSecretValue, issueClientCertificate } from '../src/sandbox/pki.js';
+import type { QueueListener } from '../local/host/queue-listener.js';
+import { getRuntime } from '../src/runtime/runtime.js';
+import { credentialSettings, sandboxScenarios, scenarioSettings, storeCertificate } from '../local/sandbox/index.js';
+import { certificateSecretValue, issueClientCertificate } from '../local/sandbox/pki.js';
 import { mailRequest, startHarness, type Harness } from './harness.js';
 import { drain, startQueueFixture, type QueueFixture } from './queue-fixture.js';
 

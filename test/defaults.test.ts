@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { getRuntime } from '../src/runtime.js';
+import { getRuntime } from '../src/runtime/runtime.js';
 import { mailRequest, startHarness, type Harness } from './harness.js';
 
 /**

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import { diagnosisCodes, type DiagnosisCode, type Stage } from '../src/diagnosis/diagnosis.js';
-import { sandboxScenarios, scenarioSettings, type SandboxApp, type SandboxScenarioName } from '../src/sandbox/index.js';
+import { sandboxScenarios, scenarioSettings, type SandboxApp, type SandboxScenarioName } from '../local/sandbox/index.js';
 import { mailRequest, startHarness, type Harness, type Reply } from './harness.js';
 import { startRelayWithoutAuth, startServerWithOldTlsOnly, startServerWithoutStartTls, startServerWithUntrustedCertificate, type Impostor } from './smtp-impostors.js';
 

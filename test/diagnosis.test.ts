@@ -10,7 +10,9 @@ import {
 } from '@azure/identity';
 import nodemailer from 'nodemailer';
 import { SMTPServer } from 'smtp-server';
-import { catalogue, diagnose, redactSecrets } from '../src/diagnosis/catalogue.js';
+import { catalogue } from '../src/diagnosis/catalogue.js';
+import { diagnose } from '../src/diagnosis/diagnose.js';
+import { redactSecrets } from '../src/diagnosis/redact-secrets.js';
 import { classifyIdentityError, classifySmtpError, classifyVaultError } from '../src/diagnosis/classify.js';
 import { diagnosisCodes, type DiagnosisCode, type DiagnosisContext, type Stage } from '../src/diagnosis/diagnosis.js';
 

@@ -3,7 +3,7 @@ import { appendFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'n
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { credentialSettings, sandboxScenarios, startSandbox, type Sandbox, type SandboxScenarioName } from '../src/sandbox/index.js';
+import { credentialSettings, sandboxScenarios, startSandbox, type Sandbox, type SandboxScenarioName } from '../local/sandbox/index.js';
 import { observedDir, runObserved } from './observed.js';
 
 // `exosend doctor` run as an admin runs it: a child process of the built CLI, against the stand-ins
@@ -15,7 +15,7 @@ interface Run {
   stderr: string;
 }
 
-const cli = join(import.meta.dirname, '..', 'src', 'cli', 'exosend.js');
+const cli = join(import.meta.dirname, '..', 'cli', 'exosend.js');
 const jwtShaped = /eyJ[\w-]+\.[\w-]+\./;
 let sandbox: Sandbox;
 let workDir: string;

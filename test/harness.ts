@@ -3,8 +3,8 @@ import { appendFileSync, mkdirSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import functions, { type HttpResponseInit } from '@azure/functions';
 import { sendMail } from '../src/functions/send.js';
-import { resetRuntime } from '../src/runtime.js';
-import { sandboxScenarios, startSandbox, type Sandbox } from '../src/sandbox/index.js';
+import { resetRuntime } from '../src/runtime/runtime.js';
+import { sandboxScenarios, startSandbox, type Sandbox } from '../local/sandbox/index.js';
 import { observedDir } from './observed.js';
 
 // the package is CommonJS that Node's ESM loader cannot read these names from

@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import { runHealthCheck } from '../src/health/health-check.js';
+import { getRuntime } from '../src/runtime/runtime.js';
 import { forgetHealthChecks } from '../src/health/last-check.js';
 import { getHealth } from '../src/functions/health-status.js';
-import { sandboxScenarios } from '../src/sandbox/index.js';
+import { sandboxScenarios } from '../local/sandbox/index.js';
 import { mailRequest, startHarness, type Harness } from './harness.js';
 
 const stagesOf = (stages: { stage: string; ok: boolean }[]) => stages.map((s) => `${s.stage}:${s.ok ? 'ok' : 'FAIL'}`);
@@ -34,7 +35,7 @@ describe('GET /api/health', () => {
   });
 
   it('when the last check passed, then 200 with that check', async () => {
-    const check = await runHealthCheck();
+    const check = await runHealthCheck(getRuntime);
     const reply = await health();
 
     assert.equal(reply.status, 200);
@@ -91,7 +92,7 @@ describe('GET /api/health', () => {
 
   it('when the preflight passes but the last check failed, then 503 with the last check\'s diagnosis', async () => {
     sandboxScenarios['smtp-auth-disabled'](h.sandbox);
-    const check = await runHealthCheck();
+    const check = await runHealthCheck(getRuntime);
     const reply = await health();
 
     assert.equal(reply.status, 503);

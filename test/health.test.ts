@@ -4,8 +4,8 @@ import type { Timer } from '@azure/functions';
 import { scheduledHealthCheck } from '../src/functions/health-check.js';
 import type { HealthCheckResult } from '../src/health/health-result.js';
 import { forgetHealthChecks, lastHealthCheck } from '../src/health/last-check.js';
-import { getRuntime } from '../src/runtime.js';
-import { sandboxScenarios, type SandboxScenarioName, type TelemetryEnvelope } from '../src/sandbox/index.js';
+import { getRuntime } from '../src/runtime/runtime.js';
+import { sandboxScenarios, type SandboxScenarioName, type TelemetryEnvelope } from '../local/sandbox/index.js';
 import { flush, shutdownTelemetry } from '../src/telemetry/telemetry.js';
 import { mailRequest, startHarness, type Harness } from './harness.js';
 

@@ -4,7 +4,7 @@ import { after, before, beforeEach, describe, it } from 'node:test';
 import { getHealth } from '../src/functions/health-status.js';
 import { mailLimits } from '../src/mail/mail-request.js';
 import { reservedHeaderRules } from '../src/mail/reserved-headers.js';
-import { maxDetails } from '../src/pipeline/errors.js';
+import { maxDetails } from '../src/mail/request-rejected.js';
 import { mailRequest, startHarness, type Harness, type Reply } from './harness.js';
 
 const b64 = (bytes: number) => Buffer.alloc(bytes, 7).toString('base64');

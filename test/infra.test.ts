@@ -3,10 +3,10 @@ import { spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { loadConfig } from '../src/config.js';
+import { loadConfig } from '../src/config/load-config.js';
 import { budgetTable } from '../src/budget/table-budget.js';
 import { availabilityTestName } from '../src/health/availability.js';
-import { recordsTable, requestsContainer } from '../src/queue/storage.js';
+import { recordsTable, requestsContainer } from '../src/storage/storage.js';
 import { mailEventKinds } from '../src/telemetry/mail-events.js';
 
 const bicep = (file: string) => readFileSync(join('infra', file), 'utf8');

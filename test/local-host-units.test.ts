@@ -2,9 +2,9 @@ import assert from 'node:assert/strict';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import { createHttpHost } from '../src/local-host/http-host.js';
-import { nextOccurrence, parseNcrontab } from '../src/local-host/ncrontab.js';
-import { resolveSettings } from '../src/local-host/registrations.js';
+import { createHttpHost } from '../local/host/http-host.js';
+import { nextOccurrence, parseNcrontab } from '../local/host/ncrontab.js';
+import { resolveSettings } from '../local/host/registrations.js';
 
 describe('NCRONTAB schedules of the local host', () => {
   const after = new Date(2026, 10, 27, 23, 57, 30);

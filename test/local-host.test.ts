@@ -6,7 +6,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { after, describe, it } from 'node:test';
 import { QueueServiceClient } from '@azure/storage-queue';
 import { simpleParser } from 'mailparser';
-import { sandboxScenarios } from '../src/sandbox/index.js';
+import { sandboxScenarios } from '../local/sandbox/index.js';
 import { cleanUpStarts, ctrlC, npmStart, type Started } from './npm-start.js';
 import { runObserved } from './observed.js';
 
@@ -97,7 +97,7 @@ describe('npm start', () => {
   });
 
   it('when asked for help, then every sandbox scenario is listed with what it reproduces, one line each', async () => {
-    const help = await runObserved('npm-start', process.execPath, ['dist/src/local-host/main.js', '--help']);
+    const help = await runObserved('npm-start', process.execPath, ['dist/local/host/main.js', '--help']);
     assert.equal(help.code, 0, help.stderr);
     for (const [name, { description }] of Object.entries(sandboxScenarios)) {
       assert.match(help.stdout, new RegExp(`^  ${name} +${description.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`, 'm'), name);

@@ -6,7 +6,7 @@ import { getHealth } from '../src/functions/health-status.js';
 import { availabilityOf } from '../src/health/availability.js';
 import { runHealthCheck } from '../src/health/health-check.js';
 import { forgetHealthChecks } from '../src/health/last-check.js';
-import { getRuntime } from '../src/runtime.js';
+import { getRuntime } from '../src/runtime/runtime.js';
 import { mailRequest, startHarness, type Harness } from './harness.js';
 
 const run = promisify(execFile);
@@ -53,7 +53,7 @@ describe('several mailboxes (EXOSEND_MAILBOXES)', () => {
     assert.equal(reply.body.error.diagnosis.code, 'AUTH_UNSUCCESSFUL');
     assert.match(reply.body.error.diagnosis.fix, new RegExp(`Add-MailboxPermission -Identity ${second.replace('.', '\\.')} `));
 
-    const result = await runHealthCheck();
+    const result = await runHealthCheck(getRuntime);
     assert.equal(result.ok, false);
     assert.equal(result.failedMailbox, second);
     assert.equal(result.failedStage, 'auth');
@@ -64,7 +64,7 @@ describe('several mailboxes (EXOSEND_MAILBOXES)', () => {
   it('when every mailbox is set up, then the health check passes AUTH for each, and GET /api/health shows the minute, sessions and day of each', async () => {
     await h.send(mailRequest({ from: second, cc: ['grace@fabrikam.example'], bcc: ['audit@contoso.example'] }));
     const authBefore = h.sandbox.exchange.counters.authSuccesses;
-    const result = await runHealthCheck();
+    const result = await runHealthCheck(getRuntime);
     assert.equal(result.ok, true, JSON.stringify(result));
     assert.equal(h.sandbox.exchange.counters.authSuccesses - authBefore, 2, 'one AUTH per mailbox');
     assert.deepEqual(result.mailboxes?.map((m) => m.ok), [true, true]);
@@ -83,7 +83,7 @@ describe('several mailboxes (EXOSEND_MAILBOXES)', () => {
 
   it('when the doctor runs, then it checks AUTH for every listed mailbox', async () => {
     h.sandbox.exchange.revokeFullAccess(second, h.sandbox.app.clientId);
-    const doctor = await run(process.execPath, ['dist/src/cli/exosend.js', 'doctor', '--json'], { env: { ...process.env } }).catch((error: { stdout: string; code: number }) => error);
+    const doctor = await run(process.execPath, ['dist/cli/exosend.js', 'doctor', '--json'], { env: { ...process.env } }).catch((error: { stdout: string; code: number }) => error);
     const report = h.observe(JSON.parse(doctor.stdout));
     assert.equal(report.ok, false);
     assert.equal(report.diagnosis.code, 'AUTH_UNSUCCESSFUL');

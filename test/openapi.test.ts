@@ -9,20 +9,22 @@ import functions, { type HttpResponseInit } from '@azure/functions';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import addFormatsModule from 'ajv-formats';
 import { BudgetExhausted, budgetLimits } from '../src/budget/budget.js';
-import { ConfigError } from '../src/config.js';
+import { ConfigError } from '../src/config/config-error.js';
 import { diagnosisCodes, type DiagnosisCode } from '../src/diagnosis/diagnosis.js';
-import { catalogue, diagnose } from '../src/diagnosis/catalogue.js';
+import { catalogue } from '../src/diagnosis/catalogue.js';
+import { diagnose } from '../src/diagnosis/diagnose.js';
 import { getOpenApiDocument } from '../src/functions/openapi.js';
 import { getHealth } from '../src/functions/health-status.js';
 import { enqueueMail } from '../src/functions/enqueue.js';
 import { messageStatus } from '../src/functions/message-status.js';
 import { errorResponse, failureAnswers, notFoundResponse, rejectionStatus, type FailureAnswer, type FailureKind } from '../src/http/error-response.js';
 import { apiVersion, cannotAnswer, openApiDocument, type DescribedRoute } from '../src/http/openapi-document.js';
-import { DeliveryFailed, IdempotencyKeyReused, RequestRejected, type RejectionCode } from '../src/pipeline/errors.js';
-import { createHttpHost } from '../src/local-host/http-host.js';
-import { loadRegistrations, type Registrations } from '../src/local-host/registrations.js';
+import { DeliveryFailed } from '../src/diagnosis/failures.js';
+import { IdempotencyKeyReused, RequestRejected, type RejectionCode } from '../src/mail/request-rejected.js';
+import { createHttpHost } from '../local/host/http-host.js';
+import { loadRegistrations, type Registrations } from '../local/host/registrations.js';
 import { mailRequestSchema } from '../src/mail/mail-request.js';
-import { sandboxScenarios } from '../src/sandbox/index.js';
+import { sandboxScenarios } from '../local/sandbox/index.js';
 import { functionKey, mailRequest, startHarness, type Harness } from './harness.js';
 import { startQueueFixture, type QueueFixture } from './queue-fixture.js';
 
@@ -106,7 +108,7 @@ const assertValid = (name: string, value: unknown, what: string) => {
 let learned: Promise<Registrations> | undefined;
 const appRegistrations = () => (learned ??= loadRegistrations('.'));
 
-/** The local host (src/local-host) serving the app's own registrations on a free port (never 80). */
+/** The local host (local/host) serving the app's own registrations on a free port (never 80). */
 async function startLocalHost(): Promise<{ port: number; registrations: Registrations; server: Server; close: () => Promise<void> }> {
   const registrations = await appRegistrations();
   const server = createHttpHost({ functions: registrations.http, functionKey, log: () => undefined });

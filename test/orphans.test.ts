@@ -108,7 +108,7 @@ describe('nothing is left running', { concurrency: 4 }, () => {
   });
 
   // what npm start runs after its build, started directly: the build is the same and takes its time
-  const localHost = () => start('npm-start', process.execPath, ['dist/src/local-host/main.js', '--sandbox'], /Ctrl-C stops everything/);
+  const localHost = () => start('npm-start', process.execPath, ['dist/local/host/main.js', '--sandbox'], /Ctrl-C stops everything/);
 
   it('when the terminal closes (SIGHUP to the process group), then the local host, the stand-ins and Azurite all stop', async () => {
     const host = await localHost();

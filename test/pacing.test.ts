@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { retryDelaySeconds } from '../src/queue/retry-delay.js';
+import { retryDelaySeconds } from '../src/pipeline/retry-delay.js';
 import { LocalBudget } from '../src/budget/local-budget.js';
 
 /** The in-process budget as a pacer: a minute of `limit` sends over `windowInMs`, nothing else limited. */

@@ -2,8 +2,8 @@ import assert from 'node:assert/strict';
 import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import { runProbe } from '../src/probe/probe.js';
-import { getRuntime } from '../src/runtime.js';
-import { sandboxScenarios } from '../src/sandbox/index.js';
+import { getRuntime } from '../src/runtime/runtime.js';
+import { sandboxScenarios } from '../local/sandbox/index.js';
 import { startHarness, type Harness } from './harness.js';
 import { startServerWithOldTlsOnly } from './smtp-impostors.js';
 

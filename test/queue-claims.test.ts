@@ -4,11 +4,11 @@ import type { PipelinePolicy } from '@azure/core-rest-pipeline';
 import { enqueueMail } from '../src/functions/enqueue.js';
 import { parseMailRequest } from '../src/mail/parse-request.js';
 import { enqueueRequest } from '../src/queue/enqueue.js';
-import { processQueueMessage, type QueueDeps, type QueueOutcome } from '../src/queue/process-message.js';
+import { processQueueMessage, type QueueDeps, type QueueOutcome } from '../src/pipeline/process-queue-message.js';
 import { encodeQueueMessage } from '../src/queue/queue-message.js';
 import { StatusStore } from '../src/queue/status-store.js';
-import { connectStorage } from '../src/queue/storage.js';
-import { getRuntime } from '../src/runtime.js';
+import { connectStorage } from '../src/storage/storage.js';
+import { getRuntime } from '../src/runtime/runtime.js';
 import { mailRequest, startHarness, type Harness } from './harness.js';
 import { drain, startQueueFixture, type QueueFixture } from './queue-fixture.js';
 

@@ -1,9 +1,9 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { outboundMail } from '../src/functions/outbound-queue.js';
-import { startQueueListener, type QueueListener } from '../src/local-host/queue-listener.js';
+import { startQueueListener, type QueueListener } from '../local/host/queue-listener.js';
 import { StatusStore, type MessageRecord } from '../src/queue/status-store.js';
-import { connectStorage, type QueueStorage } from '../src/queue/storage.js';
-import { startAzurite, type Azurite } from '../src/sandbox/azurite.js';
+import { connectStorage, type QueueStorage } from '../src/storage/storage.js';
+import { startAzurite, type Azurite } from '../local/sandbox/azurite.js';
 import type { Harness } from './harness.js';
 
 export interface QueueFixture {

@@ -5,18 +5,18 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { enqueueMail } from '../src/functions/enqueue.js';
 import { messageStatus } from '../src/functions/message-status.js';
-import type { QueueListener } from '../src/local-host/queue-listener.js';
+import type { QueueListener } from '../local/host/queue-listener.js';
 import { requestDigest } from '../src/mail/request-digest.js';
 import { claimCheckBlobName } from '../src/queue/claim-check-name.js';
 import { deadLetterText } from '../src/queue/dead-letter.js';
 import { maxInlineMessageBytes } from '../src/queue/enqueue.js';
 import { RestError } from '@azure/core-rest-pipeline';
 import { outboundMail } from '../src/functions/outbound-queue.js';
-import { readQueueHostOptions } from '../src/local-host/host-json.js';
-import { deadLetterUnprocessable, hostMaxDequeueCount } from '../src/queue/process-message.js';
+import { readQueueHostOptions } from '../local/host/host-json.js';
+import { deadLetterUnprocessable, hostMaxDequeueCount } from '../src/pipeline/process-queue-message.js';
 import { decodeQueueMessage, encodeQueueMessage } from '../src/queue/queue-message.js';
 import { requeueDeadLetter, whyNotRequeueable } from '../src/queue/requeue.js';
-import { getQueueRuntime } from '../src/queue/queue-runtime.js';
+import { getQueueRuntime } from '../src/runtime/queue-runtime.js';
 import { mailRequest, startHarness, type Harness } from './harness.js';
 import { runObserved } from './observed.js';
 import { drain, startQueueFixture, type QueueFixture } from './queue-fixture.js';
@@ -267,7 +267,7 @@ describe('hostile messages through the queue', () => {
 
   describe('exosend enqueue, misused', () => {
     const cli = (args: string[], env: Record<string, string> = {}) =>
-      runObserved('exosend-cli', process.execPath, ['dist/src/cli/exosend.js', 'enqueue', ...args], { env: { ...process.env, ...env } });
+      runObserved('exosend-cli', process.execPath, ['dist/cli/exosend.js', 'enqueue', ...args], { env: { ...process.env, ...env } });
 
     it('when the file is missing, is a directory, the storage setting is malformed or storage does not answer, then it prints one line that says what to do, and no stack', async () => {
       const dir = mkdtempSync(join(tmpdir(), 'exosend-cli-'));

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { encodeQueueMessage } from '../src/queue/queue-message.js';
-import type { FaultContext, SmtpFault } from '../src/sandbox/exchange.js';
+import type { FaultContext, SmtpFault } from '../local/sandbox/exchange.js';
 import { mailRequest, startHarness, type Harness } from './harness.js';
 import { drain, startQueueFixture, type QueueFixture } from './queue-fixture.js';
 

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import { outboundMail } from '../src/functions/outbound-queue.js';
-import type { QueueListener } from '../src/local-host/queue-listener.js';
+import type { QueueListener } from '../local/host/queue-listener.js';
 import { encodeQueueMessage } from '../src/queue/queue-message.js';
 import { mailRequest, startHarness, type Harness } from './harness.js';
 import { drain, startQueueFixture, type QueueFixture } from './queue-fixture.js';

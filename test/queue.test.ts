@@ -7,7 +7,7 @@ import { simpleParser } from 'mailparser';
 import { enqueueMail } from '../src/functions/enqueue.js';
 import { messageStatus } from '../src/functions/message-status.js';
 import { outboundMail } from '../src/functions/outbound-queue.js';
-import type { QueueListener } from '../src/local-host/queue-listener.js';
+import type { QueueListener } from '../local/host/queue-listener.js';
 import { encodeQueueMessage } from '../src/queue/queue-message.js';
 import { mailRequest, startHarness, type Harness } from './harness.js';
 import { runObserved } from './observed.js';
@@ -46,7 +46,7 @@ describe('the queue intake', () => {
 
     const dir = mkdtempSync(join(tmpdir(), 'exosend-enqueue-'));
     writeFileSync(join(dir, 'request.json'), JSON.stringify(mailRequest({ subject: 'via cli' })));
-    const cli = await runObserved('exosend-cli', process.execPath, ['dist/src/cli/exosend.js', 'enqueue', join(dir, 'request.json')], { env: { ...process.env } });
+    const cli = await runObserved('exosend-cli', process.execPath, ['dist/cli/exosend.js', 'enqueue', join(dir, 'request.json')], { env: { ...process.env } });
     assert.equal(cli.code, 0, cli.stderr);
     const viaCli = JSON.parse(cli.stdout) as { id: string; status: string };
     assert.equal(viaCli.status, 'queued');

@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import { enqueueMail } from '../src/functions/enqueue.js';
-import { DeadLetters } from '../src/local-host/console/dead-letters.js';
-import type { QueueListener } from '../src/local-host/queue-listener.js';
+import { DeadLetters } from '../local/console/dead-letters.js';
+import type { QueueListener } from '../local/host/queue-listener.js';
 import { requeueDeadLetter } from '../src/queue/requeue.js';
-import { sandboxScenarios } from '../src/sandbox/index.js';
+import { sandboxScenarios } from '../local/sandbox/index.js';
 import { mailRequest, startHarness, type Harness } from './harness.js';
 import { drain, startQueueFixture, type QueueFixture } from './queue-fixture.js';
 

@@ -9,8 +9,8 @@ import { ClientCertificateCredential, ClientSecretCredential, DefaultAzureCreden
 import { SecretClient } from '@azure/keyvault-secrets';
 import { decodeJwt, SignJWT, type JWTPayload } from 'jose';
 import nodemailer from 'nodemailer';
-import { sandboxScenarios, startSandbox, type Sandbox, type SandboxScenarioName } from '../src/sandbox/index.js';
-import { issueClientCertificate, type ClientCertificate } from '../src/sandbox/pki.js';
+import { sandboxScenarios, startSandbox, type Sandbox, type SandboxScenarioName } from '../local/sandbox/index.js';
+import { issueClientCertificate, type ClientCertificate } from '../local/sandbox/pki.js';
 
 const exchangeScope = 'https://outlook.office365.com/.default';
 let sandbox: Sandbox;

@@ -4,14 +4,14 @@
 // Settings come in the environment. It prints one JSON line when ready, then the app's log lines.
 // `node dist/test/scale-out-worker.js http|queue|timer`; it ends with its parent (IPC disconnect).
 import type { AddressInfo } from 'node:net';
-import { createHttpHost } from '../src/local-host/http-host.js';
-import { readQueueHostOptions } from '../src/local-host/host-json.js';
-import { invocationContext, type LogSink } from '../src/local-host/invocation.js';
-import { startQueueListener } from '../src/local-host/queue-listener.js';
-import { loadRegistrations } from '../src/local-host/registrations.js';
-import { startTimers } from '../src/local-host/timers.js';
-import { connectStorage } from '../src/queue/storage.js';
-import { resetRuntime } from '../src/runtime.js';
+import { createHttpHost } from '../local/host/http-host.js';
+import { readQueueHostOptions } from '../local/host/host-json.js';
+import { invocationContext, type LogSink } from '../local/host/invocation.js';
+import { startQueueListener } from '../local/host/queue-listener.js';
+import { loadRegistrations } from '../local/host/registrations.js';
+import { startTimers } from '../local/host/timers.js';
+import { connectStorage } from '../src/storage/storage.js';
+import { resetRuntime } from '../src/runtime/runtime.js';
 
 const role = process.argv[2];
 const log: LogSink = (level, name, message) => process.stdout.write(`${JSON.stringify({ level, name, message })}\n`);

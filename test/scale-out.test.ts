@@ -3,7 +3,7 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, it } from 'node:test';
-import type { BudgetLedger } from '../src/budget/budget-ledger.js';
+import type { BudgetLedger } from '../src/budget/ledger.js';
 import { encodeQueueMessage } from '../src/queue/queue-message.js';
 import { busiestWindows } from './budget-windows.js';
 import { functionKey, mailRequest, startHarness, type Harness } from './harness.js';

@@ -2,14 +2,14 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import { SecretSource } from '../src/auth/secret-source.js';
-import { loadConfig } from '../src/config.js';
-import { getRuntime } from '../src/runtime.js';
+import { loadConfig } from '../src/config/load-config.js';
+import { getRuntime } from '../src/runtime/runtime.js';
 import { mailRequest, startHarness, type Harness } from './harness.js';
 
 /** Runs `exosend secret set` in a child process, as an admin would, with `input` piped on standard input. */
 function secretSet(env: NodeJS.ProcessEnv, args: string[], input: string): Promise<{ code: number | null; output: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['dist/src/cli/exosend.js', 'secret', ...args], { env, stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['dist/cli/exosend.js', 'secret', ...args], { env, stdio: ['pipe', 'pipe', 'pipe'] });
     let output = '';
     child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
     child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));

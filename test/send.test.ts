@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import { simpleParser, type AddressObject } from 'mailparser';
-import { getRuntime } from '../src/runtime.js';
+import { getRuntime } from '../src/runtime/runtime.js';
 import { mailRequest, startHarness, type Harness } from './harness.js';
 
 const addresses = (field: AddressObject | AddressObject[] | undefined) =>

@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, it } from 'node:test';
-import { loadConfig } from '../src/config.js';
+import { loadConfig } from '../src/config/load-config.js';
 import { enqueueMail } from '../src/functions/enqueue.js';
 import { outboundMail } from '../src/functions/outbound-queue.js';
 import { parseMailRequest } from '../src/mail/parse-request.js';
 import { encodeQueueMessage } from '../src/queue/queue-message.js';
-import { createRuntime, type Runtime } from '../src/runtime.js';
+import { createRuntime, type Runtime } from '../src/runtime/runtime.js';
 import { busiestWindows } from './budget-windows.js';
 import { mailRequest, startHarness, type Harness } from './harness.js';
 import { drain, startQueueFixture, type QueueFixture } from './queue-fixture.js';

@@ -1,7 +1,7 @@
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { SMTPServer } from 'smtp-server';
-import { createCertificateAuthority, issueServerCertificate, loadOrCreateCertificateAuthority, type TlsMaterial } from '../src/sandbox/pki.js';
+import { createCertificateAuthority, issueServerCertificate, loadOrCreateCertificateAuthority, type TlsMaterial } from '../local/sandbox/pki.js';
 
 /**
  * SMTP servers that stand where Exchange should be and are not it: what a wrong

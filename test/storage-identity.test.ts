@@ -4,13 +4,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import { QueueServiceClient } from '@azure/storage-queue';
-import { ConfigError } from '../src/config.js';
+import { ConfigError } from '../src/config/config-error.js';
 import { enqueueMail } from '../src/functions/enqueue.js';
 import { messageStatus } from '../src/functions/message-status.js';
 import { outboundMail } from '../src/functions/outbound-queue.js';
-import { readStorageConnection } from '../src/queue/storage-connection.js';
-import { startAzurite, type Azurite } from '../src/sandbox/azurite.js';
-import { issueServerCertificate, loadOrCreateCertificateAuthority } from '../src/sandbox/pki.js';
+import { readStorageConnection } from '../src/config/storage-connection.js';
+import { startAzurite, type Azurite } from '../local/sandbox/azurite.js';
+import { issueServerCertificate, loadOrCreateCertificateAuthority } from '../local/sandbox/pki.js';
 import { mailRequest, startHarness, type Harness } from './harness.js';
 import { runObserved } from './observed.js';
 
@@ -143,7 +143,7 @@ describe('storage by managed identity, against Azurite over HTTPS with --oauth b
       writeFileSync(join(dir, 'request.json'), JSON.stringify(mailRequest({ subject: 'cli by identity' })));
       const env: NodeJS.ProcessEnv = { ...process.env, ...h.sandbox.settings, ...identitySettings(userAssigned.clientId) };
       delete env['AzureWebJobsStorage'];
-      const { code, stdout, stderr } = await runObserved('exosend-cli', process.execPath, ['dist/src/cli/exosend.js', 'enqueue', join(dir, 'request.json')], { env });
+      const { code, stdout, stderr } = await runObserved('exosend-cli', process.execPath, ['dist/cli/exosend.js', 'enqueue', join(dir, 'request.json')], { env });
       assert.equal(code, 0, stderr);
       assert.equal(JSON.parse(stdout).status, 'queued');
       const peeked = await byKey.getQueueClient(queue).peekMessages();

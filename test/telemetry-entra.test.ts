@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import type { Timer } from '@azure/functions';
 import { scheduledHealthCheck } from '../src/functions/health-check.js';
-import { sandboxScenarios } from '../src/sandbox/index.js';
+import { sandboxScenarios } from '../local/sandbox/index.js';
 import { flush, shutdownTelemetry } from '../src/telemetry/telemetry.js';
 import { mailRequest, startHarness, type Harness } from './harness.js';
 

@@ -6,7 +6,7 @@ import { join, resolve } from 'node:path';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import { pathToFileURL } from 'node:url';
 import { gzipSync } from 'node:zlib';
-import { sandboxScenarios, type TelemetryEnvelope } from '../src/sandbox/index.js';
+import { sandboxScenarios, type TelemetryEnvelope } from '../local/sandbox/index.js';
 import { flush, shutdownTelemetry } from '../src/telemetry/telemetry.js';
 import { mailRequest, startHarness, type Harness } from './harness.js';
 import { runObserved } from './observed.js';

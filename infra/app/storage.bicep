@@ -29,7 +29,7 @@ resource account 'Microsoft.Storage/storageAccounts@2023-05-01' = {
   resource blobs 'blobServices' = {
     name: 'default'
     resource deployment 'containers' = { name: deploymentContainerName }
-    // claim-checked requests too large for a queue message (src/queue/storage.ts requestsContainer)
+    // claim-checked requests too large for a queue message (src/storage/storage.ts requestsContainer)
     resource requests 'containers' = { name: 'exosend-requests' }
   }
 
@@ -41,7 +41,7 @@ resource account 'Microsoft.Storage/storageAccounts@2023-05-01' = {
 
   resource tables 'tableServices' = {
     name: 'default'
-    // one record per queued request (src/queue/storage.ts recordsTable)
+    // one record per queued request (src/storage/storage.ts recordsTable)
     resource records 'tables' = { name: 'exosendmessages' }
     // the mailbox's budget, shared by every instance (src/budget/table-budget.ts budgetTable)
     resource budget 'tables' = { name: 'exosendbudget' }

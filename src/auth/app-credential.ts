@@ -1,5 +1,5 @@
 import type { AccessToken } from '@azure/identity';
-import type { CredentialKind } from '../config.js';
+import type { CredentialKind } from '../config/load-config.js';
 
 /** What a credential knows about itself before it is used: never the secret or the key. */
 export interface CredentialState {

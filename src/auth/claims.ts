@@ -1,8 +1,8 @@
 import { decodeJwt } from 'jose';
-import { isGuid, type ExosendConfig } from '../config.js';
-import { diagnose } from '../diagnosis/catalogue.js';
+import { isGuid, type ExosendConfig } from '../config/load-config.js';
+import { diagnose } from '../diagnosis/diagnose.js';
 import type { DiagnosisCode, DiagnosisContext } from '../diagnosis/diagnosis.js';
-import { DeliveryFailed } from '../pipeline/errors.js';
+import { DeliveryFailed } from '../diagnosis/failures.js';
 
 export const sendAsAppRole = 'SMTP.SendAsApp';
 

@@ -1,9 +1,9 @@
 import { ClientCertificateCredential, type AccessToken } from '@azure/identity';
-import { isMicrosoftAuthority, type ExosendConfig } from '../config.js';
-import { diagnose } from '../diagnosis/catalogue.js';
+import { isMicrosoftAuthority, type ExosendConfig } from '../config/load-config.js';
+import { diagnose } from '../diagnosis/diagnose.js';
 import { classifyIdentityError } from '../diagnosis/classify.js';
 import type { Diagnosis, DiagnosisCode, DiagnosisContext } from '../diagnosis/diagnosis.js';
-import { DeliveryFailed } from '../pipeline/errors.js';
+import { DeliveryFailed } from '../diagnosis/failures.js';
 import type { AppCredential, CredentialState } from './app-credential.js';
 import { CertificateUnreadable, readCertificateSecret, type CertificateMaterial } from './certificate-material.js';
 import type { SecretSeam } from './client-secret-credential.js';

@@ -1,8 +1,8 @@
 import { ClientSecretCredential, type AccessToken } from '@azure/identity';
-import { isMicrosoftAuthority, type ExosendConfig } from '../config.js';
+import { isMicrosoftAuthority, type ExosendConfig } from '../config/load-config.js';
 import { classifyIdentityError } from '../diagnosis/classify.js';
 import type { Diagnosis } from '../diagnosis/diagnosis.js';
-import { DeliveryFailed } from '../pipeline/errors.js';
+import { DeliveryFailed } from '../diagnosis/failures.js';
 import type { AppCredential, CredentialState } from './app-credential.js';
 import type { ClientSecret, SecretSource } from './secret-source.js';
 import { diagnoseUnknownTenant } from './unknown-tenant.js';

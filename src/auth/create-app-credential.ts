@@ -1,4 +1,4 @@
-import type { ExosendConfig } from '../config.js';
+import type { ExosendConfig } from '../config/load-config.js';
 import type { AppCredential } from './app-credential.js';
 import { ClientCertificateAppCredential } from './client-certificate-credential.js';
 import { ClientSecretAppCredential, type SecretSeam } from './client-secret-credential.js';

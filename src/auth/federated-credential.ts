@@ -1,10 +1,10 @@
 import { ClientAssertionCredential, ManagedIdentityCredential, type AccessToken } from '@azure/identity';
 import { decodeJwt } from 'jose';
-import { isMicrosoftAuthority, type ExosendConfig } from '../config.js';
-import { diagnose } from '../diagnosis/catalogue.js';
+import { isMicrosoftAuthority, type ExosendConfig } from '../config/load-config.js';
+import { diagnose } from '../diagnosis/diagnose.js';
 import { classifyIdentityError, identityReply, isTransientIdentityError } from '../diagnosis/classify.js';
 import type { Diagnosis, DiagnosisContext } from '../diagnosis/diagnosis.js';
-import { DeliveryFailed } from '../pipeline/errors.js';
+import { DeliveryFailed } from '../diagnosis/failures.js';
 import type { AppCredential, CredentialState } from './app-credential.js';
 import { diagnoseUnknownTenant } from './unknown-tenant.js';
 

@@ -1,10 +1,10 @@
 import { DefaultAzureCredential } from '@azure/identity';
 import { SecretClient } from '@azure/keyvault-secrets';
-import { isAzureVault, type ExosendConfig } from '../config.js';
-import { diagnose } from '../diagnosis/catalogue.js';
+import { isAzureVault, type ExosendConfig } from '../config/load-config.js';
+import { diagnose } from '../diagnosis/diagnose.js';
 import { classifyVaultError } from '../diagnosis/classify.js';
 import type { DiagnosisCode } from '../diagnosis/diagnosis.js';
-import { DeliveryFailed } from '../pipeline/errors.js';
+import { DeliveryFailed } from '../diagnosis/failures.js';
 
 export interface ClientSecret {
   value: string;

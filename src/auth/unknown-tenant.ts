@@ -1,5 +1,5 @@
-import type { ExosendConfig } from '../config.js';
-import { diagnose } from '../diagnosis/catalogue.js';
+import type { ExosendConfig } from '../config/load-config.js';
+import { diagnose } from '../diagnosis/diagnose.js';
 import { identityReply } from '../diagnosis/classify.js';
 import type { Diagnosis, DiagnosisContext } from '../diagnosis/diagnosis.js';
 

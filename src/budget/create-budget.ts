@@ -1,5 +1,5 @@
-import type { ExosendConfig } from '../config.js';
-import type { StorageConnection } from '../queue/storage-connection.js';
+import type { ExosendConfig } from '../config/load-config.js';
+import type { StorageConnection } from '../config/storage-connection.js';
 import type { BudgetLimits, MailboxBudget } from './budget.js';
 import { LocalBudget } from './local-budget.js';
 import { budgetTable, TableBudget } from './table-budget.js';
@@ -43,7 +43,7 @@ function tableClient(connection: StorageConnection) {
   const key = JSON.stringify(connection);
   let client = clients.get(key);
   if (!client) {
-    client = Promise.all([import('@azure/data-tables'), import('../queue/storage-credential.js')]).then(([{ TableClient }, { storageCredential }]) => {
+    client = Promise.all([import('@azure/data-tables'), import('../storage/storage-credential.js')]).then(([{ TableClient }, { storageCredential }]) => {
       if (connection.kind === 'identity') return new TableClient(connection.serviceUris.table, budgetTable, storageCredential(connection));
       const { connectionString } = connection;
       // the emulator speaks plain HTTP; the tables client refuses that unless told

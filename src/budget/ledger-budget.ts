@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { EventEmitter, once } from 'node:events';
 import { BudgetExhausted, type BudgetLimits, type BudgetUsage, type ConnectionLease, type MailboxBudget, type SendPermit, type TakeOptions } from './budget.js';
-import * as rules from './budget-ledger.js';
-import type { BudgetLedger, LedgerTimings, Verdict } from './budget-ledger.js';
+import * as rules from './ledger.js';
+import type { BudgetLedger, LedgerTimings, Verdict } from './ledger.js';
 
 export interface LedgerBudgetOptions {
   mailbox: string;
@@ -16,7 +16,7 @@ export const defaultHoldMaxInMs = 5 * 60_000;
 export const defaultLeaseTtlInMs = 60_000;
 
 /**
- * The budget rules (budget-ledger.ts) over a ledger kept somewhere: in this process (LocalBudget)
+ * The budget rules (ledger.ts) over a ledger kept somewhere: in this process (LocalBudget)
  * or in Table storage for every instance (TableBudget). Takes wait while the budget can have room
  * before the caller's deadline, and fail at once when it cannot.
  */

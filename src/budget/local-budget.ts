@@ -1,4 +1,4 @@
-import { emptyLedger, type BudgetLedger } from './budget-ledger.js';
+import { emptyLedger, type BudgetLedger } from './ledger.js';
 import { LedgerBudget } from './ledger-budget.js';
 
 /**

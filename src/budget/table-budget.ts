@@ -1,5 +1,5 @@
 import type { TableClient } from '@azure/data-tables';
-import { emptyLedger, othersWant, type BudgetLedger } from './budget-ledger.js';
+import { emptyLedger, othersWant, type BudgetLedger } from './ledger.js';
 import { LedgerBudget, type LedgerBudgetOptions } from './ledger-budget.js';
 
 export const budgetTable = 'exosendbudget';

@@ -1,4 +1,4 @@
-import { diagnose } from './catalogue.js';
+import { diagnose } from './diagnose.js';
 import type { Diagnosis, DiagnosisCode, DiagnosisContext } from './diagnosis.js';
 
 /** The fields @azure/identity's errors (and the MSAL errors they wrap) may carry. */

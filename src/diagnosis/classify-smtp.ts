@@ -1,4 +1,4 @@
-import { diagnose } from './catalogue.js';
+import { diagnose } from './diagnose.js';
 import { classifyIdentityError, isIdentityError } from './classify-identity.js';
 import { classifyVaultError, isVaultError } from './classify-vault.js';
 import { diagnosisCodes, type Diagnosis, type DiagnosisCode, type DiagnosisContext, type Stage } from './diagnosis.js';

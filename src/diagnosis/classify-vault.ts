@@ -1,4 +1,4 @@
-import { diagnose } from './catalogue.js';
+import { diagnose } from './diagnose.js';
 import { identityReply, isIdentityError, isTransientIdentityError } from './classify-identity.js';
 import type { Diagnosis, DiagnosisCode, DiagnosisContext } from './diagnosis.js';
 

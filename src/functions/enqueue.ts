@@ -1,10 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
 import { errorResponse } from '../http/error-response.js';
-import { logEvent } from '../http/log.js';
+import { logEvent } from '../telemetry/log-event.js';
 import { readMailRequest } from '../http/read-mail-request.js';
 import { enqueueOnce } from '../queue/enqueue.js';
-import { getQueueRuntime } from '../queue/queue-runtime.js';
+import { getQueueRuntime } from '../runtime/queue-runtime.js';
 
 /** POST /api/enqueue: validates exactly as /api/send, stores durably, answers 202 at once. */
 export async function enqueueMail(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {

@@ -1,15 +1,16 @@
 import { app, type InvocationContext, type Timer } from '@azure/functions';
-import { bindingSetting } from '../config.js';
+import { bindingSetting } from '../config/load-config.js';
 import { runHealthCheck } from '../health/health-check.js';
 import { credentialExpiresSoon } from '../auth/credential-expiry.js';
 import { summarize } from '../health/health-result.js';
-import { logEvent } from '../http/log.js';
+import { logEvent } from '../telemetry/log-event.js';
 import { flush } from '../telemetry/telemetry.js';
+import { getRuntime } from '../runtime/runtime.js';
 
 /** Timer: the synthetic send every few minutes; its result goes to Application Insights as `exosend-smtp`. */
 export async function scheduledHealthCheck(timer: Timer, context: InvocationContext): Promise<void> {
   try {
-    const result = await runHealthCheck();
+    const result = await runHealthCheck(getRuntime);
     logEvent(context, 'check', { ...summarize(result), pastDue: timer.isPastDue || undefined });
     // one rule for a secret and a certificate alike; a federated credential does not expire
     if (credentialExpiresSoon(result.credentialDaysLeft)) {

@@ -1,7 +1,7 @@
 import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
 import { errorResponse, notFoundResponse } from '../http/error-response.js';
 import { idempotencyKeyPattern } from '../mail/mail-request.js';
-import { getQueueRuntime } from '../queue/queue-runtime.js';
+import { getQueueRuntime } from '../runtime/queue-runtime.js';
 
 /** GET /api/messages/{id}: where a queued request stands. */
 export async function messageStatus(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {

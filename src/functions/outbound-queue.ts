@@ -1,8 +1,8 @@
 import { app, type InvocationContext } from '@azure/functions';
-import { bindingSetting } from '../config.js';
-import { logEvent } from '../http/log.js';
-import { deadLetterUnprocessable, hostMaxDequeueCount, processQueueMessage } from '../queue/process-message.js';
-import { getQueueRuntime } from '../queue/queue-runtime.js';
+import { bindingSetting } from '../config/load-config.js';
+import { logEvent } from '../telemetry/log-event.js';
+import { deadLetterUnprocessable, hostMaxDequeueCount, processQueueMessage } from '../pipeline/process-queue-message.js';
+import { getQueueRuntime } from '../runtime/queue-runtime.js';
 import { trackMailEvent } from '../telemetry/mail-events.js';
 
 /** The intake queue: each message is a mail request (or exosend's own envelope), sent once or dead-lettered. */

@@ -3,11 +3,11 @@ import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } 
 import { BudgetExhausted } from '../budget/budget.js';
 import { budgetDiagnosis } from '../budget/budget-diagnosis.js';
 import { errorResponse } from '../http/error-response.js';
-import { logEvent } from '../http/log.js';
+import { logEvent } from '../telemetry/log-event.js';
 import { readMailRequest } from '../http/read-mail-request.js';
-import { DeliveryFailed } from '../pipeline/errors.js';
+import { DeliveryFailed } from '../diagnosis/failures.js';
 import { inCallRetryPolicy, withRetries } from '../pipeline/retry.js';
-import { getRuntime } from '../runtime.js';
+import { getRuntime } from '../runtime/runtime.js';
 import { trackMailEvent } from '../telemetry/mail-events.js';
 
 /**

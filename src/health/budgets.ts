@@ -1,11 +1,11 @@
 import type { BudgetUsage } from '../budget/budget.js';
-import type { Runtime } from '../runtime.js';
+import type { HealthRuntime } from './health-runtime.js';
 
 /**
  * Each mailbox's use of its minute, its sessions and its day, as every instance counted it (or this
  * process, without storage). A budget that cannot be read is left out: health must still answer.
  */
-export async function budgetsOf(runtime: Pick<Runtime, 'transports'>): Promise<BudgetUsage[]> {
+export async function budgetsOf(runtime: Pick<HealthRuntime, 'transports'>): Promise<BudgetUsage[]> {
   const usages = await Promise.all([...runtime.transports.values()].map((t) => t.budget.usage().catch(() => undefined)));
   return usages.filter((u): u is BudgetUsage => u !== undefined);
 }

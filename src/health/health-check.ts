@@ -1,12 +1,12 @@
 import { randomUUID } from 'node:crypto';
-import { ConfigError } from '../config.js';
+import { ConfigError } from '../config/config-error.js';
 import { runProbe, type ProbeReport } from '../probe/probe.js';
-import { getRuntime, type Runtime } from '../runtime.js';
 import { trackAvailability } from '../telemetry/telemetry.js';
 import { availabilityOf } from './availability.js';
 import { resultOfDefect, resultOfMisconfiguration, resultOfProbe, type HealthCheckResult } from './health-result.js';
 import { readHealthSettings } from './health-settings.js';
 import { budgetsOf } from './budgets.js';
+import type { HealthRuntime } from './health-runtime.js';
 import { recordHealthCheck } from './last-check.js';
 
 const secretRecheckInMs = 60 * 60 * 1000;
@@ -17,7 +17,7 @@ const secretRecheckInMs = 60 * 60 * 1000;
  * the run id in its subject, or, with no recipient, a polite QUIT after AUTH. Every check, red or
  * green, becomes the last result and one availability result.
  */
-export async function runHealthCheck(loadRuntime: () => Runtime = getRuntime): Promise<HealthCheckResult> {
+export async function runHealthCheck(loadRuntime: () => HealthRuntime): Promise<HealthCheckResult> {
   const startedAt = new Date();
   const started = performance.now();
   const elapsed = () => Math.round((performance.now() - started) * 10) / 10;

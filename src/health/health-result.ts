@@ -1,6 +1,6 @@
 import { credentialDaysLeft } from '../auth/credential-expiry.js';
-import type { CredentialKind } from '../config.js';
-import type { ConfigError } from '../config.js';
+import type { CredentialKind } from '../config/load-config.js';
+import type { ConfigError } from '../config/config-error.js';
 import type { Diagnosis, DiagnosisCode, Stage } from '../diagnosis/diagnosis.js';
 import type { BudgetUsage } from '../budget/budget.js';
 import type { ProbeReport, StageResult } from '../probe/probe.js';

@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { ConfigError, type ExosendConfig } from '../config.js';
+import { type ExosendConfig } from '../config/load-config.js';
+import { ConfigError } from '../config/config-error.js';
 
 export interface HealthSettings {
   /** EXOSEND_HEALTH_TO: the check sends a test message here; unset, it stops after AUTH. */

@@ -1,11 +1,11 @@
 import { credentialDaysLeft } from '../auth/credential-expiry.js';
 import type { BudgetUsage } from '../budget/budget.js';
-import { ConfigError } from '../config.js';
+import { ConfigError } from '../config/config-error.js';
 import type { Diagnosis } from '../diagnosis/diagnosis.js';
 import { runProbe, type StageResult } from '../probe/probe.js';
-import { getRuntime, type Runtime } from '../runtime.js';
 import type { HealthCheckResult } from './health-result.js';
 import { budgetsOf } from './budgets.js';
+import type { HealthRuntime } from './health-runtime.js';
 import { lastHealthCheck } from './last-check.js';
 
 /** The live part of GET /api/health: secret, token and claims, from the caches when warm; no SMTP. */
@@ -31,8 +31,11 @@ export interface HealthStatus {
   failure?: { code: string; message: string; diagnosis?: Diagnosis };
 }
 
-/** Healthy when the preflight passes and this worker's last check (if it ran one) passed too. */
-export async function checkHealth(loadRuntime: () => Runtime = getRuntime): Promise<HealthStatus> {
+/**
+ * What GET /api/health answers (the timer's synthetic send is runHealthCheck, in health-check.ts).
+ * Healthy when the preflight passes and this worker's last check (if it ran one) passed too.
+ */
+export async function readHealthStatus(loadRuntime: () => HealthRuntime): Promise<HealthStatus> {
   const preflight = await runPreflight(loadRuntime);
   const lastCheck = lastHealthCheck() ?? null;
   const failure = failureOf(preflight) ?? (lastCheck && !lastCheck.ok ? failureOf(lastCheck) : undefined);
@@ -40,7 +43,7 @@ export async function checkHealth(loadRuntime: () => Runtime = getRuntime): Prom
   return { healthy: !failure, lastCheck, preflight, budgets, ...(failure && { failure }) };
 }
 
-async function runPreflight(loadRuntime: () => Runtime): Promise<Preflight> {
+async function runPreflight(loadRuntime: () => HealthRuntime): Promise<Preflight> {
   try {
     const report = await runProbe(loadRuntime(), { stopAfter: 'claims' });
     const expiresOn = report.credential?.expiresOn;

@@ -1,11 +1,11 @@
-import type { HttpResponseInit, InvocationContext } from '@azure/functions';
 import { isRestError } from '@azure/core-rest-pipeline';
 import { BudgetExhausted, budgetSpentCode } from '../budget/budget.js';
 import { budgetDiagnosis } from '../budget/budget-diagnosis.js';
-import { ConfigError } from '../config.js';
+import { ConfigError } from '../config/config-error.js';
 import { diagnosisCodes } from '../diagnosis/diagnosis.js';
-import { DeliveryFailed, IdempotencyKeyReused, RequestRejected, type RejectionCode } from '../pipeline/errors.js';
-import { logEvent } from './log.js';
+import { IdempotencyKeyReused, RequestRejected, type RejectionCode } from '../mail/request-rejected.js';
+import { DeliveryFailed } from '../diagnosis/failures.js';
+import { logEvent, type LogContext } from '../telemetry/log-event.js';
 
 /** Each way a caller's request is refused, with its status. */
 export const rejectionStatus: Record<RejectionCode, number> = {
@@ -60,7 +60,14 @@ export const errorCodes = [...new Set(Object.values(failureAnswers).flatMap((a: 
  * Retry-After when the mailbox's budget (minute, day, connections) is spent for now.
  * Anything else is a defect: it is rethrown for the host to log and answer.
  */
-export function errorResponse(error: unknown, context: InvocationContext, id?: string): HttpResponseInit {
+/** An HTTP answer, as the trigger returns it (the host's HttpResponseInit, of which it is a part). */
+export interface HttpAnswer {
+  status: number;
+  headers?: Record<string, string>;
+  jsonBody?: unknown;
+}
+
+export function errorResponse(error: unknown, context: LogContext, id?: string): HttpAnswer {
   if (error instanceof RequestRejected) {
     logEvent(context, 'rejected', { id, code: error.code });
     return {
@@ -122,7 +129,7 @@ function storageMessage(status: number | undefined, noToken: boolean): string {
 }
 
 /** No request with this id is known (GET /api/messages/{id}). */
-export function notFoundResponse(id: string): HttpResponseInit {
+export function notFoundResponse(id: string): HttpAnswer {
   const { status, codes } = failureAnswers.notFound;
   return { status, jsonBody: { error: { code: codes[0], message: `No message with id "${id.slice(0, 128)}" is known.` } } };
 }

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { mailLimits, mailRequestSchema } from '../mail/mail-request.js';
-import type { RejectionCode } from '../pipeline/errors.js';
+import type { RejectionCode } from '../mail/request-rejected.js';
 import { failureAnswers, rejectionStatus, type FailureAnswer, type FailureKind } from './error-response.js';
 import {
   budgetDiagnosisSchema,

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { budgetLimits, type BudgetUsage } from '../budget/budget.js';
 import { budgetDiagnosisCodes, type BudgetDiagnosis } from '../budget/budget-diagnosis.js';
-import { credentialKinds } from '../config.js';
+import { credentialKinds } from '../config/load-config.js';
 import { diagnosisCodes, stages } from '../diagnosis/diagnosis.js';
 import type { HealthCheckResult } from '../health/health-result.js';
 import type { Preflight } from '../health/health-status.js';

@@ -1,5 +1,5 @@
-import type { ExosendConfig } from '../config.js';
-import { RequestRejected, type FieldProblem } from '../pipeline/errors.js';
+import type { ExosendConfig } from '../config/load-config.js';
+import { RequestRejected, type FieldProblem } from './request-rejected.js';
 import { jsonTextProblem, jsonValueProblem } from './json-limits.js';
 import { mailLimits, mailRequestSchema, type MailRequest } from './mail-request.js';
 import { transmittedSize } from './transmitted-size.js';

@@ -1,4 +1,4 @@
-import { DeliveryFailed } from './errors.js';
+import { DeliveryFailed } from '../diagnosis/failures.js';
 
 export interface RetryPolicy {
   /** Tries in all, the first included. */

@@ -4,10 +4,10 @@ import SMTPConnection from 'nodemailer/lib/smtp-connection';
 import XOAuth2 from 'nodemailer/lib/xoauth2';
 import type { AppCredential, CredentialState } from '../auth/app-credential.js';
 import type { AppToken, TokenProvider } from '../auth/token-provider.js';
-import type { ExosendConfig } from '../config.js';
+import type { ExosendConfig } from '../config/load-config.js';
 import { classifySmtpError } from '../diagnosis/classify.js';
 import type { Diagnosis, Stage } from '../diagnosis/diagnosis.js';
-import { DeliveryFailed } from '../pipeline/errors.js';
+import { DeliveryFailed } from '../diagnosis/failures.js';
 
 /** One stage of the chain; `connect` covers TCP, the greeting and STARTTLS (a TLS failure is stage `tls`). */
 export interface StageResult {

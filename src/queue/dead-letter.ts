@@ -1,8 +1,8 @@
-import { capDetails, type FieldProblem } from '../pipeline/errors.js';
+import { capDetails, type FieldProblem } from '../mail/request-rejected.js';
 import type { Diagnosis } from '../diagnosis/diagnosis.js';
 import { maxInlineMessageBytes, moveRequestToBlob } from './enqueue.js';
 import { encodeQueueMessage, type AttemptRecord } from './queue-message.js';
-import type { QueueStorage } from './storage.js';
+import type { QueueStorage } from '../storage/storage.js';
 
 /** What the poison queue says of a message that ends `failed`. */
 export interface DeadLetter {

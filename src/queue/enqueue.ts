@@ -1,10 +1,10 @@
 import type { MailRequest } from '../mail/mail-request.js';
 import { requestDigest } from '../mail/request-digest.js';
-import { IdempotencyKeyReused } from '../pipeline/errors.js';
+import { IdempotencyKeyReused } from '../mail/request-rejected.js';
 import { claimCheckBlobName } from './claim-check-name.js';
 import { encodeQueueMessage, type Envelope } from './queue-message.js';
 import type { StatusStore } from './status-store.js';
-import type { QueueStorage } from './storage.js';
+import type { QueueStorage } from '../storage/storage.js';
 
 /** A queue message holds 64 KiB of base64 text; larger requests travel as a blob (claim check). */
 export const maxInlineMessageBytes = 60 * 1024;

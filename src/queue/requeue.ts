@@ -4,7 +4,7 @@ import { claimCheckDigestOf } from './claim-check-name.js';
 import { putEnvelope } from './enqueue.js';
 import type { AttemptRecord } from './queue-message.js';
 import type { StatusStore } from './status-store.js';
-import type { QueueStorage } from './storage.js';
+import type { QueueStorage } from '../storage/storage.js';
 
 /** What a dead letter must hold to be put back: its id and its request (inline or as a claim-check blob). */
 export interface RequeueableLetter {

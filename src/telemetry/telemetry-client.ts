@@ -7,7 +7,7 @@ import {
   createPipelineRequest,
 } from '@azure/core-rest-pipeline';
 import { ManagedIdentityCredential } from '@azure/identity';
-import type { TelemetryAuthentication } from '../config.js';
+import type { TelemetryAuthentication } from '../config/load-config.js';
 
 /**
  * The few envelopes exosend sends (availability results and custom events), posted to Application

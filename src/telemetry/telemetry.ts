@@ -1,4 +1,4 @@
-import { parseTelemetryAuthentication } from '../config.js';
+import { parseTelemetryAuthentication } from '../config/load-config.js';
 import type { TelemetryClient } from './telemetry-client.js';
 
 /** One availability result, as the Application Insights availability blade and alert rules read it. */

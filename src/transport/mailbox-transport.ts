@@ -3,9 +3,9 @@ import nodemailer, { type SendMailOptions, type SMTPPoolSentMessageInfo, type Tr
 import type { TokenProvider } from '../auth/token-provider.js';
 import { BudgetExhausted, countRecipients, type ConnectionLease, type MailboxBudget } from '../budget/budget.js';
 import { LocalBudget } from '../budget/local-budget.js';
-import type { ExosendConfig } from '../config.js';
+import type { ExosendConfig } from '../config/load-config.js';
 import { classifySmtpError } from '../diagnosis/classify.js';
-import { DeliveryFailed } from '../pipeline/errors.js';
+import { DeliveryFailed } from '../diagnosis/failures.js';
 
 export type MailboxTransportOptions = Pick<
   ExosendConfig,

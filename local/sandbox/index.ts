@@ -1,0 +1,111 @@
+import { randomInt, randomUUID } from 'node:crypto';
+import { join } from 'node:path';
+import { startAppInsightsStandIn } from './app-insights.js';
+import { startExchangeStandIn } from './exchange.js';
+import { startIdentityStandIn } from './identity.js';
+import { startKeyVaultStandIn } from './key-vault.js';
+import { issueClientCertificate, issueServerCertificate, loadOrCreateCertificateAuthority } from './pki.js';
+import type { Sandbox, SandboxApp } from './sandbox.js';
+import { sandboxScenarios } from './scenarios.js';
+
+export { credentialSettings, sandboxScenarios, scenarioSettings, storeCertificate, type SandboxScenario, type SandboxScenarioName } from './scenarios.js';
+export type { Sandbox, SandboxApp } from './sandbox.js';
+export type { ExchangeStandIn, AcceptedMessage, ExchangeLimits, FaultContext, FaultStage, SmtpFault } from './exchange.js';
+export type { IdentityStandIn } from './identity.js';
+export type { KeyVaultStandIn } from './key-vault.js';
+export type { AppInsightsStandIn, TelemetryEnvelope } from './app-insights.js';
+
+export interface SandboxOptions {
+  /** Where the CA lives (`ca.pem`, `ca-key.pem`); trust it with NODE_EXTRA_CA_CERTS=<dir>/ca.pem. */
+  dir?: string;
+  /** Accepted messages are also written there as .eml files. */
+  outboxDir?: string;
+}
+
+/** Shaped like an Entra client secret value: three characters, "8Q~", then 34 more. */
+function entraStyleSecret(): string {
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.~-';
+  const pick = (n: number) => Array.from({ length: n }, () => alphabet[randomInt(alphabet.length)]).join('');
+  return `${pick(3)}8Q~${pick(34)}`;
+}
+
+/** Identity platform, Key Vault and Exchange on loopback, set up as KB486942 asks. */
+export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbox> {
+  const ca = await loadOrCreateCertificateAuthority(options.dir ?? join('.exosend', 'sandbox'));
+  const tls = issueServerCertificate(ca);
+  const tenantId = randomUUID();
+  const started: { close(): Promise<void> }[] = [];
+  try {
+    const identity = await startIdentityStandIn({ tls, tenantId });
+    started.push(identity);
+    const vault = await startKeyVaultStandIn({ tls, identity, tenantId });
+    started.push(vault);
+    const exchange = await startExchangeStandIn({ tls, identity, ...(options.outboxDir ? { outboxDir: options.outboxDir } : {}) });
+    started.push(exchange);
+    const appInsights = await startAppInsightsStandIn({ tls, verifier: identity });
+    started.push(appInsights);
+
+    const federatedIdentity = identity.addUserAssignedIdentity('exosend-federated');
+    const app: SandboxApp = {
+      tenantId,
+      tenantDomain: 'contoso.example',
+      clientId: randomUUID(),
+      servicePrincipalId: randomUUID(),
+      mailbox: 'exosend@contoso.example',
+      sendAsAddress: 'billing@contoso.example',
+      secondMailbox: 'sales@contoso.example',
+      secret: entraStyleSecret(),
+      secretName: 'exosend-client-secret',
+      secretExpiresOn: new Date(Date.now() + 180 * 24 * 60 * 60 * 1000),
+      certificate: issueClientCertificate({ subject: 'exosend' }),
+      certificateName: 'exosend-client-certificate',
+      federatedIdentity: { clientId: federatedIdentity.clientId, objectId: federatedIdentity.objectId },
+      unassignedIdentityClientId: identity.addUserAssignedIdentity('exosend-elsewhere', { assigned: false }).clientId,
+      federation: { issuer: `https://login.microsoftonline.com/${tenantId}/v2.0`, subject: federatedIdentity.objectId, audience: 'api://AzureADTokenExchange' },
+    };
+    identity.registerTenant({ tenantId, domain: app.tenantDomain });
+    identity.registerApp({
+      clientId: app.clientId,
+      tenantId,
+      secrets: [app.secret],
+      roles: ['SMTP.SendAsApp'],
+      servicePrincipalId: app.servicePrincipalId,
+      displayName: 'exosend',
+    });
+    exchange.addMailbox(app.mailbox, { tenantId });
+    exchange.addMailbox(app.secondMailbox, { tenantId });
+
+    const sandbox: Sandbox = {
+      ca: { certPem: ca.certPem, path: ca.path },
+      identity,
+      vault,
+      exchange,
+      appInsights,
+      app,
+      settings: {
+        EXOSEND_TENANT_ID: tenantId,
+        EXOSEND_CLIENT_ID: app.clientId,
+        EXOSEND_KEY_VAULT_URL: vault.url,
+        EXOSEND_CLIENT_SECRET_NAME: app.secretName,
+        EXOSEND_MAILBOX: app.mailbox,
+        EXOSEND_ALLOWED_SENDERS: `${app.mailbox},${app.sendAsAddress}`,
+        EXOSEND_SMTP_HOST: exchange.host,
+        EXOSEND_SMTP_PORT: String(exchange.port),
+        EXOSEND_RATE_PER_MINUTE: String(exchange.limits.messagesPerMinute),
+        EXOSEND_MAX_CONNECTIONS: String(exchange.limits.maxSessionsPerMailbox),
+        AZURE_AUTHORITY_HOST: identity.authorityHost,
+        IDENTITY_ENDPOINT: identity.managedIdentity.endpoint,
+        IDENTITY_HEADER: identity.managedIdentity.header,
+      },
+      knownSecrets: () => [...identity.knownSecrets(), ...vault.knownSecrets()],
+      close: async () => {
+        await Promise.allSettled(started.map((s) => s.close()));
+      },
+    };
+    sandboxScenarios.healthy(sandbox);
+    return sandbox;
+  } catch (error) {
+    await Promise.allSettled(started.map((s) => s.close()));
+    throw error;
+  }
+}

@@ -1,0 +1,68 @@
+import { TableClient } from '@azure/data-tables';
+import { BlobServiceClient, type ContainerClient } from '@azure/storage-blob';
+import { QueueServiceClient, type QueueClient } from '@azure/storage-queue';
+import { storageCredential } from './storage-credential.js';
+import type { StorageConnection } from '../config/storage-connection.js';
+
+export const recordsTable = 'exosendmessages';
+export const requestsContainer = 'exosend-requests';
+
+/** The storage exosend's queue path uses: intake and poison queues, status records, claim-checked requests. */
+export interface QueueStorage {
+  intake: QueueClient;
+  poison: QueueClient;
+  records: TableClient;
+  requests: ContainerClient;
+  /** Creates what is missing, once per process. */
+  ready(): Promise<void>;
+}
+
+/** The clients for one storage connection: a connection string (Azurite, local), or the host's identity settings. */
+function clientsFor(connection: StorageConnection): { queues: QueueServiceClient; records: TableClient; blobs: BlobServiceClient } {
+  if (connection.kind === 'connectionString') {
+    const { connectionString } = connection;
+    // the emulator speaks plain HTTP; the tables client refuses that unless told
+    const allowInsecureConnection = /DefaultEndpointsProtocol=http;|UseDevelopmentStorage=true/i.test(connectionString);
+    return {
+      queues: QueueServiceClient.fromConnectionString(connectionString),
+      records: TableClient.fromConnectionString(connectionString, recordsTable, { allowInsecureConnection }),
+      blobs: BlobServiceClient.fromConnectionString(connectionString),
+    };
+  }
+  // one credential for the three clients: one token serves them all (audience https://storage.azure.com)
+  const credential = storageCredential(connection);
+  return {
+    queues: new QueueServiceClient(connection.serviceUris.queue, credential),
+    records: new TableClient(connection.serviceUris.table, recordsTable, credential),
+    blobs: new BlobServiceClient(connection.serviceUris.blob, credential),
+  };
+}
+
+
+/** A bare string is a connection string (Azurite, tests). */
+export function connectStorage(connection: StorageConnection | string, queueName: string): QueueStorage {
+  const { queues, records, blobs } = clientsFor(typeof connection === 'string' ? { kind: 'connectionString', connectionString: connection } : connection);
+  const storage: Omit<QueueStorage, 'ready'> = {
+    intake: queues.getQueueClient(queueName),
+    poison: queues.getQueueClient(`${queueName}-poison`),
+    records,
+    requests: blobs.getContainerClient(requestsContainer),
+  };
+  let created: Promise<void> | undefined;
+  const ready = () => {
+    created ??= Promise.all([
+      storage.intake.createIfNotExists(),
+      storage.poison.createIfNotExists(),
+      storage.records.createTable(),
+      storage.requests.createIfNotExists(),
+    ]).then(
+      () => undefined,
+      (error: unknown) => {
+        created = undefined;
+        throw error;
+      },
+    );
+    return created;
+  };
+  return { ...storage, ready };
+}

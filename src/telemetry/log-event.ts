@@ -1,0 +1,20 @@
+/** Where a line goes: the invocation's log (the host's InvocationContext has both), or any logger. */
+export interface LogContext {
+  info(...args: unknown[]): void;
+  warn(...args: unknown[]): void;
+}
+
+type Fields = Record<string, string | number | boolean | undefined>;
+
+/**
+ * One structured line per event, queryable in Application Insights traces. Callers pass ids,
+ * codes and timings only: never a token, a secret, an address list or a message body.
+ */
+export function logEvent(context: LogContext, event: string, fields: Fields): void {
+  const line = JSON.stringify({ event: `exosend.${event}`, ...fields });
+  // warnings are what an operator must look at: a message that failed for good, a red check
+  if (warnings.has(event) || fields['ok'] === false) context.warn(line);
+  else context.info(line);
+}
+
+const warnings = new Set(['failed', 'misconfigured', 'unhealthy', 'queue.dead-lettered', 'queue.error']);
