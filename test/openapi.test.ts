@@ -25,6 +25,7 @@ import { createHttpHost } from '../local/host/http-host.js';
 import { loadRegistrations, type Registrations } from '../local/host/registrations.js';
 import { mailRequestSchema } from '../src/mail/mail-request.js';
 import { sandboxScenarios } from '../local/sandbox/index.js';
+import { readDocs } from './docs-text.js';
 import { functionKey, mailRequest, startHarness, type Harness } from './harness.js';
 import { startQueueFixture, type QueueFixture } from './queue-fixture.js';
 
@@ -255,8 +256,8 @@ describe('GET /api/openapi.json', () => {
     }
   });
 
-  it('when the README shows JSON, then every example is marked with its schema and matches it', () => {
-    const readme = readFileSync('README.md', 'utf8');
+  it('when the README or docs/ show JSON, then every example is marked with its schema and matches it', () => {
+    const readme = readDocs();
     const blocks = [...readme.matchAll(/(?:<!-- openapi: (\w+) -->\s*\n)?```json\n([\s\S]*?)```/g)];
     assert.ok(blocks.length >= 5, `only ${blocks.length} JSON examples in the README`);
     const shown = new Set<string>();
