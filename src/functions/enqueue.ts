@@ -1,13 +1,16 @@
 import { randomUUID } from 'node:crypto';
-import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
+import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
+import type { CallerIdentity } from '../auth/caller.js';
 import { errorResponse } from '../http/error-response.js';
 import { logEvent } from '../http/log.js';
 import { readMailRequest } from '../http/read-mail-request.js';
 import { enqueueOnce } from '../queue/enqueue.js';
 import { getQueueRuntime } from '../queue/queue-runtime.js';
+import { callerRoute } from './caller-route.js';
 
 /** POST /api/enqueue: validates exactly as /api/send, stores durably, answers 202 at once. */
-export async function enqueueMail(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
+async function enqueueMailAs(request: HttpRequest, context: InvocationContext, caller: CallerIdentity): Promise<HttpResponseInit> {
+  void caller;
   try {
     const { config, storage, store } = await getQueueRuntime();
     const mail = await readMailRequest(request, config);
@@ -23,4 +26,4 @@ export async function enqueueMail(request: HttpRequest, context: InvocationConte
   }
 }
 
-app.http('enqueue', { methods: ['POST'], authLevel: 'function', route: 'enqueue', handler: enqueueMail });
+export const enqueueMail = callerRoute('enqueue', { methods: ['POST'], route: 'enqueue' }, enqueueMailAs);

@@ -1,10 +1,13 @@
-import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
+import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
+import type { CallerIdentity } from '../auth/caller.js';
 import { checkHealth } from '../health/health-status.js';
 import { defaultRetryAfterSeconds } from '../http/error-response.js';
 import { logEvent } from '../http/log.js';
+import { callerRoute } from './caller-route.js';
 
 /** GET /api/health: this worker's last check and a live preflight; 200 healthy, 503 with the diagnosis. */
-export async function getHealth(_request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
+async function getHealthFor(_request: HttpRequest, context: InvocationContext, caller: CallerIdentity): Promise<HttpResponseInit> {
+  void caller;
   const { healthy, lastCheck, preflight, budgets, failure } = await checkHealth();
   const body = { status: healthy ? 'healthy' : 'unhealthy', lastCheck, preflight, budgets };
   const headers = { 'Cache-Control': 'no-store' };
@@ -14,4 +17,4 @@ export async function getHealth(_request: HttpRequest, context: InvocationContex
   return { status: 503, headers: { ...headers, 'Retry-After': retryAfter }, jsonBody: { ...body, error: failure } };
 }
 
-app.http('healthStatus', { methods: ['GET'], authLevel: 'function', route: 'health', handler: getHealth });
+export const getHealth = callerRoute('healthStatus', { methods: ['GET'], route: 'health' }, getHealthFor);

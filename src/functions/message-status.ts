@@ -1,10 +1,13 @@
-import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
+import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
+import type { CallerIdentity } from '../auth/caller.js';
 import { errorResponse } from '../http/error-response.js';
 import { idempotencyKeyPattern } from '../mail/mail-request.js';
 import { getQueueRuntime } from '../queue/queue-runtime.js';
+import { callerRoute } from './caller-route.js';
 
 /** GET /api/messages/{id}: where a queued request stands. */
-export async function messageStatus(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
+async function messageStatusFor(request: HttpRequest, context: InvocationContext, caller: CallerIdentity): Promise<HttpResponseInit> {
+  void caller;
   try {
     const id = request.params['id'] ?? '';
     if (!idempotencyKeyPattern.test(id)) return notFound(id);
@@ -24,4 +27,4 @@ function notFound(id: string): HttpResponseInit {
   return { status: 404, jsonBody: { error: { code: 'NOT_FOUND', message: `No message with id "${id.slice(0, 128)}" is known.` } } };
 }
 
-app.http('message-status', { methods: ['GET'], authLevel: 'function', route: 'messages/{id}', handler: messageStatus });
+export const messageStatus = callerRoute('message-status', { methods: ['GET'], route: 'messages/{id}' }, messageStatusFor);

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
+import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
+import type { CallerIdentity } from '../auth/caller.js';
 import { BudgetExhausted } from '../budget/budget.js';
 import { budgetDiagnosis } from '../budget/budget-diagnosis.js';
 import { errorResponse } from '../http/error-response.js';
@@ -9,6 +10,7 @@ import { DeliveryFailed } from '../pipeline/errors.js';
 import { inCallRetryPolicy, withRetries } from '../pipeline/retry.js';
 import { getRuntime } from '../runtime.js';
 import { trackMailEvent } from '../telemetry/mail-events.js';
+import { callerRoute } from './caller-route.js';
 
 /**
  * How long a call waits for the mailbox's budget (a session, the minute) before it answers 429:
@@ -17,7 +19,8 @@ import { trackMailEvent } from '../telemetry/mail-events.js';
 const budgetWaitInMs = 20_000;
 
 /** POST /api/send: sends now and answers with Exchange's reply, or with the diagnosis. */
-export async function sendMail(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
+async function sendMailAs(request: HttpRequest, context: InvocationContext, caller: CallerIdentity): Promise<HttpResponseInit> {
+  void caller;
   const started = performance.now();
   let id: string | undefined;
   try {
@@ -46,4 +49,4 @@ export async function sendMail(request: HttpRequest, context: InvocationContext)
   }
 }
 
-app.http('send', { methods: ['POST'], authLevel: 'function', route: 'send', handler: sendMail });
+export const sendMail = callerRoute('send', { methods: ['POST'], route: 'send' }, sendMailAs);

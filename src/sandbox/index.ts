@@ -5,11 +5,13 @@ import { startExchangeStandIn, type ExchangeStandIn } from './exchange.js';
 import { startIdentityStandIn, type IdentityStandIn } from './identity.js';
 import { startKeyVaultStandIn, type KeyVaultStandIn } from './key-vault.js';
 import { issueClientCertificate, issueServerCertificate, loadOrCreateCertificateAuthority, type ClientCertificate } from './pki.js';
+import { registerCallerApps, type CallerApps } from './caller-apps.js';
 import { sandboxScenarios } from './scenarios.js';
 
 export { credentialSettings, sandboxScenarios, scenarioSettings, storeCertificate, type SandboxScenario, type SandboxScenarioName } from './scenarios.js';
 export type { ExchangeStandIn, AcceptedMessage, ExchangeLimits, FaultContext, FaultStage, SmtpFault } from './exchange.js';
 export type { IdentityStandIn } from './identity.js';
+export type { CallerApp, CallerApps } from './caller-apps.js';
 export type { KeyVaultStandIn } from './key-vault.js';
 export type { AppInsightsStandIn, TelemetryEnvelope } from './app-insights.js';
 
@@ -54,6 +56,8 @@ export interface Sandbox {
   /** Application Insights ingestion; telemetry is on only for a run given its `connectionString` (not in `settings`). */
   appInsights: AppInsightsStandIn;
   app: SandboxApp;
+  /** exosend's API registration and the apps that call it with Entra tokens (EXOSEND_CALLER_AUTH=entra). */
+  callers: CallerApps;
   /** The app settings (environment) that point exosend at the stand-ins. */
   settings: Record<string, string>;
   /** Secrets and tokens the stand-ins handed out: none may appear in the app's output. */
@@ -113,6 +117,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     });
     exchange.addMailbox(app.mailbox, { tenantId });
     exchange.addMailbox(app.secondMailbox, { tenantId });
+    const callers = registerCallerApps(identity, tenantId);
 
     const sandbox: Sandbox = {
       ca: { certPem: ca.certPem, path: ca.path },
@@ -121,6 +126,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
       exchange,
       appInsights,
       app,
+      callers,
       settings: {
         EXOSEND_TENANT_ID: tenantId,
         EXOSEND_CLIENT_ID: app.clientId,
@@ -135,8 +141,10 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
         AZURE_AUTHORITY_HOST: identity.authorityHost,
         IDENTITY_ENDPOINT: identity.managedIdentity.endpoint,
         IDENTITY_HEADER: identity.managedIdentity.header,
+        // read only with EXOSEND_CALLER_AUTH=entra or both
+        EXOSEND_API_AUDIENCE: `${callers.api.appIdUri},${callers.api.clientId}`,
       },
-      knownSecrets: () => [...identity.knownSecrets(), ...vault.knownSecrets()],
+      knownSecrets: () => [...identity.knownSecrets(), ...vault.knownSecrets(), ...[callers.sample, callers.other, callers.unregistered, callers.roleless].map((c) => c.secret)],
       close: async () => {
         await Promise.allSettled(started.map((s) => s.close()));
       },
