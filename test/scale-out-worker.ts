@@ -10,6 +10,7 @@ import { invocationContext, type LogSink } from '../src/local-host/invocation.js
 import { startQueueListener } from '../src/local-host/queue-listener.js';
 import { loadRegistrations } from '../src/local-host/registrations.js';
 import { startTimers } from '../src/local-host/timers.js';
+import { checksCaller } from '../src/functions/caller-route.js';
 import { connectStorage } from '../src/queue/storage.js';
 import { resetRuntime } from '../src/runtime.js';
 
@@ -57,4 +58,6 @@ const stop = async () => {
 };
 process.on('SIGTERM', stop);
 process.on('disconnect', () => process.exit(0));
-process.stdout.write(`${JSON.stringify({ ready: role, port })}\n`);
+// what the host would index: each HTTP route's authLevel, and whether its handler checks the caller
+const routes = registrations.http.map(({ name, route, methods, authLevel, handler }) => ({ name, route, methods, authLevel, checksCaller: checksCaller in handler }));
+process.stdout.write(`${JSON.stringify({ ready: role, port, routes })}\n`);
