@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { fork, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { after, before, describe, it } from 'node:test';
+import { main as callerCommand } from '../src/cli/caller.js';
 import { callerToken } from './caller-tokens.js';
 import { functionKey, startHarness, type Harness } from './harness.js';
 import { startQueueFixture, type QueueFixture } from './queue-fixture.js';
@@ -32,6 +33,8 @@ describe('every route under every EXOSEND_CALLER_AUTH value, as the host indexes
     h = await startHarness(import.meta.filename);
     q = await startQueueFixture(h);
     token = await callerToken(h.sandbox, h.sandbox.callers.sample);
+    h.restartApp(q.settings);
+    assert.equal(await callerCommand(['add', h.sandbox.callers.sample.clientId, '--name', 'erp', '--senders', h.sandbox.app.mailbox]), 0);
     await Promise.all(
       modes.map(async (mode) => {
         const env = {

@@ -1,6 +1,6 @@
 import { app, type HttpMethod, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
 import { authenticateCaller } from '../auth/authenticate-caller.js';
-import type { CallerIdentity } from '../auth/caller.js';
+import { resolveCaller, type Caller } from '../auth/resolve-caller.js';
 import { CallerRefused } from '../auth/caller-refused.js';
 import { CallerTokenVerifier } from '../auth/caller-token.js';
 import { hostAuthLevel, readCallerAuth } from '../config/caller-auth.js';
@@ -9,7 +9,7 @@ import { callerRefusalResponse } from '../http/caller-refusal-response.js';
 import { errorResponse } from '../http/error-response.js';
 
 /** A route's handler, told who called: it is only ever reached through withCaller. */
-export type CallerHandler = (request: HttpRequest, context: InvocationContext, caller: CallerIdentity) => Promise<HttpResponseInit>;
+export type CallerHandler = (request: HttpRequest, context: InvocationContext, caller: Caller) => Promise<HttpResponseInit>;
 
 /** What the registration gets: a handler that checks its caller first. */
 export type CheckedHandler = (request: HttpRequest, context: InvocationContext) => Promise<HttpResponseInit>;
@@ -33,12 +33,12 @@ export function callerRoute(name: string, options: { methods: HttpMethod[]; rout
 /** The caller check around a handler registered with `authLevel` (exported for tests that drive a handler directly). */
 export function withCaller(handler: CallerHandler, authLevel: 'function' | 'anonymous'): CheckedHandler {
   const checked: CheckedHandler = async (request, context) => {
-    let caller: CallerIdentity;
+    let caller: Caller;
     let takesTokens = true;
     try {
       const settings = readCallerAuth();
       takesTokens = settings.mode !== 'key';
-      caller = await authenticateCaller(
+      const identity = await authenticateCaller(
         {
           authorization: request.headers.get('authorization'),
           // AuthenticationLevelHandler (Azure/azure-functions-host): a present header wins, even empty
@@ -48,6 +48,7 @@ export function withCaller(handler: CallerHandler, authLevel: 'function' | 'anon
         settings,
         () => verifierFor(settings.audiences),
       );
+      caller = await resolveCaller(identity, () => loadConfig());
     } catch (error) {
       if (error instanceof CallerRefused) return callerRefusalResponse(error, context, takesTokens);
       return errorResponse(error, context);

@@ -1,19 +1,20 @@
 import { randomUUID } from 'node:crypto';
 import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
-import type { CallerIdentity } from '../auth/caller.js';
+import type { Caller } from '../auth/resolve-caller.js';
 import { errorResponse } from '../http/error-response.js';
 import { logEvent } from '../http/log.js';
 import { readMailRequest } from '../http/read-mail-request.js';
+import { checkCallerPolicy } from '../mail/caller-policy-check.js';
 import { enqueueOnce } from '../queue/enqueue.js';
 import { getQueueRuntime } from '../queue/queue-runtime.js';
 import { callerRoute } from './caller-route.js';
 
 /** POST /api/enqueue: validates exactly as /api/send, stores durably, answers 202 at once. */
-async function enqueueMailAs(request: HttpRequest, context: InvocationContext, caller: CallerIdentity): Promise<HttpResponseInit> {
-  void caller;
+async function enqueueMailAs(request: HttpRequest, context: InvocationContext, caller: Caller): Promise<HttpResponseInit> {
   try {
     const { config, storage, store } = await getQueueRuntime();
     const mail = await readMailRequest(request, config);
+    checkCallerPolicy(mail, config.mailbox, caller.policy);
     const { id, status, repeated } = await enqueueOnce(storage, store, mail, mail.idempotencyKey ?? randomUUID());
     logEvent(context, repeated ? 'enqueue.repeated' : 'enqueued', { id, status });
     return {

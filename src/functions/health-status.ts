@@ -1,12 +1,12 @@
 import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
-import type { CallerIdentity } from '../auth/caller.js';
+import type { Caller } from '../auth/resolve-caller.js';
 import { checkHealth } from '../health/health-status.js';
 import { defaultRetryAfterSeconds } from '../http/error-response.js';
 import { logEvent } from '../http/log.js';
 import { callerRoute } from './caller-route.js';
 
 /** GET /api/health: this worker's last check and a live preflight; 200 healthy, 503 with the diagnosis. */
-async function getHealthFor(_request: HttpRequest, context: InvocationContext, caller: CallerIdentity): Promise<HttpResponseInit> {
+async function getHealthFor(_request: HttpRequest, context: InvocationContext, caller: Caller): Promise<HttpResponseInit> {
   void caller;
   const { healthy, lastCheck, preflight, budgets, failure } = await checkHealth();
   const body = { status: healthy ? 'healthy' : 'unhealthy', lastCheck, preflight, budgets };

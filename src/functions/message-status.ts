@@ -1,12 +1,12 @@
 import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
-import type { CallerIdentity } from '../auth/caller.js';
+import type { Caller } from '../auth/resolve-caller.js';
 import { errorResponse } from '../http/error-response.js';
 import { idempotencyKeyPattern } from '../mail/mail-request.js';
 import { getQueueRuntime } from '../queue/queue-runtime.js';
 import { callerRoute } from './caller-route.js';
 
 /** GET /api/messages/{id}: where a queued request stands. */
-async function messageStatusFor(request: HttpRequest, context: InvocationContext, caller: CallerIdentity): Promise<HttpResponseInit> {
+async function messageStatusFor(request: HttpRequest, context: InvocationContext, caller: Caller): Promise<HttpResponseInit> {
   void caller;
   try {
     const id = request.params['id'] ?? '';

@@ -1,11 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
-import type { CallerIdentity } from '../auth/caller.js';
+import type { Caller } from '../auth/resolve-caller.js';
 import { BudgetExhausted } from '../budget/budget.js';
 import { budgetDiagnosis } from '../budget/budget-diagnosis.js';
 import { errorResponse } from '../http/error-response.js';
 import { logEvent } from '../http/log.js';
 import { readMailRequest } from '../http/read-mail-request.js';
+import { checkCallerPolicy } from '../mail/caller-policy-check.js';
 import { DeliveryFailed } from '../pipeline/errors.js';
 import { inCallRetryPolicy, withRetries } from '../pipeline/retry.js';
 import { getRuntime } from '../runtime.js';
@@ -19,13 +20,13 @@ import { callerRoute } from './caller-route.js';
 const budgetWaitInMs = 20_000;
 
 /** POST /api/send: sends now and answers with Exchange's reply, or with the diagnosis. */
-async function sendMailAs(request: HttpRequest, context: InvocationContext, caller: CallerIdentity): Promise<HttpResponseInit> {
-  void caller;
+async function sendMailAs(request: HttpRequest, context: InvocationContext, caller: Caller): Promise<HttpResponseInit> {
   const started = performance.now();
   let id: string | undefined;
   try {
     const { config, sender } = getRuntime();
     const mail = await readMailRequest(request, config);
+    checkCallerPolicy(mail, config.mailbox, caller.policy);
     const requestId = mail.idempotencyKey ?? randomUUID();
     id = requestId;
     const result = await withRetries(() => sender.send(mail, requestId, { waitUpToMs: budgetWaitInMs }), inCallRetryPolicy, ({ attempt, code }) => {
