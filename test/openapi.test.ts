@@ -144,7 +144,7 @@ describe('GET /api/openapi.json', () => {
     const h = await startHarness(import.meta.url);
     try {
       const reply = await h.http(async (request, context) => {
-        const response = await getOpenApiDocument(request);
+        const response = await getOpenApiDocument(request, context);
         void context;
         return { ...response, jsonBody: JSON.parse(String(response.body)) };
       }, { method: 'GET', route: 'openapi.json' });

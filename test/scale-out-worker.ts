@@ -12,6 +12,7 @@ import { loadRegistrations } from '../local/host/registrations.js';
 import { startTimers } from '../local/host/timers.js';
 import { connectStorage } from '../src/storage/storage.js';
 import { resetRuntime } from '../src/runtime/runtime.js';
+import { checksCaller } from '../src/functions/caller-route.js';
 
 const role = process.argv[2];
 const log: LogSink = (level, name, message) => process.stdout.write(`${JSON.stringify({ level, name, message })}\n`);
@@ -57,4 +58,6 @@ const stop = async () => {
 };
 process.on('SIGTERM', stop);
 process.on('disconnect', () => process.exit(0));
-process.stdout.write(`${JSON.stringify({ ready: role, port })}\n`);
+// what the host would index: each HTTP route's authLevel, and whether its handler checks the caller
+const routes = registrations.http.map(({ name, route, methods, authLevel, handler }) => ({ name, route, methods, authLevel, checksCaller: checksCaller in handler }));
+process.stdout.write(`${JSON.stringify({ ready: role, port, routes })}\n`);

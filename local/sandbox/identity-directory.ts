@@ -43,6 +43,20 @@ export interface FederatedCredential {
   audiences: string[];
 }
 
+/**
+ * An app registration that exposes an API (exosend's own): its Application ID URI, the access
+ * token version it asks for (`requestedAccessTokenVersion`, 1 when null), and the app roles
+ * assigned to each calling app's service principal.
+ */
+export interface ApiRegistration {
+  clientId: string;
+  tenantId: string;
+  appIdUri: string;
+  accessTokenVersion: 1 | 2;
+  /** Calling app's client ID -> the app roles assigned to it on this API. */
+  roleAssignments: Map<string, string[]>;
+}
+
 export interface ManagedIdentity {
   clientId: string;
   objectId: string;
@@ -57,6 +71,19 @@ export class IdentityDirectory {
   private readonly tenants = new Map<string, TenantRegistration>();
   private readonly apps = new Map<string, AppRegistration>();
   readonly managedIdentities: ManagedIdentity[] = [];
+  readonly apis: ApiRegistration[] = [];
+
+  registerApi(input: Omit<ApiRegistration, 'roleAssignments'>): ApiRegistration {
+    const api = { ...input, roleAssignments: new Map<string, string[]>() };
+    this.apis.push(api);
+    return api;
+  }
+
+  /** The API a token request's resource names: its Application ID URI or its client ID. */
+  findApi(tenantId: string, resource: string): ApiRegistration | undefined {
+    const wanted = resource.toLowerCase();
+    return this.apis.find((api) => api.tenantId.toLowerCase() === tenantId.toLowerCase() && [api.appIdUri.toLowerCase(), api.clientId.toLowerCase()].includes(wanted));
+  }
 
   registerTenant(tenant: TenantRegistration): TenantRegistration {
     const entry = { ...this.tenants.get(tenant.tenantId.toLowerCase()), ...tenant };

@@ -7,6 +7,7 @@ import { entraErrorBody, entraErrors, type EntraError } from './entra-errors.js'
 import { closeServer, handleWith, listen, readBody, sendJson } from './http.js';
 import {
   IdentityDirectory,
+  type ApiRegistration,
   type AppRegistration,
   type AppRegistrationInput,
   type ManagedIdentity,
@@ -17,7 +18,7 @@ import type { TlsMaterial } from './pki.js';
 import { createSigningKey } from './signing-key.js';
 import { grantClientCredentials, type ClientCredentials, type TokenEndpointVersion } from './token-endpoint.js';
 
-export type { AppRegistration, AppRegistrationInput, ManagedIdentity, TenantRegistration } from './identity-directory.js';
+export type { ApiRegistration, AppRegistration, AppRegistrationInput, ManagedIdentity, TenantRegistration } from './identity-directory.js';
 export type { ManagedIdentityEndpoint } from './managed-identity.js';
 
 export interface IdentityStandInOptions {
@@ -32,6 +33,8 @@ export interface IdentityCounters {
   /** Tokens issued, by audience. */
   tokensByAudience: Record<string, number>;
   openIdConfigRequests: number;
+  /** Requests for the tenant's signing keys (JWKS). */
+  jwksRequests: number;
   managedIdentityRequests: number;
   /** Managed-identity tokens issued, by resource (`https://storage.azure.com`, `https://monitor.azure.com`, ...). */
   managedIdentityTokensByResource: Record<string, number>;
@@ -51,6 +54,10 @@ export interface IdentityStandIn extends TokenVerifier {
   registerTenant(tenant: TenantRegistration): TenantRegistration;
   registerApp(app: AppRegistrationInput): AppRegistration;
   updateApp(clientId: string, patch: Partial<Omit<AppRegistration, 'clientId' | 'tenantId'>>): AppRegistration;
+  /** An app registration that exposes an API (exosend's): tokens for its Application ID URI carry the roles assigned on it. */
+  registerApi(api: { appIdUri: string; clientId?: string; accessTokenVersion?: 1 | 2 }): ApiRegistration;
+  /** Assigns one of the API's app roles to a calling app (its service principal), as appRoleAssignedTo does. */
+  assignApiRole(apiClientId: string, callerClientId: string, role: string): void;
   /** A user-assigned identity; `assigned: false` leaves it unassigned to the Function App. */
   addUserAssignedIdentity(name?: string, options?: { assigned?: boolean }): ManagedIdentity;
   /** Assigns an identity to the Function App, or removes it (its endpoint then refuses it). */
@@ -62,6 +69,8 @@ export interface IdentityStandIn extends TokenVerifier {
    */
   failTokenRequests(count: number, status?: number, retryAfterSeconds?: number, retryAfterInMs?: number): void;
   signToken(claims: JWTPayload): Promise<string>;
+  /** A token made elsewhere (a test's forgery): it joins knownSecrets, so that the app may never repeat it either. */
+  rememberSecret(value: string): string;
   /** Every secret value and token this stand-in has seen or issued: none may ever appear in a log. */
   knownSecrets(): string[];
   resetCounters(): void;
@@ -84,6 +93,7 @@ export async function startIdentityStandIn(options: IdentityStandInOptions): Pro
     tokenRequests: 0,
     tokensByAudience: {},
     openIdConfigRequests: 0,
+    jwksRequests: 0,
     managedIdentityRequests: 0,
     managedIdentityTokensByResource: {},
   };
@@ -174,6 +184,7 @@ export async function startIdentityStandIn(options: IdentityStandInOptions): Pro
       }
       case 'GET /discovery/v2.0/keys':
       case 'GET /discovery/keys':
+        counters.jwksRequests += 1;
         return sendJson(response, 200, { keys: [await key.publicJwk()] });
       case 'POST /oauth2/v2.0/token':
         return token(request, response, tenant, 'v2');
@@ -205,6 +216,14 @@ export async function startIdentityStandIn(options: IdentityStandInOptions): Pro
     registerTenant: (tenant) => directory.registerTenant(tenant),
     registerApp: (app) => remember(directory.registerApp(app)),
     updateApp: (clientId, patch) => remember(directory.updateApp(clientId, patch)),
+    registerApi: ({ appIdUri, clientId = randomUUID(), accessTokenVersion = 1 }) =>
+      directory.registerApi({ appIdUri, clientId, accessTokenVersion, tenantId: homeTenantId }),
+    assignApiRole(apiClientId, callerClientId, role) {
+      const api = directory.apis.find((a) => a.clientId === apiClientId);
+      if (!api) throw new Error(`no API ${apiClientId}`);
+      const roles = api.roleAssignments.get(callerClientId.toLowerCase()) ?? [];
+      api.roleAssignments.set(callerClientId.toLowerCase(), [...new Set([...roles, role])]);
+    },
     addUserAssignedIdentity: (name = 'exosend-sender', { assigned = true } = {}) => directory.addManagedIdentity(homeTenantId, false, name, assigned),
     assignIdentity(clientId, assigned) {
       const identity = directory.managedIdentities.find((mi) => mi.clientId === clientId);
@@ -220,12 +239,17 @@ export async function startIdentityStandIn(options: IdentityStandInOptions): Pro
       secrets.add(jwt);
       return jwt;
     },
+    rememberSecret(value) {
+      secrets.add(value);
+      return value;
+    },
     knownSecrets: () => [...secrets, msi.info.header],
     verifyToken: async (jwt) => (await key.verify(jwt)) as AccessTokenClaims,
     resetCounters() {
       counters.tokenRequests = 0;
       counters.tokensByAudience = {};
       counters.openIdConfigRequests = 0;
+      counters.jwksRequests = 0;
       counters.managedIdentityRequests = 0;
       counters.managedIdentityTokensByResource = {};
     },

@@ -6,12 +6,14 @@ import { startIdentityStandIn } from './identity.js';
 import { startKeyVaultStandIn } from './key-vault.js';
 import { issueClientCertificate, issueServerCertificate, loadOrCreateCertificateAuthority } from './pki.js';
 import type { Sandbox, SandboxApp } from './sandbox.js';
+import { registerCallerApps } from './caller-apps.js';
 import { sandboxScenarios } from './scenarios.js';
 
 export { credentialSettings, sandboxScenarios, scenarioSettings, storeCertificate, type SandboxScenario, type SandboxScenarioName } from './scenarios.js';
 export type { Sandbox, SandboxApp } from './sandbox.js';
 export type { ExchangeStandIn, AcceptedMessage, ExchangeLimits, FaultContext, FaultStage, SmtpFault } from './exchange.js';
 export type { IdentityStandIn } from './identity.js';
+export type { CallerApp, CallerApps } from './caller-apps.js';
 export type { KeyVaultStandIn } from './key-vault.js';
 export type { AppInsightsStandIn, TelemetryEnvelope } from './app-insights.js';
 
@@ -74,6 +76,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     });
     exchange.addMailbox(app.mailbox, { tenantId });
     exchange.addMailbox(app.secondMailbox, { tenantId });
+    const callers = registerCallerApps(identity, tenantId);
 
     const sandbox: Sandbox = {
       ca: { certPem: ca.certPem, path: ca.path },
@@ -82,6 +85,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
       exchange,
       appInsights,
       app,
+      callers,
       settings: {
         EXOSEND_TENANT_ID: tenantId,
         EXOSEND_CLIENT_ID: app.clientId,
@@ -96,8 +100,10 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
         AZURE_AUTHORITY_HOST: identity.authorityHost,
         IDENTITY_ENDPOINT: identity.managedIdentity.endpoint,
         IDENTITY_HEADER: identity.managedIdentity.header,
+        // read only with EXOSEND_CALLER_AUTH=entra or both
+        EXOSEND_API_AUDIENCE: `${callers.api.appIdUri},${callers.api.clientId}`,
       },
-      knownSecrets: () => [...identity.knownSecrets(), ...vault.knownSecrets()],
+      knownSecrets: () => [...identity.knownSecrets(), ...vault.knownSecrets(), ...[callers.sample, callers.other, callers.unregistered, callers.roleless].map((c) => c.secret)],
       close: async () => {
         await Promise.allSettled(started.map((s) => s.close()));
       },

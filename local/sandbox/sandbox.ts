@@ -1,4 +1,5 @@
 import type { AppInsightsStandIn } from './app-insights.js';
+import type { CallerApps } from './caller-apps.js';
 import type { ExchangeStandIn } from './exchange.js';
 import type { IdentityStandIn } from './identity.js';
 import type { KeyVaultStandIn } from './key-vault.js';
@@ -40,6 +41,8 @@ export interface Sandbox {
   /** Application Insights ingestion; telemetry is on only for a run given its `connectionString` (not in `settings`). */
   appInsights: AppInsightsStandIn;
   app: SandboxApp;
+  /** exosend's API registration and the apps that call it with Entra tokens (EXOSEND_CALLER_AUTH=entra). */
+  callers: CallerApps;
   /** The app settings (environment) that point exosend at the stand-ins. */
   settings: Record<string, string>;
   /** Secrets and tokens the stand-ins handed out: none may appear in the app's output. */

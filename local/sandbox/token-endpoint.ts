@@ -1,3 +1,4 @@
+import { buildApiClaims } from './api-token.js';
 import { buildClaims, exchangeAudiences, knownResources, resourceFromScope } from './access-token.js';
 import { entraErrors, type EntraError } from './entra-errors.js';
 import { checkClientAssertion, jwtBearer } from './client-assertion.js';
@@ -66,6 +67,13 @@ export async function grantClientCredentials(
   }
   // Entra's appidacr: 1 for a client secret, 2 for a certificate or a federated assertion
   const appidacr = credentials.clientAssertion ? '2' : '1';
+  const api = directory.findApi(tenant.tenantId, resource);
+  if (api) {
+    const subject = { tenantId: tenant.tenantId, appId: app.clientId, objectId: app.servicePrincipalId, appidacr, authorityHost: credentials.authorityHost ?? '' } as const;
+    const claims = buildApiClaims(api, resource, subject, app.lifetimeSeconds);
+    const lifetime = app.lifetimeSeconds;
+    return { ok: true, audience: String(claims.aud), body: { token_type: 'Bearer', expires_in: lifetime, ext_expires_in: lifetime, access_token: await key.sign(claims) } };
+  }
   if (!knownResources.has(resource)) return fail(entraErrors.unknownResource(resource, tenant.domain ?? tenant.tenantId));
 
   const audience = app.audience ?? resource;

@@ -1,16 +1,20 @@
 import { randomUUID } from 'node:crypto';
-import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
+import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
+import type { Caller } from '../auth/resolve-caller.js';
 import { errorResponse } from '../http/error-response.js';
 import { logEvent } from '../telemetry/log-event.js';
 import { readMailRequest } from '../http/read-mail-request.js';
+import { checkCallerPolicy } from '../mail/caller-policy-check.js';
 import { enqueueOnce } from '../queue/enqueue.js';
 import { getQueueRuntime } from '../runtime/queue-runtime.js';
+import { callerRoute } from './caller-route.js';
 
 /** POST /api/enqueue: validates exactly as /api/send, stores durably, answers 202 at once. */
-export async function enqueueMail(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
+async function enqueueMailAs(request: HttpRequest, context: InvocationContext, caller: Caller): Promise<HttpResponseInit> {
   try {
     const { config, storage, store } = await getQueueRuntime();
     const mail = await readMailRequest(request, config);
+    checkCallerPolicy(mail, config.mailbox, caller.policy);
     const { id, status, repeated } = await enqueueOnce(storage, store, mail, mail.idempotencyKey ?? randomUUID());
     logEvent(context, repeated ? 'enqueue.repeated' : 'enqueued', { id, status });
     return {
@@ -23,4 +27,4 @@ export async function enqueueMail(request: HttpRequest, context: InvocationConte
   }
 }
 
-app.http('enqueue', { methods: ['POST'], authLevel: 'function', route: 'enqueue', handler: enqueueMail });
+export const enqueueMail = callerRoute('enqueue', { methods: ['POST'], route: 'enqueue' }, enqueueMailAs);

@@ -1,13 +1,16 @@
-import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
+import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
 import type { z } from 'zod';
+import type { Caller } from '../auth/resolve-caller.js';
 import { readHealthStatus } from '../health/health-status.js';
 import { defaultRetryAfterSeconds } from '../http/error-response.js';
 import type { healthStatusSchema } from '../http/response-schemas.js';
 import { logEvent } from '../telemetry/log-event.js';
 import { getRuntime } from '../runtime/runtime.js';
+import { callerRoute } from './caller-route.js';
 
 /** GET /api/health: this worker's last check and a live preflight; 200 healthy, 503 with the diagnosis. */
-export async function getHealth(_request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
+async function getHealthFor(_request: HttpRequest, context: InvocationContext, caller: Caller): Promise<HttpResponseInit> {
+  void caller;
   const { healthy, lastCheck, preflight, budgets, failure } = await readHealthStatus(getRuntime);
   // typed by the schema the OpenAPI document shows: a field it lacks does not compile
   const body: z.input<typeof healthStatusSchema> = { status: healthy ? 'healthy' : 'unhealthy', lastCheck, preflight, budgets };
@@ -18,4 +21,4 @@ export async function getHealth(_request: HttpRequest, context: InvocationContex
   return { status: 503, headers: { ...headers, 'Retry-After': retryAfter }, jsonBody: { ...body, error: failure } };
 }
 
-app.http('healthStatus', { methods: ['GET'], authLevel: 'function', route: 'health', handler: getHealth });
+export const getHealth = callerRoute('healthStatus', { methods: ['GET'], route: 'health' }, getHealthFor);

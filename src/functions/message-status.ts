@@ -1,10 +1,13 @@
-import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
+import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
+import type { Caller } from '../auth/resolve-caller.js';
 import { errorResponse, notFoundResponse } from '../http/error-response.js';
 import { idempotencyKeyPattern } from '../mail/mail-request.js';
 import { getQueueRuntime } from '../runtime/queue-runtime.js';
+import { callerRoute } from './caller-route.js';
 
 /** GET /api/messages/{id}: where a queued request stands. */
-export async function messageStatus(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
+async function messageStatusFor(request: HttpRequest, context: InvocationContext, caller: Caller): Promise<HttpResponseInit> {
+  void caller;
   try {
     const id = request.params['id'] ?? '';
     if (!idempotencyKeyPattern.test(id)) return notFoundResponse(id);
@@ -20,4 +23,4 @@ export async function messageStatus(request: HttpRequest, context: InvocationCon
   }
 }
 
-app.http('message-status', { methods: ['GET'], authLevel: 'function', route: 'messages/{id}', handler: messageStatus });
+export const messageStatus = callerRoute('message-status', { methods: ['GET'], route: 'messages/{id}' }, messageStatusFor);

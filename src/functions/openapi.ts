@@ -1,4 +1,5 @@
-import { app, type HttpRequest, type HttpResponseInit } from '@azure/functions';
+import type { HttpRequest, HttpResponseInit } from '@azure/functions';
+import { callerRoute } from './caller-route.js';
 import { openApiDocument } from '../http/openapi-document.js';
 
 let cached: { serverUrl: string; body: string } | undefined;
@@ -22,11 +23,11 @@ let cached: { serverUrl: string; body: string } | undefined;
  * by neither, and any caller can set it: a document fetched through another proxy names the app,
  * which is what `az apim api import` wants as the backend.
  */
-export async function getOpenApiDocument(request: HttpRequest): Promise<HttpResponseInit> {
+async function openApiDocumentAt(request: HttpRequest): Promise<HttpResponseInit> {
   const serverUrl = `${new URL(request.url).origin}/api`;
   // built once per worker (and per host name it is reached by): zod's conversion is not free
   if (cached?.serverUrl !== serverUrl) cached = { serverUrl, body: JSON.stringify(openApiDocument(serverUrl), null, 2) };
   return { status: 200, headers: { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-cache' }, body: cached.body };
 }
 
-app.http('openapi', { methods: ['GET'], authLevel: 'function', route: 'openapi.json', handler: getOpenApiDocument });
+export const getOpenApiDocument = callerRoute('openapi', { methods: ['GET'], route: 'openapi.json' }, openApiDocumentAt);

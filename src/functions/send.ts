@@ -1,14 +1,17 @@
 import { randomUUID } from 'node:crypto';
-import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
+import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
+import type { Caller } from '../auth/resolve-caller.js';
 import { BudgetExhausted } from '../budget/budget.js';
 import { budgetDiagnosis } from '../budget/budget-diagnosis.js';
 import { errorResponse } from '../http/error-response.js';
 import { logEvent } from '../telemetry/log-event.js';
 import { readMailRequest } from '../http/read-mail-request.js';
+import { checkCallerPolicy } from '../mail/caller-policy-check.js';
 import { DeliveryFailed } from '../diagnosis/failures.js';
 import { inCallRetryPolicy, withRetries } from '../pipeline/retry.js';
 import { getRuntime } from '../runtime/runtime.js';
 import { trackMailEvent } from '../telemetry/mail-events.js';
+import { callerRoute } from './caller-route.js';
 
 /**
  * How long a call waits for the mailbox's budget (a session, the minute) before it answers 429:
@@ -17,12 +20,13 @@ import { trackMailEvent } from '../telemetry/mail-events.js';
 const budgetWaitInMs = 20_000;
 
 /** POST /api/send: sends now and answers with Exchange's reply, or with the diagnosis. */
-export async function sendMail(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
+async function sendMailAs(request: HttpRequest, context: InvocationContext, caller: Caller): Promise<HttpResponseInit> {
   const started = performance.now();
   let id: string | undefined;
   try {
     const { config, sender } = getRuntime();
     const mail = await readMailRequest(request, config);
+    checkCallerPolicy(mail, config.mailbox, caller.policy);
     const requestId = mail.idempotencyKey ?? randomUUID();
     id = requestId;
     const result = await withRetries(() => sender.send(mail, requestId, { waitUpToMs: budgetWaitInMs }), inCallRetryPolicy, ({ attempt, code }) => {
@@ -46,4 +50,4 @@ export async function sendMail(request: HttpRequest, context: InvocationContext)
   }
 }
 
-app.http('send', { methods: ['POST'], authLevel: 'function', route: 'send', handler: sendMail });
+export const sendMail = callerRoute('send', { methods: ['POST'], route: 'send' }, sendMailAs);

@@ -11,6 +11,7 @@ import { logEvent, type LogContext } from '../telemetry/log-event.js';
 export const rejectionStatus: Record<RejectionCode, number> = {
   INVALID_REQUEST: 400,
   SENDER_NOT_ALLOWED: 403,
+  RECIPIENT_NOT_ALLOWED: 403,
   MESSAGE_TOO_LARGE: 413,
   UNSUPPORTED_MEDIA_TYPE: 415,
   IDEMPOTENCY_KEY_REUSED: 409,

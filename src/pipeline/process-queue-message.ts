@@ -34,7 +34,7 @@ const claimLeaseInMs = (config: QueueDeps['config']) => 5 * config.leaseTtlInMs;
 export const hostMaxDequeueCount = 5;
 
 export interface QueueDeps {
-  config: Pick<ExosendConfig, 'allowedSenders' | 'queueMaxAttempts' | 'queueRetryBaseSeconds' | 'rateWindowInMs' | 'leaseTtlInMs'>;
+  config: Pick<ExosendConfig, 'allowedSenders' | 'mailbox' | 'queueMaxAttempts' | 'queueRetryBaseSeconds' | 'rateWindowInMs' | 'leaseTtlInMs'>;
   sender: Pick<MailSender, 'send'>;
   storage: QueueStorage;
   store: StatusStore;
