@@ -2,6 +2,7 @@ import { randomInt, randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { startAppInsightsStandIn, type AppInsightsStandIn } from './app-insights.js';
 import { startExchangeStandIn, type ExchangeStandIn } from './exchange.js';
+import { startGraphStandIn, type GraphStandIn } from './graph.js';
 import { startIdentityStandIn, type IdentityStandIn } from './identity.js';
 import { startKeyVaultStandIn, type KeyVaultStandIn } from './key-vault.js';
 import { issueClientCertificate, issueServerCertificate, loadOrCreateCertificateAuthority, type ClientCertificate } from './pki.js';
@@ -10,6 +11,7 @@ import { sandboxScenarios } from './scenarios.js';
 export { credentialSettings, sandboxScenarios, scenarioSettings, storeCertificate, type SandboxScenario, type SandboxScenarioName } from './scenarios.js';
 export type { ExchangeStandIn, AcceptedMessage, ExchangeLimits, FaultContext, FaultStage, SmtpFault } from './exchange.js';
 export type { IdentityStandIn } from './identity.js';
+export type { GraphStandIn, GraphFault } from './graph.js';
 export type { KeyVaultStandIn } from './key-vault.js';
 export type { AppInsightsStandIn, TelemetryEnvelope } from './app-insights.js';
 
@@ -51,6 +53,8 @@ export interface Sandbox {
   identity: IdentityStandIn;
   vault: KeyVaultStandIn;
   exchange: ExchangeStandIn;
+  /** Microsoft Graph's sendMail, in front of the same mailboxes and outbox as Exchange. */
+  graph: GraphStandIn;
   /** Application Insights ingestion; telemetry is on only for a run given its `connectionString` (not in `settings`). */
   appInsights: AppInsightsStandIn;
   app: SandboxApp;
@@ -81,6 +85,8 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     started.push(vault);
     const exchange = await startExchangeStandIn({ tls, identity, ...(options.outboxDir ? { outboxDir: options.outboxDir } : {}) });
     started.push(exchange);
+    const graph = await startGraphStandIn({ tls, identity, exchange });
+    started.push(graph);
     const appInsights = await startAppInsightsStandIn({ tls, verifier: identity });
     started.push(appInsights);
 
@@ -108,6 +114,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
       tenantId,
       secrets: [app.secret],
       roles: ['SMTP.SendAsApp'],
+      graphRoles: ['Mail.Send'],
       servicePrincipalId: app.servicePrincipalId,
       displayName: 'exosend',
     });
@@ -119,6 +126,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
       identity,
       vault,
       exchange,
+      graph,
       appInsights,
       app,
       settings: {
@@ -130,6 +138,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
         EXOSEND_ALLOWED_SENDERS: `${app.mailbox},${app.sendAsAddress}`,
         EXOSEND_SMTP_HOST: exchange.host,
         EXOSEND_SMTP_PORT: String(exchange.port),
+        EXOSEND_GRAPH_ENDPOINT: graph.url,
         EXOSEND_RATE_PER_MINUTE: String(exchange.limits.messagesPerMinute),
         EXOSEND_MAX_CONNECTIONS: String(exchange.limits.maxSessionsPerMailbox),
         AZURE_AUTHORITY_HOST: identity.authorityHost,
