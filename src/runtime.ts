@@ -3,6 +3,8 @@ import { createAppCredential } from './auth/create-app-credential.js';
 import { TokenProvider } from './auth/token-provider.js';
 import { loadConfig, type ExosendConfig } from './config.js';
 import { MailSender } from './pipeline/mail-sender.js';
+import { trackEvent } from './telemetry/telemetry.js';
+import type { TransportSwitch } from './transport/auto-transport.js';
 import { createMailTransports } from './transport/create-transports.js';
 import type { MailTransport } from './transport/mail-transport.js';
 
@@ -24,11 +26,20 @@ export interface Runtime {
 export function createRuntime(config: ExosendConfig): Runtime {
   const credential = createAppCredential(config);
   const tokens = new TokenProvider(credential, { expect: config });
-  const { transports, graphTokens } = createMailTransports(config, credential, tokens);
+  const { transports, graphTokens } = createMailTransports(config, credential, tokens, { onSwitch: reportSwitch });
   const transport = transports.get(config.mailbox)!;
   // the token the transport needs is checked up front; `auto` asks for each when it needs it
   const upFront = config.transport === 'smtp' ? tokens : config.transport === 'graph' ? graphTokens : undefined;
   return { config, credential, tokens, graphTokens, transport, transports, sender: new MailSender(config.mailbox, upFront, transports) };
+}
+
+/**
+ * An `auto` mailbox changed its way out: a warning in the worker's log (the host keeps console
+ * output as traces) and the custom event `exosend.transport-switch`. Mailbox and code only.
+ */
+function reportSwitch(change: TransportSwitch): void {
+  console.warn(JSON.stringify({ event: 'exosend.transport-switch', ...change }));
+  trackEvent('exosend.transport-switch', { mailbox: change.mailbox, from: change.from, to: change.to, code: change.code });
 }
 
 let current: Runtime | undefined;

@@ -3,6 +3,7 @@ import { checkGraphClaims, graphScopeFor } from '../auth/graph-claims.js';
 import { TokenProvider } from '../auth/token-provider.js';
 import { createBudget } from '../budget/create-budget.js';
 import type { ExosendConfig } from '../config.js';
+import { AutoTransport, type TransportSwitch } from './auto-transport.js';
 import { GraphClient } from './graph-client.js';
 import { GraphTransport } from './graph-transport.js';
 import type { MailTransport } from './mail-transport.js';
@@ -24,7 +25,14 @@ export interface MailTransports {
 }
 
 /** The transports EXOSEND_TRANSPORT asks for, each mailbox with its one budget whatever way it sends. */
-export function createMailTransports(config: ExosendConfig, credential: AppCredential, tokens: TokenProvider): MailTransports {
+export interface MailTransportsOptions {
+  /** Told when an `auto` mailbox switches (the runtime logs it and sends it to telemetry). */
+  onSwitch?: (change: TransportSwitch) => void;
+  /** While on Graph, how long before an `auto` mailbox tries SMTP again (default 15 minutes). */
+  smtpRetryInMs?: number;
+}
+
+export function createMailTransports(config: ExosendConfig, credential: AppCredential, tokens: TokenProvider, options: MailTransportsOptions = {}): MailTransports {
   const usesGraph = config.transport !== 'smtp';
   const graphScope = graphScopeFor(config.graphEndpoint);
   // the same app credential, its own cached token: one token per scope
@@ -37,7 +45,10 @@ export function createMailTransports(config: ExosendConfig, credential: AppCrede
       const budget = createBudget(config, mailbox);
       if (config.transport === 'smtp' || !graph || !concurrency) return [mailbox, new MailboxTransport({ ...config, mailbox, budget }, tokens)];
       const viaGraph = new GraphTransport({ ...config, mailbox, budget, concurrency, scope: graphScope }, graph);
-      return [mailbox, viaGraph];
+      if (config.transport === 'graph') return [mailbox, viaGraph];
+      // one budget object for both ways: the minute and the day count every message of the mailbox
+      const viaSmtp = new MailboxTransport({ ...config, mailbox, budget }, tokens);
+      return [mailbox, new AutoTransport(viaSmtp, viaGraph, { mailbox, ...options })];
     }),
   );
   return { transports, graphTokens, graph };
