@@ -606,7 +606,7 @@ const cases: Case[] = [
     status: 502,
     stage: 'send',
     smtp: () => /^400 ErrorMessageSizeExceeded: The message exceeds the maximum supported size\./,
-    fix: (app) => ['Mail.ReadWrite', `Get-Mailbox -Identity ${app.mailbox} | Format-List MaxSendSize`],
+    fix: (app) => ['Send smaller attachments', `Get-Mailbox -Identity ${app.mailbox} | Format-List MaxSendSize`],
   },
   {
     code: 'GRAPH_INVALID_MIME',

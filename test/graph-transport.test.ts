@@ -153,4 +153,13 @@ describe('Microsoft Graph as the transport', () => {
     assert.equal(decodeJwt(token).aud, 'https://graph.microsoft.com');
     assert.ok(h.logs.every((line) => !line.includes(token)));
   });
+
+  it('when a message is larger than Graph\'s sendMail takes (about 4 MB as base64), then it is refused with 413 naming Mail.ReadWrite and nothing reaches Graph', async () => {
+    const attachment = Buffer.alloc(3_200_000, 7).toString('base64');
+    const reply = await h.send(mailRequest({ attachments: [{ filename: 'big.bin', contentType: 'application/octet-stream', contentBase64: attachment }] }));
+    assert.equal(reply.status, 413, JSON.stringify(reply.body).slice(0, 300));
+    assert.equal(reply.body.error.code, 'MESSAGE_TOO_LARGE');
+    assert.match(reply.body.error.message, /Mail\.ReadWrite/);
+    assert.equal(h.sandbox.graph.counters.requests, 0, 'a request Graph would refuse for size is never sent');
+  });
 });

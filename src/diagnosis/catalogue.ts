@@ -232,8 +232,8 @@ export const catalogue: Record<DiagnosisCode, CatalogueEntry> = {
   },
   GRAPH_MESSAGE_TOO_LARGE: {
     stage: 'send', retryable: false,
-    cause: 'Microsoft Graph refused the message for its size (ErrorMessageSizeExceeded, or 413): a sendMail request carries about 4 MB at most, and the mailbox {mailbox} takes up to its MaxSendSize (35 MB by default) only through a draft and an upload session.',
-    fix: 'Send smaller attachments (or links to them). For larger messages grant the app Microsoft Graph > Application permissions > Mail.ReadWrite (or the "Application Mail.ReadWrite" RBAC for Applications role), which the upload path needs; check the mailbox\'s limit with `Get-Mailbox -Identity {mailbox} | Format-List MaxSendSize`.',
+    cause: 'Microsoft Graph refused the message for its size (ErrorMessageSizeExceeded, or 413): a sendMail request carries about 4 MB at most (base64 included), and the mailbox {mailbox} takes no more than its MaxSendSize (35 MB by default) in any case.',
+    fix: 'Send smaller attachments, or links to them. exosend sends through sendMail only: a message between about 4 MB and the mailbox\'s limit goes by SMTP (EXOSEND_TRANSPORT=smtp, where SMTP AUTH is allowed). Check the mailbox\'s limit with `Get-Mailbox -Identity {mailbox} | Format-List MaxSendSize`.',
   },
   GRAPH_INVALID_MIME: {
     stage: 'send', retryable: false,

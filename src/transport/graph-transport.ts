@@ -45,9 +45,11 @@ export class GraphTransport implements MailTransport {
   async send(mail: ComposedMail, options: SendOptions = {}): Promise<Delivery> {
     const body = withBccHeader(mail).toString('base64');
     if (Buffer.byteLength(body) > graphSendMailLimitInBytes) {
-      throw new RequestRejected('MESSAGE_TOO_LARGE', `The message is ${Buffer.byteLength(body)} bytes as Graph's sendMail carries it (base64), above its limit of ${graphSendMailLimitInBytes} (about 4 MB); a larger one needs a draft and an upload session, which needs the Microsoft Graph application permission Mail.ReadWrite.`, [
-        { path: 'attachments', message: `at most ${graphSendMailLimitInBytes} bytes once encoded, through Microsoft Graph without Mail.ReadWrite` },
-      ]);
+      throw new RequestRejected(
+        'MESSAGE_TOO_LARGE',
+        `The message is ${Buffer.byteLength(body)} bytes as Graph's sendMail carries it (base64), above its limit of ${graphSendMailLimitInBytes} (about 4 MB). A larger one needs a draft and an upload session (Microsoft Graph application permission Mail.ReadWrite), which exosend does not use: send it by SMTP, or smaller.`,
+        [{ path: 'attachments', message: `at most ${graphSendMailLimitInBytes} bytes once encoded, through Microsoft Graph` }],
+      );
     }
     const deadline = Date.now() + (options.waitUpToMs ?? defaultWaitInMs);
     const lease = await this.options.concurrency.takeConnection('send', { waitUpToMs: Math.max(0, deadline - Date.now()) });
