@@ -318,7 +318,7 @@ const cases: Case[] = [
     status: 502,
     stage: 'auth',
     smtp: () => /^535 5\.7\.139 Authentication unsuccessful, SmtpClientAuthentication is disabled for the Tenant\./,
-    fix: (app) => ['Set-TransportConfig -SmtpClientAuthenticationDisabled $false', `Set-CASMailbox -Identity ${app.mailbox} -SmtpClientAuthenticationDisabled $false`],
+    fix: (app) => ['Set-TransportConfig -SmtpClientAuthenticationDisabled $false', `Set-CASMailbox -Identity ${app.mailbox} -SmtpClientAuthenticationDisabled $false`, 'EXOSEND_TRANSPORT=graph', 'Microsoft Graph > Application permissions > Mail.Send'],
     cause: (app) => [app.mailbox],
   },
   {

@@ -122,7 +122,7 @@ export const catalogue: Record<DiagnosisCode, CatalogueEntry> = {
   SMTP_AUTH_DISABLED: {
     stage: 'auth', retryable: false,
     cause: 'SMTP AUTH is disabled for the mailbox {mailbox} or the whole tenant (535 5.7.139); that blocks OAuth as well as passwords.',
-    fix: 'In Exchange Online PowerShell, for this mailbox only: `Set-CASMailbox -Identity {mailbox} -SmtpClientAuthenticationDisabled $false`; or tenant-wide: `Set-TransportConfig -SmtpClientAuthenticationDisabled $false` (check with `Get-CASMailbox -Identity {mailbox} | Format-List SmtpClientAuthenticationDisabled`). Changes can take up to an hour.',
+    fix: 'In Exchange Online PowerShell, for this mailbox only: `Set-CASMailbox -Identity {mailbox} -SmtpClientAuthenticationDisabled $false`; or tenant-wide: `Set-TransportConfig -SmtpClientAuthenticationDisabled $false` (check with `Get-CASMailbox -Identity {mailbox} | Format-List SmtpClientAuthenticationDisabled`). Changes can take up to an hour. Where SMTP AUTH must stay off (a security baseline), send through Microsoft Graph instead: set EXOSEND_TRANSPORT=graph (or auto) and grant ' + grantGraphRole + '.',
   },
   APP_NOT_REGISTERED_IN_EXCHANGE: {
     stage: 'auth', retryable: false,
