@@ -34,6 +34,10 @@ param exosendAllowedSenders string = ''
 @description('entra: the token must hold SMTP.SendAsApp; rbac: Exchange RBAC for Applications.')
 param exosendRolesMode string = 'entra'
 
+@allowed(['smtp', 'graph', 'auto'])
+@description('How mail leaves: smtp (SMTP AUTH XOAUTH2), graph (Microsoft Graph sendMail, application permission Mail.Send), auto (SMTP, and Graph for a mailbox where SMTP AUTH is disabled).')
+param exosendTransport string = 'smtp'
+
 @description('Recipient of the health check\'s synthetic send; empty: the check stops after AUTH.')
 param exosendHealthTo string = ''
 
@@ -169,6 +173,7 @@ module api 'app/api.bicep' = {
       mailbox: exosendMailbox
       allowedSenders: exosendAllowedSenders
       rolesMode: exosendRolesMode
+      transport: exosendTransport
       healthTo: exosendHealthTo
       credential: exosendCredential
       clientCertificateName: exosendClientCertificateName

@@ -54,6 +54,22 @@ describe('settings', () => {
     });
   });
 
+  it('when the transport is chosen, then smtp is the default, graph and auto are taken, Graph\'s address defaults to Microsoft Graph, and anything else is named', async () => {
+    const { graphScopeFor } = await import('../src/auth/graph-claims.js');
+    const defaults = loadConfig(required);
+    assert.equal(defaults.transport, 'smtp');
+    assert.equal(defaults.graphEndpoint, 'https://graph.microsoft.com');
+    assert.equal(loadConfig({ ...required, EXOSEND_TRANSPORT: 'graph', EXOSEND_GRAPH_ENDPOINT: 'https://graph.microsoft.us/' }).graphEndpoint, 'https://graph.microsoft.us');
+    assert.equal(loadConfig({ ...required, EXOSEND_TRANSPORT: 'auto' }).transport, 'auto');
+    assert.deepEqual(problems({ ...required, EXOSEND_TRANSPORT: 'ews', EXOSEND_GRAPH_ENDPOINT: 'http://graph.local' }), {
+      EXOSEND_TRANSPORT: 'must be "smtp", "graph" or "auto"',
+      EXOSEND_GRAPH_ENDPOINT: 'must be an https:// URL',
+    });
+    // a national cloud's Graph is its own resource; a stand-in is Microsoft Graph for the identity platform
+    assert.equal(graphScopeFor('https://graph.microsoft.us'), 'https://graph.microsoft.us/.default');
+    assert.equal(graphScopeFor('https://127.0.0.1:8443'), 'https://graph.microsoft.com/.default');
+  });
+
   it('when settings are missing, then each missing variable is named as required', () => {
     assert.deepEqual(problems({}), {
       EXOSEND_TENANT_ID: 'is required',

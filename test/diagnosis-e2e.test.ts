@@ -3,6 +3,8 @@
 // gets the status, the code, the cause and the fix -- worded for this app and this mailbox.
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
+import { once } from 'node:events';
+import { createServer, type AddressInfo } from 'node:net';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import { diagnosisCodes, type DiagnosisCode, type Stage } from '../src/diagnosis/diagnosis.js';
 import { sandboxScenarios, scenarioSettings, type SandboxApp, type SandboxScenarioName } from '../local/sandbox/index.js';
@@ -36,6 +38,14 @@ interface Case {
   verify?: (h: Harness, reply: Reply, arranged: Arranged) => void;
 }
 
+/** A loopback port nothing listens on (it was free a moment ago). */
+const closedPort = async () => {
+  const server = createServer().listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address() as AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+};
 const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
 const otherId = randomUUID();
 const smtpAt = (impostor: Impostor) => ({ EXOSEND_SMTP_HOST: '127.0.0.1', EXOSEND_SMTP_PORT: String(impostor.port) });
@@ -308,7 +318,7 @@ const cases: Case[] = [
     status: 502,
     stage: 'auth',
     smtp: () => /^535 5\.7\.139 Authentication unsuccessful, SmtpClientAuthentication is disabled for the Tenant\./,
-    fix: (app) => ['Set-TransportConfig -SmtpClientAuthenticationDisabled $false', `Set-CASMailbox -Identity ${app.mailbox} -SmtpClientAuthenticationDisabled $false`],
+    fix: (app) => ['Set-TransportConfig -SmtpClientAuthenticationDisabled $false', `Set-CASMailbox -Identity ${app.mailbox} -SmtpClientAuthenticationDisabled $false`, 'EXOSEND_TRANSPORT=graph', 'Microsoft Graph > Application permissions > Mail.Send'],
     cause: (app) => [app.mailbox],
   },
   {
@@ -529,6 +539,122 @@ const cases: Case[] = [
     fix: () => ['exosend retries on its own', 'EXOSEND_SMTP_HOST on EXOSEND_SMTP_PORT'],
     // Regression: a connection dropped after DATA was retried inside the call, and the message went out twice
     verify: (h) => assert.equal(h.sandbox.exchange.counters.connections, 1, 'one try: exosend cannot tell a drop before DATA from one after'),
+  },
+  // Microsoft Graph (EXOSEND_TRANSPORT=graph): Graph's answers, as the Graph stand-in gives them
+  {
+    code: 'GRAPH_PERMISSION_MISSING',
+    when: 'Mail.Send was never granted on Microsoft Graph and the app sends through Graph',
+    then: 'the token is refused before any request and the fix names the Graph permission and the RBAC alternative',
+    arrange: withScenario('graph-permission-missing'),
+    status: 502,
+    stage: 'claims',
+    smtp: (app) => new RegExp(`^Graph token: aud=https://graph\\.microsoft\\.com tid=${app.tenantId} appid=${app.clientId} roles=\\[\\]$`),
+    fix: (app) => ['Microsoft Graph > Application permissions > Mail.Send', `New-ManagementRoleAssignment -App ${app.clientId} -Role "Application Mail.Send"`],
+    verify: (h) => assert.equal(h.sandbox.graph.counters.requests, 0, 'a token Graph would refuse is not sent'),
+  },
+  {
+    code: 'GRAPH_ACCESS_DENIED',
+    when: 'an application access policy (or the RBAC scope) leaves the mailbox out (403 ErrorAccessDenied)',
+    then: 'the fix walks the permission, the RBAC scope and the access policy for this mailbox',
+    arrange: withScenario('graph-access-policy'),
+    status: 502,
+    stage: 'auth',
+    smtp: () => /^403 ErrorAccessDenied: Access is denied\. Check credentials and try again\.$/,
+    fix: (app) => [`Test-ServicePrincipalAuthorization -Identity ${app.clientId} -Resource ${app.mailbox}`, `Test-ApplicationAccessPolicy -Identity ${app.mailbox} -AppId ${app.clientId}`],
+  },
+  {
+    code: 'GRAPH_MAILBOX_NOT_FOUND',
+    when: 'EXOSEND_MAILBOX names a mailbox Graph does not know (404 ErrorInvalidUser)',
+    then: 'the fix names the setting and how to read the right address',
+    arrange: () => ({ settings: { EXOSEND_TRANSPORT: 'graph', EXOSEND_MAILBOX: 'ghost@contoso.example', EXOSEND_ALLOWED_SENDERS: 'ghost@contoso.example' } }),
+    status: 502,
+    stage: 'send',
+    smtp: () => /^404 ErrorInvalidUser: The requested user 'ghost@contoso\.example' is invalid\.$/,
+    fix: () => ['Set EXOSEND_MAILBOX', 'Get-Mailbox -Identity ghost@contoso.example'],
+  },
+  {
+    code: 'GRAPH_MAILBOX_NOT_ENABLED',
+    when: 'the mailbox is unlicensed or on-premises (MailboxNotEnabledForRESTAPI)',
+    then: 'the fix names the licence and the SMTP way out',
+    arrange: withScenario('graph-mailbox-not-enabled'),
+    status: 502,
+    stage: 'send',
+    smtp: () => /^404 MailboxNotEnabledForRESTAPI: /,
+    fix: (app) => [`Users > Active users > ${app.mailbox} > Licenses and apps`, 'EXOSEND_TRANSPORT=smtp'],
+  },
+  {
+    code: 'SEND_AS_DENIED',
+    when: 'the mailbox lost Send As on the allowed sender and the message goes through Graph (403 ErrorSendAsDenied)',
+    then: 'the fix is the same Add-RecipientPermission as on SMTP',
+    arrange: (h) => {
+      sandboxScenarios['graph-send-as-denied'](h.sandbox);
+      return { settings: scenarioSettings(h.sandbox, 'graph-send-as-denied'), request: { from: h.sandbox.app.sendAsAddress } };
+    },
+    status: 502,
+    stage: 'send',
+    smtp: () => /^403 ErrorSendAsDenied: /,
+    fix: (app) => [`Add-RecipientPermission -Identity ${app.sendAsAddress} -Trustee ${app.mailbox} -AccessRights SendAs`],
+  },
+  {
+    code: 'GRAPH_MESSAGE_TOO_LARGE',
+    when: 'the message is larger than the mailbox takes through Graph (400 ErrorMessageSizeExceeded)',
+    then: 'the fix names smaller attachments and Mail.ReadWrite for the upload path',
+    arrange: (h) => {
+      h.sandbox.graph.setLimits({ maxMessageBytes: 1000 });
+      return { settings: { EXOSEND_TRANSPORT: 'graph' }, request: { text: 'x'.repeat(2000) } };
+    },
+    status: 502,
+    stage: 'send',
+    smtp: () => /^400 ErrorMessageSizeExceeded: The message exceeds the maximum supported size\./,
+    fix: (app) => ['Send smaller attachments', `Get-Mailbox -Identity ${app.mailbox} | Format-List MaxSendSize`],
+  },
+  {
+    code: 'GRAPH_INVALID_MIME',
+    when: 'Graph cannot read the MIME it was given (400 ErrorMimeContentInvalidBase64String, as a body-altering proxy causes)',
+    then: 'the fix points at the proxy and the maintainers',
+    arrange: (h) => {
+      h.sandbox.graph.failNext({ status: 400, code: 'ErrorMimeContentInvalidBase64String', message: 'Invalid base64 string for MIME content.' });
+      return { settings: { EXOSEND_TRANSPORT: 'graph' } };
+    },
+    status: 502,
+    stage: 'send',
+    smtp: () => /^400 ErrorMimeContentInvalidBase64String: Invalid base64 string for MIME content\.$/,
+    fix: () => ['EXOSEND_GRAPH_ENDPOINT points through a proxy'],
+  },
+  {
+    code: 'GRAPH_THROTTLED',
+    when: 'Graph throttles the app on the mailbox for longer than the call (429 with Retry-After)',
+    then: 'the caller is told to come back after Graph\'s Retry-After',
+    arrange: withScenario('graph-throttled'),
+    status: 503,
+    stage: 'send',
+    smtp: () => /^429 ApplicationThrottled: Application is over its MailboxConcurrency limit\.$/,
+    fix: (app) => ['Retry-After', `no other workload uses app ${app.clientId}`],
+    verify: (_h, reply) => assert.equal(reply.headers['retry-after'], '30'),
+  },
+  {
+    code: 'GRAPH_UNAVAILABLE',
+    when: 'EXOSEND_GRAPH_ENDPOINT cannot be reached',
+    then: 'it is tried again (nothing can have been sent) and the caller is told to come back later',
+    arrange: async () => ({ settings: { EXOSEND_TRANSPORT: 'graph', EXOSEND_GRAPH_ENDPOINT: `https://127.0.0.1:${await closedPort()}` } }),
+    status: 503,
+    stage: 'connect',
+    smtp: () => /^Microsoft Graph could not be reached \(ECONNREFUSED\)$/,
+    fix: () => ['EXOSEND_GRAPH_ENDPOINT', 'outbound 443'],
+  },
+  {
+    code: 'GRAPH_REJECTED',
+    when: 'Graph refuses the message with an answer exosend has no entry for (400 ErrorInvalidRecipients)',
+    then: 'it is not retried and the fix says to read the reply',
+    arrange: (h) => {
+      h.sandbox.graph.failNext({ status: 400, code: 'ErrorInvalidRecipients', message: 'At least one recipient is not valid.' }, 5);
+      return { settings: { EXOSEND_TRANSPORT: 'graph' } };
+    },
+    status: 502,
+    stage: 'send',
+    smtp: () => /^400 ErrorInvalidRecipients: At least one recipient is not valid\.$/,
+    fix: () => ['Read the reply'],
+    verify: (h) => assert.equal(h.sandbox.graph.counters.errors.length, 1, 'one try'),
   },
 ];
 

@@ -28,7 +28,7 @@ const context: DiagnosisContext = {
 const jwt = 'eyJ0eXAiOiJKV1QiLCJhbGciOiJSUzI1NiJ9.eyJhdWQiOiJodHRwczovL291dGxvb2sub2ZmaWNlMzY1LmNvbSJ9.c2lnbmF0dXJlLXNpZ25hdHVyZQ';
 const secret = 'Xq8Q~s3cr3t.V4lue_do-not-leak';
 const xoauth2 = Buffer.from(`user=noreply@contoso.com\x01auth=Bearer ${jwt}\x01\x01`).toString('base64');
-const retryable: DiagnosisCode[] = ['TEMPORARY_FAILURE', 'CONCURRENCY_LIMIT', 'TOKEN_ENDPOINT_UNAVAILABLE', 'VAULT_UNREACHABLE', 'TOKEN_EXPIRES_SOON'];
+const retryable: DiagnosisCode[] = ['TEMPORARY_FAILURE', 'CONCURRENCY_LIMIT', 'TOKEN_ENDPOINT_UNAVAILABLE', 'VAULT_UNREACHABLE', 'TOKEN_EXPIRES_SOON', 'GRAPH_THROTTLED', 'GRAPH_UNAVAILABLE'];
 
 interface Expected { code: DiagnosisCode; stage: Stage; smtp?: RegExp }
 const expectDiagnosis = (actual: ReturnType<typeof diagnose>, expected: Expected) => {

@@ -37,7 +37,16 @@ test('when the suite has run, then no client secret, token or function key appea
   }
 
   /** Each secret, with the process that knew it: the message must not repeat the secret. */
-  const secrets = new Map(secretFiles.flatMap((file) => lines(file).map((secret) => [secret, file] as const)));
+  // a token's signature alone is as telling as the token (an Exchange or a Graph one, cut at a dot): it is checked on its own too
+  const signatureOf = (secret: string) => (jwtShaped.test(secret) ? secret.split('.')[2] : undefined);
+  const secrets = new Map(
+    secretFiles.flatMap((file) =>
+      lines(file).flatMap((secret) => {
+        const signature = signatureOf(secret);
+        return [[secret, file] as const, ...(signature && signature.length >= 32 ? [[signature, file] as const] : [])];
+      }),
+    ),
+  );
   assert.ok(!full || secrets.size > 0, 'no secrets were recorded');
   let observedLines = 0;
   for (const file of [...observedFiles, ...outputFiles]) {

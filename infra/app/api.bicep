@@ -43,6 +43,7 @@ var appSettings = {
   EXOSEND_MAILBOX: exosend.mailbox
   EXOSEND_ALLOWED_SENDERS: exosend.allowedSenders
   EXOSEND_ROLES_MODE: exosend.rolesMode
+  EXOSEND_TRANSPORT: exosend.transport
   EXOSEND_HEALTH_TO: exosend.healthTo
   EXOSEND_CREDENTIAL: exosend.credential
   EXOSEND_CLIENT_CERTIFICATE_NAME: exosend.clientCertificateName

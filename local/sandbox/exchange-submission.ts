@@ -17,6 +17,8 @@ export interface AcceptedMessage {
   claims: AccessTokenClaims;
   receivedAt: Date;
   sessionId: string;
+  /** How it arrived: SMTP submission, or Microsoft Graph sendMail (the Graph stand-in). */
+  transport?: 'smtp' | 'graph';
 }
 
 export interface Submission {

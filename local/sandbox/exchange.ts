@@ -60,6 +60,12 @@ export interface ExchangeStandIn {
   events: EventEmitter;
   counters: ExchangeCounters;
   readonly limits: ExchangeLimits;
+  /** Tenants, mailboxes and permissions: the Graph stand-in judges by the same ones. */
+  readonly directory: ExchangeDirectory;
+  /** Accepted submissions per mailbox, whichever way they came: Exchange counts its limits per mailbox. */
+  readonly submissions: SubmissionLog;
+  /** Takes a message another front door accepted (Graph's sendMail) into the same outbox and counts. */
+  deliver(message: AcceptedMessage): Promise<void>;
   setLimits(limits: Partial<ExchangeLimits>): void;
   configureTenant(tenantId: string, settings: Partial<ExchangeTenantSettings>): void;
   addMailbox(address: string, settings: Pick<MailboxSettings, 'tenantId'> & Partial<MailboxSettings>): Mailbox;
@@ -171,6 +177,7 @@ export async function startExchangeStandIn(options: ExchangeStandInOptions): Pro
       const stamp = message.receivedAt.toISOString().replace(/[:.]/g, '-');
       await writeFile(join(options.outboxDir, `${stamp}-${message.id}.eml`), message.raw);
     }
+    message.transport ??= 'smtp';
     messages.push(message);
     counters.accepted += 1;
     events.emit('message', message);
@@ -281,6 +288,9 @@ export async function startExchangeStandIn(options: ExchangeStandInOptions): Pro
     events,
     counters,
     limits,
+    directory,
+    submissions,
+    deliver: accept,
     setLimits: (patch) => void Object.assign(limits, patch),
     configureTenant: (tenantId, settings) => directory.configureTenant(tenantId, settings),
     addMailbox: (address, settings) => directory.addMailbox(address, settings),

@@ -16,6 +16,8 @@ export interface AppRegistration {
   secretExpired: boolean;
   /** Application permissions granted on Exchange Online (e.g. SMTP.SendAsApp); tokens for other resources carry none. */
   roles: string[];
+  /** Application permissions granted on Microsoft Graph (Mail.Send, Mail.ReadWrite): only Graph's tokens carry them. */
+  graphRoles?: string[];
   /** Forces the audience of every token issued to this app, whatever the scope asked (e.g. Graph). */
   audience?: string;
   /**

@@ -7,6 +7,7 @@ import { startKeyVaultStandIn } from './key-vault.js';
 import { issueClientCertificate, issueServerCertificate, loadOrCreateCertificateAuthority } from './pki.js';
 import type { Sandbox, SandboxApp } from './sandbox.js';
 import { registerCallerApps } from './caller-apps.js';
+import { startGraphStandIn } from './graph.js';
 import { sandboxScenarios } from './scenarios.js';
 
 export { credentialSettings, sandboxScenarios, scenarioSettings, storeCertificate, type SandboxScenario, type SandboxScenarioName } from './scenarios.js';
@@ -14,6 +15,7 @@ export type { Sandbox, SandboxApp } from './sandbox.js';
 export type { ExchangeStandIn, AcceptedMessage, ExchangeLimits, FaultContext, FaultStage, SmtpFault } from './exchange.js';
 export type { IdentityStandIn } from './identity.js';
 export type { CallerApp, CallerApps } from './caller-apps.js';
+export type { GraphStandIn, GraphFault } from './graph.js';
 export type { KeyVaultStandIn } from './key-vault.js';
 export type { AppInsightsStandIn, TelemetryEnvelope } from './app-insights.js';
 
@@ -44,6 +46,8 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     started.push(vault);
     const exchange = await startExchangeStandIn({ tls, identity, ...(options.outboxDir ? { outboxDir: options.outboxDir } : {}) });
     started.push(exchange);
+    const graph = await startGraphStandIn({ tls, identity, exchange });
+    started.push(graph);
     const appInsights = await startAppInsightsStandIn({ tls, verifier: identity });
     started.push(appInsights);
 
@@ -71,6 +75,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
       tenantId,
       secrets: [app.secret],
       roles: ['SMTP.SendAsApp'],
+      graphRoles: ['Mail.Send'],
       servicePrincipalId: app.servicePrincipalId,
       displayName: 'exosend',
     });
@@ -83,6 +88,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
       identity,
       vault,
       exchange,
+      graph,
       appInsights,
       app,
       callers,
@@ -95,6 +101,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
         EXOSEND_ALLOWED_SENDERS: `${app.mailbox},${app.sendAsAddress}`,
         EXOSEND_SMTP_HOST: exchange.host,
         EXOSEND_SMTP_PORT: String(exchange.port),
+        EXOSEND_GRAPH_ENDPOINT: graph.url,
         EXOSEND_RATE_PER_MINUTE: String(exchange.limits.messagesPerMinute),
         EXOSEND_MAX_CONNECTIONS: String(exchange.limits.maxSessionsPerMailbox),
         AZURE_AUTHORITY_HOST: identity.authorityHost,

@@ -1,6 +1,7 @@
 import type { AppInsightsStandIn } from './app-insights.js';
 import type { CallerApps } from './caller-apps.js';
 import type { ExchangeStandIn } from './exchange.js';
+import type { GraphStandIn } from './graph.js';
 import type { IdentityStandIn } from './identity.js';
 import type { KeyVaultStandIn } from './key-vault.js';
 import type { ClientCertificate } from './pki.js';
@@ -38,6 +39,8 @@ export interface Sandbox {
   identity: IdentityStandIn;
   vault: KeyVaultStandIn;
   exchange: ExchangeStandIn;
+  /** Microsoft Graph's sendMail, in front of the same mailboxes and outbox as Exchange. */
+  graph: GraphStandIn;
   /** Application Insights ingestion; telemetry is on only for a run given its `connectionString` (not in `settings`). */
   appInsights: AppInsightsStandIn;
   app: SandboxApp;

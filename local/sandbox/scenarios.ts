@@ -68,6 +68,7 @@ function healthy(sandbox: Sandbox): void {
     secrets: [app.secret],
     secretExpired: false,
     roles: ['SMTP.SendAsApp'],
+    graphRoles: ['Mail.Send'],
     audience: undefined,
     issueTokensAs: undefined,
     lifetimeSeconds: 3600,
@@ -89,7 +90,12 @@ function healthy(sandbox: Sandbox): void {
   exchange.grantFullAccess(app.secondMailbox, app.clientId);
   exchange.setLimits({ maxSessionsPerMailbox: 3, messagesPerMinute: 30, rateWindowInMs: 60_000, dayWindowInMs: 24 * 60 * 60 * 1000, minTokenLifetimeSeconds: 0 });
   exchange.resetUsage();
+  sandbox.graph.reset();
 }
+
+/** A scenario on Microsoft Graph (EXOSEND_TRANSPORT=graph): the same tenant, sent through sendMail. */
+const onGraph = (description: string, apply: (sandbox: Sandbox) => void): SandboxScenario =>
+  scenario(description, apply, 'secret', () => ({ EXOSEND_TRANSPORT: 'graph' }));
 
 export const sandboxScenarios = {
   healthy: scenario('Everything set up as KB486942 asks: a send succeeds.', () => undefined),
@@ -157,6 +163,28 @@ export const sandboxScenarios = {
     () => undefined,
     'federated',
     (app) => ({ AZURE_CLIENT_ID: app.unassignedIdentityClientId }),
+  ),
+  graph: onGraph('EXOSEND_TRANSPORT=graph, set up right: Mail.Send granted, each message goes through Graph\'s sendMail with the same MIME.', () => undefined),
+  'smtp-auth-disabled-auto': scenario(
+    'EXOSEND_TRANSPORT=auto with SMTP AUTH disabled for the tenant: the first send meets 535 5.7.139, the mailbox switches to Graph.',
+    (s) => s.exchange.configureTenant(s.app.tenantId, { smtpAuthDisabled: true }),
+    'secret',
+    () => ({ EXOSEND_TRANSPORT: 'auto' }),
+  ),
+  'graph-permission-missing': onGraph('Mail.Send not granted on Microsoft Graph (or not consented): the Graph token has no roles.', (s) =>
+    s.identity.updateApp(s.app.clientId, { graphRoles: [] }),
+  ),
+  'graph-access-policy': onGraph('An application access policy (or an RBAC for Applications scope) leaves the mailbox out: sendMail gets 403 ErrorAccessDenied.', (s) =>
+    s.graph.scopeApp(s.app.clientId, [s.app.secondMailbox]),
+  ),
+  'graph-mailbox-not-enabled': onGraph('The mailbox has no Exchange Online licence (or is on-premises): sendMail gets MailboxNotEnabledForRESTAPI.', (s) =>
+    s.graph.setRestEnabled(s.app.mailbox, false),
+  ),
+  'graph-send-as-denied': onGraph('The mailbox lost Send As on billing@: a send from it through Graph gets 403 ErrorSendAsDenied.', (s) =>
+    s.exchange.revokeSendAs(s.app.mailbox, s.app.sendAsAddress),
+  ),
+  'graph-throttled': onGraph('Graph throttles the app on the mailbox: sendMail gets 429 ApplicationThrottled with Retry-After.', (s) =>
+    s.graph.failNext({ status: 429, code: 'ApplicationThrottled', message: 'Application is over its MailboxConcurrency limit.', retryAfterSeconds: 30 }, 1_000_000),
   ),
 } satisfies Record<string, SandboxScenario>;
 

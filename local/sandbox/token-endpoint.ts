@@ -83,7 +83,8 @@ export async function grantClientCredentials(
       appId: app.issueTokensAs?.appId ?? app.clientId,
       objectId: app.servicePrincipalId,
       appidacr,
-      roles: exchangeAudiences.includes(audience) ? app.roles : [],
+      // roles are per resource: Exchange's permissions in Exchange's tokens, Graph's in Graph's
+      roles: exchangeAudiences.includes(audience) ? app.roles : audience === 'https://graph.microsoft.com' ? (app.graphRoles ?? []) : [],
       displayName: app.displayName,
     },
     audience,

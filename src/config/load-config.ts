@@ -26,6 +26,10 @@ const vaultObjectName = (what: string) => z.string().regex(/^[0-9a-zA-Z-]{1,127}
 export const credentialKinds = ['secret', 'certificate', 'federated'] as const;
 export type CredentialKind = (typeof credentialKinds)[number];
 
+/** How a message leaves: SMTP AUTH XOAUTH2, Microsoft Graph sendMail with the same MIME, or SMTP with Graph where SMTP AUTH is off. */
+export const transportKinds = ['smtp', 'graph', 'auto'] as const;
+export type TransportKind = (typeof transportKinds)[number];
+
 const positiveInt = (fallback: number) =>
   z.coerce.number('must be a number').int('must be a whole number').positive('must be greater than 0').default(fallback);
 
@@ -52,6 +56,8 @@ const schema = z.object({
     .string()
     .regex(/^https:\/\/\S+\/\.default$/, 'must be a resource followed by /.default')
     .default('https://outlook.office365.com/.default'),
+  EXOSEND_TRANSPORT: z.enum(transportKinds, 'must be "smtp", "graph" or "auto"').default('smtp'),
+  EXOSEND_GRAPH_ENDPOINT: httpsUrl.default('https://graph.microsoft.com'),
   EXOSEND_RATE_PER_MINUTE: positiveInt(exchangeRatePerMinute),
   EXOSEND_MAX_CONNECTIONS: positiveInt(exchangeMaxConnections),
   EXOSEND_MAILBOXES: z
@@ -104,6 +110,10 @@ export interface ExosendConfig {
   rolesMode: 'entra' | 'rbac';
   smtp: { host: string; port: number };
   scope: string;
+  /** EXOSEND_TRANSPORT: `smtp` (default), `graph`, or `auto` (SMTP, and Graph for a mailbox where SMTP AUTH is off or unreachable). */
+  transport: TransportKind;
+  /** Microsoft Graph's address, without a trailing slash (a stand-in, a national cloud). */
+  graphEndpoint: string;
   ratePerMinute: number;
   maxConnections: number;
   /**
@@ -175,6 +185,8 @@ export function loadConfig(env: Environment = process.env): ExosendConfig {
     rolesMode: s.EXOSEND_ROLES_MODE,
     smtp: { host: s.EXOSEND_SMTP_HOST, port: s.EXOSEND_SMTP_PORT },
     scope: s.EXOSEND_SCOPE,
+    transport: s.EXOSEND_TRANSPORT,
+    graphEndpoint: s.EXOSEND_GRAPH_ENDPOINT,
     ratePerMinute: s.EXOSEND_RATE_PER_MINUTE,
     maxConnections: s.EXOSEND_MAX_CONNECTIONS,
     mailboxes: [...new Set([s.EXOSEND_MAILBOX, ...s.EXOSEND_MAILBOXES])],

@@ -19,6 +19,8 @@ const grantRole = `${app} > API permissions > Add a permission > APIs my organiz
 const newSecret = `${app} > Certificates & secrets > New client secret; copy its Value (not its Secret ID) into the vault {vaultUrl} as the secret {secretName} (\`az keyvault secret set --vault-name {vaultName} --name {secretName} --file <a file holding the Value>\`, not \`--value\`, which leaves the secret in the shell history). exosend reads the vault again when Entra refuses the secret it holds`;
 const uploadCertificate = `\`az ad app credential reset --id {clientId} --keyvault {vaultName} --cert {certificateName} --append\` (it reads the vault's current version and adds its public part; --append keeps the app's other credentials), or ${app} > Certificates & secrets > Certificates > Upload certificate, with the .cer from \`az keyvault certificate download --vault-name {vaultName} --name {certificateName} --file exosend.cer --encoding DER\``;
 const newCertificate = `\`az keyvault certificate create --vault-name {vaultName} --name {certificateName} --policy "$(az keyvault certificate get-default-policy)"\` (a new version, RSA, exportable key), then upload its public part: ${uploadCertificate}`;
+const grantGraphRole = `${app} > API permissions > Add a permission > Microsoft Graph > Application permissions > Mail.Send, then "Grant admin consent" until its status is green`;
+const graphRbac = `\`${newServicePrincipal}\`, \`New-ManagementScope -Name exosend-mailboxes -RecipientRestrictionFilter "PrimarySmtpAddress -eq '{mailbox}'"\`, then \`New-ManagementRoleAssignment -App {clientId} -Role "Application Mail.Send" -CustomResourceScope exosend-mailboxes\``;
 const vaultRole = 'Azure portal > Key vaults > {vaultName} > Access control (IAM) > Add role assignment > "Key Vault Secrets User" > Managed identity > the Function App (with the access-policy model: Access policies > Create > Secret permissions: Get)';
 
 export const catalogue: Record<DiagnosisCode, CatalogueEntry> = {
@@ -120,7 +122,7 @@ export const catalogue: Record<DiagnosisCode, CatalogueEntry> = {
   SMTP_AUTH_DISABLED: {
     stage: 'auth', retryable: false,
     cause: 'SMTP AUTH is disabled for the mailbox {mailbox} or the whole tenant (535 5.7.139); that blocks OAuth as well as passwords.',
-    fix: 'In Exchange Online PowerShell, for this mailbox only: `Set-CASMailbox -Identity {mailbox} -SmtpClientAuthenticationDisabled $false`; or tenant-wide: `Set-TransportConfig -SmtpClientAuthenticationDisabled $false` (check with `Get-CASMailbox -Identity {mailbox} | Format-List SmtpClientAuthenticationDisabled`). Changes can take up to an hour.',
+    fix: 'In Exchange Online PowerShell, for this mailbox only: `Set-CASMailbox -Identity {mailbox} -SmtpClientAuthenticationDisabled $false`; or tenant-wide: `Set-TransportConfig -SmtpClientAuthenticationDisabled $false` (check with `Get-CASMailbox -Identity {mailbox} | Format-List SmtpClientAuthenticationDisabled`). Changes can take up to an hour. Where SMTP AUTH must stay off (a security baseline), send through Microsoft Graph instead: set EXOSEND_TRANSPORT=graph (or auto) and grant ' + grantGraphRole + '.',
   },
   APP_NOT_REGISTERED_IN_EXCHANGE: {
     stage: 'auth', retryable: false,
@@ -199,5 +201,58 @@ export const catalogue: Record<DiagnosisCode, CatalogueEntry> = {
     stage: 'send', retryable: false,
     cause: 'Exchange refused the message for good with a reply exosend has no specific entry for (see the reply): often a message over the size limit (35 MB by default, base64 adds a third), more than 500 recipients, or an invalid address.',
     fix: 'Read the reply: fix the message (size, recipients, addresses), or the Exchange setting it names (Exchange admin center > Mailboxes > {mailbox} for per-mailbox limits). Sending it again unchanged will fail again.',
+  },
+  // Graph's error shapes: { "error": { "code", "message" } } with the HTTP status
+  // (microsoftgraph/microsoft-graph-docs-contrib, api-reference/v1.0/api/user-sendmail.md and concepts/errors.md)
+  GRAPH_PERMISSION_MISSING: {
+    stage: 'claims', retryable: false,
+    cause: 'The Microsoft Graph token for app {clientId} carries no Mail.Send role: the application permission was not added or admin consent was not granted, so Graph would answer 403 ErrorAccessDenied (EXOSEND_TRANSPORT sends through Graph).',
+    fix: `${grantGraphRole}. If the tenant scopes the app to some mailboxes with Exchange RBAC for Applications instead (no Entra permission), set EXOSEND_ROLES_MODE=rbac and in Exchange Online PowerShell run ${graphRbac}.`,
+  },
+  GRAPH_ACCESS_DENIED: {
+    stage: 'auth', retryable: false,
+    cause: 'Microsoft Graph refused app {clientId} access to the mailbox {mailbox} (403 ErrorAccessDenied): Mail.Send is not granted or not consented, the mailbox is outside the app\'s RBAC for Applications scope, or an application access policy excludes it.',
+    fix: [
+      'Check in order:',
+      `1. Permission: ${grantGraphRole}.`,
+      `2. RBAC for Applications: \`Test-ServicePrincipalAuthorization -Identity {clientId} -Resource {mailbox}\` must show "Application Mail.Send" with InScope True; if not: ${graphRbac}.`,
+      '3. Application access policy: `Test-ApplicationAccessPolicy -Identity {mailbox} -AppId {clientId}` must say Granted; add the mailbox to the policy\'s group, or `Remove-ApplicationAccessPolicy` when RBAC for Applications replaces it.',
+      'Exchange permissions can take up to an hour to apply.',
+    ].join('\n'),
+  },
+  GRAPH_MAILBOX_NOT_FOUND: {
+    stage: 'send', retryable: false,
+    cause: 'Microsoft Graph knows no mailbox {mailbox} in tenant {tenantId} (404 ErrorInvalidUser or ResourceNotFound): the address is mistyped, not the primary SMTP address or user principal name, or the mailbox lives in another tenant.',
+    fix: 'Set EXOSEND_MAILBOX (and EXOSEND_MAILBOXES) to the mailbox\'s user principal name or primary SMTP address: `Get-Mailbox -Identity {mailbox} | Format-List UserPrincipalName,PrimarySmtpAddress`; and EXOSEND_TENANT_ID ({tenantId}) to the tenant that holds it.',
+  },
+  GRAPH_MAILBOX_NOT_ENABLED: {
+    stage: 'send', retryable: false,
+    cause: 'The mailbox {mailbox} cannot be used through Microsoft Graph (MailboxNotEnabledForRESTAPI): it has no Exchange Online licence, is on-premises (hybrid), inactive or soft-deleted.',
+    fix: 'Assign the mailbox an Exchange Online licence in Microsoft 365 admin center > Users > Active users > {mailbox} > Licenses and apps (a shared mailbox needs none but must be in Exchange Online: `Get-Mailbox -Identity {mailbox} | Format-List RecipientTypeDetails,IsInactiveMailbox`); an on-premises mailbox must be migrated first, or keep EXOSEND_TRANSPORT=smtp for it.',
+  },
+  GRAPH_MESSAGE_TOO_LARGE: {
+    stage: 'send', retryable: false,
+    cause: 'Microsoft Graph refused the message for its size (ErrorMessageSizeExceeded, or 413): a sendMail request carries about 4 MB at most (base64 included), and the mailbox {mailbox} takes no more than its MaxSendSize (35 MB by default) in any case.',
+    fix: 'Send smaller attachments, or links to them. exosend sends through sendMail only: a message between about 4 MB and the mailbox\'s limit goes by SMTP (EXOSEND_TRANSPORT=smtp, where SMTP AUTH is allowed). Check the mailbox\'s limit with `Get-Mailbox -Identity {mailbox} | Format-List MaxSendSize`.',
+  },
+  GRAPH_INVALID_MIME: {
+    stage: 'send', retryable: false,
+    cause: 'Microsoft Graph could not read the message exosend posted (400 ErrorMimeContentInvalidBase64String or another invalid-MIME error): the body was not the base64 of a MIME message, or a proxy between the Function App and Graph changed it.',
+    fix: 'exosend composes and encodes the MIME itself: report the reply to exosend\'s maintainers. If EXOSEND_GRAPH_ENDPOINT points through a proxy, make sure it passes text/plain bodies unchanged.',
+  },
+  GRAPH_THROTTLED: {
+    stage: 'send', retryable: true,
+    cause: 'Microsoft Graph throttled app {clientId} on the mailbox {mailbox} (429 ApplicationThrottled / MailboxConcurrency): more than 4 concurrent requests, 10,000 requests in 10 minutes, or 150 MB uploaded in 5 minutes, counting every app instance and every other tool that uses this app registration.',
+    fix: 'exosend waits as long as Graph\'s Retry-After says and tries again. If it persists, lower EXOSEND_RATE_PER_MINUTE, and make sure no other workload uses app {clientId} against {mailbox}.',
+  },
+  GRAPH_UNAVAILABLE: {
+    stage: 'connect', retryable: true,
+    cause: 'Microsoft Graph could not be reached or answered with a server error (5xx, 503 with Retry-After), or gave no answer in time: a request with no answer may have been accepted.',
+    fix: 'exosend retries on its own where that cannot send twice. If it persists, check that the Function App reaches EXOSEND_GRAPH_ENDPOINT (default https://graph.microsoft.com) over HTTPS (outbound 443 in its VNet, NSG or firewall) and the Microsoft 365 service health.',
+  },
+  GRAPH_REJECTED: {
+    stage: 'send', retryable: false,
+    cause: 'Microsoft Graph refused the message for good with an answer exosend has no specific entry for (see the reply): often an invalid recipient address, more than 500 recipients, or a request Graph does not take.',
+    fix: 'Read the reply: fix the message (recipients, addresses, size), or the mailbox setting it names (Exchange admin center > Mailboxes > {mailbox}). Sending it again unchanged will fail again.',
   },
 };

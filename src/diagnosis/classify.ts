@@ -5,3 +5,4 @@
 export { classifySmtpError } from './classify-smtp.js';
 export { classifyIdentityError, identityReply, isIdentityError, isTransientIdentityError } from './classify-identity.js';
 export { classifyVaultError, isVaultError, retryAfterSecondsOf } from './classify-vault.js';
+export { classifyGraphOutcome, type GraphOutcome } from './classify-graph.js';

@@ -32,6 +32,15 @@ export const diagnosisCodes = [
   'TLS_REJECTED',
   'TEMPORARY_FAILURE',
   'SMTP_REJECTED',
+  'GRAPH_PERMISSION_MISSING',
+  'GRAPH_ACCESS_DENIED',
+  'GRAPH_MAILBOX_NOT_FOUND',
+  'GRAPH_MAILBOX_NOT_ENABLED',
+  'GRAPH_MESSAGE_TOO_LARGE',
+  'GRAPH_INVALID_MIME',
+  'GRAPH_THROTTLED',
+  'GRAPH_UNAVAILABLE',
+  'GRAPH_REJECTED',
 ] as const;
 
 export type DiagnosisCode = (typeof diagnosisCodes)[number];

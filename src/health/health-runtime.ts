@@ -2,7 +2,7 @@ import type { AppCredential } from '../auth/app-credential.js';
 import type { TokenProvider } from '../auth/token-provider.js';
 import type { ExosendConfig } from '../config/load-config.js';
 import type { MailSender } from '../pipeline/mail-sender.js';
-import type { MailboxTransport } from '../transport/mailbox-transport.js';
+import type { MailTransport } from '../transport/mail-transport.js';
 
 /**
  * What health reads of the worker's runtime (src/runtime/runtime.ts builds it, and satisfies this).
@@ -12,6 +12,6 @@ export interface HealthRuntime {
   config: ExosendConfig;
   credential: AppCredential;
   tokens: TokenProvider;
-  transports: ReadonlyMap<string, MailboxTransport>;
+  transports: ReadonlyMap<string, MailTransport>;
   sender: MailSender;
 }

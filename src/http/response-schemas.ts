@@ -54,7 +54,8 @@ export const sendResultSchema = z.object({
   messageId: z.string().meta({ description: 'The Message-ID header Exchange accepted, angle brackets included.' }),
   accepted: z.array(z.string()),
   rejected: z.array(z.string()),
-  response: z.string().meta({ description: "Exchange's reply to the message, such as `250 2.0.0 OK ...`." }),
+  response: z.string().meta({ description: "Exchange's reply to the message, such as `250 2.0.0 OK ...`, or Graph's `202 Accepted`." }),
+  transport: z.enum(['smtp', 'graph']).meta({ description: 'Which way the message left: SMTP AUTH, or Microsoft Graph sendMail (EXOSEND_TRANSPORT).' }),
 });
 
 const messageStatusValue = z.enum(['queued', 'sending', 'sent', 'failed']);

@@ -1,7 +1,8 @@
 import type { TokenProvider } from '../auth/token-provider.js';
 import { composeMessage } from '../mail/compose.js';
 import type { MailRequest } from '../mail/mail-request.js';
-import type { Delivery, MailboxTransport, SendOptions } from '../transport/mailbox-transport.js';
+import { composeMime } from '../mail/mime.js';
+import type { Delivery, MailTransport, SendOptions } from '../transport/mail-transport.js';
 
 export interface SendResult extends Delivery {
   id: string;
@@ -9,14 +10,15 @@ export interface SendResult extends Delivery {
 
 /** The one pipeline every trigger, the CLI and the local host call to send a validated request. */
 export class MailSender {
-  private readonly transports: ReadonlyMap<string, MailboxTransport>;
+  private readonly transports: ReadonlyMap<string, MailTransport>;
 
   constructor(
     private readonly mailbox: string,
-    private readonly tokens: TokenProvider,
-    transports: ReadonlyMap<string, MailboxTransport> | MailboxTransport,
+    /** The token the transport needs, checked before anything is composed; undefined when each transport gets its own (`auto`). */
+    private readonly tokens: TokenProvider | undefined,
+    transports: ReadonlyMap<string, MailTransport> | MailTransport,
   ) {
-    this.transports = transports instanceof Map ? transports : new Map([[mailbox, transports as MailboxTransport]]);
+    this.transports = transports instanceof Map ? transports : new Map([[mailbox, transports as MailTransport]]);
   }
 
   /**
@@ -29,10 +31,12 @@ export class MailSender {
   }
 
   async send(request: MailRequest, id: string, options: SendOptions = {}): Promise<SendResult> {
-    // From the cache when warm; a token Exchange would certainly refuse never reaches it.
-    await this.tokens.getToken();
+    // From the cache when warm; a token Exchange or Graph would certainly refuse never reaches it.
+    await this.tokens?.getToken();
     const mailbox = this.mailboxFor(request);
-    const delivery = await this.transports.get(mailbox)!.send(composeMessage(request, { id, mailbox }), options);
+    // composed once: whichever way it goes (SMTP, Graph, or Graph after SMTP), these are the bytes
+    const mail = await composeMime(composeMessage(request, { id, mailbox }));
+    const delivery = await this.transports.get(mailbox)!.send(mail, options);
     return { id, ...delivery };
   }
 }

@@ -26,7 +26,8 @@ function retriedByTheSdk(error: DeliveryFailed): boolean {
  */
 function mayHaveBeenAccepted(error: DeliveryFailed): boolean {
   const { code, smtp = '' } = error.diagnosis;
-  return code === 'TEMPORARY_FAILURE' && !/^[45]\d\d[ -]/.test(smtp) && !/ECONNREFUSED|ENOTFOUND|EAI_AGAIN|EHOSTUNREACH|ENETUNREACH/.test(smtp);
+  // Graph's no-answer (a timeout, a 504) reads like SMTP's: no status in front of the reply
+  return (code === 'TEMPORARY_FAILURE' || code === 'GRAPH_UNAVAILABLE') && !/^[45]\d\d[ -]/.test(smtp) && !/ECONNREFUSED|ENOTFOUND|EAI_AGAIN|EHOSTUNREACH|ENETUNREACH/.test(smtp);
 }
 
 /** Runs `attempt` again while it fails with a retryable diagnosis and the budget allows. */

@@ -1,10 +1,12 @@
 import type { AppCredential } from '../auth/app-credential.js';
 import { createAppCredential } from '../auth/create-app-credential.js';
 import { TokenProvider } from '../auth/token-provider.js';
-import { createBudget } from '../budget/create-budget.js';
 import { loadConfig, type ExosendConfig } from '../config/load-config.js';
 import { MailSender } from '../pipeline/mail-sender.js';
-import { MailboxTransport } from '../transport/mailbox-transport.js';
+import { trackEvent } from '../telemetry/telemetry.js';
+import type { TransportSwitch } from '../transport/auto-transport.js';
+import { createMailTransports } from '../transport/create-transports.js';
+import type { MailTransport } from '../transport/mail-transport.js';
 
 /** What a warm worker keeps between invocations, so that it pays for none of it twice. */
 export interface Runtime {
@@ -12,21 +14,32 @@ export interface Runtime {
   /** The app's credential (EXOSEND_CREDENTIAL), with its vault read cached for the worker's life. */
   credential: AppCredential;
   tokens: TokenProvider;
+  /** The Microsoft Graph token cache, when EXOSEND_TRANSPORT is graph or auto. */
+  graphTokens: TokenProvider | undefined;
   /** The default mailbox's transport (EXOSEND_MAILBOX). */
-  transport: MailboxTransport;
+  transport: MailTransport;
   /** One transport, with its own sessions and budget, per mailbox exosend authenticates as. */
-  transports: ReadonlyMap<string, MailboxTransport>;
+  transports: ReadonlyMap<string, MailTransport>;
   sender: MailSender;
 }
 
 export function createRuntime(config: ExosendConfig): Runtime {
   const credential = createAppCredential(config);
   const tokens = new TokenProvider(credential, { expect: config });
-  const transports = new Map(
-    config.mailboxes.map((mailbox) => [mailbox, new MailboxTransport({ ...config, mailbox, budget: createBudget(config, mailbox) }, tokens)]),
-  );
+  const { transports, graphTokens } = createMailTransports(config, credential, tokens, { onSwitch: reportSwitch });
   const transport = transports.get(config.mailbox)!;
-  return { config, credential, tokens, transport, transports, sender: new MailSender(config.mailbox, tokens, transports) };
+  // the token the transport needs is checked up front; `auto` asks for each when it needs it
+  const upFront = config.transport === 'smtp' ? tokens : config.transport === 'graph' ? graphTokens : undefined;
+  return { config, credential, tokens, graphTokens, transport, transports, sender: new MailSender(config.mailbox, upFront, transports) };
+}
+
+/**
+ * An `auto` mailbox changed its way out: a warning in the worker's log (the host keeps console
+ * output as traces) and the custom event `exosend.transport-switch`. Mailbox and code only.
+ */
+function reportSwitch(change: TransportSwitch): void {
+  console.warn(JSON.stringify({ event: 'exosend.transport-switch', ...change }));
+  trackEvent('exosend.transport-switch', { mailbox: change.mailbox, from: change.from, to: change.to, code: change.code });
 }
 
 let current: Runtime | undefined;

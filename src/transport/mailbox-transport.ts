@@ -1,11 +1,15 @@
 import { EventEmitter, once } from 'node:events';
-import nodemailer, { type SendMailOptions, type SMTPPoolSentMessageInfo, type Transporter } from 'nodemailer';
+import nodemailer, { type SMTPPoolSentMessageInfo, type Transporter } from 'nodemailer';
 import type { TokenProvider } from '../auth/token-provider.js';
-import { BudgetExhausted, countRecipients, type ConnectionLease, type MailboxBudget } from '../budget/budget.js';
+import { BudgetExhausted, type ConnectionLease, type MailboxBudget } from '../budget/budget.js';
 import { LocalBudget } from '../budget/local-budget.js';
 import type { ExosendConfig } from '../config/load-config.js';
 import { classifySmtpError } from '../diagnosis/classify.js';
+import type { ComposedMail } from '../mail/mime.js';
 import { DeliveryFailed } from '../diagnosis/failures.js';
+import type { Delivery, MailTransport, SendOptions } from './mail-transport.js';
+
+export type { Delivery, SendOptions } from './mail-transport.js';
 
 export type MailboxTransportOptions = Pick<
   ExosendConfig,
@@ -18,18 +22,6 @@ export type MailboxTransportOptions = Pick<
   /** An idle session closes after this, giving its connection back to every instance. */
   sessionIdleInMs?: number;
 };
-
-export interface Delivery {
-  messageId: string;
-  accepted: string[];
-  rejected: string[];
-  response: string;
-}
-
-export interface SendOptions {
-  /** How long the send may wait for the mailbox's budget (a connection, the minute, the day). */
-  waitUpToMs?: number;
-}
 
 const defaultWaitInMs = 30_000;
 
@@ -62,7 +54,8 @@ const idleCheckInMs = 500;
  * Why a pool of one per lease rather than one nodemailer pool: a pool opens connections on its
  * own, when it likes; a lease must exist before the connection does and end after it.
  */
-export class MailboxTransport {
+export class MailboxTransport implements MailTransport {
+  readonly kind = 'smtp';
   readonly budget: MailboxBudget;
   private readonly sessions: Session[] = [];
   private readonly freed = new EventEmitter();
@@ -94,11 +87,11 @@ export class MailboxTransport {
       });
   }
 
-  async send(message: SendMailOptions, options: SendOptions = {}): Promise<Delivery> {
+  async send(message: ComposedMail, options: SendOptions = {}): Promise<Delivery> {
     const deadline = Date.now() + (options.waitUpToMs ?? defaultWaitInMs);
     const session = await this.session(deadline);
     try {
-      const permit = await this.budget.takeSend(countRecipients(message), { waitUpToMs: Math.max(0, deadline - Date.now()) });
+      const permit = await this.budget.takeSend(message.recipients, { waitUpToMs: Math.max(0, deadline - Date.now()) });
       let accepted = true;
       try {
         return await this.sendWithFreshToken(session, message);
@@ -120,7 +113,7 @@ export class MailboxTransport {
     this.freed.emit('freed');
   }
 
-  private async sendWithFreshToken(session: Session, message: SendMailOptions): Promise<Delivery> {
+  private async sendWithFreshToken(session: Session, message: ComposedMail): Promise<Delivery> {
     try {
       return await sendOnce(session, message);
     } catch (error) {
@@ -235,22 +228,25 @@ export class MailboxTransport {
     return transporter;
   }
 
-  private failure(error: unknown, message: SendMailOptions): DeliveryFailed {
+  private failure(error: unknown, message: ComposedMail): DeliveryFailed {
     if (error instanceof DeliveryFailed) return error;
     const { mailbox, tenantId, clientId, scope } = this.options;
-    const from = typeof message.from === 'string' ? message.from : mailbox;
+    const from = message.from || mailbox;
     // scope: the 535 5.7.3 checklist shows the scope in use
     return new DeliveryFailed(classifySmtpError(error, { mailbox, tenantId, clientId, scope, from }));
   }
 }
 
-async function sendOnce(session: Session, message: SendMailOptions): Promise<Delivery> {
-  const info = await session.transporter.sendMail(message);
+/** The composed bytes as they are, with the envelope they were built with: nodemailer builds nothing here. */
+async function sendOnce(session: Session, message: ComposedMail): Promise<Delivery> {
+  const info = await session.transporter.sendMail({ raw: message.raw, envelope: message.envelope });
   return {
-    messageId: info.messageId,
+    // a raw message's own Message-ID: nodemailer would name one it made up for the raw node
+    messageId: message.messageId,
     accepted: info.accepted.map(String),
     rejected: info.rejected.map(String),
     response: info.response,
+    transport: 'smtp',
   };
 }
 

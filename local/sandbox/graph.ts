@@ -1,0 +1,234 @@
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { createServer } from 'node:https';
+import type { AccessTokenClaims } from './access-token.js';
+import type { ExchangeStandIn } from './exchange.js';
+import { decodeStrictBase64, readGraphMime } from './graph-mime.js';
+import { closeServer, handleWith, listen, sendJson } from './http.js';
+import type { TokenVerifier } from './identity.js';
+import type { TlsMaterial } from './pki.js';
+
+/**
+ * Microsoft Graph's sendMail, as far as exosend uses it, in front of the Exchange stand-in's
+ * directory and outbox. Its answers are Graph's: 202 with no body, or `{ "error": { "code",
+ * "message" } }` (microsoftgraph/microsoft-graph-docs-contrib, api-reference/v1.0/api/user-sendmail.md,
+ * concepts/errors.md, concepts/throttling-limits.md).
+ */
+export interface GraphStandInOptions {
+  tls: TlsMaterial;
+  identity: TokenVerifier;
+  exchange: ExchangeStandIn;
+}
+
+export interface GraphLimits {
+  /** Outlook's concurrent requests per app ("Limits per app ID"); the next one gets 429. */
+  concurrentRequestsPerApp: number;
+  /** A request body above this is refused with 413 (Graph's ~4 MB per request). */
+  maxRequestBytes: number;
+  /** How long each request takes: lets concurrency show. */
+  latencyInMs: number;
+  /** The mailbox's MaxSendSize (35 MB by default): a larger message is ErrorMessageSizeExceeded. */
+  maxMessageBytes: number;
+}
+
+export interface GraphCounters {
+  requests: number;
+  accepted: number;
+  /** Every error answer, in order: status and Graph's code. */
+  errors: { status: number; code: string }[];
+  /** Highest number of requests in flight at once, per app. */
+  maxInFlight: Record<string, number>;
+}
+
+export interface GraphFault {
+  status: number;
+  code: string;
+  message: string;
+  retryAfterSeconds?: number;
+}
+
+export interface GraphStandIn {
+  url: string;
+  counters: GraphCounters;
+  readonly limits: GraphLimits;
+  setLimits(limits: Partial<GraphLimits>): void;
+  /** The next `count` sendMail requests get this answer (throttling, an outage) instead of being judged. */
+  failNext(fault: GraphFault, count?: number): void;
+  /** The next `count` sendMail requests are carried out (accepted) but never answered: the ambiguous timeout. */
+  acceptWithoutAnswer(count?: number): void;
+  /** Whether the mailbox can be reached through REST (false: MailboxNotEnabledForRESTAPI, as for an unlicensed or on-premises one). */
+  setRestEnabled(mailbox: string, enabled: boolean): void;
+  /** RBAC for Applications or an application access policy: the mailboxes app `appId` may reach; undefined: all. */
+  scopeApp(appId: string, mailboxes: string[] | undefined): void;
+  reset(): void;
+  close(): Promise<void>;
+}
+
+const graphAudiences = new Set(['https://graph.microsoft.com', '00000003-0000-0000-c000-000000000000']);
+
+export async function startGraphStandIn(options: GraphStandInOptions): Promise<GraphStandIn> {
+  const { exchange } = options;
+  const defaults: GraphLimits = { concurrentRequestsPerApp: 4, maxRequestBytes: 4 * 1024 * 1024, latencyInMs: 0, maxMessageBytes: 35 * 1024 * 1024 };
+  const limits: GraphLimits = { ...defaults };
+  const counters: GraphCounters = { requests: 0, accepted: 0, errors: [], maxInFlight: {} };
+  const inFlight = new Map<string, number>();
+  const restDisabled = new Set<string>();
+  const scopes = new Map<string, Set<string>>();
+  let faults: { fault: GraphFault; remaining: number } | undefined;
+  let silent = 0;
+  const hung = new Set<ServerResponse>();
+  let url = '';
+
+  const graphError = (response: ServerResponse, status: number, code: string, message: string, headers: Record<string, string> = {}) => {
+    counters.errors.push({ status, code });
+    const date = new Date().toISOString().slice(0, 19);
+    sendJson(response, status, { error: { code, message, innerError: { date, 'request-id': randomUUID(), 'client-request-id': randomUUID() } } }, { 'request-id': randomUUID(), ...headers });
+  };
+
+  /** Graph's front door: a token it can read, for Graph, unexpired (401 InvalidAuthenticationToken otherwise). */
+  async function authenticate(request: IncomingMessage, response: ServerResponse): Promise<AccessTokenClaims | undefined> {
+    const [scheme, token] = (request.headers.authorization ?? '').split(' ');
+    if (scheme?.toLowerCase() !== 'bearer' || !token) {
+      graphError(response, 401, 'InvalidAuthenticationToken', 'Access token is empty.');
+      return undefined;
+    }
+    let claims: AccessTokenClaims;
+    try {
+      claims = await options.identity.verifyToken(token);
+    } catch {
+      graphError(response, 401, 'InvalidAuthenticationToken', 'Access token validation failure.');
+      return undefined;
+    }
+    if (!graphAudiences.has(claims.aud)) {
+      graphError(response, 401, 'InvalidAuthenticationToken', 'Access token validation failure. Invalid audience.');
+      return undefined;
+    }
+    return claims;
+  }
+
+  async function readLimited(request: IncomingMessage): Promise<Buffer | undefined> {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    for await (const chunk of request) {
+      size += (chunk as Buffer).length;
+      if (size <= limits.maxRequestBytes) chunks.push(chunk as Buffer);
+    }
+    return size > limits.maxRequestBytes ? undefined : Buffer.concat(chunks);
+  }
+
+  async function sendMail(request: IncomingMessage, response: ServerResponse, address: string): Promise<void> {
+    const body = await readLimited(request);
+    if (!body) return graphError(response, 413, 'RequestEntityTooLarge', 'The request body is larger than the maximum supported size (4 MB).');
+    const claims = await authenticate(request, response);
+    if (!claims) return;
+    const app = claims.appid.toLowerCase();
+    const running = (inFlight.get(app) ?? 0) + 1;
+    if (running > limits.concurrentRequestsPerApp) {
+      return graphError(response, 429, 'ApplicationThrottled', 'Application is over its MailboxConcurrency limit.', { 'retry-after': '1' });
+    }
+    inFlight.set(app, running);
+    counters.maxInFlight[app] = Math.max(counters.maxInFlight[app] ?? 0, running);
+    try {
+      if (limits.latencyInMs > 0) await new Promise((resolve) => setTimeout(resolve, limits.latencyInMs));
+      await judge(response, body, address, claims);
+    } finally {
+      inFlight.set(app, (inFlight.get(app) ?? 1) - 1);
+    }
+  }
+
+  async function judge(response: ServerResponse, body: Buffer, address: string, claims: AccessTokenClaims): Promise<void> {
+    if (faults && faults.remaining > 0) {
+      faults.remaining -= 1;
+      const { status, code, message, retryAfterSeconds } = faults.fault;
+      return graphError(response, status, code, message, retryAfterSeconds === undefined ? {} : { 'retry-after': String(retryAfterSeconds) });
+    }
+    const mailbox = exchange.directory.mailbox(address);
+    if (!mailbox || mailbox.tenantId.toLowerCase() !== claims.tid.toLowerCase()) {
+      return graphError(response, 404, 'ErrorInvalidUser', `The requested user '${address}' is invalid.`);
+    }
+    // application permission Mail.Send, or RBAC for Applications ("Application Mail.Send") for a registered principal
+    const principal = exchange.directory.servicePrincipal(claims.tid, claims.appid);
+    const permitted = claims.roles?.includes('Mail.Send') || principal?.rbac === true;
+    const scope = scopes.get(claims.appid.toLowerCase());
+    if (!permitted || (scope && !scope.has(mailbox.address.toLowerCase()))) {
+      return graphError(response, 403, 'ErrorAccessDenied', 'Access is denied. Check credentials and try again.');
+    }
+    if (restDisabled.has(mailbox.address.toLowerCase())) {
+      return graphError(response, 404, 'MailboxNotEnabledForRESTAPI', 'The mailbox is either inactive, soft-deleted, or is hosted on-premise.');
+    }
+    const raw = decodeStrictBase64(body.toString('latin1'));
+    const mime = raw && readGraphMime(raw);
+    if (!raw || !mime) return graphError(response, 400, 'ErrorMimeContentInvalidBase64String', 'Invalid base64 string for MIME content.');
+    if (raw.length > limits.maxMessageBytes) {
+      return graphError(response, 400, 'ErrorMessageSizeExceeded', 'The message exceeds the maximum supported size., Cannot save changes made to an item to store.');
+    }
+    const from = mime.from ?? mailbox.address;
+    if (from.toLowerCase() !== mailbox.address.toLowerCase() && !mailbox.sendAs.has(from.toLowerCase())) {
+      return graphError(response, 403, 'ErrorSendAsDenied', 'The user account which was used to submit this request does not have the right to send mail on behalf of the specified sending account., Cannot submit message.');
+    }
+    if (mime.recipients.length === 0) return graphError(response, 400, 'ErrorInvalidRecipients', 'At least one recipient is not valid., A message can\'t be sent because it contains no recipients.');
+    const messageId = /^Message-ID:\s*(\S+)/im.exec(mime.delivered.toString('latin1'))?.[1] ?? `<${randomUUID()}@graph.sandbox>`;
+    if (silent > 0) {
+      // carried out, then the answer is lost: the client cannot tell whether it went
+      silent -= 1;
+      await exchange.deliver(accepted(mailbox.address, from, mime.recipients, mime.delivered, messageId, claims));
+      counters.accepted += 1;
+      hung.add(response);
+      return;
+    }
+    await exchange.deliver(accepted(mailbox.address, from, mime.recipients, mime.delivered, messageId, claims));
+    counters.accepted += 1;
+    response.writeHead(202, { 'request-id': randomUUID(), 'content-length': '0' });
+    response.end();
+  }
+
+  async function route(request: IncomingMessage, response: ServerResponse): Promise<void> {
+    counters.requests += 1;
+    const path = new URL(request.url ?? '/', url).pathname;
+    const send = /^\/v1\.0\/users\/([^/]+)\/sendMail$/i.exec(path);
+    if (request.method === 'POST' && send) return sendMail(request, response, decodeURIComponent(send[1]!));
+    for await (const _ of request) void _;
+    return graphError(response, 400, 'BadRequest', `Resource not found for the segment '${path.split('/').pop() ?? ''}'.`);
+  }
+
+  const server = createServer({ cert: options.tls.certPem, key: options.tls.keyPem }, handleWith(route));
+  url = `https://127.0.0.1:${await listen(server)}`;
+
+  return {
+    url,
+    counters,
+    limits,
+    setLimits: (patch) => void Object.assign(limits, patch),
+    failNext: (fault, count = 1) => void (faults = { fault, remaining: count }),
+    acceptWithoutAnswer: (count = 1) => void (silent = count),
+    setRestEnabled: (mailbox, enabled) => void (enabled ? restDisabled.delete(mailbox.toLowerCase()) : restDisabled.add(mailbox.toLowerCase())),
+    scopeApp: (appId, mailboxes) => void (mailboxes ? scopes.set(appId.toLowerCase(), new Set(mailboxes.map((m) => m.toLowerCase()))) : scopes.delete(appId.toLowerCase())),
+    reset() {
+      faults = undefined;
+      silent = 0;
+      restDisabled.clear();
+      scopes.clear();
+      Object.assign(limits, defaults);
+      Object.assign(counters, { requests: 0, accepted: 0, maxInFlight: {} });
+      counters.errors.length = 0;
+    },
+    async close() {
+      for (const response of hung) response.destroy();
+      await closeServer(server);
+    },
+  };
+}
+
+function accepted(mailbox: string, from: string, recipients: string[], raw: Buffer, messageId: string, claims: AccessTokenClaims) {
+  return {
+    id: randomUUID(),
+    mailbox,
+    envelope: { mailFrom: from, rcptTo: recipients },
+    raw,
+    messageId,
+    claims,
+    receivedAt: new Date(),
+    sessionId: `graph-${randomUUID()}`,
+    transport: 'graph' as const,
+  };
+}

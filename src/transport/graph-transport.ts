@@ -1,0 +1,91 @@
+import type { MailboxBudget } from '../budget/budget.js';
+import type { ExosendConfig } from '../config/load-config.js';
+import { classifyGraphOutcome } from '../diagnosis/classify.js';
+import { withBccHeader, type ComposedMail } from '../mail/mime.js';
+import { RequestRejected } from '../mail/request-rejected.js';
+import { DeliveryFailed } from '../diagnosis/failures.js';
+import { GraphError, type GraphClient } from './graph-client.js';
+import type { Delivery, MailTransport, SendOptions } from './mail-transport.js';
+
+/**
+ * Microsoft Graph refuses a request above about 4 MB (the sendMail page's MIME section and
+ * concepts/outlook-large-attachments.md in microsoftgraph/microsoft-graph-docs-contrib: "4 MB" for
+ * one request; larger messages go through a draft and an upload session). The posted body is the
+ * base64 of the MIME: this counts that.
+ */
+export const graphSendMailLimitInBytes = 4 * 1024 * 1024;
+
+const defaultWaitInMs = 30_000;
+
+export type GraphTransportOptions = Pick<ExosendConfig, 'mailbox' | 'tenantId' | 'clientId'> & {
+  /** The mailbox's budget, shared with its SMTP transport: Exchange's 30 a minute and 10,000 recipients a day hold either way. */
+  budget: MailboxBudget;
+  /** The app's Graph concurrency (Outlook service limits: 4 requests at once per app), shared by every mailbox and instance. */
+  concurrency: MailboxBudget;
+  /** The Graph token's scope, for a diagnosis that names it. */
+  scope: string;
+};
+
+/**
+ * One mailbox's way through Microsoft Graph: `POST /v1.0/users/{mailbox}/sendMail` with the
+ * base64 of the MIME composed once (Content-Type text/plain, as the sendMail page asks). The
+ * mailbox in the URL is the one that sends, so its copy lands in its own Sent Items, as on SMTP.
+ * 202 means accepted for sending: never sent again, whatever follows.
+ */
+export class GraphTransport implements MailTransport {
+  readonly kind = 'graph';
+  readonly budget: MailboxBudget;
+
+  constructor(
+    private readonly options: GraphTransportOptions,
+    private readonly client: GraphClient,
+  ) {
+    this.budget = options.budget;
+  }
+
+  async send(mail: ComposedMail, options: SendOptions = {}): Promise<Delivery> {
+    const body = withBccHeader(mail).toString('base64');
+    if (Buffer.byteLength(body) > graphSendMailLimitInBytes) {
+      throw new RequestRejected(
+        'MESSAGE_TOO_LARGE',
+        `The message is ${Buffer.byteLength(body)} bytes as Graph's sendMail carries it (base64), above its limit of ${graphSendMailLimitInBytes} (about 4 MB). A larger one needs a draft and an upload session (Microsoft Graph application permission Mail.ReadWrite), which exosend does not use: send it by SMTP, or smaller.`,
+        [{ path: 'attachments', message: `at most ${graphSendMailLimitInBytes} bytes once encoded, through Microsoft Graph` }],
+      );
+    }
+    const deadline = Date.now() + (options.waitUpToMs ?? defaultWaitInMs);
+    const lease = await this.options.concurrency.takeConnection('send', { waitUpToMs: Math.max(0, deadline - Date.now()) });
+    try {
+      const permit = await this.budget.takeSend(mail.recipients, { waitUpToMs: Math.max(0, deadline - Date.now()) });
+      let accepted = true;
+      try {
+        const response = await this.client.request({
+          method: 'POST',
+          path: `/v1.0/users/${encodeURIComponent(this.options.mailbox)}/sendMail`,
+          contentType: 'text/plain',
+          body,
+        });
+        return { messageId: mail.messageId, accepted: [...mail.envelope.to], rejected: [], response: `${response.status} Accepted`, transport: 'graph' };
+      } catch (error) {
+        // an answer with a status refused the message; no answer (or a gateway timeout) may have sent it
+        accepted = !(error instanceof GraphError && error.status !== undefined && error.status !== 504);
+        throw this.failure(error, mail);
+      } finally {
+        permit.release(accepted);
+      }
+    } finally {
+      lease.release();
+    }
+  }
+
+  close(): void {
+    this.budget.close();
+    // shared by the app's Graph transports, which all close together; closing twice is harmless
+    this.options.concurrency.close();
+  }
+
+  private failure(error: unknown, mail: ComposedMail): unknown {
+    if (error instanceof DeliveryFailed || !(error instanceof GraphError)) return error;
+    const { mailbox, tenantId, clientId, scope } = this.options;
+    return new DeliveryFailed(classifyGraphOutcome(error.outcome(), { mailbox, tenantId, clientId, scope, from: mail.from || mailbox }));
+  }
+}
