@@ -7,6 +7,8 @@ import { logEvent } from '../http/log.js';
 import { readMailRequest } from '../http/read-mail-request.js';
 import { DeliveryFailed } from '../pipeline/errors.js';
 import { inCallRetryPolicy, withRetries } from '../pipeline/retry.js';
+import { getSendRecords } from '../queue/queue-runtime.js';
+import { sendAnswer, sendOnce } from '../queue/send-once.js';
 import { getRuntime } from '../runtime.js';
 import { trackMailEvent } from '../telemetry/mail-events.js';
 
@@ -16,7 +18,10 @@ import { trackMailEvent } from '../telemetry/mail-events.js';
  */
 const budgetWaitInMs = 20_000;
 
-/** POST /api/send: sends now and answers with Exchange's reply, or with the diagnosis. */
+/**
+ * POST /api/send: sends now and answers with Exchange's reply, or with the diagnosis. With storage,
+ * the send has a record and its idempotency key names one message, whichever route (send-once.ts).
+ */
 export async function sendMail(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
   const started = performance.now();
   let id: string | undefined;
@@ -25,10 +30,13 @@ export async function sendMail(request: HttpRequest, context: InvocationContext)
     const mail = await readMailRequest(request, config);
     const requestId = mail.idempotencyKey ?? randomUUID();
     id = requestId;
-    const result = await withRetries(() => sender.send(mail, requestId, { waitUpToMs: budgetWaitInMs }), inCallRetryPolicy, ({ attempt, code }) => {
-      logEvent(context, 'retry', { id: requestId, code, attempt });
-      trackMailEvent('http', { kind: 'retry', id: requestId, code, attempts: attempt - 1 });
-    });
+    const send = () =>
+      withRetries(() => sender.send(mail, requestId, { waitUpToMs: budgetWaitInMs }), inCallRetryPolicy, ({ attempt, code }) => {
+        logEvent(context, 'retry', { id: requestId, code, attempt });
+        trackMailEvent('http', { kind: 'retry', id: requestId, code, attempts: attempt - 1 });
+      });
+    const records = await getSendRecords();
+    const result = records ? await sendOnce(records, mail, requestId, send) : sendAnswer(await send());
     const durationMs = Math.round(performance.now() - started);
     logEvent(context, 'sent', { id, durationMs });
     trackMailEvent('http', { kind: 'sent', id, messageId: result.messageId, durationMs });

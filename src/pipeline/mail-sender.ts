@@ -5,6 +5,8 @@ import type { Delivery, MailboxTransport, SendOptions } from '../transport/mailb
 
 export interface SendResult extends Delivery {
   id: string;
+  /** The mailbox that authenticated and sent it. */
+  mailbox: string;
 }
 
 /** The one pipeline every trigger, the CLI and the local host call to send a validated request. */
@@ -33,6 +35,6 @@ export class MailSender {
     await this.tokens.getToken();
     const mailbox = this.mailboxFor(request);
     const delivery = await this.transports.get(mailbox)!.send(composeMessage(request, { id, mailbox }), options);
-    return { id, ...delivery };
+    return { id, mailbox, ...delivery };
   }
 }

@@ -10,6 +10,7 @@ import { budgetDiagnosis } from '../budget/budget-diagnosis.js';
 import { DeliveryFailed, RequestRejected, type FieldProblem } from '../pipeline/errors.js';
 import type { MailSender } from '../pipeline/mail-sender.js';
 import { deadLetterText, type DeadLetter } from './dead-letter.js';
+import type { DeliveryStore } from './delivery-store.js';
 import { loadRequest, putEnvelope } from './enqueue.js';
 import { decodeQueueMessage, type AttemptRecord, type Envelope } from './queue-message.js';
 import { retryDelaySeconds } from './retry-delay.js';
@@ -37,6 +38,8 @@ export interface QueueDeps {
   sender: Pick<MailSender, 'send'>;
   storage: QueueStorage;
   store: StatusStore;
+  /** Each sent message's recipients, for delivery reports to update; absent, none are recorded. */
+  deliveries?: DeliveryStore;
 }
 
 export type QueueOutcome =
@@ -105,7 +108,9 @@ export async function processQueueMessage(body: unknown, queueMessageId: string,
   }
   // Sent: from here on, nothing may lead to a second send. A Table hiccup is retried in place; if
   // storage stays down the error goes to the host, and the claim's lease holds off a resend.
-  await withTries(() => deps.store.markSent(claim.record, sent.messageId));
+  await withTries(() => deps.store.markSent(claim.record, sent.messageId, { mailbox: sent.mailbox, response: sent.response }));
+  // the message is out: a recipient list that cannot be written costs its tracking, never a resend
+  await withTries(async () => deps.deliveries?.recordSent(envelope.id, sent.messageId, sent)).catch(() => undefined);
   if (envelope.blob) await deps.storage.requests.deleteBlob(envelope.blob).catch(() => undefined);
   return { kind: 'sent', id: envelope.id, messageId: sent.messageId, attempts };
 }
