@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { SMTPServerEnvelope } from 'smtp-server';
 import type { AccessTokenClaims } from './access-token.js';
+import type { EnvelopeDsn } from './envelope-dsn.js';
 import type { Mailbox } from './exchange-directory.js';
 import { exchangeReplies, type SmtpReply } from './exchange-replies.js';
 import { readSubmittedHeaders } from './message-headers.js';
@@ -17,6 +18,8 @@ export interface AcceptedMessage {
   claims: AccessTokenClaims;
   receivedAt: Date;
   sessionId: string;
+  /** The delivery status notifications it asked for (RFC 3461), when it asked. */
+  dsn?: EnvelopeDsn;
 }
 
 export interface Submission {
