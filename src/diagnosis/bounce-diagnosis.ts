@@ -11,6 +11,7 @@ export const bounceCodes = [
   'REJECTED_BY_POLICY',
   'MESSAGE_TOO_LARGE_FOR_RECIPIENT',
   'ROUTING_FAILED',
+  'SENDER_REJECTED',
   'DELIVERY_DELAYED',
   'DELIVERY_EXPIRED',
   'RECIPIENT_REJECTED',
@@ -70,6 +71,11 @@ const catalogue: Record<BounceCode, Entry> = {
     cause: "Exchange could not route the message to the recipient's domain (5.4.x: no MX, a DNS failure, a loop).",
     fix: "Check the recipient's domain is spelled right and has mail servers (its MX record).",
   },
+  SENDER_REJECTED: {
+    suppress: false,
+    cause: "The recipient's server refused the sender's address (5.1.7 / 5.1.8): the recipient may well exist.",
+    fix: "Check the From domain's SPF, DKIM and DMARC, and whether the sending mailbox is restricted (Microsoft Defender > Restricted entities).",
+  },
   DELIVERY_DELAYED: {
     suppress: false,
     cause: "Exchange has not delivered the message yet and keeps trying (4.x.x): the recipient's server is slow, busy or refusing for now.",
@@ -87,19 +93,25 @@ const catalogue: Record<BounceCode, Entry> = {
   },
 };
 
-/** The catalogue's reading of a recipient's status code and the server's words; undefined for a success (2.x.x). */
-export function diagnoseBounce(statusCode: string | undefined, detail = ''): BounceDiagnosis | undefined {
+/**
+ * The catalogue's reading of a recipient's status code, the report's Action and the server's
+ * words; undefined for a success (2.x.x). Exchange writes detail codes of three digits (5.1.351,
+ * 5.4.316). A 4.x.x with Action `failed` is a try Exchange gave up on: permanent for the message.
+ */
+export function diagnoseBounce(statusCode: string | undefined, action: 'failed' | 'delayed' | string = 'failed', detail = ''): BounceDiagnosis | undefined {
   const match = /^([245])\.(\d{1,3})\.(\d{1,3})$/.exec(statusCode ?? '');
   if (!match || match[1] === '2') return undefined;
   const [, klass, subject, detailCode] = match;
-  const permanent = klass === '5';
-  const code = bounceCode(permanent, subject!, detailCode!, detail);
+  const permanent = klass === '5' || action === 'failed';
+  const code = bounceCode(klass === '5', action === 'delayed', subject!, detailCode!, detail);
   return { code, permanent, ...catalogue[code] };
 }
 
-function bounceCode(permanent: boolean, subject: string, detailCode: string, text: string): BounceCode {
+function bounceCode(permanent: boolean, delayed: boolean, subject: string, detailCode: string, text: string): BounceCode {
+  if (delayed) return 'DELIVERY_DELAYED';
   if (subject === '4' && detailCode === '7') return 'DELIVERY_EXPIRED';
-  if (!permanent) return subject === '2' && detailCode === '2' ? 'RECIPIENT_MAILBOX_FULL' : 'DELIVERY_DELAYED';
+  if (!permanent) return subject === '2' && detailCode === '2' ? 'RECIPIENT_MAILBOX_FULL' : 'DELIVERY_EXPIRED';
+  if (subject === '1' && (detailCode === '7' || detailCode === '8')) return 'SENDER_REJECTED';
   if (subject === '1') return 'RECIPIENT_NOT_FOUND';
   if (subject === '2' && detailCode === '2') return 'RECIPIENT_MAILBOX_FULL';
   if (subject === '2' && detailCode === '1') return 'RECIPIENT_MAILBOX_DISABLED';
