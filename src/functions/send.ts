@@ -30,8 +30,8 @@ export async function sendMail(request: HttpRequest, context: InvocationContext)
     const mail = await readMailRequest(request, config);
     const requestId = mail.idempotencyKey ?? randomUUID();
     id = requestId;
-    const send = () =>
-      withRetries(() => sender.send(mail, requestId, { waitUpToMs: budgetWaitInMs }), inCallRetryPolicy, ({ attempt, code }) => {
+    const send = (request = mail) =>
+      withRetries(() => sender.send(request, requestId, { waitUpToMs: budgetWaitInMs }), inCallRetryPolicy, ({ attempt, code }) => {
         logEvent(context, 'retry', { id: requestId, code, attempt });
         trackMailEvent('http', { kind: 'retry', id: requestId, code, attempts: attempt - 1 });
       });

@@ -11,6 +11,7 @@ import { logEvent } from './log.js';
 export const rejectionStatus: Record<RejectionCode, number> = {
   INVALID_REQUEST: 400,
   SENDER_NOT_ALLOWED: 403,
+  RECIPIENT_SUPPRESSED: 403,
   MESSAGE_TOO_LARGE: 413,
   UNSUPPORTED_MEDIA_TYPE: 415,
   IDEMPOTENCY_KEY_REUSED: 409,

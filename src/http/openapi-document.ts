@@ -143,7 +143,7 @@ const neverSends = 'it asks neither Exchange, Entra nor Key Vault: the queue doe
  */
 export const cannotAnswer: Record<DescribedRoute, Partial<Record<FailureKind, string>>> = {
   send: { notFound: 'it looks up no id' },
-  enqueue: { refused: neverSends, transient: neverSends, budgetSpent: 'a queued message waits for the budget by itself', notFound: 'it looks up no id' },
+  enqueue: { RECIPIENT_SUPPRESSED: 'the queue drops suppressed recipients when it sends, and dead-letters a message left with none', refused: neverSends, transient: neverSends, budgetSpent: 'a queued message waits for the budget by itself', notFound: 'it looks up no id' },
   getMessage: {
     ...(Object.fromEntries(Object.keys(rejectionStatus).map((code) => [code, noMailRequest])) as Record<RejectionCode, string>),
     refused: neverSends,

@@ -58,6 +58,10 @@ export const sendResultSchema = z.object({
   accepted: z.array(z.string()),
   rejected: z.array(z.string()),
   response: z.string().meta({ description: "Exchange's reply to the message, such as `250 2.0.0 OK ...`." }),
+  suppressed: z
+    .array(z.object({ recipient: z.string(), code: z.literal('RECIPIENT_SUPPRESSED'), reason: z.string() }))
+    .optional()
+    .meta({ description: 'Recipients left out because they hard-bounced before (the others went); only when there are any.' }),
 });
 
 const messageStatusValue = z.enum(['queued', 'sending', 'sent', 'failed']);

@@ -3,8 +3,8 @@ export const recipientStatuses = ['pending', 'delivered', 'delayed', 'failed', '
 
 export type RecipientStatus = (typeof recipientStatuses)[number];
 
-/** Who said so: Exchange's reply to RCPT TO, a delivery report read back from the mailbox, message trace, or the horizon passing in silence. */
-export const deliverySources = ['smtp', 'report', 'trace', 'horizon'] as const;
+/** Who said so: Exchange's reply to RCPT TO, a delivery report read back from the mailbox, message trace, the horizon passing in silence, or exosend's suppression list (not sent at all). */
+export const deliverySources = ['smtp', 'report', 'trace', 'horizon', 'suppression'] as const;
 
 export type DeliverySource = (typeof deliverySources)[number];
 

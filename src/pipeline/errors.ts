@@ -6,7 +6,7 @@ export interface FieldProblem {
   message: string;
 }
 
-export type RejectionCode = 'INVALID_REQUEST' | 'SENDER_NOT_ALLOWED' | 'MESSAGE_TOO_LARGE' | 'UNSUPPORTED_MEDIA_TYPE' | 'IDEMPOTENCY_KEY_REUSED';
+export type RejectionCode = 'INVALID_REQUEST' | 'SENDER_NOT_ALLOWED' | 'RECIPIENT_SUPPRESSED' | 'MESSAGE_TOO_LARGE' | 'UNSUPPORTED_MEDIA_TYPE' | 'IDEMPOTENCY_KEY_REUSED';
 
 /** Details a rejection carries at most: an answer, a log line or a dead letter stays small whatever was sent. */
 export const maxDetails = 20;

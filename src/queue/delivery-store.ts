@@ -1,9 +1,10 @@
 import { createHash } from 'node:crypto';
 import { RestError, type TableClient, type TransactionAction } from '@azure/data-tables';
+import { recipientSuppressedCode, type Suppression } from './suppression-list.js';
 import { supersedes, type RecipientDelivery, type RecipientStatus, type DeliverySource } from '../mail/recipient-delivery.js';
 
 /** What Exchange said to a recipient at RCPT TO; never changes once written. */
-export type SmtpVerdict = 'accepted' | 'rejected';
+export type SmtpVerdict = 'accepted' | 'rejected' | 'suppressed';
 
 export interface RecipientRow extends RecipientDelivery {
   smtp: SmtpVerdict;
@@ -37,8 +38,11 @@ export class DeliveryStore {
   constructor(private readonly table: TableClient) {}
 
   /** The recipients of a message Exchange took: pending where it accepted them, failed where it refused them. */
-  async recordSent(id: string, messageId: string, sent: { accepted: readonly string[]; rejected: readonly string[] }, at = new Date().toISOString()): Promise<void> {
+  async recordSent(id: string, messageId: string, sent: { accepted: readonly string[]; rejected: readonly string[]; suppressed?: readonly Suppression[] }, at = new Date().toISOString()): Promise<void> {
     const rows = [
+      ...(sent.suppressed ?? []).map((s) =>
+        row(id, { recipient: s.recipient, smtp: 'suppressed', status: 'failed', diagnosis: recipientSuppressedCode, detail: `suppressed since ${s.at}: ${s.reason}`, at, source: 'suppression' }),
+      ),
       ...sent.accepted.map((recipient) => row(id, { recipient, smtp: 'accepted', status: 'pending', at, source: 'smtp' })),
       ...sent.rejected.map((recipient) => row(id, { recipient, smtp: 'rejected', status: 'failed', at, source: 'smtp' })),
     ];

@@ -11,6 +11,8 @@ import { DeliveryFailed, RequestRejected, type FieldProblem } from '../pipeline/
 import type { MailSender } from '../pipeline/mail-sender.js';
 import { deadLetterText, type DeadLetter } from './dead-letter.js';
 import type { DeliveryStore } from './delivery-store.js';
+import { dropSuppressed } from './drop-suppressed.js';
+import type { Suppression, SuppressionList } from './suppression-list.js';
 import { loadRequest, putEnvelope } from './enqueue.js';
 import { decodeQueueMessage, type AttemptRecord, type Envelope } from './queue-message.js';
 import { retryDelaySeconds } from './retry-delay.js';
@@ -40,6 +42,8 @@ export interface QueueDeps {
   store: StatusStore;
   /** Each sent message's recipients, for delivery reports to update; absent, none are recorded. */
   deliveries?: DeliveryStore;
+  /** Recipients that hard-bounced before: left out of every send. */
+  suppressions?: SuppressionList;
 }
 
 export type QueueOutcome =
@@ -94,9 +98,13 @@ export async function processQueueMessage(body: unknown, queueMessageId: string,
   if (rejection) return deadLetter(deps, envelope, attempts, { code: rejection.code, reason: rejection.message, details: rejection.details });
 
   let sent;
+  let suppressed: Suppression[] = [];
   try {
-    sent = await deps.sender.send(request!, envelope.id, { waitUpToMs: budgetWaitInMs(deps.config) });
+    const kept = await dropSuppressed(deps.suppressions, request!);
+    suppressed = kept.suppressed;
+    sent = await deps.sender.send(kept.request, envelope.id, { waitUpToMs: budgetWaitInMs(deps.config) });
   } catch (error) {
+    if (error instanceof RequestRejected) return deadLetter(deps, envelope, attempts, { code: error.code, reason: error.message, details: error.details });
     if (error instanceof BudgetExhausted) return defer(deps, envelope, claim.record, error);
     if (!(error instanceof DeliveryFailed)) return tryAgainLater(deps, envelope, claim.record, { code: 'UNEXPECTED_ERROR', reason: reasonOf(error) });
     const { diagnosis } = error;
@@ -110,7 +118,7 @@ export async function processQueueMessage(body: unknown, queueMessageId: string,
   // storage stays down the error goes to the host, and the claim's lease holds off a resend.
   await withTries(() => deps.store.markSent(claim.record, sent.messageId, { mailbox: sent.mailbox, response: sent.response }));
   // the message is out: a recipient list that cannot be written costs its tracking, never a resend
-  await withTries(async () => deps.deliveries?.recordSent(envelope.id, sent.messageId, sent)).catch(() => undefined);
+  await withTries(async () => deps.deliveries?.recordSent(envelope.id, sent.messageId, { ...sent, suppressed })).catch(() => undefined);
   if (envelope.blob) await deps.storage.requests.deleteBlob(envelope.blob).catch(() => undefined);
   return { kind: 'sent', id: envelope.id, messageId: sent.messageId, attempts };
 }

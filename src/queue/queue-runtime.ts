@@ -19,9 +19,11 @@ export function getQueueRuntime(): Promise<QueueDeps> {
   if (!connection) {
     return Promise.reject(new ConfigError([{ variable: 'AzureWebJobsStorage', message: storageRequired('the queue, /api/enqueue and /api/messages') }]));
   }
-  const deps = Promise.all([import('./storage.js'), import('./status-store.js'), import('./delivery-store.js')]).then(([{ connectStorage }, { StatusStore }, { DeliveryStore }]) => {
+  const modules = [import('./storage.js'), import('./status-store.js'), import('./delivery-store.js'), import('./suppression-list.js')] as const;
+  const deps = Promise.all(modules).then(([{ connectStorage }, { StatusStore }, { DeliveryStore }, { SuppressionList }]) => {
     const storage = connectStorage(connection, config.queue);
-    return { config, sender, storage, store: new StatusStore(storage.records), deliveries: new DeliveryStore(storage.deliveries) };
+    const stores = { store: new StatusStore(storage.records), deliveries: new DeliveryStore(storage.deliveries), suppressions: new SuppressionList(storage.suppressions) };
+    return { config, sender, storage, ...stores };
   });
   current = { runtime, deps };
   return deps;
@@ -36,6 +38,6 @@ const waitForFirstInMs = 25_000;
  */
 export async function getSendRecords(): Promise<RecordedSendDeps | undefined> {
   if (!getRuntime().config.storage) return undefined;
-  const { config, store, deliveries } = await getQueueRuntime();
-  return { store, deliveries: deliveries!, claimLeaseInMs: 5 * config.leaseTtlInMs, waitForFirstInMs };
+  const { config, store, deliveries, suppressions } = await getQueueRuntime();
+  return { store, deliveries: deliveries!, ...(suppressions && { suppressions }), claimLeaseInMs: 5 * config.leaseTtlInMs, waitForFirstInMs };
 }

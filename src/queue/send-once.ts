@@ -2,9 +2,11 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { BudgetExhausted } from '../budget/budget.js';
 import type { MailRequest } from '../mail/mail-request.js';
 import { requestDigest } from '../mail/request-digest.js';
-import { DeliveryFailed, IdempotencyKeyReused } from '../pipeline/errors.js';
+import { DeliveryFailed, IdempotencyKeyReused, RequestRejected } from '../pipeline/errors.js';
 import type { SendResult } from '../pipeline/mail-sender.js';
 import type { DeliveryStore } from './delivery-store.js';
+import { asDropped, dropSuppressed, type DroppedRecipient } from './drop-suppressed.js';
+import { recipientSuppressedCode, type Suppression, type SuppressionList } from './suppression-list.js';
 import type { MessageRecord, StatusStore } from './status-store.js';
 
 /** What /api/send answers with 200: a new send's result, or the first send's under a repeated key. */
@@ -14,11 +16,15 @@ export interface SendAnswer {
   accepted: string[];
   rejected: string[];
   response: string;
+  /** Recipients left out because they hard-bounced before (only when there are any). */
+  suppressed?: DroppedRecipient[];
 }
 
 export interface RecordedSendDeps {
   store: StatusStore;
   deliveries: DeliveryStore;
+  /** Recipients that hard-bounced; absent, nobody is left out. */
+  suppressions?: SuppressionList;
   /** How long the send holds its record, in case this worker dies while it sends. */
   claimLeaseInMs: number;
   /** How long a repeat waits for the first send of the same content to end before it answers 409. */
@@ -33,7 +39,7 @@ export interface RecordedSendDeps {
  * (transient, budget spent, an unexpected error: nothing was accepted) leaves the record open to
  * the same request again; a permanent one is repeated as it was.
  */
-export async function sendOnce(deps: RecordedSendDeps, request: MailRequest, id: string, send: () => Promise<SendResult>): Promise<SendAnswer> {
+export async function sendOnce(deps: RecordedSendDeps, request: MailRequest, id: string, send: (request: MailRequest) => Promise<SendResult>): Promise<SendAnswer> {
   const digest = requestDigest(request);
   const deadline = Date.now() + deps.waitForFirstInMs;
   for (;;) {
@@ -47,16 +53,19 @@ export async function sendOnce(deps: RecordedSendDeps, request: MailRequest, id:
       await sleep(Math.min(250, claim.retryInMs));
       continue;
     }
-    return sendClaimed(deps, claim.record, send);
+    return sendClaimed(deps, claim.record, request, send);
   }
 }
 
-async function sendClaimed(deps: RecordedSendDeps, record: MessageRecord, send: () => Promise<SendResult>): Promise<SendAnswer> {
+async function sendClaimed(deps: RecordedSendDeps, record: MessageRecord, request: MailRequest, send: (request: MailRequest) => Promise<SendResult>): Promise<SendAnswer> {
   let sent: SendResult;
+  let suppressed: Suppression[] = [];
   try {
-    sent = await send();
+    const kept = await dropSuppressed(deps.suppressions, request);
+    suppressed = kept.suppressed;
+    sent = await send(kept.request);
   } catch (error) {
-    const retryable = !(error instanceof DeliveryFailed) || error.diagnosis.retryable;
+    const retryable = !(error instanceof DeliveryFailed || error instanceof RequestRejected) || (error instanceof DeliveryFailed && error.diagnosis.retryable);
     const failure = error instanceof DeliveryFailed ? { diagnosis: error.diagnosis } : { reason: reasonOf(error) };
     await deps.store.markFailed(record.id, { ...failure, attempts: record.attempts, retryable }).catch(() => undefined);
     throw error;
@@ -64,8 +73,8 @@ async function sendClaimed(deps: RecordedSendDeps, record: MessageRecord, send: 
   // Exchange took it: the caller is told so even if storage fails now (the claim's lease holds off
   // a resend for a while); a record that cannot be written is the lesser harm than a second message.
   await deps.store.markSent(record, sent.messageId, { mailbox: sent.mailbox, response: sent.response }).catch(() => undefined);
-  await deps.deliveries.recordSent(record.id, sent.messageId, sent).catch(() => undefined);
-  return sendAnswer(sent);
+  await deps.deliveries.recordSent(record.id, sent.messageId, { ...sent, suppressed }).catch(() => undefined);
+  return { ...sendAnswer(sent), ...(suppressed.length > 0 && { suppressed: suppressed.map(asDropped) }) };
 }
 
 /** What the caller is told of a send: never more (the mailbox stays in the record). */
@@ -75,12 +84,14 @@ export const sendAnswer = ({ id, messageId, accepted, rejected, response }: Send
 async function repeat(deps: RecordedSendDeps, record: MessageRecord): Promise<SendAnswer> {
   if (record.status === 'sent') {
     const rows = await deps.deliveries.list(record.id);
+    const suppressed = rows.filter((r) => r.smtp === 'suppressed').map((r) => ({ recipient: r.recipient, code: recipientSuppressedCode, reason: r.detail ?? '' }));
     return {
       id: record.id,
       messageId: record.messageId ?? '',
       accepted: rows.filter((r) => r.smtp === 'accepted').map((r) => r.recipient),
       rejected: rows.filter((r) => r.smtp === 'rejected').map((r) => r.recipient),
       response: record.response ?? '',
+      ...(suppressed.length > 0 && { suppressed }),
     };
   }
   if (record.diagnosis) throw new DeliveryFailed(record.diagnosis);

@@ -7,6 +7,8 @@ import type { StorageConnection } from './storage-connection.js';
 export const recordsTable = 'exosendmessages';
 /** Each message's recipients and what became of each (src/queue/delivery-store.ts). */
 export const deliveriesTable = 'exosenddeliveries';
+/** Recipients that hard-bounced, for every instance (src/queue/suppression-list.ts). */
+export const suppressionsTable = 'exosendsuppressions';
 export const requestsContainer = 'exosend-requests';
 
 /** The storage exosend's queue path uses: intake and poison queues, status records, claim-checked requests. */
@@ -15,13 +17,14 @@ export interface QueueStorage {
   poison: QueueClient;
   records: TableClient;
   deliveries: TableClient;
+  suppressions: TableClient;
   requests: ContainerClient;
   /** Creates what is missing, once per process. */
   ready(): Promise<void>;
 }
 
 /** The clients for one storage connection: a connection string (Azurite, local), or the host's identity settings. */
-function clientsFor(connection: StorageConnection): { queues: QueueServiceClient; records: TableClient; deliveries: TableClient; blobs: BlobServiceClient } {
+function clientsFor(connection: StorageConnection): { queues: QueueServiceClient; records: TableClient; deliveries: TableClient; suppressions: TableClient; blobs: BlobServiceClient } {
   if (connection.kind === 'connectionString') {
     const { connectionString } = connection;
     // the emulator speaks plain HTTP; the tables client refuses that unless told
@@ -30,6 +33,7 @@ function clientsFor(connection: StorageConnection): { queues: QueueServiceClient
       queues: QueueServiceClient.fromConnectionString(connectionString),
       records: TableClient.fromConnectionString(connectionString, recordsTable, { allowInsecureConnection }),
       deliveries: TableClient.fromConnectionString(connectionString, deliveriesTable, { allowInsecureConnection }),
+      suppressions: TableClient.fromConnectionString(connectionString, suppressionsTable, { allowInsecureConnection }),
       blobs: BlobServiceClient.fromConnectionString(connectionString),
     };
   }
@@ -39,6 +43,7 @@ function clientsFor(connection: StorageConnection): { queues: QueueServiceClient
     queues: new QueueServiceClient(connection.serviceUris.queue, credential),
     records: new TableClient(connection.serviceUris.table, recordsTable, credential),
     deliveries: new TableClient(connection.serviceUris.table, deliveriesTable, credential),
+    suppressions: new TableClient(connection.serviceUris.table, suppressionsTable, credential),
     blobs: new BlobServiceClient(connection.serviceUris.blob, credential),
   };
 }
@@ -46,12 +51,13 @@ function clientsFor(connection: StorageConnection): { queues: QueueServiceClient
 
 /** A bare string is a connection string (Azurite, tests). */
 export function connectStorage(connection: StorageConnection | string, queueName: string): QueueStorage {
-  const { queues, records, deliveries, blobs } = clientsFor(typeof connection === 'string' ? { kind: 'connectionString', connectionString: connection } : connection);
+  const { queues, records, deliveries, suppressions, blobs } = clientsFor(typeof connection === 'string' ? { kind: 'connectionString', connectionString: connection } : connection);
   const storage: Omit<QueueStorage, 'ready'> = {
     intake: queues.getQueueClient(queueName),
     poison: queues.getQueueClient(`${queueName}-poison`),
     records,
     deliveries,
+    suppressions,
     requests: blobs.getContainerClient(requestsContainer),
   };
   let created: Promise<void> | undefined;
