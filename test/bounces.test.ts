@@ -11,6 +11,7 @@ import { applyDeliveryReport, type ReportDeps } from '../src/queue/apply-report.
 import { DeliveryStore } from '../src/queue/delivery-store.js';
 import { SuppressionList } from '../src/queue/suppression-list.js';
 import { mailRequest, startHarness, type Harness } from './harness.js';
+import { runObserved } from './observed.js';
 import { drain, startQueueFixture, type QueueFixture } from './queue-fixture.js';
 
 /** A fixture in Exchange Online's shape (test/fixtures/reports), about the message exosend really sent. */
@@ -134,5 +135,18 @@ describe('bounces read back: per-recipient delivery and suppression', () => {
     await sleep(700);
     const ada = (await recipientsOf(sent.body.id))['ada@fabrikam.example'];
     assert.deepEqual([ada.status, ada.source], ['unknown', 'horizon']);
+  });
+
+  it('when the admin adds, lists and removes a suppression with the CLI, then sends follow it on every instance', async () => {
+    const cli = (...args: string[]) => runObserved('exosend-cli', process.execPath, ['dist/src/cli/exosend.js', 'suppression', ...args], { env: { ...process.env } });
+    const added = await cli('add', 'Legal@Contoso.example', '--reason', 'asked not to be mailed');
+    assert.equal(added.code, 0, added.stderr);
+    const listed = await cli('list');
+    assert.deepEqual(JSON.parse(listed.stdout).map((s: any) => [s.recipient, s.reason]), [['legal@contoso.example', 'ADDED_BY_ADMIN: asked not to be mailed']]);
+    assert.equal((await h.send(mailRequest({ to: ['legal@contoso.example'] }))).body.error?.code, 'RECIPIENT_SUPPRESSED');
+    const removed = await cli('remove', 'legal@contoso.example');
+    assert.equal(JSON.parse(removed.stdout).wasSuppressed, true);
+    assert.equal((await h.send(mailRequest({ to: ['legal@contoso.example'] }))).status, 200);
+    assert.equal((await cli('add', 'not-an-address')).code, 2);
   });
 });
