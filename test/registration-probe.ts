@@ -54,11 +54,14 @@ export async function registrationsOf(dir: string, main?: string): Promise<Probe
   }
 }
 
-/** Every `app.http|timer|storageQueue('<name>'` a trigger file in src/functions makes, sorted. */
+/**
+ * Every `app.http|timer|storageQueue('<name>'` a trigger file in src/functions makes, and every HTTP
+ * route registered through `callerRoute('<name>'` (which calls app.http with that name), sorted.
+ */
 export function declaredRegistrations(projectDir = '.'): string[] {
   const dir = join(projectDir, 'src', 'functions');
   return readdirSync(dir)
     .filter((f) => f.endsWith('.ts'))
-    .flatMap((f) => [...readFileSync(join(dir, f), 'utf8').matchAll(/app\.(?:http|timer|storageQueue)\('([^']+)'/g)].map((m) => m[1]!))
+    .flatMap((f) => [...readFileSync(join(dir, f), 'utf8').matchAll(/(?:app\.(?:http|timer|storageQueue)|callerRoute)\('([^']+)'/g)].map((m) => m[1]!))
     .sort();
 }

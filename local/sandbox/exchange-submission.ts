@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { SMTPServerEnvelope } from 'smtp-server';
 import type { AccessTokenClaims } from './access-token.js';
+import type { EnvelopeDsn } from './envelope-dsn.js';
 import type { Mailbox } from './exchange-directory.js';
 import { exchangeReplies, type SmtpReply } from './exchange-replies.js';
 import { readSubmittedHeaders } from './message-headers.js';
@@ -19,6 +20,8 @@ export interface AcceptedMessage {
   sessionId: string;
   /** How it arrived: SMTP submission, or Microsoft Graph sendMail (the Graph stand-in). */
   transport?: 'smtp' | 'graph';
+  /** The delivery status notifications it asked for (RFC 3461), when it asked. */
+  dsn?: EnvelopeDsn;
 }
 
 export interface Submission {

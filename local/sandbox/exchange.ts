@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { SMTPServer, type SMTPServerDataStream, type SMTPServerSession } from 'smtp-server';
 import type { AccessTokenClaims } from './access-token.js';
+import { envelopeDsn } from './envelope-dsn.js';
 import { authenticateXOAuth2 } from './exchange-auth.js';
 import { ExchangeDirectory, type ExchangeTenantSettings, type Mailbox, type MailboxSettings, type ServicePrincipal } from './exchange-directory.js';
 import { exchangeReplies, replyError, type SmtpReply } from './exchange-replies.js';
@@ -207,7 +208,8 @@ export async function startExchangeStandIn(options: ExchangeStandInOptions): Pro
       submissions,
     );
     if ('code' in verdict) return verdict;
-    await accept(verdict);
+    const dsn = envelopeDsn(session.envelope);
+    await accept(dsn ? { ...verdict, dsn } : verdict);
     return exchangeReplies.queued(verdict.messageId, hostname);
   }
 
@@ -224,6 +226,8 @@ export async function startExchangeStandIn(options: ExchangeStandInOptions): Pro
     disableReverseLookup: true,
     size: 35 * 1024 * 1024,
     hideREQUIRETLS: true,
+    // Exchange Online offers DSN (RFC 3461) and honours RET, ENVID and NOTIFY
+    hideDSN: false,
     logger: false,
     onConnect(session, callback) {
       counters.connections += 1;

@@ -9,6 +9,8 @@ import { readMailRequest } from '../http/read-mail-request.js';
 import { checkCallerPolicy } from '../mail/caller-policy-check.js';
 import { DeliveryFailed } from '../diagnosis/failures.js';
 import { inCallRetryPolicy, withRetries } from '../pipeline/retry.js';
+import { getSendRecords } from '../runtime/queue-runtime.js';
+import { sendAnswer, sendOnce } from '../pipeline/send-once.js';
 import { getRuntime } from '../runtime/runtime.js';
 import { trackMailEvent } from '../telemetry/mail-events.js';
 import { callerRoute } from './caller-route.js';
@@ -19,7 +21,10 @@ import { callerRoute } from './caller-route.js';
  */
 const budgetWaitInMs = 20_000;
 
-/** POST /api/send: sends now and answers with Exchange's reply, or with the diagnosis. */
+/**
+ * POST /api/send: sends now and answers with Exchange's reply, or with the diagnosis. With storage,
+ * the send has a record and its idempotency key names one message, whichever route (send-once.ts).
+ */
 async function sendMailAs(request: HttpRequest, context: InvocationContext, caller: Caller): Promise<HttpResponseInit> {
   const started = performance.now();
   let id: string | undefined;
@@ -29,10 +34,13 @@ async function sendMailAs(request: HttpRequest, context: InvocationContext, call
     checkCallerPolicy(mail, config.mailbox, caller.policy);
     const requestId = mail.idempotencyKey ?? randomUUID();
     id = requestId;
-    const result = await withRetries(() => sender.send(mail, requestId, { waitUpToMs: budgetWaitInMs }), inCallRetryPolicy, ({ attempt, code }) => {
-      logEvent(context, 'retry', { id: requestId, code, attempt });
-      trackMailEvent('http', { kind: 'retry', id: requestId, code, attempts: attempt - 1 });
-    });
+    const send = (request = mail) =>
+      withRetries(() => sender.send(request, requestId, { waitUpToMs: budgetWaitInMs }), inCallRetryPolicy, ({ attempt, code }) => {
+        logEvent(context, 'retry', { id: requestId, code, attempt });
+        trackMailEvent('http', { kind: 'retry', id: requestId, code, attempts: attempt - 1 });
+      });
+    const records = await getSendRecords();
+    const result = records ? await sendOnce(records, mail, requestId, send) : sendAnswer(await send());
     const durationMs = Math.round(performance.now() - started);
     logEvent(context, 'sent', { id, durationMs });
     trackMailEvent('http', { kind: 'sent', id, messageId: result.messageId, durationMs });

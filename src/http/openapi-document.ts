@@ -70,7 +70,9 @@ export function openApiDocument(serverUrl: string): Json {
         post: {
           operationId: 'send',
           summary: 'Send now and answer with Exchange\'s reply',
-          description: 'Retries inside the call only what Exchange refused with a 4xx reply. Its idempotencyKey fixes the Message-ID; callers that need exactly one outcome use /enqueue.',
+          description:
+            'Retries inside the call only what Exchange refused with a 4xx reply. With storage, every send has a record (`GET /messages/{id}`), and one idempotencyKey is one message whichever route it came by: ' +
+            'the same content again gets the first outcome, other content 409. A send that failed in a way worth retrying (503, 429) is tried again by the same request.',
           requestBody: mailBody,
           responses: { '200': json('SendResult', 'Exchange accepted the message.'), ...failures('send'), ...unauthorized },
         },
@@ -140,8 +142,8 @@ const neverSends = 'it asks neither Exchange, Entra nor Key Vault: the queue doe
  * an answer added there is described on every route until someone says here where it cannot happen.
  */
 export const cannotAnswer: Record<DescribedRoute, Partial<Record<FailureKind, string>>> = {
-  send: { IDEMPOTENCY_KEY_REUSED: 'a repeated idempotencyKey fixes the Message-ID; only /enqueue keeps requests to compare', notFound: 'it looks up no id' },
-  enqueue: { refused: neverSends, transient: neverSends, budgetSpent: 'a queued message waits for the budget by itself', notFound: 'it looks up no id' },
+  send: { notFound: 'it looks up no id' },
+  enqueue: { RECIPIENT_SUPPRESSED: 'the queue drops suppressed recipients when it sends, and dead-letters a message left with none', refused: neverSends, transient: neverSends, budgetSpent: 'a queued message waits for the budget by itself', notFound: 'it looks up no id' },
   getMessage: {
     ...(Object.fromEntries(Object.keys(rejectionStatus).map((code) => [code, noMailRequest])) as Record<RejectionCode, string>),
     refused: neverSends,
@@ -153,7 +155,7 @@ export const cannotAnswer: Record<DescribedRoute, Partial<Record<FailureKind, st
 /** What each kind of failure answer means for the caller: a kind added to failureAnswers needs its words here. */
 const failureDescriptions: Record<FailureKind, string> = {
   ...(Object.fromEntries(Object.keys(rejectionStatus).map((code) => [code, `${code}: the request was refused; nothing was sent or stored. \`details\` names the fields.`])) as Record<RejectionCode, string>),
-  IDEMPOTENCY_KEY_REUSED: 'IDEMPOTENCY_KEY_REUSED: the key already names a request with other content (`existing`); nothing was queued.',
+  IDEMPOTENCY_KEY_REUSED: 'IDEMPOTENCY_KEY_REUSED: the key already names a request with other content (`existing`); nothing was sent or queued. Also answered while the first send of the same content is still under way (`existing.status` sending): ask `GET /messages/{id}`.',
   refused: 'Exchange, Entra or Key Vault refused for good: `error.diagnosis` holds the code, cause and fix. Sending it again unchanged fails again (Retry-After only when the refusal ends by itself, such as the daily quota).',
   transient: 'Transient (`error.diagnosis.retryable`): try again after Retry-After.',
   budgetSpent: "MAILBOX_BUDGET_SPENT: the mailbox's budget (messages a minute, recipients a day, SMTP sessions), counted across every instance, is spent for now; nothing was sent. `error.diagnosis` (BudgetDiagnosis) names the limit; try again after Retry-After, or use /enqueue.",

@@ -2,10 +2,13 @@ import { z } from 'zod';
 import { budgetLimits, type BudgetUsage } from '../budget/budget.js';
 import { budgetDiagnosisCodes, type BudgetDiagnosis } from '../budget/budget-diagnosis.js';
 import { credentialKinds } from '../config/load-config.js';
+import { bounceCodes } from '../diagnosis/bounce-diagnosis.js';
 import { diagnosisCodes, stages } from '../diagnosis/diagnosis.js';
 import type { HealthCheckResult } from '../health/health-result.js';
 import type { Preflight } from '../health/health-status.js';
 import { idempotencyKeyPattern } from '../mail/mail-request.js';
+import { deliverySources, recipientStatuses } from '../mail/recipient-delivery.js';
+import type { MessageView } from '../queue/message-view.js';
 import { errorCodes } from './error-response.js';
 
 // What the HTTP functions answer, as schemas for the OpenAPI document. Objects are not strict: a
@@ -56,6 +59,10 @@ export const sendResultSchema = z.object({
   rejected: z.array(z.string()),
   response: z.string().meta({ description: "Exchange's reply to the message, such as `250 2.0.0 OK ...`, or Graph's `202 Accepted`." }),
   transport: z.enum(['smtp', 'graph']).meta({ description: 'Which way the message left: SMTP AUTH, or Microsoft Graph sendMail (EXOSEND_TRANSPORT).' }),
+  suppressed: z
+    .array(z.object({ recipient: z.string(), code: z.literal('RECIPIENT_SUPPRESSED'), reason: z.string() }))
+    .optional()
+    .meta({ description: 'Recipients left out because they hard-bounced before (the others went); only when there are any.' }),
 });
 
 const messageStatusValue = z.enum(['queued', 'sending', 'sent', 'failed']);
@@ -75,7 +82,29 @@ export const messageStatusSchema = z.object({
   diagnosis: diagnosisSchema.optional(),
   reason: z.string().optional().meta({ description: 'Why it failed when no diagnosis applies (it was never a valid request).' }),
   history: z.array(attemptSchema),
+  mailbox: z.string().optional().meta({ description: 'The mailbox that sent it.' }),
+  sentAt: z.string().optional().meta({ description: 'When Exchange accepted it.' }),
+  delivery: z
+    .object({ recipients: z.array(recipientDeliverySchema()) })
+    .optional()
+    .meta({ description: "What became of each recipient after Exchange's 250: from its RCPT TO reply, delivery reports read back from the mailbox, or message trace." }),
 });
+
+function recipientDeliverySchema() {
+  return z.object({
+    recipient: z.string(),
+    status: z.enum(recipientStatuses).meta({
+      description:
+        '`pending`: accepted, no news yet; `delivered`; `delayed`: Exchange keeps trying; `failed`: refused or bounced; `quarantined`; `filtered` (as spam); ' +
+        '`unknown`: no news within the horizon (EXOSEND_DELIVERY_HORIZON_HOURS) -- never taken for delivered.',
+    }),
+    statusCode: z.string().optional().meta({ description: 'The enhanced status code (RFC 3463), such as 5.1.10.' }),
+    diagnosis: z.enum(bounceCodes).optional().meta({ description: 'The bounce catalogue\'s code (src/diagnosis/bounce-diagnosis.ts): RECIPIENT_NOT_FOUND, RECIPIENT_MAILBOX_FULL, BLOCKED_AS_SPAM, ...' }),
+    detail: z.string().optional().meta({ description: "The remote server's own words (Diagnostic-Code)." }),
+    at: z.string(),
+    source: z.enum(deliverySources),
+  });
+}
 
 export const messageIdSchema = z.string().regex(idempotencyKeyPattern);
 
@@ -140,3 +169,4 @@ sameShape<z.input<typeof budgetDiagnosisSchema>, BudgetDiagnosis>(true);
 sameShape<z.input<typeof budgetUsageSchema>, BudgetUsage>(true);
 sameShape<z.input<typeof healthCheckResultSchema>, HealthCheckResult>(true);
 sameShape<z.input<typeof preflightSchema>, Preflight>(true);
+sameShape<Omit<z.input<typeof messageStatusSchema>, 'delivery'>, Omit<MessageView, 'delivery'>>(true);

@@ -18,6 +18,20 @@ export function messageIdFor(id: string, mailbox: string): string {
   return `<exosend.${createHash('sha256').update(id).digest('hex').slice(0, 32)}@${domain}>`;
 }
 
+/** RFC 3461 caps ENVID at 100 characters; a longer id is matched by its Message-ID instead. */
+const maxEnvelopeIdLength = 100;
+
+/**
+ * Delivery status notifications (RFC 3461), asked for only when Exchange's EHLO offers DSN:
+ * nodemailer adds `RET=HDRS ENVID=<id>` to MAIL FROM and `NOTIFY=FAILURE,DELAY` to each RCPT TO
+ * only then, the ENVID xtext-encoded (nodemailer lib/smtp-connection/index.js: _setDsnEnvelope,
+ * the `_supportedExtensions.includes('DSN')` checks, shared.encodeXText). A bounce then names the
+ * exosend id in Original-Envelope-Id, and carries only the headers of the message back.
+ */
+export function deliveryStatusRequest(id: string): NonNullable<SendMailOptions['dsn']> {
+  return { ...(id.length <= maxEnvelopeIdLength && { id }), return: 'headers', notify: ['failure', 'delay'] };
+}
+
 export function composeMessage(request: MailRequest, { id, mailbox }: ComposeOptions): SendMailOptions {
   return {
     from: request.from ?? mailbox,
@@ -30,6 +44,7 @@ export function composeMessage(request: MailRequest, { id, mailbox }: ComposeOpt
     html: request.html,
     headers: request.headers,
     messageId: messageIdFor(id, mailbox),
+    dsn: deliveryStatusRequest(id),
     attachments: request.attachments.map((a) => ({
       filename: a.filename,
       contentType: a.contentType,

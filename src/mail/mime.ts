@@ -21,6 +21,8 @@ export interface ComposedMail {
   from: string;
   /** To, Cc and Bcc as Exchange counts them against the day's recipients. */
   recipients: number;
+  /** The delivery status notifications SMTP asks for (RFC 3461); nodemailer adds them to the envelope. */
+  dsn?: SendMailOptions['dsn'];
 }
 
 /** Builds the MIME with nodemailer's MailComposer, the same builder its SMTP transport uses. */
@@ -37,6 +39,7 @@ export async function composeMime(options: SendMailOptions): Promise<ComposedMai
     messageId: node.messageId(),
     from: typeof options.from === 'string' ? options.from : envelope.from || '',
     recipients: list(options.to).length + list(options.cc).length + bcc.length,
+    ...(options.dsn && { dsn: options.dsn }),
   };
 }
 

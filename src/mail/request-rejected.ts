@@ -4,7 +4,14 @@ export interface FieldProblem {
   message: string;
 }
 
-export type RejectionCode = 'INVALID_REQUEST' | 'SENDER_NOT_ALLOWED' | 'RECIPIENT_NOT_ALLOWED' | 'MESSAGE_TOO_LARGE' | 'UNSUPPORTED_MEDIA_TYPE' | 'IDEMPOTENCY_KEY_REUSED';
+export type RejectionCode =
+  | 'INVALID_REQUEST'
+  | 'SENDER_NOT_ALLOWED'
+  | 'RECIPIENT_NOT_ALLOWED'
+  | 'RECIPIENT_SUPPRESSED'
+  | 'MESSAGE_TOO_LARGE'
+  | 'UNSUPPORTED_MEDIA_TYPE'
+  | 'IDEMPOTENCY_KEY_REUSED';
 
 /** Details a rejection carries at most: an answer, a log line or a dead letter stays small whatever was sent. */
 export const maxDetails = 20;
@@ -24,10 +31,17 @@ export class RequestRejected extends Error {
   }
 }
 
-/** `/api/enqueue` under an id that already names a request with other content: nothing was queued. */
+/**
+ * `/api/send` or `/api/enqueue` under an id that already names a request with other content:
+ * nothing was sent or queued. Also the answer to the same content while its first send is still
+ * under way, or after it failed for good with no diagnosis to repeat (the message says which).
+ */
 export class IdempotencyKeyReused extends RequestRejected {
-  constructor(readonly existing: { id: string; status: string }) {
-    super('IDEMPOTENCY_KEY_REUSED', `The idempotency key already names a request with other content (status: ${existing.status}); nothing was queued.`, [
+  constructor(
+    readonly existing: { id: string; status: string },
+    message = `The idempotency key already names a request with other content (status: ${existing.status}); nothing was sent or queued.`,
+  ) {
+    super('IDEMPOTENCY_KEY_REUSED', message, [
       { path: 'idempotencyKey', message: 'must be new for a new request; repeat a request only with the same content' },
     ]);
   }

@@ -6,6 +6,8 @@ import type { Delivery, MailTransport, SendOptions } from '../transport/mail-tra
 
 export interface SendResult extends Delivery {
   id: string;
+  /** The mailbox that authenticated and sent it. */
+  mailbox: string;
 }
 
 /** The one pipeline every trigger, the CLI and the local host call to send a validated request. */
@@ -37,6 +39,6 @@ export class MailSender {
     // composed once: whichever way it goes (SMTP, Graph, or Graph after SMTP), these are the bytes
     const mail = await composeMime(composeMessage(request, { id, mailbox }));
     const delivery = await this.transports.get(mailbox)!.send(mail, options);
-    return { id, ...delivery };
+    return { id, mailbox, ...delivery };
   }
 }

@@ -13,6 +13,9 @@ import type { MailSender } from './mail-sender.js';
 import { deadLetterText, type DeadLetter } from '../queue/dead-letter.js';
 import { loadRequest, putEnvelope } from '../queue/enqueue.js';
 import { decodeQueueMessage, type AttemptRecord, type Envelope } from '../queue/queue-message.js';
+import type { DeliveryStore } from '../queue/delivery-store.js';
+import { dropSuppressed } from '../queue/drop-suppressed.js';
+import type { Suppression, SuppressionList } from '../queue/suppression-list.js';
 import { retryDelaySeconds } from './retry-delay.js';
 import type { MessageRecord, StatusStore } from '../queue/status-store.js';
 import type { QueueStorage } from '../storage/storage.js';
@@ -38,6 +41,10 @@ export interface QueueDeps {
   sender: Pick<MailSender, 'send'>;
   storage: QueueStorage;
   store: StatusStore;
+  /** Each sent message's recipients, for delivery reports to update; absent, none are recorded. */
+  deliveries?: DeliveryStore;
+  /** Recipients that hard-bounced before: left out of every send. */
+  suppressions?: SuppressionList;
 }
 
 export type QueueOutcome =
@@ -92,9 +99,13 @@ export async function processQueueMessage(body: unknown, queueMessageId: string,
   if (rejection) return deadLetter(deps, envelope, attempts, { code: rejection.code, reason: rejection.message, details: rejection.details });
 
   let sent;
+  let suppressed: Suppression[] = [];
   try {
-    sent = await deps.sender.send(request!, envelope.id, { waitUpToMs: budgetWaitInMs(deps.config) });
+    const kept = await dropSuppressed(deps.suppressions, request!);
+    suppressed = kept.suppressed;
+    sent = await deps.sender.send(kept.request, envelope.id, { waitUpToMs: budgetWaitInMs(deps.config) });
   } catch (error) {
+    if (error instanceof RequestRejected) return deadLetter(deps, envelope, attempts, { code: error.code, reason: error.message, details: error.details });
     if (error instanceof BudgetExhausted) return defer(deps, envelope, claim.record, error);
     if (!(error instanceof DeliveryFailed)) return tryAgainLater(deps, envelope, claim.record, { code: 'UNEXPECTED_ERROR', reason: reasonOf(error) });
     const { diagnosis } = error;
@@ -106,7 +117,9 @@ export async function processQueueMessage(body: unknown, queueMessageId: string,
   }
   // Sent: from here on, nothing may lead to a second send. A Table hiccup is retried in place; if
   // storage stays down the error goes to the host, and the claim's lease holds off a resend.
-  await withTries(() => deps.store.markSent(claim.record, sent.messageId));
+  await withTries(() => deps.store.markSent(claim.record, sent.messageId, { mailbox: sent.mailbox, response: sent.response }));
+  // the message is out: a recipient list that cannot be written costs its tracking, never a resend
+  await withTries(async () => deps.deliveries?.recordSent(envelope.id, sent.messageId, { ...sent, suppressed })).catch(() => undefined);
   if (envelope.blob) await deps.storage.requests.deleteBlob(envelope.blob).catch(() => undefined);
   return { kind: 'sent', id: envelope.id, messageId: sent.messageId, attempts };
 }

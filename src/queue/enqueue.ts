@@ -3,7 +3,7 @@ import { requestDigest } from '../mail/request-digest.js';
 import { IdempotencyKeyReused } from '../mail/request-rejected.js';
 import { claimCheckBlobName } from './claim-check-name.js';
 import { encodeQueueMessage, type Envelope } from './queue-message.js';
-import type { StatusStore } from './status-store.js';
+import type { MessageRecord, StatusStore } from './status-store.js';
 import type { QueueStorage } from '../storage/storage.js';
 
 /** A queue message holds 64 KiB of base64 text; larger requests travel as a blob (claim check). */
@@ -23,27 +23,49 @@ export interface Enqueued {
  * existed) cannot be compared: refusing is safe, a silent drop is not.
  */
 export async function enqueueOnce(storage: QueueStorage, store: StatusStore, request: MailRequest, id: string): Promise<Enqueued> {
+  const digest = requestDigest(request);
   const existing = request.idempotencyKey === undefined ? undefined : await store.get(id);
-  if (existing && existing.digest !== requestDigest(request)) throw new IdempotencyKeyReused({ id, status: existing.status });
+  if (existing && existing.digest !== digest) throw new IdempotencyKeyReused({ id, status: existing.status });
+  // /api/send failed for now (transient, budget) under this key: nothing went out, the queue may try
+  if (existing?.status === 'failed' && existing.retryable && (await store.reopen(id, existing.history, digest))) {
+    await storage.ready();
+    await putEnvelope(storage, { exosend: 1, id, history: existing.history, request });
+    return { id, status: 'queued', repeated: false };
+  }
   if (existing) return { id, status: existing.status, repeated: true };
-  await enqueueRequest(storage, store, request, id);
-  return { id, status: 'queued', repeated: false };
+  const winner = await enqueueRequest(storage, store, request, id);
+  // Regression: two concurrent enqueues of one key with other content both answered 202, and the
+  // loser later read `sent` for a message that was not its own (its own was dead-lettered as a
+  // reused key). The record decides: whoever's digest it holds won, every other content is refused.
+  if (winner && winner.digest !== digest) throw new IdempotencyKeyReused({ id, status: winner.status });
+  return { id, status: winner?.status ?? 'queued', repeated: false };
 }
 
-/** Puts a validated request on the intake queue under `id`, and records it as queued with its digest. */
-export async function enqueueRequest(storage: QueueStorage, store: StatusStore, request: MailRequest, id: string): Promise<void> {
+/**
+ * Puts a validated request on the intake queue under `id`, and records it as queued with its
+ * digest. Returns the record that was there first when another request under the same id got to
+ * it between (a race of two enqueues, or the delivery of the other one's message).
+ */
+export async function enqueueRequest(storage: QueueStorage, store: StatusStore, request: MailRequest, id: string): Promise<MessageRecord | undefined> {
   await storage.ready();
-  await putEnvelope(storage, { exosend: 1, id, history: [], request });
+  const put = await putEnvelope(storage, { exosend: 1, id, history: [], request });
   // after the message: a record never says "queued" for a message that was never queued. If this
   // write fails the message is still queued, and its delivery's claim creates the record: telling
   // the caller "failed" now would only invite a second, duplicate enqueue.
-  await store.markQueued(id, requestDigest(request)).catch(() => undefined);
+  const digest = requestDigest(request);
+  const created = await store.markQueued(id, digest).catch(() => true);
+  if (created) return undefined;
+  const first = await store.get(id).catch(() => undefined);
+  // other content lost the race: its message is taken back, unless a delivery holds it already
+  // (which then dead-letters it as a reused key, without touching the record)
+  if (first && first.digest !== digest) await storage.intake.deleteMessage(put.messageId, put.popReceipt).catch(() => undefined);
+  return first;
 }
 
 /** Puts an envelope on the intake queue, visible after `delaySeconds`. */
-export async function putEnvelope(storage: QueueStorage, envelope: Envelope, delaySeconds = 0): Promise<void> {
+export async function putEnvelope(storage: QueueStorage, envelope: Envelope, delaySeconds = 0): Promise<{ messageId: string; popReceipt: string }> {
   const text = await fitToQueue(storage, envelope);
-  await storage.intake.sendMessage(text, { visibilityTimeout: Math.max(0, Math.round(delaySeconds)) });
+  return storage.intake.sendMessage(text, { visibilityTimeout: Math.max(0, Math.round(delaySeconds)) });
 }
 
 /** The message text for `value`; an inline request that would not fit moves to a blob (claim check). */

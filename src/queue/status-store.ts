@@ -16,6 +16,14 @@ export interface MessageRecord {
   history: AttemptRecord[];
   /** The request's content digest (src/mail/request-digest.ts): one id, one content. */
   digest?: string;
+  /** The mailbox it went out from, Exchange's reply and when (a sent record). */
+  mailbox?: string;
+  response?: string;
+  /** Which way it left: SMTP or Microsoft Graph (a sent record). */
+  transport?: 'smtp' | 'graph';
+  sentAt?: string;
+  /** A failure of /api/send that the caller may retry under the same key: nothing was accepted. */
+  retryable?: boolean;
   updatedAt: string;
 }
 
@@ -38,7 +46,20 @@ interface Entity {
   history: string;
   leaseUntil?: number;
   digest?: string;
+  transport?: 'smtp' | 'graph';
+  mailbox?: string;
+  response?: string;
+  sentAt?: string;
+  retryable?: boolean;
   updatedAt: string;
+}
+
+export interface ClaimOptions {
+  /**
+   * /api/send's repeat of a request whose send failed in a way worth retrying (transient, budget):
+   * the same content under the same key tries again, since nothing was accepted the first time.
+   */
+  reclaimRetryable?: boolean;
 }
 
 /**
@@ -54,9 +75,15 @@ export class StatusStore {
     return entity && toRecord(entity);
   }
 
-  /** Records a request as queued, unless a record exists already (a retried enqueue). */
-  async markQueued(id: string, digest: string): Promise<void> {
-    await this.table.createEntity(entity(id, { status: 'queued', attempts: 0, history: '[]', digest })).catch(ignore(409));
+  /** Records a request as queued, unless a record exists already (a retried enqueue, a race): false then. */
+  async markQueued(id: string, digest: string): Promise<boolean> {
+    try {
+      await this.table.createEntity(entity(id, { status: 'queued', attempts: 0, history: '[]', digest }));
+      return true;
+    } catch (error) {
+      if (isStatus(error, 409)) return false;
+      throw error;
+    }
   }
 
   /**
@@ -65,12 +92,13 @@ export class StatusStore {
    * conflict, whatever the record's state, and never claims it. Without a digest (the request's
    * content could not be read) there is nothing to compare.
    */
-  async claim(id: string, leaseInMs: number, digest?: string): Promise<Claim> {
+  async claim(id: string, leaseInMs: number, digest?: string, { reclaimRetryable = false }: ClaimOptions = {}): Promise<Claim> {
     for (let race = 0; race < 5; race++) {
       const now = Date.now();
       const current = await this.read(id);
       if (current?.digest && digest && current.digest !== digest) return { outcome: 'conflict', record: toRecord(current) };
-      if (current?.status === 'sent' || current?.status === 'failed') return { outcome: 'finished', record: toRecord(current) };
+      const retrying = reclaimRetryable && current?.status === 'failed' && current.retryable === true;
+      if (current?.status === 'sent' || (current?.status === 'failed' && !retrying)) return { outcome: 'finished', record: toRecord(current) };
       if (current?.status === 'sending' && (current.leaseUntil ?? 0) > now) return { outcome: 'in-flight', retryInMs: current.leaseUntil! - now };
       const claimed = entity(id, {
         status: 'sending',
@@ -112,8 +140,8 @@ export class StatusStore {
     }
   }
 
-  async markSent(record: MessageRecord, messageId: string): Promise<void> {
-    await this.write(record, { status: 'sent', messageId, diagnosis: '' });
+  async markSent(record: MessageRecord, messageId: string, details: { mailbox?: string; response?: string; transport?: 'smtp' | 'graph' } = {}): Promise<void> {
+    await this.write(record, { status: 'sent', messageId, diagnosis: '', reason: '', retryable: false, sentAt: new Date().toISOString(), ...details });
   }
 
   async markRetrying(record: MessageRecord, history: AttemptRecord[], diagnosis?: Diagnosis): Promise<void> {
@@ -125,7 +153,7 @@ export class StatusStore {
     await this.write(record, { status: 'queued', attempts: Math.max(0, record.attempts - 1) });
   }
 
-  async markFailed(id: string, failure: { diagnosis?: Diagnosis; reason?: string; history?: AttemptRecord[]; attempts?: number }): Promise<void> {
+  async markFailed(id: string, failure: { diagnosis?: Diagnosis; reason?: string; history?: AttemptRecord[]; attempts?: number; retryable?: boolean }): Promise<void> {
     const current = await this.read(id);
     await this.table.upsertEntity(
       entity(id, {
@@ -135,6 +163,7 @@ export class StatusStore {
         ...(current?.digest && { digest: current.digest }),
         ...(failure.diagnosis && { diagnosis: JSON.stringify(failure.diagnosis) }),
         ...(failure.reason && { reason: failure.reason }),
+        ...(failure.retryable && { retryable: true }),
       }),
       'Replace',
     );
@@ -163,6 +192,11 @@ function toRecord(e: Entity): MessageRecord {
     ...(e.reason && { reason: e.reason }),
     history: JSON.parse(e.history || '[]') as AttemptRecord[],
     ...(e.digest && { digest: e.digest }),
+    ...(e.mailbox && { mailbox: e.mailbox }),
+    ...(e.response && { response: e.response }),
+    ...(e.transport && { transport: e.transport }),
+    ...(e.sentAt && { sentAt: e.sentAt }),
+    ...(e.retryable && { retryable: true }),
     updatedAt: e.updatedAt,
   };
 }

@@ -2,6 +2,7 @@ import { ConfigError } from '../config/config-error.js';
 import { storageRequired } from '../config/storage-connection.js';
 import { getRuntime, type Runtime } from './runtime.js';
 import type { QueueDeps } from '../pipeline/process-queue-message.js';
+import type { RecordedSendDeps } from '../pipeline/send-once.js';
 
 let current: { runtime: Runtime; deps: Promise<QueueDeps> } | undefined;
 
@@ -18,10 +19,25 @@ export function getQueueRuntime(): Promise<QueueDeps> {
   if (!connection) {
     return Promise.reject(new ConfigError([{ variable: 'AzureWebJobsStorage', message: storageRequired('the queue, /api/enqueue and /api/messages') }]));
   }
-  const deps = Promise.all([import('../storage/storage.js'), import('../queue/status-store.js')]).then(([{ connectStorage }, { StatusStore }]) => {
+  const modules = [import('../storage/storage.js'), import('../queue/status-store.js'), import('../queue/delivery-store.js'), import('../queue/suppression-list.js')] as const;
+  const deps = Promise.all(modules).then(([{ connectStorage }, { StatusStore }, { DeliveryStore }, { SuppressionList }]) => {
     const storage = connectStorage(connection, config.queue);
-    return { config, sender, storage, store: new StatusStore(storage.records) };
+    const stores = { store: new StatusStore(storage.records), deliveries: new DeliveryStore(storage.deliveries), suppressions: new SuppressionList(storage.suppressions) };
+    return { config, sender, storage, ...stores };
   });
   current = { runtime, deps };
   return deps;
+}
+
+/** How long a repeat of /api/send waits for the first send of the same content: inside a caller's usual 30 s. */
+const waitForFirstInMs = 25_000;
+
+/**
+ * /api/send's records, on the queue path's storage; undefined when no storage is set (a local
+ * process alone): /api/send then sends as it always did, with no record and no repeat detection.
+ */
+export async function getSendRecords(): Promise<RecordedSendDeps | undefined> {
+  if (!getRuntime().config.storage) return undefined;
+  const { config, store, deliveries, suppressions } = await getQueueRuntime();
+  return { store, deliveries: deliveries!, ...(suppressions && { suppressions }), claimLeaseInMs: 5 * config.leaseTtlInMs, waitForFirstInMs };
 }

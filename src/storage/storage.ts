@@ -5,6 +5,10 @@ import { storageCredential } from './storage-credential.js';
 import type { StorageConnection } from '../config/storage-connection.js';
 
 export const recordsTable = 'exosendmessages';
+/** Each message's recipients and what became of each (src/queue/delivery-store.ts). */
+export const deliveriesTable = 'exosenddeliveries';
+/** Recipients that hard-bounced, for every instance (src/queue/suppression-list.ts). */
+export const suppressionsTable = 'exosendsuppressions';
 export const requestsContainer = 'exosend-requests';
 
 /** The storage exosend's queue path uses: intake and poison queues, status records, claim-checked requests. */
@@ -12,13 +16,15 @@ export interface QueueStorage {
   intake: QueueClient;
   poison: QueueClient;
   records: TableClient;
+  deliveries: TableClient;
+  suppressions: TableClient;
   requests: ContainerClient;
   /** Creates what is missing, once per process. */
   ready(): Promise<void>;
 }
 
 /** The clients for one storage connection: a connection string (Azurite, local), or the host's identity settings. */
-function clientsFor(connection: StorageConnection): { queues: QueueServiceClient; records: TableClient; blobs: BlobServiceClient } {
+function clientsFor(connection: StorageConnection): { queues: QueueServiceClient; records: TableClient; deliveries: TableClient; suppressions: TableClient; blobs: BlobServiceClient } {
   if (connection.kind === 'connectionString') {
     const { connectionString } = connection;
     // the emulator speaks plain HTTP; the tables client refuses that unless told
@@ -26,6 +32,8 @@ function clientsFor(connection: StorageConnection): { queues: QueueServiceClient
     return {
       queues: QueueServiceClient.fromConnectionString(connectionString),
       records: TableClient.fromConnectionString(connectionString, recordsTable, { allowInsecureConnection }),
+      deliveries: TableClient.fromConnectionString(connectionString, deliveriesTable, { allowInsecureConnection }),
+      suppressions: TableClient.fromConnectionString(connectionString, suppressionsTable, { allowInsecureConnection }),
       blobs: BlobServiceClient.fromConnectionString(connectionString),
     };
   }
@@ -34,6 +42,8 @@ function clientsFor(connection: StorageConnection): { queues: QueueServiceClient
   return {
     queues: new QueueServiceClient(connection.serviceUris.queue, credential),
     records: new TableClient(connection.serviceUris.table, recordsTable, credential),
+    deliveries: new TableClient(connection.serviceUris.table, deliveriesTable, credential),
+    suppressions: new TableClient(connection.serviceUris.table, suppressionsTable, credential),
     blobs: new BlobServiceClient(connection.serviceUris.blob, credential),
   };
 }
@@ -41,11 +51,13 @@ function clientsFor(connection: StorageConnection): { queues: QueueServiceClient
 
 /** A bare string is a connection string (Azurite, tests). */
 export function connectStorage(connection: StorageConnection | string, queueName: string): QueueStorage {
-  const { queues, records, blobs } = clientsFor(typeof connection === 'string' ? { kind: 'connectionString', connectionString: connection } : connection);
+  const { queues, records, deliveries, suppressions, blobs } = clientsFor(typeof connection === 'string' ? { kind: 'connectionString', connectionString: connection } : connection);
   const storage: Omit<QueueStorage, 'ready'> = {
     intake: queues.getQueueClient(queueName),
     poison: queues.getQueueClient(`${queueName}-poison`),
     records,
+    deliveries,
+    suppressions,
     requests: blobs.getContainerClient(requestsContainer),
   };
   let created: Promise<void> | undefined;
@@ -54,6 +66,7 @@ export function connectStorage(connection: StorageConnection | string, queueName
       storage.intake.createIfNotExists(),
       storage.poison.createIfNotExists(),
       storage.records.createTable(),
+      storage.deliveries.createTable(),
       storage.requests.createIfNotExists(),
     ]).then(
       () => undefined,

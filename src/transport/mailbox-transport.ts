@@ -239,7 +239,8 @@ export class MailboxTransport implements MailTransport {
 
 /** The composed bytes as they are, with the envelope they were built with: nodemailer builds nothing here. */
 async function sendOnce(session: Session, message: ComposedMail): Promise<Delivery> {
-  const info = await session.transporter.sendMail({ raw: message.raw, envelope: message.envelope });
+  // nodemailer puts `dsn` on the envelope of a raw message too (smtp-pool/pool-resource.js, `mail.data.dsn`)
+  const info = await session.transporter.sendMail({ raw: message.raw, envelope: message.envelope, ...(message.dsn && { dsn: message.dsn }) });
   return {
     // a raw message's own Message-ID: nodemailer would name one it made up for the raw node
     messageId: message.messageId,
