@@ -3,7 +3,7 @@ import { spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { loadConfig } from '../src/config/load-config.js';
+import { loadConfig, parseTelemetryAuthentication } from '../src/config/load-config.js';
 import { budgetTable } from '../src/budget/table-budget.js';
 import { availabilityTestName } from '../src/health/availability.js';
 import { recordsTable, requestsContainer } from '../src/storage/storage.js';
@@ -81,7 +81,8 @@ describe('the template and the code agree (infra/ read as text: no Bicep CLI nee
     const config = loadConfig(env);
     assert.equal(config.storage?.kind, 'identity');
     assert.equal(config.storage?.kind === 'identity' && config.storage.credential, 'managedidentity');
-    assert.deepEqual(config.telemetryAuthentication, { clientId: '6e7c0f43-55a3-4c1a-9f0e-3f5f7c1e2a10' });
+    // telemetry reads it from the environment itself (src/telemetry/telemetry.ts), with this parse
+    assert.deepEqual(parseTelemetryAuthentication(env['APPLICATIONINSIGHTS_AUTHENTICATION_STRING']!), { clientId: '6e7c0f43-55a3-4c1a-9f0e-3f5f7c1e2a10' });
     assert.ok(config.managedIdentityClientId, 'AZURE_CLIENT_ID names the identity that reads the vault');
     for (const name of ['EXOSEND_CREDENTIAL', 'EXOSEND_CLIENT_CERTIFICATE_NAME', 'EXOSEND_MAILBOXES', 'EXOSEND_RECIPIENTS_PER_DAY']) {
       assert.ok(settings.has(name), `${name} is set (round two's settings)`);

@@ -33,7 +33,7 @@ resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
   properties: { reserved: true }
 }
 
-// Every name here is one the code reads (src/config/load-config.ts, src/config/storage-connection.ts,
+// Every name here is one the code reads (src/config/settings.ts, src/config/storage-connection.ts,
 // src/telemetry/telemetry.ts); test/infra.test.ts fails when one the configuration requires is missing.
 var appSettings = {
   EXOSEND_TENANT_ID: exosend.tenantId

@@ -1,99 +1,13 @@
-import { z } from 'zod';
+import type { z } from 'zod';
 import { ConfigError } from './config-error.js';
+import { settings, type Setting, type SettingName } from './settings.js';
 import { readStorageConnection, type StorageConnection } from './storage-connection.js';
 
-/** Exchange Online's own limits per mailbox: 30 messages a minute, 3 concurrent connections. */
-const exchangeRatePerMinute = 30;
-const exchangeMaxConnections = 3;
-/** ... and 10,000 recipients in a rolling 24 hours. */
-const exchangeRecipientsPerDay = 10_000;
+// their home is the table's file; re-exported where their importers have always found them
+export { credentialKinds, isGuid, parseTelemetryAuthentication, transportKinds, type CredentialKind, type TelemetryAuthentication, type TransportKind } from './settings.js';
+import type { CredentialKind, TransportKind } from './settings.js';
 
-const guidOrDomain = z
-  .string()
-  .regex(
-    /^([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|[a-z0-9-]+(\.[a-z0-9-]+)+)$/i,
-    'must be a GUID or a domain name',
-  );
-const guidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-const guid = z.string().regex(guidPattern, 'must be a GUID');
-
-export const isGuid = (s: string) => guidPattern.test(s);
-const httpsUrl = z.url({ protocol: /^https$/, error: 'must be an https:// URL' }).transform((u) => u.replace(/\/+$/, ''));
-const mailbox = z.email('must be an email address').transform((a) => a.toLowerCase());
-const vaultObjectName = (what: string) => z.string().regex(/^[0-9a-zA-Z-]{1,127}$/, `must be ${what} (letters, digits, dashes)`);
-
-/** How the app proves itself to Entra: a client secret or a certificate from Key Vault, or the Function App's managed identity. */
-export const credentialKinds = ['secret', 'certificate', 'federated'] as const;
-export type CredentialKind = (typeof credentialKinds)[number];
-
-/** How a message leaves: SMTP AUTH XOAUTH2, Microsoft Graph sendMail with the same MIME, or SMTP with Graph where SMTP AUTH is off. */
-export const transportKinds = ['smtp', 'graph', 'auto'] as const;
-export type TransportKind = (typeof transportKinds)[number];
-
-const positiveInt = (fallback: number) =>
-  z.coerce.number('must be a number').int('must be a whole number').positive('must be greater than 0').default(fallback);
-
-const positiveNumber = (fallback: number) => z.coerce.number('must be a number').positive('must be greater than 0').default(fallback);
-
-const schema = z.object({
-  EXOSEND_TENANT_ID: guidOrDomain,
-  EXOSEND_CLIENT_ID: guid,
-  EXOSEND_KEY_VAULT_URL: httpsUrl.optional(),
-  EXOSEND_CREDENTIAL: z.enum(credentialKinds, 'must be "secret", "certificate" or "federated"').default('secret'),
-  EXOSEND_CLIENT_SECRET_NAME: vaultObjectName('a Key Vault secret name').default('exosend-client-secret'),
-  EXOSEND_CLIENT_CERTIFICATE_NAME: vaultObjectName('a Key Vault certificate name').default('exosend-client-certificate'),
-  EXOSEND_FEDERATED_AUDIENCE: z.string().regex(/^\S+$/, 'must be an audience such as api://AzureADTokenExchange').default('api://AzureADTokenExchange'),
-  EXOSEND_MAILBOX: mailbox,
-  EXOSEND_ALLOWED_SENDERS: z
-    .string()
-    .optional()
-    .transform((list) => (list ?? '').split(',').map((a) => a.trim().toLowerCase()).filter(Boolean))
-    .pipe(z.array(z.email('must be a comma-separated list of email addresses'))),
-  EXOSEND_ROLES_MODE: z.enum(['entra', 'rbac'], 'must be "entra" or "rbac"').default('entra'),
-  EXOSEND_SMTP_HOST: z.string().min(1).default('smtp.office365.com'),
-  EXOSEND_SMTP_PORT: z.coerce.number('must be a TCP port').int('must be a TCP port').min(1, 'must be a TCP port').max(65535, 'must be a TCP port').default(587),
-  EXOSEND_SCOPE: z
-    .string()
-    .regex(/^https:\/\/\S+\/\.default$/, 'must be a resource followed by /.default')
-    .default('https://outlook.office365.com/.default'),
-  EXOSEND_TRANSPORT: z.enum(transportKinds, 'must be "smtp", "graph" or "auto"').default('smtp'),
-  EXOSEND_GRAPH_ENDPOINT: httpsUrl.default('https://graph.microsoft.com'),
-  EXOSEND_RATE_PER_MINUTE: positiveInt(exchangeRatePerMinute),
-  EXOSEND_MAX_CONNECTIONS: positiveInt(exchangeMaxConnections),
-  EXOSEND_MAILBOXES: z
-    .string()
-    .optional()
-    .transform((list) => (list ?? '').split(',').map((a) => a.trim().toLowerCase()).filter(Boolean))
-    .pipe(z.array(z.email('must be a comma-separated list of email addresses'))),
-  EXOSEND_RECIPIENTS_PER_DAY: positiveInt(exchangeRecipientsPerDay),
-  EXOSEND_RATE_WINDOW_SECONDS: positiveNumber(60),
-  EXOSEND_DAY_WINDOW_SECONDS: positiveNumber(24 * 60 * 60),
-  EXOSEND_LEASE_SECONDS: positiveNumber(60),
-  EXOSEND_QUEUE: z
-    .string()
-    .regex(/^[a-z0-9](?!.*--)[a-z0-9-]{1,55}[a-z0-9]$/, 'must be a storage queue name (3-57 lowercase letters, digits, dashes)')
-    .default('outbound-mail'),
-  EXOSEND_QUEUE_MAX_ATTEMPTS: positiveInt(8),
-  EXOSEND_QUEUE_RETRY_BASE_SECONDS: z.coerce.number('must be a number').int('must be a whole number').min(0, 'must be 0 or more').default(30),
-  EXOSEND_HEALTH_SCHEDULE: z.string().min(1).default('0 */5 * * * *'),
-  EXOSEND_HEALTH_TO: z.email('must be an email address').optional(),
-  AZURE_AUTHORITY_HOST: httpsUrl.default('https://login.microsoftonline.com'),
-  AZURE_CLIENT_ID: z.string().optional(),
-  // set by App Service on every worker: they fill the Function App's name into a fix
-  WEBSITE_SITE_NAME: z.string().optional(),
-  WEBSITE_RESOURCE_GROUP: z.string().optional(),
-  APPLICATIONINSIGHTS_CONNECTION_STRING: z.string().optional(),
-  APPLICATIONINSIGHTS_AUTHENTICATION_STRING: z
-    .string()
-    .optional()
-    .transform((value, context) => {
-      if (value === undefined) return undefined;
-      const parsed = parseTelemetryAuthentication(value);
-      if (!parsed) context.addIssue({ code: 'custom', message: 'must be "Authorization=AAD" or "Authorization=AAD;ClientId=<GUID>"' });
-      return parsed;
-    }),
-});
-
+/** The typed settings every module reads, assembled from the table's values (settings.ts). */
 export interface ExosendConfig {
   tenantId: string;
   clientId: string;
@@ -133,7 +47,6 @@ export interface ExosendConfig {
   queueMaxAttempts: number;
   /** First delay before a transient failure is retried from the queue; it doubles with each try. */
   queueRetryBaseSeconds: number;
-  healthSchedule: string;
   healthTo: string | undefined;
   authorityHost: string;
   /** A user-assigned managed identity that reads the vault; undefined means system-assigned. */
@@ -143,35 +56,50 @@ export interface ExosendConfig {
   /** The Function App and its resource group, as App Service states them; undefined outside Azure. */
   functionAppName: string | undefined;
   resourceGroup: string | undefined;
-  appInsightsConnectionString: string | undefined;
-  /** APPLICATIONINSIGHTS_AUTHENTICATION_STRING's ClientId: telemetry goes with that identity's Entra token. */
-  telemetryAuthentication: TelemetryAuthentication | undefined;
-}
-
-/** `Authorization=AAD` (system-assigned identity) or `Authorization=AAD;ClientId=<id>` (user-assigned). */
-export interface TelemetryAuthentication {
-  clientId: string | undefined;
 }
 
 type Environment = Record<string, string | undefined>;
+type Problem = { variable: string; message: string };
+
+/** Each setting's parsed value; undefined for one that is unset and has no default value. */
+type Values = {
+  [Name in SettingName]: (typeof settings)[Name] extends { unset: { means: string } }
+    ? z.output<(typeof settings)[Name]['parse']> | undefined
+    : z.output<(typeof settings)[Name]['parse']>;
+};
+
+/** One setting as the table says: a required one named when unset, a default parsed as if it had been set. */
+function readSetting(variable: SettingName, raw: string | undefined): { value: unknown } | { problems: Problem[] } {
+  const { parse, unset }: Setting = settings[variable];
+  let input = raw;
+  if (input === undefined) {
+    if (unset === 'required') return { problems: [{ variable, message: 'is required' }] };
+    if ('means' in unset) return { value: undefined };
+    input = unset.value;
+  }
+  const parsed = parse.safeParse(input);
+  return parsed.success ? { value: parsed.data } : { problems: parsed.error.issues.map((issue) => ({ variable, message: issue.message })) };
+}
 
 export function loadConfig(env: Environment = process.env): ExosendConfig {
   const blankAsUnset = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v.trim() !== ''));
-  const parsed = schema.safeParse(blankAsUnset);
-  // every kind but `federated` reads the vault: its URL is required unless the credential says otherwise
-  const vaultNeeded = blankAsUnset['EXOSEND_CREDENTIAL'] !== 'federated' && !('EXOSEND_KEY_VAULT_URL' in blankAsUnset);
-  const vaultProblem = vaultNeeded ? [{ variable: 'EXOSEND_KEY_VAULT_URL', message: 'is required' }] : [];
-  if (!parsed.success) {
-    const problems = parsed.error.issues.map((issue) => ({
-      variable: String(issue.path[0]),
-      message: String(issue.path[0]) in blankAsUnset ? issue.message : 'is required',
-    }));
-    // in the schema's order, as before the vault's URL became conditional
-    const position = (variable: string) => Object.keys(schema.shape).indexOf(variable);
-    throw new ConfigError([...problems, ...vaultProblem].sort((a, b) => position(a.variable) - position(b.variable)));
+  const values: Partial<Record<SettingName, unknown>> = {};
+  const problems: Problem[] = [];
+  for (const variable of Object.keys(settings) as SettingName[]) {
+    const read = readSetting(variable, blankAsUnset[variable]);
+    if ('problems' in read) problems.push(...read.problems);
+    else values[variable] = read.value;
   }
-  if (vaultProblem.length > 0) throw new ConfigError(vaultProblem);
-  const s = parsed.data;
+  // every kind but `federated` reads the vault: its URL is required unless the credential says otherwise
+  if (blankAsUnset['EXOSEND_CREDENTIAL'] !== 'federated' && !('EXOSEND_KEY_VAULT_URL' in blankAsUnset)) {
+    problems.push({ variable: 'EXOSEND_KEY_VAULT_URL', message: 'is required' });
+  }
+  // in the table's order
+  const position = (variable: string) => Object.keys(settings).indexOf(variable);
+  if (problems.length > 0) throw new ConfigError(problems.sort((a, b) => position(a.variable) - position(b.variable)));
+  const s = values as Values;
+  const allowedSenders = s.EXOSEND_ALLOWED_SENDERS ?? [];
+  const mailboxes = s.EXOSEND_MAILBOXES ?? [];
   return {
     tenantId: s.EXOSEND_TENANT_ID,
     clientId: s.EXOSEND_CLIENT_ID,
@@ -181,7 +109,7 @@ export function loadConfig(env: Environment = process.env): ExosendConfig {
     clientCertificateName: s.EXOSEND_CLIENT_CERTIFICATE_NAME,
     federatedAudience: s.EXOSEND_FEDERATED_AUDIENCE,
     mailbox: s.EXOSEND_MAILBOX,
-    allowedSenders: [...new Set([...(s.EXOSEND_ALLOWED_SENDERS.length > 0 ? s.EXOSEND_ALLOWED_SENDERS : [s.EXOSEND_MAILBOX]), ...s.EXOSEND_MAILBOXES])],
+    allowedSenders: [...new Set([...(allowedSenders.length > 0 ? allowedSenders : [s.EXOSEND_MAILBOX]), ...mailboxes])],
     rolesMode: s.EXOSEND_ROLES_MODE,
     smtp: { host: s.EXOSEND_SMTP_HOST, port: s.EXOSEND_SMTP_PORT },
     scope: s.EXOSEND_SCOPE,
@@ -189,7 +117,7 @@ export function loadConfig(env: Environment = process.env): ExosendConfig {
     graphEndpoint: s.EXOSEND_GRAPH_ENDPOINT,
     ratePerMinute: s.EXOSEND_RATE_PER_MINUTE,
     maxConnections: s.EXOSEND_MAX_CONNECTIONS,
-    mailboxes: [...new Set([s.EXOSEND_MAILBOX, ...s.EXOSEND_MAILBOXES])],
+    mailboxes: [...new Set([s.EXOSEND_MAILBOX, ...mailboxes])],
     recipientsPerDay: s.EXOSEND_RECIPIENTS_PER_DAY,
     rateWindowInMs: Math.round(s.EXOSEND_RATE_WINDOW_SECONDS * 1000),
     dayWindowInMs: Math.round(s.EXOSEND_DAY_WINDOW_SECONDS * 1000),
@@ -197,37 +125,13 @@ export function loadConfig(env: Environment = process.env): ExosendConfig {
     queue: s.EXOSEND_QUEUE,
     queueMaxAttempts: s.EXOSEND_QUEUE_MAX_ATTEMPTS,
     queueRetryBaseSeconds: s.EXOSEND_QUEUE_RETRY_BASE_SECONDS,
-    healthSchedule: s.EXOSEND_HEALTH_SCHEDULE,
     healthTo: s.EXOSEND_HEALTH_TO,
     authorityHost: s.AZURE_AUTHORITY_HOST,
     managedIdentityClientId: s.AZURE_CLIENT_ID,
     storage: readStorageConnection(blankAsUnset),
     functionAppName: s.WEBSITE_SITE_NAME,
     resourceGroup: s.WEBSITE_RESOURCE_GROUP,
-    appInsightsConnectionString: s.APPLICATIONINSIGHTS_CONNECTION_STRING,
-    telemetryAuthentication: s.APPLICATIONINSIGHTS_AUTHENTICATION_STRING,
   };
-}
-
-/**
- * Parses APPLICATIONINSIGHTS_AUTHENTICATION_STRING as the Azure Monitor exporters do:
- * `;`-separated `key=value` pairs, names without regard to case, `Authorization=AAD` required.
- */
-export function parseTelemetryAuthentication(value: string): TelemetryAuthentication | undefined {
-  const pairs = new Map(
-    value
-      .split(';')
-      .map((pair) => pair.trim())
-      .filter(Boolean)
-      .map((pair) => {
-        const at = pair.indexOf('=');
-        return [pair.slice(0, at).trim().toLowerCase(), at < 0 ? '' : pair.slice(at + 1).trim()] as const;
-      }),
-  );
-  if (pairs.get('authorization')?.toLowerCase() !== 'aad') return undefined;
-  const clientId = pairs.get('clientid') || undefined;
-  if (clientId !== undefined && !guidPattern.test(clientId)) return undefined;
-  return { clientId };
 }
 
 /**
@@ -235,10 +139,9 @@ export function parseTelemetryAuthentication(value: string): TelemetryAuthentica
  * or its documented default. A binding's `%SETTING%` would fail for an unset one, defaults and all.
  */
 export function bindingSetting(name: 'EXOSEND_QUEUE' | 'EXOSEND_HEALTH_SCHEDULE', env: Environment = process.env): string {
-  const value = env[name]?.trim() || undefined;
-  const parsed = schema.shape[name].safeParse(value);
-  if (!parsed.success) throw new ConfigError([{ variable: name, message: parsed.error.issues[0]?.message ?? 'is invalid' }]);
-  return parsed.data;
+  const read = readSetting(name, env[name]?.trim() || undefined);
+  if ('problems' in read) throw new ConfigError(read.problems.slice(0, 1));
+  return read.value as string;
 }
 
 /** Whether the authority is Microsoft's own cloud, where MSAL's instance discovery works. */
