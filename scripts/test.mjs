@@ -15,6 +15,8 @@ const run = (command, args, env = process.env) => {
 run(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.json']);
 // the entry the host loads (package.json "main"): the tests that learn the app's registrations import it
 run(process.execPath, ['scripts/bundle.mjs']);
+// the console's page (local/console/page/*.ts, for the browser): its own type check, and its bundle
+run(process.execPath, ['scripts/console-page.mjs']);
 
 const { loadOrCreateCertificateAuthority } = await import('../dist/local/sandbox/pki.js');
 const caDir = join('.exosend', 'sandbox');

@@ -26,10 +26,13 @@ export interface ConsoleOptions {
 export type ConsoleHandler = (req: IncomingMessage, res: ServerResponse, url: URL) => Promise<void>;
 
 const pageDir = fileURLToPath(new URL('../../../local/console/page/', import.meta.url));
+/** The page's modules (page/*.ts), bundled into one script beside this file's build by scripts/console-page.mjs. */
+const scriptFile = fileURLToPath(new URL('./page/console.js', import.meta.url));
+/** Everything the page loads: a fixed list, so no path from a request ever names a file. */
 const assets: Record<string, { file: string; type: string }> = {
-  '/': { file: 'index.html', type: 'text/html; charset=utf-8' },
-  '/console/console.js': { file: 'console.js', type: 'text/javascript; charset=utf-8' },
-  '/console/console.css': { file: 'console.css', type: 'text/css; charset=utf-8' },
+  '/': { file: `${pageDir}index.html`, type: 'text/html; charset=utf-8' },
+  '/console/console.js': { file: scriptFile, type: 'text/javascript; charset=utf-8' },
+  '/console/console.css': { file: `${pageDir}console.css`, type: 'text/css; charset=utf-8' },
 };
 
 /** The page's own policy: its scripts and styles only, frames only from here, framed by nobody. */
@@ -112,7 +115,11 @@ export function createConsole(options: ConsoleOptions): ConsoleHandler {
     if (asset && method === 'GET') {
       const refusal = consoleRefusal(req, port(), 'page');
       if (refusal) return send(res, { status: 403, json: { error: { message: refusal } } });
-      return send(res, { body: await readFile(`${pageDir}${asset.file}`), type: asset.type, policy: pagePolicy });
+      const body = await readFile(asset.file).catch((error: NodeJS.ErrnoException) => {
+        if (error.code === 'ENOENT' && asset.file === scriptFile) throw new Error(`the console's script is not built (${scriptFile}): npm start builds it, or node scripts/console-page.mjs`);
+        throw error;
+      });
+      return send(res, { body, type: asset.type, policy: pagePolicy });
     }
     const message = /^\/console\/message\/([\w-]+)\/(html|attachments\/(\d+))$/.exec(url.pathname);
     if (message && method === 'GET') {
