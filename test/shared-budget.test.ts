@@ -22,21 +22,10 @@ describe("a mailbox's budget, shared through storage", () => {
     await h.close();
   });
   beforeEach(async () => {
-    // a fresh ledger per test: each test's limits start from nothing used
-    h.reset(q.settings);
-    h.sandbox.exchange.setLimits({ messagesPerMinute: 0 });
-    await drain(q.storage, 'poison');
-    await q.storage.intake.clearMessages();
-    await clearBudgets();
+    // a fresh ledger per test (q.reset): each test's limits start from nothing used
+    await q.reset();
     acceptedBefore = h.sandbox.exchange.messages.length;
   });
-
-  const clearBudgets = async () => {
-    const { TableClient } = await import('@azure/data-tables');
-    const table = TableClient.fromConnectionString(q.azurite.connectionString, 'exosendbudget', { allowInsecureConnection: true });
-    await table.createTable();
-    for await (const e of table.listEntities()) await table.deleteEntity(e.partitionKey!, e.rowKey!);
-  };
 
   /** `count` sends from each of `instances` runtimes (separate processes' worth of state), 6 callers each. */
   async function sendFromInstances(instances: Runtime[], count: number, from?: string) {
