@@ -11,7 +11,6 @@ import { scheduledHealthCheck } from '../src/functions/health-check.js';
 import { getHealth } from '../src/functions/health-status.js';
 import type { HealthCheckResult } from '../src/health/health-result.js';
 import { forgetHealthChecks, lastHealthCheck } from '../src/health/last-check.js';
-import type { QueueListener } from '../local/host/queue-listener.js';
 import { getRuntime } from '../src/runtime/runtime.js';
 import { credentialSettings, sandboxScenarios, scenarioSettings, storeCertificate } from '../local/sandbox/index.js';
 import { certificateSecretValue, issueClientCertificate } from '../local/sandbox/pki.js';
@@ -30,28 +29,20 @@ type Kind = 'secret' | 'certificate' | 'federated';
 describe('EXOSEND_CREDENTIAL: secret, certificate and federated, end to end', () => {
   let h: Harness;
   let q: QueueFixture;
-  let listener: QueueListener | undefined;
   before(async () => {
     h = await startHarness(import.meta.filename);
     q = await startQueueFixture(h);
   });
   after(async () => {
-    await listener?.stop();
     await q.close();
     await h.close();
   });
   beforeEach(async () => {
-    await listener?.stop();
-    listener = undefined;
-    await drain(q.storage, 'poison');
-    await q.storage.intake.clearMessages();
+    await q.reset();
     forgetHealthChecks();
   });
 
-  const start = (kind: Kind, extra: Record<string, string | undefined> = {}) => {
-    h.reset({ ...q.settings, ...credentialSettings(h.sandbox.app, kind), ...extra });
-    h.sandbox.exchange.setLimits({ messagesPerMinute: 0 });
-  };
+  const start = (kind: Kind, extra: Record<string, string | undefined> = {}) => q.resetApp({ ...credentialSettings(h.sandbox.app, kind), ...extra });
   /**
    * What reached the stand-ins. The managed identity's tokens (for the vault, or the assertion)
    * are kept by MSAL process-wide, beyond a cold start of the app: at most one per process.
@@ -77,7 +68,7 @@ describe('EXOSEND_CREDENTIAL: secret, certificate and federated, end to end', ()
       assert.deepEqual(sends.map((r) => r.status), Array(6).fill(200), JSON.stringify(sends.find((r) => r.status !== 200)?.body));
 
       const queued = await Promise.all(Array.from({ length: 3 }, (_, i) => h.http(enqueueMail, { route: 'enqueue', body: mailRequest({ subject: `${kind} queued ${i}` }) })));
-      listener = q.startListener();
+      q.startListener();
       const records = await q.waitUntilFinished(queued.map((r) => r.body.id as string));
       assert.deepEqual(records.map((r) => r.status), ['sent', 'sent', 'sent']);
 
@@ -113,11 +104,11 @@ describe('EXOSEND_CREDENTIAL: secret, certificate and federated, end to end', ()
       ['federation-audience-mismatch', 'FEDERATED_CREDENTIAL_MISMATCH'],
     ] as const;
     for (const [name, code] of cases) {
-      await listener?.stop();
+      await q.stopListeners();
       sandboxScenarios[name](h.sandbox);
       h.restartApp({ ...q.settings, ...scenarioSettings(h.sandbox, name) });
       const reply = await h.http(enqueueMail, { route: 'enqueue', body: mailRequest({ idempotencyKey: `dead-${name}` }) });
-      listener = q.startListener();
+      q.startListener();
       const [record] = await q.waitUntilFinished([reply.body.id as string]);
       assert.equal(record?.status, 'failed', name);
       assert.equal(record?.attempts, 1, 'a setup mistake is not retried');

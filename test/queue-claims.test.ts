@@ -10,7 +10,7 @@ import { StatusStore } from '../src/queue/status-store.js';
 import { connectStorage } from '../src/storage/storage.js';
 import { getRuntime } from '../src/runtime/runtime.js';
 import { mailRequest, startHarness, type Harness } from './harness.js';
-import { drain, startQueueFixture, type QueueFixture } from './queue-fixture.js';
+import { startQueueFixture, type QueueFixture } from './queue-fixture.js';
 
 /**
  * Holds the answers to the first `parties` reads of a status record until all of them have been
@@ -46,11 +46,7 @@ describe('the queue claim on a record that already exists', () => {
     await q.close();
     await h.close();
   });
-  beforeEach(async () => {
-    h.restartApp(q.settings);
-    await q.storage.intake.clearMessages();
-    await drain(q.storage, 'poison');
-  });
+  beforeEach(() => q.reset());
 
   /** The queue path's parts as the app builds them, with reads of the status records raced. */
   const racedDeps = (parties: number): QueueDeps => {

@@ -1,4 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+import { TableClient } from '@azure/data-tables';
+import { budgetTable } from '../src/budget/table-budget.js';
 import { outboundMail } from '../src/functions/outbound-queue.js';
 import { startQueueListener, type QueueListener } from '../local/host/queue-listener.js';
 import { StatusStore, type MessageRecord } from '../src/queue/status-store.js';
@@ -12,15 +14,31 @@ export interface QueueFixture {
   store: StatusStore;
   /** The app settings the queue path needs, to pass to `h.restartApp`. */
   settings: Record<string, string>;
-  /** Delivers the intake queue to the real trigger function, as the Functions host would. */
+  /**
+   * Between tests: no listener running; the intake and poison queues, the claim-check blobs and the
+   * budget ledger empty; and the app started cold as `resetApp` starts it.
+   */
+  reset(): Promise<void>;
+  /**
+   * The app started cold with the queue settings and these on top, on a healthy sandbox (no fault
+   * injected) with zeroed counters (`h.reset`), Exchange counting no rate: exosend's own pacing is
+   * what a test sets.
+   */
+  resetApp(settings?: Record<string, string | undefined>): void;
+  /** Delivers the intake queue to the real trigger function, as the Functions host would; `reset` and `close` stop it. */
   startListener(): QueueListener;
+  /** Stops every listener `startListener` started, and waits for their deliveries in flight. */
+  stopListeners(): Promise<void>;
   waitUntilFinished(ids: string[], timeoutInMs?: number): Promise<MessageRecord[]>;
   /** Waits until `total` records are sent or failed; counts them, and the attempts they took. */
   waitForCounts(total: number, timeoutInMs?: number): Promise<{ sent: number; failed: number; attempts: number }>;
   close(): Promise<void>;
 }
 
-/** Azurite (queue, table, blob) and the queue settings, on top of a harness's sandbox. */
+/**
+ * Azurite (queue, table, blob) and the queue settings, on top of a harness's sandbox; the app is
+ * started with them (`resetApp`). A test file calls `reset` before each test.
+ */
 export async function startQueueFixture(h: Harness): Promise<QueueFixture> {
   const azurite = await startAzurite();
   const settings = {
@@ -30,17 +48,39 @@ export async function startQueueFixture(h: Harness): Promise<QueueFixture> {
     EXOSEND_QUEUE_RETRY_BASE_SECONDS: '0',
     EXOSEND_RATE_PER_MINUTE: '100000',
   };
-  h.sandbox.exchange.setLimits({ messagesPerMinute: 0 });
   const storage = connectStorage({ kind: 'connectionString', connectionString: azurite.connectionString }, settings.EXOSEND_QUEUE);
   await storage.ready();
   const store = new StatusStore(storage.records);
+  // the mailboxes' shared ledger (src/budget/table-budget.ts): what one test sent must not pace the next
+  const budgets = TableClient.fromConnectionString(azurite.connectionString, budgetTable, { allowInsecureConnection: true });
   const listeners: QueueListener[] = [];
+
+  const stopListeners = async () => {
+    await Promise.all(listeners.splice(0).map((l) => l.stop()));
+  };
+  const resetApp: QueueFixture['resetApp'] = (extra = {}) => {
+    h.reset({ ...settings, ...extra });
+    // h.reset gives the stand-in Exchange Online's 30 a minute back
+    h.sandbox.exchange.setLimits({ messagesPerMinute: 0 });
+  };
+  resetApp();
 
   return {
     azurite,
     storage,
     store,
     settings,
+    reset: async () => {
+      await stopListeners();
+      // clearMessages takes the invisible ones too, such as a delayed retry or the look-again of an in-flight delivery
+      await Promise.all([storage.intake.clearMessages(), storage.poison.clearMessages()]);
+      for await (const blob of storage.requests.listBlobsFlat()) await storage.requests.deleteBlob(blob.name);
+      await budgets.createTable();
+      for await (const e of budgets.listEntities()) await budgets.deleteEntity(e.partitionKey!, e.rowKey!);
+      resetApp();
+    },
+    resetApp,
+    stopListeners,
     startListener: () => {
       const listener = startQueueListener({
         queue: storage.intake,
@@ -77,7 +117,7 @@ export async function startQueueFixture(h: Harness): Promise<QueueFixture> {
       }
     },
     close: async () => {
-      await Promise.all(listeners.map((l) => l.stop()));
+      await stopListeners();
       await azurite.close();
     },
   };

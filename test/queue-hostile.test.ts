@@ -2,10 +2,9 @@ import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { after, before, beforeEach, describe, it } from 'node:test';
 import { enqueueMail } from '../src/functions/enqueue.js';
 import { messageStatus } from '../src/functions/message-status.js';
-import type { QueueListener } from '../local/host/queue-listener.js';
 import { requestDigest } from '../src/mail/request-digest.js';
 import { claimCheckBlobName } from '../src/queue/claim-check-name.js';
 import { deadLetterText } from '../src/queue/dead-letter.js';
@@ -28,17 +27,15 @@ const decode = (text: string) => Buffer.from(text, 'base64').toString('utf8');
 describe('hostile messages through the queue', () => {
   let h: Harness;
   let q: QueueFixture;
-  let listener: QueueListener | undefined;
   before(async () => {
     h = await startHarness(import.meta.filename);
     q = await startQueueFixture(h);
-    h.restartApp(q.settings);
   });
   after(async () => {
-    await listener?.stop();
     await q.close();
     await h.close();
   });
+  beforeEach(() => q.reset());
 
   const enqueue = (body: unknown) => h.http(enqueueMail, { route: 'enqueue', body });
   const put = async (text: string) => (await q.storage.intake.sendMessage(text)).messageId;
@@ -82,7 +79,7 @@ describe('hostile messages through the queue', () => {
     };
     await put(encodeQueueMessage(mailRequest({ idempotencyKey: 'valid-after-all', subject: 'still flowing' })));
 
-    listener = q.startListener();
+    const listener = q.startListener();
     const records = await q.waitUntilFinished(['reused-key', 'valid-after-all', ...Object.entries(hostile).filter(([k]) => k !== 'reusedKey').map(([, id]) => id)], 90_000);
     assert.ok(records.every((r) => r.status === 'sent' || r.status === 'failed'));
     const byId = new Map(records.map((r) => [r.id, r]));
@@ -92,7 +89,6 @@ describe('hostile messages through the queue', () => {
     assert.ok(!h.sandbox.exchange.messages.some((m) => m.raw.includes('third content') || m.raw.includes('other content')));
 
     await listener.stop();
-    listener = undefined;
     const letters = await drain(q.storage, 'poison');
     const letterOf = (id: string) => letters.find((l) => l.id === id);
     for (const letter of letters) {
@@ -169,11 +165,10 @@ describe('hostile messages through the queue', () => {
   it('when a dead letter would exceed the 64 KB queue limit, then it is cut down to fit and says what was cut', async () => {
     // 100 attachments, each with an invalid name of 2,000 characters: the request moves to a blob, the details stay capped
     const id = await putViaBlob('large-letter', mailRequest({ attachments: Array.from({ length: 100 }, () => ({ filename: 'n'.repeat(2_000), contentBase64: '@' })) }));
-    listener = q.startListener();
+    const listener = q.startListener();
     const [record] = await q.waitUntilFinished([id]);
     assert.equal(record?.status, 'failed');
     await listener.stop();
-    listener = undefined;
     const [letter] = await drain(q.storage, 'poison');
     assert.ok(Buffer.byteLength(encodeQueueMessage(letter)) <= maxInlineMessageBytes);
     assert.ok(letter.details.length <= 21);
@@ -201,10 +196,9 @@ describe('hostile messages through the queue', () => {
     const big = await enqueue(mailRequest({ idempotencyKey: 'sender-removed', from: 'desk@contoso.example', attachments: [{ filename: 'a.bin', contentBase64: b64(80_000) }] }));
     assert.equal(big.status, 202);
     h.restartApp(q.settings);
-    listener = q.startListener();
+    const listener = q.startListener();
     const [record] = await q.waitUntilFinished(['sender-removed']);
     await listener.stop();
-    listener = undefined;
     assert.equal(record?.status, 'failed');
     const [letter] = await drain(q.storage, 'poison');
     assert.equal(letter.code, 'SENDER_NOT_ALLOWED');

@@ -30,7 +30,6 @@ describe('the queue under load with failures', () => {
   before(async () => {
     h = await startHarness(import.meta.filename);
     q = await startQueueFixture(h);
-    h.restartApp(q.settings);
   });
   after(async () => {
     await q.close();

@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import { outboundMail } from '../src/functions/outbound-queue.js';
-import type { QueueListener } from '../local/host/queue-listener.js';
 import { encodeQueueMessage } from '../src/queue/queue-message.js';
 import { mailRequest, startHarness, type Harness } from './harness.js';
 import { drain, startQueueFixture, type QueueFixture } from './queue-fixture.js';
@@ -11,25 +10,15 @@ const concurrencyLimit = '432 4.3.2 STOREDRV.ClientSubmit; sender thread limit e
 describe('the queue retry budget', () => {
   let h: Harness;
   let q: QueueFixture;
-  let listener: QueueListener | undefined;
   before(async () => {
     h = await startHarness(import.meta.filename);
     q = await startQueueFixture(h);
   });
   after(async () => {
-    await listener?.stop();
     await q.close();
     await h.close();
   });
-  beforeEach(async () => {
-    await listener?.stop();
-    listener = undefined;
-    h.reset(q.settings);
-    h.sandbox.exchange.setLimits({ messagesPerMinute: 0 });
-    h.sandbox.exchange.setFaultInjector(undefined);
-    await q.storage.intake.clearMessages();
-    await drain(q.storage, 'poison');
-  });
+  beforeEach(() => q.reset());
 
   /** Exchange answers every MAIL FROM of messages with this subject with a transient 432. */
   const alwaysBusyFor = (subject: string) =>
@@ -44,7 +33,7 @@ describe('the queue retry budget', () => {
       const id = `budget-${attempts}`;
       alwaysBusyFor(id);
       await q.storage.intake.sendMessage(encodeQueueMessage(mailRequest({ idempotencyKey: id, subject: id })));
-      listener = q.startListener();
+      q.startListener();
       // a budget that is never spent loops for ever: this wait is what fails then
       const [record] = await q.waitUntilFinished([id], 30_000);
       assert.equal(record?.status, 'failed');
@@ -75,7 +64,7 @@ describe('the queue retry budget', () => {
     assert.equal(visible.peekedMessageItems.length, 0, 'and invisible until the vault\'s Retry-After has passed');
 
     h.sandbox.vault.failRequests(0);
-    listener = q.startListener();
+    q.startListener();
     const [record] = await q.waitUntilFinished([id]);
     assert.equal(record?.status, 'sent');
     assert.equal(record?.attempts, 2);

@@ -7,7 +7,6 @@ import { simpleParser } from 'mailparser';
 import { enqueueMail } from '../src/functions/enqueue.js';
 import { messageStatus } from '../src/functions/message-status.js';
 import { outboundMail } from '../src/functions/outbound-queue.js';
-import type { QueueListener } from '../local/host/queue-listener.js';
 import { encodeQueueMessage } from '../src/queue/queue-message.js';
 import { mailRequest, startHarness, type Harness } from './harness.js';
 import { runObserved } from './observed.js';
@@ -16,24 +15,15 @@ import { drain, startQueueFixture, type QueueFixture } from './queue-fixture.js'
 describe('the queue intake', () => {
   let h: Harness;
   let q: QueueFixture;
-  let listener: QueueListener | undefined;
   before(async () => {
     h = await startHarness(import.meta.filename);
     q = await startQueueFixture(h);
   });
   after(async () => {
-    await listener?.stop();
     await q.close();
     await h.close();
   });
-  beforeEach(async () => {
-    await listener?.stop();
-    listener = undefined;
-    h.restartApp(q.settings);
-    await drain(q.storage, 'poison');
-    // clears the invisible ones too, such as the delayed look-again of an in-flight delivery
-    await q.storage.intake.clearMessages();
-  });
+  beforeEach(() => q.reset());
 
   const status = (id: string) => h.http(messageStatus, { method: 'GET', route: `messages/${id}`, params: { id } });
   const sentTo = (messageId: string) => h.sandbox.exchange.messages.filter((m) => m.messageId === messageId);
@@ -53,7 +43,7 @@ describe('the queue intake', () => {
 
     const raw = await q.storage.intake.sendMessage(encodeQueueMessage(mailRequest({ subject: 'via raw put' })));
 
-    listener = q.startListener();
+    q.startListener();
     const ids = [viaHttp.body.id as string, viaCli.id, raw.messageId];
     await q.waitUntilFinished(ids);
     for (const id of ids) {
@@ -96,7 +86,7 @@ describe('the queue intake', () => {
     assert.equal(blobs.length, 1, 'the request waits in a blob');
     assert.match(blobs[0]!, new RegExp(`^${reply.body.id}\\.[\\w-]{43}\\.json$`), 'named by its id and its content digest');
 
-    listener = q.startListener();
+    q.startListener();
     const [record] = await q.waitUntilFinished([reply.body.id]);
     assert.equal(record?.status, 'sent');
     const mime = await simpleParser(sentTo(record!.messageId!)[0]!.raw);
@@ -112,7 +102,7 @@ describe('the queue intake', () => {
     const invalid = await q.storage.intake.sendMessage(encodeQueueMessage({ to: ['ada@fabrikam.example'], subject: 'no body' }));
     const good = await q.storage.intake.sendMessage(encodeQueueMessage(mailRequest({ subject: 'after the bad ones' })));
 
-    listener = q.startListener();
+    q.startListener();
     const records = await q.waitUntilFinished([undecodable.messageId, notJson.messageId, invalid.messageId, good.messageId]);
     assert.deepEqual(records.map((r) => r.status), ['failed', 'failed', 'failed', 'sent']);
     assert.match(records[0]!.reason!, /^UNDECODABLE: .*neither base64/);
@@ -139,7 +129,7 @@ describe('the queue intake', () => {
     for await (const blob of q.storage.requests.listBlobsFlat({ prefix: 'lost-blob.' })) await q.storage.requests.deleteBlob(blob.name);
     const badId = await q.storage.intake.sendMessage(encodeQueueMessage({ exosend: 1, id: 'orders/17', history: [], request: mailRequest() }));
 
-    listener = q.startListener();
+    q.startListener();
     const [lost, damaged] = await q.waitUntilFinished([big.body.id, badId.messageId]);
     assert.equal(lost?.status, 'failed');
     assert.match(lost!.reason!, /^INVALID_REQUEST: .*blob lost-blob\.[\w-]{43}\.json is missing/);
@@ -151,7 +141,7 @@ describe('the queue intake', () => {
   it('when Exchange refuses permanently, then the message goes to the poison queue at once with its diagnosis', async () => {
     h.sandbox.exchange.failNext('data', '554 5.2.252 SendAsDenied; exosend@contoso.example not allowed to send as x@contoso.example; STOREDRV.Submission.Exception:SendAsDeniedException.MapiExceptionSendAsDenied');
     const reply = await h.http(enqueueMail, { route: 'enqueue', body: mailRequest({ idempotencyKey: 'refused-1' }) });
-    listener = q.startListener();
+    q.startListener();
     const [record] = await q.waitUntilFinished([reply.body.id]);
     assert.equal(record?.status, 'failed');
     assert.equal(record?.attempts, 1);
@@ -167,7 +157,7 @@ describe('the queue intake', () => {
     h.sandbox.exchange.failNext('mail', '432 4.3.2 STOREDRV.ClientSubmit; sender thread limit exceeded');
     h.sandbox.exchange.failNext('data', '451 4.7.0 Temporary server error. Please try again later. PRX4');
     const reply = await h.http(enqueueMail, { route: 'enqueue', body: mailRequest({ idempotencyKey: 'transient-1' }) });
-    listener = q.startListener();
+    q.startListener();
     const [record] = await q.waitUntilFinished([reply.body.id]);
     assert.equal(record?.status, 'sent');
     assert.equal(record?.attempts, 3);

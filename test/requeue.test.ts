@@ -2,7 +2,6 @@ import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import { enqueueMail } from '../src/functions/enqueue.js';
 import { DeadLetters } from '../local/console/dead-letters.js';
-import type { QueueListener } from '../local/host/queue-listener.js';
 import { requeueDeadLetter } from '../src/queue/requeue.js';
 import { sandboxScenarios } from '../local/sandbox/index.js';
 import { mailRequest, startHarness, type Harness } from './harness.js';
@@ -11,25 +10,15 @@ import { drain, startQueueFixture, type QueueFixture } from './queue-fixture.js'
 describe('a dead letter put back on the intake queue', () => {
   let h: Harness;
   let q: QueueFixture;
-  let listener: QueueListener | undefined;
   before(async () => {
     h = await startHarness(import.meta.filename);
     q = await startQueueFixture(h);
   });
   after(async () => {
-    await listener?.stop();
     await q.close();
     await h.close();
   });
-  beforeEach(async () => {
-    await listener?.stop();
-    listener = undefined;
-    sandboxScenarios.healthy(h.sandbox);
-    h.sandbox.exchange.setLimits({ messagesPerMinute: 0 });
-    h.restartApp(q.settings);
-    await drain(q.storage, 'poison');
-    await q.storage.intake.clearMessages();
-  });
+  beforeEach(() => q.reset());
 
   /** A request from billing@ while the mailbox has no Send As on it: dead-lettered at once. */
   async function deadLettered(id: string): Promise<void> {
@@ -37,11 +26,10 @@ describe('a dead letter put back on the intake queue', () => {
     h.sandbox.exchange.setLimits({ messagesPerMinute: 0 });
     const reply = await h.http(enqueueMail, { route: 'enqueue', body: mailRequest({ from: 'billing@contoso.example', idempotencyKey: id }) });
     assert.equal(reply.status, 202);
-    listener = q.startListener();
+    q.startListener();
     const [record] = await q.waitUntilFinished([id]);
     assert.equal(record?.status, 'failed');
-    await listener.stop();
-    listener = undefined;
+    await q.stopListeners();
   }
 
   it('when the cause is fixed and the letter is put back, then it is sent once, its history kept, and the letter is gone', async () => {
@@ -64,7 +52,7 @@ describe('a dead letter put back on the intake queue', () => {
     assert.deepEqual(await letters.list(), [], 'the letter is off the poison queue');
     assert.equal(await letters.requeue(view!.messageId), undefined, 'a second click finds nothing to put back');
 
-    listener = q.startListener();
+    q.startListener();
     const [record] = await q.waitUntilFinished(['requeue-1']);
     assert.equal(record?.status, 'sent');
     assert.equal(record?.attempts, 1, 'its tries are counted afresh');
@@ -84,7 +72,7 @@ describe('a dead letter put back on the intake queue', () => {
     assert.equal(queued.peekedMessageItems.length, 1, 'one copy on the intake queue');
 
     const before = h.sandbox.exchange.messages.length;
-    listener = q.startListener();
+    q.startListener();
     await q.waitUntilFinished(['requeue-2']);
     // a third put-back after it was sent changes nothing
     assert.deepEqual(await requeueDeadLetter(q.storage, q.store, letter), { kind: 'not-failed', id: 'requeue-2', status: 'sent' });
@@ -93,7 +81,7 @@ describe('a dead letter put back on the intake queue', () => {
 
   it('when a letter holds no request (an undecodable message), then it cannot be put back and stays', async () => {
     await q.storage.intake.sendMessage('not base64 and not JSON');
-    listener = q.startListener();
+    q.startListener();
     const letters = new DeadLetters(q.storage, q.store);
     let views = await letters.list();
     for (let i = 0; views.length === 0 && i < 100; i++) {

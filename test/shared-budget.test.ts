@@ -22,21 +22,10 @@ describe("a mailbox's budget, shared through storage", () => {
     await h.close();
   });
   beforeEach(async () => {
-    // a fresh ledger per test: each test's limits start from nothing used
-    h.reset(q.settings);
-    h.sandbox.exchange.setLimits({ messagesPerMinute: 0 });
-    await drain(q.storage, 'poison');
-    await q.storage.intake.clearMessages();
-    await clearBudgets();
+    // a fresh ledger per test (q.reset): each test's limits start from nothing used
+    await q.reset();
     acceptedBefore = h.sandbox.exchange.messages.length;
   });
-
-  const clearBudgets = async () => {
-    const { TableClient } = await import('@azure/data-tables');
-    const table = TableClient.fromConnectionString(q.azurite.connectionString, 'exosendbudget', { allowInsecureConnection: true });
-    await table.createTable();
-    for await (const e of table.listEntities()) await table.deleteEntity(e.partitionKey!, e.rowKey!);
-  };
 
   /** `count` sends from each of `instances` runtimes (separate processes' worth of state), 6 callers each. */
   async function sendFromInstances(instances: Runtime[], count: number, from?: string) {
@@ -93,17 +82,19 @@ describe("a mailbox's budget, shared through storage", () => {
 
   // The reason the budget is shared: without storage each instance counts alone, and together they
   // pass the mailbox's limits. This pins the stand-in's side: it does refuse what exosend must avoid.
-  it('when three instances without storage send through one mailbox, then each counts alone and Exchange throttles them', async () => {
-    h.sandbox.exchange.setLimits({ messagesPerMinute: 60, rateWindowInMs: 1000, maxSessionsPerMailbox: 3 });
-    const env = { ...process.env, AzureWebJobsStorage: '', EXOSEND_RATE_PER_MINUTE: '60', EXOSEND_RATE_WINDOW_SECONDS: '1' };
-    const instances = [1, 2, 3].map(() => createRuntime(loadConfig(env)));
-    try {
-      await sendFromInstances(instances, 40);
-      assert.equal(instances[0]!.transport.budget.roundTrips, 0);
-      assert.ok(throttleReplies().length > 0, 'the stand-in refused sessions or messages over the limits');
-    } finally {
-      for (const runtime of instances) for (const t of runtime.transports.values()) t.close();
-    }
+  describe('contract of the Exchange stand-in: the limits a shared budget keeps', () => {
+    it('when three instances without storage send through one mailbox, then each counts alone and Exchange throttles them', async () => {
+      h.sandbox.exchange.setLimits({ messagesPerMinute: 60, rateWindowInMs: 1000, maxSessionsPerMailbox: 3 });
+      const env = { ...process.env, AzureWebJobsStorage: '', EXOSEND_RATE_PER_MINUTE: '60', EXOSEND_RATE_WINDOW_SECONDS: '1' };
+      const instances = [1, 2, 3].map(() => createRuntime(loadConfig(env)));
+      try {
+        await sendFromInstances(instances, 40);
+        assert.equal(instances[0]!.transport.budget.roundTrips, 0);
+        assert.ok(throttleReplies().length > 0, 'the stand-in refused sessions or messages over the limits');
+      } finally {
+        for (const runtime of instances) for (const t of runtime.transports.values()) t.close();
+      }
+    });
   });
 
   it('when /api/send finds the minute spent, then it answers 429 with Retry-After and a diagnosis naming the limit, and sends nothing', async () => {

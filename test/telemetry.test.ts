@@ -1,11 +1,9 @@
 import assert from 'node:assert/strict';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { request } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import { pathToFileURL } from 'node:url';
-import { gzipSync } from 'node:zlib';
 import { sandboxScenarios, type TelemetryEnvelope } from '../local/sandbox/index.js';
 import { flush, shutdownTelemetry } from '../src/telemetry/telemetry.js';
 import { mailRequest, startHarness, type Harness } from './harness.js';
@@ -160,37 +158,5 @@ describe('send events', () => {
     const line = h.logs.map((l) => JSON.parse(l)).find((l) => l.event === 'exosend.retry');
     assert.deepEqual(line, { event: 'exosend.retry', id: reply.body.id, code: 'TEMPORARY_FAILURE', attempt: 2 });
     assertNothingSecret();
-  });
-});
-
-describe('the ingestion stand-in', () => {
-  let h: Harness;
-  before(async () => {
-    h = await startHarness(import.meta.filename);
-  });
-  after(() => h.close());
-
-  function post(payload: Buffer, headers: Record<string, string>): Promise<{ status: number; body: any }> {
-    return new Promise((resolvePost, reject) => {
-      const req = request(new URL('v2.1/track', h.sandbox.appInsights.url), { method: 'POST', headers }, (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => resolvePost({ status: res.statusCode ?? 0, body: JSON.parse(Buffer.concat(chunks).toString()) }));
-      });
-      req.on('error', reject);
-      req.end(payload);
-    });
-  }
-
-  const envelope = (iKey: string) => ({ name: 'Microsoft.ApplicationInsights.Event', time: new Date().toISOString(), iKey, data: { baseType: 'EventData', baseData: { name: 'x' } } });
-
-  it('when a gzipped batch arrives, then it is accepted and kept; an envelope for another key is refused by index', async () => {
-    h.sandbox.appInsights.clear();
-    const batch = [envelope(h.sandbox.appInsights.instrumentationKey), envelope('00000000-0000-0000-0000-000000000000')];
-    const reply = await post(gzipSync(JSON.stringify(batch)), { 'content-type': 'application/json', 'content-encoding': 'gzip' });
-
-    assert.equal(reply.status, 206);
-    assert.deepEqual({ ...reply.body, errors: reply.body.errors.map((e: { index: number }) => e.index) }, { itemsReceived: 2, itemsAccepted: 1, errors: [1] });
-    assert.equal(h.sandbox.appInsights.envelopes.length, 1);
   });
 });

@@ -1,8 +1,14 @@
-// Contract test of the sandbox stand-ins, driven by the real SDKs. It needs the sandbox CA trusted
-// at process start: NODE_EXTRA_CA_CERTS=.exosend/sandbox/ca.pem (scripts/test.mjs creates and sets it).
+// Contract tests of the sandbox stand-ins: their subject is the stand-in, not exosend. Each drives a
+// stand-in with the real SDK (or the raw protocol) and checks that it answers as the service it
+// stands in for, so that every other test, which trusts the stand-ins, meets the service's behaviour.
+// Files named *.contract.test.ts hold them: `npm test -- contract` runs them alone.
+// It needs the sandbox CA trusted at process start: NODE_EXTRA_CA_CERTS=.exosend/sandbox/ca.pem
+// (scripts/test.mjs creates and sets it).
 import assert from 'node:assert/strict';
+import { request } from 'node:https';
 import { connect } from 'node:net';
 import { resolve } from 'node:path';
+import { gzipSync } from 'node:zlib';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import { createPrivateKey, randomUUID } from 'node:crypto';
 import { ClientCertificateCredential, ClientSecretCredential, DefaultAzureCredential, ManagedIdentityCredential } from '@azure/identity';
@@ -120,7 +126,7 @@ beforeEach(() => {
   sandbox.exchange.resetCounters();
 });
 
-describe('identity platform stand-in', () => {
+describe('contract of the identity platform stand-in', () => {
   it('when ClientSecretCredential asks for the Exchange scope, then the token carries Exchange app-only v1.0 claims', async () => {
     const { token } = await credential().getToken(exchangeScope);
     const claims = decodeJwt(token);
@@ -195,7 +201,7 @@ describe('identity platform stand-in', () => {
   });
 });
 
-describe('identity platform stand-in: client assertions', () => {
+describe('contract of the identity platform stand-in: client assertions', () => {
   const tokenEndpoint = () => `${sandbox.identity.authorityHost}/${sandbox.app.tenantId}/oauth2/v2.0/token`;
   const now = () => Math.floor(Date.now() / 1000);
 
@@ -300,7 +306,7 @@ describe('identity platform stand-in: client assertions', () => {
   });
 });
 
-describe('Key Vault stand-in', () => {
+describe('contract of the Key Vault stand-in', () => {
   it('when DefaultAzureCredential runs with IDENTITY_ENDPOINT and IDENTITY_HEADER, then SecretClient reads the seeded secret through the 401 challenge', async () => {
     const secret = await secretClient().getSecret(sandbox.app.secretName);
     assert.equal(secret.value, sandbox.app.secret);
@@ -329,7 +335,7 @@ describe('Key Vault stand-in', () => {
   });
 });
 
-describe('Exchange Online SMTP stand-in', () => {
+describe('contract of the Exchange Online SMTP stand-in', () => {
   it('when nodemailer sends with STARTTLS and XOAUTH2, then the message is kept with its mailbox, envelope and claims', async () => {
     const info = await send();
     const [message] = sandbox.exchange.messages.slice(-1);
@@ -454,7 +460,7 @@ describe('Exchange Online SMTP stand-in', () => {
   });
 });
 
-describe('scenarios that stop the app before SMTP', () => {
+describe('contract of the sandbox scenarios that stop the app before SMTP', () => {
   for (const [name, expected] of [
     ['wrong-secret', 'AADSTS7000215'],
     ['expired-secret', 'AADSTS7000222'],
@@ -475,4 +481,30 @@ describe('scenarios that stop the app before SMTP', () => {
       await assert.rejects(secretClient().getSecret(sandbox.app.secretName), { name: 'RestError', statusCode, code });
     });
   }
+});
+
+describe('contract of the Application Insights ingestion stand-in', () => {
+  function post(payload: Buffer, headers: Record<string, string>): Promise<{ status: number; body: any }> {
+    return new Promise((resolvePost, reject) => {
+      const req = request(new URL('v2.1/track', sandbox.appInsights.url), { method: 'POST', headers }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => resolvePost({ status: res.statusCode ?? 0, body: JSON.parse(Buffer.concat(chunks).toString()) }));
+      });
+      req.on('error', reject);
+      req.end(payload);
+    });
+  }
+
+  const envelope = (iKey: string) => ({ name: 'Microsoft.ApplicationInsights.Event', time: new Date().toISOString(), iKey, data: { baseType: 'EventData', baseData: { name: 'x' } } });
+
+  it('when a gzipped batch arrives, then it is accepted and kept; an envelope for another key is refused by index', async () => {
+    sandbox.appInsights.clear();
+    const batch = [envelope(sandbox.appInsights.instrumentationKey), envelope('00000000-0000-0000-0000-000000000000')];
+    const reply = await post(gzipSync(JSON.stringify(batch)), { 'content-type': 'application/json', 'content-encoding': 'gzip' });
+
+    assert.equal(reply.status, 206);
+    assert.deepEqual({ ...reply.body, errors: reply.body.errors.map((e: { index: number }) => e.index) }, { itemsReceived: 2, itemsAccepted: 1, errors: [1] });
+    assert.equal(sandbox.appInsights.envelopes.length, 1);
+  });
 });
