@@ -167,6 +167,15 @@ export interface SettingReadElsewhere {
 const storageByIdentity = ['credential', 'clientId', 'managedIdentityResourceId', 'queueServiceUri', 'tableServiceUri', 'blobServiceUri', 'accountName'];
 
 export const settingsReadElsewhere: readonly SettingReadElsewhere[] = [
+  // how callers prove who they are: checked where the routes are registered (src/functions/caller-route.ts)
+  { variable: 'EXOSEND_CALLER_AUTH', readBy: 'src/config/caller-auth.ts', unset: { value: 'key' }, meaning: 'how callers prove who they are: function keys, Entra tokens, or both' },
+  { variable: 'EXOSEND_API_AUDIENCE', readBy: 'src/config/caller-auth.ts', unset: { means: 'unset' }, meaning: "the API's Application ID URI and client ID (entra, both)" },
+  { variable: 'EXOSEND_CALLER_KEY', readBy: 'src/config/caller-auth.ts', unset: { means: 'unset' }, meaning: 'with both: the key a caller may present instead of a token' },
+  // delivery tracking, read by the status view and the report reader
+  { variable: 'EXOSEND_DELIVERY_TRACKING', readBy: 'src/config/delivery-settings.ts', unset: { value: 'bounces' }, meaning: 'how exosend learns what became of each recipient' },
+  { variable: 'EXOSEND_DELIVERY_HORIZON_HOURS', readBy: 'src/config/delivery-settings.ts', unset: { value: '48' }, meaning: 'a recipient with no news this long after the send is unknown' },
+  { variable: 'EXOSEND_OUTCOMES_QUEUE', readBy: 'src/config/delivery-settings.ts', unset: { value: 'outbound-mail-outcomes' }, meaning: 'where every final outcome goes as a small JSON event' },
+  { variable: 'EXOSEND_DELIVERY_SCHEDULE', readBy: 'src/config/delivery-settings.ts', unset: { value: '0 */5 * * * *' }, meaning: "NCRONTAB of the delivery reports reader's timer" },
   {
     variable: 'EXOSEND_HEALTH_FROM',
     readBy: 'src/health/health-settings.ts',
