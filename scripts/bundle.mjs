@@ -40,3 +40,10 @@ for (const file of result.outputFiles) {
   await writeFile(temporary, file.contents);
   await rename(temporary, file.path);
 }
+
+// The package's bin (package.json "bin") as tsc wrote it, without the executable bit: `npx exosend`
+// in this folder runs that very file (npm links no bin for the root project, so `npm ci` never
+// marks it), and a shell refuses a file it may not execute. Every build runs this script after tsc.
+const { chmodSync, existsSync: binExists } = await import('node:fs');
+const { bin } = JSON.parse(await readFile('package.json', 'utf8'));
+for (const target of Object.values(bin ?? {})) if (binExists(target)) chmodSync(target, 0o755);
