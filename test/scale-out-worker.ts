@@ -8,10 +8,9 @@ import { createHttpHost } from '../src/local-host/http-host.js';
 import { readQueueHostOptions } from '../src/local-host/host-json.js';
 import { invocationContext, type LogSink } from '../src/local-host/invocation.js';
 import { startQueueListener } from '../src/local-host/queue-listener.js';
-import { loadRegistrations } from '../src/local-host/registrations.js';
+import { loadRegistrations, runTerminateHooks } from '../src/local-host/registrations.js';
 import { startTimers } from '../src/local-host/timers.js';
 import { connectStorage } from '../src/queue/storage.js';
-import { resetRuntime } from '../src/runtime.js';
 
 const role = process.argv[2];
 const log: LogSink = (level, name, message) => process.stdout.write(`${JSON.stringify({ level, name, message })}\n`);
@@ -49,12 +48,15 @@ if (role === 'http') {
   throw new Error(`unknown role ${role}`);
 }
 
-const stop = async () => {
+// Stopped as the host stops a worker: the IPC message `terminate` stands for WorkerTerminate (the
+// host stops triggering, the worker runs the app's appTerminate hooks and exits 0:
+// Azure/azure-functions-nodejs-worker, src/eventHandlers/terminateWorker.ts). A SIGTERM gets no
+// handler here, as the Node worker sets none: what the app does about it is all there is.
+process.on('message', async (message) => {
+  if (message !== 'terminate') return;
   for (const s of stops) await s();
-  resetRuntime(); // gives the sessions' leases back
-  await new Promise((resolve) => setTimeout(resolve, 300));
+  await runTerminateHooks(registrations);
   process.exit(0);
-};
-process.on('SIGTERM', stop);
+});
 process.on('disconnect', () => process.exit(0));
 process.stdout.write(`${JSON.stringify({ ready: role, port })}\n`);
