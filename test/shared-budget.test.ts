@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, beforeEach, describe, it } from 'node:test';
+import { createBudget } from '../src/budget/create-budget.js';
 import { loadConfig } from '../src/config.js';
 import { enqueueMail } from '../src/functions/enqueue.js';
 import { outboundMail } from '../src/functions/outbound-queue.js';
@@ -31,13 +33,15 @@ describe("a mailbox's budget, shared through storage", () => {
     acceptedBefore = h.sandbox.exchange.messages.length;
   });
 
-  const clearBudgets = async () => {
+  const budgetTable = async () => {
     const { TableClient } = await import('@azure/data-tables');
-    const table = TableClient.fromConnectionString(q.azurite.connectionString, 'exosendbudget', { allowInsecureConnection: true });
+    return TableClient.fromConnectionString(q.azurite.connectionString, 'exosendbudget', { allowInsecureConnection: true });
+  };
+  const clearBudgets = async () => {
+    const table = await budgetTable();
     await table.createTable();
     for await (const e of table.listEntities()) await table.deleteEntity(e.partitionKey!, e.rowKey!);
   };
-
   /** `count` sends from each of `instances` runtimes (separate processes' worth of state), 6 callers each. */
   async function sendFromInstances(instances: Runtime[], count: number, from?: string) {
     const results = { sent: 0, failed: [] as string[] };
@@ -169,5 +173,19 @@ describe("a mailbox's budget, shared through storage", () => {
     assert.ok(deferred.length >= 4, `messages past the day's limit waited (${deferred.length} deferrals)`);
     const times = accepted().map((m) => m.receivedAt.getTime()).sort((a, b) => a - b);
     assert.ok(times.at(-1)! - times[0]! >= 2 * dayInMs, 'the last went out two days after the first');
+  });
+  // A change asked for in the few ticks between the last write's end and the writer's reset was
+  // queued behind a writer that had already finished: it waited for ever (here, a lease's release).
+  it('when a change is asked for just as the previous write settles, then it is stored too', async () => {
+    const budget = createBudget(loadConfig(process.env), h.sandbox.app.mailbox);
+    try {
+      const lease = await budget.takeConnection('send', { waitUpToMs: 0 });
+      await budget.usage();
+      const outcome = await Promise.race([lease.release().then(() => 'stored'), sleep(3000).then(() => 'still waiting after 3 s')]);
+      assert.equal(outcome, 'stored');
+      assert.equal((await budget.usage()).connections.used, 0);
+    } finally {
+      budget.close();
+    }
   });
 });
