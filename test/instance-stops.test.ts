@@ -22,6 +22,7 @@ describe('instances that stop give their sessions back to the mailbox', () => {
     q = await startQueueFixture(h);
     h.sandbox.exchange.setLimits({ maxSessionsPerMailbox: 3 });
     env = { ...process.env, ...h.sandbox.settings, ...q.settings, SCALE_OUT_FUNCTION_KEY: functionKey };
+    delete env['EXOSEND_RATE_PER_MINUTE']; // Exchange's 30, as the stand-in counts
   });
   after(async () => {
     for (const w of workers) if (w.child.exitCode === null && w.child.signalCode === null) w.child.kill('SIGKILL');
@@ -73,12 +74,13 @@ describe('instances that stop give their sessions back to the mailbox', () => {
     const [record] = await q.waitUntilFinished(['after-restart'], 15_000);
     assert.deepEqual([record?.status, record?.attempts], ['sent', 1]);
     assert.deepEqual(queue!.lines.filter((l) => l.includes('exosend.queue.deferred')), [], 'never deferred for the budget');
-    assert.deepEqual(await stopWorker(queue!, 'terminate'), { code: 0, signal: null });
+    for (const worker of [c!, queue!]) assert.deepEqual(await stopWorker(worker, 'terminate'), { code: 0, signal: null });
+    assert.equal(await sessionsHeld(), 0);
     assert.ok(maxSessionsAtExchange() <= 3, `at most 3 sessions at Exchange (${maxSessionsAtExchange()})`);
   });
 
   it('when an instance that holds every session is killed (SIGKILL: no hook runs), then the next instance waits only until its leases lapse and its /api/send answers 200 within the 20 s it waits', async () => {
-    const c = workers.find((w) => w.role === 'http' && w.child.exitCode === null && w.child.signalCode === null)!;
+    const c = await startWorker('http', env, workers);
     // two at once: the second finds the first session busy and opens the other one
     const both = await Promise.all([send(c, 'c one'), send(c, 'c two')]);
     assert.deepEqual(both.map((r) => r.status), [200, 200], both.map((r) => r.text).join('\n'));

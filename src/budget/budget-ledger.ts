@@ -126,18 +126,19 @@ export function othersWant(ledger: BudgetLedger | undefined, waiter: string, now
 export const wantTtlInMs = 3000;
 
 /**
- * Renews the leases named in `ids` that still run, and returns the ones that do not: a lease that
- * lapsed (even one no instance has dropped from the ledger yet) is gone for good, since another
- * instance may already count its room as free. A renewal never brings one back.
+ * Renews the leases named in `ids` that are still in the ledger, and returns the ones that are not:
+ * another instance dropped them as lapsed and may hold their sessions now. A renewal never brings
+ * one back. One that lapsed but is still there is renewed: no instance can have taken its room
+ * without a write that dropped it, and its session is still open (dropping it here would free
+ * room while the connection lives).
  */
 export function renewLeases(ledger: BudgetLedger, ids: ReadonlySet<string>, now: number, timings: LedgerTimings): Set<string> {
   const lost = new Set(ids);
   for (const lease of ledger.leases) {
-    if (!ids.has(lease.id) || lease.until <= now) continue;
+    if (!ids.has(lease.id)) continue;
     lease.until = now + timings.leaseTtlInMs;
     lost.delete(lease.id);
   }
-  ledger.leases = ledger.leases.filter((l) => !lost.has(l.id));
   return lost;
 }
 
