@@ -49,7 +49,7 @@ describe("the console page's message frame", () => {
       baseUrl: base,
       functionKey: 'unused',
       mode: 'sandbox',
-      registrations: { http: [], queues: [], timers: [], entry: {} },
+      registrations: { http: [], queues: [], timers: [], terminate: [], entry: {} },
       sandbox: undefined,
       scenario: 'healthy',
       deadLetters: undefined,

@@ -8,10 +8,9 @@ import { createHttpHost } from '../local/host/http-host.js';
 import { readQueueHostOptions } from '../local/host/host-json.js';
 import { invocationContext, type LogSink } from '../local/host/invocation.js';
 import { startQueueListener } from '../local/host/queue-listener.js';
-import { loadRegistrations } from '../local/host/registrations.js';
+import { loadRegistrations, runTerminateHooks } from '../local/host/registrations.js';
 import { startTimers } from '../local/host/timers.js';
 import { connectStorage } from '../src/storage/storage.js';
-import { resetRuntime } from '../src/runtime/runtime.js';
 import { checksCaller } from '../src/functions/caller-route.js';
 
 const role = process.argv[2];
@@ -50,13 +49,16 @@ if (role === 'http') {
   throw new Error(`unknown role ${role}`);
 }
 
-const stop = async () => {
+// Stopped as the host stops a worker: the IPC message `terminate` stands for WorkerTerminate (the
+// host stops triggering, the worker runs the app's appTerminate hooks and exits 0:
+// Azure/azure-functions-nodejs-worker, src/eventHandlers/terminateWorker.ts). A SIGTERM gets no
+// handler here, as the Node worker sets none: what the app does about it is all there is.
+process.on('message', async (message) => {
+  if (message !== 'terminate') return;
   for (const s of stops) await s();
-  resetRuntime(); // gives the sessions' leases back
-  await new Promise((resolve) => setTimeout(resolve, 300));
+  await runTerminateHooks(registrations);
   process.exit(0);
-};
-process.on('SIGTERM', stop);
+});
 process.on('disconnect', () => process.exit(0));
 // what the host would index: each HTTP route's authLevel, and whether its handler checks the caller
 const routes = registrations.http.map(({ name, route, methods, authLevel, handler }) => ({ name, route, methods, authLevel, checksCaller: checksCaller in handler }));

@@ -1,29 +1,21 @@
 import assert from 'node:assert/strict';
-import { fork, type ChildProcess } from 'node:child_process';
-import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, it } from 'node:test';
-import type { BudgetLedger } from '../src/budget/ledger.js';
+import { prune, type BudgetLedger } from '../src/budget/ledger.js';
 import { encodeQueueMessage } from '../src/queue/queue-message.js';
 import { busiestWindows } from './budget-windows.js';
 import { functionKey, mailRequest, startHarness, type Harness } from './harness.js';
 import { drain, startQueueFixture, type QueueFixture } from './queue-fixture.js';
+import { startWorker, stopWorker, type WorkerProcess } from './worker-process.js';
 
 /** Big enough to cross many windows and a kill; small enough for well under a minute on 2 cores. */
 const total = Number(process.env['SCALE_OUT_MESSAGES'] ?? 900);
 const ratePerSecond = 40;
 
-interface Worker {
-  role: string;
-  child: ChildProcess;
-  port?: number;
-  lines: string[];
-}
-
 describe('scale-out: one budget per mailbox across worker processes', () => {
   let h: Harness;
   let q: QueueFixture;
-  const workers: Worker[] = [];
+  const workers: WorkerProcess[] = [];
   before(async () => {
     h = await startHarness(import.meta.filename);
     q = await startQueueFixture(h);
@@ -33,25 +25,6 @@ describe('scale-out: one budget per mailbox across worker processes', () => {
     await q.close();
     await h.close();
   });
-
-  async function startWorker(role: string, env: Record<string, string | undefined>): Promise<Worker> {
-    const child = fork('dist/test/scale-out-worker.js', [role], { env, stdio: ['ignore', 'pipe', 'pipe', 'ipc'] });
-    const worker: Worker = { role, child, lines: [] };
-    workers.push(worker);
-    child.stderr!.resume();
-    const ready = new Promise<void>((resolve, reject) => {
-      child.once('exit', (code) => reject(new Error(`the ${role} worker exited (${code}) before it was ready`)));
-      createInterface({ input: child.stdout! }).on('line', (line) => {
-        const parsed = JSON.parse(line) as { ready?: string; port?: number; message?: string };
-        if (parsed.ready) {
-          worker.port = parsed.port;
-          resolve();
-        } else worker.lines.push(parsed.message ?? line);
-      });
-    });
-    await ready;
-    return worker;
-  }
 
   it(`when ${total} messages arrive through /api/enqueue, raw queue puts and /api/send at once on four workers, two mailboxes, and a queue worker is killed midway, then none is throttled, none is lost, and no window or session count passes a limit`, async () => {
     const { exchange, app } = h.sandbox;
@@ -69,7 +42,7 @@ describe('scale-out: one budget per mailbox across worker processes', () => {
       EXOSEND_HEALTH_SCHEDULE: '*/2 * * * * *',
       SCALE_OUT_FUNCTION_KEY: functionKey,
     };
-    const [http] = await Promise.all([startWorker('http', env), startWorker('queue', env), startWorker('queue', env), startWorker('timer', env)]);
+    const [http] = await Promise.all([startWorker('http', env, workers), startWorker('queue', env, workers), startWorker('queue', env, workers), startWorker('timer', env, workers)]);
     const doomed = workers[2]!;
     const base = `http://127.0.0.1:${http!.port}/api`;
     const post = (route: string, body: unknown) =>
@@ -124,7 +97,7 @@ describe('scale-out: one budget per mailbox across worker processes', () => {
     exchange.events.off('message', killMidway);
 
     // the survivors stop as the host stops them; the killed worker never gave anything back
-    await Promise.all(workers.filter((w) => w !== doomed).map((w) => new Promise((resolve) => (w.child.once('exit', resolve), w.child.kill('SIGTERM')))));
+    await Promise.all(workers.filter((w) => w !== doomed).map((w) => stopWorker(w, 'SIGTERM')));
     const ledgers = await waitForEmptyLedgers(15_000);
 
     const accepted = exchange.messages.slice(acceptedBefore).filter((m) => /Subject: scale-\d+/.test(m.raw.toString()));
@@ -172,9 +145,10 @@ describe('scale-out: one budget per mailbox across worker processes', () => {
       const ledgers = new Map<string, BudgetLedger>();
       for await (const e of table.listEntities<{ ledger: string }>()) {
         const ledger = JSON.parse(e.ledger) as BudgetLedger;
-        const now = Date.now();
-        // as any instance reads it: what lapsed no longer counts
-        ledgers.set(e.partitionKey!, { ...ledger, leases: ledger.leases.filter((l) => l.until > now), holds: ledger.holds.filter((x) => x.until > now) });
+        // as every instance reads it, by the app's own rule: what lapsed no longer counts (a copy of
+        // that rule here once hid a mutant that kept lapsed leases)
+        prune(ledger, Date.now(), { ratePerWindow: ratePerSecond, windowInMs: 1000, maxConnections: 3, recipientsPerDay: 10_000, dayInMs: 86_400_000 });
+        ledgers.set(e.partitionKey!, ledger);
       }
       const empty = [...ledgers.values()].every((l) => l.leases.length === 0 && l.holds.length === 0);
       if (empty || Date.now() > deadline) return ledgers;

@@ -1,5 +1,9 @@
 import assert from 'node:assert/strict';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, beforeEach, describe, it } from 'node:test';
+import { BudgetExhausted } from '../src/budget/budget.js';
+import { emptyLedger, type BudgetLedger } from '../src/budget/ledger.js';
+import { createBudget } from '../src/budget/create-budget.js';
 import { loadConfig } from '../src/config/load-config.js';
 import { enqueueMail } from '../src/functions/enqueue.js';
 import { outboundMail } from '../src/functions/outbound-queue.js';
@@ -26,6 +30,20 @@ describe("a mailbox's budget, shared through storage", () => {
     await q.reset();
     acceptedBefore = h.sandbox.exchange.messages.length;
   });
+
+  const budgetTable = async () => {
+    const { TableClient } = await import('@azure/data-tables');
+    return TableClient.fromConnectionString(q.azurite.connectionString, 'exosendbudget', { allowInsecureConnection: true });
+  };
+  /** The mailbox's ledger as stored, changed by `change`: what an instance that then crashed left there. */
+  const changeLedger = async (change: (ledger: BudgetLedger, now: number) => void) => {
+    const table = await budgetTable();
+    const mailbox = h.sandbox.app.mailbox;
+    const entity = await table.getEntity<{ ledger: string }>(mailbox, 'budget').catch(() => undefined);
+    const ledger = entity ? (JSON.parse(entity.ledger) as BudgetLedger) : emptyLedger();
+    change(ledger, Date.now());
+    await table.upsertEntity({ partitionKey: mailbox, rowKey: 'budget', ledger: JSON.stringify(ledger) }, 'Replace');
+  };
 
   /** `count` sends from each of `instances` runtimes (separate processes' worth of state), 6 callers each. */
   async function sendFromInstances(instances: Runtime[], count: number, from?: string) {
@@ -160,5 +178,97 @@ describe("a mailbox's budget, shared through storage", () => {
     assert.ok(deferred.length >= 4, `messages past the day's limit waited (${deferred.length} deferrals)`);
     const times = accepted().map((m) => m.receivedAt.getTime()).sort((a, b) => a - b);
     assert.ok(times.at(-1)! - times[0]! >= 2 * dayInMs, 'the last went out two days after the first');
+  });
+  // Issue 18, defect 8: while a dead instance's leases still had about 40 s to run, the 429 said
+  // Retry-After: 1, and callers that honoured it came back forty times for nothing.
+  it("when a send's wait for a session runs out behind a crashed instance's leases, then Retry-After says when the first of them lapses", async () => {
+    await changeLedger((ledger, now) => {
+      ledger.leases.push({ id: 'dead-1', until: now + 40_000, kind: 'send' }, { id: 'dead-2', until: now + 45_000, kind: 'send' });
+    });
+    const runtime = createRuntime(loadConfig(process.env));
+    try {
+      const request = parseMailRequest(mailRequest({ subject: 'behind the dead' }), runtime.config);
+      const error = await runtime.sender.send(request, 'behind-the-dead', { waitUpToMs: 1000 }).then(() => undefined, (e: unknown) => e);
+      assert.ok(error instanceof BudgetExhausted, String(error));
+      assert.equal(error.limit, 'connections');
+      assert.ok(error.retryAfterSeconds >= 38 && error.retryAfterSeconds <= 40, `Retry-After ${error.retryAfterSeconds}`);
+    } finally {
+      await runtime.transport.stop();
+    }
+    assert.equal(accepted().length, 0);
+  });
+
+  it('when the sessions free before the minute has room again, then Retry-After names the minute: the later of the two binds', async () => {
+    const runtime = createRuntime(loadConfig(process.env));
+    await changeLedger((ledger, now) => {
+      ledger.leases.push({ id: 'dead-1', until: now + 5000, kind: 'send' }, { id: 'dead-2', until: now + 6000, kind: 'send' });
+      // the minute spent by sends that completed 30 s ago: room again in 30 s
+      ledger.sends.push([now - 30_000, runtime.config.ratePerMinute]);
+    });
+    try {
+      const request = parseMailRequest(mailRequest({ subject: 'behind the minute' }), runtime.config);
+      const error = await runtime.sender.send(request, 'behind-the-minute', { waitUpToMs: 1000 }).then(() => undefined, (e: unknown) => e);
+      assert.ok(error instanceof BudgetExhausted, String(error));
+      assert.ok(error.retryAfterSeconds >= 28 && error.retryAfterSeconds <= 30, `Retry-After ${error.retryAfterSeconds}`);
+    } finally {
+      await runtime.transport.stop();
+    }
+  });
+
+  it('when an instance holds sessions, then one write a third of a lease renews them all, and an instance that holds none writes nothing', async () => {
+    // leases of 1.5 s (renewed every 0.5 s) stand for the default 15 s (every 5 s): the count scales
+    const budget = createBudget(loadConfig({ ...process.env, EXOSEND_LEASE_SECONDS: '1.5' }), h.sandbox.app.mailbox);
+    try {
+      const leases = await Promise.all([budget.takeConnection('send', { waitUpToMs: 0 }), budget.takeConnection('send', { waitUpToMs: 0 })]);
+      const [trips, renewals] = [budget.roundTrips, budget.renewals];
+      await sleep(3000);
+      const renewed = budget.renewals - renewals;
+      console.log(`renewals: ${renewed} writes in 3 s for 2 sessions with 1.5 s leases (${budget.roundTrips - trips} round trips): at the default 15 s, ${(renewed * 3600) / 30} an hour`);
+      assert.ok(renewed >= 4 && renewed <= 7, `about one renewal each 0.5 s (${renewed})`);
+      assert.equal(budget.roundTrips - trips, renewed, 'nothing but the renewals, one write each for both sessions');
+      assert.ok(leases.every((l) => l.held()));
+      await Promise.all(leases.map((l) => l.release()));
+      const idle = budget.roundTrips;
+      await sleep(1500);
+      assert.equal(budget.roundTrips, idle, 'no session held: no renewal');
+    } finally {
+      budget.close();
+    }
+  });
+
+  it('when a lease lapsed and another instance took its room before the renewal was stored, then the renewal does not bring it back, and its holder learns it lost it', async () => {
+    const budget = createBudget(loadConfig({ ...process.env, EXOSEND_LEASE_SECONDS: '1.5' }), h.sandbox.app.mailbox);
+    try {
+      const lease = await budget.takeConnection('send', { waitUpToMs: 0 });
+      // its renewals were late (storage slow, the process paused): another instance dropped the
+      // lapsed lease and took both send sessions
+      await changeLedger((ledger, now) => {
+        ledger.leases = [
+          { id: 'other-1', until: now + 1500, kind: 'send' },
+          { id: 'other-2', until: now + 1500, kind: 'send' },
+        ];
+      });
+      await sleep(700); // a renewal came due meanwhile
+      assert.equal(lease.held(), false, 'its holder knows it lost the lease: its session ends before it sends again');
+      const usage = await budget.usage();
+      assert.equal(usage.connections.used, 2, "the other instance's two, and not the lost one again");
+    } finally {
+      budget.close();
+    }
+  });
+
+  // A change asked for in the few ticks between the last write's end and the writer's reset was
+  // queued behind a writer that had already finished: it waited for ever (here, a lease's release).
+  it('when a change is asked for just as the previous write settles, then it is stored too', async () => {
+    const budget = createBudget(loadConfig(process.env), h.sandbox.app.mailbox);
+    try {
+      const lease = await budget.takeConnection('send', { waitUpToMs: 0 });
+      await budget.usage();
+      const outcome = await Promise.race([lease.release().then(() => 'stored'), sleep(3000).then(() => 'still waiting after 3 s')]);
+      assert.equal(outcome, 'stored');
+      assert.equal((await budget.usage()).connections.used, 0);
+    } finally {
+      budget.close();
+    }
   });
 });

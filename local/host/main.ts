@@ -20,7 +20,7 @@ import { createHttpHost } from './http-host.js';
 import { readStorageConnection } from '../../src/config/storage-connection.js';
 import { startQueueHost } from './queue-host.js';
 import { whenParentGone } from './parent-watch.js';
-import { loadRegistrations, resolveSettings } from './registrations.js';
+import { loadRegistrations, resolveSettings, runTerminateHooks } from './registrations.js';
 import { startTimers } from './timers.js';
 
 const usage = `usage: npm start [-- --scenario NAME] [--sandbox] [--settings FILE] [--port N]
@@ -151,6 +151,8 @@ const stop = async () => {
   server.closeAllConnections();
   server.close();
   await queues.stop();
+  // as the worker does when the host stops it: the app gives its sessions' leases back
+  await runTerminateHooks(registrations);
   // the app's own runtime (the entry's module), and this module's
   (registrations.entry['resetRuntime'] as (() => void) | undefined)?.();
   resetRuntime();

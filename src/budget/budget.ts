@@ -25,7 +25,8 @@ export interface SendPermit {
 
 /** The right to hold one SMTP session open; renewed while held, given back on close. */
 export interface ConnectionLease {
-  release(): void;
+  /** Resolves once the lease is given back in storage (or could not be: then it lapses unrenewed). */
+  release(): Promise<void>;
   /**
    * Whether the lease is surely still held: renewed recently enough that no other instance can
    * have taken it. A session whose lease is not must end before it sends again.
@@ -60,6 +61,8 @@ export interface MailboxBudget {
   refresh(): Promise<void>;
   /** Storage reads and writes made so far (0 for a local budget): the shared budget's cost. */
   readonly roundTrips: number;
+  /** Renewals of this instance's leases so far: in storage, each is one write of `roundTrips`. */
+  readonly renewals: number;
   close(): void;
 }
 

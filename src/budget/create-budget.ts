@@ -1,6 +1,7 @@
 import type { ExosendConfig } from '../config/load-config.js';
 import type { StorageConnection } from '../config/storage-connection.js';
 import type { BudgetLimits, MailboxBudget } from './budget.js';
+import { defaultLeaseTtlInMs } from './ledger-budget.js';
 import { LocalBudget } from './local-budget.js';
 import { budgetTable, TableBudget } from './table-budget.js';
 
@@ -27,8 +28,12 @@ export function createBudget(config: BudgetConfig, mailbox: string): MailboxBudg
   const options = {
     mailbox,
     limits: budgetLimits(config),
-    // a send lasts at most a few minutes (nodemailer's timeouts); a crashed holder's slot comes back then
-    timings: { leaseTtlInMs: config.leaseTtlInMs, holdMaxInMs: 5 * config.leaseTtlInMs },
+    timings: {
+      // a crashed instance's sessions come back before a caller's wait for one runs out
+      leaseTtlInMs: Math.min(config.leaseTtlInMs, defaultLeaseTtlInMs),
+      // a send lasts at most a few minutes (nodemailer's timeouts); a crashed holder's slot comes back then
+      holdMaxInMs: 5 * config.leaseTtlInMs,
+    },
   };
   const connection = config.storage;
   if (!connection) return new LocalBudget(options);

@@ -12,8 +12,11 @@ export interface LedgerBudgetOptions {
 
 /** A send lasts at most this long: nodemailer's timeouts end it sooner. */
 export const defaultHoldMaxInMs = 5 * 60_000;
-/** A crashed instance's SMTP sessions come back within this. */
-export const defaultLeaseTtlInMs = 60_000;
+/**
+ * A crashed instance's SMTP sessions come back within this: well inside a caller's wait for a
+ * session (/api/send waits 20 s). A live holder renews every third of it (see `renewal`).
+ */
+export const defaultLeaseTtlInMs = 15_000;
 
 /**
  * The budget rules (ledger.ts) over a ledger kept somewhere: in this process (LocalBudget)
@@ -32,6 +35,7 @@ export abstract class LedgerBudget implements MailboxBudget {
   /** This instance, as it stands in line for a session. */
   protected readonly waiter = randomUUID();
   private closed = false;
+  private renewed = 0;
   abstract readonly roundTrips: number;
   abstract readonly scope: BudgetUsage['scope'];
 
@@ -40,17 +44,26 @@ export abstract class LedgerBudget implements MailboxBudget {
     this.limits = options.limits;
     this.timings = { holdMaxInMs: defaultHoldMaxInMs, leaseTtlInMs: defaultLeaseTtlInMs, ...options.timings };
     this.changes.setMaxListeners(0);
+    // one write renews every lease this instance holds for the mailbox; an instance that holds
+    // none (idle sessions end after 30 s) writes nothing
     this.renewal = setInterval(() => {
       if (this.leases.size === 0) return;
       const ids = new Set(this.leases.keys());
       const asked = Date.now();
       this.transact((ledger, now) => rules.renewLeases(ledger, ids, now, this.timings))
-        .then(() => {
-          for (const id of ids) if (this.leases.has(id)) this.leases.set(id, asked);
+        .then((lost) => {
+          this.renewed++;
+          // a lost lease's session must end before it sends again: `held` says no from now on
+          for (const id of ids) if (this.leases.has(id)) lost.has(id) ? this.leases.delete(id) : this.leases.set(id, asked);
         })
         .catch(() => undefined);
     }, Math.max(50, Math.floor(this.timings.leaseTtlInMs / 3)));
     this.renewal.unref();
+  }
+
+  /** Renewals of this instance's leases so far; in storage, each is one write of `roundTrips` (README: their cost). */
+  get renewals(): number {
+    return this.renewed;
   }
 
   /** Applies `change` to the current ledger atomically; resolves once it is stored. */
@@ -80,11 +93,11 @@ export abstract class LedgerBudget implements MailboxBudget {
     return {
       // a third of the lease is left at least: the next renewal is due before then
       held: () => !released && Date.now() - (this.leases.get(id) ?? 0) < (this.timings.leaseTtlInMs * 2) / 3,
-      release: () => {
+      release: async () => {
         if (released) return;
         released = true;
         this.leases.delete(id);
-        this.transact((ledger) => rules.releaseLease(ledger, id))
+        await this.transact((ledger) => rules.releaseLease(ledger, id))
           .then(() => this.changes.emit('freed'))
           .catch(() => undefined); // not stored: the lease lapses by itself, unrenewed
       },

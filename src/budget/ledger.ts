@@ -102,8 +102,15 @@ export function takeLease(
       if (mine && mine.until - now < wantTtlInMs / 2) mine.until = now + wantTtlInMs;
       else if (!mine) wants.push({ id: waiter, since: now, until: now + wantTtlInMs });
     }
-    const soonest = Math.min(...ledger.leases.map((l) => l.until), now + wantTtlInMs);
-    return { ok: false, limit: 'connections', retryAt: soonest };
+    // when room comes at the latest: once enough of the leases in the way lapse unrenewed (a
+    // crashed holder's do; a live holder hands one over sooner, after its turn), and, for a send,
+    // once the minute has room too: whichever is later binds
+    const inTheWay = kind === 'send' && cap - held <= limits.maxConnections - ledger.leases.length ? ledger.leases.filter((l) => l.kind === 'send') : ledger.leases;
+    const expiries = inTheWay.map((l) => l.until).sort((a, b) => a - b);
+    const sessionAt = expiries[Math.min(ahead - free, expiries.length - 1)] ?? now;
+    const minute = minuteUsed(ledger);
+    const minuteAt = kind === 'send' && minute >= limits.ratePerWindow ? minuteFreesAt(ledger, minute - limits.ratePerWindow + 1, now, limits) : now;
+    return { ok: false, limit: 'connections', retryAt: Math.max(sessionAt, minuteAt) };
   }
   ledger.wants = wants.filter((w) => w !== mine);
   ledger.leases.push({ id, until: now + timings.leaseTtlInMs, kind });
@@ -118,8 +125,21 @@ export function othersWant(ledger: BudgetLedger | undefined, waiter: string, now
 /** A waiter that stops asking (it found a session of its own, or died) leaves the line after this. */
 export const wantTtlInMs = 3000;
 
-export function renewLeases(ledger: BudgetLedger, ids: ReadonlySet<string>, now: number, timings: LedgerTimings): void {
-  for (const lease of ledger.leases) if (ids.has(lease.id)) lease.until = now + timings.leaseTtlInMs;
+/**
+ * Renews the leases named in `ids` that are still in the ledger, and returns the ones that are not:
+ * another instance dropped them as lapsed and may hold their sessions now. A renewal never brings
+ * one back. One that lapsed but is still there is renewed: no instance can have taken its room
+ * without a write that dropped it, and its session is still open (dropping it here would free
+ * room while the connection lives).
+ */
+export function renewLeases(ledger: BudgetLedger, ids: ReadonlySet<string>, now: number, timings: LedgerTimings): Set<string> {
+  const lost = new Set(ids);
+  for (const lease of ledger.leases) {
+    if (!ids.has(lease.id)) continue;
+    lease.until = now + timings.leaseTtlInMs;
+    lost.delete(lease.id);
+  }
+  return lost;
 }
 
 export function releaseLease(ledger: BudgetLedger, id: string): void {

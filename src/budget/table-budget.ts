@@ -32,7 +32,8 @@ export class TableBudget extends LedgerBudget {
   private trips = 0;
   private cached: { etag: string; ledger: BudgetLedger; at: number } | undefined;
   private queue: Pending[] = [];
-  private writing: Promise<void> | undefined;
+  /** A drain is due or under way: it takes every change queued before it ends. */
+  private writing = false;
   private created: Promise<void> | undefined;
 
   constructor(
@@ -53,25 +54,31 @@ export class TableBudget extends LedgerBudget {
   protected transact<T>(change: (ledger: BudgetLedger, now: number) => T): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       this.queue.push({ change, resolve: resolve as (value: unknown) => void, reject });
+      if (this.writing) return;
+      this.writing = true;
       // a moment's pause gathers what comes right after: a finished send's release and the next
       // send's take, made a tick apart, go out in one write
-      this.writing ??= new Promise((next) => setTimeout(next, gatherInMs))
-        .then(() => this.drain())
-        .finally(() => (this.writing = undefined));
+      setTimeout(() => void this.drain(), gatherInMs);
     });
   }
 
   private async drain(): Promise<void> {
-    while (this.queue.length > 0) {
-      const batch = this.queue;
-      this.queue = [];
-      try {
-        const results = await this.apply(batch);
-        batch.forEach((p, i) => p.resolve(results[i]));
-      } catch (error) {
-        this.cached = undefined;
-        for (const p of batch) p.reject(error);
+    try {
+      while (this.queue.length > 0) {
+        const batch = this.queue;
+        this.queue = [];
+        try {
+          const results = await this.apply(batch);
+          batch.forEach((p, i) => p.resolve(results[i]));
+        } catch (error) {
+          this.cached = undefined;
+          for (const p of batch) p.reject(error);
+        }
       }
+    } finally {
+      // in the same tick as the last look at the queue: a change queued after it starts a new
+      // drain (when this was cleared a few ticks later, a change queued in between waited for ever)
+      this.writing = false;
     }
   }
 

@@ -54,4 +54,26 @@ export function getRuntime(): Runtime {
 export function resetRuntime(): void {
   for (const transport of current?.transports.values() ?? []) transport.close();
   current = undefined;
+  stopping = undefined;
+}
+
+let stopping: Promise<void> | undefined;
+/** Storage that does not answer must not keep a stopping instance past the host's grace period (5 s). */
+const stopWithinMs = 3000;
+
+/**
+ * The instance stops: every mailbox's sessions end and their leases go back to the shared budget,
+ * so that other instances need not wait for them to lapse. Resolves once storage has them, or
+ * after 3 s at most. The stopped transports stay in place: a send that still comes fails rather
+ * than take a session nobody would give back.
+ */
+export function stopRuntime(): Promise<void> {
+  const runtime = current;
+  stopping ??= runtime
+    ? Promise.race([
+        Promise.all([...runtime.transports.values()].map((t) => t.stop())).then(() => undefined),
+        new Promise<void>((resolve) => setTimeout(resolve, stopWithinMs).unref()),
+      ])
+    : Promise.resolve();
+  return stopping;
 }

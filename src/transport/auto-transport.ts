@@ -77,6 +77,10 @@ export class AutoTransport implements MailTransport {
     this.graph.close();
   }
 
+  async stop(): Promise<void> {
+    await Promise.all([this.smtp.stop(), this.graph.stop()]);
+  }
+
   /** One message at a time tries SMTP again, once the wait is over; the others keep to Graph. */
   private probeDue(): boolean {
     return !this.probing && Date.now() - (this.onGraphSince ?? 0) >= this.smtpRetryInMs;

@@ -83,6 +83,11 @@ export class GraphTransport implements MailTransport {
     this.options.concurrency.close();
   }
 
+  /** A Graph request holds its concurrency lease only while it runs, so nothing outlives a stop. */
+  async stop(): Promise<void> {
+    this.close();
+  }
+
   private failure(error: unknown, mail: ComposedMail): unknown {
     if (error instanceof DeliveryFailed || !(error instanceof GraphError)) return error;
     const { mailbox, tenantId, clientId, scope } = this.options;

@@ -25,4 +25,9 @@ export interface MailTransport {
   readonly budget: MailboxBudget;
   send(mail: ComposedMail, options?: SendOptions): Promise<Delivery>;
   close(): void;
+  /**
+   * The instance stops: ends what the transport holds and gives its leases back to the shared
+   * budget, resolving once storage has them (src/functions/stop.ts).
+   */
+  stop(): Promise<void>;
 }

@@ -106,11 +106,22 @@ export class MailboxTransport implements MailTransport {
     }
   }
 
+  /** Ends every session; their leases go back half a second later, without holding the process for it. */
   close(): void {
+    void this.stop({ keepAlive: false });
+  }
+
+  /**
+   * Ends every session and gives its lease back: resolves once storage has them all (one write),
+   * so that a stopping instance (src/functions/stop.ts) leaves no session of the mailbox's held.
+   * A send under way on a session fails; a waiting one fails at once.
+   */
+  async stop({ keepAlive = true } = {}): Promise<void> {
     this.closed = true;
-    for (const session of this.sessions.splice(0)) this.end(session);
+    const ending = this.sessions.splice(0).map((session) => this.end(session, keepAlive));
     this.budget.close();
     this.freed.emit('freed');
+    await Promise.all(ending);
   }
 
   private async sendWithFreshToken(session: Session, message: ComposedMail): Promise<Delivery> {
@@ -128,12 +139,14 @@ export class MailboxTransport implements MailTransport {
 
   /** An idle session of this process, or a new one under a new lease, or the wait for either. */
   private async session(deadline: number): Promise<Session> {
+    // when the budget last said a session would be free at the latest (Retry-After, if none comes in time)
+    let roomAt: number | undefined;
     for (;;) {
       if (this.closed) throw new Error('The mailbox transport was closed before this send got a session.');
       for (const lapsed of this.sessions.filter((s) => !s.busy && !s.lease.held())) {
         // its lease was not renewed in time (storage slow or away): another instance may hold it now
         this.sessions.splice(this.sessions.indexOf(lapsed), 1);
-        this.end(lapsed);
+        void this.end(lapsed);
       }
       const idle = this.sessions.find((s) => !s.busy);
       if (idle) {
@@ -146,27 +159,35 @@ export class MailboxTransport implements MailTransport {
         try {
           // no wait here: a session of this process may come free meanwhile, and it is cheaper
           const lease = await this.budget.takeConnection('send', { waitUpToMs: 0 });
+          if (this.closed) {
+            await lease.release(); // taken while the instance stopped: no session opens under it
+            continue;
+          }
           const session: Session = { lease, transporter: this.createTransporter(), busy: true, openedAt: Date.now() };
           this.sessions.push(session);
           return session;
         } catch (error) {
           if (!(error instanceof BudgetExhausted)) throw error;
+          roomAt = Date.now() + error.retryAfterSeconds * 1000;
         } finally {
           this.opening--;
         }
       }
-      const left = deadline - Date.now();
-      if (left <= 0) throw new BudgetExhausted(this.options.mailbox, 'connections', 1);
+      const now = Date.now();
+      const left = deadline - now;
+      // without word from the budget, the sessions in the way are this process's own: one frees soon
+      if (left <= 0) throw new BudgetExhausted(this.options.mailbox, 'connections', Math.max(1, Math.ceil(((roomAt ?? now) - now) / 1000)));
       await sleepOrEvent(this.freed, 'freed', Math.min(left, 250));
     }
   }
 
   private giveBack(session: Session): void {
     session.busy = false;
+    if (!this.sessions.includes(session)) return; // ended by stop() while it sent
     if (this.closed || (this.budget.othersWaitForConnection() && Date.now() - session.openedAt >= turnInMs)) {
       // its turn is over: another instance gets the session (this one's callers queue up behind it)
       this.sessions.splice(this.sessions.indexOf(session), 1);
-      this.end(session);
+      void this.end(session);
       this.freed.emit('freed');
       return;
     }
@@ -180,7 +201,7 @@ export class MailboxTransport implements MailTransport {
         if (session.busy || !this.sessions.includes(session)) return;
         if (!expired && !this.budget.othersWaitForConnection()) return watch();
         this.sessions.splice(this.sessions.indexOf(session), 1);
-        this.end(session);
+        void this.end(session);
       }, Math.min(idleCheckInMs, this.sessionIdleInMs));
       session.idleTimer.unref();
     };
@@ -188,12 +209,19 @@ export class MailboxTransport implements MailTransport {
     this.freed.emit('freed');
   }
 
-  /** Closes the connection first, then gives the lease back: Exchange must never see more sessions than leases. */
-  private end(session: Session): void {
+  /**
+   * Closes the connection first, then gives the lease back: Exchange must never see more sessions
+   * than leases. `keepAlive`: the process waits for it (a stopping instance), else it may exit first.
+   */
+  private async end(session: Session, keepAlive = false): Promise<void> {
     clearTimeout(session.idleTimer);
     session.transporter.close();
     // nodemailer's close sends QUIT and lets the socket end: give it time before the lease goes
-    setTimeout(() => session.lease.release(), closeGraceInMs).unref();
+    await new Promise((resolve) => {
+      const grace = setTimeout(resolve, closeGraceInMs);
+      if (!keepAlive) grace.unref();
+    });
+    await session.lease.release();
   }
 
   private createTransporter(): Transporter<SMTPPoolSentMessageInfo> {
