@@ -173,8 +173,8 @@ function runPostprovision(env: Record<string, string>) {
   return spawnSync('sh', ['-c', postprovisionScript()], { encoding: 'utf8', env: { PATH: process.env.PATH ?? '', ...env } });
 }
 
-/** `npm run bench` and docs/instance-memory.md: a worker's peak RSS with n requests at the 35 MB limit in flight. */
-const measuredPeakMB = (inFlight: number) => 314 + 92 * (inFlight - 1);
+/** `npm run bench:memory` and docs/instance-memory.md: a worker's peak RSS with n requests at the 35 MB limit in flight. */
+const measuredPeakMB = (inFlight: number) => 324 + 131 * (inFlight - 1);
 /** Flex Consumption's instance memory sizes (Microsoft Learn, "Azure Functions Flex Consumption plan hosting", "Instance sizes"). */
 const flexInstanceSizesMB = [512, 2048, 4096];
 

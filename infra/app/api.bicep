@@ -96,19 +96,20 @@ resource site 'Microsoft.Web/sites@2024-04-01' = {
       // send's slot and session lease from storage (README, "The queue"), so more instances mean more
       // callers waiting, never more mail or sessions at Exchange; a limit still counted per process
       // is multiplied by up to maximumInstanceCount per group, and must be divided by it. The cap
-      // bounds what a burst costs and how many instances poll the queue; 16 concurrent HTTP calls per
+      // bounds what a burst costs and how many instances poll the queue; 12 concurrent HTTP calls per
       // instance keep one instance's waiting callers few, and host.json's queue batch (8, refilled at
       // 4) keeps few messages in memory while they wait for their slot.
       // Memory: 2048 MB, the smallest size that holds what one instance may hold at once. Measured
-      // (docs/instance-memory.md): a worker sending 10,000 small messages peaks at 178 MB, but each
-      // request at the 35 MB limit in flight adds about 92 MB (314 MB for one, 589 MB for four), so
-      // 16 concurrent HTTP calls or the queue's 12 messages need about 1.7 and 1.3 GB; 512 MB would
-      // hold three. test/infra.test.ts recomputes this from host.json and the concurrency below.
+      // (`npm run bench:memory`, docs/instance-memory.md): a worker sending 10,000 small messages
+      // peaks at 178 MB, but each request at the 35 MB limit in flight adds about 131 MB (324 MB for
+      // one, 736 MB for four: the MIME is built once, as bytes, for whichever transport sends it), so
+      // 12 concurrent HTTP calls or the queue's 12 messages need about 1.8 GB; 16 would need 2.3 GB and
+      // 512 MB would hold two. test/infra.test.ts recomputes this from host.json and the concurrency below.
       scaleAndConcurrency: {
         maximumInstanceCount: maximumInstanceCount
         instanceMemoryMB: 2048
         triggers: {
-          http: { perInstanceConcurrency: 16 }
+          http: { perInstanceConcurrency: 12 }
         }
       }
       runtime: {
