@@ -1,12 +1,10 @@
 // The deployable entry (package.json "main"): src/index.ts and everything it imports in one ESM
-// file, which a cold start loads in about a third of the time the tsc output takes (README,
-// "Benchmark"). @azure/functions stays external (the host and the local host share its `app`).
+// file, which a cold start loads in about a third of the time the tsc output takes (bench/README.md). @azure/functions stays external (the host and the local host share its `app`).
 // `node scripts/bundle.mjs [--entry src/x.ts] [--outfile dist/y.mjs]`; run after tsc.
-import { randomBytes } from 'node:crypto';
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { build } from 'esbuild';
+import { writeOutputs } from './write-outputs.mjs';
 
 const { values: args } = parseArgs({ options: { entry: { type: 'string' }, outfile: { type: 'string' } } });
 const outfile = args.outfile ?? 'dist/bundle/index.mjs';
@@ -30,16 +28,7 @@ const result = await build({
   logLevel: 'warning',
 });
 
-// `npm start` may run while another `npm start` (a test) loads the bundle: a reader must never see
-// half a file, so each file is replaced by a rename, and only when it changed
-for (const file of result.outputFiles) {
-  const current = await readFile(file.path).catch(() => undefined);
-  if (current?.equals(file.contents)) continue;
-  await mkdir(dirname(file.path), { recursive: true });
-  const temporary = `${file.path}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
-  await writeFile(temporary, file.contents);
-  await rename(temporary, file.path);
-}
+await writeOutputs(result.outputFiles);
 
 // The package's bin (package.json "bin") as tsc wrote it, without the executable bit: `npx exosend`
 // in this folder runs that very file (npm links no bin for the root project, so `npm ci` never

@@ -5,10 +5,8 @@
 // new module needs no new route. `npm start`, `npm test` and `npm run build` run it; the deployed
 // package never holds it (dist/local is outside dist/bundle).
 import { spawnSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
-import { dirname } from 'node:path';
 import { build } from 'esbuild';
+import { writeOutputs } from './write-outputs.mjs';
 
 const { status } = spawnSync(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'local/console/page/tsconfig.json'], { stdio: 'inherit' });
 if (status !== 0) process.exit(status ?? 1);
@@ -27,12 +25,4 @@ const result = await build({
   logLevel: 'warning',
 });
 
-// as scripts/bundle.mjs: a running console (a test's `npm start`) must never serve half a file
-for (const file of result.outputFiles) {
-  const current = await readFile(file.path).catch(() => undefined);
-  if (current?.equals(file.contents)) continue;
-  await mkdir(dirname(file.path), { recursive: true });
-  const temporary = `${file.path}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
-  await writeFile(temporary, file.contents);
-  await rename(temporary, file.path);
-}
+await writeOutputs(result.outputFiles);

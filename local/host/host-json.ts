@@ -9,7 +9,7 @@ export interface QueueHostOptions {
   maxPollingIntervalInMs: number;
 }
 
-/** host.json's queue settings with the host's defaults. host.json is strict JSON (README, "host.json"). */
+/** host.json's queue settings with the host's defaults. host.json is strict JSON (docs/operations.md, "host.json"). */
 export function readQueueHostOptions(file = 'host.json'): QueueHostOptions {
   const queues = ((JSON.parse(readFileSync(file, 'utf8')) as { extensions?: { queues?: Record<string, unknown> } }).extensions?.queues ?? {}) as Record<string, unknown>;
   const batchSize = Number(queues['batchSize'] ?? 16);

@@ -61,7 +61,7 @@ export abstract class LedgerBudget implements MailboxBudget {
     this.renewal.unref();
   }
 
-  /** Renewals of this instance's leases so far; in storage, each is one write of `roundTrips` (README: their cost). */
+  /** Renewals of this instance's leases so far; in storage, each is one write of `roundTrips` (docs/budget.md: their cost). */
   get renewals(): number {
     return this.renewed;
   }

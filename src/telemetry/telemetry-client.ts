@@ -15,7 +15,7 @@ import type { TelemetryAuthentication } from '../config/load-config.js';
  * post them, through the Azure SDK's HTTP pipeline. With APPLICATIONINSIGHTS_AUTHENTICATION_STRING
  * each request carries the managed identity's Entra token for https://monitor.azure.com, which
  * ingestion requires once local authentication is off. Why not the applicationinsights package:
- * README, "Telemetry package".
+ * docs/operations.md, "Telemetry package".
  */
 export interface TelemetryClient {
   trackAvailability(availability: AvailabilityTelemetry): void;
