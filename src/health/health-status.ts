@@ -2,7 +2,8 @@ import { credentialDaysLeft } from '../auth/credential-expiry.js';
 import type { BudgetUsage } from '../budget/budget.js';
 import { ConfigError } from '../config/config-error.js';
 import type { Diagnosis } from '../diagnosis/diagnosis.js';
-import { runProbe, type StageResult } from '../probe/probe.js';
+import type { StageResult } from '../probe/probe.js';
+import { probeByWay, wayOf, type Way } from './active-probe.js';
 import type { HealthCheckResult } from './health-result.js';
 import { budgetsOf } from './budgets.js';
 import type { HealthRuntime } from './health-runtime.js';
@@ -15,6 +16,8 @@ export interface Preflight {
   diagnosis?: Diagnosis;
   /** CONFIGURATION_INVALID when no runtime could be built; the diagnosis code otherwise. */
   code?: string;
+  /** The ways mail goes now, whose tokens were checked: `smtp` (Exchange's token), `graph` (Graph's, with Mail.Send unless rbac). */
+  transports?: Way[];
   /** EXOSEND_CREDENTIAL, and its days left (a certificate's notAfter, a secret's vault expiry; never for federated). */
   credential?: string;
   credentialDaysLeft?: number;
@@ -45,10 +48,15 @@ export async function readHealthStatus(loadRuntime: () => HealthRuntime): Promis
 
 async function runPreflight(loadRuntime: () => HealthRuntime): Promise<Preflight> {
   try {
-    const report = await runProbe(loadRuntime(), { stopAfter: 'claims' });
+    const runtime = loadRuntime();
+    // the token of each way mail goes now (SMTP's for Exchange, Graph's with Mail.Send), the first that fails shown
+    const ways = [...new Set([...runtime.transports.values()].map(wayOf))].sort();
+    let report = await probeByWay(runtime, runtime.config.mailbox, ways[0] ?? 'smtp', { stopAfter: 'claims' });
+    for (const way of ways.slice(1)) if (report.ok) report = await probeByWay(runtime, runtime.config.mailbox, way, { stopAfter: 'claims' });
     const expiresOn = report.credential?.expiresOn;
     return {
       ok: report.ok,
+      transports: ways,
       stages: report.stages,
       ...(report.diagnosis && { diagnosis: report.diagnosis, code: report.diagnosis.code }),
       ...(report.credential && { credential: report.credential.kind }),

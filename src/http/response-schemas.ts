@@ -111,6 +111,8 @@ export const messageIdSchema = z.string().regex(idempotencyKeyPattern);
 const stageResultSchema = z.object({ stage: z.enum(stages), ok: z.boolean(), durationMs: z.number() });
 const checkCodeSchema = z.union([diagnosisCodeSchema, z.enum(['CONFIGURATION_INVALID', 'UNEXPECTED_ERROR'])]);
 
+const transportSchema = z.enum(['smtp', 'graph']);
+
 export const budgetUsageSchema = z.object({
   mailbox: z.string(),
   scope: z.enum(['shared', 'local']).meta({ description: '`shared`: counted in storage across every instance; `local`: this process only (no storage set).' }),
@@ -134,13 +136,16 @@ export const healthCheckResultSchema = z.object({
   credentialDaysLeft: z.number().int().optional(),
   secretDaysLeft: z.number().int().optional(),
   messageId: z.string().optional(),
-  mailboxes: z.array(z.object({ mailbox: z.string(), ok: z.boolean(), code: z.string().optional() })).optional(),
+  transport: transportSchema.optional().meta({ description: 'The way the stages shown went: `smtp`, or `graph` (EXOSEND_TRANSPORT=graph, or `auto` with the mailbox on Graph).' }),
+  smtpClosed: diagnosisCodeSchema.optional().meta({ description: '`auto` only: Exchange closed SMTP to the mailbox (this code), so the check went on through Microsoft Graph, as a send does.' }),
+  mailboxes: z.array(z.object({ mailbox: z.string(), ok: z.boolean(), code: z.string().optional(), transport: transportSchema.optional() })).optional(),
   failedMailbox: z.string().optional(),
   budgets: z.array(budgetUsageSchema).optional(),
 });
 
 const preflightSchema = z.object({
   ok: z.boolean(),
+  transports: z.array(transportSchema).optional().meta({ description: 'The ways mail goes now, whose tokens were checked: `smtp` (for Exchange), `graph` (for Microsoft Graph, with Mail.Send unless rbac).' }),
   stages: z.array(stageResultSchema),
   diagnosis: diagnosisSchema.optional(),
   code: z.string().optional(),
