@@ -179,4 +179,34 @@ describe('the health check and GET /api/health test the active transport', () =>
     assert.equal(reply.status, 200, JSON.stringify(reply.body));
     assert.ok(reply.body.preflight.transports.includes('graph'), JSON.stringify(reply.body.preflight));
   });
+
+  it('when EXOSEND_TRANSPORT=graph and a message went out, then GET /api/health shows each mailbox\'s Graph budget: requests in flight, requests in 10 minutes, the day', async () => {
+    h.restartApp({ EXOSEND_TRANSPORT: 'graph' });
+    assert.equal((await h.send(mailRequest())).status, 200);
+    const reply = await h.http(getHealth, { method: 'GET', route: 'health' });
+
+    const mine = reply.body.budgetsByTransport.filter((b: { mailbox: string }) => b.mailbox === h.sandbox.app.mailbox);
+    assert.equal(mine.length, 1, JSON.stringify(reply.body.budgetsByTransport));
+    const [graph] = mine;
+    assert.equal(graph.transport, 'graph');
+    assert.deepEqual(graph.concurrentRequests, { used: 0, limit: 4 });
+    assert.deepEqual(graph.requestsPer10Minutes, { used: 1, limit: 10_000, windowSeconds: 600, scope: 'local' });
+    assert.equal(graph.day.used, 1);
+    assert.equal(graph.minute, undefined, 'no SMTP fields on the Graph entry');
+  });
+
+  it('when EXOSEND_TRANSPORT=auto, then each mailbox shows both budgets, and with smtp only SMTP\'s: minute, sessions, day', async () => {
+    h.restartApp({ EXOSEND_TRANSPORT: 'auto' });
+    const auto = await h.http(getHealth, { method: 'GET', route: 'health' });
+    const ways = (body: { budgetsByTransport: { mailbox: string; transport: string }[] }) =>
+      body.budgetsByTransport.filter((b) => b.mailbox === h.sandbox.app.mailbox).map((b) => b.transport);
+    assert.deepEqual(ways(auto.body), ['smtp', 'graph']);
+
+    h.restartApp({});
+    const smtp = await h.http(getHealth, { method: 'GET', route: 'health' });
+    assert.deepEqual(ways(smtp.body), ['smtp']);
+    const [entry] = smtp.body.budgetsByTransport;
+    assert.deepEqual(Object.keys(entry).sort(), ['day', 'mailbox', 'minute', 'scope', 'sessions', 'transport']);
+    assert.equal(entry.sessions.limit, 3);
+  });
 });

@@ -6,6 +6,7 @@ import type { StageResult } from '../probe/probe.js';
 import { probeByWay, wayOf, type Way } from './active-probe.js';
 import type { HealthCheckResult } from './health-result.js';
 import { budgetsOf } from './budgets.js';
+import { transportBudgetsOf, type TransportBudgetUsage } from './transport-budgets.js';
 import type { HealthRuntime } from './health-runtime.js';
 import { lastHealthCheck } from './last-check.js';
 
@@ -30,6 +31,8 @@ export interface HealthStatus {
   preflight: Preflight;
   /** Each mailbox's use of its minute, its sessions and its day, as every instance counted it. */
   budgets: BudgetUsage[];
+  /** The same per transport: SMTP's minute, sessions and day; Graph's requests in flight, requests in 10 minutes and day. */
+  budgetsByTransport: TransportBudgetUsage[];
   /** Why it is unhealthy: the preflight's failure first (it is live), else the last check's. */
   failure?: { code: string; message: string; diagnosis?: Diagnosis };
 }
@@ -42,8 +45,10 @@ export async function readHealthStatus(loadRuntime: () => HealthRuntime): Promis
   const preflight = await runPreflight(loadRuntime);
   const lastCheck = lastHealthCheck() ?? null;
   const failure = failureOf(preflight) ?? (lastCheck && !lastCheck.ok ? failureOf(lastCheck) : undefined);
-  const budgets = preflight.code === 'CONFIGURATION_INVALID' ? [] : await budgetsOf(loadRuntime());
-  return { healthy: !failure, lastCheck, preflight, budgets, ...(failure && { failure }) };
+  const configured = preflight.code !== 'CONFIGURATION_INVALID';
+  const budgets = configured ? await budgetsOf(loadRuntime()) : [];
+  const budgetsByTransport = configured ? await transportBudgetsOf(loadRuntime()) : [];
+  return { healthy: !failure, lastCheck, preflight, budgets, budgetsByTransport, ...(failure && { failure }) };
 }
 
 async function runPreflight(loadRuntime: () => HealthRuntime): Promise<Preflight> {

@@ -41,8 +41,8 @@ export class AutoTransport implements MailTransport {
   private readonly smtpRetryInMs: number;
 
   constructor(
-    private readonly smtp: MailboxTransport,
-    private readonly graph: GraphTransport,
+    readonly smtp: MailboxTransport,
+    readonly graph: GraphTransport,
     private readonly options: AutoTransportOptions,
   ) {
     this.budget = smtp.budget;
