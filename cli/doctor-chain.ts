@@ -6,7 +6,10 @@ import { TokenProvider } from '../src/auth/token-provider.js';
 import type { ExosendConfig } from '../src/config/load-config.js';
 import { diagnose } from '../src/diagnosis/diagnose.js';
 import type { DiagnosisCode } from '../src/diagnosis/diagnosis.js';
+import { runGraphProbe } from '../src/probe/graph-probe.js';
 import { runProbe, type ProbeReport, type StageResult } from '../src/probe/probe.js';
+import { smtpClosedBy } from '../src/transport/auto-transport.js';
+import { doctorGraph, graphWayOut } from './doctor-graph.js';
 import { chainNotes, credentialWarnings, fromCheck, managedIdentityHere, untestableFederation } from './doctor-notes.js';
 import type { Redactor } from './doctor-redactor.js';
 import type { DoctorClaims, DoctorReport, DoctorStageResult } from './doctor-report.js';
@@ -54,8 +57,12 @@ export async function runChain(
   });
   const credential: AppCredential = options.secret ? new ClientSecretAppCredential(config, fixedSecret(options.secret.value)) : createAppCredential(config, watched);
   const tokens = new TokenProvider(credential, { expect: config });
+  // Graph's token cache and client, as a Graph send has them: nothing is asked of Entra until used
+  const graph = doctorGraph(config, credential);
+  let way: 'smtp' | 'graph' = config.transport === 'graph' ? 'graph' : 'smtp';
   const from = options.from ?? config.mailbox;
-  const notes = chainNotes(config, options.to, from);
+  const notesOf = (w: typeof way) => chainNotes(w === 'graph' ? { ...config, scope: graph.scope } : config, options.to, from);
+  let notes = notesOf(way);
 
   // the probe's report is not back yet while its stages run: the credential's state is caught here
   let currentState: ProbeReport['credential'];
@@ -65,20 +72,28 @@ export async function runChain(
     if (stage === 'vault' && options.secret) {
       return record({ stage, ok, durationMs: 0, skipped: `the client secret comes from $${options.secret.variable} (--client-secret-from-env)` });
     }
-    const token = tokens.peek();
+    const token = (way === 'graph' ? graph.tokens : tokens).peek();
     redactor.add(token?.token);
     const note = notes.of(stage, { credential: currentState, token });
     record({ stage, ok, durationMs, ...(note ? { note } : {}) });
   };
-  const report = await runProbe(
-    { config, credential: probeCredential, tokens },
-    { ...(options.to ? { to: options.to } : {}), from, subject: (runId) => `exosend doctor: test message (run ${runId})`, onStage },
-  );
+  const probeOptions = { ...(options.to ? { to: options.to } : {}), from, subject: (runId: string) => `exosend doctor: test message (run ${runId})`, onStage };
+  const viaGraph = () => runGraphProbe({ config, credential: probeCredential, graphTokens: graph.tokens, graph: graph.client, scope: graph.scope }, probeOptions);
+  let report = way === 'graph' ? await viaGraph() : await runProbe({ config, credential: probeCredential, tokens }, probeOptions);
+  // EXOSEND_TRANSPORT=auto: where Exchange closes SMTP, a send goes on through Graph (auto-transport.ts), and so does the doctor
+  const closed = config.transport === 'auto' && report.diagnosis ? smtpClosedBy(report.diagnosis) : undefined;
+  if (closed) {
+    record({ stage: 'graph', ok: true, durationMs: 0, advice: `SMTP is closed to ${config.mailbox} (${closed}): under EXOSEND_TRANSPORT=auto its mail goes through Microsoft Graph, checked next.` });
+    way = 'graph';
+    notes = notesOf(way);
+    report = await viaGraph();
+  }
 
-  // every further mailbox exosend authenticates as: up to AUTH (its FullAccess, its SMTP AUTH)
+  // every further mailbox exosend authenticates as: up to AUTH (its FullAccess, its SMTP AUTH); on
+  // Graph only a send shows a mailbox's access, and the test send goes from the first
   let failedMailbox: string | undefined;
   let otherDiagnosis: ProbeReport['diagnosis'];
-  for (const mailbox of report.ok ? config.mailboxes.filter((m) => m !== config.mailbox) : []) {
+  for (const mailbox of report.ok && way === 'smtp' ? config.mailboxes.filter((m) => m !== config.mailbox) : []) {
     const other = await runProbe({ config: { ...config, mailbox }, credential: probeCredential, tokens });
     const auth = other.stages.find((s) => s.stage === 'auth' || !s.ok);
     record({ stage: auth?.stage ?? 'auth', ok: other.ok, durationMs: auth?.durationMs ?? 0, note: `mailbox ${mailbox} (EXOSEND_MAILBOXES): ${other.ok ? 'AUTH XOAUTH2 passed' : `failed: ${other.diagnosis?.code}`}` });
@@ -90,14 +105,23 @@ export async function runChain(
   }
   const failed = report.stages.find((s) => !s.ok);
   const d = report.diagnosis ?? otherDiagnosis;
+  let wayOut: DoctorStageResult | undefined;
   if (failed && d) {
     const sendAsDenied = failed.stage === 'send' && d.code === 'SEND_AS_DENIED' && from !== config.mailbox;
     record({ stage: sendAsDenied ? 'from' : failed.stage, ok: false, durationMs: failed.durationMs });
+    if (d.code === 'SMTP_AUTH_DISABLED') {
+      // the way out that leaves the tenant's SMTP AUTH off: its own step, not only a line of the fix;
+      // shown after the failed stage, which stays the last of `stages` (scripts read it there)
+      wayOut = await graphWayOut(config, graph);
+      redactor.add(graph.tokens.peek()?.token);
+      emit(wayOut);
+    }
   } else if (!failedMailbox) {
     if (!options.to) record({ stage: 'send', ok: true, durationMs: 0, skipped: 'no --to ADDRESS, so nothing was sent' });
     record(fromCheck(config.mailbox, from, options.to !== undefined));
   }
-  const { scope, keyVaultUrl: vaultUrl, clientSecretName, clientCertificateName, tenantId, clientId } = config;
+  const scope = way === 'graph' ? graph.scope : config.scope;
+  const { keyVaultUrl: vaultUrl, clientSecretName, clientCertificateName, tenantId, clientId } = config;
   const mailbox = failedMailbox ?? config.mailbox;
   const certificate = config.credential === 'certificate' ? { certificateName: clientCertificateName } : {};
   const context = { tenantId, clientId, mailbox, from, vaultUrl, secretName: certificate.certificateName ?? clientSecretName, scope, ...certificate };
@@ -115,6 +139,7 @@ export async function runChain(
     ...(expiresOn ? { credentialExpiresOn: expiresOn.toISOString() } : {}),
     ...(expiresOn && config.credential === 'secret' ? { secretExpiresOn: expiresOn.toISOString() } : {}),
     ...(report.messageId ? { messageId: report.messageId } : {}),
+    ...(wayOut ? { wayOut } : {}),
   };
 }
 

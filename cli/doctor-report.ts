@@ -1,7 +1,7 @@
 import type { Diagnosis, Stage } from '../src/diagnosis/diagnosis.js';
 import type { SettingProblem } from './doctor-checks.js';
 
-export type DoctorStage = 'settings' | Stage | 'from';
+export type DoctorStage = 'settings' | Stage | 'from' | 'graph';
 
 export interface DoctorStageResult {
   stage: DoctorStage;
@@ -12,6 +12,8 @@ export interface DoctorStageResult {
   skipped?: string;
   /** What the stage found, for the admin: the secret's expiry, the token's claims, the From verdict. */
   note?: string;
+  /** Not a verdict but the way forward (SMTP AUTH off: Microsoft Graph, with the permission to grant). */
+  advice?: string;
 }
 
 export interface DoctorClaims {
@@ -36,6 +38,8 @@ export interface DoctorReport {
   credentialExpiresOn?: string;
   secretExpiresOn?: string;
   messageId?: string;
+  /** SMTP AUTH is off: the way forward through Microsoft Graph, with what the app holds or must be granted (after the failed stage). */
+  wayOut?: DoctorStageResult;
   /** Names of the settings that came from --settings FILE (the environment set none of them). */
   settingsFromFile?: string[];
 }
@@ -51,11 +55,14 @@ const labels: Record<DoctorStage, string> = {
   auth: 'AUTH XOAUTH2',
   send: 'test send',
   from: 'From check',
+  graph: 'Microsoft Graph',
 };
 
 export function stageLines(r: DoctorStageResult, problems: readonly SettingProblem[] = [], credential?: DoctorReport['credential']): string[] {
   const label = r.stage === 'vault' && credential === 'certificate' ? 'vault certificate' : labels[r.stage];
-  const line = r.skipped
+  const line = r.advice
+    ? `→ ${label}  ${r.advice}`
+    : r.skipped
     ? `- ${label}  skipped: ${r.skipped}`
     : `${r.ok ? '✔' : '✘'} ${label}  (${duration(r.durationMs)})${r.note ? `  ${r.note}` : ''}`;
   return [line, ...problems.map((p) => `    ${p.variable} ${p.message}`)];
@@ -70,7 +77,7 @@ export function failureLines(d: Diagnosis): string[] {
     `Cause: ${d.cause}`,
     'Fix:',
     ...steps.map((s) => `  ${s}`),
-    ...(d.smtp ? [`${replier[d.stage]} ${d.smtp}`] : []),
+    ...(d.smtp ? [`${d.code.startsWith('GRAPH_') && d.stage !== 'claims' ? 'Microsoft Graph replied:' : replier[d.stage]} ${d.smtp}`] : []),
   ];
 }
 

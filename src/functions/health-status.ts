@@ -11,9 +11,9 @@ import { callerRoute } from './caller-route.js';
 /** GET /api/health: this worker's last check and a live preflight; 200 healthy, 503 with the diagnosis. */
 async function getHealthFor(_request: HttpRequest, context: InvocationContext, caller: Caller): Promise<HttpResponseInit> {
   void caller;
-  const { healthy, lastCheck, preflight, budgets, failure } = await readHealthStatus(getRuntime);
+  const { healthy, lastCheck, preflight, budgets, budgetsByTransport, failure } = await readHealthStatus(getRuntime);
   // typed by the schema the OpenAPI document shows: a field it lacks does not compile
-  const body: z.input<typeof healthStatusSchema> = { status: healthy ? 'healthy' : 'unhealthy', lastCheck, preflight, budgets };
+  const body: z.input<typeof healthStatusSchema> = { status: healthy ? 'healthy' : 'unhealthy', lastCheck, preflight, budgets, budgetsByTransport };
   const headers = { 'Cache-Control': 'no-store' };
   if (healthy || !failure) return { status: 200, headers, jsonBody: body };
   logEvent(context, 'unhealthy', { code: failure.code, stage: failure.diagnosis?.stage, lastRunId: lastCheck?.runId });

@@ -1,7 +1,10 @@
 import type { AvailabilityResult } from '../telemetry/telemetry.js';
 import { summarize, type HealthCheckResult } from './health-result.js';
 
-/** The availability test's name: the series operations watch and the alert rules select. */
+/**
+ * The availability test's name: the series operations watch and the alert rules select. It keeps
+ * its name whichever way the mail goes; the `transport` property says which way was checked.
+ */
 export const availabilityTestName = 'exosend-smtp';
 
 /**
@@ -18,9 +21,12 @@ export function availabilityOf(result: HealthCheckResult, runLocation = process.
 function messageOf(result: HealthCheckResult): string {
   const stages = result.stages.map((s) => s.stage).join(', ');
   if (result.ok) {
+    const way = result.transport === 'graph' ? ` through Microsoft Graph${result.smtpClosed ? ` (SMTP closed: ${result.smtpClosed})` : ''}` : '';
     return result.mode === 'send'
-      ? `exosend can send: ${stages} passed; the test message was accepted.`
-      : `exosend can authenticate: ${stages} passed; no EXOSEND_HEALTH_TO, so nothing was sent.`;
+      ? `exosend can send${way}: ${stages} passed; the test message was accepted.`
+      : result.transport === 'graph'
+        ? `exosend has its Microsoft Graph token${way.replace(' through Microsoft Graph', '')}: ${stages} passed; no EXOSEND_HEALTH_TO, so nothing was sent.`
+        : `exosend can authenticate: ${stages} passed; no EXOSEND_HEALTH_TO, so nothing was sent.`;
   }
   const where = result.failedStage ?? 'check';
   if (result.diagnosis) return `${where} failed: ${result.diagnosis.code}. ${result.diagnosis.cause} Fix: ${result.diagnosis.fix}`;

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { ConfigError } from '../config/config-error.js';
-import { runProbe, type ProbeReport } from '../probe/probe.js';
+import type { ProbeOptions } from '../probe/probe.js';
+import { probeActiveTransport, type ActiveProbe, type Way } from './active-probe.js';
 import { trackAvailability } from '../telemetry/telemetry.js';
 import { availabilityOf } from './availability.js';
 import { resultOfDefect, resultOfMisconfiguration, resultOfProbe, type HealthCheckResult } from './health-result.js';
@@ -30,24 +31,23 @@ export async function runHealthCheck(loadRuntime: () => HealthRuntime): Promise<
     const recheck = { kind: credential.kind, prepare: () => credential.prepare({ maxAgeInMs: secretRecheckInMs }) };
     // a From that is one of the mailboxes authenticates as itself, as a real send would
     const main = runtime.sender.mailboxFor({ from: settings.from });
-    const probeOf = (mailbox: string) => ({
-      ...runtime,
-      config: { ...runtime.config, mailbox },
-      credential: recheck,
-      // the session kept free for the check, across every instance; without one, the check goes ahead
-      connectionLease: () => runtime.transports.get(mailbox)?.budget.takeConnection('check', { waitUpToMs: 30_000 }).catch(() => undefined) ?? Promise.resolve(undefined),
-    });
-    const report = await runProbe(probeOf(main), { to: settings.to, from: settings.from, subject: (runId) => `exosend health check ${runId}` });
-    // every other mailbox is checked up to AUTH (its FullAccess, its SMTP AUTH) in the same run
-    const others: { mailbox: string; report: ProbeReport }[] = [];
+    const probe = (mailbox: string, options: ProbeOptions = {}) => probeActiveTransport(runtime, mailbox, { ...options, credential: recheck, lease: leaseOf(runtime, mailbox) });
+    // the way each mailbox's mail goes now: SMTP, Graph, or under `auto` whichever it currently uses
+    const first = await probe(main, { to: settings.to, from: settings.from, subject: (runId) => `exosend health check ${runId}` });
+    const { report } = first;
+    // every other mailbox is checked up to AUTH (SMTP: its FullAccess, its SMTP AUTH; Graph: the token) in the same run
+    const others: { mailbox: string; checked: ActiveProbe }[] = [];
     for (const mailbox of report.ok ? runtime.config.mailboxes.filter((m) => m !== main) : []) {
-      others.push({ mailbox, report: await runProbe(probeOf(mailbox)) });
+      others.push({ mailbox, checked: await probe(mailbox) });
     }
-    const failed = others.find((o) => !o.report.ok);
+    const failed = others.find((o) => !o.checked.report.ok);
+    const shown = failed?.checked ?? first;
     result = {
-      ...resultOfProbe(failed ? { ...failed.report, runId: report.runId, ...(report.credential && { credential: report.credential }) } : report, settings.to ? 'send' : 'auth', startedAt, elapsed()),
+      ...resultOfProbe(failed ? { ...failed.checked.report, runId: report.runId, ...(report.credential && { credential: report.credential }) } : report, settings.to ? 'send' : 'auth', startedAt, elapsed()),
+      transport: shown.transport,
+      ...(shown.smtpClosed && { smtpClosed: shown.smtpClosed }),
       ...(failed && { failedMailbox: failed.mailbox }),
-      mailboxes: [{ mailbox: main, ok: report.ok, code: report.diagnosis?.code }, ...others.map((o) => ({ mailbox: o.mailbox, ok: o.report.ok, code: o.report.diagnosis?.code }))],
+      mailboxes: [{ mailbox: main, checked: first }, ...others].map(({ mailbox, checked }) => ({ mailbox, ok: checked.report.ok, code: checked.report.diagnosis?.code, transport: checked.transport })),
       budgets: await budgetsOf(runtime),
     };
   } catch (error) {
@@ -60,6 +60,17 @@ export async function runHealthCheck(loadRuntime: () => HealthRuntime): Promise<
   }
   publish(result);
   return result;
+}
+
+/**
+ * The check's own lease, kept free across every instance (without one, the check goes ahead): one
+ * of the mailbox's SMTP sessions, or one of the app's Graph requests in flight.
+ */
+function leaseOf(runtime: HealthRuntime, mailbox: string) {
+  return (way: Way) => {
+    const budget = way === 'graph' ? runtime.graphConcurrency : runtime.transports.get(mailbox)?.budget;
+    return budget?.takeConnection('check', { waitUpToMs: 30_000 }).catch(() => undefined) ?? Promise.resolve(undefined);
+  };
 }
 
 function publish(result: HealthCheckResult): void {

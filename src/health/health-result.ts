@@ -31,8 +31,12 @@ export interface HealthCheckResult {
   /** The same, for a client secret: the name this property had before certificates (kept for existing queries). */
   secretDaysLeft?: number;
   messageId?: string;
-  /** Every mailbox exosend authenticates as, and whether its AUTH passed in this run. */
-  mailboxes?: { mailbox: string; ok: boolean; code?: string | undefined }[];
+  /** The way the stages shown went: SMTP, or Microsoft Graph (EXOSEND_TRANSPORT=graph, or `auto` on Graph for this mailbox). */
+  transport?: 'smtp' | 'graph';
+  /** `auto` only: Exchange closed SMTP to the mailbox (this code), so the check went on through Graph, as a send does. */
+  smtpClosed?: DiagnosisCode;
+  /** Every mailbox exosend authenticates as, whether its check passed in this run, and the way it was checked. */
+  mailboxes?: { mailbox: string; ok: boolean; code?: string | undefined; transport?: 'smtp' | 'graph' }[];
   /** The mailbox whose check failed, when it is not the first one. */
   failedMailbox?: string;
   /** Each mailbox's use of its limits when the check ran. */
@@ -87,6 +91,8 @@ export function summarize(result: HealthCheckResult): Record<string, string | nu
     runId: result.runId,
     ok: result.ok,
     mode: result.mode,
+    transport: result.transport,
+    smtpClosed: result.smtpClosed,
     failedStage: result.failedStage,
     code: result.code,
     retryable: result.diagnosis?.retryable,

@@ -6,6 +6,7 @@ import { bounceCodes } from '../diagnosis/bounce-diagnosis.js';
 import { diagnosisCodes, stages } from '../diagnosis/diagnosis.js';
 import type { HealthCheckResult } from '../health/health-result.js';
 import type { Preflight } from '../health/health-status.js';
+import type { TransportBudgetUsage } from '../health/transport-budgets.js';
 import { idempotencyKeyPattern } from '../mail/mail-request.js';
 import { deliverySources, recipientStatuses } from '../mail/recipient-delivery.js';
 import type { MessageView } from '../queue/message-view.js';
@@ -111,6 +112,8 @@ export const messageIdSchema = z.string().regex(idempotencyKeyPattern);
 const stageResultSchema = z.object({ stage: z.enum(stages), ok: z.boolean(), durationMs: z.number() });
 const checkCodeSchema = z.union([diagnosisCodeSchema, z.enum(['CONFIGURATION_INVALID', 'UNEXPECTED_ERROR'])]);
 
+const transportSchema = z.enum(['smtp', 'graph']);
+
 export const budgetUsageSchema = z.object({
   mailbox: z.string(),
   scope: z.enum(['shared', 'local']).meta({ description: '`shared`: counted in storage across every instance; `local`: this process only (no storage set).' }),
@@ -118,6 +121,29 @@ export const budgetUsageSchema = z.object({
   connections: z.object({ used: z.number().int(), limit: z.number().int() }),
   day: z.object({ used: z.number().int(), limit: z.number().int(), windowHours: z.number() }),
 });
+
+const windowUse = z.object({ used: z.number().int(), limit: z.number().int() });
+
+export const transportBudgetSchema = z.discriminatedUnion('transport', [
+  z.object({
+    transport: z.literal('smtp'),
+    mailbox: z.string(),
+    scope: z.enum(['shared', 'local']),
+    minute: z.object({ used: z.number().int(), limit: z.number().int(), windowSeconds: z.number() }).meta({ description: 'Messages in the sliding minute (Exchange: 30).' }),
+    sessions: windowUse.meta({ description: 'SMTP sessions open at once (Exchange: 3; one kept for the health check).' }),
+    day: z.object({ used: z.number().int(), limit: z.number().int(), windowHours: z.number() }).meta({ description: 'Recipients in the rolling day (Exchange: 10,000), whichever way they went.' }),
+  }),
+  z.object({
+    transport: z.literal('graph'),
+    mailbox: z.string(),
+    scope: z.enum(['shared', 'local']),
+    concurrentRequests: windowUse.meta({ description: "The app's Microsoft Graph requests in flight, every mailbox and instance together (Outlook: 4 at once; one kept for the health check)." }),
+    requestsPer10Minutes: z
+      .object({ used: z.number().int(), limit: z.number().int(), windowSeconds: z.number(), scope: z.literal('local') })
+      .meta({ description: "Graph requests for the mailbox in the last 10 minutes (Outlook: 10,000 per app and mailbox), as this instance made them: shown, not enforced, as the minute's 30 messages bind first." }),
+    day: z.object({ used: z.number().int(), limit: z.number().int(), windowHours: z.number() }).meta({ description: 'Recipients in the rolling day (Exchange: 10,000), whichever way they went.' }),
+  }),
+]);
 
 export const healthCheckResultSchema = z.object({
   runId: z.string(),
@@ -134,13 +160,16 @@ export const healthCheckResultSchema = z.object({
   credentialDaysLeft: z.number().int().optional(),
   secretDaysLeft: z.number().int().optional(),
   messageId: z.string().optional(),
-  mailboxes: z.array(z.object({ mailbox: z.string(), ok: z.boolean(), code: z.string().optional() })).optional(),
+  transport: transportSchema.optional().meta({ description: 'The way the stages shown went: `smtp`, or `graph` (EXOSEND_TRANSPORT=graph, or `auto` with the mailbox on Graph).' }),
+  smtpClosed: diagnosisCodeSchema.optional().meta({ description: '`auto` only: Exchange closed SMTP to the mailbox (this code), so the check went on through Microsoft Graph, as a send does.' }),
+  mailboxes: z.array(z.object({ mailbox: z.string(), ok: z.boolean(), code: z.string().optional(), transport: transportSchema.optional() })).optional(),
   failedMailbox: z.string().optional(),
   budgets: z.array(budgetUsageSchema).optional(),
 });
 
 const preflightSchema = z.object({
   ok: z.boolean(),
+  transports: z.array(transportSchema).optional().meta({ description: 'The ways mail goes now, whose tokens were checked: `smtp` (for Exchange), `graph` (for Microsoft Graph, with Mail.Send unless rbac).' }),
   stages: z.array(stageResultSchema),
   diagnosis: diagnosisSchema.optional(),
   code: z.string().optional(),
@@ -154,6 +183,7 @@ export const healthStatusSchema = z.object({
   lastCheck: healthCheckResultSchema.nullable().meta({ description: "The last timer check this instance ran; null before its first." }),
   preflight: preflightSchema,
   budgets: z.array(budgetUsageSchema).meta({ description: "Each mailbox's use of its minute, its sessions and its day; a budget that cannot be read is left out." }),
+  budgetsByTransport: z.array(transportBudgetSchema).meta({ description: 'Each mailbox\'s budget per transport it sends by (EXOSEND_TRANSPORT: smtp, graph, or both under auto).' }),
   error: z.object({ code: z.string(), message: z.string(), diagnosis: diagnosisSchema.optional() }).optional(),
 });
 
@@ -169,4 +199,5 @@ sameShape<z.input<typeof budgetDiagnosisSchema>, BudgetDiagnosis>(true);
 sameShape<z.input<typeof budgetUsageSchema>, BudgetUsage>(true);
 sameShape<z.input<typeof healthCheckResultSchema>, HealthCheckResult>(true);
 sameShape<z.input<typeof preflightSchema>, Preflight>(true);
+sameShape<z.input<typeof transportBudgetSchema>, TransportBudgetUsage>(true);
 sameShape<Omit<z.input<typeof messageStatusSchema>, 'delivery'>, Omit<MessageView, 'delivery'>>(true);

@@ -4,6 +4,8 @@ import { TokenProvider } from '../auth/token-provider.js';
 import { loadConfig, type ExosendConfig } from '../config/load-config.js';
 import { MailSender } from '../pipeline/mail-sender.js';
 import { trackEvent } from '../telemetry/telemetry.js';
+import type { MailboxBudget } from '../budget/budget.js';
+import type { GraphClient } from '../transport/graph-client.js';
 import type { TransportSwitch } from '../transport/auto-transport.js';
 import { createMailTransports } from '../transport/create-transports.js';
 import type { MailTransport } from '../transport/mail-transport.js';
@@ -16,6 +18,9 @@ export interface Runtime {
   tokens: TokenProvider;
   /** The Microsoft Graph token cache, when EXOSEND_TRANSPORT is graph or auto. */
   graphTokens: TokenProvider | undefined;
+  /** The Microsoft Graph client and the app's Graph request leases, when EXOSEND_TRANSPORT is graph or auto. */
+  graph: GraphClient | undefined;
+  graphConcurrency: MailboxBudget | undefined;
   /** The default mailbox's transport (EXOSEND_MAILBOX). */
   transport: MailTransport;
   /** One transport, with its own sessions and budget, per mailbox exosend authenticates as. */
@@ -26,11 +31,11 @@ export interface Runtime {
 export function createRuntime(config: ExosendConfig): Runtime {
   const credential = createAppCredential(config);
   const tokens = new TokenProvider(credential, { expect: config });
-  const { transports, graphTokens } = createMailTransports(config, credential, tokens, { onSwitch: reportSwitch });
+  const { transports, graphTokens, graph, graphConcurrency } = createMailTransports(config, credential, tokens, { onSwitch: reportSwitch });
   const transport = transports.get(config.mailbox)!;
   // the token the transport needs is checked up front; `auto` asks for each when it needs it
   const upFront = config.transport === 'smtp' ? tokens : config.transport === 'graph' ? graphTokens : undefined;
-  return { config, credential, tokens, graphTokens, transport, transports, sender: new MailSender(config.mailbox, upFront, transports) };
+  return { config, credential, tokens, graphTokens, graph, graphConcurrency, transport, transports, sender: new MailSender(config.mailbox, upFront, transports) };
 }
 
 /**

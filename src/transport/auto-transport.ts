@@ -1,5 +1,6 @@
 import type { MailboxBudget } from '../budget/budget.js';
 import type { ComposedMail } from '../mail/mime.js';
+import type { Diagnosis } from '../diagnosis/diagnosis.js';
 import { DeliveryFailed } from '../diagnosis/failures.js';
 import type { GraphTransport } from './graph-transport.js';
 import type { Delivery, MailTransport, SendOptions } from './mail-transport.js';
@@ -40,8 +41,8 @@ export class AutoTransport implements MailTransport {
   private readonly smtpRetryInMs: number;
 
   constructor(
-    private readonly smtp: MailboxTransport,
-    private readonly graph: GraphTransport,
+    readonly smtp: MailboxTransport,
+    readonly graph: GraphTransport,
     private readonly options: AutoTransportOptions,
   ) {
     this.budget = smtp.budget;
@@ -98,8 +99,12 @@ export class AutoTransport implements MailTransport {
  * (535 5.7.139 ... disabled), or the endpoint could not be connected to at all.
  */
 function smtpClosed(error: unknown): string | undefined {
-  if (!(error instanceof DeliveryFailed)) return undefined;
-  const { code, smtp = '' } = error.diagnosis;
+  return error instanceof DeliveryFailed ? smtpClosedBy(error.diagnosis) : undefined;
+}
+
+/** The same rule for a diagnosis (the health check and the doctor follow a send's way under `auto`). */
+export function smtpClosedBy(diagnosis: Pick<Diagnosis, 'code' | 'smtp'>): string | undefined {
+  const { code, smtp = '' } = diagnosis;
   if (code === 'SMTP_AUTH_DISABLED') return code;
   if (code === 'TEMPORARY_FAILURE' && /ECONNREFUSED|ENOTFOUND|EAI_AGAIN|EHOSTUNREACH|ENETUNREACH/.test(smtp)) return code;
   return undefined;

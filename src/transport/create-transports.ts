@@ -1,6 +1,7 @@
 import type { AppCredential } from '../auth/app-credential.js';
 import { checkGraphClaims, graphScopeFor } from '../auth/graph-claims.js';
 import { TokenProvider } from '../auth/token-provider.js';
+import type { MailboxBudget } from '../budget/budget.js';
 import { createBudget } from '../budget/create-budget.js';
 import type { ExosendConfig } from '../config/load-config.js';
 import { AutoTransport, type TransportSwitch } from './auto-transport.js';
@@ -22,6 +23,8 @@ export interface MailTransports {
   /** The Graph token cache (scope graphScopeFor(EXOSEND_GRAPH_ENDPOINT)), when a transport uses Graph. */
   graphTokens: TokenProvider | undefined;
   graph: GraphClient | undefined;
+  /** The app's Graph requests in flight (graphConcurrentRequests), shared by every mailbox: the health check takes its own from it. */
+  graphConcurrency: MailboxBudget | undefined;
 }
 
 /** The transports EXOSEND_TRANSPORT asks for, each mailbox with its one budget whatever way it sends. */
@@ -51,5 +54,5 @@ export function createMailTransports(config: ExosendConfig, credential: AppCrede
       return [mailbox, new AutoTransport(viaSmtp, viaGraph, { mailbox, ...options })];
     }),
   );
-  return { transports, graphTokens, graph };
+  return { transports, graphTokens, graph, graphConcurrency: concurrency };
 }

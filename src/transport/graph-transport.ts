@@ -17,6 +17,20 @@ export const graphSendMailLimitInBytes = 4 * 1024 * 1024;
 
 const defaultWaitInMs = 30_000;
 
+/**
+ * Outlook service limits (microsoftgraph/microsoft-graph-docs-contrib, concepts/throttling-limits.md,
+ * "Outlook service limits"): 10,000 API requests in a 10 minute period per app per mailbox. The
+ * mailbox's minute (30 messages) binds long before it; it is counted to be shown, not enforced.
+ */
+export const graphRequestsPerWindow = 10_000;
+export const graphRequestWindowInMs = 10 * 60 * 1000;
+
+/** The Graph side of a mailbox's budget, as /api/health shows it. */
+export interface GraphRequestUsage {
+  /** Requests this instance made for the mailbox in the last 10 minutes (Graph counts every instance's: each shows its own). */
+  requestsPer10Minutes: { used: number; limit: number; windowSeconds: number; scope: 'local' };
+}
+
 export type GraphTransportOptions = Pick<ExosendConfig, 'mailbox' | 'tenantId' | 'clientId'> & {
   /** The mailbox's budget, shared with its SMTP transport: Exchange's 30 a minute and 10,000 recipients a day hold either way. */
   budget: MailboxBudget;
@@ -35,12 +49,22 @@ export type GraphTransportOptions = Pick<ExosendConfig, 'mailbox' | 'tenantId' |
 export class GraphTransport implements MailTransport {
   readonly kind = 'graph';
   readonly budget: MailboxBudget;
+  /** The app's Graph requests in flight, shared by every mailbox and instance. */
+  readonly concurrency: MailboxBudget;
+  /** When this instance's recent requests for the mailbox went out, oldest first. */
+  private readonly requestTimes: number[] = [];
 
   constructor(
     private readonly options: GraphTransportOptions,
     private readonly client: GraphClient,
   ) {
     this.budget = options.budget;
+    this.concurrency = options.concurrency;
+  }
+
+  requestUsage(now = Date.now()): GraphRequestUsage {
+    while (this.requestTimes.length > 0 && this.requestTimes[0]! <= now - graphRequestWindowInMs) this.requestTimes.shift();
+    return { requestsPer10Minutes: { used: this.requestTimes.length, limit: graphRequestsPerWindow, windowSeconds: graphRequestWindowInMs / 1000, scope: 'local' } };
   }
 
   async send(mail: ComposedMail, options: SendOptions = {}): Promise<Delivery> {
@@ -58,6 +82,8 @@ export class GraphTransport implements MailTransport {
       const permit = await this.budget.takeSend(mail.recipients, { waitUpToMs: Math.max(0, deadline - Date.now()) });
       let accepted = true;
       try {
+        this.requestUsage(); // drops what left the window, so the list stays short
+        this.requestTimes.push(Date.now());
         const response = await this.client.request({
           method: 'POST',
           path: `/v1.0/users/${encodeURIComponent(this.options.mailbox)}/sendMail`,
