@@ -15,6 +15,8 @@ import { formatReport } from './report.js';
 import type { BenchResults } from './results.js';
 import { launchStandIns } from './stand-ins-client.js';
 import { judgeTargets } from './targets.js';
+import { formatTransportsReport } from './transports-report.js';
+import { measureTransports } from './transports.js';
 import { measureWarmSends } from './warm-sends.js';
 
 const argv = process.argv.slice(2);
@@ -68,6 +70,9 @@ try {
   const scaleOut = await section('8 scale-out', '1, 2 and 4 mailboxes, 1 and 3 worker processes, the budget shared through Azurite', () =>
     measureScaleOut(standIns, options.scaleOut),
   );
+  const transports = await section('9 SMTP and Graph', `${options.warm.rounds} interleaved rounds of exosend over SMTP and over Graph, then each at the budget`, () =>
+    measureTransports(standIns, { ...options.warm, pacing: options.pacing }),
+  );
   measured = {
     date: new Date().toISOString(),
     command: `npm run bench${argv.length ? ` -- ${argv.join(' ')}` : ''}`,
@@ -82,6 +87,7 @@ try {
     queue,
     hostile,
     scaleOut,
+    transports,
   };
 } finally {
   await standIns.close();
@@ -90,6 +96,7 @@ try {
 const partial = { ...measured, load: { start: loadAtStart, end: loadAverage() }, durationSeconds: (Date.now() - started) / 1000, sectionSeconds };
 const results: BenchResults = { ...partial, targets: judgeTargets(partial) };
 console.log(formatReport(results));
+console.log(`\n${formatTransportsReport(results.transports)}`);
 mkdirSync(dirname(options.out), { recursive: true });
 writeFileSync(options.out, `${JSON.stringify(results, null, 2)}\n`);
 progress(`results written to ${options.out}`);

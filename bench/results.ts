@@ -6,6 +6,7 @@ import type { Pacing } from './pacing.js';
 import type { QueueDrain } from './queue-drain.js';
 import type { ScaleOut } from './scale-out.js';
 import type { Target } from './targets.js';
+import type { TransportSends } from './transports.js';
 import type { WarmSends } from './warm-sends.js';
 
 /** Everything a run measured: written as JSON, and the table is made from it. */
@@ -30,5 +31,7 @@ export interface BenchResults {
   queue: QueueDrain;
   hostile: HostileInput;
   scaleOut: ScaleOut;
+  /** exosend over SMTP and over Microsoft Graph, side by side (section 9). */
+  transports: TransportSends;
   targets: Target[];
 }

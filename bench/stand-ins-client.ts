@@ -65,6 +65,7 @@ export async function launchStandIns(): Promise<StandIns> {
     counts: (mailbox) => call('counts', mailbox),
     acceptedTimes: () => call('acceptedTimes'),
     acceptedTimesByMailbox: () => call('acceptedTimesByMailbox'),
+    graphCounts: () => call('graphCounts'),
     async close() {
       resetRuntime();
       for (const name of applied) delete process.env[name];

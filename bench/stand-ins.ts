@@ -48,6 +48,8 @@ export interface StandInOperations {
   acceptedTimes(): number[];
   /** The same, per authenticating mailbox. */
   acceptedTimesByMailbox(): Record<string, number[]>;
+  /** What the Graph stand-in counted since it started (requests, accepted, its error answers as `status code`). */
+  graphCounts(): { requests: number; accepted: number; errors: string[] };
 }
 
 /** Mailboxes the app has FullAccess on, for the scale-out section (listed in EXOSEND_MAILBOXES there). */
@@ -56,7 +58,7 @@ export const scaleOutMailboxes = ['scale-0@contoso.example', 'scale-1@contoso.ex
 /** The stand-ins (identity platform, Key Vault, Exchange) set up for throughput: no rate limit, no daily quota. */
 export async function startStandIns(): Promise<{ info: StandInInfo; operations: StandInOperations; close(): Promise<void> }> {
   const sandbox = await startSandbox();
-  const { exchange, identity, vault, app } = sandbox;
+  const { exchange, identity, vault, app, graph } = sandbox;
   const mailboxes = { exosend: app.mailbox, floor: 'floor@contoso.example', baseline: 'baseline@contoso.example' };
   for (const mailbox of [mailboxes.floor, mailboxes.baseline, ...scaleOutMailboxes]) {
     exchange.addMailbox(mailbox, { tenantId: app.tenantId });
@@ -83,6 +85,7 @@ export async function startStandIns(): Promise<{ info: StandInInfo; operations: 
       for (const times of Object.values(byMailbox)) times.sort((a, b) => a - b);
       return byMailbox;
     },
+    graphCounts: () => ({ requests: graph.counters.requests, accepted: graph.counters.accepted, errors: graph.counters.errors.map((e) => `${e.status} ${e.code}`) }),
   };
   const info: StandInInfo = {
     settings: sandbox.settings,
