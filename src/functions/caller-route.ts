@@ -2,6 +2,7 @@ import { app, type HttpMethod, type HttpRequest, type HttpResponseInit, type Inv
 import { authenticateCaller } from '../auth/authenticate-caller.js';
 import { resolveCaller, type Caller } from '../auth/resolve-caller.js';
 import { CallerRefused } from '../auth/caller-refused.js';
+import { inCallerScope } from '../auth/caller-scope.js';
 import { CallerTokenVerifier } from '../auth/caller-token.js';
 import { hostAuthLevel, readCallerAuth } from '../config/caller-auth.js';
 import { loadConfig } from '../config/load-config.js';
@@ -53,7 +54,8 @@ export function withCaller(handler: CallerHandler, authLevel: 'function' | 'anon
       if (error instanceof CallerRefused) return callerRefusalResponse(error, context, takesTokens);
       return errorResponse(error, context);
     }
-    return handler(request, context, caller);
+    // every log line and telemetry event of the request names its caller
+    return inCallerScope(caller, () => handler(request, context, caller));
   };
   Object.defineProperty(checked, checksCaller, { value: true });
   return checked;
