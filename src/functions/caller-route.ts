@@ -8,6 +8,7 @@ import { hostAuthLevel, readCallerAuth } from '../config/caller-auth.js';
 import { loadConfig } from '../config/load-config.js';
 import { callerRefusalResponse } from '../http/caller-refusal-response.js';
 import { errorResponse } from '../http/error-response.js';
+import { asCallerSees } from '../http/caller-view.js';
 
 /** A route's handler, told who called: it is only ever reached through withCaller. */
 export type CallerHandler = (request: HttpRequest, context: InvocationContext, caller: Caller) => Promise<HttpResponseInit>;
@@ -55,7 +56,7 @@ export function withCaller(handler: CallerHandler, authLevel: 'function' | 'anon
       return errorResponse(error, context);
     }
     // every log line and telemetry event of the request names its caller
-    return inCallerScope(caller, () => handler(request, context, caller));
+    return inCallerScope(caller, async () => asCallerSees(await handler(request, context, caller), caller.policy.operator, context));
   };
   Object.defineProperty(checked, checksCaller, { value: true });
   return checked;
