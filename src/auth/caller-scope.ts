@@ -4,6 +4,8 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 export interface CallerTag {
   id: string;
   name: string;
+  /** Its own recipients a rolling day (the policy's), for the shared budget; absent: the mailbox's day only. */
+  dailyQuota?: number;
 }
 
 const scope = new AsyncLocalStorage<CallerTag>();
@@ -13,7 +15,7 @@ const scope = new AsyncLocalStorage<CallerTag>();
  * deep, names that caller, without each step of the send story having to pass it along.
  */
 export function inCallerScope<T>(caller: CallerTag, work: () => T): T {
-  return scope.run({ id: caller.id, name: caller.name }, work);
+  return scope.run({ id: caller.id, name: caller.name, ...(caller.dailyQuota !== undefined && { dailyQuota: caller.dailyQuota }) }, work);
 }
 
 /** The caller the current work is done for, if any. */
