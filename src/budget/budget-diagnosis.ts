@@ -1,7 +1,7 @@
 import type { BudgetExhausted, BudgetLimit } from './budget.js';
 
 /** Stable codes, one for each limit: callers, alert rules and queries depend on them. */
-export const budgetDiagnosisCodes = ['MINUTE_LIMIT_REACHED', 'DAILY_RECIPIENT_LIMIT_REACHED', 'CONNECTION_LIMIT_REACHED'] as const;
+export const budgetDiagnosisCodes = ['MINUTE_LIMIT_REACHED', 'DAILY_RECIPIENT_LIMIT_REACHED', 'CONNECTION_LIMIT_REACHED', 'CALLER_DAILY_QUOTA_REACHED'] as const;
 
 /** The diagnosis of a message that waits for its mailbox's budget: which limit, when, and what would help. */
 export interface BudgetDiagnosis {
@@ -24,6 +24,11 @@ const texts: Record<BudgetLimit, Pick<BudgetDiagnosis, 'code' | 'cause' | 'fix'>
     code: 'DAILY_RECIPIENT_LIMIT_REACHED',
     cause: "The mailbox {mailbox} has reached EXOSEND_RECIPIENTS_PER_DAY recipients (every To, Cc and Bcc) in a rolling day (Exchange Online allows 10,000), counted across every instance of exosend. Nothing was sent.",
     fix: 'Send it again after Retry-After, when the rolling day has moved on, or use /api/enqueue: queued messages wait for the budget by themselves. For more volume, send from several mailboxes (EXOSEND_MAILBOXES), or move bulk mail to a service made for it.',
+  },
+  quota: {
+    code: 'CALLER_DAILY_QUOTA_REACHED',
+    cause: "This caller has sent as many recipients in a rolling day as its own daily quota allows (its policy's --daily-quota), counted across every instance of exosend. Nothing was sent; other callers of the mailbox {mailbox} go on sending.",
+    fix: 'Send it again after Retry-After, when the rolling day has moved on. An admin raises the quota with `npx exosend caller add <app-id> ... --daily-quota <n>`.',
   },
   connections: {
     code: 'CONNECTION_LIMIT_REACHED',

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { EventEmitter, once } from 'node:events';
 import { BudgetExhausted, type BudgetLimits, type BudgetUsage, type ConnectionLease, type MailboxBudget, type SendPermit, type TakeOptions } from './budget.js';
 import * as rules from './ledger.js';
+import { currentCaller } from '../auth/caller-scope.js';
 import type { BudgetLedger, LedgerTimings, Verdict } from './ledger.js';
 
 export interface LedgerBudgetOptions {
@@ -71,7 +72,10 @@ export abstract class LedgerBudget implements MailboxBudget {
 
   async takeSend(recipients: number, options: TakeOptions): Promise<SendPermit> {
     const id = randomUUID();
-    await this.waitFor(options, () => this.transact((ledger, now) => this.pruned(ledger, now, () => rules.takeSend(ledger, now, this.limits, this.timings, id, recipients))));
+    // the caller the send is for (set by the caller check, or the queue trigger), with its own daily quota
+    const caller = currentCaller();
+    const quota = caller && { caller: caller.id, dailyQuota: caller.dailyQuota };
+    await this.waitFor(options, () => this.transact((ledger, now) => this.pruned(ledger, now, () => rules.takeSend(ledger, now, this.limits, this.timings, id, recipients, quota))));
     let released = false;
     return {
       release: (accepted) => {
@@ -152,7 +156,7 @@ export abstract class LedgerBudget implements MailboxBudget {
       const poll = verdict.limit === 'connections' ? Math.min(1000, Math.max(20, this.timings.leaseTtlInMs / 20)) : Infinity;
       const wakeAt = Math.min(verdict.retryAt, now + poll);
       if (verdict.retryAt > deadline && wakeAt > deadline) {
-        const spreadInMs = verdict.limit === 'minute' ? this.limits.windowInMs : verdict.limit === 'day' ? this.limits.dayInMs / 24 : 1000;
+        const spreadInMs = verdict.limit === 'minute' ? this.limits.windowInMs : verdict.limit === 'day' || verdict.limit === 'quota' ? this.limits.dayInMs / 24 : 1000;
         const retryAfterSeconds = Math.max(1, Math.ceil((Math.max(verdict.retryAt, now + 1) - now) / 1000));
         throw new BudgetExhausted(this.mailbox, verdict.limit, retryAfterSeconds, Math.max(1, Math.ceil(spreadInMs / 1000)));
       }

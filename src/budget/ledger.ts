@@ -1,4 +1,5 @@
 import type { BudgetLimit, BudgetLimits } from './budget.js';
+import { callerQuotaFreesAt, countToCaller, pruneCallers, type CallerQuota } from './caller-quota.js';
 
 /**
  * One mailbox's use of its limits, as one document: every instance reads it and changes it only
@@ -17,8 +18,10 @@ import type { BudgetLimit, BudgetLimits } from './budget.js';
  */
 export interface BudgetLedger {
   sends: [number, number][];
-  holds: { id: string; until: number; recipients: number }[];
+  holds: { id: string; until: number; recipients: number; caller?: string }[];
   hours: [number, number][];
+  /** Each caller's recipients per 1/24 of the day, for its own daily quota (caller-quota.ts). */
+  callers?: Record<string, [number, number][]>;
   leases: { id: string; until: number; kind: 'send' | 'check' }[];
   wants?: { id: string; since: number; until: number }[];
 }
@@ -47,6 +50,7 @@ export function prune(ledger: BudgetLedger, now: number, limits: BudgetLimits): 
   ledger.hours = ledger.hours.filter(([start]) => start + hour + limits.dayInMs > now);
   ledger.leases = ledger.leases.filter((l) => l.until > now);
   ledger.wants = (ledger.wants ?? []).filter((w) => w.until > now);
+  pruneCallers(ledger, now, limits);
 }
 
 export function minuteUsed(ledger: BudgetLedger): number {
@@ -58,13 +62,16 @@ export function dayUsed(ledger: BudgetLedger): number {
 }
 
 /** Takes a send for `recipients` if the minute and the day have room; else says when they may. */
-export function takeSend(ledger: BudgetLedger, now: number, limits: BudgetLimits, timings: LedgerTimings, id: string, recipients: number): Verdict {
+export function takeSend(ledger: BudgetLedger, now: number, limits: BudgetLimits, timings: LedgerTimings, id: string, recipients: number, quota?: CallerQuota): Verdict {
+  // the caller's own day first: a caller past its quota waits, and leaves the mailbox's day to the others
+  const quotaAt = quota && callerQuotaFreesAt(ledger, quota, recipients, now, limits, timings.holdMaxInMs);
+  if (quotaAt !== undefined) return { ok: false, limit: 'quota', retryAt: quotaAt };
   const minute = minuteUsed(ledger);
   if (minute >= limits.ratePerWindow) return { ok: false, limit: 'minute', retryAt: minuteFreesAt(ledger, minute - limits.ratePerWindow + 1, now, limits) };
   const day = dayUsed(ledger);
   // a message with more recipients than a whole day allows goes alone, and Exchange judges it
   if (day > 0 && day + recipients > limits.recipientsPerDay) return { ok: false, limit: 'day', retryAt: dayFreesAt(ledger, day + recipients - limits.recipientsPerDay, now, limits, timings) };
-  ledger.holds.push({ id, until: now + timings.holdMaxInMs, recipients });
+  ledger.holds.push({ id, until: now + timings.holdMaxInMs, recipients, ...(quota && { caller: quota.caller }) });
   return { ok: true };
 }
 
@@ -146,7 +153,8 @@ export function releaseLease(ledger: BudgetLedger, id: string): void {
   ledger.leases = ledger.leases.filter((l) => l.id !== id);
 }
 
-function complete(ledger: BudgetLedger, hold: { recipients: number }, at: number, limits: BudgetLimits): void {
+function complete(ledger: BudgetLedger, hold: { recipients: number; caller?: string }, at: number, limits: BudgetLimits): void {
+  countToCaller(ledger, hold, at, limits);
   addTo(ledger.sends, roundUp(at, sendGranularity(limits)), 1);
   const hour = hourOf(limits);
   addTo(ledger.hours, Math.floor(at / hour) * hour, hold.recipients);

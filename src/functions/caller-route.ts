@@ -2,11 +2,13 @@ import { app, type HttpMethod, type HttpRequest, type HttpResponseInit, type Inv
 import { authenticateCaller } from '../auth/authenticate-caller.js';
 import { resolveCaller, type Caller } from '../auth/resolve-caller.js';
 import { CallerRefused } from '../auth/caller-refused.js';
+import { inCallerScope } from '../auth/caller-scope.js';
 import { CallerTokenVerifier } from '../auth/caller-token.js';
 import { hostAuthLevel, readCallerAuth } from '../config/caller-auth.js';
 import { loadConfig } from '../config/load-config.js';
 import { callerRefusalResponse } from '../http/caller-refusal-response.js';
 import { errorResponse } from '../http/error-response.js';
+import { asCallerSees } from '../http/caller-view.js';
 
 /** A route's handler, told who called: it is only ever reached through withCaller. */
 export type CallerHandler = (request: HttpRequest, context: InvocationContext, caller: Caller) => Promise<HttpResponseInit>;
@@ -53,7 +55,8 @@ export function withCaller(handler: CallerHandler, authLevel: 'function' | 'anon
       if (error instanceof CallerRefused) return callerRefusalResponse(error, context, takesTokens);
       return errorResponse(error, context);
     }
-    return handler(request, context, caller);
+    // every log line and telemetry event of the request names its caller
+    return inCallerScope({ ...caller, dailyQuota: caller.policy.dailyQuota }, async () => asCallerSees(await handler(request, context, caller), caller.policy.operator, context));
   };
   Object.defineProperty(checked, checksCaller, { value: true });
   return checked;

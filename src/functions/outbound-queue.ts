@@ -4,9 +4,19 @@ import { logEvent } from '../telemetry/log-event.js';
 import { deadLetterUnprocessable, hostMaxDequeueCount, processQueueMessage } from '../pipeline/process-queue-message.js';
 import { getQueueRuntime } from '../runtime/queue-runtime.js';
 import { trackMailEvent } from '../telemetry/mail-events.js';
+import { inCallerScope } from '../auth/caller-scope.js';
+import { callerOfQueueMessage } from '../queue/queue-caller.js';
+import { policyStoreFor } from '../auth/resolve-caller.js';
+import { loadConfig } from '../config/load-config.js';
 
 /** The intake queue: each message is a mail request (or exosend's own envelope), sent once or dead-lettered. */
 export async function outboundMail(message: unknown, context: InvocationContext): Promise<void> {
+  // its log lines and telemetry name the caller the envelope carries (the default policy's for a producer's own)
+  const caller = await callerOfQueueMessage(message, () => policyStoreFor(loadConfig()));
+  return inCallerScope(caller, () => deliverOutboundMail(message, context));
+}
+
+async function deliverOutboundMail(message: unknown, context: InvocationContext): Promise<void> {
   const started = performance.now();
   const { id: queueMessageId, dequeueCount } = context.triggerMetadata as { id: string; dequeueCount: number };
   const deps = await getQueueRuntime();

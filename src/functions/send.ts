@@ -14,6 +14,8 @@ import { sendAnswer, sendOnce } from '../pipeline/send-once.js';
 import { getRuntime } from '../runtime/runtime.js';
 import { trackMailEvent } from '../telemetry/mail-events.js';
 import { callerRoute } from './caller-route.js';
+import { tagOf } from '../auth/caller-scope.js';
+import { recordIdOf } from '../queue/record-id.js';
 
 /**
  * How long a call waits for the mailbox's budget (a session, the minute) before it answers 429:
@@ -32,15 +34,16 @@ async function sendMailAs(request: HttpRequest, context: InvocationContext, call
     const { config, sender } = getRuntime();
     const mail = await readMailRequest(request, config);
     checkCallerPolicy(mail, config.mailbox, caller.policy);
-    const requestId = mail.idempotencyKey ?? randomUUID();
-    id = requestId;
+    id = mail.idempotencyKey ?? randomUUID();
+    // the record is the caller's own: `<app id>:<key>` for an Entra caller (record-id.ts)
+    const requestId = recordIdOf(caller, id);
     const send = (request = mail) =>
       withRetries(() => sender.send(request, requestId, { waitUpToMs: budgetWaitInMs }), inCallRetryPolicy, ({ attempt, code }) => {
         logEvent(context, 'retry', { id: requestId, code, attempt });
         trackMailEvent('http', { kind: 'retry', id: requestId, code, attempts: attempt - 1 });
       });
     const records = await getSendRecords();
-    const result = records ? await sendOnce(records, mail, requestId, send) : sendAnswer(await send());
+    const result = { ...(records ? await sendOnce(records, mail, requestId, send, tagOf(caller)) : sendAnswer(await send())), id };
     const durationMs = Math.round(performance.now() - started);
     logEvent(context, 'sent', { id, durationMs });
     trackMailEvent('http', { kind: 'sent', id, messageId: result.messageId, durationMs });

@@ -6,6 +6,7 @@ import { diagnosisCodes } from '../diagnosis/diagnosis.js';
 import { IdempotencyKeyReused, RequestRejected, type RejectionCode } from '../mail/request-rejected.js';
 import { DeliveryFailed } from '../diagnosis/failures.js';
 import { logEvent, type LogContext } from '../telemetry/log-event.js';
+import { keyOfRecordId } from '../queue/record-id.js';
 
 /** Each way a caller's request is refused, with its status. */
 export const rejectionStatus: Record<RejectionCode, number> = {
@@ -74,7 +75,7 @@ export function errorResponse(error: unknown, context: LogContext, id?: string):
     logEvent(context, 'rejected', { id, code: error.code });
     return {
       status: failureAnswers[error.code].status,
-      jsonBody: { error: { code: error.code, message: error.message, details: error.details, ...(error instanceof IdempotencyKeyReused && { existing: error.existing }) } },
+      jsonBody: { error: { code: error.code, message: error.message, details: error.details, ...(error instanceof IdempotencyKeyReused && { existing: { ...error.existing, id: keyOfRecordId(error.existing.id) } }) } },
     };
   }
   if (error instanceof DeliveryFailed) {

@@ -21,9 +21,9 @@ export const diagnosisCodeSchema = z.enum(diagnosisCodes).meta({ description: 'A
 export const diagnosisSchema = z.object({
   code: diagnosisCodeSchema,
   stage: z.enum(stages).meta({ description: 'The step of the chain that failed.' }),
-  smtp: z.string().optional().meta({ description: 'The raw reply from Exchange, Entra or Key Vault, secrets removed.' }),
-  cause: z.string(),
-  fix: z.string().meta({ description: 'What an admin does about it, with the app\'s own IDs filled in.' }),
+  smtp: z.string().optional().meta({ description: 'The raw reply from Exchange, Entra or Key Vault, secrets removed. Operators only (docs/callers.md).' }),
+  cause: z.string().optional().meta({ description: 'Why, in words an admin can act on. Operators and function-key callers only (docs/callers.md).' }),
+  fix: z.string().optional().meta({ description: 'What an admin does about it, with the app\'s own IDs filled in. Operators and function-key callers only (docs/callers.md).' }),
   retryable: z.boolean(),
   retryAfterSeconds: z.number().int().optional(),
 });
@@ -32,8 +32,8 @@ export const budgetDiagnosisSchema = z.object({
   code: z.enum(budgetDiagnosisCodes).meta({ description: 'Which of the mailbox\'s limits is spent: the minute\'s messages, the rolling day\'s recipients, or its SMTP sessions.' }),
   limit: z.enum(budgetLimits),
   mailbox: z.string().meta({ description: 'The mailbox whose budget is spent, counted across every instance of exosend.' }),
-  cause: z.string(),
-  fix: z.string(),
+  cause: z.string().optional().meta({ description: 'Operators and function-key callers only.' }),
+  fix: z.string().optional().meta({ description: 'Operators and function-key callers only.' }),
   retryable: z.literal(true),
   retryAfterSeconds: z.number().int().meta({ description: 'When the budget is expected to have room again, as in Retry-After.' }),
 });
@@ -46,7 +46,9 @@ const fieldProblemSchema = z.object({
 export const errorSchema = z.object({
   error: z.object({
     code: z.enum(errorCodes).meta({ description: 'INVALID_REQUEST, SENDER_NOT_ALLOWED, ... for a refused request; a diagnosis code when Exchange, Entra or Key Vault refused; MAILBOX_BUDGET_SPENT (429); STORAGE_UNAVAILABLE, CONFIGURATION_INVALID, NOT_FOUND.' }),
-    message: z.string(),
+    message: z.string().meta({ description: "What happened. To a caller that is not an operator, a short sentence that names nothing of exosend's setup (docs/callers.md)." }),
+    retryable: z.boolean().optional().meta({ description: 'Whether the same request may succeed later.' }),
+    retryAfterSeconds: z.number().int().optional().meta({ description: 'As in Retry-After, when there is one.' }),
     details: z.array(fieldProblemSchema).optional(),
     diagnosis: z.union([diagnosisSchema, budgetDiagnosisSchema]).optional().meta({ description: 'Why Exchange, Entra or Key Vault refused (Diagnosis), or which budget is spent (BudgetDiagnosis, with 429).' }),
     existing: z.object({ id: z.string(), status: z.string() }).optional().meta({ description: 'IDEMPOTENCY_KEY_REUSED: the request the key already names.' }),
@@ -184,7 +186,7 @@ export const healthStatusSchema = z.object({
   preflight: preflightSchema,
   budgets: z.array(budgetUsageSchema).meta({ description: "Each mailbox's use of its minute, its sessions and its day; a budget that cannot be read is left out." }),
   budgetsByTransport: z.array(transportBudgetSchema).meta({ description: 'Each mailbox\'s budget per transport it sends by (EXOSEND_TRANSPORT: smtp, graph, or both under auto).' }),
-  error: z.object({ code: z.string(), message: z.string(), diagnosis: diagnosisSchema.optional() }).optional(),
+  error: z.object({ code: z.string(), message: z.string(), retryable: z.boolean().optional(), retryAfterSeconds: z.number().int().optional(), diagnosis: diagnosisSchema.optional() }).optional(),
 });
 
 /**

@@ -83,7 +83,7 @@ export async function processQueueMessage(body: unknown, queueMessageId: string,
     rejection = error;
   }
 
-  const claim = await deps.store.claim(envelope.id, claimLeaseInMs(deps.config), raw === undefined ? undefined : requestDigest(request ?? parsedOrText(raw)));
+  const claim = await deps.store.claim(envelope.id, claimLeaseInMs(deps.config), raw === undefined ? undefined : requestDigest(request ?? parsedOrText(raw)), { caller: envelope.caller });
   if (claim.outcome === 'conflict') {
     const reason = `The id "${envelope.id}" already names a request with other content (${claim.record.status}); this one was not sent. Use a new idempotencyKey for a new request.`;
     return deadLetter(deps, envelope, 1, { code: 'IDEMPOTENCY_KEY_REUSED', reason }, { keepRecord: true });
@@ -143,7 +143,7 @@ export async function deadLetterUnprocessable(body: unknown, queueMessageId: str
     });
   }
   // never sent: the letter keeps the request, so that it can be put back once the cause is fixed
-  const kept = decoded.kind === 'envelope' ? { request: decoded.envelope.request, blob: decoded.envelope.blob } : decoded.kind === 'request' ? { request: decoded.json } : {};
+  const kept = decoded.kind === 'envelope' ? { request: decoded.envelope.request, blob: decoded.envelope.blob, caller: decoded.envelope.caller } : decoded.kind === 'request' ? { request: decoded.json } : {};
   return deadLetter(deps, { id, history: record?.history ?? [], ...kept }, record?.attempts ?? 1, { code: 'UNEXPECTED_ERROR', reason: lastError, original: originalText(body) });
 }
 
@@ -220,17 +220,18 @@ interface Failure {
  */
 async function deadLetter(
   deps: QueueDeps,
-  envelope: Pick<Envelope, 'id' | 'history' | 'request' | 'blob'>,
+  envelope: Pick<Envelope, 'id' | 'history' | 'request' | 'blob' | 'caller'>,
   attempts: number,
   failure: Failure,
   { keepRecord = false } = {},
 ): Promise<QueueOutcome> {
-  const letter: DeadLetter = { id: envelope.id, failedAt: new Date().toISOString(), attempts, ...failure, history: envelope.history, request: envelope.request, blob: envelope.blob };
+  const letter: DeadLetter = { id: envelope.id, failedAt: new Date().toISOString(), attempts, ...failure, history: envelope.history, request: envelope.request, blob: envelope.blob, caller: envelope.caller };
   await deps.storage.poison.sendMessage(await deadLetterText(deps.storage, letter));
   if (!keepRecord) {
     await deps.store.markFailed(envelope.id, {
       attempts,
       history: envelope.history as AttemptRecord[],
+      caller: envelope.caller,
       ...(failure.diagnosis ? { diagnosis: failure.diagnosis } : { reason: `${failure.code}: ${failure.reason ?? ''}`.slice(0, 1000) }),
     });
   }

@@ -1,4 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+import type { CallerTag } from '../auth/caller-scope.js';
 import { BudgetExhausted } from '../budget/budget.js';
 import type { MailRequest } from '../mail/mail-request.js';
 import { requestDigest } from '../mail/request-digest.js';
@@ -42,11 +43,11 @@ export interface RecordedSendDeps {
  * (transient, budget spent, an unexpected error: nothing was accepted) leaves the record open to
  * the same request again; a permanent one is repeated as it was.
  */
-export async function sendOnce(deps: RecordedSendDeps, request: MailRequest, id: string, send: (request: MailRequest) => Promise<SendResult>): Promise<SendAnswer> {
+export async function sendOnce(deps: RecordedSendDeps, request: MailRequest, id: string, send: (request: MailRequest) => Promise<SendResult>, caller?: CallerTag): Promise<SendAnswer> {
   const digest = requestDigest(request);
   const deadline = Date.now() + deps.waitForFirstInMs;
   for (;;) {
-    const claim = await deps.store.claim(id, deps.claimLeaseInMs, digest, { reclaimRetryable: true });
+    const claim = await deps.store.claim(id, deps.claimLeaseInMs, digest, { reclaimRetryable: true, caller });
     if (claim.outcome === 'conflict') throw new IdempotencyKeyReused({ id, status: claim.record.status });
     if (claim.outcome === 'finished') return repeat(deps, claim.record);
     if (claim.outcome === 'in-flight') {

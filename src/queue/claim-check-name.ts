@@ -15,8 +15,8 @@ export function claimCheckBlobName(id: string, digest: string): string {
 
 /** The digest a claim-check blob's name holds, when it is exactly a name exosend writes for `id`. */
 export function claimCheckDigestOf(id: string, blob: string): string | undefined {
-  // no name exosend writes is longer (128 characters of id, each at most 3 when encoded)
-  if (blob.length > 3 * 128 + 49) return undefined;
+  // no name exosend writes is longer (an app id and 128 characters of key, each at most 3 when encoded)
+  if (blob.length > 3 * 165 + 49) return undefined;
   const match = namePattern.exec(blob);
   return match && match[1] === encodeURIComponent(id) ? match[2] : undefined;
 }

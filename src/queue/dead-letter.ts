@@ -1,4 +1,5 @@
 import { capDetails, type FieldProblem } from '../mail/request-rejected.js';
+import type { CallerTag } from '../auth/caller-scope.js';
 import type { Diagnosis } from '../diagnosis/diagnosis.js';
 import { maxInlineMessageBytes, moveRequestToBlob } from './enqueue.js';
 import { encodeQueueMessage, type AttemptRecord } from './queue-message.js';
@@ -19,6 +20,8 @@ export interface DeadLetter {
   request?: unknown;
   /** The claim-check blob that holds the request. */
   blob?: string;
+  /** Who sent it (absent: a producer on the queue, under the default policy). */
+  caller?: CallerTag;
   /** What was left out so that the letter fits a queue message; absent when nothing was. */
   truncated?: string[];
 }
@@ -48,7 +51,7 @@ export async function deadLetterText(storage: QueueStorage, letter: DeadLetter):
     (l) => ({ ...l, ...(l.details && { details: capDetails(l.details).slice(0, 5) }), truncated: [...(l.truncated ?? []), 'details'] }),
     (l) => ({ ...l, history: l.history.slice(-10), truncated: [...(l.truncated ?? []), 'history'] }),
     (l) => omit(l, 'request', 'too large for a queue message'),
-    ({ id, failedAt, attempts, code, reason }) => ({ id, failedAt, attempts, code, reason: cut(reason ?? '', 500), history: [], truncated: ['everything but the id, the code and the reason'] }),
+    ({ id, failedAt, attempts, code, reason, caller }) => ({ id, failedAt, attempts, code, reason: cut(reason ?? '', 500), ...(caller && { caller }), history: [], truncated: ['everything but the id, the code and the reason'] }),
   ];
   for (const step of [(l: DeadLetter) => l, ...cuts]) {
     current = step(current);

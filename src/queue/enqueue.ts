@@ -1,3 +1,4 @@
+import type { CallerTag } from '../auth/caller-scope.js';
 import type { MailRequest } from '../mail/mail-request.js';
 import { requestDigest } from '../mail/request-digest.js';
 import { IdempotencyKeyReused } from '../mail/request-rejected.js';
@@ -22,18 +23,18 @@ export interface Enqueued {
  * is the same, and refused when it is not. A record without a digest (written before digests
  * existed) cannot be compared: refusing is safe, a silent drop is not.
  */
-export async function enqueueOnce(storage: QueueStorage, store: StatusStore, request: MailRequest, id: string): Promise<Enqueued> {
+export async function enqueueOnce(storage: QueueStorage, store: StatusStore, request: MailRequest, id: string, caller?: CallerTag): Promise<Enqueued> {
   const digest = requestDigest(request);
   const existing = request.idempotencyKey === undefined ? undefined : await store.get(id);
   if (existing && existing.digest !== digest) throw new IdempotencyKeyReused({ id, status: existing.status });
   // /api/send failed for now (transient, budget) under this key: nothing went out, the queue may try
   if (existing?.status === 'failed' && existing.retryable && (await store.reopen(id, existing.history, digest))) {
     await storage.ready();
-    await putEnvelope(storage, { exosend: 1, id, history: existing.history, request });
+    await putEnvelope(storage, { exosend: 1, id, history: existing.history, request, ...(caller && { caller }) });
     return { id, status: 'queued', repeated: false };
   }
   if (existing) return { id, status: existing.status, repeated: true };
-  const winner = await enqueueRequest(storage, store, request, id);
+  const winner = await enqueueRequest(storage, store, request, id, caller);
   // Regression: two concurrent enqueues of one key with other content both answered 202, and the
   // loser later read `sent` for a message that was not its own (its own was dead-lettered as a
   // reused key). The record decides: whoever's digest it holds won, every other content is refused.
@@ -46,14 +47,14 @@ export async function enqueueOnce(storage: QueueStorage, store: StatusStore, req
  * digest. Returns the record that was there first when another request under the same id got to
  * it between (a race of two enqueues, or the delivery of the other one's message).
  */
-export async function enqueueRequest(storage: QueueStorage, store: StatusStore, request: MailRequest, id: string): Promise<MessageRecord | undefined> {
+export async function enqueueRequest(storage: QueueStorage, store: StatusStore, request: MailRequest, id: string, caller?: CallerTag): Promise<MessageRecord | undefined> {
   await storage.ready();
-  const put = await putEnvelope(storage, { exosend: 1, id, history: [], request });
+  const put = await putEnvelope(storage, { exosend: 1, id, history: [], request, ...(caller && { caller }) });
   // after the message: a record never says "queued" for a message that was never queued. If this
   // write fails the message is still queued, and its delivery's claim creates the record: telling
   // the caller "failed" now would only invite a second, duplicate enqueue.
   const digest = requestDigest(request);
-  const created = await store.markQueued(id, digest).catch(() => true);
+  const created = await store.markQueued(id, digest, caller).catch(() => true);
   if (created) return undefined;
   const first = await store.get(id).catch(() => undefined);
   // other content lost the race: its message is taken back, unless a delivery holds it already

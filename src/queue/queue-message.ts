@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { jsonTextProblem, jsonValueProblem } from '../mail/json-limits.js';
-import { idempotencyKeyPattern } from '../mail/mail-request.js';
 import { claimCheckDigestOf } from './claim-check-name.js';
+import { isRecordId } from './record-id.js';
 
 /** One try of a queued message, as the status record and the dead letter show it. */
 export interface AttemptRecord {
@@ -17,7 +17,10 @@ export interface AttemptRecord {
 export const envelopeSchema = z.strictObject({
   exosend: z.literal(1),
   // the id keys a Table entity: an id Table storage refuses would fail every delivery, reason unsaid
-  id: z.string().regex(idempotencyKeyPattern, 'has an id that is not 1-128 letters, digits or . _ : ~ - (not dots alone)'),
+  // (an Entra caller's request id is `<app id>:<key>`: src/queue/record-id.ts)
+  id: z.string().refine(isRecordId, 'has an id that is not 1-128 letters, digits or . _ : ~ - (not dots alone)'),
+  /** Who sent it (src/auth/caller-scope.ts); absent: a producer on the queue, under the default policy. */
+  caller: z.strictObject({ id: z.string().max(64), name: z.string().max(256) }).optional(),
   history: z.array(z.strictObject({ at: z.string(), code: z.string() })).default([]),
   request: z.unknown().optional(),
   blob: z.string().optional(),

@@ -1,8 +1,9 @@
-import { idempotencyKeyPattern } from '../mail/mail-request.js';
 import { requestDigest } from '../mail/request-digest.js';
 import { claimCheckDigestOf } from './claim-check-name.js';
 import { putEnvelope } from './enqueue.js';
+import { isRecordId } from './record-id.js';
 import type { AttemptRecord } from './queue-message.js';
+import type { CallerTag } from '../auth/caller-scope.js';
 import type { StatusStore } from './status-store.js';
 import type { QueueStorage } from '../storage/storage.js';
 
@@ -13,6 +14,8 @@ export interface RequeueableLetter {
   history?: AttemptRecord[];
   request?: unknown;
   blob?: string;
+  /** Who sent it: its envelope goes back under the same caller. */
+  caller?: CallerTag;
 }
 
 export type RequeueOutcome = { kind: 'requeued'; id: string } | { kind: 'not-failed'; id: string; status: string };
@@ -21,7 +24,7 @@ export type RequeueOutcome = { kind: 'requeued'; id: string } | { kind: 'not-fai
 export function whyNotRequeueable(letter: Partial<RequeueableLetter>): string | undefined {
   if (typeof letter.id !== 'string') return 'it names no request id';
   // anyone who can write to the poison queue can write a letter: it is checked as an envelope would be
-  if (!idempotencyKeyPattern.test(letter.id)) return 'its id is not one exosend gives a request';
+  if (!isRecordId(letter.id)) return 'its id is not one exosend gives a request';
   // its id belongs to another request: putting it back would reopen that one's record
   if (letter.code === 'IDEMPOTENCY_KEY_REUSED') return 'it reused the idempotency key of another request; send it again under a new key';
   if (letter.request === undefined && letter.blob === undefined) return 'it does not hold the request (it was never a mail request, or it was too large to keep)';
@@ -40,7 +43,7 @@ export async function requeueDeadLetter(storage: QueueStorage, store: StatusStor
   const history = [...(letter.history ?? []), { at: new Date().toISOString(), code: 'REQUEUED' }];
   if (!(await store.reopen(letter.id, history, letterDigest(letter)))) return { kind: 'not-failed', id: letter.id, status: (await store.get(letter.id))?.status ?? 'unknown' };
   try {
-    await putEnvelope(storage, { exosend: 1, id: letter.id, history, request: letter.request, ...(letter.blob !== undefined && { blob: letter.blob }) });
+    await putEnvelope(storage, { exosend: 1, id: letter.id, history, request: letter.request, ...(letter.blob !== undefined && { blob: letter.blob }), ...(letter.caller && { caller: letter.caller }) });
   } catch (error) {
     await store.markFailed(letter.id, { history, reason: 'REQUEUE_FAILED: the request could not be put back on the queue' }).catch(() => undefined);
     throw error;

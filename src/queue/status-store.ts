@@ -1,5 +1,6 @@
 import { RestError, type TableClient } from '@azure/data-tables';
 import type { Diagnosis } from '../diagnosis/diagnosis.js';
+import type { CallerTag } from '../auth/caller-scope.js';
 import type { AttemptRecord } from './queue-message.js';
 
 export type MessageStatus = 'queued' | 'sending' | 'sent' | 'failed';
@@ -24,6 +25,9 @@ export interface MessageRecord {
   sentAt?: string;
   /** A failure of /api/send that the caller may retry under the same key: nothing was accepted. */
   retryable?: boolean;
+  /** The caller it belongs to (app id, or `function-key`) and its display name; absent on records from before caller identities. */
+  caller?: string;
+  callerName?: string;
   updatedAt: string;
 }
 
@@ -51,6 +55,8 @@ interface Entity {
   response?: string;
   sentAt?: string;
   retryable?: boolean;
+  caller?: string;
+  callerName?: string;
   updatedAt: string;
 }
 
@@ -60,6 +66,8 @@ export interface ClaimOptions {
    * the same content under the same key tries again, since nothing was accepted the first time.
    */
   reclaimRetryable?: boolean;
+  /** The caller a record made by this claim belongs to; an existing record keeps its own. */
+  caller?: CallerTag;
 }
 
 /**
@@ -76,9 +84,9 @@ export class StatusStore {
   }
 
   /** Records a request as queued, unless a record exists already (a retried enqueue, a race): false then. */
-  async markQueued(id: string, digest: string): Promise<boolean> {
+  async markQueued(id: string, digest: string, caller?: CallerTag): Promise<boolean> {
     try {
-      await this.table.createEntity(entity(id, { status: 'queued', attempts: 0, history: '[]', digest }));
+      await this.table.createEntity(entity(id, { status: 'queued', attempts: 0, history: '[]', digest, ...owner(caller) }));
       return true;
     } catch (error) {
       if (isStatus(error, 409)) return false;
@@ -92,7 +100,7 @@ export class StatusStore {
    * conflict, whatever the record's state, and never claims it. Without a digest (the request's
    * content could not be read) there is nothing to compare.
    */
-  async claim(id: string, leaseInMs: number, digest?: string, { reclaimRetryable = false }: ClaimOptions = {}): Promise<Claim> {
+  async claim(id: string, leaseInMs: number, digest?: string, { reclaimRetryable = false, caller }: ClaimOptions = {}): Promise<Claim> {
     for (let race = 0; race < 5; race++) {
       const now = Date.now();
       const current = await this.read(id);
@@ -106,6 +114,7 @@ export class StatusStore {
         history: current?.history ?? '[]',
         leaseUntil: now + leaseInMs,
         ...((current?.digest || digest) && { digest: current?.digest || digest }),
+        ...(current ? kept(current) : owner(caller)),
       });
       try {
         if (current) await this.table.updateEntity(claimed, 'Replace', { etag: current.etag! });
@@ -129,7 +138,7 @@ export class StatusStore {
     const current = await this.read(id);
     if (current && current.status !== 'failed') return false;
     if (current?.digest && digest && current.digest !== digest) return false;
-    const reopened = entity(id, { status: 'queued', attempts: 0, history: JSON.stringify(history), ...(current?.digest && { digest: current.digest }) });
+    const reopened = entity(id, { status: 'queued', attempts: 0, history: JSON.stringify(history), ...(current?.digest && { digest: current.digest }), ...(current && kept(current)) });
     try {
       if (current) await this.table.updateEntity(reopened, 'Replace', { etag: current.etag! });
       else await this.table.createEntity(reopened);
@@ -153,7 +162,7 @@ export class StatusStore {
     await this.write(record, { status: 'queued', attempts: Math.max(0, record.attempts - 1) });
   }
 
-  async markFailed(id: string, failure: { diagnosis?: Diagnosis; reason?: string; history?: AttemptRecord[]; attempts?: number; retryable?: boolean }): Promise<void> {
+  async markFailed(id: string, failure: { diagnosis?: Diagnosis; reason?: string; history?: AttemptRecord[]; attempts?: number; retryable?: boolean; caller?: CallerTag }): Promise<void> {
     const current = await this.read(id);
     await this.table.upsertEntity(
       entity(id, {
@@ -161,6 +170,7 @@ export class StatusStore {
         attempts: failure.attempts ?? current?.attempts ?? 0,
         history: JSON.stringify(failure.history ?? []),
         ...(current?.digest && { digest: current.digest }),
+        ...(current ? kept(current) : owner(failure.caller)),
         ...(failure.diagnosis && { diagnosis: JSON.stringify(failure.diagnosis) }),
         ...(failure.reason && { reason: failure.reason }),
         ...(failure.retryable && { retryable: true }),
@@ -177,6 +187,12 @@ export class StatusStore {
     return this.table.getEntity<Entity>(id, '').catch(ignore(404));
   }
 }
+
+/** The caller fields of a new record. */
+const owner = (caller: CallerTag | undefined) => (caller ? { caller: caller.id, callerName: caller.name } : {});
+
+/** A record's caller, kept through every rewrite of it. */
+const kept = (e: Entity) => ({ ...(e.caller && { caller: e.caller }), ...(e.callerName && { callerName: e.callerName }) });
 
 function entity(id: string, fields: Omit<Entity, 'partitionKey' | 'rowKey' | 'updatedAt'>): Entity {
   return { partitionKey: id, rowKey: '', ...fields, updatedAt: new Date().toISOString() };
@@ -197,6 +213,7 @@ function toRecord(e: Entity): MessageRecord {
     ...(e.transport && { transport: e.transport }),
     ...(e.sentAt && { sentAt: e.sentAt }),
     ...(e.retryable && { retryable: true }),
+    ...kept(e),
     updatedAt: e.updatedAt,
   };
 }

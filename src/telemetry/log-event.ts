@@ -1,3 +1,5 @@
+import { currentCaller } from '../auth/caller-scope.js';
+
 /** Where a line goes: the invocation's log (the host's InvocationContext has both), or any logger. */
 export interface LogContext {
   info(...args: unknown[]): void;
@@ -11,7 +13,9 @@ type Fields = Record<string, string | number | boolean | undefined>;
  * codes and timings only: never a token, a secret, an address list or a message body.
  */
 export function logEvent(context: LogContext, event: string, fields: Fields): void {
-  const line = JSON.stringify({ event: `exosend.${event}`, ...fields });
+  // the caller it was done for (caller-scope.ts), by app id and name: never its token
+  const caller = currentCaller();
+  const line = JSON.stringify({ event: `exosend.${event}`, ...(caller && { caller: caller.id, callerName: caller.name }), ...fields });
   // warnings are what an operator must look at: a message that failed for good, a red check
   if (warnings.has(event) || fields['ok'] === false) context.warn(line);
   else context.info(line);

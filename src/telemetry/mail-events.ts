@@ -1,3 +1,4 @@
+import { currentCaller } from '../auth/caller-scope.js';
 import { telemetryIsOn, trackEvent } from './telemetry.js';
 
 /**
@@ -29,5 +30,6 @@ export function trackMailEvent(trigger: MailTrigger, event: MailEvent): void {
   const measurements = Object.fromEntries(
     Object.entries({ attempts, delaySeconds, durationMs }).filter((entry): entry is [string, number] => typeof entry[1] === 'number'),
   );
-  trackEvent(`exosend.${kind}`, { trigger, id, code, stage, messageId, mailbox }, measurements);
+  const caller = currentCaller();
+  trackEvent(`exosend.${kind}`, { trigger, id, code, stage, messageId, mailbox, caller: caller?.id, callerName: caller?.name }, measurements);
 }
