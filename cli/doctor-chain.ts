@@ -61,7 +61,7 @@ export async function runChain(
   const graph = doctorGraph(config, credential);
   let way: 'smtp' | 'graph' = config.transport === 'graph' ? 'graph' : 'smtp';
   const from = options.from ?? config.mailbox;
-  const notesOf = (w: typeof way) => chainNotes(w === 'graph' ? { ...config, scope: graph.scope } : config, options.to, from);
+  const notesOf = (w: typeof way) => chainNotes(w === 'graph' ? { ...config, scope: graph.scope } : config, options.to, from, w === 'graph');
   let notes = notesOf(way);
 
   // the probe's report is not back yet while its stages run: the credential's state is caught here

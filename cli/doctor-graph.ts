@@ -4,6 +4,7 @@ import { TokenProvider } from '../src/auth/token-provider.js';
 import type { ExosendConfig } from '../src/config/load-config.js';
 import { DeliveryFailed } from '../src/diagnosis/failures.js';
 import { GraphClient } from '../src/transport/graph-client.js';
+import { graphMailReadWriteRole } from '../src/transport/graph-upload-send.js';
 import type { DoctorStageResult } from './doctor-report.js';
 
 /** The Graph side of the doctor: the same token cache and client a Graph send uses. */
@@ -44,4 +45,16 @@ export async function graphWayOut(config: ExosendConfig, graph: DoctorGraph): Pr
     const code = error instanceof DeliveryFailed ? error.diagnosis.code : 'the Graph token could not be had';
     return { stage: 'graph', ok: true, durationMs: durationMs(), advice: `Where SMTP AUTH must stay off, send through Microsoft Graph instead: ${set} and ${grantMailSend(config)}. (Graph token now: ${code}.)` };
   }
+}
+
+/**
+ * Whether a message above sendMail's 4 MB can go through Graph: its draft path needs Mail.ReadWrite
+ * (src/transport/graph-upload-send.ts). In rbac mode the token carries no roles: only Exchange's
+ * assignment knows, so the doctor says it cannot tell.
+ */
+export function largeMessagesNote(config: Pick<ExosendConfig, 'clientId' | 'rolesMode'>, roles: readonly string[]): string {
+  const rbac = `\`New-ManagementRoleAssignment -App ${config.clientId} -Role "Application Mail.ReadWrite" -CustomResourceScope <scope holding the mailbox>\``;
+  if (roles.includes(graphMailReadWriteRole)) return `messages above Graph's 4 MB can go (${graphMailReadWriteRole}: a draft and upload sessions)`;
+  if (config.rolesMode === 'rbac') return `messages above Graph's 4 MB: cannot tell here (EXOSEND_ROLES_MODE=rbac: they need Exchange's "Application Mail.ReadWrite" assignment, ${rbac}; without it they are refused 413)`;
+  return `messages above Graph's 4 MB cannot go (refused 413): they need the application permission ${graphMailReadWriteRole} (App registrations > ${config.clientId} > API permissions > Microsoft Graph > Application permissions > Mail.ReadWrite, then "Grant admin consent"), or with EXOSEND_ROLES_MODE=rbac ${rbac}`;
 }

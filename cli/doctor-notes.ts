@@ -4,6 +4,7 @@ import type { AppToken } from '../src/auth/token-provider.js';
 import type { ExosendConfig } from '../src/config/load-config.js';
 import type { DiagnosisCode, Stage } from '../src/diagnosis/diagnosis.js';
 import type { DoctorStageResult } from './doctor-report.js';
+import { largeMessagesNote } from './doctor-graph.js';
 
 interface NoteFacts {
   credential: CredentialState | undefined;
@@ -11,7 +12,7 @@ interface NoteFacts {
 }
 
 /** What each passed stage found, in words; never the secret, the key or a token itself. */
-export function chainNotes(config: ExosendConfig, to: string | undefined, from: string) {
+export function chainNotes(config: ExosendConfig, to: string | undefined, from: string, viaGraph = false) {
   const { clientSecretName, clientCertificateName, keyVaultUrl, authorityHost, tenantId, scope, smtp, mailbox } = config;
   const tokenEndpoint = `${authorityHost}/${tenantId}/oauth2/v2.0/token, scope ${scope}`;
   const notes: Record<Stage, (facts: NoteFacts) => string | undefined> = {
@@ -37,7 +38,8 @@ export function chainNotes(config: ExosendConfig, to: string | undefined, from: 
       const { aud, roles, appId, tid } = token.claims;
       const expires = new Date(token.expiresOnTimestamp);
       const minutes = Math.round((token.expiresOnTimestamp - Date.now()) / 60_000);
-      return `aud ${aud}, roles ${roles.join(' ') || '(none)'}, appid ${appId ?? '(none)'}, tid ${tid ?? '(none)'}, expires ${expires.toISOString().slice(11, 19)} UTC (in ${minutes} min)`;
+      const large = viaGraph ? `; ${largeMessagesNote(config, roles)}` : '';
+      return `aud ${aud}, roles ${roles.join(' ') || '(none)'}, appid ${appId ?? '(none)'}, tid ${tid ?? '(none)'}, expires ${expires.toISOString().slice(11, 19)} UTC (in ${minutes} min)${large}`;
     },
     connect: () => `${smtp.host}:${smtp.port}, STARTTLS with TLS 1.2 or newer`,
     tls: () => undefined,

@@ -74,7 +74,8 @@ describe('exosend doctor and the active transport', () => {
     const report = JSON.parse(run.stdout);
     assert.deepEqual(stagesOf(report), ['settings:ok', 'vault:ok', 'token:ok', 'claims:ok', 'send:ok', 'from:ok']);
     assert.equal(report.claims.aud, 'https://graph.microsoft.com');
-    assert.deepEqual(report.claims.roles, ['Mail.Send']);
+    assert.deepEqual(report.claims.roles, ['Mail.Send', 'Mail.ReadWrite']);
+    assert.match(report.stages.find((st: { stage: string }) => st.stage === 'claims').note, /messages above Graph's 4 MB can go \(Mail\.ReadWrite/);
     const message = sandbox.exchange.messages.find((m) => m.envelope.rcptTo.includes(to));
     assert.equal(message?.transport, 'graph');
   });
@@ -86,6 +87,14 @@ describe('exosend doctor and the active transport', () => {
     assert.match(run.stdout, /^✘ claims/m);
     assert.match(run.stdout, /^GRAPH_PERMISSION_MISSING/m);
     assert.match(run.stdout, /Application Mail\.Send/);
+  });
+
+  it('when EXOSEND_TRANSPORT=graph and the token holds Mail.Send but not Mail.ReadWrite, then the claims step says messages above 4 MB cannot go and what to grant', async () => {
+    sandbox.identity.updateApp(sandbox.app.clientId, { graphRoles: ['Mail.Send'] });
+    const run = await doctor([], { EXOSEND_TRANSPORT: 'graph' });
+    assert.equal(run.code, 0, run.stdout);
+    assert.match(run.stdout, /^✔ claims.*messages above Graph's 4 MB cannot go \(refused 413\): they need the application permission Mail\.ReadWrite/m);
+    assert.match(run.stdout, new RegExp(`New-ManagementRoleAssignment -App ${sandbox.app.clientId} -Role "Application Mail.ReadWrite"`));
   });
 
   it('when EXOSEND_TRANSPORT=auto and SMTP AUTH is off, then the doctor goes on through Graph as a send would and passes', async () => {

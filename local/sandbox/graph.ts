@@ -3,6 +3,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createServer } from 'node:https';
 import type { AccessTokenClaims } from './access-token.js';
 import type { ExchangeStandIn } from './exchange.js';
+import { graphDrafts, type DraftRoute, type GraphDrafts } from './graph-drafts.js';
 import { decodeStrictBase64, readGraphMime } from './graph-mime.js';
 import { closeServer, handleWith, listen, sendJson } from './http.js';
 import type { TokenVerifier } from './identity.js';
@@ -52,10 +53,14 @@ export interface GraphStandIn {
   counters: GraphCounters;
   readonly limits: GraphLimits;
   setLimits(limits: Partial<GraphLimits>): void;
-  /** The next `count` sendMail requests get this answer (throttling, an outage) instead of being judged. */
-  failNext(fault: GraphFault, count?: number): void;
-  /** The next `count` sendMail requests are carried out (accepted) but never answered: the ambiguous timeout. */
-  acceptWithoutAnswer(count?: number): void;
+  /** The next `count` requests of `route` (default sendMail) get this answer (throttling, an outage) instead of being judged. */
+  failNext(fault: GraphFault, count?: number, route?: GraphRoute): void;
+  /** The next `count` sendMail requests (or draft sends) are carried out (accepted) but never answered: the ambiguous timeout. */
+  acceptWithoutAnswer(count?: number, route?: 'sendMail' | 'send'): void;
+  /** The draft path (messages above 4 MB): its drafts, upload sizes and request sizes. */
+  drafts: GraphDrafts;
+  /** RBAC for Applications: whether app `appId`'s assignment includes "Application Mail.ReadWrite" (it does unless told otherwise). */
+  rbacReadWrite(appId: string, granted: boolean): void;
   /** Whether the mailbox can be reached through REST (false: MailboxNotEnabledForRESTAPI, as for an unlicensed or on-premises one). */
   setRestEnabled(mailbox: string, enabled: boolean): void;
   /** RBAC for Applications or an application access policy: the mailboxes app `appId` may reach; undefined: all. */
@@ -63,6 +68,8 @@ export interface GraphStandIn {
   reset(): void;
   close(): Promise<void>;
 }
+
+export type GraphRoute = 'sendMail' | DraftRoute;
 
 const graphAudiences = new Set(['https://graph.microsoft.com', '00000003-0000-0000-c000-000000000000']);
 
@@ -74,8 +81,14 @@ export async function startGraphStandIn(options: GraphStandInOptions): Promise<G
   const inFlight = new Map<string, number>();
   const restDisabled = new Set<string>();
   const scopes = new Map<string, Set<string>>();
-  let faults: { fault: GraphFault; remaining: number } | undefined;
-  let silent = 0;
+  const faults = new Map<GraphRoute, { fault: GraphFault; remaining: number }>();
+  const silent = new Map<'sendMail' | 'send', number>();
+  const rbacWithoutReadWrite = new Set<string>();
+  const answerLost = (route: 'sendMail' | 'send') => {
+    const left = silent.get(route) ?? 0;
+    if (left > 0) silent.set(route, left - 1);
+    return left > 0;
+  };
   const hung = new Set<ServerResponse>();
   let url = '';
 
@@ -116,11 +129,26 @@ export async function startGraphStandIn(options: GraphStandInOptions): Promise<G
     return size > limits.maxRequestBytes ? undefined : Buffer.concat(chunks);
   }
 
+  /** A fault told for this route, answered instead of the request; true when one was. */
+  function faulted(response: ServerResponse, route: GraphRoute): boolean {
+    const f = faults.get(route);
+    if (!f || f.remaining <= 0) return false;
+    f.remaining -= 1;
+    const { status, code, message, retryAfterSeconds } = f.fault;
+    graphError(response, status, code, message, retryAfterSeconds === undefined ? {} : { 'retry-after': String(retryAfterSeconds) });
+    return true;
+  }
+
   async function sendMail(request: IncomingMessage, response: ServerResponse, address: string): Promise<void> {
     const body = await readLimited(request);
     if (!body) return graphError(response, 413, 'RequestEntityTooLarge', 'The request body is larger than the maximum supported size (4 MB).');
     const claims = await authenticate(request, response);
     if (!claims) return;
+    await inFlightAs(claims, response, () => judge(response, body, address, claims));
+  }
+
+  /** Outlook's concurrency per app: one more request than it allows gets 429. */
+  async function inFlightAs(claims: AccessTokenClaims, response: ServerResponse, run: () => Promise<void>): Promise<void> {
     const app = claims.appid.toLowerCase();
     const running = (inFlight.get(app) ?? 0) + 1;
     if (running > limits.concurrentRequestsPerApp) {
@@ -130,32 +158,17 @@ export async function startGraphStandIn(options: GraphStandInOptions): Promise<G
     counters.maxInFlight[app] = Math.max(counters.maxInFlight[app] ?? 0, running);
     try {
       if (limits.latencyInMs > 0) await new Promise((resolve) => setTimeout(resolve, limits.latencyInMs));
-      await judge(response, body, address, claims);
+      await run();
     } finally {
       inFlight.set(app, (inFlight.get(app) ?? 1) - 1);
     }
   }
 
   async function judge(response: ServerResponse, body: Buffer, address: string, claims: AccessTokenClaims): Promise<void> {
-    if (faults && faults.remaining > 0) {
-      faults.remaining -= 1;
-      const { status, code, message, retryAfterSeconds } = faults.fault;
-      return graphError(response, status, code, message, retryAfterSeconds === undefined ? {} : { 'retry-after': String(retryAfterSeconds) });
-    }
-    const mailbox = exchange.directory.mailbox(address);
-    if (!mailbox || mailbox.tenantId.toLowerCase() !== claims.tid.toLowerCase()) {
-      return graphError(response, 404, 'ErrorInvalidUser', `The requested user '${address}' is invalid.`);
-    }
-    // application permission Mail.Send, or RBAC for Applications ("Application Mail.Send") for a registered principal
-    const principal = exchange.directory.servicePrincipal(claims.tid, claims.appid);
-    const permitted = claims.roles?.includes('Mail.Send') || principal?.rbac === true;
-    const scope = scopes.get(claims.appid.toLowerCase());
-    if (!permitted || (scope && !scope.has(mailbox.address.toLowerCase()))) {
-      return graphError(response, 403, 'ErrorAccessDenied', 'Access is denied. Check credentials and try again.');
-    }
-    if (restDisabled.has(mailbox.address.toLowerCase())) {
-      return graphError(response, 404, 'MailboxNotEnabledForRESTAPI', 'The mailbox is either inactive, soft-deleted, or is hosted on-premise.');
-    }
+    if (faulted(response, 'sendMail')) return;
+    if (!reachable(response, claims, address)) return;
+    const mailbox = exchange.directory.mailbox(address)!;
+    if (!permitted(claims, 'Mail.Send')) return graphError(response, 403, 'ErrorAccessDenied', 'Access is denied. Check credentials and try again.');
     const raw = decodeStrictBase64(body.toString('latin1'));
     const mime = raw && readGraphMime(raw);
     if (!raw || !mime) return graphError(response, 400, 'ErrorMimeContentInvalidBase64String', 'Invalid base64 string for MIME content.');
@@ -168,9 +181,8 @@ export async function startGraphStandIn(options: GraphStandInOptions): Promise<G
     }
     if (mime.recipients.length === 0) return graphError(response, 400, 'ErrorInvalidRecipients', 'At least one recipient is not valid., A message can\'t be sent because it contains no recipients.');
     const messageId = /^Message-ID:\s*(\S+)/im.exec(mime.delivered.toString('latin1'))?.[1] ?? `<${randomUUID()}@graph.sandbox>`;
-    if (silent > 0) {
+    if (answerLost('sendMail')) {
       // carried out, then the answer is lost: the client cannot tell whether it went
-      silent -= 1;
       await exchange.deliver(accepted(mailbox.address, from, mime.recipients, mime.delivered, messageId, claims));
       counters.accepted += 1;
       hung.add(response);
@@ -182,11 +194,74 @@ export async function startGraphStandIn(options: GraphStandInOptions): Promise<G
     response.end();
   }
 
+  /** The mailbox exists in the token's tenant, the app may reach it (access policy, RBAC scope) and it speaks REST. */
+  function reachable(response: ServerResponse, claims: AccessTokenClaims, address: string): boolean {
+    const mailbox = exchange.directory.mailbox(address);
+    if (!mailbox || mailbox.tenantId.toLowerCase() !== claims.tid.toLowerCase()) {
+      graphError(response, 404, 'ErrorInvalidUser', `The requested user '${address}' is invalid.`);
+      return false;
+    }
+    const scope = scopes.get(claims.appid.toLowerCase());
+    if (scope && !scope.has(mailbox.address.toLowerCase())) {
+      graphError(response, 403, 'ErrorAccessDenied', 'Access is denied. Check credentials and try again.');
+      return false;
+    }
+    if (restDisabled.has(mailbox.address.toLowerCase())) {
+      graphError(response, 404, 'MailboxNotEnabledForRESTAPI', 'The mailbox is either inactive, soft-deleted, or is hosted on-premise.');
+      return false;
+    }
+    return true;
+  }
+
+  /** The application permission in the token, or RBAC for Applications ("Application Mail.Send" / "Application Mail.ReadWrite") for a registered principal. */
+  function permitted(claims: AccessTokenClaims, role: 'Mail.Send' | 'Mail.ReadWrite'): boolean {
+    if (claims.roles?.includes(role)) return true;
+    const principal = exchange.directory.servicePrincipal(claims.tid, claims.appid);
+    return principal?.rbac === true && !(role === 'Mail.ReadWrite' && rbacWithoutReadWrite.has(claims.appid.toLowerCase()));
+  }
+
+  const drafts = graphDrafts({
+    exchange,
+    baseUrl: () => url,
+    maxMessageBytes: () => limits.maxMessageBytes,
+    graphError: (response, status, code, message) => graphError(response, status, code, message),
+    permitted,
+    reachable,
+    answerLost: () => answerLost('send'),
+    hang: (response) => void hung.add(response),
+  });
+
+  /** The draft path's routes (graph-drafts.ts), each under the 4 MB body limit, Graph's token (but the upload URL) and the concurrency. */
+  const draftPaths: [string, RegExp, DraftRoute][] = [
+    ['POST', /^\/v1\.0\/users\/([^/]+)\/messages$/i, 'draft'],
+    ['POST', /^\/v1\.0\/users\/([^/]+)\/messages\/([^/]+)\/attachments$/i, 'attachment'],
+    ['POST', /^\/v1\.0\/users\/([^/]+)\/messages\/([^/]+)\/attachments\/createUploadSession$/i, 'uploadSession'],
+    ['POST', /^\/v1\.0\/users\/([^/]+)\/messages\/([^/]+)\/send$/i, 'send'],
+    ['DELETE', /^\/v1\.0\/users\/([^/]+)\/messages\/([^/]+)$/i, 'delete'],
+    ['PUT', /^\/upload\/AttachmentSessions\/([^/]+)$/i, 'upload'],
+  ];
+
+  async function draftRoute(request: IncomingMessage, response: ServerResponse, route: DraftRoute, match: RegExpExecArray): Promise<void> {
+    const body = await readLimited(request);
+    if (!body) return graphError(response, 413, 'RequestEntityTooLarge', 'The request body is larger than the maximum supported size (4 MB).');
+    const parts = route === 'upload' ? { session: match[1]! } : { address: decodeURIComponent(match[1]!), ...(match[2] && { id: decodeURIComponent(match[2]) }) };
+    if (route === 'upload') return drafts.handle(request, response, route, parts, body, undefined);
+    const claims = await authenticate(request, response);
+    if (!claims) return;
+    await inFlightAs(claims, response, async () => {
+      if (!faulted(response, route)) await drafts.handle(request, response, route, parts, body, claims);
+    });
+  }
+
   async function route(request: IncomingMessage, response: ServerResponse): Promise<void> {
     counters.requests += 1;
     const path = new URL(request.url ?? '/', url).pathname;
     const send = /^\/v1\.0\/users\/([^/]+)\/sendMail$/i.exec(path);
     if (request.method === 'POST' && send) return sendMail(request, response, decodeURIComponent(send[1]!));
+    for (const [method, pattern, name] of draftPaths) {
+      const match = request.method === method ? pattern.exec(path) : null;
+      if (match) return draftRoute(request, response, name, match);
+    }
     for await (const _ of request) void _;
     return graphError(response, 400, 'BadRequest', `Resource not found for the segment '${path.split('/').pop() ?? ''}'.`);
   }
@@ -199,13 +274,17 @@ export async function startGraphStandIn(options: GraphStandInOptions): Promise<G
     counters,
     limits,
     setLimits: (patch) => void Object.assign(limits, patch),
-    failNext: (fault, count = 1) => void (faults = { fault, remaining: count }),
-    acceptWithoutAnswer: (count = 1) => void (silent = count),
+    failNext: (fault, count = 1, on = 'sendMail') => void faults.set(on, { fault, remaining: count }),
+    acceptWithoutAnswer: (count = 1, on = 'sendMail') => void silent.set(on, count),
+    drafts,
+    rbacReadWrite: (appId, granted) => void (granted ? rbacWithoutReadWrite.delete(appId.toLowerCase()) : rbacWithoutReadWrite.add(appId.toLowerCase())),
     setRestEnabled: (mailbox, enabled) => void (enabled ? restDisabled.delete(mailbox.toLowerCase()) : restDisabled.add(mailbox.toLowerCase())),
     scopeApp: (appId, mailboxes) => void (mailboxes ? scopes.set(appId.toLowerCase(), new Set(mailboxes.map((m) => m.toLowerCase()))) : scopes.delete(appId.toLowerCase())),
     reset() {
-      faults = undefined;
-      silent = 0;
+      faults.clear();
+      silent.clear();
+      rbacWithoutReadWrite.clear();
+      drafts.reset();
       restDisabled.clear();
       scopes.clear();
       Object.assign(limits, defaults);

@@ -75,7 +75,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
       tenantId,
       secrets: [app.secret],
       roles: ['SMTP.SendAsApp'],
-      graphRoles: ['Mail.Send'],
+      graphRoles: ['Mail.Send', 'Mail.ReadWrite'],
       servicePrincipalId: app.servicePrincipalId,
       displayName: 'exosend',
     });

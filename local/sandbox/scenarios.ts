@@ -68,7 +68,7 @@ function healthy(sandbox: Sandbox): void {
     secrets: [app.secret],
     secretExpired: false,
     roles: ['SMTP.SendAsApp'],
-    graphRoles: ['Mail.Send'],
+    graphRoles: ['Mail.Send', 'Mail.ReadWrite'],
     audience: undefined,
     issueTokensAs: undefined,
     lifetimeSeconds: 3600,
@@ -173,6 +173,9 @@ export const sandboxScenarios = {
   ),
   'graph-permission-missing': onGraph('Mail.Send not granted on Microsoft Graph (or not consented): the Graph token has no roles.', (s) =>
     s.identity.updateApp(s.app.clientId, { graphRoles: [] }),
+  ),
+  'graph-large-without-readwrite': onGraph('Mail.Send granted but not Mail.ReadWrite: messages up to 4 MB go through sendMail, a larger one is refused with 413 naming Mail.ReadWrite (the draft path needs it).', (s) =>
+    s.identity.updateApp(s.app.clientId, { graphRoles: ['Mail.Send'] }),
   ),
   'graph-access-policy': onGraph('An application access policy (or an RBAC for Applications scope) leaves the mailbox out: sendMail gets 403 ErrorAccessDenied.', (s) =>
     s.graph.scopeApp(s.app.clientId, [s.app.secondMailbox]),

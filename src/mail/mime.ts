@@ -23,6 +23,8 @@ export interface ComposedMail {
   recipients: number;
   /** The delivery status notifications SMTP asks for (RFC 3461); nodemailer adds them to the envelope. */
   dsn?: SendMailOptions['dsn'];
+  /** What it was composed from: Graph's draft path composes it again, under the same Message-ID, without its large attachments. */
+  source?: SendMailOptions;
 }
 
 /** Builds the MIME with nodemailer's MailComposer, the same builder its SMTP transport uses. */
@@ -40,6 +42,7 @@ export async function composeMime(options: SendMailOptions): Promise<ComposedMai
     from: typeof options.from === 'string' ? options.from : envelope.from || '',
     recipients: list(options.to).length + list(options.cc).length + bcc.length,
     ...(options.dsn && { dsn: options.dsn }),
+    source: options,
   };
 }
 

@@ -84,13 +84,30 @@ export class GraphClient {
     throw errorOf(response);
   }
 
-  private async once(request: GraphRequest, token: string): Promise<GraphResponse> {
+  /**
+   * A request to a pre-authenticated absolute URL (an upload session's `uploadUrl`) without the
+   * bearer token: attachment-createuploadsession.md in microsoftgraph/microsoft-graph-docs-contrib
+   * says not to send an Authorization header there. The URL carries its own credential: it is
+   * never put in an error or a log.
+   */
+  async requestUrl(url: string, request: Omit<GraphRequest, 'path'>): Promise<GraphResponse> {
+    const response = await this.once({ ...request, path: '' }, undefined, url);
+    if (response.status >= 200 && response.status < 300) return response;
+    throw errorOf(response);
+  }
+
+  /** The roles of the Graph token in use (from the cache), to tell ahead whether a call is allowed. */
+  async roles(): Promise<readonly string[]> {
+    return (await this.options.tokens.getToken()).claims.roles;
+  }
+
+  private async once(request: GraphRequest, token: string | undefined, url = `${this.options.endpoint}${request.path}`): Promise<GraphResponse> {
     let response: Response;
     try {
-      response = await fetch(`${this.options.endpoint}${request.path}`, {
+      response = await fetch(url, {
         method: request.method,
         headers: {
-          authorization: `Bearer ${token}`,
+          ...(token !== undefined && { authorization: `Bearer ${token}` }),
           ...(request.contentType && { 'content-type': request.contentType }),
           ...request.headers,
         },

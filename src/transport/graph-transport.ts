@@ -5,6 +5,7 @@ import { withBccHeader, type ComposedMail } from '../mail/mime.js';
 import { RequestRejected } from '../mail/request-rejected.js';
 import { DeliveryFailed } from '../diagnosis/failures.js';
 import { GraphError, type GraphClient } from './graph-client.js';
+import { NothingSent, sendThroughDraft } from './graph-upload-send.js';
 import type { Delivery, MailTransport, SendOptions } from './mail-transport.js';
 
 /**
@@ -31,7 +32,7 @@ export interface GraphRequestUsage {
   requestsPer10Minutes: { used: number; limit: number; windowSeconds: number; scope: 'local' };
 }
 
-export type GraphTransportOptions = Pick<ExosendConfig, 'mailbox' | 'tenantId' | 'clientId'> & {
+export type GraphTransportOptions = Pick<ExosendConfig, 'mailbox' | 'tenantId' | 'clientId' | 'rolesMode'> & {
   /** The mailbox's budget, shared with its SMTP transport: Exchange's 30 a minute and 10,000 recipients a day hold either way. */
   budget: MailboxBudget;
   /** The app's Graph concurrency (Outlook service limits: 4 requests at once per app), shared by every mailbox and instance. */
@@ -42,7 +43,7 @@ export type GraphTransportOptions = Pick<ExosendConfig, 'mailbox' | 'tenantId' |
 
 /**
  * One mailbox's way through Microsoft Graph: `POST /v1.0/users/{mailbox}/sendMail` with the
- * base64 of the MIME composed once (Content-Type text/plain, as the sendMail page asks). The
+ * base64 of the MIME composed once (above 4 MB: a draft, upload sessions and its send) (Content-Type text/plain, as the sendMail page asks). The
  * mailbox in the URL is the one that sends, so its copy lands in its own Sent Items, as on SMTP.
  * 202 means accepted for sending: never sent again, whatever follows.
  */
@@ -69,32 +70,29 @@ export class GraphTransport implements MailTransport {
 
   async send(mail: ComposedMail, options: SendOptions = {}): Promise<Delivery> {
     const body = withBccHeader(mail).toString('base64');
-    if (Buffer.byteLength(body) > graphSendMailLimitInBytes) {
-      throw new RequestRejected(
-        'MESSAGE_TOO_LARGE',
-        `The message is ${Buffer.byteLength(body)} bytes as Graph's sendMail carries it (base64), above its limit of ${graphSendMailLimitInBytes} (about 4 MB). A larger one needs a draft and an upload session (Microsoft Graph application permission Mail.ReadWrite), which exosend does not use: send it by SMTP, or smaller.`,
-        [{ path: 'attachments', message: `at most ${graphSendMailLimitInBytes} bytes once encoded, through Microsoft Graph` }],
-      );
-    }
+    // above sendMail's limit: a draft and upload sessions (graph-upload-send.ts), still one message
+    // of the budget, holding the concurrency lease for the whole sequence
+    const viaDraft = Buffer.byteLength(body) > graphSendMailLimitInBytes;
     const deadline = Date.now() + (options.waitUpToMs ?? defaultWaitInMs);
     const lease = await this.options.concurrency.takeConnection('send', { waitUpToMs: Math.max(0, deadline - Date.now()) });
     try {
       const permit = await this.budget.takeSend(mail.recipients, { waitUpToMs: Math.max(0, deadline - Date.now()) });
       let accepted = true;
       try {
-        this.requestUsage(); // drops what left the window, so the list stays short
-        this.requestTimes.push(Date.now());
-        const response = await this.client.request({
-          method: 'POST',
-          path: `/v1.0/users/${encodeURIComponent(this.options.mailbox)}/sendMail`,
-          contentType: 'text/plain',
-          body,
-        });
-        return { messageId: mail.messageId, accepted: [...mail.envelope.to], rejected: [], response: `${response.status} Accepted`, transport: 'graph' };
+        const counted = () => {
+          this.requestUsage(); // drops what left the window, so the list stays short
+          this.requestTimes.push(Date.now());
+        };
+        const { mailbox, clientId, rolesMode } = this.options;
+        const response = viaDraft
+          ? await sendThroughDraft(mail, { client: this.client, mailbox, clientId, rolesMode, requestLimitInBytes: graphSendMailLimitInBytes, onRequest: counted })
+          : (counted(), `${(await this.client.request({ method: 'POST', path: `/v1.0/users/${encodeURIComponent(mailbox)}/sendMail`, contentType: 'text/plain', body })).status} Accepted`);
+        return { messageId: mail.messageId, accepted: [...mail.envelope.to], rejected: [], response, transport: 'graph' };
       } catch (error) {
-        // an answer with a status refused the message; no answer (or a gateway timeout) may have sent it
-        accepted = !(error instanceof GraphError && error.status !== undefined && error.status !== 504);
-        throw this.failure(error, mail);
+        // an answer with a status refused the message; no answer (or a gateway timeout) may have sent it;
+        // the draft path's steps before its send never send anything
+        accepted = !(error instanceof RequestRejected || error instanceof NothingSent || (error instanceof GraphError && error.status !== undefined && error.status !== 504));
+        throw this.failure(error instanceof NothingSent ? error.cause : error, mail);
       } finally {
         permit.release(accepted);
       }
