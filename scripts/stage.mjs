@@ -2,7 +2,7 @@
 // Node steps run `npm run build` and nothing else before they zip that folder (Azure/azure-dev,
 // cli/azd/pkg/project/framework_service_node.go: Build and Package both run the `build` script), so
 // this folder is rebuilt whole on every build, from nothing: a stale one is never deployed.
-// It holds host.json, a package.json whose "main" is the bundle, the bundle and its source map, and
+// It holds host.json, a package.json whose "main" is the bundle, the bundle (its entry and chunks) and their source maps, and
 // production node_modules: the bundle already carries every dependency but the ones it leaves
 // external (@azure/functions), so node_modules holds those and what they depend on, copied from the
 // tree `npm install`/`npm ci` installed from the lock file. And a .funcignore of its own: azd reads
@@ -22,7 +22,9 @@ const externals = ['@azure/functions'];
 rmSync(stage, { recursive: true, force: true });
 mkdirSync(join(stage, 'dist', 'bundle'), { recursive: true });
 cpSync(join(root, 'host.json'), join(stage, 'host.json'));
-for (const file of ['index.mjs', 'index.mjs.map']) cpSync(join(root, 'dist', 'bundle', file), join(stage, 'dist', 'bundle', file));
+// the entry, its chunks and their source maps, as this build wrote them (scripts/bundle.mjs lists them)
+const bundled = JSON.parse(readFileSync(join(root, 'dist', 'bundle', 'index.mjs.files.json'), 'utf8'));
+for (const file of bundled) cpSync(join(root, 'dist', 'bundle', file), join(stage, 'dist', 'bundle', file));
 
 /** The installed directory of `name` as Node would resolve it from `fromDir` (nested first, then up). */
 function installedDir(name, fromDir) {

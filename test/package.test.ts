@@ -30,7 +30,13 @@ describe('the deployed artefact (npm run package)', () => {
   it('when unpacked into an empty folder, then it holds host.json, package.json, the bundle and production node_modules only', () => {
     const top = new Set(entries.map((e) => e.split('/')[0]));
     assert.deepEqual([...top].sort(), ['dist', 'host.json', 'node_modules', 'package.json']);
-    assert.deepEqual(entries.filter((e) => e.startsWith('dist/')), ['dist/bundle/index.mjs', 'dist/bundle/index.mjs.map']);
+    // the entry, and the chunks it loads on first use (scripts/bundle.mjs), each with its source map
+    const bundle = entries.filter((e) => e.startsWith('dist/'));
+    assert.deepEqual(bundle.filter((e) => !/^dist\/bundle\/(index|chunks\/[\w-]+)\.mjs(\.map)?$/.test(e)), []);
+    assert.ok(bundle.includes('dist/bundle/index.mjs') && bundle.includes('dist/bundle/index.mjs.map'), bundle.join(', '));
+    // exactly this build's chunks: none an earlier build left behind
+    const built = JSON.parse(readFileSync(join('dist', 'bundle', 'index.mjs.files.json'), 'utf8')) as string[];
+    assert.deepEqual(bundle, built.map((f) => `dist/bundle/${f}`).sort());
     const forbidden = entries.filter((e) => /(^|\/)(test|bench|sandbox|\.exosend|src)\/|local\.settings|ca-key|\.ts$/.test(e) && !e.startsWith('node_modules/'));
     assert.deepEqual(forbidden, []);
     const manifest = JSON.parse(readFileSync(join(unpacked, 'package.json'), 'utf8'));
@@ -38,8 +44,10 @@ describe('the deployed artefact (npm run package)', () => {
     assert.equal(manifest.scripts, undefined, 'no install script can run on the host');
     assert.equal(manifest.devDependencies, undefined);
     // the bundle carries no sandbox code (its source map names what went in)
-    const map = JSON.parse(readFileSync(join(unpacked, 'dist', 'bundle', 'index.mjs.map'), 'utf8')) as { sources: string[] };
-    assert.deepEqual(map.sources.filter((s) => /src\/sandbox|\/test\/|\/bench\//.test(s)), []);
+    for (const file of bundle.filter((e) => e.endsWith('.map'))) {
+      const map = JSON.parse(readFileSync(join(unpacked, file), 'utf8')) as { sources: string[] };
+      assert.deepEqual(map.sources.filter((s) => /src\/sandbox|local\/|\/test\/|\/bench\//.test(s)), [], file);
+    }
   });
 
   it('when the worker loads its main in a fresh Node process, then every function the app defines registers, from the packaged @azure/functions', async () => {

@@ -1,6 +1,6 @@
 import type { ExosendConfig } from '../config/load-config.js';
 import { ConfigError } from '../config/config-error.js';
-import { callerPolicyStore, type CallerPolicy, type CallerPolicyStore } from '../storage/caller-policy-store.js';
+import type { CallerPolicy, CallerPolicyStore } from '../storage/caller-policy-store.js';
 import { callerIdOf, keyCallerId, type CallerIdentity } from './caller.js';
 import { CallerRefused } from './caller-refused.js';
 
@@ -20,20 +20,29 @@ export interface Caller {
  */
 export const defaultPolicy: CallerPolicy = { appId: keyCallerId, displayName: 'function key', senders: ['*'], recipients: ['*'], dailyQuota: undefined, share: 1, operator: true };
 
-let store: { key: string; instance: CallerPolicyStore } | undefined;
+let store: { key: string; instance: Promise<CallerPolicyStore> } | undefined;
 
-/** The worker's policy store, for the storage in force. */
-export function policyStoreFor(config: Pick<ExosendConfig, 'storage'>): CallerPolicyStore {
+/**
+ * The worker's policy store, for the storage in force. Its module (and the tables SDK) loads on the
+ * first caller with a token: a worker whose callers use keys never loads it, and no cold start waits for it.
+ */
+export function policyStoreFor(config: Pick<ExosendConfig, 'storage'>): Promise<CallerPolicyStore> {
   if (!config.storage) throw new ConfigError([{ variable: 'AzureWebJobsStorage', message: 'is required for caller policies (EXOSEND_CALLER_AUTH=entra or both)' }]);
   const key = JSON.stringify(config.storage);
-  if (store?.key !== key) store = { key, instance: callerPolicyStore(config.storage) };
+  const connection = config.storage;
+  if (store?.key !== key) {
+    const instance = import('../storage/caller-policy-store.js').then(({ callerPolicyStore }) => callerPolicyStore(connection));
+    // a store that could not be made is made again at the next call, as before it loaded lazily
+    instance.catch(() => store?.instance === instance && (store = undefined));
+    store = { key, instance };
+  }
   return store.instance;
 }
 
 /** An authenticated caller with its policy; an app with none is refused with the command that gives it one. */
 export async function resolveCaller(identity: CallerIdentity, config: () => Pick<ExosendConfig, 'storage'>): Promise<Caller> {
   if (identity.kind === 'key') return { identity, id: keyCallerId, name: defaultPolicy.displayName, policy: defaultPolicy };
-  const policy = await policyStoreFor(config()).get(identity.appId);
+  const policy = await (await policyStoreFor(config())).get(identity.appId);
   if (!policy) {
     throw new CallerRefused(
       'CALLER_NOT_REGISTERED',

@@ -39,9 +39,25 @@ const schema = z.object({
 
 type Environment = Record<string, string | undefined>;
 
-/** Read at every request (it is small), and by the route registration: a bad value refuses, never opens. */
+const names = Object.keys(schema.shape) as (keyof typeof schema.shape)[];
+
+/** The last settings read, by the raw values they were read from: a warm worker parses them once. */
+let last: { values: (string | undefined)[]; settings: CallerAuthSettings } | undefined;
+
+/**
+ * Read at every request (it is small), and by the route registration: a bad value refuses, never opens.
+ * Only its three variables are read, by name: listing the whole environment (process.env) on every
+ * request cost /api/send about 100-250 us a message (docs/benchmark-results.md, 2026-12-06).
+ */
 export function readCallerAuth(env: Environment = process.env): CallerAuthSettings {
-  const set = Object.fromEntries(Object.entries(env).filter(([name, v]) => name in schema.shape && v !== undefined && v.trim() !== ''));
+  const values = names.map((name) => env[name]);
+  if (last && values.every((value, i) => value === last!.values[i])) return last.settings;
+  const settings = parseCallerAuth(Object.fromEntries(names.flatMap((name, i) => (values[i] !== undefined && values[i]!.trim() !== '' ? [[name, values[i]]] : []))));
+  last = { values, settings };
+  return settings;
+}
+
+function parseCallerAuth(set: Environment): CallerAuthSettings {
   const parsed = schema.safeParse(set);
   if (!parsed.success) {
     throw new ConfigError(parsed.error.issues.map((issue) => ({ variable: String(issue.path[0]), message: issue.message })));

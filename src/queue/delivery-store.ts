@@ -1,5 +1,8 @@
 import { createHash } from 'node:crypto';
-import { RestError, type TableClient, type TransactionAction } from '@azure/data-tables';
+// RestError is @azure/core-rest-pipeline's, which @azure/data-tables re-exports (dist/esm/index.js):
+// imported from there, a module that reads a status code does not load the tables SDK with the entry
+import { RestError } from '@azure/core-rest-pipeline';
+import type { TableClient, TransactionAction } from '@azure/data-tables';
 import { recipientSuppressedCode, type Suppression } from './suppression-list.js';
 import { supersedes, type RecipientDelivery, type RecipientStatus, type DeliverySource } from '../mail/recipient-delivery.js';
 

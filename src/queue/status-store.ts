@@ -1,4 +1,7 @@
-import { RestError, type TableClient } from '@azure/data-tables';
+// RestError is @azure/core-rest-pipeline's, which @azure/data-tables re-exports (dist/esm/index.js):
+// imported from there, a module that reads a status code does not load the tables SDK with the entry
+import { RestError } from '@azure/core-rest-pipeline';
+import type { TableClient } from '@azure/data-tables';
 import type { Diagnosis } from '../diagnosis/diagnosis.js';
 import type { CallerTag } from '../auth/caller-scope.js';
 import type { AttemptRecord } from './queue-message.js';

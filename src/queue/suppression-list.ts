@@ -1,4 +1,7 @@
-import { RestError, type TableClient } from '@azure/data-tables';
+// RestError is @azure/core-rest-pipeline's, which @azure/data-tables re-exports (dist/esm/index.js):
+// imported from there, a module that reads a status code does not load the tables SDK with the entry
+import { RestError } from '@azure/core-rest-pipeline';
+import type { TableClient } from '@azure/data-tables';
 
 /** The answer's word on a recipient exosend did not send to. */
 export const recipientSuppressedCode = 'RECIPIENT_SUPPRESSED' as const;

@@ -1,4 +1,7 @@
-import { RestError, TableClient } from '@azure/data-tables';
+// RestError is @azure/core-rest-pipeline's, which @azure/data-tables re-exports (dist/esm/index.js):
+// imported from there, a module that reads a status code does not load the tables SDK with the entry
+import { RestError } from '@azure/core-rest-pipeline';
+import { TableClient } from '@azure/data-tables';
 import { storageCredential } from './storage-credential.js';
 import type { StorageConnection } from '../config/storage-connection.js';
 
