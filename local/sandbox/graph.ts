@@ -3,9 +3,11 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createServer } from 'node:https';
 import type { AccessTokenClaims } from './access-token.js';
 import type { ExchangeStandIn } from './exchange.js';
+import { defaultInboxLimits, graphInbox, type InboxCounters, type InboxLimits } from './graph-inbox.js';
 import { decodeStrictBase64, readGraphMime } from './graph-mime.js';
 import { closeServer, handleWith, listen, sendJson } from './http.js';
 import type { TokenVerifier } from './identity.js';
+import type { MailboxInboxes } from './inbox.js';
 import type { TlsMaterial } from './pki.js';
 
 /**
@@ -18,6 +20,8 @@ export interface GraphStandInOptions {
   tls: TlsMaterial;
   identity: TokenVerifier;
   exchange: ExchangeStandIn;
+  /** Each mailbox's Inbox, served by delta and `$value` (local/sandbox/graph-inbox.ts). */
+  inboxes: MailboxInboxes;
 }
 
 export interface GraphLimits {
@@ -60,6 +64,8 @@ export interface GraphStandIn {
   setRestEnabled(mailbox: string, enabled: boolean): void;
   /** RBAC for Applications or an application access policy: the mailboxes app `appId` may reach; undefined: all. */
   scopeApp(appId: string, mailboxes: string[] | undefined): void;
+  /** The Inbox routes' limits and what they served. */
+  inbox: { readonly limits: InboxLimits; counters: InboxCounters; setLimits(limits: Partial<InboxLimits>): void };
   reset(): void;
   close(): Promise<void>;
 }
@@ -78,6 +84,8 @@ export async function startGraphStandIn(options: GraphStandInOptions): Promise<G
   let silent = 0;
   const hung = new Set<ServerResponse>();
   let url = '';
+  const inboxLimits: InboxLimits = { ...defaultInboxLimits };
+  const inboxCounters: InboxCounters = { requests: {}, deltaPages: 0, mimeReads: 0, throttled: 0 };
 
   const graphError = (response: ServerResponse, status: number, code: string, message: string, headers: Record<string, string> = {}) => {
     counters.errors.push({ status, code });
@@ -182,12 +190,28 @@ export async function startGraphStandIn(options: GraphStandInOptions): Promise<G
     response.end();
   }
 
+  const inboxRoute = graphInbox({
+    inboxes: options.inboxes,
+    directory: exchange.directory,
+    limits: inboxLimits,
+    counters: inboxCounters,
+    url: () => url,
+    graphError,
+    scopeOf: (appId) => scopes.get(appId.toLowerCase()),
+  });
+
   async function route(request: IncomingMessage, response: ServerResponse): Promise<void> {
     counters.requests += 1;
-    const path = new URL(request.url ?? '/', url).pathname;
+    const parsed = new URL(request.url ?? '/', url);
+    const path = parsed.pathname;
     const send = /^\/v1\.0\/users\/([^/]+)\/sendMail$/i.exec(path);
     if (request.method === 'POST' && send) return sendMail(request, response, decodeURIComponent(send[1]!));
     for await (const _ of request) void _;
+    if (/^\/v1\.0\/users\/[^/]+\/(mailFolders|messages)\//i.test(path)) {
+      const claims = await authenticate(request, response);
+      if (!claims) return;
+      if (inboxRoute.route(request, response, path, parsed.searchParams, claims)) return;
+    }
     return graphError(response, 400, 'BadRequest', `Resource not found for the segment '${path.split('/').pop() ?? ''}'.`);
   }
 
@@ -202,6 +226,7 @@ export async function startGraphStandIn(options: GraphStandInOptions): Promise<G
     failNext: (fault, count = 1) => void (faults = { fault, remaining: count }),
     acceptWithoutAnswer: (count = 1) => void (silent = count),
     setRestEnabled: (mailbox, enabled) => void (enabled ? restDisabled.delete(mailbox.toLowerCase()) : restDisabled.add(mailbox.toLowerCase())),
+    inbox: { limits: inboxLimits, counters: inboxCounters, setLimits: (patch) => void Object.assign(inboxLimits, patch) },
     scopeApp: (appId, mailboxes) => void (mailboxes ? scopes.set(appId.toLowerCase(), new Set(mailboxes.map((m) => m.toLowerCase()))) : scopes.delete(appId.toLowerCase())),
     reset() {
       faults = undefined;
@@ -209,6 +234,9 @@ export async function startGraphStandIn(options: GraphStandInOptions): Promise<G
       restDisabled.clear();
       scopes.clear();
       Object.assign(limits, defaults);
+      Object.assign(inboxLimits, defaultInboxLimits);
+      inboxRoute.forgetWindows();
+      Object.assign(inboxCounters, { requests: {}, deltaPages: 0, mimeReads: 0, throttled: 0 });
       Object.assign(counters, { requests: 0, accepted: 0, maxInFlight: {} });
       counters.errors.length = 0;
     },

@@ -1,3 +1,4 @@
+import { unrelatedMail } from './delivery-reports.js';
 import type { Sandbox, SandboxApp } from './sandbox.js';
 import { certificateContentTypes, certificateSecretValue, issueClientCertificate, privateKeyForms, type CertificateFormat, type ClientCertificate } from './pki.js';
 
@@ -68,7 +69,7 @@ function healthy(sandbox: Sandbox): void {
     secrets: [app.secret],
     secretExpired: false,
     roles: ['SMTP.SendAsApp'],
-    graphRoles: ['Mail.Send'],
+    graphRoles: ['Mail.Send', 'Mail.Read'],
     audience: undefined,
     issueTokensAs: undefined,
     lifetimeSeconds: 3600,
@@ -91,6 +92,10 @@ function healthy(sandbox: Sandbox): void {
   exchange.setLimits({ maxSessionsPerMailbox: 3, messagesPerMinute: 30, rateWindowInMs: 60_000, dayWindowInMs: 24 * 60 * 60 * 1000, minTokenLifetimeSeconds: 0 });
   exchange.resetUsage();
   sandbox.graph.reset();
+  sandbox.inboxes.clear();
+  sandbox.reports.reset();
+  // the owner's own mail, which a reader of delivery reports must leave alone
+  for (const mail of unrelatedMail(app.mailbox)) sandbox.inboxes.add(app.mailbox, mail);
 }
 
 /** A scenario on Microsoft Graph (EXOSEND_TRANSPORT=graph): the same tenant, sent through sendMail. */
