@@ -121,4 +121,53 @@ describe('the delivery reports reader: the sending mailbox Inbox read back throu
     }
     assert.equal((await suppressions.list()).length, 6, 'every report read in the end: a read cut short resumes after the last report it applied');
   });
+
+  it('when a few hundred messages meet known fates, then every record ends right per recipient, the reader keeps to its budget and is never throttled, and no other mail is touched', async () => {
+    // Graph's 10,000 requests per 10 minutes per mailbox, scaled down: more than one tick's budget
+    // (200), less than the whole work (about 245 requests); ticks are a window apart, as the default
+    // schedule's 5 minutes are well inside Graph's 10
+    h.sandbox.graph.inbox.setLimits({ requestsPerWindow: 210, windowInMs: 600_000 });
+    const fates = ['delivered', 'delivered', 'nobody', 'full', 'quarantine', 'delay', 'nobody', 'full', 'delay', 'nobody'] as const;
+    const expected: Record<string, string> = { delivered: 'pending', nobody: 'failed', full: 'failed', quarantine: 'quarantined', delay: 'delayed' };
+    const sent: { id: string; to: string; fate: (typeof fates)[number] }[] = [];
+    const total = 300;
+    for (let start = 0; start < total; start += 20) {
+      await Promise.all(
+        Array.from({ length: Math.min(20, total - start) }, async (_, k) => {
+          const i = start + k;
+          const fate = fates[i % fates.length]!;
+          const to = `${fate === 'delivered' ? 'ada' : fate}+${i}@fabrikam.example`;
+          const reply = await h.send(mailRequest({ to: [to], subject: `run ${i}` }));
+          assert.equal(reply.status, 200, JSON.stringify(reply.body));
+          sent.push({ id: reply.body.id, to, fate });
+        }),
+      );
+    }
+    const reports = sent.filter((s) => s.fate !== 'delivered').length;
+    await reportsLanded(reports);
+    const unrelated = unrelatedMail(h.sandbox.app.mailbox, (await h.http(messageStatus, { method: 'GET', route: `messages/${sent[0]!.id}`, params: { id: sent[0]!.id } })).body.messageId);
+    for (const mail of unrelated) h.sandbox.inboxes.add(h.sandbox.app.mailbox, mail);
+
+    const runs = [];
+    for (let i = 0; i < 6; i++) {
+      const run = await tick();
+      runs.push(run.mailboxes[0]!);
+      if (run.mailboxes[0]!.requests === 1 && run.mailboxes[0]!.reports === 0) break;
+      h.sandbox.graph.inbox.windowPassed();
+    }
+    assert.ok(runs.length >= 2, 'the work took more than one tick');
+    assert.equal(h.sandbox.graph.inbox.counters.throttled, 0, 'never a 429');
+    // the budget docs/delivery.md states
+    assert.ok(runs.every((r) => r.ok && r.requests <= 200), JSON.stringify(runs.map((r) => [r.ok, r.code, r.requests])));
+
+    const wrong: string[] = [];
+    for (const s of sent) {
+      const r = (await recipientsOf(s.id))[s.to];
+      if (r?.status !== expected[s.fate]) wrong.push(`${s.to}: ${r?.status}`);
+    }
+    assert.deepEqual(wrong, []);
+    assert.equal((await suppressions.list()).length, sent.filter((s) => s.fate === 'nobody').length, 'every address that does not exist, and only those');
+    assert.deepEqual(h.sandbox.inboxes.mimeReads.length, reports, 'each report fetched once, nothing else');
+    assert.deepEqual(h.sandbox.inboxes.changes, []);
+  });
 });

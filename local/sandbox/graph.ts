@@ -65,7 +65,13 @@ export interface GraphStandIn {
   /** RBAC for Applications or an application access policy: the mailboxes app `appId` may reach; undefined: all. */
   scopeApp(appId: string, mailboxes: string[] | undefined): void;
   /** The Inbox routes' limits and what they served. */
-  inbox: { readonly limits: InboxLimits; counters: InboxCounters; setLimits(limits: Partial<InboxLimits>): void };
+  inbox: {
+    readonly limits: InboxLimits;
+    counters: InboxCounters;
+    setLimits(limits: Partial<InboxLimits>): void;
+    /** As if the limit's window had passed: every app's count on every mailbox starts again (a test's ten minutes). */
+    windowPassed(): void;
+  };
   reset(): void;
   close(): Promise<void>;
 }
@@ -226,7 +232,7 @@ export async function startGraphStandIn(options: GraphStandInOptions): Promise<G
     failNext: (fault, count = 1) => void (faults = { fault, remaining: count }),
     acceptWithoutAnswer: (count = 1) => void (silent = count),
     setRestEnabled: (mailbox, enabled) => void (enabled ? restDisabled.delete(mailbox.toLowerCase()) : restDisabled.add(mailbox.toLowerCase())),
-    inbox: { limits: inboxLimits, counters: inboxCounters, setLimits: (patch) => void Object.assign(inboxLimits, patch) },
+    inbox: { limits: inboxLimits, counters: inboxCounters, setLimits: (patch) => void Object.assign(inboxLimits, patch), windowPassed: () => inboxRoute.forgetWindows() },
     scopeApp: (appId, mailboxes) => void (mailboxes ? scopes.set(appId.toLowerCase(), new Set(mailboxes.map((m) => m.toLowerCase()))) : scopes.delete(appId.toLowerCase())),
     reset() {
       faults = undefined;
