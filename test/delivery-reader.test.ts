@@ -6,6 +6,12 @@ import { scheduledDeliveryReports } from '../src/functions/delivery-reports.js';
 import { messageStatus } from '../src/functions/message-status.js';
 import { lastReaderRun } from '../src/pipeline/reader-state.js';
 import { SuppressionList } from '../src/queue/suppression-list.js';
+import { availabilityOf } from '../src/health/availability.js';
+import { runHealthCheck } from '../src/health/health-check.js';
+import { getRuntime } from '../src/runtime/runtime.js';
+import { parseDeliveryReport } from '../src/mail/delivery-report.js';
+import { applyDeliveryReport } from '../src/queue/apply-report.js';
+import { DeliveryStore } from '../src/queue/delivery-store.js';
 import { mailRequest, startHarness, type Harness } from './harness.js';
 import { startQueueFixture, type QueueFixture } from './queue-fixture.js';
 
@@ -92,6 +98,12 @@ describe('the delivery reports reader: the sending mailbox Inbox read back throu
     assert.match(run.mailboxes[0]!.diagnosis!.fix, /New-ManagementRoleAssignment -App .* -Role "Application Mail\.Read" -CustomResourceScope exosend-mailboxes/);
     assert.match(run.mailboxes[0]!.diagnosis!.fix, /Microsoft Graph > Application permissions > Mail\.Read/);
     assert.equal((await h.send(mailRequest({}))).status, 200, 'sending is not the reader');
+    const check = availabilityOf(await runHealthCheck(getRuntime));
+    assert.deepEqual([check.success, check.properties['reader']], [true, 'READER_ACCESS_DENIED'], 'the check stays green and says the reader is refused');
+    h.sandbox.identity.updateApp(h.sandbox.app.clientId, { graphRoles: ['Mail.Send', 'Mail.Read'] });
+    h.restartApp(q.settings);
+    await tick();
+    assert.equal(availabilityOf(await runHealthCheck(getRuntime)).properties['reader'], 'ok');
   });
 
   it('when Graph refuses the mailbox (403, outside the RBAC scope), then that is READER_ACCESS_DENIED for it, and sending goes on', async () => {
@@ -169,5 +181,17 @@ describe('the delivery reports reader: the sending mailbox Inbox read back throu
     assert.equal((await suppressions.list()).length, sent.filter((s) => s.fate === 'nobody').length, 'every address that does not exist, and only those');
     assert.deepEqual(h.sandbox.inboxes.mimeReads.length, reports, 'each report fetched once, nothing else');
     assert.deepEqual(h.sandbox.inboxes.changes, []);
+  });
+
+  it('when a report reads earlier than exosend\'s own record of the send, then it still replaces pending', async () => {
+    // Regression: in the run of 300, one delay report in a few hundred left its recipient pending,
+    // because its time (Exchange's, to the second) read earlier than the record's (exosend's, in ms)
+    const sent = await h.send(mailRequest({ to: ['delay@fabrikam.example'] }));
+    await reportsLanded(1);
+    const report = parseDeliveryReport(h.sandbox.inboxes.list(h.sandbox.app.mailbox).at(-1)!.raw)!;
+    const deps = { store: q.store, deliveries: new DeliveryStore(q.storage.deliveries), suppressions };
+    const aSecondBefore = new Date(Date.now() - 1_000).toISOString();
+    assert.equal((await applyDeliveryReport(deps, report, aSecondBefore)).length, 1);
+    assert.equal((await recipientsOf(sent.body.id))['delay@fabrikam.example'].status, 'delayed');
   });
 });

@@ -253,6 +253,11 @@ export const catalogue: Record<DiagnosisCode, CatalogueEntry> = {
     cause: 'Microsoft Graph could not be reached or answered with a server error (5xx, 503 with Retry-After), or gave no answer in time: a request with no answer may have been accepted.',
     fix: 'exosend retries on its own where that cannot send twice. If it persists, check that the Function App reaches EXOSEND_GRAPH_ENDPOINT (default https://graph.microsoft.com) over HTTPS (outbound 443 in its VNet, NSG or firewall) and the Microsoft 365 service health.',
   },
+  GRAPH_REJECTED: {
+    stage: 'send', retryable: false,
+    cause: 'Microsoft Graph refused the message for good with an answer exosend has no specific entry for (see the reply): often an invalid recipient address, more than 500 recipients, or a request Graph does not take.',
+    fix: 'Read the reply: fix the message (recipients, addresses, size), or the mailbox setting it names (Exchange admin center > Mailboxes > {mailbox}). Sending it again unchanged will fail again.',
+  },
   // the delivery reports reader (src/pipeline/read-delivery-reports.ts): it reads the sending
   // mailboxes' Inbox and never sends, so this failure stops no message
   READER_ACCESS_DENIED: {
@@ -263,10 +268,5 @@ export const catalogue: Record<DiagnosisCode, CatalogueEntry> = {
       `Or the Entra permission (reaches every mailbox of the tenant): ${grantReadRole}.`,
       'Check with `Test-ServicePrincipalAuthorization -Identity {clientId} -Resource {mailbox}`: "Application Mail.Read" must show InScope True. Exchange permissions can take up to an hour to apply. Or set EXOSEND_DELIVERY_TRACKING=off to stop reading.',
     ].join('\n'),
-  },
-  GRAPH_REJECTED: {
-    stage: 'send', retryable: false,
-    cause: 'Microsoft Graph refused the message for good with an answer exosend has no specific entry for (see the reply): often an invalid recipient address, more than 500 recipients, or a request Graph does not take.',
-    fix: 'Read the reply: fix the message (recipients, addresses, size), or the mailbox setting it names (Exchange admin center > Mailboxes > {mailbox}). Sending it again unchanged will fail again.',
   },
 };

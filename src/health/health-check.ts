@@ -8,6 +8,7 @@ import { readHealthSettings } from './health-settings.js';
 import { budgetsOf } from './budgets.js';
 import type { HealthRuntime } from './health-runtime.js';
 import { recordHealthCheck } from './last-check.js';
+import { readerHealth } from './reader-health.js';
 
 const secretRecheckInMs = 60 * 60 * 1000;
 
@@ -63,6 +64,7 @@ export async function runHealthCheck(loadRuntime: () => HealthRuntime): Promise<
 }
 
 function publish(result: HealthCheckResult): void {
+  result.reader = readerHealth();
   recordHealthCheck(result);
   trackAvailability(availabilityOf(result));
 }
