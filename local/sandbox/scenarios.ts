@@ -188,6 +188,10 @@ export const sandboxScenarios = {
   'graph-send-as-denied': onGraph('The mailbox lost Send As on billing@: a send from it through Graph gets 403 ErrorSendAsDenied.', (s) =>
     s.exchange.revokeSendAs(s.app.mailbox, s.app.sendAsAddress),
   ),
+  'reader-permission-missing': scenario(
+    'Mail.Read not granted on Microsoft Graph: sending works, but the delivery reports reader is refused (READER_ACCESS_DENIED) and recipients stay pending.',
+    (s) => s.identity.updateApp(s.app.clientId, { graphRoles: ['Mail.Send'] }),
+  ),
   'graph-throttled': onGraph('Graph throttles the app on the mailbox: sendMail gets 429 ApplicationThrottled with Retry-After.', (s) =>
     s.graph.failNext({ status: 429, code: 'ApplicationThrottled', message: 'Application is over its MailboxConcurrency limit.', retryAfterSeconds: 30 }, 1_000_000),
   ),
