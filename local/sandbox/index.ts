@@ -111,6 +111,8 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
         EXOSEND_SMTP_HOST: exchange.host,
         EXOSEND_SMTP_PORT: String(exchange.port),
         EXOSEND_GRAPH_ENDPOINT: graph.url,
+        // the Inbox read every 10 s, so that a bounce shows on the outbox a moment after the send
+        EXOSEND_DELIVERY_SCHEDULE: '*/10 * * * * *',
         EXOSEND_RATE_PER_MINUTE: String(exchange.limits.messagesPerMinute),
         EXOSEND_MAX_CONNECTIONS: String(exchange.limits.maxSessionsPerMailbox),
         AZURE_AUTHORITY_HOST: identity.authorityHost,

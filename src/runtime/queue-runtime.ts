@@ -38,6 +38,8 @@ const waitForFirstInMs = 25_000;
  */
 export async function getSendRecords(): Promise<RecordedSendDeps | undefined> {
   if (!getRuntime().config.storage) return undefined;
-  const { config, store, deliveries, suppressions } = await getQueueRuntime();
+  const { config, storage, store, deliveries, suppressions } = await getQueueRuntime();
+  // the tables may not exist yet: on a new storage account /api/send can come before any enqueue
+  await storage.ready();
   return { store, deliveries: deliveries!, ...(suppressions && { suppressions }), claimLeaseInMs: 5 * config.leaseTtlInMs, waitForFirstInMs };
 }
