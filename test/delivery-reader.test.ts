@@ -54,6 +54,8 @@ describe('the delivery reports reader: the sending mailbox Inbox read back throu
   const reportIds = () => h.sandbox.inboxes.list(h.sandbox.app.mailbox).filter((m) => m.messageClass.startsWith('REPORT.IPM.Note.') && !m.messageClass.endsWith('IPNRN')).map((m) => m.id);
 
   it('when Exchange drops its reports into the Inbox, then each recipient reads its fate, the hard bounce is suppressed, only reports are fetched and nothing is touched', async () => {
+    h.restartApp({ ...q.settings, APPLICATIONINSIGHTS_CONNECTION_STRING: h.sandbox.appInsights.connectionString });
+    h.sandbox.appInsights.clear();
     const sent = await h.send(mailRequest({ to: ['ada@fabrikam.example', 'nobody@fabrikam.example', 'full@fabrikam.example'], cc: ['quarantine@fabrikam.example', 'delay@fabrikam.example'] }));
     assert.equal(sent.status, 200, JSON.stringify(sent.body));
     // the owner's mail about exosend's message: an out-of-office reply, a forwarded NDR, a read receipt
@@ -82,6 +84,16 @@ describe('the delivery reports reader: the sending mailbox Inbox read back throu
       ['recipient', sent.body.id, 'nobody@fabrikam.example', 'failed'],
       ['recipient', sent.body.id, 'quarantine@fabrikam.example', 'quarantined'],
     ]);
+
+    const named = (name: string) => h.sandbox.appInsights.ofType('EventData').filter((e) => e.data?.baseData['name'] === name).map((e) => (e.data?.baseData as { properties: Record<string, string> }).properties);
+    for (let i = 0; i < 100 && named('exosend.bounce').length < 3; i++) await sleep(50);
+    assert.deepEqual(named('exosend.bounce').map((p) => [p['status'], p['statusCode'], p['code'], p['id']]).sort(), [
+      ['failed', '5.1.10', 'RECIPIENT_NOT_FOUND', sent.body.id],
+      ['failed', '5.2.2', 'RECIPIENT_MAILBOX_FULL', sent.body.id],
+      ['quarantined', '5.7.1', 'BLOCKED_AS_SPAM', sent.body.id],
+    ], 'one exosend.bounce per bounce, with its code; never the address');
+    assert.ok(!JSON.stringify(named('exosend.bounce')).includes('@fabrikam.example'));
+    assert.deepEqual(named('exosend.reader').map((p) => p['ok']), ['true']);
 
     const again = await h.send(mailRequest({ to: ['nobody@fabrikam.example'] }));
     assert.equal(again.status, 403);

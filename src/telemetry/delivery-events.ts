@@ -1,5 +1,10 @@
 import { telemetryIsOn, trackEvent } from './telemetry.js';
 
+/** The custom events of delivery tracking, by name: the alert rules select them (infra/app/alerts.bicep). */
+const bounceEvent = 'exosend.bounce';
+const readerEvent = 'exosend.reader';
+export const deliveryEventNames = [bounceEvent, readerEvent] as const;
+
 /** One recipient's bounce (failed or quarantined), with its codes: never the address or the body. */
 export interface BounceEvent {
   id: string;
@@ -15,7 +20,7 @@ export interface BounceEvent {
 export function trackBounce(event: BounceEvent): void {
   if (!telemetryIsOn()) return;
   const { id, mailbox, status, statusCode, code, suppressed } = event;
-  trackEvent('exosend.bounce', { id, mailbox, status, statusCode, code, suppressed });
+  trackEvent(bounceEvent, { id, mailbox, status, statusCode, code, suppressed });
 }
 
 /** One mailbox's read of its Inbox, as the custom event `exosend.reader`: the reader-failing alert selects `ok == false`. */
@@ -31,5 +36,5 @@ export interface ReaderEvent {
 export function trackReader(event: ReaderEvent): void {
   if (!telemetryIsOn()) return;
   const { mailbox, ok, code, requests, reports, skipped } = event;
-  trackEvent('exosend.reader', { mailbox, ok, code, skipped }, { requests, reports });
+  trackEvent(readerEvent, { mailbox, ok, code, skipped }, { requests, reports });
 }
