@@ -79,6 +79,7 @@ describe('the delivery reports reader: the sending mailbox Inbox read back throu
 
     const events = (await q.storage.queue('outbound-mail-outcomes').receiveMessages({ numberOfMessages: 32 })).receivedMessageItems.map((m) => JSON.parse(m.messageText));
     assert.deepEqual(events.map((e) => [e.kind, e.id, e.recipient, e.status]).sort(), [
+      ['message', sent.body.id, undefined, 'sent'],
       ['recipient', sent.body.id, 'delay@fabrikam.example', 'delayed'],
       ['recipient', sent.body.id, 'full@fabrikam.example', 'failed'],
       ['recipient', sent.body.id, 'nobody@fabrikam.example', 'failed'],
@@ -101,6 +102,15 @@ describe('the delivery reports reader: the sending mailbox Inbox read back throu
 
     const quiet = await tick();
     assert.deepEqual([quiet.mailboxes[0]!.requests, quiet.mailboxes[0]!.reports], [1, 0], 'the next tick reads only what is new: one delta page');
+  });
+
+  it('when a send fails for good, then its outcome goes on the outcomes queue with the code, as small JSON with no body', async () => {
+    h.sandbox.exchange.failNext('data', '550 5.7.60 SMTP; Client does not have permissions to send as this sender');
+    const refused = await h.send(mailRequest({ subject: 'secret subject', text: 'secret body' }));
+    assert.equal(refused.status, 502, JSON.stringify(refused.body));
+    const items = (await q.storage.queue('outbound-mail-outcomes').receiveMessages({ numberOfMessages: 32 })).receivedMessageItems;
+    assert.deepEqual(items.map((m) => JSON.parse(m.messageText)).map((e) => [e.kind, typeof e.id, e.status, e.code]), [['message', 'string', 'failed', 'SEND_AS_DENIED']]);
+    assert.ok(items.every((m) => m.messageText.length < 300 && !/secret/.test(m.messageText)));
   });
 
   it('when the Graph token has no Mail.Read, then the reader reports READER_ACCESS_DENIED with both fixes, and sending goes on', async () => {
