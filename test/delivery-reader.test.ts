@@ -119,6 +119,8 @@ describe('the delivery reports reader: the sending mailbox Inbox read back throu
     assert.equal(run.mailboxes[0]!.code, 'READER_ACCESS_DENIED');
     assert.match(run.mailboxes[0]!.diagnosis!.fix, /New-ManagementRoleAssignment -App .* -Role "Application Mail\.Read" -CustomResourceScope exosend-mailboxes/);
     assert.match(run.mailboxes[0]!.diagnosis!.fix, /Microsoft Graph > Application permissions > Mail\.Read/);
+    assert.doesNotMatch(`${run.mailboxes[0]!.diagnosis!.cause}\n${run.mailboxes[0]!.diagnosis!.fix}`, /<(client id|mailbox|tenant id)>/, 'every placeholder names this app and mailbox');
+    assert.ok(run.mailboxes[0]!.diagnosis!.fix.includes(h.sandbox.app.clientId) && run.mailboxes[0]!.diagnosis!.cause.includes(h.sandbox.app.mailbox));
     assert.equal((await h.send(mailRequest({}))).status, 200, 'sending is not the reader');
     const check = availabilityOf(await runHealthCheck(getRuntime));
     assert.deepEqual([check.success, check.properties['reader']], [true, 'READER_ACCESS_DENIED'], 'the check stays green and says the reader is refused');
