@@ -11,6 +11,7 @@ import { runProbe, type ProbeReport, type StageResult } from '../src/probe/probe
 import { smtpClosedBy } from '../src/transport/auto-transport.js';
 import { doctorGraph, graphWayOut } from './doctor-graph.js';
 import { chainNotes, credentialWarnings, fromCheck, managedIdentityHere, untestableFederation } from './doctor-notes.js';
+import { checkReader } from './doctor-reader.js';
 import type { Redactor } from './doctor-redactor.js';
 import type { DoctorClaims, DoctorReport, DoctorStageResult } from './doctor-report.js';
 
@@ -127,6 +128,9 @@ export async function runChain(
   const context = { tenantId, clientId, mailbox, from, vaultUrl, secretName: certificate.certificateName ?? clientSecretName, scope, ...certificate };
   const state = report.credential;
   const expiresOn = state?.expiresOn;
+  // the delivery reports reader: a warning when Graph refuses it, never the exit code (sending does not need it)
+  const reader = report.ok && !failedMailbox ? await checkReader(config, credential, redactor) : undefined;
+  const readerWarnings = reader?.diagnosis ? [`delivery reports reader: ${reader.diagnosis.code}. ${reader.diagnosis.cause} Fix: ${reader.diagnosis.fix}`] : [];
   return {
     ok: report.ok && !failedMailbox,
     stages,
@@ -135,7 +139,8 @@ export async function runChain(
     ...(d ? { diagnosis: ownedByCredential.has(d.code) ? d : diagnose(d.code, context, { smtp: d.smtp, stage: d.stage, retryAfterSeconds: d.retryAfterSeconds }) } : {}),
     ...(report.token ? { claims: claimsOf(report.token) } : {}),
     credential: config.credential,
-    warnings: [...(report.token?.warnings ?? []), ...credentialWarnings({ config, state, failure: d?.code, fromEnvironment: options.secret !== undefined })],
+    warnings: [...(report.token?.warnings ?? []), ...credentialWarnings({ config, state, failure: d?.code, fromEnvironment: options.secret !== undefined }), ...readerWarnings],
+    ...(reader ? { reader: { ok: reader.ok, note: reader.note } } : {}),
     ...(expiresOn ? { credentialExpiresOn: expiresOn.toISOString() } : {}),
     ...(expiresOn && config.credential === 'secret' ? { secretExpiresOn: expiresOn.toISOString() } : {}),
     ...(report.messageId ? { messageId: report.messageId } : {}),

@@ -42,6 +42,8 @@ export interface DoctorReport {
   wayOut?: DoctorStageResult;
   /** Names of the settings that came from --settings FILE (the environment set none of them). */
   settingsFromFile?: string[];
+  /** The delivery reports reader's permission (cli/doctor-reader.ts): a refusal is a warning, not a failed stage. */
+  reader?: { ok: boolean; note: string };
 }
 
 const labels: Record<DoctorStage, string> = {
@@ -91,7 +93,8 @@ export function closingLines(report: DoctorReport): string[] {
       ? 'Fix the settings above and run exosend doctor again; nothing was contacted.'
       : 'Stopped at the failed stage: the stages after it were not run.';
   const warnings = report.warnings.map((w) => `Warning: ${w}`);
-  return ['', ...warnings, ...(warnings.length > 0 ? [''] : []), verdict];
+  const reader = report.reader ? [`${report.reader.ok ? '✔' : '✘'} delivery reports reader  ${report.reader.note}`] : [];
+  return [...reader, '', ...warnings, ...(warnings.length > 0 ? [''] : []), verdict];
 }
 
 const replier: Record<Stage, string> = {

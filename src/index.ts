@@ -7,6 +7,7 @@ import './functions/message-status.js';
 import './functions/outbound-queue.js';
 import './functions/openapi.js';
 import './functions/stop.js';
+import './functions/delivery-reports.js';
 
 // not for the Functions host: the local host starts the app's state cold with it, as a new worker
 // would (a sandbox scenario switched from its console must not meet tokens cached before it)

@@ -16,6 +16,8 @@ interface Report {
   ok: boolean;
   stages: { stage: string; ok: boolean; skipped?: string }[];
   diagnosis?: { code: string; fix: string };
+  reader?: { ok: boolean; note: string };
+  warnings: string[];
 }
 
 /** The command under "Check the setup as a mailbox admin would" in the banner. */
@@ -107,6 +109,19 @@ describe('exosend doctor --sandbox, as the npm start banner prints it', () => {
       report.stages.map((s) => `${s.stage}:${s.skipped ? 'skipped' : s.ok ? 'ok' : 'FAIL'}`),
       ['settings:ok', 'vault:ok', 'token:ok', 'claims:ok', 'connect:ok', 'auth:ok', 'send:ok', 'from:ok'],
     );
+  });
+
+  it('when Mail.Read is not granted, then the doctor passes for sending and warns that the delivery reports reader is refused, naming the RBAC for Applications command', async () => {
+    await switchScenario(started, 'reader-permission-missing');
+    const [json, human] = await Promise.all([doctor(started, ['--json']), doctor(started)]);
+    assert.equal(json.code, 0, `${json.stdout}\n${json.stderr}`);
+    const report = JSON.parse(json.stdout) as Report;
+    assert.deepEqual([report.ok, report.reader?.ok], [true, false]);
+    assert.match(report.warnings.join('\n'), /READER_ACCESS_DENIED[\s\S]*New-ManagementRoleAssignment -App \S+ -Role "Application Mail\.Read" -CustomResourceScope/);
+    assert.match(human.stdout, /^✘ delivery reports reader {2}exosend@contoso\.example: READER_ACCESS_DENIED$/m);
+    await switchScenario(started, 'healthy');
+    const healthy = JSON.parse((await doctor(started, ['--json'])).stdout) as Report;
+    assert.equal(healthy.reader?.ok, true, healthy.reader?.note);
   });
 
   it('when npm start has stopped, then its settings are gone and the doctor says to start the sandbox first', async () => {

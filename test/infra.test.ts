@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { loadConfig, parseTelemetryAuthentication } from '../src/config/load-config.js';
 import { budgetTable } from '../src/budget/table-budget.js';
+import { deliveryEventNames } from '../src/telemetry/delivery-events.js';
 import { availabilityTestName } from '../src/health/availability.js';
 import { recordsTable, requestsContainer } from '../src/storage/storage.js';
 import { mailEventKinds } from '../src/telemetry/mail-events.js';
@@ -116,17 +117,19 @@ describe('the template and the code agree (infra/ read as text: no Bicep CLI nee
     assert.match(storage, new RegExp(`resource budget 'tables' = \\{ name: '${budgetTable}' \\}`));
   });
 
-  it('when an alert query names telemetry, then the code emits that name, and the four rules are there', () => {
+  it('when an alert query names telemetry, then the code emits that name, and the six rules are there', () => {
     const alerts = bicep('app/alerts.bicep');
-    const emitted = new Set([availabilityTestName, ...mailEventKinds.map((kind) => `exosend.${kind}`)]);
+    const emitted = new Set<string>([availabilityTestName, ...mailEventKinds.map((kind) => `exosend.${kind}`), ...deliveryEventNames]);
     const queries = [...alerts.matchAll(/query: '((?:[^'\\]|\\.)*)'/g)].map((m) => m[1]!);
-    assert.equal(queries.length, 4);
+    assert.equal(queries.length, 6);
     const named = queries.flatMap((q) => [...q.matchAll(/"(exosend[^"]*)"/g)].map((m) => m[1]!));
     assert.deepEqual(named.filter((name) => !emitted.has(name)), [], 'an alert names telemetry the code does not emit');
     assert.ok(queries.some((q) => q.includes(`name == "${availabilityTestName}" and ${typeProofFailure}`)), 'the health check failing');
     assert.ok(/name: 'health-check-silent'[\s\S]*?operator: 'LessThan'\n\s*threshold: 1/.test(alerts), 'the health check silent');
     assert.ok(queries.some((q) => q.includes('"exosend.dead-lettered"')), 'any dead letter');
     assert.ok(queries.some((q) => q.includes('"exosend.retry"')), 'transient failures');
+    assert.ok(queries.some((q) => q.includes('"exosend.bounce"') && q.includes('bounces * 20 >= sent')), 'a bounce rate that puts the mailbox at risk');
+    assert.ok(queries.some((q) => q.includes('name == "exosend.reader" and tostring(customDimensions.ok) =~ "false"')), 'the reader failing');
   });
 
   it('when the template is read, then the platform is Flex Consumption on Node 22, shared keys and local auth are off, the vault is RBAC', () => {

@@ -1,4 +1,4 @@
-// The health alerts operations watch: an action group that mails alertEmail, and four log alert
+// The health alerts operations watch: an action group that mails alertEmail, and six log alert
 // rules on Application Insights. Each description is what the on-call person does first. The
 // telemetry names are the code's (src/health/availability.ts, src/telemetry/mail-events.ts);
 // test/infra.test.ts fails when a query names one the code no longer emits.
@@ -21,6 +21,9 @@ param identityPrincipalId string
 
 @description('Retries in 15 minutes (with at least a fifth of the sends retried) that count as a rising rate of transient failures.')
 param transientFailureThreshold int = 10
+
+@description('Hard bounces in an hour (at least one in twenty of the messages sent) that put the sending mailbox\'s reputation at risk.')
+param bounceThreshold int = 10
 
 resource applicationInsights 'Microsoft.Insights/components@2020-02-02' existing = {
   name: applicationInsightsName
@@ -111,6 +114,24 @@ var rules = [
     windowSize: 'PT15M'
     description: 'Transient failures are rising (exosend.retry): Exchange throttles (432 4.3.2, 4xx) or Entra, the vault or storage answer slowly. First: group the retries by customDimensions.code to see which; if CONCURRENCY_LIMIT, check nothing else sends as this mailbox; if it persists, the messages still wait in the queue and are not lost.'
     query: 'customEvents\n| where name in ("exosend.retry", "exosend.sent")\n| summarize retries = countif(name == "exosend.retry"), sent = countif(name == "exosend.sent")\n| where retries >= ${transientFailureThreshold} and retries * 5 >= sent'
+    operator: 'GreaterThan'
+    threshold: 0
+  }
+  {
+    name: 'bounce-rate-high'
+    severity: 2
+    windowSize: 'PT1H'
+    description: 'Delivery reports say that one message in twenty or more failed for its recipient (exosend.bounce with status failed, against exosend.sent): mail to addresses that do not exist spends the sending mailbox\'s reputation until Exchange Online restricts it (5.1.8 Access denied, bad outbound sender) and every send fails. First: group the bounces by customDimensions.code and customDimensions.mailbox; RECIPIENT_NOT_FOUND means a producer sends to a stale list (the addresses are suppressed, but the list must be cleaned); BLOCKED_AS_SPAM means check SPF, DKIM and DMARC and Microsoft Defender > Restricted entities.'
+    query: 'customEvents\n| where name in ("exosend.bounce", "exosend.sent")\n| summarize bounces = countif(name == "exosend.bounce" and tostring(customDimensions.status) == "failed"), sent = countif(name == "exosend.sent")\n| where bounces >= ${bounceThreshold} and bounces * 20 >= sent'
+    operator: 'GreaterThan'
+    threshold: 0
+  }
+  {
+    name: 'delivery-reader-failing'
+    severity: 3
+    windowSize: 'PT30M'
+    description: 'The delivery reports reader failed three times or more in 30 minutes (exosend.reader with ok false): bounces are not read back, recipients stay pending, and addresses that do not exist are not suppressed. Sending is not affected. First: read customDimensions.code; READER_ACCESS_DENIED means Mail.Read is missing or the mailbox is outside the app\'s scope: run `npx exosend doctor --settings <the app settings>`, which prints the New-ManagementRoleAssignment -Role "Application Mail.Read" command to run.'
+    query: 'customEvents\n| where name == "exosend.reader" and tostring(customDimensions.ok) =~ "false"\n| summarize failures = count(), code = take_any(tostring(customDimensions.code))\n| where failures >= 3'
     operator: 'GreaterThan'
     threshold: 0
   }

@@ -4,9 +4,11 @@ import { createServer } from 'node:https';
 import type { AccessTokenClaims } from './access-token.js';
 import type { ExchangeStandIn } from './exchange.js';
 import { graphDrafts, type DraftRoute, type GraphDrafts } from './graph-drafts.js';
+import { defaultInboxLimits, graphInbox, type InboxCounters, type InboxLimits } from './graph-inbox.js';
 import { decodeStrictBase64, readGraphMime } from './graph-mime.js';
 import { closeServer, handleWith, listen, sendJson } from './http.js';
 import type { TokenVerifier } from './identity.js';
+import type { MailboxInboxes } from './inbox.js';
 import type { TlsMaterial } from './pki.js';
 
 /**
@@ -19,6 +21,8 @@ export interface GraphStandInOptions {
   tls: TlsMaterial;
   identity: TokenVerifier;
   exchange: ExchangeStandIn;
+  /** Each mailbox's Inbox, served by delta and `$value` (local/sandbox/graph-inbox.ts). */
+  inboxes: MailboxInboxes;
 }
 
 export interface GraphLimits {
@@ -65,6 +69,14 @@ export interface GraphStandIn {
   setRestEnabled(mailbox: string, enabled: boolean): void;
   /** RBAC for Applications or an application access policy: the mailboxes app `appId` may reach; undefined: all. */
   scopeApp(appId: string, mailboxes: string[] | undefined): void;
+  /** The Inbox routes' limits and what they served. */
+  inbox: {
+    readonly limits: InboxLimits;
+    counters: InboxCounters;
+    setLimits(limits: Partial<InboxLimits>): void;
+    /** As if the limit's window had passed: every app's count on every mailbox starts again (a test's ten minutes). */
+    windowPassed(): void;
+  };
   reset(): void;
   close(): Promise<void>;
 }
@@ -91,6 +103,8 @@ export async function startGraphStandIn(options: GraphStandInOptions): Promise<G
   };
   const hung = new Set<ServerResponse>();
   let url = '';
+  const inboxLimits: InboxLimits = { ...defaultInboxLimits };
+  const inboxCounters: InboxCounters = { requests: {}, deltaPages: 0, mimeReads: 0, throttled: 0 };
 
   const graphError = (response: ServerResponse, status: number, code: string, message: string, headers: Record<string, string> = {}) => {
     counters.errors.push({ status, code });
@@ -253,9 +267,20 @@ export async function startGraphStandIn(options: GraphStandInOptions): Promise<G
     });
   }
 
+  const inboxRoute = graphInbox({
+    inboxes: options.inboxes,
+    directory: exchange.directory,
+    limits: inboxLimits,
+    counters: inboxCounters,
+    url: () => url,
+    graphError,
+    scopeOf: (appId) => scopes.get(appId.toLowerCase()),
+  });
+
   async function route(request: IncomingMessage, response: ServerResponse): Promise<void> {
     counters.requests += 1;
-    const path = new URL(request.url ?? '/', url).pathname;
+    const parsed = new URL(request.url ?? '/', url);
+    const path = parsed.pathname;
     const send = /^\/v1\.0\/users\/([^/]+)\/sendMail$/i.exec(path);
     if (request.method === 'POST' && send) return sendMail(request, response, decodeURIComponent(send[1]!));
     for (const [method, pattern, name] of draftPaths) {
@@ -263,6 +288,11 @@ export async function startGraphStandIn(options: GraphStandInOptions): Promise<G
       if (match) return draftRoute(request, response, name, match);
     }
     for await (const _ of request) void _;
+    if (/^\/v1\.0\/users\/[^/]+\/(mailFolders|messages)\//i.test(path)) {
+      const claims = await authenticate(request, response);
+      if (!claims) return;
+      if (inboxRoute.route(request, response, path, parsed.searchParams, claims)) return;
+    }
     return graphError(response, 400, 'BadRequest', `Resource not found for the segment '${path.split('/').pop() ?? ''}'.`);
   }
 
@@ -279,6 +309,7 @@ export async function startGraphStandIn(options: GraphStandInOptions): Promise<G
     drafts,
     rbacReadWrite: (appId, granted) => void (granted ? rbacWithoutReadWrite.delete(appId.toLowerCase()) : rbacWithoutReadWrite.add(appId.toLowerCase())),
     setRestEnabled: (mailbox, enabled) => void (enabled ? restDisabled.delete(mailbox.toLowerCase()) : restDisabled.add(mailbox.toLowerCase())),
+    inbox: { limits: inboxLimits, counters: inboxCounters, setLimits: (patch) => void Object.assign(inboxLimits, patch), windowPassed: () => inboxRoute.forgetWindows() },
     scopeApp: (appId, mailboxes) => void (mailboxes ? scopes.set(appId.toLowerCase(), new Set(mailboxes.map((m) => m.toLowerCase()))) : scopes.delete(appId.toLowerCase())),
     reset() {
       faults.clear();
@@ -288,6 +319,9 @@ export async function startGraphStandIn(options: GraphStandInOptions): Promise<G
       restDisabled.clear();
       scopes.clear();
       Object.assign(limits, defaults);
+      Object.assign(inboxLimits, defaultInboxLimits);
+      inboxRoute.forgetWindows();
+      Object.assign(inboxCounters, { requests: {}, deltaPages: 0, mimeReads: 0, throttled: 0 });
       Object.assign(counters, { requests: 0, accepted: 0, maxInFlight: {} });
       counters.errors.length = 0;
     },

@@ -8,6 +8,8 @@ import { issueClientCertificate, issueServerCertificate, loadOrCreateCertificate
 import type { Sandbox, SandboxApp } from './sandbox.js';
 import { registerCallerApps } from './caller-apps.js';
 import { startGraphStandIn } from './graph.js';
+import { DeliveryReports } from './delivery-reports.js';
+import { MailboxInboxes } from './inbox.js';
 import { sandboxScenarios } from './scenarios.js';
 
 export { credentialSettings, sandboxScenarios, scenarioSettings, storeCertificate, type SandboxScenario, type SandboxScenarioName } from './scenarios.js';
@@ -46,7 +48,8 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     started.push(vault);
     const exchange = await startExchangeStandIn({ tls, identity, ...(options.outboxDir ? { outboxDir: options.outboxDir } : {}) });
     started.push(exchange);
-    const graph = await startGraphStandIn({ tls, identity, exchange });
+    const inboxes = new MailboxInboxes();
+    const graph = await startGraphStandIn({ tls, identity, exchange, inboxes });
     started.push(graph);
     const appInsights = await startAppInsightsStandIn({ tls, verifier: identity });
     started.push(appInsights);
@@ -75,13 +78,17 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
       tenantId,
       secrets: [app.secret],
       roles: ['SMTP.SendAsApp'],
-      graphRoles: ['Mail.Send', 'Mail.ReadWrite'],
+      graphRoles: ['Mail.Send', 'Mail.ReadWrite', 'Mail.Read'],
       servicePrincipalId: app.servicePrincipalId,
       displayName: 'exosend',
     });
     exchange.addMailbox(app.mailbox, { tenantId });
     exchange.addMailbox(app.secondMailbox, { tenantId });
     const callers = registerCallerApps(identity, tenantId);
+    // Exchange's delivery reports land in the sending mailbox's Inbox a moment after the accept
+    const reports = new DeliveryReports({ inboxes, hostname: exchange.hostname, postmaster: `postmaster@${app.tenantDomain.split('.')[0]}.onmicrosoft.example` });
+    exchange.events.on('message', (message) => reports.onAccepted(message));
+    started.push({ close: async () => reports.close() });
 
     const sandbox: Sandbox = {
       ca: { certPem: ca.certPem, path: ca.path },
@@ -89,6 +96,8 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
       vault,
       exchange,
       graph,
+      inboxes,
+      reports,
       appInsights,
       app,
       callers,
@@ -102,6 +111,8 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
         EXOSEND_SMTP_HOST: exchange.host,
         EXOSEND_SMTP_PORT: String(exchange.port),
         EXOSEND_GRAPH_ENDPOINT: graph.url,
+        // the Inbox read every 10 s, so that a bounce shows on the outbox a moment after the send
+        EXOSEND_DELIVERY_SCHEDULE: '*/10 * * * * *',
         EXOSEND_RATE_PER_MINUTE: String(exchange.limits.messagesPerMinute),
         EXOSEND_MAX_CONNECTIONS: String(exchange.limits.maxSessionsPerMailbox),
         AZURE_AUTHORITY_HOST: identity.authorityHost,

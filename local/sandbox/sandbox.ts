@@ -1,7 +1,9 @@
 import type { AppInsightsStandIn } from './app-insights.js';
 import type { CallerApps } from './caller-apps.js';
 import type { ExchangeStandIn } from './exchange.js';
+import type { DeliveryReports } from './delivery-reports.js';
 import type { GraphStandIn } from './graph.js';
+import type { MailboxInboxes } from './inbox.js';
 import type { IdentityStandIn } from './identity.js';
 import type { KeyVaultStandIn } from './key-vault.js';
 import type { ClientCertificate } from './pki.js';
@@ -41,6 +43,10 @@ export interface Sandbox {
   exchange: ExchangeStandIn;
   /** Microsoft Graph's sendMail, in front of the same mailboxes and outbox as Exchange. */
   graph: GraphStandIn;
+  /** Each mailbox's Inbox, which Graph serves (delta, `$value`) and Exchange drops reports into. */
+  inboxes: MailboxInboxes;
+  /** Exchange's delivery reports for nobody@, full@, quarantine@ and delay@ (local/sandbox/delivery-reports.ts). */
+  reports: DeliveryReports;
   /** Application Insights ingestion; telemetry is on only for a run given its `connectionString` (not in `settings`). */
   appInsights: AppInsightsStandIn;
   app: SandboxApp;

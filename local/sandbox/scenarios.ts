@@ -1,3 +1,4 @@
+import { unrelatedMail } from './delivery-reports.js';
 import type { Sandbox, SandboxApp } from './sandbox.js';
 import { certificateContentTypes, certificateSecretValue, issueClientCertificate, privateKeyForms, type CertificateFormat, type ClientCertificate } from './pki.js';
 
@@ -68,7 +69,7 @@ function healthy(sandbox: Sandbox): void {
     secrets: [app.secret],
     secretExpired: false,
     roles: ['SMTP.SendAsApp'],
-    graphRoles: ['Mail.Send', 'Mail.ReadWrite'],
+    graphRoles: ['Mail.Send', 'Mail.ReadWrite', 'Mail.Read'],
     audience: undefined,
     issueTokensAs: undefined,
     lifetimeSeconds: 3600,
@@ -91,6 +92,10 @@ function healthy(sandbox: Sandbox): void {
   exchange.setLimits({ maxSessionsPerMailbox: 3, messagesPerMinute: 30, rateWindowInMs: 60_000, dayWindowInMs: 24 * 60 * 60 * 1000, minTokenLifetimeSeconds: 0 });
   exchange.resetUsage();
   sandbox.graph.reset();
+  sandbox.inboxes.clear();
+  sandbox.reports.reset();
+  // the owner's own mail, which a reader of delivery reports must leave alone
+  for (const mail of unrelatedMail(app.mailbox)) sandbox.inboxes.add(app.mailbox, mail);
 }
 
 /** A scenario on Microsoft Graph (EXOSEND_TRANSPORT=graph): the same tenant, sent through sendMail. */
@@ -185,6 +190,10 @@ export const sandboxScenarios = {
   ),
   'graph-send-as-denied': onGraph('The mailbox lost Send As on billing@: a send from it through Graph gets 403 ErrorSendAsDenied.', (s) =>
     s.exchange.revokeSendAs(s.app.mailbox, s.app.sendAsAddress),
+  ),
+  'reader-permission-missing': scenario(
+    'Mail.Read not granted on Microsoft Graph: sending works, but the delivery reports reader is refused (READER_ACCESS_DENIED) and recipients stay pending.',
+    (s) => s.identity.updateApp(s.app.clientId, { graphRoles: ['Mail.Send'] }),
   ),
   'graph-throttled': onGraph('Graph throttles the app on the mailbox: sendMail gets 429 ApplicationThrottled with Retry-After.', (s) =>
     s.graph.failNext({ status: 429, code: 'ApplicationThrottled', message: 'Application is over its MailboxConcurrency limit.', retryAfterSeconds: 30 }, 1_000_000),

@@ -21,6 +21,9 @@ const uploadCertificate = `\`az ad app credential reset --id {clientId} --keyvau
 const newCertificate = `\`az keyvault certificate create --vault-name {vaultName} --name {certificateName} --policy "$(az keyvault certificate get-default-policy)"\` (a new version, RSA, exportable key), then upload its public part: ${uploadCertificate}`;
 const grantGraphRole = `${app} > API permissions > Add a permission > Microsoft Graph > Application permissions > Mail.Send, then "Grant admin consent" until its status is green`;
 const graphRbac = `\`${newServicePrincipal}\`, \`New-ManagementScope -Name exosend-mailboxes -RecipientRestrictionFilter "PrimarySmtpAddress -eq '{mailbox}'"\`, then \`New-ManagementRoleAssignment -App {clientId} -Role "Application Mail.Send" -CustomResourceScope exosend-mailboxes\``;
+const readerScope = `New-ManagementScope -Name exosend-mailboxes -RecipientRestrictionFilter "PrimarySmtpAddress -eq '{mailbox}'"`;
+const readerRbac = `\`${newServicePrincipal}\` (once per app), \`${readerScope}\` (or an existing scope that holds the sending mailboxes), then \`New-ManagementRoleAssignment -App {clientId} -Role "Application Mail.Read" -CustomResourceScope exosend-mailboxes\``;
+const grantReadRole = `${app} > API permissions > Add a permission > Microsoft Graph > Application permissions > Mail.Read, then "Grant admin consent" until its status is green`;
 const vaultRole = 'Azure portal > Key vaults > {vaultName} > Access control (IAM) > Add role assignment > "Key Vault Secrets User" > Managed identity > the Function App (with the access-policy model: Access policies > Create > Secret permissions: Get)';
 
 export const catalogue: Record<DiagnosisCode, CatalogueEntry> = {
@@ -254,5 +257,16 @@ export const catalogue: Record<DiagnosisCode, CatalogueEntry> = {
     stage: 'send', retryable: false,
     cause: 'Microsoft Graph refused the message for good with an answer exosend has no specific entry for (see the reply): often an invalid recipient address, more than 500 recipients, or a request Graph does not take.',
     fix: 'Read the reply: fix the message (recipients, addresses, size), or the mailbox setting it names (Exchange admin center > Mailboxes > {mailbox}). Sending it again unchanged will fail again.',
+  },
+  // the delivery reports reader (src/pipeline/read-delivery-reports.ts): it reads the sending
+  // mailboxes' Inbox and never sends, so this failure stops no message
+  READER_ACCESS_DENIED: {
+    stage: 'auth', retryable: false,
+    cause: 'Microsoft Graph refused app {clientId} read access to the Inbox of {mailbox} (403 ErrorAccessDenied, or a Graph token without Mail.Read): exosend cannot read delivery reports back, so recipients stay pending until the horizon makes them unknown, and addresses that bounce are not suppressed. Sending goes on unaffected.',
+    fix: [
+      `RBAC for Applications (reaches only the mailboxes you scope; EXOSEND_ROLES_MODE=rbac), in Exchange Online PowerShell: ${readerRbac}.`,
+      `Or the Entra permission (reaches every mailbox of the tenant): ${grantReadRole}.`,
+      'Check with `Test-ServicePrincipalAuthorization -Identity {clientId} -Resource {mailbox}`: "Application Mail.Read" must show InScope True. Exchange permissions can take up to an hour to apply. Or set EXOSEND_DELIVERY_TRACKING=off to stop reading.',
+    ].join('\n'),
   },
 };

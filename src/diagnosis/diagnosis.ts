@@ -41,6 +41,7 @@ export const diagnosisCodes = [
   'GRAPH_THROTTLED',
   'GRAPH_UNAVAILABLE',
   'GRAPH_REJECTED',
+  'READER_ACCESS_DENIED',
 ] as const;
 
 export type DiagnosisCode = (typeof diagnosisCodes)[number];

@@ -9,6 +9,7 @@ import { readHealthSettings } from './health-settings.js';
 import { budgetsOf } from './budgets.js';
 import type { HealthRuntime } from './health-runtime.js';
 import { recordHealthCheck } from './last-check.js';
+import { readerHealth } from './reader-health.js';
 
 const secretRecheckInMs = 60 * 60 * 1000;
 
@@ -74,6 +75,7 @@ function leaseOf(runtime: HealthRuntime, mailbox: string) {
 }
 
 function publish(result: HealthCheckResult): void {
+  result.reader = readerHealth();
   recordHealthCheck(result);
   trackAvailability(availabilityOf(result));
 }

@@ -41,6 +41,8 @@ export interface HealthCheckResult {
   failedMailbox?: string;
   /** Each mailbox's use of its limits when the check ran. */
   budgets?: BudgetUsage[];
+  /** The delivery reports reader's last state in this process (src/health/reader-health.ts). */
+  reader?: string;
 }
 
 
@@ -106,5 +108,6 @@ export function summarize(result: HealthCheckResult): Record<string, string | nu
     failedMailbox: result.failedMailbox,
     mailboxesChecked: result.mailboxes?.length,
     budgets: budgetSummary(result.budgets),
+    reader: result.reader,
   };
 }

@@ -167,6 +167,7 @@ export const healthCheckResultSchema = z.object({
   mailboxes: z.array(z.object({ mailbox: z.string(), ok: z.boolean(), code: z.string().optional(), transport: transportSchema.optional() })).optional(),
   failedMailbox: z.string().optional(),
   budgets: z.array(budgetUsageSchema).optional(),
+  reader: z.string().optional().meta({ description: 'The delivery reports reader in this instance: off, not-run, ok, or the diagnosis code its last run met (READER_ACCESS_DENIED).' }),
 });
 
 const preflightSchema = z.object({

@@ -32,6 +32,9 @@ export const finalStatuses: ReadonlySet<RecipientStatus> = new Set(['delivered',
  */
 export function supersedes(next: Pick<RecipientDelivery, 'status' | 'at'>, current: Pick<RecipientDelivery, 'status' | 'at'> | undefined): boolean {
   if (!current) return true;
+  // pending is no news at all: any word replaces it, whatever its clock says (a report's time is
+  // Exchange's, to the second, and can read earlier than exosend's own record of the send)
+  if (current.status === 'pending') return true;
   if (finalStatuses.has(current.status) && !finalStatuses.has(next.status)) return false;
   if (!finalStatuses.has(current.status) && finalStatuses.has(next.status)) return true;
   return next.at >= current.at;

@@ -4,6 +4,7 @@ import { RestError } from '@azure/core-rest-pipeline';
 import type { TableClient } from '@azure/data-tables';
 import type { Diagnosis } from '../diagnosis/diagnosis.js';
 import type { CallerTag } from '../auth/caller-scope.js';
+import type { OutcomeEvent, OutcomeSink } from './outcome-events.js';
 import type { AttemptRecord } from './queue-message.js';
 
 export type MessageStatus = 'queued' | 'sending' | 'sent' | 'failed';
@@ -79,7 +80,11 @@ export interface ClaimOptions {
  * record that says `sent` stops every later delivery.
  */
 export class StatusStore {
-  constructor(private readonly table: TableClient) {}
+  /** `outcomes`: where each final outcome also goes (EXOSEND_OUTCOMES_QUEUE), when the runtime gives one. */
+  constructor(
+    private readonly table: TableClient,
+    private readonly outcomes?: OutcomeSink,
+  ) {}
 
   async get(id: string): Promise<MessageRecord | undefined> {
     const entity = await this.read(id);
@@ -153,7 +158,9 @@ export class StatusStore {
   }
 
   async markSent(record: MessageRecord, messageId: string, details: { mailbox?: string; response?: string; transport?: 'smtp' | 'graph' } = {}): Promise<void> {
-    await this.write(record, { status: 'sent', messageId, diagnosis: '', reason: '', retryable: false, sentAt: new Date().toISOString(), ...details });
+    const sentAt = new Date().toISOString();
+    await this.write(record, { status: 'sent', messageId, diagnosis: '', reason: '', retryable: false, sentAt, ...details });
+    await this.announce({ kind: 'message', id: record.id, status: 'sent', messageId, at: sentAt });
   }
 
   async markRetrying(record: MessageRecord, history: AttemptRecord[], diagnosis?: Diagnosis): Promise<void> {
@@ -180,6 +187,14 @@ export class StatusStore {
       }),
       'Replace',
     );
+    // a retryable failure may still be sent under the same key: not final yet
+    const code = failure.diagnosis?.code ?? /^[A-Z_]+/.exec(failure.reason ?? '')?.[0];
+    if (!failure.retryable) await this.announce({ kind: 'message', id, status: 'failed', ...(code && { code }), at: new Date().toISOString() });
+  }
+
+  /** The outcomes queue is for producers' convenience: a failure to write it never fails a send or a record. */
+  private async announce(event: OutcomeEvent): Promise<void> {
+    await this.outcomes?.publish([event]).catch((error: unknown) => console.warn(JSON.stringify({ event: 'exosend.outcome-unpublished', id: event.id, error: (error as Error).name })));
   }
 
   private async write(record: MessageRecord, changes: Partial<Entity>): Promise<void> {

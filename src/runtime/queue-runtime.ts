@@ -1,4 +1,5 @@
 import { ConfigError } from '../config/config-error.js';
+import { loadDeliverySettings } from '../config/delivery-settings.js';
 import { storageRequired } from '../config/storage-connection.js';
 import { getRuntime, type Runtime } from './runtime.js';
 import type { QueueDeps } from '../pipeline/process-queue-message.js';
@@ -19,10 +20,12 @@ export function getQueueRuntime(): Promise<QueueDeps> {
   if (!connection) {
     return Promise.reject(new ConfigError([{ variable: 'AzureWebJobsStorage', message: storageRequired('the queue, /api/enqueue and /api/messages') }]));
   }
-  const modules = [import('../storage/storage.js'), import('../queue/status-store.js'), import('../queue/delivery-store.js'), import('../queue/suppression-list.js')] as const;
-  const deps = Promise.all(modules).then(([{ connectStorage }, { StatusStore }, { DeliveryStore }, { SuppressionList }]) => {
+  const modules = [import('../storage/storage.js'), import('../queue/status-store.js'), import('../queue/delivery-store.js'), import('../queue/suppression-list.js'), import('../queue/outcome-events.js')] as const;
+  const deps = Promise.all(modules).then(([{ connectStorage }, { StatusStore }, { DeliveryStore }, { SuppressionList }, { OutcomeQueue }]) => {
     const storage = connectStorage(connection, config.queue);
-    const stores = { store: new StatusStore(storage.records), deliveries: new DeliveryStore(storage.deliveries), suppressions: new SuppressionList(storage.suppressions) };
+    // every final outcome also on EXOSEND_OUTCOMES_QUEUE (src/queue/outcome-events.ts)
+    const outcomes = new OutcomeQueue(storage.queue(loadDeliverySettings().outcomesQueue));
+    const stores = { store: new StatusStore(storage.records, outcomes), deliveries: new DeliveryStore(storage.deliveries), suppressions: new SuppressionList(storage.suppressions) };
     return { config, sender, storage, ...stores };
   });
   current = { runtime, deps };

@@ -9,6 +9,8 @@ export const recordsTable = 'exosendmessages';
 export const deliveriesTable = 'exosenddeliveries';
 /** Recipients that hard-bounced, for every instance (src/queue/suppression-list.ts). */
 export const suppressionsTable = 'exosendsuppressions';
+/** Where each mailbox's Inbox reader is: its Graph deltaLink, its lease and its last result (src/storage/inbox-cursor-store.ts). */
+export const inboxCursorsTable = 'exosendinboxcursors';
 export const requestsContainer = 'exosend-requests';
 
 /** The storage exosend's queue path uses: intake and poison queues, status records, claim-checked requests. */
@@ -18,13 +20,16 @@ export interface QueueStorage {
   records: TableClient;
   deliveries: TableClient;
   suppressions: TableClient;
+  inboxCursors: TableClient;
   requests: ContainerClient;
+  /** Any other queue of the same account (the outcomes queue). */
+  queue(name: string): QueueClient;
   /** Creates what is missing, once per process. */
   ready(): Promise<void>;
 }
 
 /** The clients for one storage connection: a connection string (Azurite, local), or the host's identity settings. */
-function clientsFor(connection: StorageConnection): { queues: QueueServiceClient; records: TableClient; deliveries: TableClient; suppressions: TableClient; blobs: BlobServiceClient } {
+function clientsFor(connection: StorageConnection): { queues: QueueServiceClient; records: TableClient; deliveries: TableClient; suppressions: TableClient; inboxCursors: TableClient; blobs: BlobServiceClient } {
   if (connection.kind === 'connectionString') {
     const { connectionString } = connection;
     // the emulator speaks plain HTTP; the tables client refuses that unless told
@@ -34,6 +39,7 @@ function clientsFor(connection: StorageConnection): { queues: QueueServiceClient
       records: TableClient.fromConnectionString(connectionString, recordsTable, { allowInsecureConnection }),
       deliveries: TableClient.fromConnectionString(connectionString, deliveriesTable, { allowInsecureConnection }),
       suppressions: TableClient.fromConnectionString(connectionString, suppressionsTable, { allowInsecureConnection }),
+      inboxCursors: TableClient.fromConnectionString(connectionString, inboxCursorsTable, { allowInsecureConnection }),
       blobs: BlobServiceClient.fromConnectionString(connectionString),
     };
   }
@@ -44,6 +50,7 @@ function clientsFor(connection: StorageConnection): { queues: QueueServiceClient
     records: new TableClient(connection.serviceUris.table, recordsTable, credential),
     deliveries: new TableClient(connection.serviceUris.table, deliveriesTable, credential),
     suppressions: new TableClient(connection.serviceUris.table, suppressionsTable, credential),
+    inboxCursors: new TableClient(connection.serviceUris.table, inboxCursorsTable, credential),
     blobs: new BlobServiceClient(connection.serviceUris.blob, credential),
   };
 }
@@ -51,14 +58,16 @@ function clientsFor(connection: StorageConnection): { queues: QueueServiceClient
 
 /** A bare string is a connection string (Azurite, tests). */
 export function connectStorage(connection: StorageConnection | string, queueName: string): QueueStorage {
-  const { queues, records, deliveries, suppressions, blobs } = clientsFor(typeof connection === 'string' ? { kind: 'connectionString', connectionString: connection } : connection);
+  const { queues, records, deliveries, suppressions, inboxCursors, blobs } = clientsFor(typeof connection === 'string' ? { kind: 'connectionString', connectionString: connection } : connection);
   const storage: Omit<QueueStorage, 'ready'> = {
     intake: queues.getQueueClient(queueName),
     poison: queues.getQueueClient(`${queueName}-poison`),
     records,
     deliveries,
     suppressions,
+    inboxCursors,
     requests: blobs.getContainerClient(requestsContainer),
+    queue: (name) => queues.getQueueClient(name),
   };
   let created: Promise<void> | undefined;
   const ready = () => {

@@ -24,6 +24,8 @@ export interface GraphResponse {
   headers: Headers;
   /** Parsed JSON when Graph sent JSON, else undefined. */
   json: unknown;
+  /** The body as sent (a message's MIME from `$value`). */
+  body: Buffer;
 }
 
 /**
@@ -117,7 +119,8 @@ export class GraphClient {
     } catch (error) {
       throw noAnswer(error);
     }
-    const text = await response.text().catch(() => '');
+    const body = Buffer.from(await response.arrayBuffer().catch(() => new ArrayBuffer(0)));
+    const text = body.toString('utf8');
     let json: unknown;
     if (/json/i.test(response.headers.get('content-type') ?? '') && text) {
       try {
@@ -126,7 +129,7 @@ export class GraphClient {
         json = undefined;
       }
     }
-    return { status: response.status, headers: response.headers, json };
+    return { status: response.status, headers: response.headers, json, body };
   }
 }
 
