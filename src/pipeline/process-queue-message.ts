@@ -16,7 +16,7 @@ import { decodeQueueMessage, type AttemptRecord, type Envelope } from '../queue/
 import type { DeliveryStore } from '../queue/delivery-store.js';
 import { dropSuppressed } from '../queue/drop-suppressed.js';
 import type { Suppression, SuppressionList } from '../queue/suppression-list.js';
-import { retryDelaySeconds } from './retry-delay.js';
+import { nextRetryInMs, queueRetryPolicy, recordWriteRetryPolicy, withRetries } from './retry.js';
 import type { MessageRecord, StatusStore } from '../queue/status-store.js';
 import type { QueueStorage } from '../storage/storage.js';
 
@@ -107,19 +107,13 @@ export async function processQueueMessage(body: unknown, queueMessageId: string,
   } catch (error) {
     if (error instanceof RequestRejected) return deadLetter(deps, envelope, attempts, { code: error.code, reason: error.message, details: error.details });
     if (error instanceof BudgetExhausted) return defer(deps, envelope, claim.record, error);
-    if (!(error instanceof DeliveryFailed)) return tryAgainLater(deps, envelope, claim.record, { code: 'UNEXPECTED_ERROR', reason: reasonOf(error) });
-    const { diagnosis } = error;
-    if (!diagnosis.retryable) {
-      const history = [...envelope.history, { at: new Date().toISOString(), code: diagnosis.code }];
-      return deadLetter(deps, { ...envelope, history }, attempts, { code: diagnosis.code, diagnosis });
-    }
-    return tryAgainLater(deps, envelope, claim.record, { code: diagnosis.code, diagnosis });
+    return tryAgainLater(deps, envelope, claim.record, error);
   }
   // Sent: from here on, nothing may lead to a second send. A Table hiccup is retried in place; if
   // storage stays down the error goes to the host, and the claim's lease holds off a resend.
-  await withTries(() => deps.store.markSent(claim.record, sent.messageId, { mailbox: sent.mailbox, response: sent.response }));
+  await withRetries(() => deps.store.markSent(claim.record, sent.messageId, { mailbox: sent.mailbox, response: sent.response }), recordWriteRetryPolicy);
   // the message is out: a recipient list that cannot be written costs its tracking, never a resend
-  await withTries(async () => deps.deliveries?.recordSent(envelope.id, sent.messageId, { ...sent, suppressed })).catch(() => undefined);
+  await withRetries(async () => deps.deliveries?.recordSent(envelope.id, sent.messageId, { ...sent, suppressed }), recordWriteRetryPolicy).catch(() => undefined);
   if (envelope.blob) await deps.storage.requests.deleteBlob(envelope.blob).catch(() => undefined);
   return { kind: 'sent', id: envelope.id, messageId: sent.messageId, attempts };
 }
@@ -159,11 +153,13 @@ async function defer(deps: QueueDeps, envelope: Envelope, record: MessageRecord,
   return { kind: 'deferred', id: envelope.id, code: budgetDiagnosis(error).code, mailbox: error.mailbox, delaySeconds };
 }
 
-/** A delayed copy of the message, or the poison queue when the tries are used up. */
-async function tryAgainLater(deps: QueueDeps, envelope: Envelope, record: MessageRecord, failure: Failure): Promise<QueueOutcome> {
+/** A delayed copy of the message, or the poison queue when the queue's retry policy gives up (a permanent failure, the tries used up). */
+async function tryAgainLater(deps: QueueDeps, envelope: Envelope, record: MessageRecord, error: unknown): Promise<QueueOutcome> {
+  const failure: Failure = error instanceof DeliveryFailed ? { code: error.diagnosis.code, diagnosis: error.diagnosis } : { code: 'UNEXPECTED_ERROR', reason: reasonOf(error) };
   const history = [...envelope.history, { at: new Date().toISOString(), code: failure.code }];
-  if (record.attempts >= deps.config.queueMaxAttempts) return deadLetter(deps, { ...envelope, history }, record.attempts, failure);
-  const delaySeconds = retryDelaySeconds(record.attempts, deps.config.queueRetryBaseSeconds, failure.diagnosis?.retryAfterSeconds);
+  const delayInMs = nextRetryInMs(queueRetryPolicy(deps.config), record.attempts, error);
+  if (delayInMs === undefined) return deadLetter(deps, { ...envelope, history }, record.attempts, failure);
+  const delaySeconds = delayInMs / 1000;
   await putEnvelope(deps.storage, { ...envelope, history }, delaySeconds);
   await deps.store.markRetrying(record, history, failure.diagnosis);
   return { kind: 'retry', id: envelope.id, code: failure.code, attempts: record.attempts, delaySeconds };
@@ -189,17 +185,6 @@ async function readRequest(storage: QueueStorage, envelope: Envelope): Promise<u
   } catch (error) {
     if ((error as { statusCode?: unknown }).statusCode !== 404) throw error;
     throw new RequestRejected('INVALID_REQUEST', `The request's claim-check blob ${envelope.blob} is missing.`);
-  }
-}
-
-async function withTries<T>(work: () => Promise<T>, tries = 3): Promise<T> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await work();
-    } catch (error) {
-      if (attempt >= tries) throw error;
-      await new Promise((resolve) => setTimeout(resolve, 200 * attempt));
-    }
   }
 }
 
