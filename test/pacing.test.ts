@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { retryDelaySeconds } from '../src/pipeline/retry-delay.js';
+import { DeliveryFailed } from '../src/diagnosis/failures.js';
+import { nextRetryInMs, queueRetryPolicy } from '../src/pipeline/retry.js';
 import { LocalBudget } from '../src/budget/local-budget.js';
 
 /** The in-process budget as a pacer: a minute of `limit` sends over `windowInMs`, nothing else limited. */
@@ -82,6 +83,14 @@ describe('a closed budget', () => {
     assert.ok(Date.now() - started < 1000);
   });
 });
+
+/** Seconds before try `attempts + 1` under the queue's policy (base in seconds), after a transient failure that asked for `askedSeconds`. */
+function retryDelaySeconds(attempts: number, baseSeconds: number, askedSeconds?: number): number | undefined {
+  const policy = queueRetryPolicy({ queueMaxAttempts: Infinity, queueRetryBaseSeconds: baseSeconds });
+  const failure = new DeliveryFailed({ code: 'TEMPORARY_FAILURE', stage: 'send', cause: '', fix: '', retryable: true, ...(askedSeconds !== undefined && { retryAfterSeconds: askedSeconds }) });
+  const delayInMs = nextRetryInMs(policy, attempts, failure);
+  return delayInMs === undefined ? undefined : delayInMs / 1000;
+}
 
 describe('queue retry delays', () => {
   it('when tries fail, then the delay doubles from the base and stops at an hour', () => {

@@ -156,7 +156,8 @@ describe('send events', () => {
     assert.equal(retry?.measurements.attempts, 1);
     assert.equal(events('exosend.sent').length, 1);
     const line = h.logs.map((l) => JSON.parse(l)).find((l) => l.event === 'exosend.retry');
-    assert.deepEqual(line, { event: 'exosend.retry', id: reply.body.id, code: 'TEMPORARY_FAILURE', attempt: 2 });
+    // every log line names its caller (issue 22): here the function-key callers' default policy
+    assert.deepEqual(line, { event: 'exosend.retry', caller: 'function-key', callerName: 'function key', id: reply.body.id, code: 'TEMPORARY_FAILURE', attempt: 2 });
     assertNothingSecret();
   });
 });

@@ -1,59 +1,34 @@
 import type { ExosendConfig } from '../config/load-config.js';
-import { redactSecrets } from '../diagnosis/redact-secrets.js';
-import type { Diagnosis } from '../diagnosis/diagnosis.js';
 import { jsonTextProblem } from '../mail/json-limits.js';
 import { idempotencyKeyPattern, type MailRequest } from '../mail/mail-request.js';
 import { parseMailRequest } from '../mail/parse-request.js';
 import { requestDigest } from '../mail/request-digest.js';
-import { BudgetExhausted } from '../budget/budget.js';
-import { budgetDiagnosis } from '../budget/budget-diagnosis.js';
-import { RequestRejected, type FieldProblem } from '../mail/request-rejected.js';
-import { DeliveryFailed } from '../diagnosis/failures.js';
-import type { MailSender } from './mail-sender.js';
-import { deadLetterText, type DeadLetter } from '../queue/dead-letter.js';
-import { loadRequest, putEnvelope } from '../queue/enqueue.js';
-import { decodeQueueMessage, type AttemptRecord, type Envelope } from '../queue/queue-message.js';
-import type { DeliveryStore } from '../queue/delivery-store.js';
+import { RequestRejected } from '../mail/request-rejected.js';
+import { loadRequest } from '../queue/enqueue.js';
+import { decodeQueueMessage, type Envelope } from '../queue/queue-message.js';
 import { dropSuppressed } from '../queue/drop-suppressed.js';
-import type { Suppression, SuppressionList } from '../queue/suppression-list.js';
-import { retryDelaySeconds } from './retry-delay.js';
-import type { MessageRecord, StatusStore } from '../queue/status-store.js';
+import type { Suppression } from '../queue/suppression-list.js';
 import type { QueueStorage } from '../storage/storage.js';
+import type { SendResult } from './mail-sender.js';
+import { deadLetter, failedSend, inFlightElsewhere, keyReused, originalText, reasonOf, refused, sent, type QueueDeps, type QueueOutcome } from './queue-outcomes.js';
+
+export type { QueueDeps, QueueOutcome } from './queue-outcomes.js';
 
 /**
  * How long a delivery waits for the mailbox's budget before the message goes back on the queue with
  * a delay: a sixth of the minute (10 s), short next to the host's visibility and timeout; never
  * under 2 s, since a queue's delays come in whole seconds.
  */
-const budgetWaitInMs = (config: QueueDeps['config']) => Math.max(2000, config.rateWindowInMs / 6);
+const budgetWaitInMs = (config: Pick<ExosendConfig, 'rateWindowInMs'>) => Math.max(2000, config.rateWindowInMs / 6);
 
 /**
  * How long a delivery holds its record: as long as the budget lets a send last (five session
  * leases, 5 minutes), longer than the budget wait and SMTP timeouts can keep one send.
  */
-const claimLeaseInMs = (config: QueueDeps['config']) => 5 * config.leaseTtlInMs;
+const claimLeaseInMs = (config: Pick<ExosendConfig, 'leaseTtlInMs'>) => 5 * config.leaseTtlInMs;
 
 /** host.json's `extensions.queues.maxDequeueCount`: the try after which the host poisons a message itself. */
 export const hostMaxDequeueCount = 5;
-
-export interface QueueDeps {
-  config: Pick<ExosendConfig, 'allowedSenders' | 'mailbox' | 'queueMaxAttempts' | 'queueRetryBaseSeconds' | 'rateWindowInMs' | 'leaseTtlInMs'>;
-  sender: Pick<MailSender, 'send'>;
-  storage: QueueStorage;
-  store: StatusStore;
-  /** Each sent message's recipients, for delivery reports to update; absent, none are recorded. */
-  deliveries?: DeliveryStore;
-  /** Recipients that hard-bounced before: left out of every send. */
-  suppressions?: SuppressionList;
-}
-
-export type QueueOutcome =
-  | { kind: 'sent'; id: string; messageId: string; attempts: number }
-  | { kind: 'duplicate'; id: string; status: string }
-  | { kind: 'in-flight'; id: string; retryInSeconds: number }
-  | { kind: 'retry'; id: string; code: string; attempts: number; delaySeconds: number }
-  | { kind: 'deferred'; id: string; code: string; mailbox: string; delaySeconds: number }
-  | { kind: 'dead-lettered'; id: string; code: string; attempts: number };
 
 /**
  * One delivery of a queue message: exactly one outcome per request, whatever the queue repeats.
@@ -61,6 +36,7 @@ export type QueueOutcome =
  * later, by a delayed copy of the message; a permanent one goes to the poison queue at once; an
  * unexpected error counts as a try, so that no failure can loop for ever. Only an error that keeps
  * exosend from storing the outcome (storage down) is thrown, for the host to retry the delivery.
+ * The flow is here: decode, read and check, claim, send; each way it ends is in queue-outcomes.ts.
  */
 export async function processQueueMessage(body: unknown, queueMessageId: string, deps: QueueDeps): Promise<QueueOutcome> {
   await deps.storage.ready();
@@ -72,56 +48,23 @@ export async function processQueueMessage(body: unknown, queueMessageId: string,
     decoded.kind === 'envelope' ? decoded.envelope : { exosend: 1, id: idOf(decoded.json, queueMessageId), history: [], request: decoded.json };
 
   // checked before the claim, so that its digest can tell a repeat from other content under the same id
-  let raw: unknown;
-  let request: MailRequest | undefined;
-  let rejection: RequestRejected | undefined;
-  try {
-    raw = await readRequest(deps.storage, envelope);
-    request = parseMailRequest(raw, deps.config);
-  } catch (error) {
-    if (!(error instanceof RequestRejected)) throw error;
-    rejection = error;
-  }
-
-  const claim = await deps.store.claim(envelope.id, claimLeaseInMs(deps.config), raw === undefined ? undefined : requestDigest(request ?? parsedOrText(raw)), { caller: envelope.caller });
-  if (claim.outcome === 'conflict') {
-    const reason = `The id "${envelope.id}" already names a request with other content (${claim.record.status}); this one was not sent. Use a new idempotencyKey for a new request.`;
-    return deadLetter(deps, envelope, 1, { code: 'IDEMPOTENCY_KEY_REUSED', reason }, { keepRecord: true });
-  }
+  const { digest, request, rejection } = await readAndCheck(deps, envelope);
+  const claim = await deps.store.claim(envelope.id, claimLeaseInMs(deps.config), digest, { caller: envelope.caller });
+  if (claim.outcome === 'conflict') return keyReused(deps, envelope, claim.record);
   if (claim.outcome === 'finished') return { kind: 'duplicate', id: envelope.id, status: claim.record.status };
-  if (claim.outcome === 'in-flight') {
-    // another delivery is sending it: look again once its lease is over, in case that worker died
-    const retryInSeconds = Math.ceil(claim.retryInMs / 1000) + 1;
-    await putEnvelope(deps.storage, envelope, retryInSeconds);
-    return { kind: 'in-flight', id: envelope.id, retryInSeconds };
-  }
-  const { attempts } = claim.record;
-  if (rejection) return deadLetter(deps, envelope, attempts, { code: rejection.code, reason: rejection.message, details: rejection.details });
+  if (claim.outcome === 'in-flight') return inFlightElsewhere(deps, envelope, claim.retryInMs);
+  if (rejection) return refused(deps, envelope, claim.record.attempts, rejection);
 
-  let sent;
-  let suppressed: Suppression[] = [];
+  let result: SendResult;
+  let suppressed: Suppression[];
   try {
     const kept = await dropSuppressed(deps.suppressions, request!);
     suppressed = kept.suppressed;
-    sent = await deps.sender.send(kept.request, envelope.id, { waitUpToMs: budgetWaitInMs(deps.config) });
+    result = await deps.sender.send(kept.request, envelope.id, { waitUpToMs: budgetWaitInMs(deps.config) });
   } catch (error) {
-    if (error instanceof RequestRejected) return deadLetter(deps, envelope, attempts, { code: error.code, reason: error.message, details: error.details });
-    if (error instanceof BudgetExhausted) return defer(deps, envelope, claim.record, error);
-    if (!(error instanceof DeliveryFailed)) return tryAgainLater(deps, envelope, claim.record, { code: 'UNEXPECTED_ERROR', reason: reasonOf(error) });
-    const { diagnosis } = error;
-    if (!diagnosis.retryable) {
-      const history = [...envelope.history, { at: new Date().toISOString(), code: diagnosis.code }];
-      return deadLetter(deps, { ...envelope, history }, attempts, { code: diagnosis.code, diagnosis });
-    }
-    return tryAgainLater(deps, envelope, claim.record, { code: diagnosis.code, diagnosis });
+    return failedSend(deps, envelope, claim.record, error);
   }
-  // Sent: from here on, nothing may lead to a second send. A Table hiccup is retried in place; if
-  // storage stays down the error goes to the host, and the claim's lease holds off a resend.
-  await withTries(() => deps.store.markSent(claim.record, sent.messageId, { mailbox: sent.mailbox, response: sent.response }));
-  // the message is out: a recipient list that cannot be written costs its tracking, never a resend
-  await withTries(async () => deps.deliveries?.recordSent(envelope.id, sent.messageId, { ...sent, suppressed })).catch(() => undefined);
-  if (envelope.blob) await deps.storage.requests.deleteBlob(envelope.blob).catch(() => undefined);
-  return { kind: 'sent', id: envelope.id, messageId: sent.messageId, attempts };
+  return sent(deps, envelope, claim.record, result, suppressed);
 }
 
 /**
@@ -147,26 +90,19 @@ export async function deadLetterUnprocessable(body: unknown, queueMessageId: str
   return deadLetter(deps, { id, history: record?.history ?? [], ...kept }, record?.attempts ?? 1, { code: 'UNEXPECTED_ERROR', reason: lastError, original: originalText(body) });
 }
 
-/**
- * The mailbox's budget is spent for longer than a delivery waits: a delayed copy comes back when it
- * has room, spread so that the waiting messages do not all come back at once. Not a try, never a
- * dead letter.
- */
-async function defer(deps: QueueDeps, envelope: Envelope, record: MessageRecord, error: BudgetExhausted): Promise<QueueOutcome> {
-  const delaySeconds = error.retryAfterSeconds + Math.floor(Math.random() * error.spreadSeconds);
-  await putEnvelope(deps.storage, envelope, delaySeconds);
-  await deps.store.markDeferred(record);
-  return { kind: 'deferred', id: envelope.id, code: budgetDiagnosis(error).code, mailbox: error.mailbox, delaySeconds };
-}
-
-/** A delayed copy of the message, or the poison queue when the tries are used up. */
-async function tryAgainLater(deps: QueueDeps, envelope: Envelope, record: MessageRecord, failure: Failure): Promise<QueueOutcome> {
-  const history = [...envelope.history, { at: new Date().toISOString(), code: failure.code }];
-  if (record.attempts >= deps.config.queueMaxAttempts) return deadLetter(deps, { ...envelope, history }, record.attempts, failure);
-  const delaySeconds = retryDelaySeconds(record.attempts, deps.config.queueRetryBaseSeconds, failure.diagnosis?.retryAfterSeconds);
-  await putEnvelope(deps.storage, { ...envelope, history }, delaySeconds);
-  await deps.store.markRetrying(record, history, failure.diagnosis);
-  return { kind: 'retry', id: envelope.id, code: failure.code, attempts: record.attempts, delaySeconds };
+/** The request, read and parsed, or why it cannot be sent; and the digest its claim is taken with (none when it could not be read). */
+async function readAndCheck(deps: QueueDeps, envelope: Envelope): Promise<{ digest: string | undefined; request?: MailRequest; rejection?: RequestRejected }> {
+  let raw: unknown;
+  let request: MailRequest | undefined;
+  let rejection: RequestRejected | undefined;
+  try {
+    raw = await readRequest(deps.storage, envelope);
+    request = parseMailRequest(raw, deps.config);
+  } catch (error) {
+    if (!(error instanceof RequestRejected)) throw error;
+    rejection = error;
+  }
+  return { digest: raw === undefined ? undefined : requestDigest(request ?? parsedOrText(raw)), ...(request && { request }), ...(rejection && { rejection }) };
 }
 
 /**
@@ -189,62 +125,6 @@ async function readRequest(storage: QueueStorage, envelope: Envelope): Promise<u
   } catch (error) {
     if ((error as { statusCode?: unknown }).statusCode !== 404) throw error;
     throw new RequestRejected('INVALID_REQUEST', `The request's claim-check blob ${envelope.blob} is missing.`);
-  }
-}
-
-async function withTries<T>(work: () => Promise<T>, tries = 3): Promise<T> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await work();
-    } catch (error) {
-      if (attempt >= tries) throw error;
-      await new Promise((resolve) => setTimeout(resolve, 200 * attempt));
-    }
-  }
-}
-
-/** An unexpected error, as a dead letter may show it: its message, never anything that looks like a secret. */
-const reasonOf = (error: unknown) => redactSecrets(error instanceof Error ? `${error.name}: ${error.message}` : String(error)).slice(0, 500);
-
-interface Failure {
-  code: string;
-  diagnosis?: Diagnosis;
-  reason?: string;
-  details?: readonly FieldProblem[];
-  original?: string;
-}
-
-/**
- * The poison queue's letter says which request, why, and every attempt, cut down to fit when it
- * must; the record says failed (unless it belongs to another request: `keepRecord`).
- */
-async function deadLetter(
-  deps: QueueDeps,
-  envelope: Pick<Envelope, 'id' | 'history' | 'request' | 'blob' | 'caller'>,
-  attempts: number,
-  failure: Failure,
-  { keepRecord = false } = {},
-): Promise<QueueOutcome> {
-  const letter: DeadLetter = { id: envelope.id, failedAt: new Date().toISOString(), attempts, ...failure, history: envelope.history, request: envelope.request, blob: envelope.blob, caller: envelope.caller };
-  await deps.storage.poison.sendMessage(await deadLetterText(deps.storage, letter));
-  if (!keepRecord) {
-    await deps.store.markFailed(envelope.id, {
-      attempts,
-      history: envelope.history as AttemptRecord[],
-      caller: envelope.caller,
-      ...(failure.diagnosis ? { diagnosis: failure.diagnosis } : { reason: `${failure.code}: ${failure.reason ?? ''}`.slice(0, 1000) }),
-    });
-  }
-  return { kind: 'dead-lettered', id: envelope.id, code: failure.code, attempts };
-}
-
-/** The start of a message as it arrived, for a letter to show; never throws, however it nests. */
-function originalText(body: unknown): string {
-  if (typeof body === 'string') return body.slice(0, 16_384);
-  try {
-    return (JSON.stringify(body) ?? String(body)).slice(0, 16_384);
-  } catch {
-    return '(a parsed message that cannot be written back as JSON: it nests too deep)';
   }
 }
 

@@ -7,7 +7,7 @@ import { IdempotencyKeyReused, RequestRejected } from '../mail/request-rejected.
 import { DeliveryFailed } from '../diagnosis/failures.js';
 import type { SendResult } from '../pipeline/mail-sender.js';
 import type { DeliveryStore } from '../queue/delivery-store.js';
-import { asDropped, dropSuppressed, type DroppedRecipient } from '../queue/drop-suppressed.js';
+import { asDropped, type DroppedRecipient } from '../queue/drop-suppressed.js';
 import { recipientSuppressedCode, type Suppression, type SuppressionList } from '../queue/suppression-list.js';
 import type { MessageRecord, StatusStore } from '../queue/status-store.js';
 
@@ -35,21 +35,22 @@ export interface RecordedSendDeps {
   waitForFirstInMs: number;
 }
 
+/** The claim on a send's record: the record to send under, or a repeat's answer (the first send's outcome). */
+export type SendClaim = { record: MessageRecord } | { repeat: SendAnswer };
+
 /**
  * /api/send with a record: one id, one message, whichever route it came by. The send claims the
  * id's record with the request's digest before it sends, as a queue delivery does, so that two
  * calls under one key never both send: other content is refused (409), the same content again
- * gets the first outcome (waiting for it while it is under way). A failure the caller may retry
- * (transient, budget spent, an unexpected error: nothing was accepted) leaves the record open to
- * the same request again; a permanent one is repeated as it was.
+ * gets the first outcome (waiting for it while it is under way).
  */
-export async function sendOnce(deps: RecordedSendDeps, request: MailRequest, id: string, send: (request: MailRequest) => Promise<SendResult>, caller?: CallerTag): Promise<SendAnswer> {
+export async function claimSend(deps: RecordedSendDeps, request: MailRequest, id: string, caller?: CallerTag): Promise<SendClaim> {
   const digest = requestDigest(request);
   const deadline = Date.now() + deps.waitForFirstInMs;
   for (;;) {
     const claim = await deps.store.claim(id, deps.claimLeaseInMs, digest, { reclaimRetryable: true, caller });
     if (claim.outcome === 'conflict') throw new IdempotencyKeyReused({ id, status: claim.record.status });
-    if (claim.outcome === 'finished') return repeat(deps, claim.record);
+    if (claim.outcome === 'finished') return { repeat: await repeat(deps, claim.record) };
     if (claim.outcome === 'in-flight') {
       if (Date.now() + 250 > deadline) {
         throw new IdempotencyKeyReused({ id, status: 'sending' }, 'A request with this idempotency key and this content is being sent now; ask GET /api/messages/{id} for its outcome.');
@@ -57,25 +58,25 @@ export async function sendOnce(deps: RecordedSendDeps, request: MailRequest, id:
       await sleep(Math.min(250, claim.retryInMs));
       continue;
     }
-    return sendClaimed(deps, claim.record, request, send);
+    return { record: claim.record };
   }
 }
 
-async function sendClaimed(deps: RecordedSendDeps, record: MessageRecord, request: MailRequest, send: (request: MailRequest) => Promise<SendResult>): Promise<SendAnswer> {
-  let sent: SendResult;
-  let suppressed: Suppression[] = [];
-  try {
-    const kept = await dropSuppressed(deps.suppressions, request);
-    suppressed = kept.suppressed;
-    sent = await send(kept.request);
-  } catch (error) {
-    const retryable = !(error instanceof DeliveryFailed || error instanceof RequestRejected) || (error instanceof DeliveryFailed && error.diagnosis.retryable);
-    const failure = error instanceof DeliveryFailed ? { diagnosis: error.diagnosis } : { reason: reasonOf(error) };
-    await deps.store.markFailed(record.id, { ...failure, attempts: record.attempts, retryable }).catch(() => undefined);
-    throw error;
-  }
-  // Exchange took it: the caller is told so even if storage fails now (the claim's lease holds off
-  // a resend for a while); a record that cannot be written is the lesser harm than a second message.
+/**
+ * A failure the caller may retry (transient, budget spent, an unexpected error: nothing was
+ * accepted) leaves the record open to the same request again; a permanent one is repeated as it was.
+ */
+export async function recordFailure(deps: RecordedSendDeps, record: MessageRecord, error: unknown): Promise<void> {
+  const retryable = !(error instanceof DeliveryFailed || error instanceof RequestRejected) || (error instanceof DeliveryFailed && error.diagnosis.retryable);
+  const failure = error instanceof DeliveryFailed ? { diagnosis: error.diagnosis } : { reason: reasonOf(error) };
+  await deps.store.markFailed(record.id, { ...failure, attempts: record.attempts, retryable }).catch(() => undefined);
+}
+
+/**
+ * Exchange took it: the caller is told so even if storage fails now (the claim's lease holds off
+ * a resend for a while); a record that cannot be written is the lesser harm than a second message.
+ */
+export async function recordSent(deps: RecordedSendDeps, record: MessageRecord, sent: SendResult, suppressed: Suppression[]): Promise<SendAnswer> {
   await deps.store.markSent(record, sent.messageId, { mailbox: sent.mailbox, response: sent.response, transport: sent.transport }).catch(() => undefined);
   await deps.deliveries.recordSent(record.id, sent.messageId, { ...sent, suppressed }).catch(() => undefined);
   return { ...sendAnswer(sent), ...(suppressed.length > 0 && { suppressed: suppressed.map(asDropped) }) };

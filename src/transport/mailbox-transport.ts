@@ -1,13 +1,13 @@
-import { EventEmitter } from 'node:events';
 import nodemailer, { type SMTPPoolSentMessageInfo, type Transporter } from 'nodemailer';
 import type { TokenProvider } from '../auth/token-provider.js';
-import { BudgetExhausted, type ConnectionLease, type MailboxBudget } from '../budget/budget.js';
+import type { MailboxBudget } from '../budget/budget.js';
 import { LocalBudget } from '../budget/local-budget.js';
 import type { ExosendConfig } from '../config/load-config.js';
 import { classifySmtpError } from '../diagnosis/classify.js';
 import type { ComposedMail } from '../mail/mime.js';
 import { DeliveryFailed } from '../diagnosis/failures.js';
 import type { Delivery, MailTransport, SendOptions } from './mail-transport.js';
+import { SessionPool, type Session } from './session-pool.js';
 
 export type { Delivery, SendOptions } from './mail-transport.js';
 
@@ -25,54 +25,23 @@ export type MailboxTransportOptions = Pick<
 
 const defaultWaitInMs = 30_000;
 
-/** One SMTP session: a connection lease from the mailbox's budget, and a nodemailer pool of one connection under it. */
-interface Session {
-  lease: ConnectionLease;
-  transporter: Transporter<SMTPPoolSentMessageInfo>;
-  busy: boolean;
-  openedAt: number;
-  idleTimer?: NodeJS.Timeout;
-}
-
-/**
- * How long a session is kept, at least, when other instances wait for one: long enough that a
- * handover (a new TLS session and AUTH, the closing one's grace) costs little of it, short enough
- * that no instance waits long (the bench's scale-out section: 1 s lost a third of the throughput).
- */
-const turnInMs = 3000;
-/** How long a closed session's lease is kept, for its QUIT and the socket's end to reach Exchange. */
-const closeGraceInMs = 500;
-/** How often an idle session looks for instances waiting for it. */
-const idleCheckInMs = 500;
-
 /**
  * One mailbox's way to Exchange: SMTP sessions (STARTTLS required, TLS 1.2+, verified
- * certificates) that authenticate with XOAUTH2 tokens from the token cache. Each session is
- * opened only under a connection lease from the mailbox's budget, and each message goes out only
- * under a send permit from it, so that every instance together stays within the mailbox's limits.
- *
- * Why a pool of one per lease rather than one nodemailer pool: a pool opens connections on its
- * own, when it likes; a lease must exist before the connection does and end after it.
+ * certificates) that authenticate with XOAUTH2 tokens from the token cache. Each session comes
+ * from the mailbox's session pool (session-pool.ts), under a connection lease from its budget, and
+ * each message goes out only under a send permit from it, so that every instance together stays
+ * within the mailbox's limits. Failures leave here classified (a DeliveryFailed with its diagnosis).
  */
 export class MailboxTransport implements MailTransport {
   readonly kind = 'smtp';
   readonly budget: MailboxBudget;
-  private readonly sessions: Session[] = [];
-  private readonly freed = new EventEmitter();
-  private opening = 0;
-  private closed = false;
+  private readonly pool: SessionPool;
   private lastToken: string | undefined;
-  /** One connection stays free for the health check's own session (see takeLease). */
-  private readonly maxSendSessions: number;
-  private readonly sessionIdleInMs: number;
 
   constructor(
     private readonly options: MailboxTransportOptions,
     private readonly tokens: TokenProvider,
   ) {
-    this.maxSendSessions = Math.max(1, options.maxConnections - 1);
-    this.sessionIdleInMs = options.sessionIdleInMs ?? 30_000;
-    this.freed.setMaxListeners(0);
     this.budget =
       options.budget ??
       new LocalBudget({
@@ -85,11 +54,19 @@ export class MailboxTransport implements MailTransport {
           dayInMs: 24 * 60 * 60 * 1000,
         },
       });
+    this.pool = new SessionPool({
+      mailbox: options.mailbox,
+      budget: this.budget,
+      // one connection stays free for the health check's own session
+      maxSessions: Math.max(1, options.maxConnections - 1),
+      idleInMs: options.sessionIdleInMs ?? 30_000,
+      open: () => this.createTransporter(),
+    });
   }
 
   async send(message: ComposedMail, options: SendOptions = {}): Promise<Delivery> {
     const deadline = Date.now() + (options.waitUpToMs ?? defaultWaitInMs);
-    const session = await this.session(deadline);
+    const session = await this.pool.take(deadline);
     try {
       const permit = await this.budget.takeSend(message.recipients, { waitUpToMs: Math.max(0, deadline - Date.now()) });
       let accepted = true;
@@ -102,7 +79,7 @@ export class MailboxTransport implements MailTransport {
         permit.release(accepted);
       }
     } finally {
-      this.giveBack(session);
+      this.pool.giveBack(session);
     }
   }
 
@@ -117,13 +94,16 @@ export class MailboxTransport implements MailTransport {
    * A send under way on a session fails; a waiting one fails at once.
    */
   async stop({ keepAlive = true } = {}): Promise<void> {
-    this.closed = true;
-    const ending = this.sessions.splice(0).map((session) => this.end(session, keepAlive));
+    const ending = this.pool.stop({ keepAlive });
     this.budget.close();
-    this.freed.emit('freed');
-    await Promise.all(ending);
+    await ending;
   }
 
+  /**
+   * Not a retry of the send story's (src/pipeline/retry.ts): a refused AUTH comes before MAIL FROM,
+   * so Exchange never had the message, and the same try goes on with a new token on the same session
+   * and permit. Whether a failed try is tried again stays the pipeline's decision.
+   */
   private async sendWithFreshToken(session: Session, message: ComposedMail): Promise<Delivery> {
     try {
       return await sendOnce(session, message);
@@ -135,93 +115,6 @@ export class MailboxTransport implements MailTransport {
         throw this.failure(retryError, message);
       });
     }
-  }
-
-  /** An idle session of this process, or a new one under a new lease, or the wait for either. */
-  private async session(deadline: number): Promise<Session> {
-    // when the budget last said a session would be free at the latest (Retry-After, if none comes in time)
-    let roomAt: number | undefined;
-    for (;;) {
-      if (this.closed) throw new Error('The mailbox transport was closed before this send got a session.');
-      for (const lapsed of this.sessions.filter((s) => !s.busy && !s.lease.held())) {
-        // its lease was not renewed in time (storage slow or away): another instance may hold it now
-        this.sessions.splice(this.sessions.indexOf(lapsed), 1);
-        void this.end(lapsed);
-      }
-      const idle = this.sessions.find((s) => !s.busy);
-      if (idle) {
-        idle.busy = true;
-        clearTimeout(idle.idleTimer);
-        return idle;
-      }
-      if (this.sessions.length + this.opening < this.maxSendSessions) {
-        this.opening++;
-        try {
-          // no wait here: a session of this process may come free meanwhile, and it is cheaper
-          const lease = await this.budget.takeConnection('send', { waitUpToMs: 0 });
-          if (this.closed) {
-            await lease.release(); // taken while the instance stopped: no session opens under it
-            continue;
-          }
-          const session: Session = { lease, transporter: this.createTransporter(), busy: true, openedAt: Date.now() };
-          this.sessions.push(session);
-          return session;
-        } catch (error) {
-          if (!(error instanceof BudgetExhausted)) throw error;
-          roomAt = Date.now() + error.retryAfterSeconds * 1000;
-        } finally {
-          this.opening--;
-        }
-      }
-      const now = Date.now();
-      const left = deadline - now;
-      // without word from the budget, the sessions in the way are this process's own: one frees soon
-      if (left <= 0) throw new BudgetExhausted(this.options.mailbox, 'connections', Math.max(1, Math.ceil(((roomAt ?? now) - now) / 1000)));
-      await sleepOrEvent(this.freed, 'freed', Math.min(left, 250));
-    }
-  }
-
-  private giveBack(session: Session): void {
-    session.busy = false;
-    if (!this.sessions.includes(session)) return; // ended by stop() while it sent
-    if (this.closed || (this.budget.othersWaitForConnection() && Date.now() - session.openedAt >= turnInMs)) {
-      // its turn is over: another instance gets the session (this one's callers queue up behind it)
-      this.sessions.splice(this.sessions.indexOf(session), 1);
-      void this.end(session);
-      this.freed.emit('freed');
-      return;
-    }
-    const idleSince = Date.now();
-    // an idle session looks now and then whether another instance waits for it, and ends if so
-    const watch = () => {
-      session.idleTimer = setTimeout(async () => {
-        if (session.busy || !this.sessions.includes(session)) return;
-        const expired = Date.now() - idleSince >= this.sessionIdleInMs;
-        if (!expired) await this.budget.refresh().catch(() => undefined);
-        if (session.busy || !this.sessions.includes(session)) return;
-        if (!expired && !this.budget.othersWaitForConnection()) return watch();
-        this.sessions.splice(this.sessions.indexOf(session), 1);
-        void this.end(session);
-      }, Math.min(idleCheckInMs, this.sessionIdleInMs));
-      session.idleTimer.unref();
-    };
-    watch();
-    this.freed.emit('freed');
-  }
-
-  /**
-   * Closes the connection first, then gives the lease back: Exchange must never see more sessions
-   * than leases. `keepAlive`: the process waits for it (a stopping instance), else it may exit first.
-   */
-  private async end(session: Session, keepAlive = false): Promise<void> {
-    clearTimeout(session.idleTimer);
-    session.transporter.close();
-    // nodemailer's close sends QUIT and lets the socket end: give it time before the lease goes
-    await new Promise((resolve) => {
-      const grace = setTimeout(resolve, closeGraceInMs);
-      if (!keepAlive) grace.unref();
-    });
-    await session.lease.release();
   }
 
   private createTransporter(): Transporter<SMTPPoolSentMessageInfo> {
@@ -295,21 +188,4 @@ function isAuthRefusal(error: unknown): boolean {
 function refusedByExchange(error: unknown): boolean {
   if (error instanceof DeliveryFailed) return error.diagnosis.stage !== 'send' || /^[45]\d\d[ -]/.test(error.diagnosis.smtp ?? '');
   return typeof (error as { responseCode?: unknown } | null)?.responseCode === 'number';
-}
-
-/**
- * Resolves on the event or after `ms`, whichever comes first. A plain listener and timer: an
- * AbortController here made a DOMException (with its stack) on every wake-up, and every waiting
- * send wakes each time a session is given back (about 100 us a message with 8 callers, by profile).
- */
-function sleepOrEvent(emitter: EventEmitter, event: string, ms: number): Promise<void> {
-  return new Promise((resolve) => {
-    const done = () => {
-      clearTimeout(timer);
-      emitter.off(event, done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    emitter.on(event, done);
-  });
 }
