@@ -6,6 +6,8 @@ export interface CallerTag {
   name: string;
   /** Its own recipients a rolling day (the policy's), for the shared budget; absent: the mailbox's day only. */
   dailyQuota?: number;
+  /** Its weight in each mailbox's minute when callers compete (the policy's `--share`); absent: 1. */
+  share?: number;
 }
 
 const scope = new AsyncLocalStorage<CallerTag>();
@@ -15,7 +17,7 @@ const scope = new AsyncLocalStorage<CallerTag>();
  * deep, names that caller, without each step of the send story having to pass it along.
  */
 export function inCallerScope<T>(caller: CallerTag, work: () => T): T {
-  return scope.run({ id: caller.id, name: caller.name, ...(caller.dailyQuota !== undefined && { dailyQuota: caller.dailyQuota }) }, work);
+  return scope.run({ id: caller.id, name: caller.name, ...(caller.dailyQuota !== undefined && { dailyQuota: caller.dailyQuota }), ...(caller.share !== undefined && { share: caller.share }) }, work);
 }
 
 /** The caller the current work is done for, if any. */

@@ -75,7 +75,9 @@ export abstract class LedgerBudget implements MailboxBudget {
     // the caller the send is for (set by the caller check, or the queue trigger), with its own daily quota
     const caller = currentCaller();
     const quota = caller && { caller: caller.id, dailyQuota: caller.dailyQuota };
-    await this.waitFor(options, () => this.transact((ledger, now) => this.pruned(ledger, now, () => rules.takeSend(ledger, now, this.limits, this.timings, id, recipients, quota))));
+    // and its weight in the minute when callers compete for it (fair-share.ts)
+    const share = caller && { caller: caller.id, weight: caller.share ?? 1 };
+    await this.waitFor(options, () => this.transact((ledger, now) => this.pruned(ledger, now, () => rules.takeSend(ledger, now, this.limits, this.timings, id, recipients, quota, share))));
     let released = false;
     return {
       release: (accepted) => {

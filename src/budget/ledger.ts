@@ -1,5 +1,6 @@
 import type { BudgetLimit, BudgetLimits } from './budget.js';
 import { callerQuotaFreesAt, countToCaller, pruneCallers, type CallerQuota } from './caller-quota.js';
+import { callerMinuteUsed, countMinuteToCaller, entryOf, noteWaiting, pruneShares, reservedForOthers, sharesOf, type CallerShare } from './fair-share.js';
 
 /**
  * One mailbox's use of its limits, as one document: every instance reads it and changes it only
@@ -22,6 +23,8 @@ export interface BudgetLedger {
   hours: [number, number][];
   /** Each caller's recipients per 1/24 of the day, for its own daily quota (caller-quota.ts). */
   callers?: Record<string, [number, number][]>;
+  /** Each caller's sends in the window, weight and wait, for its fair share of the minute (fair-share.ts). */
+  minuteByCaller?: Record<string, { weight: number; sends: [number, number][]; waitsUntil?: number }>;
   leases: { id: string; until: number; kind: 'send' | 'check' }[];
   wants?: { id: string; since: number; until: number }[];
 }
@@ -51,6 +54,7 @@ export function prune(ledger: BudgetLedger, now: number, limits: BudgetLimits): 
   ledger.leases = ledger.leases.filter((l) => l.until > now);
   ledger.wants = (ledger.wants ?? []).filter((w) => w.until > now);
   pruneCallers(ledger, now, limits);
+  pruneShares(ledger, now, limits);
 }
 
 export function minuteUsed(ledger: BudgetLedger): number {
@@ -62,17 +66,41 @@ export function dayUsed(ledger: BudgetLedger): number {
 }
 
 /** Takes a send for `recipients` if the minute and the day have room; else says when they may. */
-export function takeSend(ledger: BudgetLedger, now: number, limits: BudgetLimits, timings: LedgerTimings, id: string, recipients: number, quota?: CallerQuota): Verdict {
+export function takeSend(ledger: BudgetLedger, now: number, limits: BudgetLimits, timings: LedgerTimings, id: string, recipients: number, quota?: CallerQuota, share?: CallerShare): Verdict {
   // the caller's own day first: a caller past its quota waits, and leaves the mailbox's day to the others
   const quotaAt = quota && callerQuotaFreesAt(ledger, quota, recipients, now, limits, timings.holdMaxInMs);
   if (quotaAt !== undefined) return { ok: false, limit: 'quota', retryAt: quotaAt };
   const minute = minuteUsed(ledger);
-  if (minute >= limits.ratePerWindow) return { ok: false, limit: 'minute', retryAt: minuteFreesAt(ledger, minute - limits.ratePerWindow + 1, now, limits) };
+  if (minute >= limits.ratePerWindow) {
+    const retryAt = minuteFreesAt(ledger, minute - limits.ratePerWindow + 1, now, limits);
+    if (share) noteWaiting(ledger, share, retryAt, now, limits);
+    return { ok: false, limit: 'minute', retryAt };
+  }
+  const shareAt = share && fairShareFreesAt(ledger, share, minute, now, limits);
+  if (shareAt !== undefined) {
+    noteWaiting(ledger, share!, shareAt, now, limits);
+    return { ok: false, limit: 'minute', retryAt: shareAt };
+  }
   const day = dayUsed(ledger);
   // a message with more recipients than a whole day allows goes alone, and Exchange judges it
   if (day > 0 && day + recipients > limits.recipientsPerDay) return { ok: false, limit: 'day', retryAt: dayFreesAt(ledger, day + recipients - limits.recipientsPerDay, now, limits, timings) };
+  if (share) entryOf(ledger, share);
   ledger.holds.push({ id, until: now + timings.holdMaxInMs, recipients, ...(quota && { caller: quota.caller }) });
   return { ok: true };
+}
+
+/**
+ * When a caller over its share of the minute may take a slot the window still has: once the slots
+ * kept for callers under their share that wait for one are taken, or their wait lapses. A caller
+ * under its share, or with room beyond those kept, goes now (undefined).
+ */
+function fairShareFreesAt(ledger: BudgetLedger, share: CallerShare, minute: number, now: number, limits: BudgetLimits): number | undefined {
+  const shares = sharesOf(ledger, share, now, limits);
+  if (callerMinuteUsed(ledger, share.caller) < shares.get(share.caller)!) return undefined;
+  const reserved = reservedForOthers(ledger, share, shares, now);
+  const free = limits.ratePerWindow - minute;
+  if (free > reserved.slots) return undefined;
+  return Math.min(reserved.until, minuteFreesAt(ledger, reserved.slots - free + 1, now, limits));
 }
 
 /** Ends a hold: a send Exchange may have taken counts from now; a refused one gives its room back. */
@@ -155,6 +183,7 @@ export function releaseLease(ledger: BudgetLedger, id: string): void {
 
 function complete(ledger: BudgetLedger, hold: { recipients: number; caller?: string }, at: number, limits: BudgetLimits): void {
   countToCaller(ledger, hold, at, limits);
+  if (hold.caller) countMinuteToCaller(ledger, hold.caller, roundUp(at, sendGranularity(limits)));
   addTo(ledger.sends, roundUp(at, sendGranularity(limits)), 1);
   const hour = hourOf(limits);
   addTo(ledger.hours, Math.floor(at / hour) * hour, hold.recipients);
@@ -188,6 +217,13 @@ function dayFreesAt(ledger: BudgetLedger, excess: number, now: number, limits: B
   for (const [start, n] of ledger.hours) {
     freed += n;
     if (freed >= excess) return start + hour + limits.dayInMs;
+  }
+  // sends under way leave the day a day after they complete: now at the soonest, and the caller
+  // looks again then (as for the minute). Since a send takes its slot before its session, many can
+  // be under way at once, and their worst case (a hold's whole time) would defer the rest for minutes
+  for (const hold of ledger.holds) {
+    freed += hold.recipients;
+    if (freed >= excess) return now + hour + limits.dayInMs;
   }
   return now + timings.holdMaxInMs + hour + limits.dayInMs;
 }

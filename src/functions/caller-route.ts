@@ -56,7 +56,7 @@ export function withCaller(handler: CallerHandler, authLevel: 'function' | 'anon
       return errorResponse(error, context);
     }
     // every log line and telemetry event of the request names its caller
-    return inCallerScope({ ...caller, dailyQuota: caller.policy.dailyQuota }, async () => asCallerSees(await handler(request, context, caller), caller.policy.operator, context));
+    return inCallerScope({ ...caller, dailyQuota: caller.policy.dailyQuota, share: caller.policy.share }, async () => asCallerSees(await handler(request, context, caller), caller.policy.operator, context));
   };
   Object.defineProperty(checked, checksCaller, { value: true });
   return checked;

@@ -12,9 +12,9 @@ export async function callerOfQueueMessage(body: unknown, policies: () => Pick<C
   const decoded = decodeQueueMessage(body);
   const caller = decoded.kind === 'envelope' ? decoded.envelope.caller : undefined;
   if (!caller || caller.id === keyCallerId) return { id: keyCallerId, name: defaultPolicy.displayName };
-  // its daily quota as its policy says now (cached 30 s), not as it was when the message was queued
+  // its daily quota and share as its policy says now (cached 30 s), not as it was when the message was queued
   const policy = await Promise.resolve()
     .then(async () => (await policies()).get(caller.id))
     .catch(() => undefined);
-  return { ...caller, ...(policy?.dailyQuota !== undefined && { dailyQuota: policy.dailyQuota }) };
+  return { ...caller, ...(policy?.dailyQuota !== undefined && { dailyQuota: policy.dailyQuota }), ...(policy && { share: policy.share }) };
 }

@@ -66,20 +66,24 @@ export class MailboxTransport implements MailTransport {
 
   async send(message: ComposedMail, options: SendOptions = {}): Promise<Delivery> {
     const deadline = Date.now() + (options.waitUpToMs ?? defaultWaitInMs);
-    const session = await this.pool.take(deadline);
+    // the slot in the minute before the session: a caller waiting for its fair share of the minute
+    // (src/budget/fair-share.ts) must not sit on one of the mailbox's few sessions meanwhile, or it
+    // starves the callers the minute is kept for
+    const permit = await this.budget.takeSend(message.recipients, { waitUpToMs: Math.max(0, deadline - Date.now()) });
+    let accepted = false;
     try {
-      const permit = await this.budget.takeSend(message.recipients, { waitUpToMs: Math.max(0, deadline - Date.now()) });
-      let accepted = true;
+      const session = await this.pool.take(deadline);
       try {
+        accepted = true;
         return await this.sendWithFreshToken(session, message);
       } catch (error) {
         accepted = !refusedByExchange(error);
         throw error;
       } finally {
-        permit.release(accepted);
+        this.pool.giveBack(session);
       }
     } finally {
-      this.pool.giveBack(session);
+      permit.release(accepted);
     }
   }
 
