@@ -1,4 +1,5 @@
-import { RestError, type TableClient } from '@azure/data-tables';
+import { RestError } from '@azure/core-rest-pipeline';
+import type { TableClient } from '@azure/data-tables';
 
 /** Where a mailbox's Inbox reader is, shared by every instance. */
 export interface InboxCursor {
