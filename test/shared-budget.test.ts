@@ -216,8 +216,10 @@ describe("a mailbox's budget, shared through storage", () => {
   });
 
   it('when an instance holds sessions, then one write a third of a lease renews them all, and an instance that holds none writes nothing', async () => {
-    // leases of 1.5 s (renewed every 0.5 s) stand for the default 15 s (every 5 s): the count scales
-    const budget = createBudget(loadConfig({ ...process.env, EXOSEND_LEASE_SECONDS: '1.5' }), h.sandbox.app.mailbox);
+    // leases of 1.5 s (renewed every 0.5 s) stand for the default 15 s (every 5 s): the count scales.
+    // The second mailbox's ledger: an earlier test's transport gives its leases back half a second
+    // after it closes, and that write meeting a renewal here cost a second round trip (seen under load)
+    const budget = createBudget(loadConfig({ ...process.env, EXOSEND_LEASE_SECONDS: '1.5' }), h.sandbox.app.secondMailbox);
     try {
       const leases = await Promise.all([budget.takeConnection('send', { waitUpToMs: 0 }), budget.takeConnection('send', { waitUpToMs: 0 })]);
       const [trips, renewals] = [budget.roundTrips, budget.renewals];
@@ -225,7 +227,11 @@ describe("a mailbox's budget, shared through storage", () => {
       const renewed = budget.renewals - renewals;
       console.log(`renewals: ${renewed} writes in 3 s for 2 sessions with 1.5 s leases (${budget.roundTrips - trips} round trips): at the default 15 s, ${(renewed * 3600) / 30} an hour`);
       assert.ok(renewed >= 4 && renewed <= 7, `about one renewal each 0.5 s (${renewed})`);
-      assert.equal(budget.roundTrips - trips, renewed, 'nothing but the renewals, one write each for both sessions');
+      // one write a renewal for both sessions; at most one read besides, when a change with nothing to
+      // store finds its copy of the ledger older than it trusts (table-budget.ts, apply), which a
+      // loaded machine's late timers make happen (seen: 6 round trips for 5 renewals)
+      const extra = budget.roundTrips - trips - renewed;
+      assert.ok(extra >= 0 && extra <= 1, `nothing but the renewals, one write each for both sessions (${extra} more round trips)`);
       assert.ok(leases.every((l) => l.held()));
       await Promise.all(leases.map((l) => l.release()));
       const idle = budget.roundTrips;
