@@ -55,6 +55,6 @@ const stop = async () => {
   await new Promise((resolve) => setTimeout(resolve, 300));
   process.exit(0);
 };
-process.on('SIGTERM', stop);
+process.on('SIGTERM', () => void stop());
 process.on('disconnect', () => process.exit(0));
 process.stdout.write(`${JSON.stringify({ ready: role, port })}\n`);

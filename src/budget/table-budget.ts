@@ -52,7 +52,7 @@ export class TableBudget extends LedgerBudget {
 
   protected transact<T>(change: (ledger: BudgetLedger, now: number) => T): Promise<T> {
     return new Promise<T>((resolve, reject) => {
-      this.queue.push({ change, resolve: resolve as (value: unknown) => void, reject });
+      this.queue.push({ change, resolve, reject });
       // a moment's pause gathers what comes right after: a finished send's release and the next
       // send's take, made a tick apart, go out in one write
       this.writing ??= new Promise((next) => setTimeout(next, gatherInMs))

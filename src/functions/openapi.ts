@@ -22,7 +22,8 @@ let cached: { serverUrl: string; body: string } | undefined;
  * by neither, and any caller can set it: a document fetched through another proxy names the app,
  * which is what `az apim api import` wants as the backend.
  */
-export async function getOpenApiDocument(request: HttpRequest): Promise<HttpResponseInit> {
+// synchronous: a handler may return its answer or a promise of it (FunctionResult, @azure/functions types/index.d.ts)
+export function getOpenApiDocument(request: HttpRequest): HttpResponseInit {
   const serverUrl = `${new URL(request.url).origin}/api`;
   // built once per worker (and per host name it is reached by): zod's conversion is not free
   if (cached?.serverUrl !== serverUrl) cached = { serverUrl, body: JSON.stringify(openApiDocument(serverUrl), null, 2) };

@@ -12,7 +12,7 @@ import { DeliveryFailed } from '../diagnosis/failures.js';
 import type { MailSender } from './mail-sender.js';
 import { deadLetterText, type DeadLetter } from '../queue/dead-letter.js';
 import { loadRequest, putEnvelope } from '../queue/enqueue.js';
-import { decodeQueueMessage, type AttemptRecord, type Envelope } from '../queue/queue-message.js';
+import { decodeQueueMessage, type Envelope } from '../queue/queue-message.js';
 import { retryDelaySeconds } from './retry-delay.js';
 import type { MessageRecord, StatusStore } from '../queue/status-store.js';
 import type { QueueStorage } from '../storage/storage.js';
@@ -217,7 +217,7 @@ async function deadLetter(
   if (!keepRecord) {
     await deps.store.markFailed(envelope.id, {
       attempts,
-      history: envelope.history as AttemptRecord[],
+      history: envelope.history,
       ...(failure.diagnosis ? { diagnosis: failure.diagnosis } : { reason: `${failure.code}: ${failure.reason ?? ''}`.slice(0, 1000) }),
     });
   }

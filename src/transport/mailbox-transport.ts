@@ -180,7 +180,7 @@ export class MailboxTransport {
     const idleSince = Date.now();
     // an idle session looks now and then whether another instance waits for it, and ends if so
     const watch = () => {
-      session.idleTimer = setTimeout(async () => {
+      session.idleTimer = setTimeout(() => void (async () => {
         if (session.busy || !this.sessions.includes(session)) return;
         const expired = Date.now() - idleSince >= this.sessionIdleInMs;
         if (!expired) await this.budget.refresh().catch(() => undefined);
@@ -188,7 +188,7 @@ export class MailboxTransport {
         if (!expired && !this.budget.othersWaitForConnection()) return watch();
         this.sessions.splice(this.sessions.indexOf(session), 1);
         this.end(session);
-      }, Math.min(idleCheckInMs, this.sessionIdleInMs));
+      })(), Math.min(idleCheckInMs, this.sessionIdleInMs));
       session.idleTimer.unref();
     };
     watch();
