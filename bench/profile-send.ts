@@ -26,8 +26,8 @@ const session = new Session();
 session.connect();
 try {
   standIns.restartApp();
-  const senders: Sender<any>[] = [await floorSender(standIns.info), exosendSender()];
-  const run = async (sender: Sender<any>): Promise<Batch> => {
+  const senders: Sender<unknown>[] = [await floorSender(standIns.info), exosendSender()];
+  const run = async (sender: Sender<unknown>): Promise<Batch> => {
     await standIns.reset();
     const batch = await drive(count, concurrency, (i) => sender.prepare(i), (p) => sender.send(p));
     if (batch.failures > 0) throw new Error(`${sender.name}: ${batch.failures} failed, first: ${batch.firstError}`);

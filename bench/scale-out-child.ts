@@ -36,7 +36,10 @@ await Promise.all(
         report.sent++;
       } catch (error) {
         if (error instanceof BudgetExhausted) report.exhausted++;
-        else report.errors++, (report.firstError ??= String(error));
+        else {
+          report.errors++;
+          report.firstError ??= String(error);
+        }
       }
     }
   }),

@@ -38,8 +38,9 @@ export async function launchStandIns(): Promise<StandIns> {
     for (const call of pending.values()) call.reject(new Error(`the stand-ins' process exited (${code})`));
     pending.clear();
   });
-  const call = (operation: StandInRequest['operation'], ...args: unknown[]) =>
-    new Promise<any>((resolve, reject) => {
+  // T is what the stand-ins' operation returns (StandInOperations); the IPC channel carries it as it is
+  const call = <T>(operation: StandInRequest['operation'], ...args: unknown[]) =>
+    new Promise<T>((resolve, reject) => {
       const id = nextId++;
       pending.set(id, { resolve, reject });
       child.send({ id, operation, args } satisfies StandInRequest);

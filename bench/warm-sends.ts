@@ -34,7 +34,8 @@ const variants: Variant[] = ['floor', 'exosend', 'baseline'];
  */
 export async function measureWarmSends(standIns: StandIns, options: BenchOptions['warm']): Promise<WarmSends> {
   standIns.restartApp();
-  const senders: Record<Variant, Sender<any>> = {
+  // each variant prepares its own kind of message and sends only what it prepared itself
+  const senders: Record<Variant, Sender<unknown>> = {
     floor: await floorSender(standIns.info),
     exosend: exosendSender(),
     baseline: baselineSender(standIns.info),

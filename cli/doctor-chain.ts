@@ -161,7 +161,7 @@ const ownedByCredential: ReadonlySet<DiagnosisCode> = new Set([
 /** A secret typed in by the admin: nothing to read, nothing to refresh, no expiry known. */
 function fixedSecret(value: string): SecretSeam {
   const secret: ClientSecret = { value, expiresOn: undefined };
-  return { get: async () => secret, refresh: async () => secret };
+  return { get: () => Promise.resolve(secret), refresh: () => Promise.resolve(secret) };
 }
 
 function claimsOf({ claims, expiresOnTimestamp }: NonNullable<ProbeReport['token']>): DoctorClaims {

@@ -33,7 +33,7 @@ export function azureYamlServices(text: string): Map<string, AzdService> {
       current = undefined;
     } else if (inServices && indent === 2 && key && value === undefined) {
       current = {};
-      services.set(key, current as AzdService);
+      services.set(key, current);
     } else if (inServices && indent === 4 && current && key && value !== undefined) {
       if (/^[[{|>&*!]/.test(value)) throw new Error(`azure.yaml: services.*.${key} is not a plain scalar: ${value}`);
       const unquoted = /^(['"])(.*)\1$/.exec(value)?.[2];

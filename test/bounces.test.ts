@@ -91,10 +91,10 @@ describe('bounces read back: per-recipient delivery and suppression', () => {
     listener = q.startListener();
     const [sent, refused] = await q.waitUntilFinished([id, alone]);
     assert.equal(sent?.status, 'sent');
-    assert.deepEqual(h.sandbox.exchange.messages.filter((m) => m.messageId === sent!.messageId).map((m) => m.envelope.rcptTo), [['ada@fabrikam.example']]);
+    assert.deepEqual(h.sandbox.exchange.messages.filter((m) => m.messageId === sent.messageId).map((m) => m.envelope.rcptTo), [['ada@fabrikam.example']]);
     assert.equal((await recipientsOf(id))['nobody@fabrikam.example'].diagnosis, 'RECIPIENT_SUPPRESSED');
     assert.equal(refused?.status, 'failed');
-    assert.match(refused!.reason!, /^RECIPIENT_SUPPRESSED/);
+    assert.match(refused.reason!, /^RECIPIENT_SUPPRESSED/);
   });
 
   it('when a report without ENVID says a mailbox is full, then it is matched by Message-ID, reads failed, and the address is never suppressed', async () => {

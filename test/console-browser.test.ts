@@ -140,7 +140,7 @@ describe('the local console, in a real browser', { skip }, () => {
     await page.getByRole('tab', { name: /Attachments/ }).click();
     const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('link', { name: 'figures.txt' }).click()]);
     assert.equal(download.suggestedFilename(), 'figures.txt');
-    assert.equal(readFileSync((await download.path())!, 'utf8'), attachment);
+    assert.equal(readFileSync(await download.path(), 'utf8'), attachment);
   });
 
   it("when the message's HTML arrives without its Content-Security-Policy, then the frame's sandbox attribute alone still keeps its script from running", async () => {

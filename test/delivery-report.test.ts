@@ -33,7 +33,7 @@ describe('delivery reports (RFC 3464)', () => {
     assert.equal(report?.envelopeId, undefined);
     assert.equal(report?.originalMessageId, '<exosend.fedcba9876543210fedcba9876543210@contoso.example>');
     assert.deepEqual(report?.recipients.map((r) => [r.recipient, r.action, r.status]), [['full@fabrikam.example', 'failed', '5.2.2']]);
-    assert.match(report!.recipients[0]!.diagnosticCode!, /^smtp;554 5\.2\.2 mailbox full; STOREDRV/, 'a folded Diagnostic-Code is unfolded');
+    assert.match(report.recipients[0]!.diagnosticCode!, /^smtp;554 5\.2\.2 mailbox full; STOREDRV/, 'a folded Diagnostic-Code is unfolded');
   });
 
   it('when a delay notification names two recipients and returns no message, then each is read, and the Message-ID comes from In-Reply-To', () => {

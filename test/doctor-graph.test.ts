@@ -47,7 +47,7 @@ describe('exosend doctor and the active transport', () => {
     smtpAuthOff();
     const run = await doctor([]);
     assert.equal(run.code, 1, run.stdout);
-    assert.match(run.stdout, /^✘ AUTH XOAUTH2.*\n→ Microsoft Graph  Where SMTP AUTH must stay off, send through Microsoft Graph: app \S+ is ready, its Graph token holds Mail\.Send; set EXOSEND_TRANSPORT=graph/m);
+    assert.match(run.stdout, /^✘ AUTH XOAUTH2.*\n→ Microsoft Graph {2}Where SMTP AUTH must stay off, send through Microsoft Graph: app \S+ is ready, its Graph token holds Mail\.Send; set EXOSEND_TRANSPORT=graph/m);
     assert.match(run.stdout, /^SMTP_AUTH_DISABLED/m);
   });
 

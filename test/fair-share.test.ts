@@ -124,7 +124,7 @@ describe("callers' fair share of a mailbox's minute, across instances", () => {
     }
     assert.ok(perWindow.slice(1, 4).some((counts) => counts['flooder']! > 0), 'the flooder sends its own share while under its quota');
     assert.equal(flooderSent, flooderQuota, 'the flooder sends exactly its daily quota of one-recipient messages');
-    assert.ok(quotaRefusals.length > 0 && quotaRefusals.every((s) => s > 23 * 3600), `429 with a Retry-After of about a day past its quota: ${quotaRefusals.slice(0, 3)}`);
+    assert.ok(quotaRefusals.length > 0 && quotaRefusals.every((s) => s > 23 * 3600), `429 with a Retry-After of about a day past its quota: ${quotaRefusals.slice(0, 3).join(', ')}`);
     assert.ok(busiestWindows(accepted, app.mailbox, windowInMs).messages <= rate, "never more than Exchange's limit in any window");
     assert.deepEqual(throttled, [], 'no 432, no rate reply');
   });

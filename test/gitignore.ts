@@ -7,7 +7,7 @@ export interface IgnoreRules {
   /** The last rule that matches `path` itself (relative, `/`-separated), as go-gitignore's Relative: true when it excludes. Undefined when none matches. */
   match(path: string, isDir: boolean): boolean | undefined;
   /** Git's whole answer for a path listed flat: excluded by its own rules or inside an excluded directory. */
-  ignored(path: string): boolean;
+  ignored: (path: string) => boolean;
 }
 
 interface Rule {

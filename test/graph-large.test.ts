@@ -61,8 +61,8 @@ describe('Microsoft Graph above its 4 MB sendMail limit', () => {
     );
     const { drafts } = h.sandbox.graph;
     assert.deepEqual(drafts.drafts(), [], 'no draft is left behind');
-    assert.ok(drafts.uploadSizes.length >= 3, `uploaded in chunks: ${drafts.uploadSizes}`);
-    assert.ok(drafts.uploadSizes.every((n) => n <= fourMiB), `each PUT at most 4 MB: ${drafts.uploadSizes}`);
+    assert.ok(drafts.uploadSizes.length >= 3, `uploaded in chunks: ${drafts.uploadSizes.join(', ')}`);
+    assert.ok(drafts.uploadSizes.every((n) => n <= fourMiB), `each PUT at most 4 MB: ${drafts.uploadSizes.join(', ')}`);
     assert.deepEqual(drafts.requestSizes.filter((r) => r.route === 'send').length, 1);
     assert.deepEqual(h.sandbox.graph.counters.errors, []);
   });

@@ -88,7 +88,7 @@ describe('the timer health check', () => {
     assert.equal(h.sandbox.exchange.messages.length, 1);
     const [message] = h.sandbox.exchange.messages;
     assert.deepEqual(message?.envelope.rcptTo, [recipient]);
-    assert.match(message!.raw.toString(), new RegExp(`^Subject: exosend health check ${result.runId}`, 'm'));
+    assert.match(message.raw.toString(), new RegExp(`^Subject: exosend health check ${result.runId}`, 'm'));
     assert.equal(message?.messageId, result.messageId);
 
     const line = checkLine(result.runId);

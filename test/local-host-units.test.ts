@@ -42,7 +42,7 @@ describe('function keys in the local host, as the Functions host reads them', ()
   let server: Server;
   let base: string;
   before(async () => {
-    const handler = async () => ({ status: 200, jsonBody: { ok: true } });
+    const handler = () => Promise.resolve({ status: 200, jsonBody: { ok: true } });
     server = createHttpHost({ functionKey: key, log: () => undefined, functions: [{ name: 'ping', route: 'ping', methods: ['GET'], authLevel: 'function', handler } as never] });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     base = `http://127.0.0.1:${(server.address() as AddressInfo).port}/api/ping`;

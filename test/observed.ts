@@ -23,7 +23,7 @@ export function spawnObserved(kind: ProcessKind, command: string, args: string[]
   mkdirSync(observedDir, { recursive: true });
   const file = join(observedDir, `${kind}-${process.pid}-${child.pid}.output.txt`);
   writeFileSync(file, '');
-  for (const stream of [child.stdout!, child.stderr!]) stream.on('data', (chunk: Buffer) => appendFileSync(file, chunk));
+  for (const stream of [child.stdout, child.stderr]) stream.on('data', (chunk: Buffer) => appendFileSync(file, chunk));
   return child;
 }
 

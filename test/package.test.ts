@@ -76,7 +76,7 @@ describe('the deployed artefact (npm run package)', () => {
 });
 
 describe('a production install', () => {
-  it('when npm ci --omit=dev runs in a clean copy, then it exits 0 with no EBADENGINE warning and skips the build it cannot run', async () => {
+  it('when npm ci --omit=dev runs in a clean copy, then it exits 0 with no EBADENGINE warning and skips the build it cannot run', () => {
     const copy = mkdtempSync(join(tmpdir(), 'exosend-prod-install-'));
     try {
       const tracked = spawnSync('git', ['ls-files'], { encoding: 'utf8' }).stdout.split('\n').filter(Boolean);

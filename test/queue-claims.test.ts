@@ -18,7 +18,7 @@ import { startQueueFixture, type QueueFixture } from './queue-fixture.js';
  * in the same millisecond do. The race is on the wire, so Azurite still judges every write.
  */
 function readBarrier(parties: number): PipelinePolicy {
-  let waiting: (() => void)[] = [];
+  const waiting: (() => void)[] = [];
   let armed = parties;
   return {
     name: 'read-barrier',

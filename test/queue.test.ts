@@ -89,7 +89,7 @@ describe('the queue intake', () => {
     q.startListener();
     const [record] = await q.waitUntilFinished([reply.body.id]);
     assert.equal(record?.status, 'sent');
-    const mime = await simpleParser(sentTo(record!.messageId!)[0]!.raw);
+    const mime = await simpleParser(sentTo(record.messageId!)[0]!.raw);
     assert.deepEqual(mime.attachments[0]?.content, data);
     const left = [];
     for await (const blob of q.storage.requests.listBlobsFlat()) left.push(blob.name);
@@ -132,9 +132,9 @@ describe('the queue intake', () => {
     q.startListener();
     const [lost, damaged] = await q.waitUntilFinished([big.body.id, badId.messageId]);
     assert.equal(lost?.status, 'failed');
-    assert.match(lost!.reason!, /^INVALID_REQUEST: .*blob lost-blob\.[\w-]{43}\.json is missing/);
+    assert.match(lost.reason!, /^INVALID_REQUEST: .*blob lost-blob\.[\w-]{43}\.json is missing/);
     assert.equal(damaged?.status, 'failed');
-    assert.match(damaged!.reason!, /^UNDECODABLE: .*id that is not/);
+    assert.match(damaged.reason!, /^UNDECODABLE: .*id that is not/);
     assert.equal((await drain(q.storage, 'poison')).length, 2);
   });
 

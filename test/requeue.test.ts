@@ -44,13 +44,13 @@ describe('a dead letter put back on the intake queue', () => {
     const digest = (await q.store.get('requeue-1'))?.digest;
     assert.ok(digest, 'the enqueued request left its content digest');
     const before = h.sandbox.exchange.messages.length;
-    const result = await letters.requeue(view!.messageId);
+    const result = await letters.requeue(view.messageId);
     assert.deepEqual(result, { outcome: { kind: 'requeued', id: 'requeue-1' } });
     const reopened = await q.store.get('requeue-1');
     assert.equal(reopened?.status, 'queued');
     assert.equal(reopened?.digest, digest, 'the key still names the same content: other content under it is still a 409');
     assert.deepEqual(await letters.list(), [], 'the letter is off the poison queue');
-    assert.equal(await letters.requeue(view!.messageId), undefined, 'a second click finds nothing to put back');
+    assert.equal(await letters.requeue(view.messageId), undefined, 'a second click finds nothing to put back');
 
     q.startListener();
     const [record] = await q.waitUntilFinished(['requeue-1']);
@@ -91,7 +91,7 @@ describe('a dead letter put back on the intake queue', () => {
     const [view] = views;
     assert.equal(view?.letter?.['code'], 'UNDECODABLE');
     assert.match(view?.notRequeueable ?? '', /does not hold the request/);
-    const result = await letters.requeue(view!.messageId);
+    const result = await letters.requeue(view.messageId);
     assert.ok(result && 'refused' in result);
     assert.equal((await letters.list()).length, 1, 'the letter is still there');
   });

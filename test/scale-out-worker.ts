@@ -53,11 +53,13 @@ if (role === 'http') {
 // host stops triggering, the worker runs the app's appTerminate hooks and exits 0:
 // Azure/azure-functions-nodejs-worker, src/eventHandlers/terminateWorker.ts). A SIGTERM gets no
 // handler here, as the Node worker sets none: what the app does about it is all there is.
-process.on('message', async (message) => {
+process.on('message', (message) => {
   if (message !== 'terminate') return;
-  for (const s of stops) await s();
-  await runTerminateHooks(registrations);
-  process.exit(0);
+  void (async () => {
+    for (const s of stops) await s();
+    await runTerminateHooks(registrations);
+    process.exit(0);
+  })();
 });
 process.on('disconnect', () => process.exit(0));
 // what the host would index: each HTTP route's authLevel, and whether its handler checks the caller

@@ -44,7 +44,7 @@ describe('scale-out: one budget per mailbox across worker processes', () => {
     };
     const [http] = await Promise.all([startWorker('http', env, workers), startWorker('queue', env, workers), startWorker('queue', env, workers), startWorker('timer', env, workers)]);
     const doomed = workers[2]!;
-    const base = `http://127.0.0.1:${http!.port}/api`;
+    const base = `http://127.0.0.1:${http.port}/api`;
     const post = (route: string, body: unknown) =>
       fetch(`${base}/${route}`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-functions-key': functionKey }, body: JSON.stringify(body) });
 

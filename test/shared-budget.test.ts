@@ -149,7 +149,7 @@ describe("a mailbox's budget, shared through storage", () => {
     assert.deepEqual(await drain(q.storage, 'poison'), []);
     const peek = await q.storage.intake.getProperties();
     assert.equal(peek.approximateMessagesCount, 1, 'the deferred copy waits on the queue, invisible for now');
-    assert.ok(h.logs.some((l) => l.includes('"exosend.queue.deferred"') && l.includes(second!.id) && l.includes('MINUTE_LIMIT_REACHED')));
+    assert.ok(h.logs.some((l) => l.includes('"exosend.queue.deferred"') && l.includes(second.id) && l.includes('MINUTE_LIMIT_REACHED')));
     assert.equal(accepted().length, 1);
   });
 

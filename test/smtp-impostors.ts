@@ -59,7 +59,7 @@ export async function startRelayWithoutAuth(): Promise<Impostor> {
 
 /** Offers STARTTLS with a certificate from a CA nobody trusts. */
 export async function startServerWithUntrustedCertificate(): Promise<Impostor> {
-  return startSmtpServer(issueServerCertificate(await createCertificateAuthority()));
+  return startSmtpServer(issueServerCertificate(createCertificateAuthority()));
 }
 
 /**

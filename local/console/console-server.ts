@@ -66,7 +66,7 @@ export function createConsole(options: ConsoleOptions): ConsoleHandler {
   };
 
   const api: Record<string, (req: IncomingMessage, parts: string[]) => Promise<Reply>> = {
-    'GET session': async () => ({
+    'GET session': () => Promise.resolve({
       json: {
         mode: options.mode,
         sandbox: options.sandbox !== undefined,

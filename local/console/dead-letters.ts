@@ -70,7 +70,7 @@ function view(messageId: string, insertedOn: Date | undefined, text: string): De
   const base = { messageId, insertedOn: insertedOn?.toISOString() };
   if (typeof json === 'object' && json !== null && 'id' in json && ('code' in json || 'failedAt' in json)) {
     const letter = json as Record<string, unknown>;
-    const reason = whyNotRequeueable(letter as Partial<RequeueableLetter>);
+    const reason = whyNotRequeueable(letter);
     return { ...base, letter, ...(reason && { notRequeueable: reason }) };
   }
   return {

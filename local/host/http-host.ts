@@ -67,7 +67,7 @@ async function handle(req: IncomingMessage, res: ServerResponse, routes: Route[]
     body: { bytes: Buffer.concat(chunks) },
   });
   const response = await route.registration.handler(request, invocationContext(route.registration.name, {}, options.log));
-  reply(res, response as HttpResponseInit);
+  reply(res, response);
 }
 
 /**
@@ -124,7 +124,7 @@ const maxRequestBodyBytes = 100 * 1024 * 1024;
 
 function reply(res: ServerResponse, response: HttpResponseInit, close = false): void {
   if (close) res.setHeader('connection', 'close');
-  const headers = new Headers(response.headers as Record<string, string> | undefined);
+  const headers = new Headers(response.headers);
   let body: string | Uint8Array | undefined;
   if (response.jsonBody !== undefined) {
     body = JSON.stringify(response.jsonBody);

@@ -166,7 +166,7 @@ const stop = async () => {
 // second signal without a listener would end it before it has stopped what it started
 // SIGHUP: the terminal went away; the process that started this one going also ends as SIGTERM
 // (cli/exit-with-parent.ts)
-for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, stop);
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, () => void stop());
 whenParentGone(() => void stop());
 
 /**
@@ -175,7 +175,7 @@ whenParentGone(() => void stop());
  */
 function leaveDoctorSettings(s: Sandbox, scenario: string): void {
   const names = new Set([...Object.keys(s.settings), ...Object.keys(sandboxScenarios).flatMap((n) => Object.keys(scenarioSettings(s, n as SandboxScenarioName)))]);
-  const values = Object.fromEntries([...names].flatMap((name) => (process.env[name] === undefined ? [] : [[name, process.env[name]!]])));
+  const values = Object.fromEntries([...names].flatMap((name) => (process.env[name] === undefined ? [] : [[name, process.env[name]]])));
   writeSandboxSettings(stateDir, values, { ca: s.ca.path, pid: process.pid, scenario });
 }
 

@@ -16,7 +16,7 @@ export function startTimers(registrations: TimerRegistration[], log: LogSink): T
       if (stopped) return;
       const next = nextOccurrence(schedule, after);
       // Node cuts a delay over 2^31-1 ms (24.8 days) to 1 ms: wait in steps, and run only when due
-      const timeout = setTimeout(async () => {
+      const timeout = setTimeout(() => void (async () => {
         timeouts.delete(timeout);
         if (Date.now() < next.getTime()) return arm(after);
         try {
@@ -26,7 +26,7 @@ export function startTimers(registrations: TimerRegistration[], log: LogSink): T
           log('error', registration.name, `failed: ${(error as Error).message}`);
         }
         arm(new Date(Math.max(Date.now(), next.getTime())));
-      }, Math.min(next.getTime() - Date.now(), 2 ** 31 - 1));
+      })(), Math.min(next.getTime() - Date.now(), 2 ** 31 - 1));
       timeouts.add(timeout);
     };
     arm(new Date());

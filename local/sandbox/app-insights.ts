@@ -19,6 +19,8 @@ export interface TelemetryEnvelope {
   iKey: string;
   time: string;
   tags?: Record<string, string>;
+  // what the SDK sent, which tests read field by field
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
   data?: { baseType: string; baseData: Record<string, any> };
   [field: string]: unknown;
 }
@@ -75,7 +77,8 @@ export async function startAppInsightsStandIn(options: AppInsightsStandInOptions
   async function tokenProblem(request: IncomingMessage): Promise<{ status: number; message: string } | undefined> {
     const message = await tokenMessage(request);
     if (message) return { status: 401, message };
-    const appId = String(decodeClaims(request).appid ?? '').toLowerCase();
+    const { appid } = decodeClaims(request);
+    const appId = (typeof appid === 'string' ? appid : '').toLowerCase();
     if (publishers && !publishers.some((p) => p.toLowerCase() === appId)) {
       return { status: 403, message: `The identity ${appId} does not hold Monitoring Metrics Publisher on this resource.` };
     }

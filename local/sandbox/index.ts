@@ -8,6 +8,7 @@ import { issueClientCertificate, issueServerCertificate, loadOrCreateCertificate
 import type { Sandbox, SandboxApp } from './sandbox.js';
 import { registerCallerApps } from './caller-apps.js';
 import { startGraphStandIn } from './graph.js';
+import type { AcceptedMessage } from './exchange.js';
 import { DeliveryReports } from './delivery-reports.js';
 import { MailboxInboxes } from './inbox.js';
 import { sandboxScenarios } from './scenarios.js';
@@ -87,8 +88,8 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     const callers = registerCallerApps(identity, tenantId);
     // Exchange's delivery reports land in the sending mailbox's Inbox a moment after the accept
     const reports = new DeliveryReports({ inboxes, hostname: exchange.hostname, postmaster: `postmaster@${app.tenantDomain.split('.')[0]}.onmicrosoft.example` });
-    exchange.events.on('message', (message) => reports.onAccepted(message));
-    started.push({ close: async () => reports.close() });
+    exchange.events.on('message', (message: AcceptedMessage) => reports.onAccepted(message));
+    started.push({ close: () => Promise.resolve(reports.close()) });
 
     const sandbox: Sandbox = {
       ca: { certPem: ca.certPem, path: ca.path },

@@ -32,7 +32,7 @@ function signCertificate(cert: forge.pki.Certificate, signerKeyPem: string): str
   cert.signatureOid = forge.pki.oids.sha256WithRSAEncryption ?? '1.2.840.113549.1.1.11';
   cert.siginfo.algorithmOid = cert.signatureOid;
   // getTBSCertificate is public in forge but missing from @types/node-forge.
-  const { getTBSCertificate } = forge.pki as unknown as { getTBSCertificate(c: forge.pki.Certificate): forge.asn1.Asn1 };
+  const { getTBSCertificate } = forge.pki as unknown as { getTBSCertificate(this: void, c: forge.pki.Certificate): forge.asn1.Asn1 };
   const tbs = forge.asn1.toDer(getTBSCertificate(cert)).getBytes();
   cert.signature = sign('sha256', Buffer.from(tbs, 'binary'), signerKeyPem).toString('binary');
   return forge.pki.certificateToPem(cert);
@@ -48,7 +48,7 @@ function newCertificate(publicKey: forge.pki.rsa.PublicKey, validDays: number): 
   return cert;
 }
 
-export async function createCertificateAuthority(): Promise<CertificateAuthority> {
+export function createCertificateAuthority(): CertificateAuthority {
   const keys = generateKeys();
   const cert = newCertificate(keys.publicKey, 3650);
   cert.setSubject(caSubject);
@@ -103,7 +103,7 @@ export async function loadOrCreateCertificateAuthority(dir: string): Promise<Cer
   if (certPem && keyPem && isUsable(certPem)) return { certPem, keyPem, path: certPath };
 
   await mkdir(dir, { recursive: true });
-  const ca = await createCertificateAuthority();
+  const ca = createCertificateAuthority();
   const suffix = `.${process.pid}.tmp`;
   await writeFile(keyPath + suffix, ca.keyPem, { mode: 0o600 });
   await writeFile(certPath + suffix, ca.certPem);

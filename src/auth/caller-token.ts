@@ -85,7 +85,7 @@ export class CallerTokenVerifier {
     } catch (error) {
       throw new CallerRefused('CALLER_KEYS_UNAVAILABLE', "exosend could not read its tenant's signing keys to check the token; try again later.", undefined, { cause: error });
     }
-    const issuer = String(configuration.issuer ?? '');
+    const issuer = typeof configuration.issuer === 'string' ? configuration.issuer : '';
     const tenantId = /\/([0-9a-f-]{36})\/v2\.0$/i.exec(issuer)?.[1]?.toLowerCase();
     if (!tenantId || typeof configuration.jwks_uri !== 'string') {
       throw new CallerRefused('CALLER_KEYS_UNAVAILABLE', "exosend's tenant's OpenID configuration names no issuer or keys; try again later.");

@@ -35,8 +35,8 @@ export class FederatedAppCredential implements AppCredential {
     this.identity = new ManagedIdentityCredential(clientId ? { clientId } : {});
   }
 
-  async prepare(): Promise<CredentialState> {
-    return { kind: this.kind };
+  prepare(): Promise<CredentialState> {
+    return Promise.resolve({ kind: this.kind });
   }
 
   async requestToken(scope: string): Promise<AccessToken> {

@@ -48,7 +48,10 @@ export function countToCaller(ledger: CallerCounts, hold: { caller?: string; rec
   const buckets = ((ledger.callers ??= {})[hold.caller] ??= []);
   const bucket = buckets.find(([t]) => t === start);
   if (bucket) bucket[1] += hold.recipients;
-  else buckets.push([start, hold.recipients]), buckets.sort((a, b) => a[0] - b[0]);
+  else {
+    buckets.push([start, hold.recipients]);
+    buckets.sort((a, b) => a[0] - b[0]);
+  }
 }
 
 /** Drops hours that left the day, and callers with none left (the ledger stays one small entity). */

@@ -75,7 +75,10 @@ export function countMinuteToCaller(ledger: ShareCounts, caller: string, rounded
   const entry = entryOf(ledger, { caller, weight: ledger.minuteByCaller?.[caller]?.weight ?? 1 });
   const bucket = entry.sends.find(([t]) => t === roundedAt);
   if (bucket) bucket[1] += 1;
-  else entry.sends.push([roundedAt, 1]), entry.sends.sort((a, b) => a[0] - b[0]);
+  else {
+    entry.sends.push([roundedAt, 1]);
+    entry.sends.sort((a, b) => a[0] - b[0]);
+  }
 }
 
 /** Drops sends that left the window, ended waits, and callers with neither (the ledger stays small). */

@@ -55,7 +55,11 @@ export abstract class LedgerBudget implements MailboxBudget {
         .then((lost) => {
           this.renewed++;
           // a lost lease's session must end before it sends again: `held` says no from now on
-          for (const id of ids) if (this.leases.has(id)) lost.has(id) ? this.leases.delete(id) : this.leases.set(id, asked);
+          for (const id of ids) {
+            if (!this.leases.has(id)) continue;
+            if (lost.has(id)) this.leases.delete(id);
+            else this.leases.set(id, asked);
+          }
         })
         .catch(() => undefined);
     }, Math.max(50, Math.floor(this.timings.leaseTtlInMs / 3)));

@@ -192,7 +192,10 @@ function complete(ledger: BudgetLedger, hold: { recipients: number; caller?: str
 function addTo(buckets: [number, number][], at: number, n: number): void {
   const bucket = buckets.find(([t]) => t === at);
   if (bucket) bucket[1] += n;
-  else buckets.push([at, n]), buckets.sort((a, b) => a[0] - b[0]);
+  else {
+    buckets.push([at, n]);
+    buckets.sort((a, b) => a[0] - b[0]);
+  }
 }
 
 /** The soonest time `excess` counted sends can have left the window. */

@@ -15,7 +15,8 @@ export class LocalBudget extends LedgerBudget {
     return false;
   }
 
-  protected async transact<T>(change: (ledger: BudgetLedger, now: number) => T): Promise<T> {
-    return change(this.ledger, Date.now());
+  protected transact<T>(change: (ledger: BudgetLedger, now: number) => T): Promise<T> {
+    // a change that throws rejects, as from an async function
+    return new Promise((resolve) => resolve(change(this.ledger, Date.now())));
   }
 }

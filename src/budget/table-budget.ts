@@ -53,7 +53,7 @@ export class TableBudget extends LedgerBudget {
 
   protected transact<T>(change: (ledger: BudgetLedger, now: number) => T): Promise<T> {
     return new Promise<T>((resolve, reject) => {
-      this.queue.push({ change, resolve: resolve as (value: unknown) => void, reject });
+      this.queue.push({ change, resolve: resolve, reject });
       if (this.writing) return;
       this.writing = true;
       // a moment's pause gathers what comes right after: a finished send's release and the next

@@ -52,7 +52,7 @@ let last: { values: (string | undefined)[]; settings: CallerAuthSettings } | und
 export function readCallerAuth(env: Environment = process.env): CallerAuthSettings {
   const values = names.map((name) => env[name]);
   if (last && values.every((value, i) => value === last!.values[i])) return last.settings;
-  const settings = parseCallerAuth(Object.fromEntries(names.flatMap((name, i) => (values[i] !== undefined && values[i]!.trim() !== '' ? [[name, values[i]]] : []))));
+  const settings = parseCallerAuth(Object.fromEntries(names.flatMap((name, i) => (values[i] !== undefined && values[i].trim() !== '' ? [[name, values[i]]] : []))));
   last = { values, settings };
   return settings;
 }

@@ -98,7 +98,7 @@ const catalogue: Record<BounceCode, Entry> = {
  * words; undefined for a success (2.x.x). Exchange writes detail codes of three digits (5.1.351,
  * 5.4.316). A 4.x.x with Action `failed` is a try Exchange gave up on: permanent for the message.
  */
-export function diagnoseBounce(statusCode: string | undefined, action: 'failed' | 'delayed' | string = 'failed', detail = ''): BounceDiagnosis | undefined {
+export function diagnoseBounce(statusCode: string | undefined, action: string = 'failed', detail = ''): BounceDiagnosis | undefined {
   const match = /^([245])\.(\d{1,3})\.(\d{1,3})$/.exec(statusCode ?? '');
   if (!match || match[1] === '2') return undefined;
   const [, klass, subject, detailCode] = match;

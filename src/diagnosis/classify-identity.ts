@@ -66,8 +66,8 @@ export function classifyIdentityError(err: unknown, context: DiagnosisContext): 
 function identityCode(err: unknown): DiagnosisCode {
   const { message, errorResponse } = fields(err);
   const text = typeof message === 'string' ? message : '';
-  const listed = Array.isArray(errorResponse?.errorCodes) ? errorResponse.errorCodes[0] : undefined;
-  const aadsts = listed !== undefined ? String(listed) : /AADSTS(\d+)/.exec(text)?.[1] ?? /Error\(s\): (\d+)/.exec(text)?.[1];
+  const listed: unknown = Array.isArray(errorResponse?.errorCodes) ? errorResponse.errorCodes[0] : undefined;
+  const aadsts = typeof listed === 'number' || typeof listed === 'string' ? String(listed) : /AADSTS(\d+)/.exec(text)?.[1] ?? /Error\(s\): (\d+)/.exec(text)?.[1];
   const known = aadsts === undefined ? undefined : aadstsCodes[aadsts];
   if (known) return known;
   if (/Invalid tenant id provided/i.test(text)) return 'TENANT_NOT_FOUND';
@@ -92,5 +92,5 @@ function preferredLine(text: string): string {
 }
 
 function fields(err: unknown): IdentityErrorFields {
-  return typeof err === 'object' && err !== null ? (err as IdentityErrorFields) : { message: String(err) };
+  return typeof err === 'object' && err !== null ? err : { message: String(err) };
 }

@@ -91,5 +91,5 @@ function carriedDiagnosis(err: unknown): Diagnosis | undefined {
 }
 
 function fields(err: unknown): SmtpErrorFields {
-  return typeof err === 'object' && err !== null ? (err as SmtpErrorFields) : { message: String(err) };
+  return typeof err === 'object' && err !== null ? err : { message: String(err) };
 }

@@ -70,10 +70,10 @@ export function retryAfterSecondsOf(err: unknown, nowInMs = Date.now()): number 
 function header(headers: unknown, name: string): string | undefined {
   if (typeof headers !== 'object' || headers === null) return undefined;
   const get = (headers as { get?: unknown }).get;
-  const value = typeof get === 'function' ? get.call(headers, name) : (headers as Record<string, unknown>)[name];
+  const value: unknown = typeof get === 'function' ? get.call(headers, name) : (headers as Record<string, unknown>)[name];
   return typeof value === 'string' && value !== '' ? value : undefined;
 }
 
 function fields(err: unknown): VaultErrorFields {
-  return typeof err === 'object' && err !== null ? (err as VaultErrorFields) : { message: String(err) };
+  return typeof err === 'object' && err !== null ? err : { message: String(err) };
 }

@@ -23,11 +23,11 @@ let cached: { serverUrl: string; body: string } | undefined;
  * by neither, and any caller can set it: a document fetched through another proxy names the app,
  * which is what `az apim api import` wants as the backend.
  */
-async function openApiDocumentAt(request: HttpRequest): Promise<HttpResponseInit> {
+function openApiDocumentAt(request: HttpRequest): Promise<HttpResponseInit> {
   const serverUrl = `${new URL(request.url).origin}/api`;
   // built once per worker (and per host name it is reached by): zod's conversion is not free
   if (cached?.serverUrl !== serverUrl) cached = { serverUrl, body: JSON.stringify(openApiDocument(serverUrl), null, 2) };
-  return { status: 200, headers: { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-cache' }, body: cached.body };
+  return Promise.resolve({ status: 200, headers: { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-cache' }, body: cached.body });
 }
 
 export const getOpenApiDocument = callerRoute('openapi', { methods: ['GET'], route: 'openapi.json' }, openApiDocumentAt);

@@ -16,11 +16,12 @@ app.hook.appTerminate(() => stopRuntime());
 // A SIGTERM to the worker process itself: the Node worker sets no handler for it (it listens only
 // for 'exit' and 'uncaughtException', src/Worker.ts, src/GrpcClient.ts), so Node would end the
 // process at once, leases and all. Give them back first, then end as the signal would have.
-async function stopOnSigterm(): Promise<void> {
+async function stopAfterSigterm(): Promise<void> {
   await stopRuntime();
   // a host of its own (the local host, a test's worker) listens too, and decides when to exit
   if (process.listenerCount('SIGTERM') > 1) return;
   process.off('SIGTERM', stopOnSigterm);
   process.kill(process.pid, 'SIGTERM');
 }
+const stopOnSigterm = () => void stopAfterSigterm();
 process.on('SIGTERM', stopOnSigterm);

@@ -8,7 +8,7 @@ import { RequestRejected, type FieldProblem } from '../mail/request-rejected.js'
 import { deadLetterText, type DeadLetter } from '../queue/dead-letter.js';
 import type { DeliveryStore } from '../queue/delivery-store.js';
 import { putEnvelope } from '../queue/enqueue.js';
-import type { AttemptRecord, Envelope } from '../queue/queue-message.js';
+import type { Envelope } from '../queue/queue-message.js';
 import type { MessageRecord, StatusStore } from '../queue/status-store.js';
 import type { Suppression, SuppressionList } from '../queue/suppression-list.js';
 import type { QueueStorage } from '../storage/storage.js';
@@ -126,7 +126,7 @@ export async function deadLetter(
   if (!keepRecord) {
     await deps.store.markFailed(envelope.id, {
       attempts,
-      history: envelope.history as AttemptRecord[],
+      history: envelope.history,
       caller: envelope.caller,
       ...(failure.diagnosis ? { diagnosis: failure.diagnosis } : { reason: `${failure.code}: ${failure.reason ?? ''}`.slice(0, 1000) }),
     });

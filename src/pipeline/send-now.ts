@@ -61,7 +61,7 @@ export async function sendNow(mail: MailRequest, caller: Caller, deps: SendNowDe
       // recipients that hard-bounced before are left out; the rest go, with quick retries in the call
       const kept = await dropSuppressed(records?.suppressions, mail);
       suppressed = kept.suppressed;
-      sent = await withRetries(() => deps.sender.send(kept.request, recordId, { waitUpToMs: budgetWaitInMs }), inCallRetryPolicy, events.retry);
+      sent = await withRetries(() => deps.sender.send(kept.request, recordId, { waitUpToMs: budgetWaitInMs }), inCallRetryPolicy, (attempt) => events.retry(attempt));
     } catch (error) {
       if (records && claim) await recordFailure(records, claim.record, error);
       throw error;

@@ -144,7 +144,7 @@ function diagnosisOf(error: unknown, config: ProbeParts['config'], from?: string
 function login(connection: SMTPConnection, mailbox: string, token: AppToken, tokens: TokenProvider): Promise<void> {
   const oauth2 = new XOAuth2({ user: mailbox, accessToken: token.token });
   return new Promise((resolve, reject) =>
-    connection.login({ user: mailbox, oauth2, method: 'XOAUTH2' } as unknown as SMTPConnection.AuthenticationCredentials, (error) => {
+    connection.login({ user: mailbox, oauth2, method: 'XOAUTH2' }, (error) => {
       if (!error) return resolve();
       // a token Exchange refused must not be handed to the next real send
       tokens.invalidate(token.token);

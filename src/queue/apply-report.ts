@@ -50,7 +50,7 @@ export async function applyDeliveryReport(deps: ReportDeps, report: DeliveryRepo
     });
     if (!row) continue;
     const suppressed = status === 'failed' && diagnosis?.suppress === true;
-    if (suppressed) await deps.suppressions.add({ recipient: row.recipient, reason: diagnosis!.code, statusCode: reported.status, id, at });
+    if (suppressed) await deps.suppressions.add({ recipient: row.recipient, reason: diagnosis.code, statusCode: reported.status, id, at });
     outcomes.push({ id, ...(record.messageId && { messageId: record.messageId }), recipient: row.recipient, status, statusCode: reported.status, ...(diagnosis && { diagnosis: diagnosis.code }), suppressed, at });
   }
   return outcomes;

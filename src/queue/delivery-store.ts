@@ -81,7 +81,7 @@ export class DeliveryStore {
       if (!supersedes(news, current) || sameWord(news, current)) return undefined;
       const next = row(id, { ...news, smtp: current.smtp });
       try {
-        await this.table.updateEntity(next, 'Replace', { etag: current.etag! });
+        await this.table.updateEntity(next, 'Replace', { etag: current.etag });
         return toRow(next);
       } catch (error) {
         if (!(error instanceof RestError) || error.statusCode !== 412) throw error;

@@ -52,7 +52,7 @@ export class InboxCursorStore {
     if (current.notBefore && Date.parse(current.notBefore) > now) return { busy: 'throttled', until: current.notBefore };
     const leased: Entity = { ...strip(current), leaseUntil: new Date(now + leaseInMs).toISOString() };
     try {
-      const { etag } = await this.table.updateEntity(leased, 'Replace', { etag: current.etag! });
+      const { etag } = await this.table.updateEntity(leased, 'Replace', { etag: current.etag });
       return { lease: { cursor: cursorOf(leased), etag: etag! } };
     } catch (error) {
       if (error instanceof RestError && error.statusCode === 412) return { busy: 'leased', until: new Date(now + leaseInMs).toISOString() };

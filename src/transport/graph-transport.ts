@@ -97,7 +97,8 @@ export class GraphTransport implements MailTransport {
         permit.release(accepted);
       }
     } finally {
-      lease.release();
+      // a release that fails leaves the lease to lapse on its own (within 15 s)
+      void lease.release().catch(() => undefined);
     }
   }
 
@@ -108,8 +109,9 @@ export class GraphTransport implements MailTransport {
   }
 
   /** A Graph request holds its concurrency lease only while it runs, so nothing outlives a stop. */
-  async stop(): Promise<void> {
+  stop(): Promise<void> {
     this.close();
+    return Promise.resolve();
   }
 
   private failure(error: unknown, mail: ComposedMail): unknown {

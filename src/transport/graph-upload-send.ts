@@ -138,7 +138,7 @@ async function upload(attachment: Attachment, messagePath: string, request: (r: 
     });
     if (answer.status === 201) return;
     // 200: Graph names the next range it expects ("{start}-"); in order, it is the byte after this chunk
-    const next = Number(/^(\d+)-/.exec(String((answer.json as { nextExpectedRanges?: unknown[] } | undefined)?.nextExpectedRanges?.[0] ?? ''))?.[1] ?? end + 1);
+    const next = Number(/^(\d+)-/.exec(String((answer.json as { nextExpectedRanges?: string[] } | undefined)?.nextExpectedRanges?.[0] ?? ''))?.[1] ?? end + 1);
     if (!(next > start)) throw new GraphError(answer.status, 'UploadStalled', `the upload session expects byte ${next} again`, undefined);
     start = next;
   }

@@ -112,7 +112,11 @@ export class SessionPool {
     const idleSince = Date.now();
     // an idle session looks now and then whether another instance waits for it, and ends if so
     const watch = () => {
-      session.idleTimer = setTimeout(async () => {
+      // the check runs detached from the timer; it catches what it awaits itself
+      session.idleTimer = setTimeout(() => void checkIdle(), Math.min(idleCheckInMs, this.options.idleInMs));
+      session.idleTimer.unref();
+    };
+    const checkIdle = async () => {
         if (session.busy || !this.sessions.includes(session)) return;
         const expired = Date.now() - idleSince >= this.options.idleInMs;
         if (!expired) await budget.refresh().catch(() => undefined);
@@ -120,8 +124,6 @@ export class SessionPool {
         if (!expired && !budget.othersWaitForConnection()) return watch();
         this.sessions.splice(this.sessions.indexOf(session), 1);
         void this.end(session);
-      }, Math.min(idleCheckInMs, this.options.idleInMs));
-      session.idleTimer.unref();
     };
     watch();
     this.freed.emit('freed');

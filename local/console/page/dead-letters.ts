@@ -11,7 +11,7 @@ function letterView(item: DeadLetterView): HTMLElement {
   const letter = item.letter;
   const result = el('p', { class: 'error', hidden: true });
   const button = el('button', { type: 'button', disabled: Boolean(item.notRequeueable) }, 'Put back on the intake queue') as HTMLButtonElement;
-  button.addEventListener('click', async () => {
+  button.addEventListener('click', () => void (async () => {
     button.disabled = true;
     requeueing = true;
     try {
@@ -28,7 +28,7 @@ function letterView(item: DeadLetterView): HTMLElement {
     } finally {
       requeueing = false;
     }
-  });
+  })());
   if (!letter) {
     return el('div', { class: 'letter' }, el('h3', {}, `Queue message ${item.messageId}`), el('p', {}, item.notRequeueable), el('pre', {}, item.raw ?? ''));
   }
@@ -46,7 +46,7 @@ function letterView(item: DeadLetterView): HTMLElement {
       el('dt', {}, 'Attempts'), el('dd', {}, String(letter.attempts ?? '')),
       request ? [el('dt', {}, 'To'), el('dd', {}, ([] as string[]).concat(request.to ?? []).join(', '))] : [],
     ),
-    diagnosisBox(letter.diagnosis, letter.reason ? el('p', {}, el('strong', {}, 'Reason: '), String(letter.reason)) : undefined),
+    diagnosisBox(letter.diagnosis, letter.reason ? el('p', {}, el('strong', {}, 'Reason: '), typeof letter.reason === 'string' ? letter.reason : JSON.stringify(letter.reason)) : undefined),
     fieldProblems(letter.details),
     el('h4', {}, 'History'),
     history.length ? el('ol', {}, history.map((h) => el('li', {}, `${new Date(h.at).toLocaleString()}: ${h.code}`))) : el('p', { class: 'muted' }, 'Failed on its first try.'),
