@@ -117,11 +117,11 @@ describe('the template and the code agree (infra/ read as text: no Bicep CLI nee
     assert.match(storage, new RegExp(`resource budget 'tables' = \\{ name: '${budgetTable}' \\}`));
   });
 
-  it('when an alert query names telemetry, then the code emits that name, and the six rules are there', () => {
+  it('when an alert query names telemetry, then the code emits that name, and the seven rules are there', () => {
     const alerts = bicep('app/alerts.bicep');
     const emitted = new Set<string>([availabilityTestName, ...mailEventKinds.map((kind) => `exosend.${kind}`), ...deliveryEventNames]);
     const queries = [...alerts.matchAll(/query: '((?:[^'\\]|\\.)*)'/g)].map((m) => m[1]!);
-    assert.equal(queries.length, 6);
+    assert.equal(queries.length, 7);
     const named = queries.flatMap((q) => [...q.matchAll(/"(exosend[^"]*)"/g)].map((m) => m[1]!));
     assert.deepEqual(named.filter((name) => !emitted.has(name)), [], 'an alert names telemetry the code does not emit');
     assert.ok(queries.some((q) => q.includes(`name == "${availabilityTestName}" and ${typeProofFailure}`)), 'the health check failing');
@@ -130,6 +130,8 @@ describe('the template and the code agree (infra/ read as text: no Bicep CLI nee
     assert.ok(queries.some((q) => q.includes('"exosend.retry"')), 'transient failures');
     assert.ok(queries.some((q) => q.includes('"exosend.bounce"') && q.includes('bounces * 20 >= sent')), 'a bounce rate that puts the mailbox at risk');
     assert.ok(queries.some((q) => q.includes('name == "exosend.reader" and tostring(customDimensions.ok) =~ "false"')), 'the reader failing');
+    // issue 22: one function-key holder spent the mailbox's day while health read `healthy`, and nothing alerted
+    assert.ok(queries.some((q) => q.includes(`name == "${availabilityTestName}" and isnotempty(tostring(customDimensions.budgetSpent))`)), 'a mailbox whose day is spent');
   });
 
   it('when the template is read, then the platform is Flex Consumption on Node 22, shared keys and local auth are off, the vault is RBAC', () => {

@@ -135,6 +135,16 @@ var rules = [
     operator: 'GreaterThan'
     threshold: 0
   }
+  {
+    name: 'mailbox-day-spent'
+    severity: 2
+    windowSize: 'PT15M'
+    description: 'A mailbox has sent its rolling day\'s recipients (EXOSEND_RECIPIENTS_PER_DAY; Exchange Online allows 10,000): every send from it answers 429 and queued mail waits until the day frees, while the health check itself still passes. The health check\'s availability result carries budgetSpent (the mailbox, its day, and in how many seconds one recipient fits again); GET /api/health answers 503 with status degraded. First: find who sent the volume (customEvents exosend.sent grouped by customDimensions.caller); with function keys any holder can spend the whole day, so give callers Entra identities with a daily quota each (docs/callers.md), or add mailboxes (EXOSEND_MAILBOXES).'
+    // the property, not `success`: a spent day is not a failed check (src/health/budget-spent.ts)
+    query: 'availabilityResults\n| where name == "exosend-smtp" and isnotempty(tostring(customDimensions.budgetSpent))\n| project timestamp, budgetSpent = tostring(customDimensions.budgetSpent)'
+    operator: 'GreaterThan'
+    threshold: 0
+  }
 ]
 
 resource alertRules 'Microsoft.Insights/scheduledQueryRules@2023-12-01' = [

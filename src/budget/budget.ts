@@ -40,7 +40,8 @@ export interface BudgetUsage {
   scope: 'shared' | 'local';
   minute: { used: number; limit: number; windowSeconds: number };
   connections: { used: number; limit: number };
-  day: { used: number; limit: number; windowHours: number };
+  /** `freesInSeconds`: only when the day is spent, how soon one recipient fits again (GET /api/health's budget diagnosis). */
+  day: { used: number; limit: number; windowHours: number; freesInSeconds?: number };
 }
 
 export interface TakeOptions {

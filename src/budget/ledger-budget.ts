@@ -118,12 +118,14 @@ export abstract class LedgerBudget implements MailboxBudget {
     const { limits } = this;
     return this.transact((ledger, now) => {
       rules.prune(ledger, now, limits);
+      const day = rules.dayUsed(ledger);
+      const spent = day >= limits.recipientsPerDay;
       return {
         mailbox: this.mailbox,
         scope: this.scope,
         minute: { used: rules.minuteUsed(ledger), limit: limits.ratePerWindow, windowSeconds: limits.windowInMs / 1000 },
         connections: { used: ledger.leases.length, limit: limits.maxConnections },
-        day: { used: rules.dayUsed(ledger), limit: limits.recipientsPerDay, windowHours: limits.dayInMs / 3_600_000 },
+        day: { used: day, limit: limits.recipientsPerDay, windowHours: limits.dayInMs / 3_600_000, ...(spent && { freesInSeconds: Math.max(1, Math.ceil((rules.dayFreesAt(ledger, day - limits.recipientsPerDay + 1, now, limits, this.timings) - now) / 1000)) }) },
       };
     });
   }

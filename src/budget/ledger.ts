@@ -214,7 +214,7 @@ function minuteFreesAt(ledger: BudgetLedger, excess: number, now: number, limits
   return now + limits.windowInMs;
 }
 
-function dayFreesAt(ledger: BudgetLedger, excess: number, now: number, limits: BudgetLimits, timings: LedgerTimings): number {
+export function dayFreesAt(ledger: BudgetLedger, excess: number, now: number, limits: BudgetLimits, timings: LedgerTimings): number {
   const hour = hourOf(limits);
   let freed = 0;
   for (const [start, n] of ledger.hours) {

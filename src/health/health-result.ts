@@ -5,6 +5,7 @@ import type { Diagnosis, DiagnosisCode, Stage } from '../diagnosis/diagnosis.js'
 import type { BudgetUsage } from '../budget/budget.js';
 import type { ProbeReport, StageResult } from '../probe/probe.js';
 import { budgetSummary } from './budgets.js';
+import { spentSummary } from './budget-spent.js';
 
 /** A check that failed before the chain: the settings (no runtime could be built) or a defect. */
 export type CheckFailureCode = DiagnosisCode | 'CONFIGURATION_INVALID' | 'UNEXPECTED_ERROR';
@@ -108,6 +109,8 @@ export function summarize(result: HealthCheckResult): Record<string, string | nu
     failedMailbox: result.failedMailbox,
     mailboxesChecked: result.mailboxes?.length,
     budgets: budgetSummary(result.budgets),
+    // the alert rule budget-spent selects on it: a spent day is not a failed check, mail waits
+    budgetSpent: spentSummary(result.budgets),
     reader: result.reader,
   };
 }

@@ -6,6 +6,8 @@ import type { StageResult } from '../probe/probe.js';
 import { probeByWay, wayOf, type Way } from './active-probe.js';
 import type { HealthCheckResult } from './health-result.js';
 import { budgetsOf } from './budgets.js';
+import { spentBudgets } from './budget-spent.js';
+import type { BudgetDiagnosis } from '../budget/budget-diagnosis.js';
 import { transportBudgetsOf, type TransportBudgetUsage } from './transport-budgets.js';
 import type { HealthRuntime } from './health-runtime.js';
 import { lastHealthCheck } from './last-check.js';
@@ -33,6 +35,8 @@ export interface HealthStatus {
   budgets: BudgetUsage[];
   /** The same per transport: SMTP's minute, sessions and day; Graph's requests in flight, requests in 10 minutes and day. */
   budgetsByTransport: TransportBudgetUsage[];
+  /** The mailboxes whose rolling day is spent, and when each frees: mail waits, so health is `degraded`. */
+  budgetSpent: BudgetDiagnosis[];
   /** Why it is unhealthy: the preflight's failure first (it is live), else the last check's. */
   failure?: { code: string; message: string; diagnosis?: Diagnosis };
 }
@@ -48,7 +52,7 @@ export async function readHealthStatus(loadRuntime: () => HealthRuntime): Promis
   const configured = preflight.code !== 'CONFIGURATION_INVALID';
   const budgets = configured ? await budgetsOf(loadRuntime()) : [];
   const budgetsByTransport = configured ? await transportBudgetsOf(loadRuntime()) : [];
-  return { healthy: !failure, lastCheck, preflight, budgets, budgetsByTransport, ...(failure && { failure }) };
+  return { healthy: !failure, lastCheck, preflight, budgets, budgetsByTransport, budgetSpent: spentBudgets(budgets), ...(failure && { failure }) };
 }
 
 async function runPreflight(loadRuntime: () => HealthRuntime): Promise<Preflight> {

@@ -108,7 +108,7 @@ export function openApiDocument(serverUrl: string): Json {
           summary: 'The last health check and a live preflight (secret, token, claims; nothing is sent)',
           responses: {
             '200': json('HealthStatus', 'Healthy.'),
-            '503': json('HealthStatus', 'Unhealthy: `error` holds the code and the diagnosis.', retryAfter),
+            '503': json('HealthStatus', 'Unhealthy (`error` holds the code and the diagnosis), or degraded: a mailbox\'s rolling day is spent (`budgetSpent` names it and when it frees; `error.code` DAILY_RECIPIENT_LIMIT_REACHED).', retryAfter),
             ...unauthorized,
           },
         },

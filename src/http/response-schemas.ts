@@ -121,7 +121,7 @@ export const budgetUsageSchema = z.object({
   scope: z.enum(['shared', 'local']).meta({ description: '`shared`: counted in storage across every instance; `local`: this process only (no storage set).' }),
   minute: z.object({ used: z.number().int(), limit: z.number().int(), windowSeconds: z.number() }),
   connections: z.object({ used: z.number().int(), limit: z.number().int() }),
-  day: z.object({ used: z.number().int(), limit: z.number().int(), windowHours: z.number() }),
+  day: z.object({ used: z.number().int(), limit: z.number().int(), windowHours: z.number(), freesInSeconds: z.number().int().optional().meta({ description: 'Only when the day is spent: seconds until one recipient fits again.' }) }),
 });
 
 const windowUse = z.object({ used: z.number().int(), limit: z.number().int() });
@@ -133,7 +133,7 @@ export const transportBudgetSchema = z.discriminatedUnion('transport', [
     scope: z.enum(['shared', 'local']),
     minute: z.object({ used: z.number().int(), limit: z.number().int(), windowSeconds: z.number() }).meta({ description: 'Messages in the sliding minute (Exchange: 30).' }),
     sessions: windowUse.meta({ description: 'SMTP sessions open at once (Exchange: 3; one kept for the health check).' }),
-    day: z.object({ used: z.number().int(), limit: z.number().int(), windowHours: z.number() }).meta({ description: 'Recipients in the rolling day (Exchange: 10,000), whichever way they went.' }),
+    day: budgetUsageSchema.shape.day.meta({ description: 'Recipients in the rolling day (Exchange: 10,000), whichever way they went.' }),
   }),
   z.object({
     transport: z.literal('graph'),
@@ -143,7 +143,7 @@ export const transportBudgetSchema = z.discriminatedUnion('transport', [
     requestsPer10Minutes: z
       .object({ used: z.number().int(), limit: z.number().int(), windowSeconds: z.number(), scope: z.literal('local') })
       .meta({ description: "Graph requests for the mailbox in the last 10 minutes (Outlook: 10,000 per app and mailbox), as this instance made them: shown, not enforced, as the minute's 30 messages bind first." }),
-    day: z.object({ used: z.number().int(), limit: z.number().int(), windowHours: z.number() }).meta({ description: 'Recipients in the rolling day (Exchange: 10,000), whichever way they went.' }),
+    day: budgetUsageSchema.shape.day.meta({ description: 'Recipients in the rolling day (Exchange: 10,000), whichever way they went.' }),
   }),
 ]);
 
@@ -182,10 +182,11 @@ const preflightSchema = z.object({
 });
 
 export const healthStatusSchema = z.object({
-  status: z.enum(['healthy', 'unhealthy']),
+  status: z.enum(['healthy', 'degraded', 'unhealthy']).meta({ description: '`degraded`: mail works, but a mailbox\'s rolling day is spent (`budgetSpent` says which and when it frees); `unhealthy`: mail fails (`error`).' }),
   lastCheck: healthCheckResultSchema.nullable().meta({ description: "The last timer check this instance ran; null before its first." }),
   preflight: preflightSchema,
   budgets: z.array(budgetUsageSchema).meta({ description: "Each mailbox's use of its minute, its sessions and its day; a budget that cannot be read is left out." }),
+  budgetSpent: z.array(budgetDiagnosisSchema).optional().meta({ description: 'Each mailbox whose rolling day is spent, and in retryAfterSeconds when one recipient fits again.' }),
   budgetsByTransport: z.array(transportBudgetSchema).meta({ description: 'Each mailbox\'s budget per transport it sends by (EXOSEND_TRANSPORT: smtp, graph, or both under auto).' }),
   error: z.object({ code: z.string(), message: z.string(), retryable: z.boolean().optional(), retryAfterSeconds: z.number().int().optional(), diagnosis: diagnosisSchema.optional() }).optional(),
 });

@@ -21,4 +21,4 @@ export function logEvent(context: LogContext, event: string, fields: Fields): vo
   else context.info(line);
 }
 
-const warnings = new Set(['failed', 'misconfigured', 'unhealthy', 'queue.dead-lettered', 'queue.error']);
+const warnings = new Set(['failed', 'misconfigured', 'unhealthy', 'degraded', 'queue.dead-lettered', 'queue.error']);
