@@ -161,7 +161,7 @@ export function createConsole(options: ConsoleOptions): ConsoleHandler {
   };
 }
 
-export interface Reply {
+interface Reply {
   status?: number;
   json?: unknown;
   body?: string | Buffer;
