@@ -27,7 +27,8 @@ interface LocalHost {
 /** The local host as `npm start` runs it once built (npm test has built it), in a process group of its own. */
 async function startLocalHost(stateDir: string): Promise<LocalHost> {
   const child = spawnObserved('npm-start', process.execPath, ['dist/local/host/main.js', '--sandbox'], {
-    env: { ...process.env, EXOSEND_PORT: '0', EXOSEND_STATE_DIR: stateDir },
+    // the bounce reader every two seconds, not five minutes: a bounce shows in the console within the test
+    env: { ...process.env, EXOSEND_PORT: '0', EXOSEND_STATE_DIR: stateDir, EXOSEND_DELIVERY_SCHEDULE: '*/2 * * * * *' },
     detached: true,
   });
   let output = '';
@@ -228,6 +229,55 @@ describe('the local console, in a real browser', { skip }, () => {
     await shot('send');
   });
 
+  it("when mail goes to a good and a non-existent address, then the Outbox's Delivery column and the message view show each recipient's fate as the app answers it", async () => {
+    const sent = await api('send', { to: ['ada@fabrikam.example', 'nobody@fabrikam.example'], subject: 'Delivery per recipient', text: 't' });
+    assert.equal(sent.status, 200, await sent.clone().text());
+    const { id } = (await sent.json()) as { id: string };
+    await page.goto(`${host.consoleUrl}#outbox`);
+    const row = page.locator('#outbox-rows tr', { hasText: 'Delivery per recipient' });
+    await row.locator('.status[data-recipient="ada@fabrikam.example"]').waitFor();
+    // the bounce comes back through the sending mailbox's inbox; the reader runs every two seconds here
+    await row.locator('.status[data-recipient="nobody@fabrikam.example"]', { hasText: 'failed' }).waitFor({ timeout: 30_000 });
+    const app = (await (await fetch(`${host.baseUrl}/api/messages/${encodeURIComponent(id)}`, { headers: { 'x-functions-key': host.key } })).json()) as { delivery: { recipients: { recipient: string; status: string; statusCode?: string; source: string }[] } };
+    const shown = await row.locator('.status').allInnerTexts();
+    assert.deepEqual(shown, app.delivery.recipients.map((r) => `${r.recipient}: ${r.status}`), 'the column says what GET /api/messages/{id} says');
+    assert.equal(app.delivery.recipients.find((r) => r.recipient === 'ada@fabrikam.example')?.status, 'pending', 'no news is not delivered');
+    await shot('outbox-delivery');
+
+    await row.click();
+    const bounced = page.locator('#delivery-table tr[data-recipient="nobody@fabrikam.example"]');
+    await bounced.waitFor();
+    const cells = await bounced.locator('td').allInnerTexts();
+    const nobody = app.delivery.recipients.find((r) => r.recipient === 'nobody@fabrikam.example')!;
+    assert.deepEqual([cells[0], cells[1], cells[2], cells[5]], ['nobody@fabrikam.example', 'failed', nobody.statusCode, nobody.source]);
+    assert.equal(nobody.statusCode, '5.1.10');
+    assert.match(cells[3] ?? '', /\S/, 'the diagnosis is shown');
+    assert.equal(await page.locator('#delivery-table tr[data-recipient="ada@fabrikam.example"] td').nth(1).innerText(), 'pending');
+    await shot('message-delivery');
+  });
+
+  it('when the admin adds a suppression and removes it on the Suppressions tab, then the shared list and the next send follow', async () => {
+    await page.goto(`${host.consoleUrl}#suppressions`);
+    await page.getByLabel('Address').fill('grace@fabrikam.example');
+    await page.getByLabel(/^Reason/).fill('asked to stop');
+    await page.getByRole('button', { name: 'Suppress' }).click();
+    const row = page.locator('#suppression-rows tr[data-recipient="grace@fabrikam.example"]');
+    await row.waitFor();
+    assert.match(await row.innerText(), /ADDED_BY_ADMIN: asked to stop/);
+    // the bounce of the test before put nobody@ here on its own
+    await page.locator('#suppression-rows tr[data-recipient="nobody@fabrikam.example"]').waitFor();
+    await shot('suppressions');
+    const refused = (await (await api('send', { to: ['grace@fabrikam.example', 'ada@fabrikam.example'], subject: 'While suppressed', text: 't' })).text());
+    assert.match(refused, /RECIPIENT_SUPPRESSED/, 'the app refuses the suppressed address');
+
+    await row.getByRole('button', { name: 'Remove' }).click();
+    await page.locator('#suppression-status', { hasText: 'grace@fabrikam.example is no longer suppressed' }).waitFor();
+    await row.waitFor({ state: 'detached' });
+    const again = await api('send', { to: ['grace@fabrikam.example'], subject: 'After removal', text: 't' });
+    assert.equal(again.status, 200, await again.clone().text());
+    assert.doesNotMatch(await again.text(), /RECIPIENT_SUPPRESSED/);
+  });
+
   it('when another site, or another host name, calls the console, then it is refused and nothing changes', async () => {
     const port = Number(new URL(host.baseUrl).port);
     // a page on another origin (another loopback port) tries to read the console and to switch the scenario
@@ -268,7 +318,7 @@ describe('the local console, in a real browser', { skip }, () => {
     assert.equal(status, 403);
 
     // what the console's own calls carry: the local function key, never a token or the client secret
-    for (const path of ['session', 'outbox', 'dead-letters', 'health']) {
+    for (const path of ['session', 'outbox', 'dead-letters', 'health', 'suppressions']) {
       const body = await page.evaluate((p) => fetch(`/console/api/${p}`, { headers: { 'x-exosend-console': '1' } }).then((r) => r.text()), path);
       assert.doesNotMatch(body, /eyJ[\w-]+\.[\w-]+\.[\w-]*/, `${path} holds a JWT`);
       assert.doesNotMatch(body, /client_secret|8Q~/, `${path} holds a client secret`);

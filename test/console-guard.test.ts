@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
-import { createServer, type IncomingMessage } from 'node:http';
+import { createServer, request as httpRequest, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { describe, it } from 'node:test';
 import { consoleRefusal } from '../local/console/console-guard.js';
@@ -72,4 +72,71 @@ describe("the console page's message frame", () => {
       served.close();
     }
   });
+});
+
+describe("the console's delivery and suppression routes", () => {
+  // the routes answer 409 (no storage) or 502/404 (no app) when the guard lets a call through:
+  // what matters here is that another site's call never reaches them
+  async function withConsole(check: (base: string) => Promise<void>): Promise<void> {
+    // one server, as the local host's: /api is the app (here only GET /api/messages/{id}: a record it
+    // does not have, answered only with the key), the rest the console
+    const served = createServer((req, res) => {
+      const url = new URL(req.url ?? '/', base());
+      if (!url.pathname.startsWith('/api/')) return void handler(req, res, url);
+      const keyed = req.headers['x-functions-key'] === 'local-key';
+      res.writeHead(keyed ? 404 : 401, { 'content-type': 'application/json' }).end(JSON.stringify({ code: keyed ? 'NOT_FOUND' : 'UNAUTHORIZED', message: 'no' }));
+    });
+    const base = () => `http://127.0.0.1:${(served.address() as AddressInfo).port}`;
+    const handler = createConsole({
+      baseUrl: base,
+      functionKey: 'local-key',
+      mode: 'sandbox',
+      registrations: { http: [], queues: [], timers: [], terminate: [], entry: {} },
+      sandbox: undefined,
+      scenario: 'healthy',
+      deadLetters: undefined,
+      suppressions: undefined,
+      log: () => undefined,
+    });
+    served.listen(0, '127.0.0.1');
+    await once(served, 'listening');
+    try {
+      await check(base());
+    } finally {
+      served.close();
+    }
+  }
+  // node:http, not fetch: fetch sends its own Host, and a rebound name must be said as DNS rebinding says it
+  const call = (base: string, method: string, path: string, headers: Record<string, string>) =>
+    new Promise<number>((resolve, reject) => {
+      const body = method === 'POST' ? '{"recipient":"ada@fabrikam.example"}' : undefined;
+      const target = new URL(base);
+      httpRequest({ host: target.hostname, port: target.port, method, path: `/console/api/${path}`, headers: { host: target.host, ...headers, ...(body && { 'content-type': 'application/json' }) } }, (res) => {
+        res.resume();
+        resolve(res.statusCode ?? 0);
+      })
+        .on('error', reject)
+        .end(body);
+    });
+
+  const routes: [string, string][] = [
+    ['GET', 'messages/abc'],
+    ['GET', 'suppressions'],
+    ['POST', 'suppressions'],
+    ['DELETE', 'suppressions/ada%40fabrikam.example'],
+  ];
+  for (const [method, path] of routes) {
+    it(`when another site calls ${method} ${path}, then it is refused before the route runs`, async () => {
+      await withConsole(async (base) => {
+        const origin = base;
+        const ownHeaders = { origin, 'sec-fetch-site': 'same-origin', 'x-exosend-console': '1' };
+        assert.equal(await call(base, method, path, ownHeaders), method === 'GET' && path.startsWith('messages/') ? 404 : 409, 'the console\'s own call reaches its route (the app\'s 404, or 409 with no storage)');
+        assert.equal(await call(base, method, path, { ...ownHeaders, origin: 'https://evil.example' }), 403, 'another origin');
+        assert.equal(await call(base, method, path, { ...ownHeaders, 'sec-fetch-site': 'cross-site' }), 403, 'a cross-site fetch');
+        assert.equal(await call(base, method, path, { origin, 'sec-fetch-site': 'same-origin' }), 403, 'no console header');
+        assert.equal(await call(base, method, path, { ...ownHeaders, host: `rebound.example:${new URL(base).port}` }), 403, 'a rebound host name');
+        if (method !== 'GET') assert.equal(await call(base, method, path, { 'sec-fetch-site': 'same-origin', 'x-exosend-console': '1' }), 403, 'a change without an Origin');
+      });
+    });
+  }
 });

@@ -6,6 +6,8 @@ import { invocationContext, type LogSink } from '../host/invocation.js';
 import type { Registrations } from '../host/registrations.js';
 import { consoleRefusal } from './console-guard.js';
 import type { DeadLetters } from './dead-letters.js';
+import { appMessage } from './app-message.js';
+import { addSuppression, type SuppressionList } from './suppressions.js';
 import { Outbox } from './outbox.js';
 
 export interface ConsoleOptions {
@@ -20,6 +22,8 @@ export interface ConsoleOptions {
   /** The scenario was switched from the page, and the app's settings with it. */
   scenarioSwitched?: (name: string) => void;
   deadLetters: DeadLetters | undefined;
+  /** The shared suppression list (Table storage), when storage is configured. */
+  suppressions?: SuppressionList | undefined;
   log: LogSink;
 }
 
@@ -91,6 +95,15 @@ export function createConsole(options: ConsoleOptions): ConsoleHandler {
       if (!result) return notFound('This dead letter is no longer on the poison queue.');
       if ('refused' in result) return { status: 409, json: { error: { message: `It cannot be put back: ${result.refused}.` } } };
       return { json: result.outcome };
+    },
+    // the app's own answer (GET /api/messages/{id}, delivery included), asked with the local key here, never by the page
+    'GET messages/*': async (_req, [id]) => appMessage(options.baseUrl(), options.functionKey, id!),
+    'GET suppressions': async () => (options.suppressions ? { json: { suppressions: await options.suppressions.list() } } : noStorage()),
+    'POST suppressions': async (req) => (options.suppressions ? addSuppression(options.suppressions, await readJson(req)) : noStorage()),
+    'DELETE suppressions/*': async (_req, [recipient]) => {
+      if (!options.suppressions) return noStorage();
+      const removed = await options.suppressions.remove(recipient!);
+      return removed ? { json: { recipient: recipient!.toLowerCase(), suppressed: false } } : notFound('This address is not on the suppression list.');
     },
     'GET health': async () => ({ json: await appHealth() }),
     'POST health/check': async () => ({ json: await runCheck() }),

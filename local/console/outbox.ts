@@ -13,6 +13,8 @@ export interface OutboxSummary {
   subject: string;
   sizeBytes: number;
   messageId: string;
+  /** exosend's id, from the ENVID the message was sent with (RFC 3461): the key of GET /api/messages/{id}. */
+  exosendId?: string;
 }
 
 export interface OutboxDetail extends OutboxSummary {
@@ -109,5 +111,6 @@ function summarize(message: AcceptedMessage, parsed: ParsedMail): OutboxSummary 
     subject: parsed.subject ?? '',
     sizeBytes: message.raw.length,
     messageId: message.messageId,
+    ...(message.dsn?.envid && { exosendId: message.dsn.envid }),
   };
 }

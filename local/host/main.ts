@@ -16,6 +16,7 @@ import { StatusStore } from '../../src/queue/status-store.js';
 import { printBanner } from './banner.js';
 import { createConsole } from '../console/console-server.js';
 import { DeadLetters } from '../console/dead-letters.js';
+import { SuppressionList } from '../../src/queue/suppression-list.js';
 import { createHttpHost } from './http-host.js';
 import { readStorageConnection } from '../../src/config/storage-connection.js';
 import { startQueueHost } from './queue-host.js';
@@ -124,6 +125,7 @@ const localConsole = createConsole({
   scenario: args.scenario ?? 'healthy',
   scenarioSwitched: (name) => sandbox && leaveDoctorSettings(sandbox, name),
   deadLetters: queueStorage && new DeadLetters(queueStorage, new StatusStore(queueStorage.records)),
+  suppressions: queueStorage && new SuppressionList(queueStorage.suppressions),
   log,
 });
 const server = createHttpHost({ functions: registrations.http, functionKey, log, fallback: localConsole });

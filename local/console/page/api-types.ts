@@ -25,6 +25,8 @@ export interface OutboxSummary {
   subject: string;
   sizeBytes: number;
   messageId: string;
+  /** exosend's id (the ENVID it sent with); absent when the message asked for no DSN. */
+  exosendId?: string;
   fresh?: boolean;
 }
 
@@ -115,4 +117,26 @@ export interface MessageRecord {
   status?: string;
   attempts?: number;
   diagnosis?: Diagnosis;
+  /** src/queue/message-view.ts: what became of each recipient. */
+  delivery?: { recipients: RecipientDelivery[] };
+}
+
+/** src/mail/recipient-delivery.ts, RecipientDelivery. */
+export interface RecipientDelivery {
+  recipient: string;
+  status: 'pending' | 'delivered' | 'delayed' | 'failed' | 'quarantined' | 'filtered' | 'unknown';
+  statusCode?: string;
+  diagnosis?: string;
+  detail?: string;
+  at: string;
+  source: string;
+}
+
+/** src/queue/suppression-list.ts, Suppression. */
+export interface Suppression {
+  recipient: string;
+  reason: string;
+  statusCode?: string;
+  id?: string;
+  at: string;
 }

@@ -7,11 +7,12 @@ import type { Session } from './api-types.js';
 import { loadDeadLetters, watchDeadLetters } from './dead-letters.js';
 import { loadHealth, wireHealth } from './health.js';
 import { openMessage, wireMessageTabs } from './message-view.js';
-import { listenForMail, loadOutbox } from './outbox.js';
+import { listenForMail, loadOutbox, watchDeliveries } from './outbox.js';
+import { loadSuppressions, wireSuppressions } from './suppressions.js';
 import { wireSendForm } from './send-form.js';
 import { $, all, api, messageOf, showError } from './shared.js';
 
-const views = ['outbox', 'dead-letters', 'health', 'send'];
+const views = ['outbox', 'dead-letters', 'suppressions', 'health', 'send'];
 
 /** Shows the view the hash names (#outbox/ID opens a message), and loads what it shows. */
 function route(session: Session): void {
@@ -22,6 +23,7 @@ function route(session: Session): void {
   if (current === 'outbox' && id) void openMessage(session, decodeURIComponent(id));
   if (current === 'dead-letters') void loadDeadLetters();
   else $('dead-status').hidden = true;
+  if (current === 'suppressions') void loadSuppressions();
   if (current === 'health') void loadHealth(session);
 }
 
@@ -37,6 +39,7 @@ async function start(): Promise<void> {
   wireSendForm(session);
   wireHealth(session);
   wireMessageTabs();
+  wireSuppressions();
   window.addEventListener('hashchange', () => route(session));
   try {
     await loadOutbox(session);
@@ -44,6 +47,7 @@ async function start(): Promise<void> {
     showError($('fatal'), messageOf(error));
   }
   listenForMail(session);
+  watchDeliveries(session);
   if (session.deadLetters) watchDeadLetters();
   route(session);
 }

@@ -2,6 +2,7 @@
 // its HTML only in the sandboxed frame (index.html's `sandbox` attribute, and the policy the server
 // sends with the HTML), never in this page.
 import type { OutboxDetail, Session } from './api-types.js';
+import { deliveryTable, loadDelivery } from './delivery.js';
 import { selectMessage } from './outbox.js';
 import { $, all, api, el, list, messageOf, showError, size } from './shared.js';
 
@@ -37,6 +38,7 @@ export async function openMessage(session: Session, id: string): Promise<void> {
       ['Size', size(m.sizeBytes)],
     ];
     $('message-meta').replaceChildren(...meta.filter(([, value]) => value).flatMap(([name, value]) => [el('dt', {}, name), el('dd', {}, value)]));
+    $('message-delivery').replaceChildren(m.exosendId ? deliveryTable(await loadDelivery(m.exosendId)) : el('p', { class: 'muted' }, 'Delivery: this message asked for no delivery status notifications.'));
     const frame = $('message-html', HTMLIFrameElement);
     frame.src = m.hasHtml ? `/console/message/${encodeURIComponent(m.id)}/html` : 'about:blank';
     $('part-html').querySelector('.hint')!.textContent = m.hasHtml

@@ -1,9 +1,12 @@
 // The Outbox view: every message the sandbox's Exchange accepted, newest first, kept up to date by
 // the console's server-sent events. A row opens the message (message-view.ts) through the URL hash.
-import type { OutboxSummary, Session } from './api-types.js';
+import type { OutboxSummary, RecipientDelivery, Session } from './api-types.js';
+import { deliveryChips, loadDelivery } from './delivery.js';
 import { $, api, el, list, size, time } from './shared.js';
 
 const outbox = new Map<string, OutboxSummary>();
+/** Each message's delivery by exosend id, as last read; a bounce is read back minutes later, so it is read again. */
+const deliveries = new Map<string, RecipientDelivery[] | string>();
 let selectedId: string | undefined;
 
 function curlLine(session: Session): string {
@@ -34,6 +37,7 @@ function renderOutbox(session: Session): void {
         el('td', {}, list(m.bcc)),
         el('td', {}, m.subject || el('span', { class: 'muted' }, '(no subject)')),
         el('td', { class: 'num' }, size(m.sizeBytes)),
+        el('td', { class: 'delivery-cell' }, m.exosendId ? deliveryChips(deliveries.get(m.exosendId)) : el('span', { class: 'muted' }, 'no DSN asked')),
       ),
     ),
   );
@@ -63,4 +67,20 @@ export function listenForMail(session: Session): void {
     renderOutbox(session);
     row.fresh = false;
   });
+}
+
+/** Reads every message's delivery again (console/api/messages/ID, the app's answer) and shows it. */
+export async function refreshDeliveries(session: Session): Promise<void> {
+  const ids = [...outbox.values()].flatMap((m) => (m.exosendId ? [m.exosendId] : []));
+  await Promise.all(ids.map(async (id) => deliveries.set(id, await loadDelivery(id))));
+  renderOutbox(session);
+}
+
+/** Looks again every few seconds while the Outbox is shown. */
+export function watchDeliveries(session: Session): void {
+  if (!session.sandbox) return;
+  void refreshDeliveries(session);
+  setInterval(() => {
+    if (document.visibilityState === 'visible' && !$('view-outbox').hidden) void refreshDeliveries(session);
+  }, 3000);
 }
