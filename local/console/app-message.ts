@@ -7,7 +7,7 @@
  */
 export async function appMessage(baseUrl: string, functionKey: string, id: string): Promise<JsonReply> {
   const response = await fetch(`${baseUrl}/api/messages/${encodeURIComponent(id)}`, { headers: { 'x-functions-key': functionKey } });
-  const json = (await response.json().catch(() => undefined)) as unknown;
+  const json: unknown = await response.json().catch(() => undefined);
   if (json === undefined) return { status: 502, json: { error: { message: `The app answered ${response.status} with no JSON.` } } };
   return { status: response.status, json };
 }

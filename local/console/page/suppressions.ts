@@ -12,7 +12,7 @@ function notice(text: string): void {
 
 function row(s: Suppression): HTMLElement {
   const button = el('button', { type: 'button' }, 'Remove') as HTMLButtonElement;
-  button.addEventListener('click', async () => {
+  button.addEventListener('click', () => void (async () => {
     button.disabled = true;
     try {
       await api(`suppressions/${encodeURIComponent(s.recipient)}`, { method: 'DELETE' });
@@ -22,7 +22,7 @@ function row(s: Suppression): HTMLElement {
       showError($('suppression-error'), messageOf(error));
       button.disabled = false;
     }
-  });
+  })());
   return el(
     'tr',
     { 'data-recipient': s.recipient },
@@ -51,7 +51,7 @@ export async function loadSuppressions(): Promise<void> {
 /** The form adds the admin's own suppression (reason ADDED_BY_ADMIN, as the CLI writes it). */
 export function wireSuppressions(): void {
   const form = $('suppression-form', HTMLFormElement);
-  form.addEventListener('submit', async (event) => {
+  form.addEventListener('submit', (event) => void (async () => {
     event.preventDefault();
     const recipient = $('suppression-address', HTMLInputElement).value.trim();
     const reason = $('suppression-reason', HTMLInputElement).value.trim();
@@ -64,5 +64,5 @@ export function wireSuppressions(): void {
     } catch (error) {
       showError($('suppression-error'), messageOf(error));
     }
-  });
+  })());
 }
