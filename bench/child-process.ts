@@ -23,7 +23,8 @@ export async function runSendChild(args: string[], settings: Record<string, stri
     const wallMs = performance.now() - started;
     const report = JSON.parse(line) as SendChildReport;
     await exited;
-    if (report.failures > 0) throw new Error(`send child: ${report.failures} sends failed, first: ${report.firstError}`);
+    if (report.failures > 0)
+      throw new Error(`send child: ${report.failures} sends failed, first: ${report.firstError}`);
     return { report, wallMs };
   }
   throw new Error(`send child exited (${await exited}) without a report:\n${stderr.trim()}`);

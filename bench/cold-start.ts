@@ -66,7 +66,9 @@ export async function measureColdStart(
         ? `const t = performance.now(); await import(${JSON.stringify(pathToFileURL(resolve(path)).href)}); process.stdout.write(String(performance.now() - t));`
         : 'process.stdout.write("0");';
       const started = performance.now();
-      const child = spawnSync(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'pipe'] });
+      const child = spawnSync(process.execPath, ['--input-type=module', '-e', script], {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
       const wall = performance.now() - started;
       if (child.status !== 0) throw new Error(`loading ${path} failed:\n${child.stderr.toString()}`);
       record(name, wall, Number(child.stdout.toString()));

@@ -13,8 +13,22 @@ export interface CostRun {
 }
 
 /** A fresh worker sends `messages` through /api/send; the stand-ins count, the worker reports its peak memory. */
-export async function measureCostRun(standIns: StandIns, entry: string, messages: number, concurrency: number): Promise<CostRun> {
+export async function measureCostRun(
+  standIns: StandIns,
+  entry: string,
+  messages: number,
+  concurrency: number,
+): Promise<CostRun> {
   await standIns.reset();
-  const { report } = await runSendChild(['--entry', entry, '--count', String(messages), '--concurrency', String(concurrency)], standIns.settings);
-  return { entry, messages, concurrency, counts: await standIns.counts(standIns.info.mailboxes.exosend), child: report };
+  const { report } = await runSendChild(
+    ['--entry', entry, '--count', String(messages), '--concurrency', String(concurrency)],
+    standIns.settings,
+  );
+  return {
+    entry,
+    messages,
+    concurrency,
+    counts: await standIns.counts(standIns.info.mailboxes.exosend),
+    child: report,
+  };
 }

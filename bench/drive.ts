@@ -15,8 +15,20 @@ export interface Batch {
  * `prepare` runs before each call's clock starts (what a host does before it invokes a function);
  * its time counts in the batch's wall time, not in the call's latency.
  */
-export async function drive<T>(count: number, concurrency: number, prepare: (index: number) => T, call: (prepared: T) => Promise<void>): Promise<Batch> {
-  const batch: Batch = { latenciesMs: [], durationMs: 0, cpuUs: 0, failures: 0, firstError: undefined, firstSuccessAt: undefined };
+export async function drive<T>(
+  count: number,
+  concurrency: number,
+  prepare: (index: number) => T,
+  call: (prepared: T) => Promise<void>,
+): Promise<Batch> {
+  const batch: Batch = {
+    latenciesMs: [],
+    durationMs: 0,
+    cpuUs: 0,
+    failures: 0,
+    firstError: undefined,
+    firstSuccessAt: undefined,
+  };
   let next = 0;
   const caller = async () => {
     for (let index = next++; index < count; index = next++) {

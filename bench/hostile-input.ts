@@ -30,8 +30,14 @@ function bodies(targetMb: number): Array<{ name: string; text: string }> {
   // JSON.parse of millions of levels holds an array per level: 4 MB of them is enough to compare
   const levels = 2 * mb;
   return [
-    { name: `${(invalidRecipients / 1e6).toFixed(1)}M invalid recipients`, text: `{"subject":"s","text":"t","to":[${'"x",'.repeat(invalidRecipients - 1)}"x"]}` },
-    { name: `${(wideHeaders / 1e6).toFixed(1)}M headers`, text: `{"to":["a@b.example"],"subject":"s","text":"t","headers":{${Array.from({ length: wideHeaders }, (_, i) => `"X${i.toString(36)}":"v"`).join(',')}}}` },
+    {
+      name: `${(invalidRecipients / 1e6).toFixed(1)}M invalid recipients`,
+      text: `{"subject":"s","text":"t","to":[${'"x",'.repeat(invalidRecipients - 1)}"x"]}`,
+    },
+    {
+      name: `${(wideHeaders / 1e6).toFixed(1)}M headers`,
+      text: `{"to":["a@b.example"],"subject":"s","text":"t","headers":{${Array.from({ length: wideHeaders }, (_, i) => `"X${i.toString(36)}":"v"`).join(',')}}}`,
+    },
     { name: `${(levels / 1e6).toFixed(1)}M levels of nesting`, text: `${'['.repeat(levels)}${']'.repeat(levels)}` },
   ];
 }
@@ -57,7 +63,14 @@ export function measureHostileInput(targetMb: number, repetitions: number): Host
     }
     if (!answer) throw new Error(`${name} was not refused`);
     const json = JSON.stringify({ error: { code: answer.code, message: answer.message, details: answer.details } });
-    return { name, bodyMb: Buffer.byteLength(text) / mb, refuseMs: median(refuse), parseMs: median(parse), answerChars: json.length, details: answer.details.length };
+    return {
+      name,
+      bodyMb: Buffer.byteLength(text) / mb,
+      refuseMs: median(refuse),
+      parseMs: median(parse),
+      answerChars: json.length,
+      details: answer.details.length,
+    };
   });
   return { repetitions, cases };
 }

@@ -22,7 +22,13 @@ function largeBody(index: number): Uint8Array {
     to: ['ada@fabrikam.example'],
     subject: `Large ${index}`,
     text: 'The report is attached.',
-    attachments: [{ filename: 'report.bin', contentType: 'application/octet-stream', contentBase64: randomBytes(attachmentBytes).toString('base64') }],
+    attachments: [
+      {
+        filename: 'report.bin',
+        contentType: 'application/octet-stream',
+        contentBase64: randomBytes(attachmentBytes).toString('base64'),
+      },
+    ],
   };
   return Buffer.from(JSON.stringify(request));
 }
@@ -51,7 +57,9 @@ async function child(n: number): Promise<void> {
 
 function runChild(n: number): Promise<{ n: number; mimeMB: number; peakRssMB: number }> {
   return new Promise((resolve, reject) => {
-    const worker = fork(new URL(import.meta.url), ['--child', String(n)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    const worker = fork(new URL(import.meta.url), ['--child', String(n)], {
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    });
     worker.once('message', (result) => resolve(result as { n: number; mimeMB: number; peakRssMB: number }));
     worker.once('exit', (code) => (code === 0 ? undefined : reject(new Error(`the child for ${n} exited ${code}`))));
   });
@@ -60,7 +68,9 @@ function runChild(n: number): Promise<{ n: number; mimeMB: number; peakRssMB: nu
 if (process.argv[2] === '--child') {
   await child(Number(process.argv[3]));
 } else {
-  console.log(`requests at the size limit, n at once, each in a fresh process (Node ${process.version}, ${new Date().toISOString().slice(0, 10)})`);
+  console.log(
+    `requests at the size limit, n at once, each in a fresh process (Node ${process.version}, ${new Date().toISOString().slice(0, 10)})`,
+  );
   console.log('| n | MIME per request | peak RSS |\n| --- | --- | --- |');
   for (const n of [1, 2, 4, 8]) {
     const { mimeMB, peakRssMB } = await runChild(n);

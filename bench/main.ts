@@ -47,11 +47,15 @@ const section = async <T>(name: string, what: string, run: () => Promise<T>): Pr
 const standIns = await launchStandIns();
 let measured: Omit<BenchResults, 'targets' | 'load' | 'durationSeconds' | 'sectionSeconds'>;
 try {
-  const warm = await section('1 warm sends', `${options.warm.rounds} interleaved rounds of floor, exosend and baseline`, () =>
-    measureWarmSends(standIns, options.warm),
+  const warm = await section(
+    '1 warm sends',
+    `${options.warm.rounds} interleaved rounds of floor, exosend and baseline`,
+    () => measureWarmSends(standIns, options.warm),
   );
-  const cost = await section('2+4 cost and memory', `${options.costMessages} messages from a fresh worker (${shippedEntry})`, () =>
-    measureCostRun(standIns, shippedEntry, options.costMessages, options.warm.concurrency),
+  const cost = await section(
+    '2+4 cost and memory',
+    `${options.costMessages} messages from a fresh worker (${shippedEntry})`,
+    () => measureCostRun(standIns, shippedEntry, options.costMessages, options.warm.concurrency),
   );
   const coldStart = await section('3 cold start', 'fresh processes', () =>
     measureColdStart(
@@ -63,15 +67,23 @@ try {
   const pacing = await section('5 pacing', `${options.pacing.windows} windows of ${options.pacing.windowInMs} ms`, () =>
     measurePacing(standIns, options.pacing, options.warm.concurrency),
   );
-  const queue = await section('6 queue drain', `${options.queueMessages} messages through Azurite`, () => measureQueueDrain(standIns, options.queueMessages));
-  const hostile = await section('7 hostile input', `${options.hostile.megabytes} MB bodies refused and parsed, ${options.hostile.repetitions} times each`, () =>
-    Promise.resolve(measureHostileInput(options.hostile.megabytes, options.hostile.repetitions)),
+  const queue = await section('6 queue drain', `${options.queueMessages} messages through Azurite`, () =>
+    measureQueueDrain(standIns, options.queueMessages),
   );
-  const scaleOut = await section('8 scale-out', '1, 2 and 4 mailboxes, 1 and 3 worker processes, the budget shared through Azurite', () =>
-    measureScaleOut(standIns, options.scaleOut),
+  const hostile = await section(
+    '7 hostile input',
+    `${options.hostile.megabytes} MB bodies refused and parsed, ${options.hostile.repetitions} times each`,
+    () => Promise.resolve(measureHostileInput(options.hostile.megabytes, options.hostile.repetitions)),
   );
-  const transports = await section('9 SMTP and Graph', `${options.warm.rounds} interleaved rounds of exosend over SMTP and over Graph, then each at the budget`, () =>
-    measureTransports(standIns, { ...options.warm, pacing: options.pacing }),
+  const scaleOut = await section(
+    '8 scale-out',
+    '1, 2 and 4 mailboxes, 1 and 3 worker processes, the budget shared through Azurite',
+    () => measureScaleOut(standIns, options.scaleOut),
+  );
+  const transports = await section(
+    '9 SMTP and Graph',
+    `${options.warm.rounds} interleaved rounds of exosend over SMTP and over Graph, then each at the budget`,
+    () => measureTransports(standIns, { ...options.warm, pacing: options.pacing }),
   );
   measured = {
     date: new Date().toISOString(),
@@ -82,7 +94,10 @@ try {
     warm,
     cost,
     coldStart,
-    deployedPackage: { zipBytes: statSync('dist/exosend.zip').size, unpackedBytes: Number(readFileSync('dist/bench/deployed.size', 'utf8')) },
+    deployedPackage: {
+      zipBytes: statSync('dist/exosend.zip').size,
+      unpackedBytes: Number(readFileSync('dist/bench/deployed.size', 'utf8')),
+    },
     pacing,
     queue,
     hostile,
@@ -93,7 +108,12 @@ try {
   await standIns.close();
 }
 
-const partial = { ...measured, load: { start: loadAtStart, end: loadAverage() }, durationSeconds: (Date.now() - started) / 1000, sectionSeconds };
+const partial = {
+  ...measured,
+  load: { start: loadAtStart, end: loadAverage() },
+  durationSeconds: (Date.now() - started) / 1000,
+  sectionSeconds,
+};
 const results: BenchResults = { ...partial, targets: judgeTargets(partial) };
 console.log(formatReport(results));
 console.log(`\n${formatTransportsReport(results.transports)}`);

@@ -30,7 +30,10 @@ export const usage = `usage: npm run bench [-- --quick] [--out FILE]
   --out FILE   where to write the results JSON (default bench/results/latest.json)`;
 
 export function readBenchOptions(argv: string[]): BenchOptions {
-  const { values } = parseArgs({ args: argv, options: { quick: { type: 'boolean' }, out: { type: 'string' }, help: { type: 'boolean', short: 'h' } } });
+  const { values } = parseArgs({
+    args: argv,
+    options: { quick: { type: 'boolean' }, out: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+  });
   if (values.help) {
     console.log(usage);
     process.exit(0);
@@ -40,10 +43,24 @@ export function readBenchOptions(argv: string[]): BenchOptions {
     quick,
     out: values.out ?? 'bench/results/latest.json',
     warm: quick
-      ? { rounds: 3, sequential: { fast: 150, baseline: 15 }, concurrent: { fast: 400, baseline: 40 }, concurrency: 8, baselineWithinLimit: 20 }
-      : { rounds: 8, sequential: { fast: 250, baseline: 25 }, concurrent: { fast: 600, baseline: 60 }, concurrency: 8, baselineWithinLimit: 40 },
+      ? {
+          rounds: 3,
+          sequential: { fast: 150, baseline: 15 },
+          concurrent: { fast: 400, baseline: 40 },
+          concurrency: 8,
+          baselineWithinLimit: 20,
+        }
+      : {
+          rounds: 8,
+          sequential: { fast: 250, baseline: 25 },
+          concurrent: { fast: 600, baseline: 60 },
+          concurrency: 8,
+          baselineWithinLimit: 40,
+        },
     costMessages: quick ? 1_000 : 10_000,
-    coldStart: quick ? { loadRepetitions: 5, firstSendRepetitions: 3 } : { loadRepetitions: 15, firstSendRepetitions: 7 },
+    coldStart: quick
+      ? { loadRepetitions: 5, firstSendRepetitions: 3 }
+      : { loadRepetitions: 15, firstSendRepetitions: 7 },
     // 50 messages a second, Exchange's 30 a minute scaled up 100x, over windows short enough for a short run
     pacing: quick ? { limit: 75, windowInMs: 1_500, windows: 4 } : { limit: 250, windowInMs: 5_000, windows: 6 },
     queueMessages: quick ? 500 : 2_000,

@@ -31,7 +31,11 @@ export interface Pacing {
  * count) scaled so the run is short; the stand-in enforces the same limit and Exchange's 3 sessions.
  * Callers keep more work waiting than the limit lets through, for `windows` windows.
  */
-export async function measurePacing(standIns: StandIns, options: BenchOptions['pacing'], callers: number): Promise<Pacing> {
+export async function measurePacing(
+  standIns: StandIns,
+  options: BenchOptions['pacing'],
+  callers: number,
+): Promise<Pacing> {
   const { limit, windowInMs, windows } = options;
   // The pipeline as createRuntime() builds it, with the transport's pacing window shortened: the
   // window is no setting (Exchange counts a minute), so the HTTP handler cannot be given it.

@@ -15,7 +15,12 @@ import { launchStandIns } from './stand-ins-client.js';
 import { median } from './stats.js';
 
 const { values } = parseArgs({
-  options: { count: { type: 'string' }, concurrency: { type: 'string' }, rounds: { type: 'string' }, profile: { type: 'string' } },
+  options: {
+    count: { type: 'string' },
+    concurrency: { type: 'string' },
+    rounds: { type: 'string' },
+    profile: { type: 'string' },
+  },
 });
 const count = Number(values.count ?? 2000);
 const concurrency = Number(values.concurrency ?? 8);
@@ -29,11 +34,22 @@ try {
   const senders: Sender<unknown>[] = [await floorSender(standIns.info), exosendSender()];
   const run = async (sender: Sender<unknown>): Promise<Batch> => {
     await standIns.reset();
-    const batch = await drive(count, concurrency, (i) => sender.prepare(i), (p) => sender.send(p));
+    const batch = await drive(
+      count,
+      concurrency,
+      (i) => sender.prepare(i),
+      (p) => sender.send(p),
+    );
     if (batch.failures > 0) throw new Error(`${sender.name}: ${batch.failures} failed, first: ${batch.firstError}`);
     return batch;
   };
-  for (const sender of senders) await drive(100, concurrency, (i) => sender.prepare(i), (p) => sender.send(p));
+  for (const sender of senders)
+    await drive(
+      100,
+      concurrency,
+      (i) => sender.prepare(i),
+      (p) => sender.send(p),
+    );
   const cpu: Record<string, number[]> = { floor: [], exosend: [] };
   const p50: Record<string, number[]> = { floor: [], exosend: [] };
   for (let round = 0; round < rounds; round++) {
@@ -59,7 +75,9 @@ try {
   console.log(`${count} messages, ${concurrency} caller(s), ${rounds} rounds; load average ${loadAverage()}`);
   console.log(line('floor'));
   console.log(line('exosend'));
-  console.log(`exosend - floor: ${(median(cpu.exosend!) - median(cpu.floor!)).toFixed(0)} us/msg; p50 ratio ${(median(p50.exosend!) / median(p50.floor!)).toFixed(2)}x`);
+  console.log(
+    `exosend - floor: ${(median(cpu.exosend!) - median(cpu.floor!)).toFixed(0)} us/msg; p50 ratio ${(median(p50.exosend!) / median(p50.floor!)).toFixed(2)}x`,
+  );
 } finally {
   session.disconnect();
   await standIns.close();

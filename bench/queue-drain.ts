@@ -33,7 +33,11 @@ export async function measureQueueDrain(standIns: StandIns, messages: number): P
   const azurite = await startAzurite();
   try {
     const queue = 'bench-outbound-mail';
-    standIns.restartApp({ AzureWebJobsStorage: azurite.connectionString, EXOSEND_QUEUE: queue, EXOSEND_QUEUE_RETRY_BASE_SECONDS: '0' });
+    standIns.restartApp({
+      AzureWebJobsStorage: azurite.connectionString,
+      EXOSEND_QUEUE: queue,
+      EXOSEND_QUEUE_RETRY_BASE_SECONDS: '0',
+    });
     const storage = connectStorage({ kind: 'connectionString', connectionString: azurite.connectionString }, queue);
     await storage.ready();
     await standIns.reset();
@@ -41,7 +45,10 @@ export async function measureQueueDrain(standIns: StandIns, messages: number): P
     const enqueueStarted = performance.now();
     const run = randomUUID().slice(0, 8);
     for (let i = 0; i < messages; i += 100) {
-      const batch = Array.from({ length: Math.min(100, messages - i) }, (_, j) => ({ ...benchRequest(i + j), idempotencyKey: `bench-${run}-${i + j}` }));
+      const batch = Array.from({ length: Math.min(100, messages - i) }, (_, j) => ({
+        ...benchRequest(i + j),
+        idempotencyKey: `bench-${run}-${i + j}`,
+      }));
       await Promise.all(batch.map((request) => storage.intake.sendMessage(encodeQueueMessage(request))));
     }
     const enqueueMs = performance.now() - enqueueStarted;
@@ -75,7 +82,8 @@ export async function measureQueueDrain(standIns: StandIns, messages: number): P
     clearTimeout(timeout);
     const drainMs = performance.now() - started;
     await listener.stop();
-    if (sent !== messages) throw new Error(`queue drain: ${sent} of ${messages} sent; other outcomes: ${outcomes.slice(0, 5).join(', ')}`);
+    if (sent !== messages)
+      throw new Error(`queue drain: ${sent} of ${messages} sent; other outcomes: ${outcomes.slice(0, 5).join(', ')}`);
     return {
       messages,
       batchSize: hostOptions.batchSize,

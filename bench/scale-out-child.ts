@@ -18,7 +18,14 @@ export interface ScaleOutChildReport {
   roundTrips: number;
 }
 
-const { values } = parseArgs({ options: { mailboxes: { type: 'string' }, callers: { type: 'string' }, until: { type: 'string' }, worker: { type: 'string' } } });
+const { values } = parseArgs({
+  options: {
+    mailboxes: { type: 'string' },
+    callers: { type: 'string' },
+    until: { type: 'string' },
+    worker: { type: 'string' },
+  },
+});
 const mailboxes = (values.mailboxes ?? '').split(',');
 const until = Number(values.until);
 const runtime = createRuntime(loadConfig());

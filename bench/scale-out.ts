@@ -39,16 +39,25 @@ export interface ScaleOut {
  * to `limit` per `windowInMs`, the budget shared through Azurite, the stand-in enforcing the same
  * limits: how close all of them together come to the sum of the mailboxes' limits.
  */
-export async function measureScaleOut(standIns: StandIns, options: { limit: number; windowInMs: number; windows: number }): Promise<ScaleOut> {
+export async function measureScaleOut(
+  standIns: StandIns,
+  options: { limit: number; windowInMs: number; windows: number },
+): Promise<ScaleOut> {
   const azurite = await startAzurite();
-  const table = TableClient.fromConnectionString(azurite.connectionString, budgetTable, { allowInsecureConnection: true });
+  const table = TableClient.fromConnectionString(azurite.connectionString, budgetTable, {
+    allowInsecureConnection: true,
+  });
   await table.createTable();
   const rows: ScaleOutRow[] = [];
   try {
     for (const mailboxCount of [1, 2, 4]) {
       for (const workers of [1, 3]) {
         for await (const e of table.listEntities()) await table.deleteEntity(e.partitionKey!, e.rowKey!);
-        await standIns.setLimits({ messagesPerMinute: options.limit, rateWindowInMs: options.windowInMs, maxSessionsPerMailbox: 3 });
+        await standIns.setLimits({
+          messagesPerMinute: options.limit,
+          rateWindowInMs: options.windowInMs,
+          maxSessionsPerMailbox: 3,
+        });
         await standIns.reset();
         const mailboxes = scaleOutMailboxes.slice(0, mailboxCount);
         const settings = {
@@ -61,7 +70,21 @@ export async function measureScaleOut(standIns: StandIns, options: { limit: numb
         // a second to start (load, token), then the measured windows and one more as a margin
         const until = Date.now() + 1500 + (options.windows + 1) * options.windowInMs;
         const reports = await Promise.all(
-          Array.from({ length: workers }, (_, w) => runChild(['--mailboxes', mailboxes.join(','), '--callers', String(4 * mailboxCount), '--until', String(until), '--worker', String(w)], settings)),
+          Array.from({ length: workers }, (_, w) =>
+            runChild(
+              [
+                '--mailboxes',
+                mailboxes.join(','),
+                '--callers',
+                String(4 * mailboxCount),
+                '--until',
+                String(until),
+                '--worker',
+                String(w),
+              ],
+              settings,
+            ),
+          ),
         );
         const byMailbox = await standIns.acceptedTimesByMailbox();
         const counts = await standIns.counts();

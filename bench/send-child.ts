@@ -24,7 +24,9 @@ export interface SendChildReport {
   rssAfterLoadKb: number;
 }
 
-const { values } = parseArgs({ options: { entry: { type: 'string' }, count: { type: 'string' }, concurrency: { type: 'string' } } });
+const { values } = parseArgs({
+  options: { entry: { type: 'string' }, count: { type: 'string' }, concurrency: { type: 'string' } },
+});
 if (!values.entry) throw new Error('--entry is required');
 const { app, HttpRequest, InvocationContext } = functions;
 

@@ -42,7 +42,8 @@ export function exosendSender(): Sender<ReturnType<typeof hostInvocation>> {
     prepare: hostInvocation,
     async send({ request, context }) {
       const response = await sendMail(request, context);
-      if (response.status !== 200) throw new Error(`exosend answered ${response.status}: ${JSON.stringify(response.jsonBody)}`);
+      if (response.status !== 200)
+        throw new Error(`exosend answered ${response.status}: ${JSON.stringify(response.jsonBody)}`);
     },
     close: () => undefined,
   };

@@ -7,7 +7,9 @@ import type { StandInInfo, StandInOperations } from './stand-ins.js';
 /** Loopback send capacity is far above Exchange's 30 a minute: pacing is off except where it is measured. */
 export const unpacedRatePerMinute = '10000000';
 
-type Remote<T> = { [K in keyof T]: T[K] extends (...args: infer A) => infer R ? (...args: A) => Promise<Awaited<R>> : never };
+type Remote<T> = {
+  [K in keyof T]: T[K] extends (...args: infer A) => infer R ? (...args: A) => Promise<Awaited<R>> : never;
+};
 
 export interface StandIns extends Remote<StandInOperations> {
   info: StandInInfo;

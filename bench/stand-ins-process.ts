@@ -9,20 +9,24 @@ export type StandInMessage = { ready: unknown } | { id: number; result?: unknown
 const standIns = await startStandIns();
 const send = (message: StandInMessage) => process.send!(message);
 
-process.on('message', ({ id, operation, args }: StandInRequest) => void (async () => {
-  try {
-    if (operation === 'close') {
-      await standIns.close();
-      send({ id });
-      process.disconnect();
-      return;
-    }
-    const operations = standIns.operations as unknown as Record<typeof operation, (...a: unknown[]) => unknown>;
-    send({ id, result: await operations[operation](...args) });
-  } catch (error) {
-    send({ id, error: error instanceof Error ? error.stack : String(error) });
-  }
-})());
+process.on(
+  'message',
+  ({ id, operation, args }: StandInRequest) =>
+    void (async () => {
+      try {
+        if (operation === 'close') {
+          await standIns.close();
+          send({ id });
+          process.disconnect();
+          return;
+        }
+        const operations = standIns.operations as unknown as Record<typeof operation, (...a: unknown[]) => unknown>;
+        send({ id, result: await operations[operation](...args) });
+      } catch (error) {
+        send({ id, error: error instanceof Error ? error.stack : String(error) });
+      }
+    })(),
+);
 // the parent went away without closing: nothing left to serve
 process.on('disconnect', () => process.exit(0));
 send({ ready: standIns.info });

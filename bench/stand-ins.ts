@@ -53,10 +53,19 @@ export interface StandInOperations {
 }
 
 /** Mailboxes the app has FullAccess on, for the scale-out section (listed in EXOSEND_MAILBOXES there). */
-export const scaleOutMailboxes = ['scale-0@contoso.example', 'scale-1@contoso.example', 'scale-2@contoso.example', 'scale-3@contoso.example'];
+export const scaleOutMailboxes = [
+  'scale-0@contoso.example',
+  'scale-1@contoso.example',
+  'scale-2@contoso.example',
+  'scale-3@contoso.example',
+];
 
 /** The stand-ins (identity platform, Key Vault, Exchange) set up for throughput: no rate limit, no daily quota. */
-export async function startStandIns(): Promise<{ info: StandInInfo; operations: StandInOperations; close(): Promise<void> }> {
+export async function startStandIns(): Promise<{
+  info: StandInInfo;
+  operations: StandInOperations;
+  close(): Promise<void>;
+}> {
   const sandbox = await startSandbox();
   const { exchange, identity, vault, app, graph } = sandbox;
   const mailboxes = { exosend: app.mailbox, floor: 'floor@contoso.example', baseline: 'baseline@contoso.example' };
@@ -65,7 +74,8 @@ export async function startStandIns(): Promise<{ info: StandInInfo; operations: 
     exchange.grantFullAccess(mailbox, app.clientId);
   }
   // a benchmark sends far more than Exchange's 10,000 recipients a day
-  for (const mailbox of [...Object.values(mailboxes), ...scaleOutMailboxes]) exchange.configureMailbox(mailbox, { dailyRecipientQuota: Number.MAX_SAFE_INTEGER });
+  for (const mailbox of [...Object.values(mailboxes), ...scaleOutMailboxes])
+    exchange.configureMailbox(mailbox, { dailyRecipientQuota: Number.MAX_SAFE_INTEGER });
   exchange.setLimits({ messagesPerMinute: 0, maxSessionsPerMailbox: 3 });
 
   const operations: StandInOperations = {
@@ -85,7 +95,11 @@ export async function startStandIns(): Promise<{ info: StandInInfo; operations: 
       for (const times of Object.values(byMailbox)) times.sort((a, b) => a - b);
       return byMailbox;
     },
-    graphCounts: () => ({ requests: graph.counters.requests, accepted: graph.counters.accepted, errors: graph.counters.errors.map((e) => `${e.status} ${e.code}`) }),
+    graphCounts: () => ({
+      requests: graph.counters.requests,
+      accepted: graph.counters.accepted,
+      errors: graph.counters.errors.map((e) => `${e.status} ${e.code}`),
+    }),
   };
   const info: StandInInfo = {
     settings: sandbox.settings,

@@ -16,11 +16,16 @@ export function percentile(sorted: readonly number[], p: number): number {
 }
 
 export function median(values: readonly number[]): number {
-  return percentile([...values].sort((a, b) => a - b), 50);
+  return percentile(
+    [...values].sort((a, b) => a - b),
+    50,
+  );
 }
 
 /** Pools batches: messages over the time spent in them, percentiles over every latency. */
-export function summarise(batches: readonly { latenciesMs: readonly number[]; durationMs: number; cpuUs: number; failures: number }[]): Throughput {
+export function summarise(
+  batches: readonly { latenciesMs: readonly number[]; durationMs: number; cpuUs: number; failures: number }[],
+): Throughput {
   const latencies = batches.flatMap((b) => b.latenciesMs).sort((a, b) => a - b);
   const durationMs = batches.reduce((sum, b) => sum + b.durationMs, 0);
   return {

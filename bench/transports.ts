@@ -29,7 +29,17 @@ export interface TransportSends {
   warmUp: number;
   throughput: Record<'sequential' | 'concurrent', Record<Transport, Throughput>>;
   /** Each way held to the same budget, scaled (`limit` per `windowInMs`), with more callers than it lets through. */
-  atBudget: Record<Transport, { limit: number; windowInMs: number; windows: number; achievedPerSecond: number; maxInAnyWindow: number; throttled: number }>;
+  atBudget: Record<
+    Transport,
+    {
+      limit: number;
+      windowInMs: number;
+      windows: number;
+      achievedPerSecond: number;
+      maxInAnyWindow: number;
+      throttled: number;
+    }
+  >;
   /** What the Graph stand-in answered other than 202, over the whole section. */
   graphErrors: string[];
 }
@@ -40,34 +50,60 @@ export interface TransportSends {
  * The worker's runtime is rebuilt for each batch with the transport's setting, then warmed up:
  * both ways pay the same restart, outside the clock.
  */
-export async function measureTransports(standIns: StandIns, options: BenchOptions['warm'] & { pacing: BenchOptions['pacing'] }): Promise<TransportSends> {
+export async function measureTransports(
+  standIns: StandIns,
+  options: BenchOptions['warm'] & { pacing: BenchOptions['pacing'] },
+): Promise<TransportSends> {
   const warmUp = 20;
   const sender = exosendSender();
-  const batches = { sequential: { smtp: [] as Batch[], graph: [] as Batch[] }, concurrent: { smtp: [] as Batch[], graph: [] as Batch[] } };
+  const batches = {
+    sequential: { smtp: [] as Batch[], graph: [] as Batch[] },
+    concurrent: { smtp: [] as Batch[], graph: [] as Batch[] },
+  };
   await standIns.reset();
   const graphBefore = await standIns.graphCounts();
   const runBatch = async (transport: Transport, count: number, concurrency: number) => {
     standIns.restartApp({ EXOSEND_TRANSPORT: transport });
-    await drive(warmUp, concurrency, (i) => sender.prepare(i), (p) => sender.send(p));
+    await drive(
+      warmUp,
+      concurrency,
+      (i) => sender.prepare(i),
+      (p) => sender.send(p),
+    );
     await standIns.reset();
-    const batch = await drive(count, concurrency, (i) => sender.prepare(i), (p) => sender.send(p));
-    if (batch.failures > 0) throw new Error(`exosend over ${transport}: ${batch.failures} of ${count} sends failed, first: ${batch.firstError}`);
+    const batch = await drive(
+      count,
+      concurrency,
+      (i) => sender.prepare(i),
+      (p) => sender.send(p),
+    );
+    if (batch.failures > 0)
+      throw new Error(
+        `exosend over ${transport}: ${batch.failures} of ${count} sends failed, first: ${batch.firstError}`,
+      );
     return batch;
   };
   try {
     for (let round = 0; round < options.rounds; round++) {
       const order = round % 2 === 0 ? transports : [...transports].reverse();
       for (const mode of ['sequential', 'concurrent'] as const) {
-        for (const transport of order) batches[mode][transport].push(await runBatch(transport, options[mode].fast, mode === 'sequential' ? 1 : options.concurrency));
+        for (const transport of order)
+          batches[mode][transport].push(
+            await runBatch(transport, options[mode].fast, mode === 'sequential' ? 1 : options.concurrency),
+          );
       }
     }
   } finally {
     standIns.restartApp();
   }
   const atBudget = {} as TransportSends['atBudget'];
-  for (const transport of transports) atBudget[transport] = await atTheBudget(standIns, transport, options.pacing, options.concurrency);
+  for (const transport of transports)
+    atBudget[transport] = await atTheBudget(standIns, transport, options.pacing, options.concurrency);
   const graphAfter = await standIns.graphCounts();
-  const summary = (mode: 'sequential' | 'concurrent') => ({ smtp: summarise(batches[mode].smtp), graph: summarise(batches[mode].graph) });
+  const summary = (mode: 'sequential' | 'concurrent') => ({
+    smtp: summarise(batches[mode].smtp),
+    graph: summarise(batches[mode].graph),
+  });
   return {
     rounds: options.rounds,
     concurrency: options.concurrency,
@@ -85,9 +121,19 @@ export async function measureTransports(standIns: StandIns, options: BenchOption
  */
 async function atTheBudget(standIns: StandIns, transport: Transport, pacing: BenchOptions['pacing'], callers: number) {
   const { limit, windowInMs, windows } = pacing;
-  const config = loadConfig({ ...standIns.settings, EXOSEND_RATE_PER_MINUTE: String(limit), EXOSEND_TRANSPORT: transport });
+  const config = loadConfig({
+    ...standIns.settings,
+    EXOSEND_RATE_PER_MINUTE: String(limit),
+    EXOSEND_TRANSPORT: transport,
+  });
   const credential = createAppCredential(config);
-  const limits = { ratePerWindow: limit, windowInMs, maxConnections: config.maxConnections, recipientsPerDay: Number.MAX_SAFE_INTEGER, dayInMs: 86_400_000 };
+  const limits = {
+    ratePerWindow: limit,
+    windowInMs,
+    maxConnections: config.maxConnections,
+    recipientsPerDay: Number.MAX_SAFE_INTEGER,
+    dayInMs: 86_400_000,
+  };
   let way: MailTransport;
   let tokens: TokenProvider;
   if (transport === 'smtp') {
@@ -97,11 +143,21 @@ async function atTheBudget(standIns: StandIns, transport: Transport, pacing: Ben
     const scope = graphScopeFor(config.graphEndpoint);
     tokens = new TokenProvider(credential, { expect: { ...config, scope }, check: checkGraphClaims });
     const budget = new LocalBudget({ mailbox: config.mailbox, limits });
-    const concurrency = new LocalBudget({ mailbox: 'graph-app', limits: { ...limits, ratePerWindow: Number.MAX_SAFE_INTEGER, maxConnections: graphConcurrentRequests } });
-    way = new GraphTransport({ ...config, budget, concurrency, scope }, new GraphClient({ endpoint: config.graphEndpoint, tokens }));
+    const concurrency = new LocalBudget({
+      mailbox: 'graph-app',
+      limits: { ...limits, ratePerWindow: Number.MAX_SAFE_INTEGER, maxConnections: graphConcurrentRequests },
+    });
+    way = new GraphTransport(
+      { ...config, budget, concurrency, scope },
+      new GraphClient({ endpoint: config.graphEndpoint, tokens }),
+    );
   }
   const sender = new MailSender(config.mailbox, tokens, way);
-  await standIns.setLimits({ messagesPerMinute: transport === 'smtp' ? limit : 0, rateWindowInMs: windowInMs, maxSessionsPerMailbox: 3 });
+  await standIns.setLimits({
+    messagesPerMinute: transport === 'smtp' ? limit : 0,
+    rateWindowInMs: windowInMs,
+    maxSessionsPerMailbox: 3,
+  });
   await standIns.reset();
   const graphErrorsBefore = (await standIns.graphCounts()).errors.length;
   try {

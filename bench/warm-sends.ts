@@ -52,13 +52,24 @@ export async function measureWarmSends(standIns: StandIns, options: BenchOptions
   // The baseline opens a session per caller; Exchange answers 432 past 3 at once. The limit is lifted
   // for its 8 callers so that it is measured at its best (its session count is reported), and kept
   // for its 3 callers, whose failures are counted rather than fatal.
-  const runBatch = async (variant: Variant, count: number, concurrency: number, sessionLimit = variant === 'baseline' ? 0 : 3) => {
+  const runBatch = async (
+    variant: Variant,
+    count: number,
+    concurrency: number,
+    sessionLimit = variant === 'baseline' ? 0 : 3,
+  ) => {
     await standIns.setLimits({ maxSessionsPerMailbox: sessionLimit });
     await standIns.reset();
     const sender = senders[variant];
-    const batch = await drive(count, concurrency, (i) => sender.prepare(i), (prepared) => sender.send(prepared));
+    const batch = await drive(
+      count,
+      concurrency,
+      (i) => sender.prepare(i),
+      (prepared) => sender.send(prepared),
+    );
     const failuresExpected = variant === 'baseline' && sessionLimit > 0;
-    if (batch.failures > 0 && !failuresExpected) throw new Error(`${variant}: ${batch.failures} of ${count} sends failed, first: ${batch.firstError}`);
+    if (batch.failures > 0 && !failuresExpected)
+      throw new Error(`${variant}: ${batch.failures} of ${count} sends failed, first: ${batch.firstError}`);
     return { batch, counted: await standIns.counts(standIns.info.mailboxes[variant]) };
   };
 
@@ -87,7 +98,8 @@ export async function measureWarmSends(standIns: StandIns, options: BenchOptions
     await standIns.setLimits({ maxSessionsPerMailbox: 3 });
   }
 
-  const throughput = (mode: Mode) => Object.fromEntries(variants.map((v) => [v, summarise(batches[mode][v])])) as Record<Variant, Throughput>;
+  const throughput = (mode: Mode) =>
+    Object.fromEntries(variants.map((v) => [v, summarise(batches[mode][v])])) as Record<Variant, Throughput>;
   const p50Ratios = (mode: Mode) =>
     batches[mode].exosend.map((b, i) => median(b.latenciesMs) / median(batches[mode].floor[i]!.latenciesMs));
   return {

@@ -18,7 +18,11 @@ its weight in each mailbox's minute against the other callers (default 1), and w
 the admin's detail in its error answers (--operator). Policies live in the storage account of
 AzureWebJobsStorage (table exosendcallers); every instance picks up a change within ${policyCacheInMs / 1000} s.`;
 
-const emails = (list: string | undefined) => (list ?? '').split(',').map((s) => s.trim().toLowerCase()).filter(Boolean);
+const emails = (list: string | undefined) =>
+  (list ?? '')
+    .split(',')
+    .map((s) => s.trim().toLowerCase())
+    .filter(Boolean);
 
 /** `exosend caller add|list|remove`: the admin's door to the caller policies. */
 export async function main(args: string[]): Promise<number> {
@@ -53,11 +57,14 @@ export async function main(args: string[]): Promise<number> {
     if (action === 'list' && positionals.length === 1) {
       for (const p of await store.list()) {
         const quota = p.dailyQuota === undefined ? 'mailbox' : String(p.dailyQuota);
-        console.log(`${p.appId}  ${p.displayName}  from: ${p.senders.join(',')}  to: ${p.recipients.join(',')}  daily: ${quota}  share: ${p.share}${p.operator ? '  operator' : ''}`);
+        console.log(
+          `${p.appId}  ${p.displayName}  from: ${p.senders.join(',')}  to: ${p.recipients.join(',')}  daily: ${quota}  share: ${p.share}${p.operator ? '  operator' : ''}`,
+        );
       }
       return 0;
     }
-    if (!appId || !isGuid(appId) || positionals.length !== 2) throw new UsageError('name the caller by its application (client) ID, a GUID');
+    if (!appId || !isGuid(appId) || positionals.length !== 2)
+      throw new UsageError('name the caller by its application (client) ID, a GUID');
     if (action === 'remove') {
       const removed = await store.remove(appId);
       console.log(removed ? `removed ${appId.toLowerCase()}` : `no policy for ${appId.toLowerCase()}`);
@@ -66,14 +73,18 @@ export async function main(args: string[]): Promise<number> {
     if (action !== 'add') throw new UsageError(`unknown action ${action ?? ''}`);
     const policy = policyFrom(appId, values);
     await store.put(policy);
-    console.log(`added ${policy.appId} (${policy.displayName}); every instance applies it within ${policyCacheInMs / 1000} s`);
+    console.log(
+      `added ${policy.appId} (${policy.displayName}); every instance applies it within ${policyCacheInMs / 1000} s`,
+    );
     return 0;
   } catch (error) {
     if (error instanceof UsageError || error instanceof SettingsFileError) {
       console.error(`exosend caller: ${error.message}\n\n${usage}`);
       return 2;
     }
-    console.error(`exosend caller: the storage account did not answer as expected (${(error as Error).name}); check AzureWebJobsStorage and your role on it.`);
+    console.error(
+      `exosend caller: the storage account did not answer as expected (${(error as Error).name}); check AzureWebJobsStorage and your role on it.`,
+    );
     return 1;
   }
 }
@@ -82,9 +93,11 @@ function policyFrom(appId: string, values: Record<string, string | boolean | und
   const name = String(values['name'] ?? '').trim();
   if (!name) throw new UsageError('--name is required: it names the caller in logs and the console');
   const senders = emails(values['senders'] as string | undefined);
-  if (senders.length === 0 || !senders.every((s) => /^[^@\s]+@[^@\s]+$/.test(s))) throw new UsageError('--senders must list the From addresses the caller may use');
+  if (senders.length === 0 || !senders.every((s) => /^[^@\s]+@[^@\s]+$/.test(s)))
+    throw new UsageError('--senders must list the From addresses the caller may use');
   const recipients = emails((values['recipients'] as string | undefined) ?? '*');
-  if (!recipients.every((r) => r === '*' || /^(\*|[^@\s*]+)@[^@\s*]+$/.test(r))) throw new UsageError('--recipients takes *, *@domain or addresses');
+  if (!recipients.every((r) => r === '*' || /^(\*|[^@\s*]+)@[^@\s*]+$/.test(r)))
+    throw new UsageError('--recipients takes *, *@domain or addresses');
   const number = (flag: string, fallback: number | undefined) => {
     const raw = values[flag];
     if (raw === undefined) return fallback;
@@ -93,7 +106,15 @@ function policyFrom(appId: string, values: Record<string, string | boolean | und
     return n;
   };
   const dailyQuota = number('daily-quota', undefined);
-  return { appId: appId.toLowerCase(), displayName: name, senders, recipients, dailyQuota: dailyQuota && Math.floor(dailyQuota), share: number('share', 1)!, operator: values['operator'] === true };
+  return {
+    appId: appId.toLowerCase(),
+    displayName: name,
+    senders,
+    recipients,
+    dailyQuota: dailyQuota && Math.floor(dailyQuota),
+    share: number('share', 1)!,
+    operator: values['operator'] === true,
+  };
 }
 
 class UsageError extends Error {}

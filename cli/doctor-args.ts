@@ -74,13 +74,19 @@ export function parseDoctorArgs(args: readonly string[]): DoctorOptions {
   } catch (error) {
     // a stray argument may be a secret typed on the command line: do not repeat it
     const { code, message } = error as NodeJS.ErrnoException;
-    throw new UsageError(code === 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL' ? 'unexpected argument: the doctor takes only the options below' : message);
+    throw new UsageError(
+      code === 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL'
+        ? 'unexpected argument: the doctor takes only the options below'
+        : message,
+    );
   }
   for (const option of ['to', 'from'] as const) {
     const address = values[option];
-    if (address !== undefined && !looksLikeAddress.test(address)) throw new UsageError(`--${option} must be an email address`);
+    if (address !== undefined && !looksLikeAddress.test(address))
+      throw new UsageError(`--${option} must be an email address`);
   }
-  if (values.sandbox && values.settings !== undefined) throw new UsageError('--sandbox brings its own settings: leave out --settings');
+  if (values.sandbox && values.settings !== undefined)
+    throw new UsageError('--sandbox brings its own settings: leave out --settings');
   const secretVariable = values['client-secret-from-env'];
   if (secretVariable !== undefined && !/^[A-Za-z_][A-Za-z0-9_]*$/.test(secretVariable)) {
     throw new UsageError(`${secretFlag} takes the name of an environment variable, not a secret`);
@@ -100,6 +106,8 @@ export function parseDoctorArgs(args: readonly string[]): DoctorOptions {
 function withDefaultSecretVariable(args: readonly string[]): string[] {
   return args.map((arg, i) => {
     const next = args[i + 1];
-    return arg === secretFlag && (next === undefined || next.startsWith('-')) ? `${secretFlag}=${defaultSecretVariable}` : arg;
+    return arg === secretFlag && (next === undefined || next.startsWith('-'))
+      ? `${secretFlag}=${defaultSecretVariable}`
+      : arg;
   });
 }

@@ -39,11 +39,23 @@ export async function graphWayOut(config: ExosendConfig, graph: DoctorGraph): Pr
   const set = 'set EXOSEND_TRANSPORT=graph (or auto: SMTP while it works, Graph for a mailbox where it is closed)';
   try {
     const { claims } = await graph.tokens.getToken();
-    const holds = claims.roles.includes(graphMailSendRole) ? `its Graph token holds ${graphMailSendRole}` : 'its Graph token was issued (EXOSEND_ROLES_MODE=rbac: Exchange\'s "Application Mail.Send" assignment decides)';
-    return { stage: 'graph', ok: true, durationMs: durationMs(), advice: `Where SMTP AUTH must stay off, send through Microsoft Graph: app ${config.clientId} is ready, ${holds}; ${set}, then run exosend doctor again.` };
+    const holds = claims.roles.includes(graphMailSendRole)
+      ? `its Graph token holds ${graphMailSendRole}`
+      : 'its Graph token was issued (EXOSEND_ROLES_MODE=rbac: Exchange\'s "Application Mail.Send" assignment decides)';
+    return {
+      stage: 'graph',
+      ok: true,
+      durationMs: durationMs(),
+      advice: `Where SMTP AUTH must stay off, send through Microsoft Graph: app ${config.clientId} is ready, ${holds}; ${set}, then run exosend doctor again.`,
+    };
   } catch (error) {
     const code = error instanceof DeliveryFailed ? error.diagnosis.code : 'the Graph token could not be had';
-    return { stage: 'graph', ok: true, durationMs: durationMs(), advice: `Where SMTP AUTH must stay off, send through Microsoft Graph instead: ${set} and ${grantMailSend(config)}. (Graph token now: ${code}.)` };
+    return {
+      stage: 'graph',
+      ok: true,
+      durationMs: durationMs(),
+      advice: `Where SMTP AUTH must stay off, send through Microsoft Graph instead: ${set} and ${grantMailSend(config)}. (Graph token now: ${code}.)`,
+    };
   }
 }
 
@@ -52,9 +64,14 @@ export async function graphWayOut(config: ExosendConfig, graph: DoctorGraph): Pr
  * (src/transport/graph-upload-send.ts). In rbac mode the token carries no roles: only Exchange's
  * assignment knows, so the doctor says it cannot tell.
  */
-export function largeMessagesNote(config: Pick<ExosendConfig, 'clientId' | 'rolesMode'>, roles: readonly string[]): string {
+export function largeMessagesNote(
+  config: Pick<ExosendConfig, 'clientId' | 'rolesMode'>,
+  roles: readonly string[],
+): string {
   const rbac = `\`New-ManagementRoleAssignment -App ${config.clientId} -Role "Application Mail.ReadWrite" -CustomResourceScope <scope holding the mailbox>\``;
-  if (roles.includes(graphMailReadWriteRole)) return `messages above Graph's 4 MB can go (${graphMailReadWriteRole}: a draft and upload sessions)`;
-  if (config.rolesMode === 'rbac') return `messages above Graph's 4 MB: cannot tell here (EXOSEND_ROLES_MODE=rbac: they need Exchange's "Application Mail.ReadWrite" assignment, ${rbac}; without it they are refused 413)`;
+  if (roles.includes(graphMailReadWriteRole))
+    return `messages above Graph's 4 MB can go (${graphMailReadWriteRole}: a draft and upload sessions)`;
+  if (config.rolesMode === 'rbac')
+    return `messages above Graph's 4 MB: cannot tell here (EXOSEND_ROLES_MODE=rbac: they need Exchange's "Application Mail.ReadWrite" assignment, ${rbac}; without it they are refused 413)`;
   return `messages above Graph's 4 MB cannot go (refused 413): they need the application permission ${graphMailReadWriteRole} (App registrations > ${config.clientId} > API permissions > Microsoft Graph > Application permissions > Mail.ReadWrite, then "Grant admin consent"), or with EXOSEND_ROLES_MODE=rbac ${rbac}`;
 }

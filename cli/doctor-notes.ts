@@ -13,11 +13,13 @@ interface NoteFacts {
 
 /** What each passed stage found, in words; never the secret, the key or a token itself. */
 export function chainNotes(config: ExosendConfig, to: string | undefined, from: string, viaGraph = false) {
-  const { clientSecretName, clientCertificateName, keyVaultUrl, authorityHost, tenantId, scope, smtp, mailbox } = config;
+  const { clientSecretName, clientCertificateName, keyVaultUrl, authorityHost, tenantId, scope, smtp, mailbox } =
+    config;
   const tokenEndpoint = `${authorityHost}/${tenantId}/oauth2/v2.0/token, scope ${scope}`;
   const notes: Record<Stage, (facts: NoteFacts) => string | undefined> = {
     vault: ({ credential }) => {
-      if (config.credential === 'certificate') return `certificate ${clientCertificateName} in ${keyVaultUrl}, with its private key; thumbprint ${credential?.thumbprint ?? '(unknown)'}`;
+      if (config.credential === 'certificate')
+        return `certificate ${clientCertificateName} in ${keyVaultUrl}, with its private key; thumbprint ${credential?.thumbprint ?? '(unknown)'}`;
       const expiresOn = credential?.expiresOn;
       return `${clientSecretName} in ${keyVaultUrl}; ${expiresOn ? `expires ${day(expiresOn)} (${credentialDaysLeft(expiresOn)} days left)` : 'the vault states no expiry date'}`;
     },
@@ -26,9 +28,12 @@ export function chainNotes(config: ExosendConfig, to: string | undefined, from: 
         ? `valid from ${day(credential.notBefore)} to ${day(credential.expiresOn)} (${credentialDaysLeft(credential.expiresOn)} days left)`
         : undefined,
     token: () => {
-      if (config.credential === 'certificate') return `client assertion signed with the certificate (PS256, x5t#S256), client credentials at ${tokenEndpoint}`;
+      if (config.credential === 'certificate')
+        return `client assertion signed with the certificate (PS256, x5t#S256), client credentials at ${tokenEndpoint}`;
       if (config.credential === 'federated') {
-        const identity = config.managedIdentityClientId ? `user-assigned identity ${config.managedIdentityClientId}` : 'system-assigned identity';
+        const identity = config.managedIdentityClientId
+          ? `user-assigned identity ${config.managedIdentityClientId}`
+          : 'system-assigned identity';
         return `the ${identity}'s token for ${config.federatedAudience} as client assertion, client credentials at ${tokenEndpoint}`;
       }
       return `client credentials at ${tokenEndpoint}`;
@@ -61,9 +66,20 @@ export function untestableFederation(config: ExosendConfig): string {
 
 /** KB486942's SendAsDenied row: the From must be the mailbox that authenticates, or have Send As. */
 export function fromCheck(mailbox: string, from: string, sent: boolean): DoctorStageResult {
-  if (from === mailbox) return { stage: 'from', ok: true, durationMs: 0, note: `the From is the mailbox itself (${mailbox}): no Send As needed` };
+  if (from === mailbox)
+    return {
+      stage: 'from',
+      ok: true,
+      durationMs: 0,
+      note: `the From is the mailbox itself (${mailbox}): no Send As needed`,
+    };
   if (!sent) {
-    return { stage: 'from', ok: true, durationMs: 0, skipped: `${from} is not the mailbox ${mailbox}: only a test send shows whether it may send as ${from}; add --to ADDRESS` };
+    return {
+      stage: 'from',
+      ok: true,
+      durationMs: 0,
+      skipped: `${from} is not the mailbox ${mailbox}: only a test send shows whether it may send as ${from}; add --to ADDRESS`,
+    };
   }
   return { stage: 'from', ok: true, durationMs: 0, note: `${mailbox} may send as ${from} (Send As granted)` };
 }
@@ -87,7 +103,12 @@ export function credentialWarnings({ config, state, failure, fromEnvironment }: 
         : `The vault states the client secret expires on ${left}: create the next one under Entra admin center > App registrations > app ${config.clientId} > Certificates & secrets and store it in the vault before then.`,
     );
   }
-  if (failure === 'VAULT_ACCESS_DENIED' && !managedIdentityHere() && !('WEBSITE_INSTANCE_ID' in process.env) && !fromEnvironment) {
+  if (
+    failure === 'VAULT_ACCESS_DENIED' &&
+    !managedIdentityHere() &&
+    !('WEBSITE_INSTANCE_ID' in process.env) &&
+    !fromEnvironment
+  ) {
     warnings.push(
       `Outside Azure the vault is read with your own sign-in (\`az login\` or \`azd auth login\`), which needs "Key Vault Secrets User" on the vault${config.credential === 'secret' ? '; to test a secret without the vault, use --client-secret-from-env' : ''}.`,
     );

@@ -24,7 +24,11 @@ export interface ReaderVerdict {
  * from now on, so nothing is read but the check itself. Sending does not depend on it: a refusal
  * is a warning with READER_ACCESS_DENIED's fix, and the exit code stays the chain's.
  */
-export async function checkReader(config: ExosendConfig, credential: AppCredential, redactor: Redactor): Promise<ReaderVerdict> {
+export async function checkReader(
+  config: ExosendConfig,
+  credential: AppCredential,
+  redactor: Redactor,
+): Promise<ReaderVerdict> {
   let endpoint: string;
   try {
     const settings = loadDeliverySettings();
@@ -41,9 +45,16 @@ export async function checkReader(config: ExosendConfig, credential: AppCredenti
       await inbox.page(inbox.firstPath(mailbox, new Date()));
     } catch (error) {
       const diagnosis =
-        error instanceof GraphError ? classifyReaderOutcome(error.outcome(), { tenantId: config.tenantId, clientId: config.clientId, mailbox, scope })
-        : error instanceof DeliveryFailed ? error.diagnosis
-        : undefined;
+        error instanceof GraphError
+          ? classifyReaderOutcome(error.outcome(), {
+              tenantId: config.tenantId,
+              clientId: config.clientId,
+              mailbox,
+              scope,
+            })
+          : error instanceof DeliveryFailed
+            ? error.diagnosis
+            : undefined;
       if (!diagnosis) throw error;
       return { ok: false, note: `${mailbox}: ${diagnosis.code}`, diagnosis };
     } finally {

@@ -60,13 +60,17 @@ const labels: Record<DoctorStage, string> = {
   graph: 'Microsoft Graph',
 };
 
-export function stageLines(r: DoctorStageResult, problems: readonly SettingProblem[] = [], credential?: DoctorReport['credential']): string[] {
+export function stageLines(
+  r: DoctorStageResult,
+  problems: readonly SettingProblem[] = [],
+  credential?: DoctorReport['credential'],
+): string[] {
   const label = r.stage === 'vault' && credential === 'certificate' ? 'vault certificate' : labels[r.stage];
   const line = r.advice
     ? `→ ${label}  ${r.advice}`
     : r.skipped
-    ? `- ${label}  skipped: ${r.skipped}`
-    : `${r.ok ? '✔' : '✘'} ${label}  (${duration(r.durationMs)})${r.note ? `  ${r.note}` : ''}`;
+      ? `- ${label}  skipped: ${r.skipped}`
+      : `${r.ok ? '✔' : '✘'} ${label}  (${duration(r.durationMs)})${r.note ? `  ${r.note}` : ''}`;
   return [line, ...problems.map((p) => `    ${p.variable} ${p.message}`)];
 }
 
@@ -79,21 +83,28 @@ export function failureLines(d: Diagnosis): string[] {
     `Cause: ${d.cause}`,
     'Fix:',
     ...steps.map((s) => `  ${s}`),
-    ...(d.smtp ? [`${d.code.startsWith('GRAPH_') && d.stage !== 'claims' ? 'Microsoft Graph replied:' : replier[d.stage]} ${d.smtp}`] : []),
+    ...(d.smtp
+      ? [
+          `${d.code.startsWith('GRAPH_') && d.stage !== 'claims' ? 'Microsoft Graph replied:' : replier[d.stage]} ${d.smtp}`,
+        ]
+      : []),
   ];
 }
 
 export function closingLines(report: DoctorReport): string[] {
   const triedNothing = report.stages.every((s) => s.stage === 'settings' || s.skipped);
-  const verdict = report.ok && triedNothing
-    ? 'Only the settings could be checked here: nothing past them was tried.'
-    : report.ok
-    ? `All stages passed${report.stages.some((s) => s.skipped) ? ' (skipped ones aside)' : ''}.`
-    : report.problems
-      ? 'Fix the settings above and run exosend doctor again; nothing was contacted.'
-      : 'Stopped at the failed stage: the stages after it were not run.';
+  const verdict =
+    report.ok && triedNothing
+      ? 'Only the settings could be checked here: nothing past them was tried.'
+      : report.ok
+        ? `All stages passed${report.stages.some((s) => s.skipped) ? ' (skipped ones aside)' : ''}.`
+        : report.problems
+          ? 'Fix the settings above and run exosend doctor again; nothing was contacted.'
+          : 'Stopped at the failed stage: the stages after it were not run.';
   const warnings = report.warnings.map((w) => `Warning: ${w}`);
-  const reader = report.reader ? [`${report.reader.ok ? '✔' : '✘'} delivery reports reader  ${report.reader.note}`] : [];
+  const reader = report.reader
+    ? [`${report.reader.ok ? '✔' : '✘'} delivery reports reader  ${report.reader.note}`]
+    : [];
   return [...reader, '', ...warnings, ...(warnings.length > 0 ? [''] : []), verdict];
 }
 

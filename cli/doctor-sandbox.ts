@@ -24,18 +24,28 @@ export async function runAgainstSandbox(args: readonly string[], secretVariable:
     sandbox = readSandboxSettings(stateDir());
   } catch (error) {
     if (!(error instanceof SettingsFileError)) throw error;
-    process.stderr.write(`exosend doctor: ${error.message}. Start the sandbox first (npm start), then run this again from the same folder.\n`);
+    process.stderr.write(
+      `exosend doctor: ${error.message}. Start the sandbox first (npm start), then run this again from the same folder.\n`,
+    );
     return 2;
   }
-  const env = Object.fromEntries(Object.entries(process.env).filter(([name]) => !appSetting.test(name) || name === secretVariable || name === 'EXOSEND_STATE_DIR'));
+  const env = Object.fromEntries(
+    Object.entries(process.env).filter(
+      ([name]) => !appSetting.test(name) || name === secretVariable || name === 'EXOSEND_STATE_DIR',
+    ),
+  );
   // the stand-ins are all on loopback: their CA is the only one this run needs beyond Node's own
   env['NODE_EXTRA_CA_CERTS'] = sandbox.ca;
   // a child that stops with this process, however it ends (cli/exit-with-parent.ts)
   const { spawnWithParent } = await import('./spawn-with-parent.js');
-  const child = spawnWithParent(fileURLToPath(new URL('./exosend.js', import.meta.url)), ['doctor', '--settings', sandbox.file, ...args.filter((a) => a !== '--sandbox')], {
-    stdio: ['inherit', 'inherit', 'inherit', 'ipc'],
-    env,
-  });
+  const child = spawnWithParent(
+    fileURLToPath(new URL('./exosend.js', import.meta.url)),
+    ['doctor', '--settings', sandbox.file, ...args.filter((a) => a !== '--sandbox')],
+    {
+      stdio: ['inherit', 'inherit', 'inherit', 'ipc'],
+      env,
+    },
+  );
   // Ctrl-C reaches the whole process group; a lone signal to this process is passed on
   for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, () => child.kill(signal));
   const [code] = (await once(child, 'exit')) as [number | null];

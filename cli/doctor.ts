@@ -31,13 +31,17 @@ export async function main(args: string[]): Promise<number> {
   try {
     // read when each stage is printed: the settings file fills the environment first
     const credential = () => process.env['EXOSEND_CREDENTIAL']?.trim() as DoctorReport['credential'];
-    const report = await examine(options, redactor, (result, problems) => print(stageLines(result, problems, credential())));
+    const report = await examine(options, redactor, (result, problems) =>
+      print(stageLines(result, problems, credential())),
+    );
     if (options.json) process.stdout.write(`${redactor.apply(JSON.stringify(report, null, 2))}\n`);
     else print([...(report.diagnosis ? failureLines(report.diagnosis) : []), ...closingLines(report)]);
     return report.ok ? 0 : 1;
   } catch (error) {
     // a failure the chain did not diagnose (a bug): still nothing secret on the way out
-    process.stderr.write(redactor.apply(`exosend doctor stopped unexpectedly: ${(error as Error).stack ?? String(error)}\n`));
+    process.stderr.write(
+      redactor.apply(`exosend doctor stopped unexpectedly: ${(error as Error).stack ?? String(error)}\n`),
+    );
     return 1;
   }
 }
@@ -52,7 +56,9 @@ async function examine(
   const settingsFromFile = fromFile.length > 0 ? { settingsFromFile: fromFile } : {};
   if (!verdict.config) {
     const unread = !options.settingsFile && existsSync('local.settings.json');
-    const warnings = unread ? ['This folder has a local.settings.json, which was not read: pass --settings local.settings.json to use it.'] : [];
+    const warnings = unread
+      ? ['This folder has a local.settings.json, which was not read: pass --settings local.settings.json to use it.']
+      : [];
     return { ok: false, stages: [settings], problems: verdict.problems, warnings, ...settingsFromFile };
   }
   const variable = options.secretVariable;
@@ -65,15 +71,27 @@ async function examine(
 }
 
 /** The settings stage: the file (if any) under the environment, then every check that needs no network. */
-function settingsStage(options: DoctorOptions): { settings: DoctorStageResult; verdict: SettingsVerdict; fromFile: string[] } {
+function settingsStage(options: DoctorOptions): {
+  settings: DoctorStageResult;
+  verdict: SettingsVerdict;
+  fromFile: string[];
+} {
   const started = performance.now();
   const file = options.settingsFile ? readFileSettings(options.settingsFile) : { names: [], values: {} };
   // the SDKs read some settings (AZURE_CLIENT_ID, the managed identity endpoint) from the environment themselves
   if ('values' in file) Object.assign(process.env, file.values);
-  const verdict: SettingsVerdict = 'problem' in file ? { problems: [file.problem] } : checkSettings(process.env, options);
+  const verdict: SettingsVerdict =
+    'problem' in file ? { problems: [file.problem] } : checkSettings(process.env, options);
   const durationMs = Math.round((performance.now() - started) * 10) / 10;
-  const note = file.names.length > 0 ? `${file.names.length} from ${options.settingsFile}, the rest from the environment` : undefined;
-  return { settings: { stage: 'settings', ok: verdict.config !== undefined, durationMs, ...(note ? { note } : {}) }, verdict, fromFile: file.names };
+  const note =
+    file.names.length > 0
+      ? `${file.names.length} from ${options.settingsFile}, the rest from the environment`
+      : undefined;
+  return {
+    settings: { stage: 'settings', ok: verdict.config !== undefined, durationMs, ...(note ? { note } : {}) },
+    verdict,
+    fromFile: file.names,
+  };
 }
 
 type FileSettings = { names: string[]; values: Record<string, string> } | { names: string[]; problem: SettingProblem };

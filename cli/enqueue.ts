@@ -24,7 +24,11 @@ the message with GET /api/messages/{id}.`;
 export async function main(args: string[]): Promise<number> {
   let parsed;
   try {
-    parsed = parseArgs({ args, allowPositionals: true, options: { settings: { type: 'string' }, help: { type: 'boolean', short: 'h' } } });
+    parsed = parseArgs({
+      args,
+      allowPositionals: true,
+      options: { settings: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+    });
   } catch (error) {
     console.error(`${(error as Error).message}\n\n${usage}`);
     return 2;
@@ -36,16 +40,28 @@ export async function main(args: string[]): Promise<number> {
   try {
     const fileValues = parsed.values.settings ? readSettingsFile(parsed.values.settings) : {};
     const config = loadConfig({ ...process.env, ...valuesNotInEnvironment(fileValues, process.env) });
-    if (!config.storage) throw new ConfigError([{ variable: 'AzureWebJobsStorage', message: storageRequired('the queue') }]);
+    if (!config.storage)
+      throw new ConfigError([{ variable: 'AzureWebJobsStorage', message: storageRequired('the queue') }]);
     const request = parseMailRequest(decodeUtf8Body(readRequestFile(parsed.positionals[0])), config);
     const storage = openStorage(config.storage, config.queue);
-    const { id, status } = await enqueueOnce(storage, new StatusStore(storage.records), request, request.idempotencyKey ?? randomUUID());
+    const { id, status } = await enqueueOnce(
+      storage,
+      new StatusStore(storage.records),
+      request,
+      request.idempotencyKey ?? randomUUID(),
+    );
     console.log(JSON.stringify({ id, status }));
     return 0;
   } catch (error) {
     if (error instanceof RequestRejected) {
       const existing = error instanceof IdempotencyKeyReused ? { existing: error.existing } : {};
-      console.error(JSON.stringify({ error: { code: error.code, message: error.message, details: error.details, ...existing } }, null, 2));
+      console.error(
+        JSON.stringify(
+          { error: { code: error.code, message: error.message, details: error.details, ...existing } },
+          null,
+          2,
+        ),
+      );
       return 1;
     }
     if (error instanceof ConfigError || error instanceof SettingsFileError || error instanceof UsageError) {
@@ -66,8 +82,17 @@ function readRequestFile(source: string | undefined): Buffer {
     return readFileSync(source === undefined || source === '-' ? 0 : source);
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
-    const why = code === 'ENOENT' ? 'there is no such file' : code === 'EISDIR' ? 'it is a directory, not a file' : code === 'EACCES' ? 'permission denied' : (code ?? 'it cannot be read');
-    throw new UsageError(`cannot read the request from ${name}: ${why}. Give the path of a JSON mail request, or - for standard input.`);
+    const why =
+      code === 'ENOENT'
+        ? 'there is no such file'
+        : code === 'EISDIR'
+          ? 'it is a directory, not a file'
+          : code === 'EACCES'
+            ? 'permission denied'
+            : (code ?? 'it cannot be read');
+    throw new UsageError(
+      `cannot read the request from ${name}: ${why}. Give the path of a JSON mail request, or - for standard input.`,
+    );
   }
 }
 
@@ -76,18 +101,26 @@ function openStorage(connection: StorageConnection, queue: string) {
   try {
     return connectStorage(connection, queue);
   } catch {
-    throw new UsageError('AzureWebJobsStorage is not a storage connection string the Azure SDK can read (AccountName=...;AccountKey=...;QueueEndpoint=... or a SAS). Check the setting.');
+    throw new UsageError(
+      'AzureWebJobsStorage is not a storage connection string the Azure SDK can read (AccountName=...;AccountKey=...;QueueEndpoint=... or a SAS). Check the setting.',
+    );
   }
 }
 
 /** One line for a storage account that did not answer or refused, with what to check. */
 function storageFailure(error: unknown): string {
   const { code, statusCode } = error as { code?: string; statusCode?: number };
-  if (statusCode === undefined && code && /^(ECONNREFUSED|ENOTFOUND|EAI_AGAIN|ETIMEDOUT|ECONNRESET|REQUEST_SEND_ERROR)$/.test(code)) {
+  if (
+    statusCode === undefined &&
+    code &&
+    /^(ECONNREFUSED|ENOTFOUND|EAI_AGAIN|ETIMEDOUT|ECONNRESET|REQUEST_SEND_ERROR)$/.test(code)
+  ) {
     return `the storage account named by AzureWebJobsStorage did not answer (${code}). Is it running (npm start starts Azurite) and is the endpoint right?`;
   }
-  if (statusCode === 403) return 'the storage account refused access (403): check the account key or SAS in AzureWebJobsStorage, or the identity\'s data roles.';
-  if (statusCode !== undefined) return `the storage account answered ${statusCode}${code ? ` ${code}` : ''}; nothing was queued.`;
+  if (statusCode === 403)
+    return "the storage account refused access (403): check the account key or SAS in AzureWebJobsStorage, or the identity's data roles.";
+  if (statusCode !== undefined)
+    return `the storage account answered ${statusCode}${code ? ` ${code}` : ''}; nothing was queued.`;
   const what = error instanceof Error ? `${error.name}: ${error.message.split('\n')[0]}` : String(error);
   return `failed: ${redactSecrets(what).slice(0, 300)}`;
 }

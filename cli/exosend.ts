@@ -1,11 +1,23 @@
 #!/usr/bin/env node
 // `exosend <command>`: each command lives in its own module and loads only when asked for.
 const commands: Record<string, { summary: string; load: () => Promise<{ main(args: string[]): Promise<number> }> }> = {
-  caller: { summary: 'add|list|remove: the policy of an app that calls with an Entra token (senders, recipients, quota, share)', load: () => import('./caller.js') },
-  doctor: { summary: 'check the setup step by step (KB486942) and name the step that is wrong', load: () => import('./doctor.js') },
+  caller: {
+    summary: 'add|list|remove: the policy of an app that calls with an Entra token (senders, recipients, quota, share)',
+    load: () => import('./caller.js'),
+  },
+  doctor: {
+    summary: 'check the setup step by step (KB486942) and name the step that is wrong',
+    load: () => import('./doctor.js'),
+  },
   enqueue: { summary: 'validate a mail request and put it on the intake queue', load: () => import('./enqueue.js') },
-  suppression: { summary: 'list, add or remove the recipients exosend no longer sends to (they hard-bounced)', load: () => import('./suppression.js') },
-  secret: { summary: 'set: store the client secret in Key Vault with its expiry (prompted or piped, never an argument)', load: () => import('./secret.js') },
+  suppression: {
+    summary: 'list, add or remove the recipients exosend no longer sends to (they hard-bounced)',
+    load: () => import('./suppression.js'),
+  },
+  secret: {
+    summary: 'set: store the client secret in Key Vault with its expiry (prompted or piped, never an argument)',
+    load: () => import('./secret.js'),
+  },
 };
 
 const [name, ...args] = process.argv.slice(2);

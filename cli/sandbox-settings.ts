@@ -17,13 +17,22 @@ export interface SandboxSettings {
 }
 
 /** EXOSEND_STATE_DIR, as `npm start` resolves it. */
-export const stateDir = (env: Record<string, string | undefined> = process.env) => resolve(env['EXOSEND_STATE_DIR'] ?? '.exosend');
+export const stateDir = (env: Record<string, string | undefined> = process.env) =>
+  resolve(env['EXOSEND_STATE_DIR'] ?? '.exosend');
 
 export const sandboxSettingsFile = (dir: string) => join(dir, 'sandbox.settings.json');
 
-export function writeSandboxSettings(dir: string, values: Record<string, string>, sandbox: Omit<SandboxSettings, 'file'>): void {
+export function writeSandboxSettings(
+  dir: string,
+  values: Record<string, string>,
+  sandbox: Omit<SandboxSettings, 'file'>,
+): void {
   // it holds the stand-ins' managed-identity header: readable by its owner only, as the function key
-  writeFileSync(sandboxSettingsFile(dir), `${JSON.stringify({ IsEncrypted: false, Values: values, Sandbox: sandbox }, null, 2)}\n`, { mode: 0o600 });
+  writeFileSync(
+    sandboxSettingsFile(dir),
+    `${JSON.stringify({ IsEncrypted: false, Values: values, Sandbox: sandbox }, null, 2)}\n`,
+    { mode: 0o600 },
+  );
 }
 
 /** Removes the file, if this process wrote it (a second `npm start` on the same state directory may have since). */
@@ -41,13 +50,15 @@ export function readSandboxSettings(dir: string): SandboxSettings {
   const file = sandboxSettingsFile(dir);
   readSettingsFile(file); // the same checks as --settings FILE (missing, not JSON, no Values)
   const sandbox = sandboxOf(file);
-  if (!isRunning(sandbox.pid)) throw new SettingsFileError(file, `was left by a sandbox (process ${sandbox.pid}) that is no longer running`);
+  if (!isRunning(sandbox.pid))
+    throw new SettingsFileError(file, `was left by a sandbox (process ${sandbox.pid}) that is no longer running`);
   return sandbox;
 }
 
 function sandboxOf(file: string): SandboxSettings {
   const { Sandbox: s } = JSON.parse(readFileSync(file, 'utf8')) as { Sandbox?: Partial<SandboxSettings> };
-  if (typeof s?.ca !== 'string' || !Number.isInteger(s.pid) || typeof s.scenario !== 'string') throw new SettingsFileError(file, 'has no "Sandbox" object: `npm start` did not write it');
+  if (typeof s?.ca !== 'string' || !Number.isInteger(s.pid) || typeof s.scenario !== 'string')
+    throw new SettingsFileError(file, 'has no "Sandbox" object: `npm start` did not write it');
   return { file, ca: s.ca, pid: s.pid!, scenario: s.scenario };
 }
 

@@ -39,7 +39,11 @@ export async function main(args: string[]): Promise<number> {
     return 0;
   }
   if (action !== 'set' || rest.length > 0) {
-    console.error(rest.length > 0 ? `exosend secret set takes no value as an argument: type it at the prompt or pipe it in.\n\n${usage}` : usage);
+    console.error(
+      rest.length > 0
+        ? `exosend secret set takes no value as an argument: type it at the prompt or pipe it in.\n\n${usage}`
+        : usage,
+    );
     return 2;
   }
   try {
@@ -48,9 +52,10 @@ export async function main(args: string[]): Promise<number> {
     const vaultUrl = (parsed.values.vault ?? env['EXOSEND_KEY_VAULT_URL'] ?? '').trim().replace(/\/+$/, '');
     const name = (parsed.values.name ?? env['EXOSEND_CLIENT_SECRET_NAME'] ?? 'exosend-client-secret').trim();
     const problems = [
-      !/^https:\/\/\S+$/.test(vaultUrl) && '--vault (or EXOSEND_KEY_VAULT_URL) must be the vault\'s https:// URL',
+      !/^https:\/\/\S+$/.test(vaultUrl) && "--vault (or EXOSEND_KEY_VAULT_URL) must be the vault's https:// URL",
       !/^[0-9a-zA-Z-]{1,127}$/.test(name) && '--name must be a Key Vault secret name (letters, digits, dashes)',
-      parseExpiry(parsed.values.expires) === undefined && '--expires must be the secret\'s expiry date in Entra (YYYY-MM-DD), today or later',
+      parseExpiry(parsed.values.expires) === undefined &&
+        "--expires must be the secret's expiry date in Entra (YYYY-MM-DD), today or later",
     ].filter((p): p is string => Boolean(p));
     if (problems.length > 0) {
       console.error(`${problems.join('\n')}\n\n${usage}`);
@@ -59,14 +64,25 @@ export async function main(args: string[]): Promise<number> {
     const expiresOn = parseExpiry(parsed.values.expires)!;
     const value = process.stdin.isTTY ? await promptHidden('Client secret (typing is not shown): ') : await readStdin();
     if (!value || /\s/.test(value) || value.length > 1024) {
-      console.error('The client secret must be one line without spaces (Entra\'s secrets are 40 characters); nothing was stored.');
+      console.error(
+        "The client secret must be one line without spaces (Entra's secrets are 40 characters); nothing was stored.",
+      );
       return 2;
     }
-    const credential = new DefaultAzureCredential(env['AZURE_CLIENT_ID'] ? { managedIdentityClientId: env['AZURE_CLIENT_ID'] } : {});
-    const client = new SecretClient(vaultUrl, credential, { disableChallengeResourceVerification: !isAzureVault(vaultUrl) });
-    const stored = await client.setSecret(name, value, { expiresOn, contentType: 'client secret of the exosend app registration' });
+    const credential = new DefaultAzureCredential(
+      env['AZURE_CLIENT_ID'] ? { managedIdentityClientId: env['AZURE_CLIENT_ID'] } : {},
+    );
+    const client = new SecretClient(vaultUrl, credential, {
+      disableChallengeResourceVerification: !isAzureVault(vaultUrl),
+    });
+    const stored = await client.setSecret(name, value, {
+      expiresOn,
+      contentType: 'client secret of the exosend app registration',
+    });
     const days = Math.floor((expiresOn.getTime() - Date.now()) / 86_400_000);
-    console.log(`stored ${name} (version ${stored.properties.version}) in ${vaultUrl}; expires ${expiresOn.toISOString().slice(0, 10)}, in ${days} days`);
+    console.log(
+      `stored ${name} (version ${stored.properties.version}) in ${vaultUrl}; expires ${expiresOn.toISOString().slice(0, 10)}, in ${days} days`,
+    );
     return 0;
   } catch (error) {
     if (error instanceof SettingsFileError) {
@@ -78,7 +94,7 @@ export async function main(args: string[]): Promise<number> {
       status === 403
         ? 'the vault refused: you need the Key Vault Secrets Officer role on it (azd up grants it to the user who ran it)'
         : status === 401
-          ? 'you are not signed in to the vault\'s tenant (az login --tenant <tenant>)'
+          ? "you are not signed in to the vault's tenant (az login --tenant <tenant>)"
           : `${(error as Error).name}${status ? ` ${status}` : ''}`;
     // never the error's own message: a service could echo what was sent
     console.error(`The secret was not stored: ${reason}.`);
@@ -91,14 +107,17 @@ function parseExpiry(text: string | undefined): Date | undefined {
   const match = /^(\d{4})-(\d{2})-(\d{2})$/.exec(text?.trim() ?? '');
   if (!match) return undefined;
   const date = new Date(Date.UTC(Number(match[1]), Number(match[2]) - 1, Number(match[3]), 23, 59, 59));
-  if (Number.isNaN(date.getTime()) || date.toISOString().slice(0, 10) !== text?.trim() || date.getTime() < Date.now()) return undefined;
+  if (Number.isNaN(date.getTime()) || date.toISOString().slice(0, 10) !== text?.trim() || date.getTime() < Date.now())
+    return undefined;
   return date;
 }
 
 async function readStdin(): Promise<string> {
   const chunks: Buffer[] = [];
   for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, '');
+  return Buffer.concat(chunks)
+    .toString('utf8')
+    .replace(/\r?\n$/, '');
 }
 
 /** Reads one line from the terminal with echo off (raw mode): nothing of the value reaches the screen or scrollback. */

@@ -36,7 +36,8 @@ export function readSettingsFile(file: string): Record<string, string> {
   if (parsed['IsEncrypted'] === true) fail('is encrypted: run `func settings decrypt` first');
   const values: Record<string, string> = {};
   for (const [name, value] of Object.entries(parsed['Values'])) {
-    if (typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean') values[name] = String(value);
+    if (typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean')
+      values[name] = String(value);
     else if (value !== null) fail(`has a Values.${name} that is not a string`);
   }
   return values;

@@ -19,14 +19,24 @@ mailbox or a delay never puts one here. Remove one once the address is fixed; ad
 export async function main(args: string[]): Promise<number> {
   let parsed;
   try {
-    parsed = parseArgs({ args, allowPositionals: true, options: { settings: { type: 'string' }, reason: { type: 'string' }, help: { type: 'boolean', short: 'h' } } });
+    parsed = parseArgs({
+      args,
+      allowPositionals: true,
+      options: { settings: { type: 'string' }, reason: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+    });
   } catch (error) {
     console.error(`${(error as Error).message}\n\n${usage}`);
     return 2;
   }
   const [verb, address, ...extra] = parsed.positionals;
   const needsAddress = verb === 'add' || verb === 'remove';
-  if (parsed.values.help || !verb || !['list', 'add', 'remove'].includes(verb) || needsAddress !== (address !== undefined) || extra.length > 0) {
+  if (
+    parsed.values.help ||
+    !verb ||
+    !['list', 'add', 'remove'].includes(verb) ||
+    needsAddress !== (address !== undefined) ||
+    extra.length > 0
+  ) {
     console.error(usage);
     return parsed.values.help ? 0 : 2;
   }
@@ -37,11 +47,16 @@ export async function main(args: string[]): Promise<number> {
   try {
     const fileValues = parsed.values.settings ? readSettingsFile(parsed.values.settings) : {};
     const connection = readStorageConnection({ ...process.env, ...valuesNotInEnvironment(fileValues, process.env) });
-    if (!connection) throw new ConfigError([{ variable: 'AzureWebJobsStorage', message: storageRequired('the suppression list') }]);
+    if (!connection)
+      throw new ConfigError([{ variable: 'AzureWebJobsStorage', message: storageRequired('the suppression list') }]);
     const list = new SuppressionList(connectStorage(connection, 'outbound-mail').suppressions);
     if (verb === 'list') console.log(JSON.stringify(await list.list(), null, 2));
     if (verb === 'add') {
-      await list.add({ recipient: address!, reason: parsed.values.reason ? `ADDED_BY_ADMIN: ${parsed.values.reason.slice(0, 200)}` : 'ADDED_BY_ADMIN', at: new Date().toISOString() });
+      await list.add({
+        recipient: address!,
+        reason: parsed.values.reason ? `ADDED_BY_ADMIN: ${parsed.values.reason.slice(0, 200)}` : 'ADDED_BY_ADMIN',
+        at: new Date().toISOString(),
+      });
       console.log(JSON.stringify({ recipient: address!.toLowerCase(), suppressed: true }));
     }
     if (verb === 'remove') {
@@ -55,7 +70,9 @@ export async function main(args: string[]): Promise<number> {
       return 2;
     }
     const { code, statusCode } = error as { code?: string; statusCode?: number };
-    console.error(`exosend suppression: the storage account named by AzureWebJobsStorage failed (${statusCode ?? code ?? (error as Error).name}).`);
+    console.error(
+      `exosend suppression: the storage account named by AzureWebJobsStorage failed (${statusCode ?? code ?? (error as Error).name}).`,
+    );
     return 1;
   }
 }

@@ -12,7 +12,13 @@ const run = (command, args, env = process.env) => {
 run(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.json']);
 run(process.execPath, ['scripts/bundle.mjs']);
 // a reference for the cold-start table: the HTTP send trigger bundled alone
-run(process.execPath, ['scripts/bundle.mjs', '--entry', 'src/functions/send.ts', '--outfile', 'dist/bench/bundles/send.mjs']);
+run(process.execPath, [
+  'scripts/bundle.mjs',
+  '--entry',
+  'src/functions/send.ts',
+  '--outfile',
+  'dist/bench/bundles/send.mjs',
+]);
 // the deployed artefact, unpacked as the host would: the cold-start table loads its entry
 run(process.execPath, ['scripts/stage.mjs']);
 run(process.execPath, ['scripts/package.mjs']);

@@ -36,14 +36,17 @@ const result = await build({
   sourcemap: 'linked',
   sourcesContent: false,
   // CommonJS dependencies call require() for Node's built-ins, which an ES module lacks
-  banner: { js: "import { createRequire as __exosendCreateRequire } from 'node:module'; const require = __exosendCreateRequire(import.meta.url);" },
+  banner: {
+    js: "import { createRequire as __exosendCreateRequire } from 'node:module'; const require = __exosendCreateRequire(import.meta.url);",
+  },
   write: false,
   logLevel: 'warning',
 });
 
 // the chunks (named by their content) before the entry that imports them, so that no entry names a
 // chunk not yet there; each file as writeOutputs writes it (a reader never sees half a file)
-const isEntry = (file) => file.path === join(process.cwd(), outfile) || file.path === join(process.cwd(), `${outfile}.map`);
+const isEntry = (file) =>
+  file.path === join(process.cwd(), outfile) || file.path === join(process.cwd(), `${outfile}.map`);
 await writeOutputs([...result.outputFiles].sort((a, b) => Number(isEntry(a)) - Number(isEntry(b))));
 
 // What this build wrote, for scripts/stage.mjs; chunks of earlier builds stay a while for a process

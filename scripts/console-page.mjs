@@ -8,7 +8,11 @@ import { spawnSync } from 'node:child_process';
 import { build } from 'esbuild';
 import { writeOutputs } from './write-outputs.mjs';
 
-const { status } = spawnSync(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'local/console/page/tsconfig.json'], { stdio: 'inherit' });
+const { status } = spawnSync(
+  process.execPath,
+  ['node_modules/typescript/bin/tsc', '-p', 'local/console/page/tsconfig.json'],
+  { stdio: 'inherit' },
+);
 if (status !== 0) process.exit(status ?? 1);
 
 const result = await build({

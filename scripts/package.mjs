@@ -16,7 +16,8 @@ const mtime = new Date('2026-01-01T00:00:00Z');
   for (const entry of readdirSync(dir).sort()) {
     const path = join(dir, entry);
     if (statSync(path).isDirectory()) add(path);
-    else if (entry !== '.funcignore') files[relative(stage, path).split('\\').join('/')] = [readFileSync(path), { mtime }];
+    else if (entry !== '.funcignore')
+      files[relative(stage, path).split('\\').join('/')] = [readFileSync(path), { mtime }];
   }
 })(stage);
 writeFileSync(zipFile, zipSync(files, { level: 9 }));

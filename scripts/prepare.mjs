@@ -15,7 +15,9 @@ const missing = ['typescript', 'esbuild'].filter((name) => {
   }
 });
 if (missing.length > 0) {
-  console.log(`exosend prepare: build skipped, ${missing.join(' and ')} not installed (a production install; \`npm run package\` builds what is deployed)`);
+  console.log(
+    `exosend prepare: build skipped, ${missing.join(' and ')} not installed (a production install; \`npm run package\` builds what is deployed)`,
+  );
   process.exit(0);
 }
 for (const args of [[require.resolve('typescript/bin/tsc'), '-p', 'tsconfig.json'], ['scripts/bundle.mjs']]) {

@@ -72,12 +72,14 @@ writeFileSync(join(stage, 'package.json'), `${JSON.stringify(deployed, null, 2)}
 writeFileSync(
   join(stage, '.funcignore'),
   [
-    '# Written by scripts/stage.mjs (npm run build). azd zips this folder with this file\'s rules instead of',
+    "# Written by scripts/stage.mjs (npm run build). azd zips this folder with this file's rules instead of",
     '# its default, which would leave node_modules out unless azure.yaml says remoteBuild: false. No remote',
-    '# build runs (azure.yaml), so the app\'s node_modules (@azure/functions) must ship: nothing is excluded.',
+    "# build runs (azure.yaml), so the app's node_modules (@azure/functions) must ship: nothing is excluded.",
     '!node_modules/',
     '',
   ].join('\n'),
 );
 
-console.log(`dist/package: host.json, package.json, dist/bundle, node_modules (${[...copied].map(([dir, v]) => `${relative(join(root, 'node_modules'), dir)}@${v}`).join(', ')})`);
+console.log(
+  `dist/package: host.json, package.json, dist/bundle, node_modules (${[...copied].map(([dir, v]) => `${relative(join(root, 'node_modules'), dir)}@${v}`).join(', ')})`,
+);

@@ -45,8 +45,14 @@ mkdirSync(observedDir, { recursive: true });
 const runnerOutput = join(observedDir, 'runner.output.txt');
 writeFileSync(runnerOutput, '');
 writeFileSync(join(observedDir, 'suite.json'), JSON.stringify({ full: only.length === 0, files }));
-const runner = spawn(process.execPath, ['--test', '--test-reporter=tap', '--test-concurrency=2', ...files], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-for (const [stream, echo] of [[runner.stdout, process.stdout], [runner.stderr, process.stderr]]) {
+const runner = spawn(process.execPath, ['--test', '--test-reporter=tap', '--test-concurrency=2', ...files], {
+  env,
+  stdio: ['ignore', 'pipe', 'pipe'],
+});
+for (const [stream, echo] of [
+  [runner.stdout, process.stdout],
+  [runner.stderr, process.stderr],
+]) {
   stream.on('data', (chunk) => {
     echo.write(chunk);
     appendFileSync(runnerOutput, chunk);

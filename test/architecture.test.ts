@@ -63,18 +63,26 @@ describe('the import graph of src/, cli/ and local/', () => {
   it('when the graph is read, then every file and every relative import is found', (t) => {
     assert.ok(files.length > 100, `only ${files.length} files read`);
     const known = new Set(files);
-    assert.deepEqual(local.filter((e) => !known.has(e.to)).map((e) => `${e.from} -> ${e.to}`), [], 'imports that name no .ts file');
+    assert.deepEqual(
+      local.filter((e) => !known.has(e.to)).map((e) => `${e.from} -> ${e.to}`),
+      [],
+      'imports that name no .ts file',
+    );
     const counts = new Map<string, number>();
     for (const { from, to } of local) {
       const key = `${folderOf(from)} -> ${folderOf(to)}`;
       if (folderOf(from) !== folderOf(to)) counts.set(key, (counts.get(key) ?? 0) + 1);
     }
     t.diagnostic('folder graph (imports per folder pair):');
-    for (const [pair, n] of [...counts].sort(([a], [b]) => a.localeCompare(b))) t.diagnostic(`${String(n).padStart(3)} ${pair}`);
+    for (const [pair, n] of [...counts].sort(([a], [b]) => a.localeCompare(b)))
+      t.diagnostic(`${String(n).padStart(3)} ${pair}`);
   });
 
   it('when a folder holds source, then it has a layer', () => {
-    assert.deepEqual([...new Set(files.map(folderOf))].filter((f) => !(f in layers)), []);
+    assert.deepEqual(
+      [...new Set(files.map(folderOf))].filter((f) => !(f in layers)),
+      [],
+    );
   });
 
   it('when files import each other, directly or round a loop, then that is a cycle and fails', () => {
@@ -83,16 +91,27 @@ describe('the import graph of src/, cli/ and local/', () => {
 
   it('when a file imports another, then the other is in the same layer or a lower one', () => {
     const upward = local.filter((e) => (layers[folderOf(e.to)] ?? Infinity) > (layers[folderOf(e.from)] ?? -Infinity));
-    assert.deepEqual(upward.map((e) => `${e.from} -> ${e.to}`), []);
+    assert.deepEqual(
+      upward.map((e) => `${e.from} -> ${e.to}`),
+      [],
+    );
   });
 
   it('when src imports, then never from cli/ or local/ (the deployed app carries neither)', () => {
     const outward = local.filter((e) => e.from.startsWith('src/') && !e.to.startsWith('src/'));
-    assert.deepEqual(outward.map((e) => `${e.from} -> ${e.to}`), []);
+    assert.deepEqual(
+      outward.map((e) => `${e.from} -> ${e.to}`),
+      [],
+    );
   });
 
   it('when domain code imports, then never @azure/functions (only the triggers and the entry do)', () => {
-    const bound = edges.filter((e) => !e.relative && e.to.startsWith('@azure/functions') && !hostAdapters.has(folderOf(e.from)));
-    assert.deepEqual(bound.map((e) => `${e.from} -> ${e.to}`), []);
+    const bound = edges.filter(
+      (e) => !e.relative && e.to.startsWith('@azure/functions') && !hostAdapters.has(folderOf(e.from)),
+    );
+    assert.deepEqual(
+      bound.map((e) => `${e.from} -> ${e.to}`),
+      [],
+    );
   });
 });

@@ -12,7 +12,7 @@ import { busiestWindows } from './budget-windows.js';
 import { mailRequest, startHarness, type Harness, type Reply } from './harness.js';
 
 const eventsNamed = (h: Harness, name: string) =>
-  h.sandbox.appInsights.envelopes.filter((e) => e.data?.baseData["name"] === name);
+  h.sandbox.appInsights.envelopes.filter((e) => e.data?.baseData['name'] === name);
 
 describe('EXOSEND_TRANSPORT=auto', () => {
   let h: Harness;
@@ -76,23 +76,34 @@ describe('EXOSEND_TRANSPORT=auto', () => {
     console.log(`auto: ${total} messages, ${comebacks} calls came back after a 429 or 503`);
     const byMessageId = new Map<string, number>();
     for (const m of exchange.messages) byMessageId.set(m.messageId, (byMessageId.get(m.messageId) ?? 0) + 1);
-    for (let i = 0; i < total; i++) assert.equal(byMessageId.get(messageIdFor(`auto-${i}`, app.mailbox)), 1, `message ${i} delivered once`);
+    for (let i = 0; i < total; i++)
+      assert.equal(byMessageId.get(messageIdFor(`auto-${i}`, app.mailbox)), 1, `message ${i} delivered once`);
     assert.equal(exchange.messages.length, total, 'no message twice, none lost');
 
     const smtp = exchange.messages.filter((m) => m.transport === 'smtp');
     const graph = exchange.messages.filter((m) => m.transport === 'graph');
     assert.ok(smtp.length >= total / 2 - 8 && graph.length > 0, `smtp ${smtp.length}, graph ${graph.length}`);
     const switchedAt = Math.min(...graph.map((m) => m.receivedAt.getTime()));
-    assert.ok(smtp.every((m) => m.receivedAt.getTime() <= switchedAt), 'after the switch nothing goes by SMTP');
+    assert.ok(
+      smtp.every((m) => m.receivedAt.getTime() <= switchedAt),
+      'after the switch nothing goes by SMTP',
+    );
 
-    assert.ok(busiestWindows(exchange.messages, app.mailbox, windowInMs).messages <= limit, 'never more than the limit in a sliding window, both ways together');
-    assert.deepEqual(exchange.counters.replies.filter((r) => r.code === 450 || r.code === 432), [], 'Exchange throttled nothing');
+    assert.ok(
+      busiestWindows(exchange.messages, app.mailbox, windowInMs).messages <= limit,
+      'never more than the limit in a sliding window, both ways together',
+    );
+    assert.deepEqual(
+      exchange.counters.replies.filter((r) => r.code === 450 || r.code === 432),
+      [],
+      'Exchange throttled nothing',
+    );
     assert.deepEqual(h.sandbox.graph.counters.errors, [], 'Graph throttled nothing');
 
     await flush();
     const switches = eventsNamed(h, 'exosend.transport-switch');
     assert.equal(switches.length, 1, 'one switch');
-    assert.deepEqual(switches[0]!.data?.baseData["properties"], {
+    assert.deepEqual(switches[0]!.data?.baseData['properties'], {
       mailbox: app.mailbox,
       from: 'smtp',
       to: 'graph',
@@ -108,7 +119,10 @@ describe('EXOSEND_TRANSPORT=auto', () => {
     assert.equal(reply.status, 200, JSON.stringify(reply.body));
     assert.equal(reply.body.transport, 'graph');
     assert.equal(h.sandbox.exchange.counters.accepted, 1);
-    assert.ok(h.sandbox.exchange.counters.replies.some((r) => r.code === 535), 'SMTP was tried first');
+    assert.ok(
+      h.sandbox.exchange.counters.replies.some((r) => r.code === 535),
+      'SMTP was tried first',
+    );
   });
 
   it('when a message is dropped after it may have reached Exchange, then auto does not send it through Graph', async () => {
@@ -125,9 +139,13 @@ describe('EXOSEND_TRANSPORT=auto', () => {
     const config = loadConfig();
     const { credential, tokens } = getRuntime();
     const switches: TransportSwitch[] = [];
-    const { transports } = createMailTransports(config, credential, tokens, { smtpRetryInMs: 300, onSwitch: (c) => switches.push(c) });
+    const { transports } = createMailTransports(config, credential, tokens, {
+      smtpRetryInMs: 300,
+      onSwitch: (c) => switches.push(c),
+    });
     const transport = transports.get(config.mailbox)!;
-    const mail = async (id: string) => composeMime(composeMessage(mailRequestSchema.parse(mailRequest()), { id, mailbox: config.mailbox }));
+    const mail = async (id: string) =>
+      composeMime(composeMessage(mailRequestSchema.parse(mailRequest()), { id, mailbox: config.mailbox }));
     try {
       h.sandbox.exchange.configureTenant(h.sandbox.app.tenantId, { smtpAuthDisabled: true });
       assert.equal((await transport.send(await mail('a'))).transport, 'graph');
@@ -135,7 +153,10 @@ describe('EXOSEND_TRANSPORT=auto', () => {
       assert.equal((await transport.send(await mail('b'))).transport, 'graph', 'not before the wait is over');
       await new Promise((r) => setTimeout(r, 350));
       assert.equal((await transport.send(await mail('c'))).transport, 'smtp', 'SMTP is tried again and works');
-      assert.deepEqual(switches.map((c) => `${c.from}->${c.to}`), ['smtp->graph', 'graph->smtp']);
+      assert.deepEqual(
+        switches.map((c) => `${c.from}->${c.to}`),
+        ['smtp->graph', 'graph->smtp'],
+      );
     } finally {
       transport.close();
     }

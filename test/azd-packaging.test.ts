@@ -21,7 +21,20 @@
 // dist/package before the build stands for.
 import assert from 'node:assert/strict';
 import { execFile, spawnSync } from 'node:child_process';
-import { cpSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
+import {
+  cpSync,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  realpathSync,
+  rmSync,
+  symlinkSync,
+  unlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -49,12 +62,16 @@ describe('azd up on a fresh clone (npm run build, then the zip of the folder azu
   const scratch: string[] = [];
   before(async () => {
     clone = mkdtempSync(join(tmpdir(), 'exosend-azd-clone-'));
-    const tracked = spawnSync('git', ['ls-files'], { encoding: 'utf8' }).stdout.split('\n').filter((f) => f && existsSync(f));
+    const tracked = spawnSync('git', ['ls-files'], { encoding: 'utf8' })
+      .stdout.split('\n')
+      .filter((f) => f && existsSync(f));
     assert.ok(tracked.length > 50, 'git lists the project');
     for (const file of tracked) cpSync(file, join(clone, file), { recursive: true });
     symlinkSync(realpathSync('node_modules'), join(clone, 'node_modules'), 'dir');
 
-    const services = [...azureYamlServices(readFileSync(join(clone, 'azure.yaml'), 'utf8'))].filter(([, s]) => s.host === 'function');
+    const services = [...azureYamlServices(readFileSync(join(clone, 'azure.yaml'), 'utf8'))].filter(
+      ([, s]) => s.host === 'function',
+    );
     assert.equal(services.length, 1, 'azure.yaml has one function app service');
     service = services[0]![1];
     assert.ok(service.dist, 'azure.yaml names the folder to deploy (dist)');
@@ -68,7 +85,8 @@ describe('azd up on a fresh clone (npm run build, then the zip of the folder azu
   after(() => {
     if (clone) {
       // the link, never what it points to
-      if (lstatSync(join(clone, 'node_modules'), { throwIfNoEntry: false })?.isSymbolicLink()) unlinkSync(join(clone, 'node_modules'));
+      if (lstatSync(join(clone, 'node_modules'), { throwIfNoEntry: false })?.isSymbolicLink())
+        unlinkSync(join(clone, 'node_modules'));
       rmSync(clone, { recursive: true, force: true });
     }
     for (const dir of scratch) rmSync(dir, { recursive: true, force: true });
@@ -86,8 +104,12 @@ describe('azd up on a fresh clone (npm run build, then the zip of the folder azu
     assert.equal(resolveFunctionAppRemoteBuild(clone, service), false);
     const files = deployableFiles(packagePath, service);
     const manifest = JSON.parse(readFileSync(join(packagePath, 'package.json'), 'utf8')) as { main: string };
-    for (const file of ['host.json', 'package.json', manifest.main, 'node_modules/@azure/functions/package.json']) assert.ok(files.includes(file), file);
-    assert.deepEqual(files.filter((f) => /(^|\/)(\.funcignore|local\.settings\.json)$|(^|\/)\.azure\//.test(f)), []);
+    for (const file of ['host.json', 'package.json', manifest.main, 'node_modules/@azure/functions/package.json'])
+      assert.ok(files.includes(file), file);
+    assert.deepEqual(
+      files.filter((f) => /(^|\/)(\.funcignore|local\.settings\.json)$|(^|\/)\.azure\//.test(f)),
+      [],
+    );
     // the same files `npm run package` zips for az functionapp deployment source config-zip
     const top = [...new Set(files.map((f) => f.split('/')[0]))].sort();
     assert.deepEqual(top, ['dist', 'host.json', 'node_modules', 'package.json']);
@@ -97,12 +119,18 @@ describe('azd up on a fresh clone (npm run build, then the zip of the folder azu
     // azd's default for a folder without an ignore file, with remoteBuild unset, drops node_modules:
     // each guard alone must keep them, so that azd changing one default cannot break a deployment
     const withoutRemoteBuild = { ...service, remoteBuild: undefined };
-    assert.ok(deployableFiles(packagePath, withoutRemoteBuild).includes('node_modules/@azure/functions/package.json'), 'the folder .funcignore keeps node_modules');
+    assert.ok(
+      deployableFiles(packagePath, withoutRemoteBuild).includes('node_modules/@azure/functions/package.json'),
+      'the folder .funcignore keeps node_modules',
+    );
     const bare = mkdtempSync(join(tmpdir(), 'exosend-azd-bare-'));
     scratch.push(bare);
     cpSync(packagePath, bare, { recursive: true, filter: (src) => !src.endsWith('/.funcignore') });
     assert.equal(existsSync(join(bare, '.funcignore')), false);
-    assert.ok(deployableFiles(bare, service).includes('node_modules/@azure/functions/package.json'), 'azure.yaml says remoteBuild: false');
+    assert.ok(
+      deployableFiles(bare, service).includes('node_modules/@azure/functions/package.json'),
+      'azure.yaml says remoteBuild: false',
+    );
   });
 
   it('when the zipped files are unpacked into an empty folder and the worker loads main, then every function registers from that folder', async () => {

@@ -51,13 +51,16 @@ const ignoreFile = '.funcignore'; // service_target.go, IgnoreFile: for host `fu
  * says, and then the two must agree. No ignore file and nothing said: remote build.
  */
 export function resolveFunctionAppRemoteBuild(projectDir: string, service: AzdService): boolean {
-  if (service.language !== 'js' && service.language !== 'ts') throw new Error(`ported for js/ts only, not ${service.language}`);
+  if (service.language !== 'js' && service.language !== 'ts')
+    throw new Error(`ported for js/ts only, not ${service.language}`);
   const path = join(projectDir, service.project ?? '.', ignoreFile);
   if (!existsSync(path)) return service.remoteBuild ?? true;
   const nodeModulesExcluded = ignoreRules(readFileSync(path, 'utf8')).match('node_modules', true) === true;
   if (service.remoteBuild === undefined) return nodeModulesExcluded;
-  if (service.remoteBuild && !nodeModulesExcluded) throw new Error(`'remoteBuild: true' requires '${ignoreFile}' to exclude node_modules`);
-  if (!service.remoteBuild && nodeModulesExcluded) throw new Error(`'remoteBuild: false' cannot be used when '${ignoreFile}' excludes node_modules`);
+  if (service.remoteBuild && !nodeModulesExcluded)
+    throw new Error(`'remoteBuild: true' requires '${ignoreFile}' to exclude node_modules`);
+  if (!service.remoteBuild && nodeModulesExcluded)
+    throw new Error(`'remoteBuild: false' cannot be used when '${ignoreFile}' excludes node_modules`);
   return service.remoteBuild;
 }
 

@@ -17,7 +17,13 @@ export function maxInSlidingWindow(events: readonly { at: number; weight?: numbe
 export function busiestWindows(messages: readonly AcceptedMessage[], mailbox: string, windowInMs: number) {
   const mine = messages.filter((m) => m.mailbox === mailbox);
   return {
-    messages: maxInSlidingWindow(mine.map((m) => ({ at: m.receivedAt.getTime() })), windowInMs),
-    recipients: maxInSlidingWindow(mine.map((m) => ({ at: m.receivedAt.getTime(), weight: m.envelope.rcptTo.length })), windowInMs),
+    messages: maxInSlidingWindow(
+      mine.map((m) => ({ at: m.receivedAt.getTime() })),
+      windowInMs,
+    ),
+    recipients: maxInSlidingWindow(
+      mine.map((m) => ({ at: m.receivedAt.getTime(), weight: m.envelope.rcptTo.length })),
+      windowInMs,
+    ),
   };
 }

@@ -18,7 +18,8 @@ function staticGraph(entry: string): string[] {
     seen.add(file);
     const code = readFileSync(file, 'utf8');
     // `import{a}from"./x.mjs"`, `export{a}from"./x.mjs"` and `import"./x.mjs"`; never `import("./x.mjs")`, which waits for first use
-    for (const [, path] of code.matchAll(/(?:\bfrom|\bimport)\s*"(\.\.?\/[^"]+)"/g)) pending.push(join(dirname(file), path!));
+    for (const [, path] of code.matchAll(/(?:\bfrom|\bimport)\s*"(\.\.?\/[^"]+)"/g))
+      pending.push(join(dirname(file), path!));
   }
   return [...seen];
 }
@@ -33,14 +34,31 @@ describe('the shipped entry (package.json "main"), as a cold start loads it', ()
   const loaded = sourcesOf(staticGraph(main));
 
   it('when a fresh process imports it, then it loads none of the SDKs that only a first token, the queue path or a certificate needs', () => {
-    const lazy = ['@azure/identity', '@azure/msal-node', 'node-forge', '@azure/data-tables', '@azure/storage-blob', '@azure/storage-queue', '@azure/keyvault-secrets'];
+    const lazy = [
+      '@azure/identity',
+      '@azure/msal-node',
+      'node-forge',
+      '@azure/data-tables',
+      '@azure/storage-blob',
+      '@azure/storage-queue',
+      '@azure/keyvault-secrets',
+    ];
     const found = lazy.filter((name) => loaded.some((source) => source.includes(`node_modules/${name}/`)));
     assert.deepEqual(found, []);
   });
 
   it('when a fresh process imports it, then every trigger and the send path are in what it loads', () => {
-    for (const file of ['src/functions/send.ts', 'src/functions/outbound-queue.ts', 'src/functions/health-check.ts', 'src/mail/mail-request.ts', 'src/transport/mailbox-transport.ts']) {
-      assert.ok(loaded.some((source) => source.endsWith(file)), file);
+    for (const file of [
+      'src/functions/send.ts',
+      'src/functions/outbound-queue.ts',
+      'src/functions/health-check.ts',
+      'src/mail/mail-request.ts',
+      'src/transport/mailbox-transport.ts',
+    ]) {
+      assert.ok(
+        loaded.some((source) => source.endsWith(file)),
+        file,
+      );
     }
   });
 });

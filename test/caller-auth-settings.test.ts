@@ -29,7 +29,10 @@ describe('the caller settings, read at every request', () => {
     assert.throws(() => readCallerAuth(env), ConfigError);
     assert.throws(() => readCallerAuth(env), ConfigError);
     env.EXOSEND_CALLER_AUTH = 'sometimes';
-    assert.throws(() => readCallerAuth(env), (error: ConfigError) => error.message.includes('EXOSEND_CALLER_AUTH'));
+    assert.throws(
+      () => readCallerAuth(env),
+      (error: ConfigError) => error.message.includes('EXOSEND_CALLER_AUTH'),
+    );
     env.EXOSEND_CALLER_AUTH = 'key';
     assert.equal(readCallerAuth(env).mode, 'key');
   });

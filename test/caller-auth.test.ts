@@ -5,7 +5,13 @@ import { main as callerCommand } from '../cli/caller.js';
 import { mailRequest, startHarness, type Harness } from './harness.js';
 import { startQueueFixture, type QueueFixture } from './queue-fixture.js';
 import { enqueueMail } from '../src/functions/enqueue.js';
-import { callerClaims, callerToken, tokenFromUnknownKey, tokenHmacWithPublicKey, unsignedToken } from './caller-tokens.js';
+import {
+  callerClaims,
+  callerToken,
+  tokenFromUnknownKey,
+  tokenHmacWithPublicKey,
+  unsignedToken,
+} from './caller-tokens.js';
 
 describe('callers with Entra tokens (EXOSEND_CALLER_AUTH=entra)', () => {
   let h: Harness;
@@ -18,7 +24,16 @@ describe('callers with Entra tokens (EXOSEND_CALLER_AUTH=entra)', () => {
     h.restartApp(entra);
     const { sample } = h.sandbox.callers;
     // the admin's command, as the 403 below names it
-    const status = await callerCommand(['add', sample.clientId, '--name', 'erp', '--senders', h.sandbox.app.mailbox, '--recipients', '*@fabrikam.example,boss@contoso.example']);
+    const status = await callerCommand([
+      'add',
+      sample.clientId,
+      '--name',
+      'erp',
+      '--senders',
+      h.sandbox.app.mailbox,
+      '--recipients',
+      '*@fabrikam.example,boss@contoso.example',
+    ]);
     assert.equal(status, 0);
   });
   after(async () => {
@@ -28,7 +43,8 @@ describe('callers with Entra tokens (EXOSEND_CALLER_AUTH=entra)', () => {
   beforeEach(() => h.reset(entra));
 
   const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
-  const sendAs = (headers: Record<string, string>) => h.send(mailRequest(), { headers: { 'x-functions-key': '', ...headers } });
+  const sendAs = (headers: Record<string, string>) =>
+    h.send(mailRequest(), { headers: { 'x-functions-key': '', ...headers } });
 
   it('when a caller sends with a token from its app registration, then the mail goes out', async () => {
     const reply = await sendAs(bearer(await callerToken(h.sandbox, h.sandbox.callers.sample)));
@@ -55,21 +71,72 @@ describe('callers with Entra tokens (EXOSEND_CALLER_AUTH=entra)', () => {
   });
 
   const forged: Array<[string, (h: Harness) => Promise<string>, number, string]> = [
-    ['the token is for another audience', (h) => h.sandbox.identity.signToken(callerClaims(h.sandbox, h.sandbox.callers.sample, { aud: 'https://graph.microsoft.com' })), 401, 'CALLER_TOKEN_WRONG_AUDIENCE'],
-    ['the token comes from another tenant', (h) => {
-      const other = randomUUID();
-      return h.sandbox.identity.signToken(callerClaims(h.sandbox, h.sandbox.callers.sample, { iss: `https://sts.windows.net/${other}/`, tid: other }));
-    }, 401, 'CALLER_TOKEN_WRONG_ISSUER'],
-    ['the token names this tenant in iss but another in tid', (h) => h.sandbox.identity.signToken(callerClaims(h.sandbox, h.sandbox.callers.sample, { tid: randomUUID() })), 401, 'CALLER_TOKEN_WRONG_ISSUER'],
-    ['the token expired two minutes ago', (h) => {
-      const now = Math.floor(Date.now() / 1000);
-      return h.sandbox.identity.signToken(callerClaims(h.sandbox, h.sandbox.callers.sample, { exp: now - 120 }));
-    }, 401, 'CALLER_TOKEN_EXPIRED'],
-    ['the calling app holds no app role on the API', (h) => callerToken(h.sandbox, h.sandbox.callers.roleless), 403, 'CALLER_ROLE_MISSING'],
-    ['the token is unsigned (alg none)', (h) => Promise.resolve(unsignedToken(callerClaims(h.sandbox, h.sandbox.callers.sample))), 401, 'CALLER_TOKEN_INVALID'],
-    ['the token is signed by a key the tenant never published', (h) => tokenFromUnknownKey(callerClaims(h.sandbox, h.sandbox.callers.sample)), 401, 'CALLER_TOKEN_INVALID'],
-    ['the token is HS256 keyed with the tenant\'s public key', (h) => tokenHmacWithPublicKey(h.sandbox, callerClaims(h.sandbox, h.sandbox.callers.sample)), 401, 'CALLER_TOKEN_INVALID'],
-    ['the token acts for a user (scp)', (h) => h.sandbox.identity.signToken(callerClaims(h.sandbox, h.sandbox.callers.sample, { scp: 'user_impersonation' })), 401, 'CALLER_TOKEN_INVALID'],
+    [
+      'the token is for another audience',
+      (h) =>
+        h.sandbox.identity.signToken(
+          callerClaims(h.sandbox, h.sandbox.callers.sample, { aud: 'https://graph.microsoft.com' }),
+        ),
+      401,
+      'CALLER_TOKEN_WRONG_AUDIENCE',
+    ],
+    [
+      'the token comes from another tenant',
+      (h) => {
+        const other = randomUUID();
+        return h.sandbox.identity.signToken(
+          callerClaims(h.sandbox, h.sandbox.callers.sample, { iss: `https://sts.windows.net/${other}/`, tid: other }),
+        );
+      },
+      401,
+      'CALLER_TOKEN_WRONG_ISSUER',
+    ],
+    [
+      'the token names this tenant in iss but another in tid',
+      (h) => h.sandbox.identity.signToken(callerClaims(h.sandbox, h.sandbox.callers.sample, { tid: randomUUID() })),
+      401,
+      'CALLER_TOKEN_WRONG_ISSUER',
+    ],
+    [
+      'the token expired two minutes ago',
+      (h) => {
+        const now = Math.floor(Date.now() / 1000);
+        return h.sandbox.identity.signToken(callerClaims(h.sandbox, h.sandbox.callers.sample, { exp: now - 120 }));
+      },
+      401,
+      'CALLER_TOKEN_EXPIRED',
+    ],
+    [
+      'the calling app holds no app role on the API',
+      (h) => callerToken(h.sandbox, h.sandbox.callers.roleless),
+      403,
+      'CALLER_ROLE_MISSING',
+    ],
+    [
+      'the token is unsigned (alg none)',
+      (h) => Promise.resolve(unsignedToken(callerClaims(h.sandbox, h.sandbox.callers.sample))),
+      401,
+      'CALLER_TOKEN_INVALID',
+    ],
+    [
+      'the token is signed by a key the tenant never published',
+      (h) => tokenFromUnknownKey(callerClaims(h.sandbox, h.sandbox.callers.sample)),
+      401,
+      'CALLER_TOKEN_INVALID',
+    ],
+    [
+      "the token is HS256 keyed with the tenant's public key",
+      (h) => tokenHmacWithPublicKey(h.sandbox, callerClaims(h.sandbox, h.sandbox.callers.sample)),
+      401,
+      'CALLER_TOKEN_INVALID',
+    ],
+    [
+      'the token acts for a user (scp)',
+      (h) =>
+        h.sandbox.identity.signToken(callerClaims(h.sandbox, h.sandbox.callers.sample, { scp: 'user_impersonation' })),
+      401,
+      'CALLER_TOKEN_INVALID',
+    ],
   ];
   for (const [when, token, status, code] of forged) {
     it(`when ${when}, then the answer is ${status} ${code}, and nothing is sent`, async () => {
@@ -82,11 +149,16 @@ describe('callers with Entra tokens (EXOSEND_CALLER_AUTH=entra)', () => {
   }
 
   it('when the same forged-key token comes twice, then the tenant keys are fetched again at most once (cooldown)', async () => {
-    const token = h.sandbox.identity.rememberSecret(await tokenFromUnknownKey(callerClaims(h.sandbox, h.sandbox.callers.sample)));
+    const token = h.sandbox.identity.rememberSecret(
+      await tokenFromUnknownKey(callerClaims(h.sandbox, h.sandbox.callers.sample)),
+    );
     await sendAs(bearer(await callerToken(h.sandbox, h.sandbox.callers.sample)));
     const before = h.sandbox.identity.counters.jwksRequests;
     for (let i = 0; i < 5; i += 1) assert.equal((await sendAs(bearer(token))).status, 401);
-    assert.ok(h.sandbox.identity.counters.jwksRequests - before <= 1, `${h.sandbox.identity.counters.jwksRequests - before} key fetches`);
+    assert.ok(
+      h.sandbox.identity.counters.jwksRequests - before <= 1,
+      `${h.sandbox.identity.counters.jwksRequests - before} key fetches`,
+    );
   });
 
   it('when a caller holds the role but has no policy, then the answer is 403 naming the command that gives it one, and nothing is sent', async () => {
@@ -106,13 +178,19 @@ describe('callers with Entra tokens (EXOSEND_CALLER_AUTH=entra)', () => {
     assert.equal(h.sandbox.exchange.counters.accepted, 0);
   });
 
-  it('when one recipient of three is outside the caller\'s patterns, then the whole request is refused with 403 naming it, and nothing goes to the other two', async () => {
+  it("when one recipient of three is outside the caller's patterns, then the whole request is refused with 403 naming it, and nothing goes to the other two", async () => {
     const token = await callerToken(h.sandbox, h.sandbox.callers.sample);
-    const request = mailRequest({ to: ['ada@fabrikam.example', 'BOSS@contoso.example'], bcc: ['eve@elsewhere.example'] });
+    const request = mailRequest({
+      to: ['ada@fabrikam.example', 'BOSS@contoso.example'],
+      bcc: ['eve@elsewhere.example'],
+    });
     const reply = await h.send(request, { headers: bearer(token) });
     assert.equal(reply.status, 403, JSON.stringify(reply.body));
     assert.equal(reply.body.error.code, 'RECIPIENT_NOT_ALLOWED');
-    assert.deepEqual(reply.body.error.details.map((d: { path: string }) => d.path), ['bcc.0']);
+    assert.deepEqual(
+      reply.body.error.details.map((d: { path: string }) => d.path),
+      ['bcc.0'],
+    );
     assert.equal(h.sandbox.exchange.counters.accepted, 0);
     const enqueued = await h.http(enqueueMail, { route: 'enqueue', body: request, headers: bearer(token) });
     assert.equal(enqueued.status, 403, 'the queue door refuses it too');
@@ -125,15 +203,37 @@ describe('callers with Entra tokens (EXOSEND_CALLER_AUTH=entra)', () => {
     try {
       assert.equal(await callerCommand(['list']), 0);
       const { other } = h.sandbox.callers;
-      assert.equal(await callerCommand(['add', other.clientId, '--name', 'reports', '--senders', h.sandbox.app.mailbox, '--daily-quota', '500', '--share', '2']), 0);
+      assert.equal(
+        await callerCommand([
+          'add',
+          other.clientId,
+          '--name',
+          'reports',
+          '--senders',
+          h.sandbox.app.mailbox,
+          '--daily-quota',
+          '500',
+          '--share',
+          '2',
+        ]),
+        0,
+      );
       assert.equal(await callerCommand(['remove', other.clientId]), 0);
       assert.equal(await callerCommand(['remove', other.clientId]), 0);
     } finally {
       console.log = log;
     }
     h.observe(lines.join('\n'));
-    assert.match(lines[0]!, new RegExp(`^${h.sandbox.callers.sample.clientId}  erp  from: ${h.sandbox.app.mailbox}  to: \\*@fabrikam.example,boss@contoso.example  daily: mailbox  share: 1$`));
+    assert.match(
+      lines[0]!,
+      new RegExp(
+        `^${h.sandbox.callers.sample.clientId}  erp  from: ${h.sandbox.app.mailbox}  to: \\*@fabrikam.example,boss@contoso.example  daily: mailbox  share: 1$`,
+      ),
+    );
     assert.match(lines[1]!, /^added .* \(reports\)/);
-    assert.deepEqual(lines.slice(2), [`removed ${h.sandbox.callers.other.clientId}`, `no policy for ${h.sandbox.callers.other.clientId}`]);
+    assert.deepEqual(lines.slice(2), [
+      `removed ${h.sandbox.callers.other.clientId}`,
+      `no policy for ${h.sandbox.callers.other.clientId}`,
+    ]);
   });
 });

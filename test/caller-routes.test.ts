@@ -34,7 +34,17 @@ describe('every route under every EXOSEND_CALLER_AUTH value, as the host indexes
     q = await startQueueFixture(h);
     token = await callerToken(h.sandbox, h.sandbox.callers.sample);
     h.restartApp(q.settings);
-    assert.equal(await callerCommand(['add', h.sandbox.callers.sample.clientId, '--name', 'erp', '--senders', h.sandbox.app.mailbox]), 0);
+    assert.equal(
+      await callerCommand([
+        'add',
+        h.sandbox.callers.sample.clientId,
+        '--name',
+        'erp',
+        '--senders',
+        h.sandbox.app.mailbox,
+      ]),
+      0,
+    );
     await Promise.all(
       modes.map(async (mode) => {
         const env = {
@@ -46,7 +56,10 @@ describe('every route under every EXOSEND_CALLER_AUTH value, as the host indexes
           SCALE_OUT_FUNCTION_KEY: functionKey,
         };
         // the app's own entry in a worker of its own: registrations are made once, at load, from the settings
-        const child = fork('dist/test/scale-out-worker.js', ['http'], { env, stdio: ['ignore', 'pipe', 'pipe', 'ipc'] });
+        const child = fork('dist/test/scale-out-worker.js', ['http'], {
+          env,
+          stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+        });
         children.push(child);
         child.stderr!.resume();
         const ready = await new Promise<{ port: number; routes: Route[] }>((resolve, reject) => {
@@ -105,10 +118,19 @@ describe('every route under every EXOSEND_CALLER_AUTH value, as the host indexes
             const path = route.route.replace(/\{[^}]+\}/g, 'no-such-id');
             // an empty mail request: an admitted caller gets 400, so that nothing is sent
             const body = method === 'POST' ? '{}' : undefined;
-            const reply = await fetch(`http://127.0.0.1:${port}/api/${path}`, { method, headers: { 'content-type': 'application/json', ...headersFor(credential) }, ...(body && { body }) });
+            const reply = await fetch(`http://127.0.0.1:${port}/api/${path}`, {
+              method,
+              headers: { 'content-type': 'application/json', ...headersFor(credential) },
+              ...(body && { body }),
+            });
             const text = h.observe(await reply.text());
-            if (expected === '401') assert.equal(reply.status, 401, `${mode} ${credential} ${method} /api/${path}: ${text}`);
-            else assert.ok(![401, 403].includes(reply.status), `${mode} ${credential} ${method} /api/${path} answered ${reply.status}: ${text}`);
+            if (expected === '401')
+              assert.equal(reply.status, 401, `${mode} ${credential} ${method} /api/${path}: ${text}`);
+            else
+              assert.ok(
+                ![401, 403].includes(reply.status),
+                `${mode} ${credential} ${method} /api/${path} answered ${reply.status}: ${text}`,
+              );
           }
         }
         assert.equal(h.sandbox.exchange.counters.accepted, sent, 'nothing is sent');

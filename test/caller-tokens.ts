@@ -4,7 +4,11 @@ import { SignJWT } from 'jose';
 import type { CallerApp, Sandbox } from '../local/sandbox/index.js';
 
 /** A caller's token for exosend's API, from the identity stand-in's real token endpoint, as @azure/identity gets it. */
-export async function callerToken(sandbox: Sandbox, caller: CallerApp, appIdUri = sandbox.callers.api.appIdUri): Promise<string> {
+export async function callerToken(
+  sandbox: Sandbox,
+  caller: CallerApp,
+  appIdUri = sandbox.callers.api.appIdUri,
+): Promise<string> {
   const credential = new ClientSecretCredential(sandbox.app.tenantId, caller.clientId, caller.secret, {
     authorityHost: sandbox.identity.authorityHost,
     disableInstanceDiscovery: true,
@@ -14,7 +18,11 @@ export async function callerToken(sandbox: Sandbox, caller: CallerApp, appIdUri 
 }
 
 /** The claims of a good v1.0 caller token; each forged token changes one thing. */
-export function callerClaims(sandbox: Sandbox, caller: CallerApp, overrides: Record<string, unknown> = {}): Record<string, unknown> {
+export function callerClaims(
+  sandbox: Sandbox,
+  caller: CallerApp,
+  overrides: Record<string, unknown> = {},
+): Record<string, unknown> {
   const now = Math.floor(Date.now() / 1000);
   const tid = sandbox.app.tenantId;
   return {
@@ -49,7 +57,11 @@ export function unsignedToken(claims: Record<string, unknown>): string {
 
 /** HS256 keyed with the tenant's public key (the classic key-confusion forgery), under the real kid. */
 export async function tokenHmacWithPublicKey(sandbox: Sandbox, claims: Record<string, unknown>): Promise<string> {
-  const jwks = (await (await fetch(`${sandbox.identity.authorityHost}/${sandbox.app.tenantId}/discovery/v2.0/keys`)).json()) as { keys: { kid: string; n: string }[] };
+  const jwks = (await (
+    await fetch(`${sandbox.identity.authorityHost}/${sandbox.app.tenantId}/discovery/v2.0/keys`)
+  ).json()) as { keys: { kid: string; n: string }[] };
   const key = jwks.keys[0]!;
-  return new SignJWT(claims).setProtectedHeader({ alg: 'HS256', typ: 'JWT', kid: key.kid }).sign(Buffer.from(key.n, 'base64url'));
+  return new SignJWT(claims)
+    .setProtectedHeader({ alg: 'HS256', typ: 'JWT', kid: key.kid })
+    .sign(Buffer.from(key.n, 'base64url'));
 }

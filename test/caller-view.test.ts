@@ -23,8 +23,24 @@ describe('what a plain caller sees, and what an operator sees', () => {
     h.restartApp(entra);
     const { sample, other } = h.sandbox.callers;
     const { mailbox } = h.sandbox.app;
-    assert.equal(await callerCommand(['add', sample.clientId, '--name', 'erp', '--senders', mailbox, '--recipients', '*']), 0);
-    assert.equal(await callerCommand(['add', other.clientId, '--name', 'ops', '--senders', mailbox, '--recipients', '*', '--operator']), 0);
+    assert.equal(
+      await callerCommand(['add', sample.clientId, '--name', 'erp', '--senders', mailbox, '--recipients', '*']),
+      0,
+    );
+    assert.equal(
+      await callerCommand([
+        'add',
+        other.clientId,
+        '--name',
+        'ops',
+        '--senders',
+        mailbox,
+        '--recipients',
+        '*',
+        '--operator',
+      ]),
+      0,
+    );
     plain = await callerToken(h.sandbox, sample);
     operator = await callerToken(h.sandbox, other);
   });
@@ -38,42 +54,73 @@ describe('what a plain caller sees, and what an operator sees', () => {
     const { app } = h.sandbox;
     const vaultUrl = h.sandbox.settings['EXOSEND_KEY_VAULT_URL']!;
     return [
-      app.tenantId, app.clientId, app.servicePrincipalId, app.federatedIdentity.clientId, app.federatedIdentity.objectId,
-      app.unassignedIdentityClientId, vaultUrl, new URL(vaultUrl).host, app.secretName, app.certificateName, app.certificate.thumbprint,
-      app.certificate.thumbprintSha256, 'AADSTS', 'Connect-ExchangeOnline', 'New-ServicePrincipal', 'Add-MailboxPermission', 'az ad ', 'az keyvault', 'az role', 'EXOSEND_',
+      app.tenantId,
+      app.clientId,
+      app.servicePrincipalId,
+      app.federatedIdentity.clientId,
+      app.federatedIdentity.objectId,
+      app.unassignedIdentityClientId,
+      vaultUrl,
+      new URL(vaultUrl).host,
+      app.secretName,
+      app.certificateName,
+      app.certificate.thumbprint,
+      app.certificate.thumbprintSha256,
+      'AADSTS',
+      'Connect-ExchangeOnline',
+      'New-ServicePrincipal',
+      'Add-MailboxPermission',
+      'az ad ',
+      'az keyvault',
+      'az role',
+      'EXOSEND_',
     ];
   };
 
   // every misconfiguration the sandbox can stage, with the answers of /api/send, /api/messages and /api/health
-  const failing = (Object.keys(sandboxScenarios) as SandboxScenarioName[]).filter((name) => !['healthy', 'certificate', 'federated', 'graph'].includes(name));
+  const failing = (Object.keys(sandboxScenarios) as SandboxScenarioName[]).filter(
+    (name) => !['healthy', 'certificate', 'federated', 'graph'].includes(name),
+  );
   const answersIn = async (name: SandboxScenarioName, token: string): Promise<[Reply, Reply, Reply]> => {
     h.reset({ ...entra, ...scenarioSettings(h.sandbox, name) });
     forgetHealthChecks();
     sandboxScenarios[name](h.sandbox);
     const headers = { authorization: `Bearer ${token}`, 'x-functions-key': '' };
     const id = `view-${randomUUID()}`;
-    const sent = await h.send(mailRequest({ idempotencyKey: id, from: name === 'send-as-denied' ? h.sandbox.app.sendAsAddress : undefined }), { headers });
+    const sent = await h.send(
+      mailRequest({ idempotencyKey: id, from: name === 'send-as-denied' ? h.sandbox.app.sendAsAddress : undefined }),
+      { headers },
+    );
     const record = await h.http(messageStatus, { method: 'GET', route: `messages/${id}`, params: { id }, headers });
     const health = await h.http(getHealth, { method: 'GET', route: 'health', headers });
     return [sent, record, health];
   };
 
-  it('when every staged misconfiguration fails a plain Entra caller\'s send, then its answers, record and /api/health carry code, retryable and Retry-After but no id, vault, secret, certificate, raw reply or admin command', async () => {
+  it("when every staged misconfiguration fails a plain Entra caller's send, then its answers, record and /api/health carry code, retryable and Retry-After but no id, vault, secret, certificate, raw reply or admin command", async () => {
     let refused = 0;
     for (const name of failing) {
       const [sent, record, health] = await answersIn(name, plain);
       if (sent.status === 200) continue; // a misconfiguration a send gets past (another sender's Send As)
       refused += 1;
       const text = JSON.stringify([sent.body, record.body, health.body]);
-      for (const value of adminValues(h)) assert.ok(!text.toLowerCase().includes(value.toLowerCase()), `${name}: a plain caller read "${value}" in ${text}`);
+      for (const value of adminValues(h))
+        assert.ok(
+          !text.toLowerCase().includes(value.toLowerCase()),
+          `${name}: a plain caller read "${value}" in ${text}`,
+        );
       assert.equal(typeof sent.body.error.code, 'string', name);
       assert.equal(typeof sent.body.error.retryable, 'boolean', name);
       assert.equal(sent.body.error.diagnosis?.fix, undefined, name);
-      if (sent.status === 503) assert.equal(String(sent.body.error.retryAfterSeconds), sent.headers['retry-after'], name);
+      if (sent.status === 503)
+        assert.equal(String(sent.body.error.retryAfterSeconds), sent.headers['retry-after'], name);
     }
     assert.ok(refused >= 15, `${refused} scenarios refused a send`);
     // the admin's detail is not lost: it is in the log
-    assert.ok(h.logs.some((line) => line.includes('"event":"exosend.detail-withheld"') && line.includes(h.sandbox.app.secretName)));
+    assert.ok(
+      h.logs.some(
+        (line) => line.includes('"event":"exosend.detail-withheld"') && line.includes(h.sandbox.app.secretName),
+      ),
+    );
   });
 
   it('when the vault has no secret, then an operator caller reads the fix that names the vault and the secret, and a plain one does not', async () => {
@@ -83,7 +130,11 @@ describe('what a plain caller sees, and what an operator sees', () => {
     const [plainSent] = await answersIn('secret-missing', plain);
     assert.equal(plainSent.body.error.code, operatorSent.body.error.code);
     assert.equal(plainSent.body.error.retryable, false);
-    assert.deepEqual(plainSent.body.error.diagnosis, { code: 'VAULT_SECRET_NOT_FOUND', stage: 'vault', retryable: false });
+    assert.deepEqual(plainSent.body.error.diagnosis, {
+      code: 'VAULT_SECRET_NOT_FOUND',
+      stage: 'vault',
+      retryable: false,
+    });
   });
 
   it('when a function key calls (the default policy), then its answers keep the whole diagnosis, as before caller identities', async () => {

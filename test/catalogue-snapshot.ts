@@ -34,7 +34,20 @@ export function renderCatalogue(): string {
   const entries = diagnosisCodes.map((code) => {
     const d = diagnose(code, snapshotContext);
     const retry = d.retryable ? 'retryable' : 'not retryable';
-    return [`## ${code}`, '', `Stage: ${d.stage}; ${retry}${d.retryAfterSeconds === undefined ? '' : `; retry after ${d.retryAfterSeconds} s`}.`, '', '### Cause', '', d.cause, '', '### Fix', '', d.fix, ''].join('\n');
+    return [
+      `## ${code}`,
+      '',
+      `Stage: ${d.stage}; ${retry}${d.retryAfterSeconds === undefined ? '' : `; retry after ${d.retryAfterSeconds} s`}.`,
+      '',
+      '### Cause',
+      '',
+      d.cause,
+      '',
+      '### Fix',
+      '',
+      d.fix,
+      '',
+    ].join('\n');
   });
   return [
     '# The diagnosis catalogue, as rendered',

@@ -34,18 +34,27 @@ describe('a certificate read from its Key Vault secret', () => {
   }
 
   it('when the secret holds the certificate only, then there is no key to sign with', () => {
-    assert.equal(readCertificateSecret(certificateSecretValue(cert, 'pem', false), 'application/x-pem-file').keyPem, undefined);
+    assert.equal(
+      readCertificateSecret(certificateSecretValue(cert, 'pem', false), 'application/x-pem-file').keyPem,
+      undefined,
+    );
     assert.equal(readCertificateSecret(pkcs12('', '3des', false), 'application/x-pkcs12').keyPem, undefined);
   });
 
   it('when the key belongs to another certificate, then the secret is refused', () => {
     const other = issueClientCertificate();
-    assert.throws(() => readCertificateSecret(`${other.keyPem}${cert.certPem}`, 'application/x-pem-file'), CertificateUnreadable);
+    assert.throws(
+      () => readCertificateSecret(`${other.keyPem}${cert.certPem}`, 'application/x-pem-file'),
+      CertificateUnreadable,
+    );
   });
 
   it('when the secret is a password-protected PKCS#12 or no certificate at all, then the error says so without the value', () => {
     const value = pkcs12('s3cret-pfx-password', '3des');
-    assert.throws(() => readCertificateSecret(value, 'application/x-pkcs12'), (e: Error) => e instanceof CertificateUnreadable && !e.message.includes(value.slice(0, 20)));
+    assert.throws(
+      () => readCertificateSecret(value, 'application/x-pkcs12'),
+      (e: Error) => e instanceof CertificateUnreadable && !e.message.includes(value.slice(0, 20)),
+    );
     assert.throws(() => readCertificateSecret('not a certificate', 'application/x-pem-file'), /no certificate/);
   });
 });

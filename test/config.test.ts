@@ -19,7 +19,8 @@ const rejection = (env: Record<string, string>): ConfigError => {
   }
   return assert.fail('the settings were accepted');
 };
-const problems = (env: Record<string, string>) => Object.fromEntries(rejection(env).problems.map((p) => [p.variable, p.message]));
+const problems = (env: Record<string, string>) =>
+  Object.fromEntries(rejection(env).problems.map((p) => [p.variable, p.message]));
 
 describe('settings', () => {
   it('when only the required settings are given, then the documented defaults apply', () => {
@@ -46,25 +47,37 @@ describe('settings', () => {
     const federated = loadConfig({ ...withoutVault, EXOSEND_CREDENTIAL: 'federated' });
     assert.equal(federated.keyVaultUrl, undefined);
     assert.equal(federated.federatedAudience, 'api://AzureADTokenExchange');
-    assert.deepEqual(problems({ ...withoutVault, EXOSEND_CREDENTIAL: 'certificate' }), { EXOSEND_KEY_VAULT_URL: 'is required' });
-    assert.deepEqual(problems(withoutVault), { EXOSEND_KEY_VAULT_URL: 'is required' });
-    assert.deepEqual(problems({ ...required, EXOSEND_CREDENTIAL: 'password', EXOSEND_CLIENT_CERTIFICATE_NAME: 'a b' }), {
-      EXOSEND_CREDENTIAL: 'must be "secret", "certificate" or "federated"',
-      EXOSEND_CLIENT_CERTIFICATE_NAME: 'must be a Key Vault certificate name (letters, digits, dashes)',
+    assert.deepEqual(problems({ ...withoutVault, EXOSEND_CREDENTIAL: 'certificate' }), {
+      EXOSEND_KEY_VAULT_URL: 'is required',
     });
+    assert.deepEqual(problems(withoutVault), { EXOSEND_KEY_VAULT_URL: 'is required' });
+    assert.deepEqual(
+      problems({ ...required, EXOSEND_CREDENTIAL: 'password', EXOSEND_CLIENT_CERTIFICATE_NAME: 'a b' }),
+      {
+        EXOSEND_CREDENTIAL: 'must be "secret", "certificate" or "federated"',
+        EXOSEND_CLIENT_CERTIFICATE_NAME: 'must be a Key Vault certificate name (letters, digits, dashes)',
+      },
+    );
   });
 
-  it('when the transport is chosen, then smtp is the default, graph and auto are taken, Graph\'s address defaults to Microsoft Graph, and anything else is named', async () => {
+  it("when the transport is chosen, then smtp is the default, graph and auto are taken, Graph's address defaults to Microsoft Graph, and anything else is named", async () => {
     const { graphScopeFor } = await import('../src/auth/graph-claims.js');
     const defaults = loadConfig(required);
     assert.equal(defaults.transport, 'smtp');
     assert.equal(defaults.graphEndpoint, 'https://graph.microsoft.com');
-    assert.equal(loadConfig({ ...required, EXOSEND_TRANSPORT: 'graph', EXOSEND_GRAPH_ENDPOINT: 'https://graph.microsoft.us/' }).graphEndpoint, 'https://graph.microsoft.us');
+    assert.equal(
+      loadConfig({ ...required, EXOSEND_TRANSPORT: 'graph', EXOSEND_GRAPH_ENDPOINT: 'https://graph.microsoft.us/' })
+        .graphEndpoint,
+      'https://graph.microsoft.us',
+    );
     assert.equal(loadConfig({ ...required, EXOSEND_TRANSPORT: 'auto' }).transport, 'auto');
-    assert.deepEqual(problems({ ...required, EXOSEND_TRANSPORT: 'ews', EXOSEND_GRAPH_ENDPOINT: 'http://graph.local' }), {
-      EXOSEND_TRANSPORT: 'must be "smtp", "graph" or "auto"',
-      EXOSEND_GRAPH_ENDPOINT: 'must be an https:// URL',
-    });
+    assert.deepEqual(
+      problems({ ...required, EXOSEND_TRANSPORT: 'ews', EXOSEND_GRAPH_ENDPOINT: 'http://graph.local' }),
+      {
+        EXOSEND_TRANSPORT: 'must be "smtp", "graph" or "auto"',
+        EXOSEND_GRAPH_ENDPOINT: 'must be an https:// URL',
+      },
+    );
     // a national cloud's Graph is its own resource; a stand-in is Microsoft Graph for the identity platform
     assert.equal(graphScopeFor('https://graph.microsoft.us'), 'https://graph.microsoft.us/.default');
     assert.equal(graphScopeFor('https://127.0.0.1:8443'), 'https://graph.microsoft.com/.default');
@@ -91,12 +104,18 @@ describe('settings', () => {
     };
     const found = problems(env);
     assert.deepEqual(Object.keys(found).sort(), [
-      'EXOSEND_ALLOWED_SENDERS', 'EXOSEND_CLIENT_ID', 'EXOSEND_KEY_VAULT_URL', 'EXOSEND_RATE_PER_MINUTE', 'EXOSEND_ROLES_MODE', 'EXOSEND_SMTP_PORT',
+      'EXOSEND_ALLOWED_SENDERS',
+      'EXOSEND_CLIENT_ID',
+      'EXOSEND_KEY_VAULT_URL',
+      'EXOSEND_RATE_PER_MINUTE',
+      'EXOSEND_ROLES_MODE',
+      'EXOSEND_SMTP_PORT',
     ]);
     assert.equal(found['EXOSEND_SMTP_PORT'], 'must be a TCP port');
     assert.equal(found['EXOSEND_RATE_PER_MINUTE'], 'must be a number');
     const { message } = rejection(env);
-    for (const value of ['my-app', 'http://contoso', 'abc', 'ten', 'not-an-address']) assert.ok(!message.includes(value), `"${value}" is not echoed`);
+    for (const value of ['my-app', 'http://contoso', 'abc', 'ten', 'not-an-address'])
+      assert.ok(!message.includes(value), `"${value}" is not echoed`);
   });
 
   it('when a setting is blank, then it counts as unset', () => {
@@ -107,6 +126,9 @@ describe('settings', () => {
     assert.equal(bindingSetting('EXOSEND_QUEUE', {}), 'outbound-mail');
     assert.equal(bindingSetting('EXOSEND_HEALTH_SCHEDULE', {}), '0 */5 * * * *');
     assert.equal(bindingSetting('EXOSEND_QUEUE', { EXOSEND_QUEUE: 'mail-in' }), 'mail-in');
-    assert.throws(() => bindingSetting('EXOSEND_QUEUE', { EXOSEND_QUEUE: 'Mail_In' }), /EXOSEND_QUEUE must be a storage queue name/);
+    assert.throws(
+      () => bindingSetting('EXOSEND_QUEUE', { EXOSEND_QUEUE: 'Mail_In' }),
+      /EXOSEND_QUEUE must be a storage queue name/,
+    );
   });
 });

@@ -13,7 +13,9 @@ import { spawnObserved } from './observed.js';
 
 // Debian's chromium (.ci/run installs it); EXOSEND_CHROMIUM names another build
 const chromiumPath = process.env['EXOSEND_CHROMIUM'] ?? '/usr/bin/chromium';
-const skip = existsSync(chromiumPath) ? false : `no Chromium at ${chromiumPath} (apt-get install chromium, or set EXOSEND_CHROMIUM): the console is not tested in a browser here`;
+const skip = existsSync(chromiumPath)
+  ? false
+  : `no Chromium at ${chromiumPath} (apt-get install chromium, or set EXOSEND_CHROMIUM): the console is not tested in a browser here`;
 const screenshots = join('.exosend', 'screenshots');
 
 interface LocalHost {
@@ -40,7 +42,13 @@ async function startLocalHost(stateDir: string): Promise<LocalHost> {
     await sleep(100);
   }
   const field = (pattern: RegExp) => pattern.exec(output)?.[1] ?? assert.fail(`banner lacks ${pattern}:\n${output}`);
-  return { child, output: () => output, baseUrl: field(/Listening on (http:\/\/\S+)/), key: field(/Function key: (\S+)/), consoleUrl: field(/Console: (http:\/\/\S+)/) };
+  return {
+    child,
+    output: () => output,
+    baseUrl: field(/Listening on (http:\/\/\S+)/),
+    key: field(/Function key: (\S+)/),
+    consoleUrl: field(/Console: (http:\/\/\S+)/),
+  };
 }
 
 describe('the local console, in a real browser', { skip }, () => {
@@ -57,7 +65,11 @@ describe('the local console, in a real browser', { skip }, () => {
   const remoteHits: string[] = [];
 
   const api = (route: string, body: unknown) =>
-    fetch(`${host.baseUrl}/api/${route}`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-functions-key': host.key }, body: JSON.stringify(body) });
+    fetch(`${host.baseUrl}/api/${route}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-functions-key': host.key },
+      body: JSON.stringify(body),
+    });
   const shot = (name: string) => page.screenshot({ path: join(screenshots, `console-${name}.png`), fullPage: true });
 
   before(async () => {
@@ -110,25 +122,41 @@ describe('the local console, in a real browser', { skip }, () => {
         "<script>console.log('exosend-script-ran'); document.getElementById('greeting').textContent = 'scripted';</script>" +
         `<img id="remote" src="http://127.0.0.1:${(remote.address() as AddressInfo).port}/remote-image.png" alt="remote image">` +
         `<link rel="stylesheet" href="http://127.0.0.1:${(remote.address() as AddressInfo).port}/remote.css">`,
-      attachments: [{ filename: 'figures.txt', contentType: 'text/plain', contentBase64: Buffer.from(attachment).toString('base64') }],
+      attachments: [
+        {
+          filename: 'figures.txt',
+          contentType: 'text/plain',
+          contentBase64: Buffer.from(attachment).toString('base64'),
+        },
+      ],
     });
     assert.equal(sent.status, 200, await sent.clone().text());
 
     const row = page.locator('#outbox-rows tr', { hasText: 'Quarterly report' });
     await row.waitFor();
-    assert.deepEqual(await row.locator('td').allInnerTexts().then((cells) => cells.slice(1, 6)), [
-      'exosend@contoso.example',
-      'ada@fabrikam.example',
-      'grace@fabrikam.example',
-      'audit@contoso.example',
-      'Quarterly report',
-    ]);
+    assert.deepEqual(
+      await row
+        .locator('td')
+        .allInnerTexts()
+        .then((cells) => cells.slice(1, 6)),
+      [
+        'exosend@contoso.example',
+        'ada@fabrikam.example',
+        'grace@fabrikam.example',
+        'audit@contoso.example',
+        'Quarterly report',
+      ],
+    );
     await shot('outbox');
 
     await row.click();
     const greeting = page.frameLocator('#message-html').locator('#greeting');
     await greeting.waitFor();
-    assert.equal(await greeting.innerText(), 'Quarterly report', 'the HTML part is rendered, and its script did not rewrite it');
+    assert.equal(
+      await greeting.innerText(),
+      'Quarterly report',
+      'the HTML part is rendered, and its script did not rewrite it',
+    );
     assert.equal(await page.locator('#message-subject').innerText(), 'Quarterly report');
     await shot('message');
     assert.ok(!consoleLines.includes('exosend-script-ran'), 'the script in the message ran');
@@ -137,9 +165,19 @@ describe('the local console, in a real browser', { skip }, () => {
     await page.getByRole('tab', { name: /Text/ }).click();
     assert.match(await page.locator('#part-text').innerText(), /The report is attached\./);
     await page.getByRole('tab', { name: /Headers/ }).click();
-    assert.equal(await page.locator('#part-headers tr', { hasText: /^Subject/ }).locator('td').nth(1).innerText(), 'Quarterly report');
+    assert.equal(
+      await page
+        .locator('#part-headers tr', { hasText: /^Subject/ })
+        .locator('td')
+        .nth(1)
+        .innerText(),
+      'Quarterly report',
+    );
     await page.getByRole('tab', { name: /Attachments/ }).click();
-    const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('link', { name: 'figures.txt' }).click()]);
+    const [download] = await Promise.all([
+      page.waitForEvent('download'),
+      page.getByRole('link', { name: 'figures.txt' }).click(),
+    ]);
     assert.equal(download.suggestedFilename(), 'figures.txt');
     assert.equal(readFileSync(await download.path(), 'utf8'), attachment);
   });
@@ -150,7 +188,11 @@ describe('the local console, in a real browser', { skip }, () => {
     const stripped: string[] = [];
     await page.route('**/console/message/*/html', async (route) => {
       const response = await route.fetch();
-      const headers = Object.fromEntries(Object.entries(response.headers()).filter(([name]) => name !== 'content-security-policy' && name !== 'x-frame-options'));
+      const headers = Object.fromEntries(
+        Object.entries(response.headers()).filter(
+          ([name]) => name !== 'content-security-policy' && name !== 'x-frame-options',
+        ),
+      );
       stripped.push(response.headers()['content-security-policy'] ?? '(none)');
       await route.fulfill({ response, headers });
     });
@@ -194,7 +236,12 @@ describe('the local console, in a real browser', { skip }, () => {
     await page.locator('#scenario').selectOption('send-as-denied');
     await page.getByRole('button', { name: 'Switch' }).click();
     await page.locator('#health-summary').getByText('scenario: send-as-denied').waitFor();
-    const queued = await api('enqueue', { from: 'billing@contoso.example', to: ['ada@fabrikam.example'], subject: 'Invoice 42', text: 'Attached.' });
+    const queued = await api('enqueue', {
+      from: 'billing@contoso.example',
+      to: ['ada@fabrikam.example'],
+      subject: 'Invoice 42',
+      text: 'Attached.',
+    });
     assert.equal(queued.status, 202);
 
     await page.goto(`${host.consoleUrl}#dead-letters`);
@@ -209,7 +256,10 @@ describe('the local console, in a real browser', { skip }, () => {
     await page.getByRole('button', { name: 'Switch' }).click();
     await page.locator('#health-summary').getByText('scenario: healthy').waitFor();
     await page.goto(`${host.consoleUrl}#dead-letters`);
-    await page.locator('.letter', { hasText: 'Invoice 42' }).getByRole('button', { name: 'Put back on the intake queue' }).click();
+    await page
+      .locator('.letter', { hasText: 'Invoice 42' })
+      .getByRole('button', { name: 'Put back on the intake queue' })
+      .click();
     await page.locator('#dead-status', { hasText: 'Back on the queue' }).waitFor();
     await shot('dead-letters-put-back');
     await page.goto(`${host.consoleUrl}#outbox`);
@@ -230,18 +280,38 @@ describe('the local console, in a real browser', { skip }, () => {
   });
 
   it("when mail goes to a good and a non-existent address, then the Outbox's Delivery column and the message view show each recipient's fate as the app answers it", async () => {
-    const sent = await api('send', { to: ['ada@fabrikam.example', 'nobody@fabrikam.example'], subject: 'Delivery per recipient', text: 't' });
+    const sent = await api('send', {
+      to: ['ada@fabrikam.example', 'nobody@fabrikam.example'],
+      subject: 'Delivery per recipient',
+      text: 't',
+    });
     assert.equal(sent.status, 200, await sent.clone().text());
     const { id } = (await sent.json()) as { id: string };
     await page.goto(`${host.consoleUrl}#outbox`);
     const row = page.locator('#outbox-rows tr', { hasText: 'Delivery per recipient' });
     await row.locator('.status[data-recipient="ada@fabrikam.example"]').waitFor();
     // the bounce comes back through the sending mailbox's inbox; the reader runs every two seconds here
-    await row.locator('.status[data-recipient="nobody@fabrikam.example"]', { hasText: 'failed' }).waitFor({ timeout: 30_000 });
-    const app = (await (await fetch(`${host.baseUrl}/api/messages/${encodeURIComponent(id)}`, { headers: { 'x-functions-key': host.key } })).json()) as { delivery: { recipients: { recipient: string; status: string; statusCode?: string; source: string }[] } };
+    await row
+      .locator('.status[data-recipient="nobody@fabrikam.example"]', { hasText: 'failed' })
+      .waitFor({ timeout: 30_000 });
+    const app = (await (
+      await fetch(`${host.baseUrl}/api/messages/${encodeURIComponent(id)}`, {
+        headers: { 'x-functions-key': host.key },
+      })
+    ).json()) as {
+      delivery: { recipients: { recipient: string; status: string; statusCode?: string; source: string }[] };
+    };
     const shown = await row.locator('.status').allInnerTexts();
-    assert.deepEqual(shown, app.delivery.recipients.map((r) => `${r.recipient}: ${r.status}`), 'the column says what GET /api/messages/{id} says');
-    assert.equal(app.delivery.recipients.find((r) => r.recipient === 'ada@fabrikam.example')?.status, 'pending', 'no news is not delivered');
+    assert.deepEqual(
+      shown,
+      app.delivery.recipients.map((r) => `${r.recipient}: ${r.status}`),
+      'the column says what GET /api/messages/{id} says',
+    );
+    assert.equal(
+      app.delivery.recipients.find((r) => r.recipient === 'ada@fabrikam.example')?.status,
+      'pending',
+      'no news is not delivered',
+    );
     await shot('outbox-delivery');
 
     await row.click();
@@ -249,10 +319,16 @@ describe('the local console, in a real browser', { skip }, () => {
     await bounced.waitFor();
     const cells = await bounced.locator('td').allInnerTexts();
     const nobody = app.delivery.recipients.find((r) => r.recipient === 'nobody@fabrikam.example')!;
-    assert.deepEqual([cells[0], cells[1], cells[2], cells[5]], ['nobody@fabrikam.example', 'failed', nobody.statusCode, nobody.source]);
+    assert.deepEqual(
+      [cells[0], cells[1], cells[2], cells[5]],
+      ['nobody@fabrikam.example', 'failed', nobody.statusCode, nobody.source],
+    );
     assert.equal(nobody.statusCode, '5.1.10');
     assert.match(cells[3] ?? '', /\S/, 'the diagnosis is shown');
-    assert.equal(await page.locator('#delivery-table tr[data-recipient="ada@fabrikam.example"] td').nth(1).innerText(), 'pending');
+    assert.equal(
+      await page.locator('#delivery-table tr[data-recipient="ada@fabrikam.example"] td').nth(1).innerText(),
+      'pending',
+    );
     await shot('message-delivery');
   });
 
@@ -267,7 +343,13 @@ describe('the local console, in a real browser', { skip }, () => {
     // the bounce of the test before put nobody@ here on its own
     await page.locator('#suppression-rows tr[data-recipient="nobody@fabrikam.example"]').waitFor();
     await shot('suppressions');
-    const refused = (await (await api('send', { to: ['grace@fabrikam.example', 'ada@fabrikam.example'], subject: 'While suppressed', text: 't' })).text());
+    const refused = await (
+      await api('send', {
+        to: ['grace@fabrikam.example', 'ada@fabrikam.example'],
+        subject: 'While suppressed',
+        text: 't',
+      })
+    ).text();
     assert.match(refused, /RECIPIENT_SUPPRESSED/, 'the app refuses the suppressed address');
 
     await row.getByRole('button', { name: 'Remove' }).click();
@@ -303,15 +385,25 @@ describe('the local console, in a real browser', { skip }, () => {
     } finally {
       evil.close();
     }
-    const session = (await page.evaluate(() => fetch('/console/api/session', { headers: { 'x-exosend-console': '1' } }).then((r) => r.json()))) as { scenario: string };
+    const session = (await page.evaluate(() =>
+      fetch('/console/api/session', { headers: { 'x-exosend-console': '1' } }).then((r) => r.json()),
+    )) as { scenario: string };
     assert.equal(session.scenario, 'healthy', 'the cross-site POST switched the scenario');
 
     // DNS rebinding: a name that resolves to 127.0.0.1 arrives with its own Host
     const status = await new Promise<number>((resolve, reject) =>
-      httpRequest({ host: '127.0.0.1', port, path: '/console/api/session', headers: { host: `rebound.example:${port}`, 'x-exosend-console': '1' } }, (res) => {
-        res.resume();
-        resolve(res.statusCode ?? 0);
-      })
+      httpRequest(
+        {
+          host: '127.0.0.1',
+          port,
+          path: '/console/api/session',
+          headers: { host: `rebound.example:${port}`, 'x-exosend-console': '1' },
+        },
+        (res) => {
+          res.resume();
+          resolve(res.statusCode ?? 0);
+        },
+      )
         .on('error', reject)
         .end(),
     );
@@ -319,7 +411,10 @@ describe('the local console, in a real browser', { skip }, () => {
 
     // what the console's own calls carry: the local function key, never a token or the client secret
     for (const path of ['session', 'outbox', 'dead-letters', 'health', 'suppressions']) {
-      const body = await page.evaluate((p) => fetch(`/console/api/${p}`, { headers: { 'x-exosend-console': '1' } }).then((r) => r.text()), path);
+      const body = await page.evaluate(
+        (p) => fetch(`/console/api/${p}`, { headers: { 'x-exosend-console': '1' } }).then((r) => r.text()),
+        path,
+      );
       assert.doesNotMatch(body, /eyJ[\w-]+\.[\w-]+\.[\w-]*/, `${path} holds a JWT`);
       assert.doesNotMatch(body, /client_secret|8Q~/, `${path} holds a client secret`);
     }

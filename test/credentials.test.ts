@@ -20,7 +20,11 @@ import { drain, startQueueFixture, type QueueFixture } from './queue-fixture.js'
 const timer: Timer = {
   isPastDue: false,
   schedule: { adjustForDST: true },
-  scheduleStatus: { last: new Date(0).toISOString(), next: new Date().toISOString(), lastUpdated: new Date(0).toISOString() },
+  scheduleStatus: {
+    last: new Date(0).toISOString(),
+    next: new Date().toISOString(),
+    lastUpdated: new Date(0).toISOString(),
+  },
 };
 const exchange = 'https://outlook.office365.com';
 const dayInMs = 24 * 60 * 60 * 1000;
@@ -42,15 +46,23 @@ describe('EXOSEND_CREDENTIAL: secret, certificate and federated, end to end', ()
     forgetHealthChecks();
   });
 
-  const start = (kind: Kind, extra: Record<string, string | undefined> = {}) => q.resetApp({ ...credentialSettings(h.sandbox.app, kind), ...extra });
+  const start = (kind: Kind, extra: Record<string, string | undefined> = {}) =>
+    q.resetApp({ ...credentialSettings(h.sandbox.app, kind), ...extra });
   /**
    * What reached the stand-ins. The managed identity's tokens (for the vault, or the assertion)
    * are kept by MSAL process-wide, beyond a cold start of the app: at most one per process.
    */
   const counts = () => {
     const { identity, vault } = h.sandbox;
-    assert.ok(identity.counters.managedIdentityRequests <= 1, `${identity.counters.managedIdentityRequests} managed identity requests`);
-    return { vaultReads: vault.reads, exchangeTokens: identity.counters.tokensByAudience[exchange] ?? 0, tokenRequests: identity.counters.tokenRequests };
+    assert.ok(
+      identity.counters.managedIdentityRequests <= 1,
+      `${identity.counters.managedIdentityRequests} managed identity requests`,
+    );
+    return {
+      vaultReads: vault.reads,
+      exchangeTokens: identity.counters.tokensByAudience[exchange] ?? 0,
+      tokenRequests: identity.counters.tokenRequests,
+    };
   };
 
   const expected: Record<Kind, { vaultReads: number; appidacr: string }> = {
@@ -64,13 +76,26 @@ describe('EXOSEND_CREDENTIAL: secret, certificate and federated, end to end', ()
     it(`when EXOSEND_CREDENTIAL=${kind}, then /api/send, the queue and the health check all send with one credential read and one token`, async () => {
       start(kind);
       h.sandbox.exchange.messages.length = 0;
-      const sends = await Promise.all(Array.from({ length: 6 }, (_, i) => h.send(mailRequest({ subject: `${kind} ${i}` }))));
-      assert.deepEqual(sends.map((r) => r.status), Array(6).fill(200), JSON.stringify(sends.find((r) => r.status !== 200)?.body));
+      const sends = await Promise.all(
+        Array.from({ length: 6 }, (_, i) => h.send(mailRequest({ subject: `${kind} ${i}` }))),
+      );
+      assert.deepEqual(
+        sends.map((r) => r.status),
+        Array(6).fill(200),
+        JSON.stringify(sends.find((r) => r.status !== 200)?.body),
+      );
 
-      const queued = await Promise.all(Array.from({ length: 3 }, (_, i) => h.http(enqueueMail, { route: 'enqueue', body: mailRequest({ subject: `${kind} queued ${i}` }) })));
+      const queued = await Promise.all(
+        Array.from({ length: 3 }, (_, i) =>
+          h.http(enqueueMail, { route: 'enqueue', body: mailRequest({ subject: `${kind} queued ${i}` }) }),
+        ),
+      );
       q.startListener();
       const records = await q.waitUntilFinished(queued.map((r) => r.body.id as string));
-      assert.deepEqual(records.map((r) => r.status), ['sent', 'sent', 'sent']);
+      assert.deepEqual(
+        records.map((r) => r.status),
+        ['sent', 'sent', 'sent'],
+      );
 
       await scheduledHealthCheck(timer, h.context('health'));
       const check = lastHealthCheck() as HealthCheckResult;
@@ -107,14 +132,22 @@ describe('EXOSEND_CREDENTIAL: secret, certificate and federated, end to end', ()
       await q.stopListeners();
       sandboxScenarios[name](h.sandbox);
       h.restartApp({ ...q.settings, ...scenarioSettings(h.sandbox, name) });
-      const reply = await h.http(enqueueMail, { route: 'enqueue', body: mailRequest({ idempotencyKey: `dead-${name}` }) });
+      const reply = await h.http(enqueueMail, {
+        route: 'enqueue',
+        body: mailRequest({ idempotencyKey: `dead-${name}` }),
+      });
       q.startListener();
       const [record] = await q.waitUntilFinished([reply.body.id as string]);
       assert.equal(record?.status, 'failed', name);
       assert.equal(record?.attempts, 1, 'a setup mistake is not retried');
       const [letter] = await drain(q.storage, 'poison');
       assert.equal(letter.diagnosis.code, code);
-      assert.match(letter.diagnosis.fix, code === 'CERTIFICATE_NOT_REGISTERED' ? /az ad app credential reset --id / : /az ad app federated-credential create --id /);
+      assert.match(
+        letter.diagnosis.fix,
+        code === 'CERTIFICATE_NOT_REGISTERED'
+          ? /az ad app credential reset --id /
+          : /az ad app federated-credential create --id /,
+      );
     }
     sandboxScenarios.healthy(h.sandbox);
   });
@@ -125,14 +158,25 @@ describe('EXOSEND_CREDENTIAL: secret, certificate and federated, end to end', ()
     const usGov = 'api://AzureADTokenExchangeUSGov';
     const federatedToAudience = (audience: string) =>
       h.sandbox.identity.updateApp(h.sandbox.app.clientId, {
-        federatedCredentials: [{ name: 'exosend-function-app', issuer: h.sandbox.app.federation.issuer, subject: h.sandbox.app.federation.subject, audiences: [audience] }],
+        federatedCredentials: [
+          {
+            name: 'exosend-function-app',
+            issuer: h.sandbox.app.federation.issuer,
+            subject: h.sandbox.app.federation.subject,
+            audiences: [audience],
+          },
+        ],
       });
 
     start('federated', { EXOSEND_FEDERATED_AUDIENCE: usGov });
     federatedToAudience(usGov);
     const sent = await h.send(mailRequest());
     assert.equal(sent.status, 200, JSON.stringify(sent.body));
-    assert.deepEqual(h.sandbox.identity.counters.managedIdentityTokensByResource, { [usGov]: 1 }, 'the assertion was asked for that audience');
+    assert.deepEqual(
+      h.sandbox.identity.counters.managedIdentityTokensByResource,
+      { [usGov]: 1 },
+      'the assertion was asked for that audience',
+    );
 
     start('federated');
     federatedToAudience(usGov);
@@ -171,7 +215,10 @@ describe('EXOSEND_CREDENTIAL: secret, certificate and federated, end to end', ()
 
   it('when the certificate expires within 30 days, then the health check and /api/health report its days left and the log warns', async () => {
     start('certificate', { APPLICATIONINSIGHTS_CONNECTION_STRING: undefined });
-    const soon = issueClientCertificate({ notBefore: new Date(Date.now() - dayInMs), notAfter: new Date(Date.now() + 12.5 * dayInMs) });
+    const soon = issueClientCertificate({
+      notBefore: new Date(Date.now() - dayInMs),
+      notAfter: new Date(Date.now() + 12.5 * dayInMs),
+    });
     h.sandbox.identity.updateApp(h.sandbox.app.clientId, { certificates: [soon.certPem] });
     storeCertificate(h.sandbox, soon);
     h.logs.length = 0;
@@ -181,7 +228,12 @@ describe('EXOSEND_CREDENTIAL: secret, certificate and federated, end to end', ()
     assert.equal(check.credentialDaysLeft, 12);
     assert.equal(check.secretDaysLeft, undefined, 'a certificate is no secret');
     const warning = h.logs.find((l) => l.includes('exosend.credentialExpiring'));
-    assert.deepEqual(JSON.parse(warning ?? '{}'), { event: 'exosend.credentialExpiring', runId: check.runId, credential: 'certificate', credentialDaysLeft: 12 });
+    assert.deepEqual(JSON.parse(warning ?? '{}'), {
+      event: 'exosend.credentialExpiring',
+      runId: check.runId,
+      credential: 'certificate',
+      credentialDaysLeft: 12,
+    });
     const health = await h.http(getHealth, { method: 'GET', route: 'health' });
     assert.equal(health.body.preflight.credentialDaysLeft, 12);
   });
@@ -193,7 +245,10 @@ describe('EXOSEND_CREDENTIAL: secret, certificate and federated, end to end', ()
     const check = lastHealthCheck() as HealthCheckResult;
     assert.equal(check.ok, true, JSON.stringify(check.diagnosis));
     assert.equal(check.credentialDaysLeft, undefined);
-    assert.deepEqual(check.stages.map((s) => s.stage), ['token', 'claims', 'connect', 'auth']);
+    assert.deepEqual(
+      check.stages.map((s) => s.stage),
+      ['token', 'claims', 'connect', 'auth'],
+    );
     assert.ok(!h.logs.some((l) => l.includes('credentialExpiring')));
   });
 
@@ -210,7 +265,11 @@ describe('EXOSEND_CREDENTIAL: secret, certificate and federated, end to end', ()
 
   it('when the secret is neither PEM nor PKCS#12, then the diagnosis says so without its value', async () => {
     start('certificate');
-    h.sandbox.vault.setSecret(h.sandbox.app.certificateName, certificateSecretValue(h.sandbox.app.certificate, 'pkcs12').slice(0, 40), { contentType: 'application/x-pkcs12' });
+    h.sandbox.vault.setSecret(
+      h.sandbox.app.certificateName,
+      certificateSecretValue(h.sandbox.app.certificate, 'pkcs12').slice(0, 40),
+      { contentType: 'application/x-pkcs12' },
+    );
     const reply = await h.send(mailRequest());
     assert.equal(reply.status, 502);
     assert.equal(reply.body.error.code, 'CERTIFICATE_NO_PRIVATE_KEY');

@@ -23,12 +23,22 @@ describe('the shipped pacing defaults', () => {
     h.reset({ EXOSEND_RATE_PER_MINUTE: undefined, EXOSEND_MAX_CONNECTIONS: undefined });
     h.sandbox.exchange.setLimits({ messagesPerMinute: 0, maxSessionsPerMailbox: 3 });
     const { config } = getRuntime();
-    assert.deepEqual([config.ratePerMinute, config.maxConnections], [30, 3], 'the defaults are Exchange Online\'s limits');
+    assert.deepEqual(
+      [config.ratePerMinute, config.maxConnections],
+      [30, 3],
+      "the defaults are Exchange Online's limits",
+    );
 
     const replies: { index: number; at: number; status: number | string; retryAfter?: number }[] = [];
     const burst = Array.from({ length: 31 }, (_, index) =>
       h.send(mailRequest({ subject: `burst ${index}` })).then(
-        (reply) => replies.push({ index, at: Date.now(), status: reply.status, retryAfter: Number(reply.headers['retry-after']) }),
+        (reply) =>
+          replies.push({
+            index,
+            at: Date.now(),
+            status: reply.status,
+            retryAfter: Number(reply.headers['retry-after']),
+          }),
         (error: Error) => replies.push({ index, at: Date.now(), status: error.message }),
       ),
     );
@@ -39,10 +49,18 @@ describe('the shipped pacing defaults', () => {
     // the 31st cannot have room within the minute: /api/send says so at once (429 with Retry-After)
     // rather than holding the call; a window ten times too short (6 s) would have let it through
     const over = replies.filter((r) => r.status !== 200);
-    assert.deepEqual(over.map((r) => r.status), [429], 'the 31st waits for the minute');
+    assert.deepEqual(
+      over.map((r) => r.status),
+      [429],
+      'the 31st waits for the minute',
+    );
     assert.ok(over[0]!.retryAfter! >= 50, `Retry-After ${over[0]!.retryAfter} s: the minute, not a fraction of it`);
     assert.equal(h.sandbox.exchange.messages.length, 30, 'Exchange received 30 in the minute');
-    assert.equal(h.sandbox.exchange.counters.maxConcurrentSessions[h.sandbox.app.mailbox.toLowerCase()], 2, 'one of the three sessions is left for the health check');
+    assert.equal(
+      h.sandbox.exchange.counters.maxConcurrentSessions[h.sandbox.app.mailbox.toLowerCase()],
+      2,
+      'one of the three sessions is left for the health check',
+    );
     await Promise.all(burst);
   });
 });

@@ -16,13 +16,24 @@ describe('delivery status notifications are asked for (RFC 3461)', () => {
 
   it('when Exchange offers DSN, then MAIL FROM carries RET=HDRS and ENVID=<the id>, and each RCPT TO NOTIFY=FAILURE,DELAY', async () => {
     const id = 'invoice-2026:0042~a.b_c';
-    const reply = await h.send(mailRequest({ idempotencyKey: id, to: ['ada@fabrikam.example'], cc: ['grace@fabrikam.example'], bcc: ['Audit@Contoso.example'] }));
+    const reply = await h.send(
+      mailRequest({
+        idempotencyKey: id,
+        to: ['ada@fabrikam.example'],
+        cc: ['grace@fabrikam.example'],
+        bcc: ['Audit@Contoso.example'],
+      }),
+    );
     assert.equal(reply.status, 200, JSON.stringify(reply.body));
     const received = h.sandbox.exchange.messages.at(-1)!;
     assert.deepEqual(received.dsn, {
       ret: 'HDRS',
       envid: id,
-      notify: { 'ada@fabrikam.example': ['FAILURE', 'DELAY'], 'grace@fabrikam.example': ['FAILURE', 'DELAY'], 'audit@contoso.example': ['FAILURE', 'DELAY'] },
+      notify: {
+        'ada@fabrikam.example': ['FAILURE', 'DELAY'],
+        'grace@fabrikam.example': ['FAILURE', 'DELAY'],
+        'audit@contoso.example': ['FAILURE', 'DELAY'],
+      },
     });
   });
 

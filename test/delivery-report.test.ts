@@ -21,7 +21,8 @@ describe('delivery reports (RFC 3464)', () => {
           recipient: 'nobody@fabrikam.example',
           action: 'failed',
           status: '5.1.10',
-          diagnosticCode: 'smtp;550 5.1.10 RESOLVER.ADR.RecipientNotFound; Recipient nobody@fabrikam.example not found by SMTP address lookup',
+          diagnosticCode:
+            'smtp;550 5.1.10 RESOLVER.ADR.RecipientNotFound; Recipient nobody@fabrikam.example not found by SMTP address lookup',
           remoteMta: 'dns;fabrikam-example.mail.protection.outlook.example',
         },
       ],
@@ -32,26 +33,40 @@ describe('delivery reports (RFC 3464)', () => {
     const report = parseDeliveryReport(fixture('exo-ndr-mailbox-full-no-envid.eml'));
     assert.equal(report?.envelopeId, undefined);
     assert.equal(report?.originalMessageId, '<exosend.fedcba9876543210fedcba9876543210@contoso.example>');
-    assert.deepEqual(report?.recipients.map((r) => [r.recipient, r.action, r.status]), [['full@fabrikam.example', 'failed', '5.2.2']]);
-    assert.match(report.recipients[0]!.diagnosticCode!, /^smtp;554 5\.2\.2 mailbox full; STOREDRV/, 'a folded Diagnostic-Code is unfolded');
+    assert.deepEqual(
+      report?.recipients.map((r) => [r.recipient, r.action, r.status]),
+      [['full@fabrikam.example', 'failed', '5.2.2']],
+    );
+    assert.match(
+      report.recipients[0]!.diagnosticCode!,
+      /^smtp;554 5\.2\.2 mailbox full; STOREDRV/,
+      'a folded Diagnostic-Code is unfolded',
+    );
   });
 
   it('when a delay notification names two recipients and returns no message, then each is read, and the Message-ID comes from In-Reply-To', () => {
     const report = parseDeliveryReport(fixture('exo-delay.eml'));
     assert.equal(report?.envelopeId, 'digest-2026-49');
     assert.equal(report?.originalMessageId, '<exosend.00112233445566778899aabbccddeeff@contoso.example>');
-    assert.deepEqual(report?.recipients.map((r) => [r.recipient, r.action, r.status]), [
-      ['slow@northwind.example', 'delayed', '4.4.7'],
-      ['gone@northwind.example', 'failed', '5.1.1'],
-    ]);
+    assert.deepEqual(
+      report?.recipients.map((r) => [r.recipient, r.action, r.status]),
+      [
+        ['slow@northwind.example', 'delayed', '4.4.7'],
+        ['gone@northwind.example', 'failed', '5.1.1'],
+      ],
+    );
   });
 
   it('when a message is not a delivery report (a forwarded one, a reply, a report with no machine part), then it is not read as one', () => {
     assert.equal(parseDeliveryReport(fixture('unrelated-with-forwarded-report.eml')), undefined);
     assert.equal(parseDeliveryReport(fixture('exo-ndr-human-part-only.eml')), undefined);
-    assert.equal(parseDeliveryReport('From: a@b.example\r\nSubject: hi\r\n\r\nAction: failed\r\nStatus: 5.1.1\r\n'), undefined);
+    assert.equal(
+      parseDeliveryReport('From: a@b.example\r\nSubject: hi\r\n\r\nAction: failed\r\nStatus: 5.1.1\r\n'),
+      undefined,
+    );
     assert.equal(parseDeliveryReport(''), undefined);
-    const readReceipt = 'Content-Type: multipart/report; report-type=disposition-notification; boundary=x\r\n\r\n--x\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns;x\r\n\r\nFinal-Recipient: rfc822;ada@fabrikam.example\r\nAction: failed\r\nStatus: 5.1.1\r\n--x--';
+    const readReceipt =
+      'Content-Type: multipart/report; report-type=disposition-notification; boundary=x\r\n\r\n--x\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns;x\r\n\r\nFinal-Recipient: rfc822;ada@fabrikam.example\r\nAction: failed\r\nStatus: 5.1.1\r\n--x--';
     assert.equal(parseDeliveryReport(readReceipt), undefined, 'only report-type=delivery-status is a delivery report');
   });
 
@@ -68,8 +83,14 @@ describe('delivery reports (RFC 3464)', () => {
     assert.deepEqual(read('4.2.2', 'delayed'), ['DELIVERY_DELAYED', false]);
     assert.deepEqual(read('4.4.7', 'delayed'), ['DELIVERY_DELAYED', false]);
     assert.deepEqual(read('4.4.7', 'failed'), ['DELIVERY_EXPIRED', false]);
-    assert.deepEqual(read('5.7.1', 'failed', '550 5.7.1 Service unavailable; client host blocked using Spamhaus'), ['BLOCKED_AS_SPAM', false]);
-    assert.deepEqual(read('5.7.1', 'failed', 'Delivery not authorized, message refused'), ['REJECTED_BY_POLICY', false]);
+    assert.deepEqual(read('5.7.1', 'failed', '550 5.7.1 Service unavailable; client host blocked using Spamhaus'), [
+      'BLOCKED_AS_SPAM',
+      false,
+    ]);
+    assert.deepEqual(read('5.7.1', 'failed', 'Delivery not authorized, message refused'), [
+      'REJECTED_BY_POLICY',
+      false,
+    ]);
     assert.deepEqual(read('5.4.316'), ['ROUTING_FAILED', false]);
     assert.equal(read('2.0.0', 'delivered'), undefined);
   });

@@ -7,9 +7,20 @@ import { once } from 'node:events';
 import { createServer, type AddressInfo } from 'node:net';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import { diagnosisCodes, type DiagnosisCode, type Stage } from '../src/diagnosis/diagnosis.js';
-import { sandboxScenarios, scenarioSettings, type SandboxApp, type SandboxScenarioName } from '../local/sandbox/index.js';
+import {
+  sandboxScenarios,
+  scenarioSettings,
+  type SandboxApp,
+  type SandboxScenarioName,
+} from '../local/sandbox/index.js';
 import { mailRequest, startHarness, type Harness, type Reply } from './harness.js';
-import { startRelayWithoutAuth, startServerWithOldTlsOnly, startServerWithoutStartTls, startServerWithUntrustedCertificate, type Impostor } from './smtp-impostors.js';
+import {
+  startRelayWithoutAuth,
+  startServerWithOldTlsOnly,
+  startServerWithoutStartTls,
+  startServerWithUntrustedCertificate,
+  type Impostor,
+} from './smtp-impostors.js';
 
 interface Arranged {
   /** App settings for this case, on top of the sandbox's; the app restarts cold with them. */
@@ -49,13 +60,21 @@ const closedPort = async () => {
 const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
 const otherId = randomUUID();
 const smtpAt = (impostor: Impostor) => ({ EXOSEND_SMTP_HOST: '127.0.0.1', EXOSEND_SMTP_PORT: String(impostor.port) });
-const kbSetupSteps = [/^1\. Audience: /m, /^2\. Permission: /m, /^3\. Service principal: /m, /^4\. Mailbox permission: /m, /^5\. SMTP AUTH for the mailbox: /m];
+const kbSetupSteps = [
+  /^1\. Audience: /m,
+  /^2\. Permission: /m,
+  /^3\. Service principal: /m,
+  /^4\. Mailbox permission: /m,
+  /^5\. SMTP AUTH for the mailbox: /m,
+];
 
 /** A certificate or federation scenario, with the credential setting it needs. */
-const withScenario = (name: SandboxScenarioName) => (h: Harness): Arranged => {
-  sandboxScenarios[name](h.sandbox);
-  return { settings: scenarioSettings(h.sandbox, name) };
-};
+const withScenario =
+  (name: SandboxScenarioName) =>
+  (h: Harness): Arranged => {
+    sandboxScenarios[name](h.sandbox);
+    return { settings: scenarioSettings(h.sandbox, name) };
+  };
 const federationFix = (app: SandboxApp) => [
   `az ad app federated-credential create --id ${app.clientId} --parameters '{"name":"exosend-function-app","issuer":"${app.federation.issuer}","subject":"${app.federatedIdentity.objectId}","audiences":["api://AzureADTokenExchange"]}'`,
   'Federated credentials > Add credential > Managed Identity',
@@ -72,7 +91,11 @@ const cases: Case[] = [
     status: 502,
     stage: 'vault',
     smtp: (app) => new RegExp(`^404 SecretNotFound: A secret with \\(name/id\\) ${app.certificateName} was not found`),
-    fix: (app) => [`EXOSEND_CLIENT_CERTIFICATE_NAME (${app.certificateName})`, `az keyvault certificate import --vault-name 127 --name ${app.certificateName}`, `az ad app credential reset --id ${app.clientId} --keyvault 127 --cert ${app.certificateName} --append`],
+    fix: (app) => [
+      `EXOSEND_CLIENT_CERTIFICATE_NAME (${app.certificateName})`,
+      `az keyvault certificate import --vault-name 127 --name ${app.certificateName}`,
+      `az ad app credential reset --id ${app.clientId} --keyvault 127 --cert ${app.certificateName} --append`,
+    ],
     verify: (h) => assert.equal(h.sandbox.identity.counters.tokenRequests, 0),
   },
   {
@@ -83,7 +106,10 @@ const cases: Case[] = [
     status: 502,
     stage: 'vault',
     smtp: () => /no private key/,
-    fix: (app) => [`az keyvault certificate import --vault-name 127 --name ${app.certificateName} --file exosend.pfx`, 'exportable'],
+    fix: (app) => [
+      `az keyvault certificate import --vault-name 127 --name ${app.certificateName} --file exosend.pfx`,
+      'exportable',
+    ],
     verify: (h) => assert.equal(h.sandbox.identity.counters.tokenRequests, 0),
   },
   {
@@ -94,9 +120,13 @@ const cases: Case[] = [
     status: 502,
     stage: 'certificate',
     smtp: () => /^thumbprint [0-9A-F]{40}: valid from \S+ to \S+; now /,
-    fix: (app) => [`az keyvault certificate create --vault-name 127 --name ${app.certificateName}`, `az ad app credential reset --id ${app.clientId} --keyvault 127 --cert ${app.certificateName} --append`],
+    fix: (app) => [
+      `az keyvault certificate create --vault-name 127 --name ${app.certificateName}`,
+      `az ad app credential reset --id ${app.clientId} --keyvault 127 --cert ${app.certificateName} --append`,
+    ],
     cause: () => ['expired on 20'],
-    verify: (h) => assert.equal(h.sandbox.identity.counters.tokenRequests, 0, 'checked locally, before any call to Entra'),
+    verify: (h) =>
+      assert.equal(h.sandbox.identity.counters.tokenRequests, 0, 'checked locally, before any call to Entra'),
   },
   {
     code: 'CERTIFICATE_NOT_YET_VALID',
@@ -108,7 +138,8 @@ const cases: Case[] = [
     smtp: () => /^thumbprint [0-9A-F]{40}: valid from /,
     fix: (app) => ["host's clock", `az keyvault certificate create --vault-name 127 --name ${app.certificateName}`],
     cause: () => ['not valid before 20'],
-    verify: (h) => assert.equal(h.sandbox.identity.counters.tokenRequests, 0, 'checked locally, before any call to Entra'),
+    verify: (h) =>
+      assert.equal(h.sandbox.identity.counters.tokenRequests, 0, 'checked locally, before any call to Entra'),
   },
   {
     code: 'CERTIFICATE_NOT_REGISTERED',
@@ -117,9 +148,14 @@ const cases: Case[] = [
     arrange: withScenario('certificate-not-registered'),
     status: 502,
     stage: 'token',
-    smtp: () => /^invalid_client: AADSTS700027: The certificate with identifier used to sign the client assertion is not registered on application\. \[Reason - The key was not found\., Thumbprint of key used by client: '[0-9A-F]{64}'/,
-    fix: (app) => [`az ad app credential reset --id ${app.clientId} --keyvault 127 --cert ${app.certificateName} --append`, `app ${app.clientId} > Certificates & secrets > Certificates > Upload certificate`],
-    verify: (h) => assert.equal(h.sandbox.vault.reads, 2, 'a refused certificate makes the app read the vault again, once'),
+    smtp: () =>
+      /^invalid_client: AADSTS700027: The certificate with identifier used to sign the client assertion is not registered on application\. \[Reason - The key was not found\., Thumbprint of key used by client: '[0-9A-F]{64}'/,
+    fix: (app) => [
+      `az ad app credential reset --id ${app.clientId} --keyvault 127 --cert ${app.certificateName} --append`,
+      `app ${app.clientId} > Certificates & secrets > Certificates > Upload certificate`,
+    ],
+    verify: (h) =>
+      assert.equal(h.sandbox.vault.reads, 2, 'a refused certificate makes the app read the vault again, once'),
   },
   // the managed identity as a federated credential (EXOSEND_CREDENTIAL=federated)
   {
@@ -129,7 +165,10 @@ const cases: Case[] = [
     arrange: withScenario('federation-issuer-mismatch'),
     status: 502,
     stage: 'token',
-    smtp: (app) => new RegExp(`^invalid_request: AADSTS700211: No matching federated identity record found for presented assertion issuer '${escape(app.federation.issuer)}'`),
+    smtp: (app) =>
+      new RegExp(
+        `^invalid_request: AADSTS700211: No matching federated identity record found for presented assertion issuer '${escape(app.federation.issuer)}'`,
+      ),
     fix: federationFix,
     cause: () => ['AADSTS700211'],
     verify: noVaultRead,
@@ -141,7 +180,10 @@ const cases: Case[] = [
     arrange: withScenario('federation-subject-mismatch'),
     status: 502,
     stage: 'token',
-    smtp: (app) => new RegExp(`^invalid_request: AADSTS700213: No matching federated identity record found for presented assertion subject '${app.federatedIdentity.objectId}'`),
+    smtp: (app) =>
+      new RegExp(
+        `^invalid_request: AADSTS700213: No matching federated identity record found for presented assertion subject '${app.federatedIdentity.objectId}'`,
+      ),
     fix: federationFix,
     verify: noVaultRead,
   },
@@ -152,7 +194,8 @@ const cases: Case[] = [
     arrange: withScenario('federation-audience-mismatch'),
     status: 502,
     stage: 'token',
-    smtp: () => /^invalid_request: AADSTS700212: No matching federated identity record found for presented assertion audience 'api:\/\/AzureADTokenExchange'/,
+    smtp: () =>
+      /^invalid_request: AADSTS700212: No matching federated identity record found for presented assertion audience 'api:\/\/AzureADTokenExchange'/,
     fix: (app) => [...federationFix(app), 'EXOSEND_FEDERATED_AUDIENCE'],
     verify: noVaultRead,
   },
@@ -164,7 +207,12 @@ const cases: Case[] = [
     status: 502,
     stage: 'token',
     smtp: () => /No Managed Identity found for specified ClientId/,
-    fix: (app) => [`[?clientId=='${app.unassignedIdentityClientId}'].id`, 'az functionapp identity assign', 'Settings > Identity > User assigned > Add', '/api/health'],
+    fix: (app) => [
+      `[?clientId=='${app.unassignedIdentityClientId}'].id`,
+      'az functionapp identity assign',
+      'Settings > Identity > User assigned > Add',
+      '/api/health',
+    ],
     verify: (h) => {
       noVaultRead(h);
       assert.equal(h.sandbox.identity.counters.tokenRequests, 0, 'no assertion, no token request');
@@ -178,8 +226,13 @@ const cases: Case[] = [
     arrange: (h) => sandboxScenarios['secret-missing'](h.sandbox),
     status: 502,
     stage: 'vault',
-    smtp: (app) => new RegExp(`^404 SecretNotFound: A secret with \\(name/id\\) ${app.secretName} was not found in this key vault`),
-    fix: (app) => ['EXOSEND_KEY_VAULT_URL', `EXOSEND_CLIENT_SECRET_NAME (${app.secretName})`, 'az keyvault secret recover'],
+    smtp: (app) =>
+      new RegExp(`^404 SecretNotFound: A secret with \\(name/id\\) ${app.secretName} was not found in this key vault`),
+    fix: (app) => [
+      'EXOSEND_KEY_VAULT_URL',
+      `EXOSEND_CLIENT_SECRET_NAME (${app.secretName})`,
+      'az keyvault secret recover',
+    ],
   },
   {
     code: 'VAULT_ACCESS_DENIED',
@@ -188,8 +241,13 @@ const cases: Case[] = [
     arrange: (h) => sandboxScenarios['vault-denied'](h.sandbox),
     status: 502,
     stage: 'vault',
-    smtp: () => /^403 Forbidden: The user, group or application 'appid=[\w-]+;oid=[\w-]+;iss=[^']+' does not have secrets get permission/,
-    fix: () => ['System assigned: On', 'AZURE_CLIENT_ID', 'Add role assignment > "Key Vault Secrets User" > Managed identity'],
+    smtp: () =>
+      /^403 Forbidden: The user, group or application 'appid=[\w-]+;oid=[\w-]+;iss=[^']+' does not have secrets get permission/,
+    fix: () => [
+      'System assigned: On',
+      'AZURE_CLIENT_ID',
+      'Add role assignment > "Key Vault Secrets User" > Managed identity',
+    ],
   },
   {
     code: 'VAULT_UNREACHABLE',
@@ -215,7 +273,10 @@ const cases: Case[] = [
     status: 502,
     stage: 'token',
     smtp: () => /^invalid_client: AADSTS7000215: Invalid client secret provided\./,
-    fix: (app) => [`App registrations > app ${app.clientId} > Certificates & secrets > New client secret`, `as the secret ${app.secretName}`],
+    fix: (app) => [
+      `App registrations > app ${app.clientId} > Certificates & secrets > New client secret`,
+      `as the secret ${app.secretName}`,
+    ],
     cause: (app) => [app.clientId],
     verify: (h) => assert.equal(h.sandbox.vault.reads, 2, 'a refused secret makes the app read the vault again, once'),
   },
@@ -227,7 +288,10 @@ const cases: Case[] = [
     status: 502,
     stage: 'token',
     smtp: () => /^invalid_client: AADSTS7000222: The provided client secret keys for app '[\w-]+' are expired\./,
-    fix: (app) => [`App registrations > app ${app.clientId} > Certificates & secrets > New client secret`, 'expiry date'],
+    fix: (app) => [
+      `App registrations > app ${app.clientId} > Certificates & secrets > New client secret`,
+      'expiry date',
+    ],
     cause: (app) => [app.clientId],
   },
   {
@@ -237,7 +301,10 @@ const cases: Case[] = [
     arrange: () => ({ settings: { EXOSEND_CLIENT_ID: otherId } }),
     status: 502,
     stage: 'token',
-    smtp: () => new RegExp(`^unauthorized_client: AADSTS700016: Application with identifier '${otherId}' was not found in the directory`),
+    smtp: () =>
+      new RegExp(
+        `^unauthorized_client: AADSTS700016: Application with identifier '${otherId}' was not found in the directory`,
+      ),
     fix: (app) => ['Application (client) ID', 'EXOSEND_CLIENT_ID', `EXOSEND_TENANT_ID (${app.tenantId})`],
     cause: (app) => [otherId, app.tenantId],
   },
@@ -249,7 +316,10 @@ const cases: Case[] = [
     status: 502,
     stage: 'token',
     smtp: () => new RegExp(`^invalid_tenant: AADSTS90002: Tenant '${otherId}' not found\\.`),
-    fix: () => ['Set EXOSEND_TENANT_ID to the Tenant ID shown in Entra admin center > Overview', 'AZURE_AUTHORITY_HOST'],
+    fix: () => [
+      'Set EXOSEND_TENANT_ID to the Tenant ID shown in Entra admin center > Overview',
+      'AZURE_AUTHORITY_HOST',
+    ],
     cause: () => [otherId],
     verify: (h) => assert.equal(h.sandbox.identity.counters.tokenRequests, 0, 'no token endpoint of an unknown tenant'),
   },
@@ -262,7 +332,11 @@ const cases: Case[] = [
     status: 503,
     stage: 'token',
     smtp: () => /^temporarily_unavailable: AADSTS90033: A transient error has occurred\./,
-    fix: (app) => ['exosend retries on its own', 'AZURE_AUTHORITY_HOST', `Service principal sign-ins for app ${app.clientId}`],
+    fix: (app) => [
+      'exosend retries on its own',
+      'AZURE_AUTHORITY_HOST',
+      `Service principal sign-ins for app ${app.clientId}`,
+    ],
     verify: (h) => assert.ok(h.sandbox.identity.counters.tokenRequests >= 3, 'each of the three tries asked Entra'),
   },
   // the claims check: a token Exchange would certainly refuse is not sent to it
@@ -273,8 +347,16 @@ const cases: Case[] = [
     arrange: (h) => sandboxScenarios['missing-role'](h.sandbox),
     status: 502,
     stage: 'claims',
-    smtp: (app) => new RegExp(`^token: aud=https://outlook\\.office365\\.com tid=${app.tenantId} appid=${app.clientId} roles=\\[\\]$`),
-    fix: (app) => [`App registrations > app ${app.clientId} > API permissions`, 'Application permissions > SMTP.SendAsApp', 'Grant admin consent', 'EXOSEND_ROLES_MODE=rbac'],
+    smtp: (app) =>
+      new RegExp(
+        `^token: aud=https://outlook\\.office365\\.com tid=${app.tenantId} appid=${app.clientId} roles=\\[\\]$`,
+      ),
+    fix: (app) => [
+      `App registrations > app ${app.clientId} > API permissions`,
+      'Application permissions > SMTP.SendAsApp',
+      'Grant admin consent',
+      'EXOSEND_ROLES_MODE=rbac',
+    ],
     cause: (app) => [app.clientId],
   },
   {
@@ -306,7 +388,9 @@ const cases: Case[] = [
     status: 502,
     stage: 'claims',
     smtp: () => new RegExp(` appid=${otherId} `),
-    fix: (app) => [`Check EXOSEND_CLIENT_ID against Entra admin center > App registrations > app ${app.clientId} > Overview`],
+    fix: (app) => [
+      `Check EXOSEND_CLIENT_ID against Entra admin center > App registrations > app ${app.clientId} > Overview`,
+    ],
     cause: (app) => [app.clientId, app.secretName],
   },
   // Exchange Online at AUTH
@@ -318,7 +402,12 @@ const cases: Case[] = [
     status: 502,
     stage: 'auth',
     smtp: () => /^535 5\.7\.139 Authentication unsuccessful, SmtpClientAuthentication is disabled for the Tenant\./,
-    fix: (app) => ['Set-TransportConfig -SmtpClientAuthenticationDisabled $false', `Set-CASMailbox -Identity ${app.mailbox} -SmtpClientAuthenticationDisabled $false`, 'EXOSEND_TRANSPORT=graph', 'Microsoft Graph > Application permissions > Mail.Send'],
+    fix: (app) => [
+      'Set-TransportConfig -SmtpClientAuthenticationDisabled $false',
+      `Set-CASMailbox -Identity ${app.mailbox} -SmtpClientAuthenticationDisabled $false`,
+      'EXOSEND_TRANSPORT=graph',
+      'Microsoft Graph > Application permissions > Mail.Send',
+    ],
     cause: (app) => [app.mailbox],
   },
   {
@@ -329,7 +418,10 @@ const cases: Case[] = [
     status: 502,
     stage: 'auth',
     smtp: () => /^535 5\.7\.139 Authentication unsuccessful, SmtpClientAuthentication is disabled for the Mailbox\./,
-    fix: (app) => [`Set-CASMailbox -Identity ${app.mailbox} -SmtpClientAuthenticationDisabled $false`, `Get-CASMailbox -Identity ${app.mailbox}`],
+    fix: (app) => [
+      `Set-CASMailbox -Identity ${app.mailbox} -SmtpClientAuthenticationDisabled $false`,
+      `Get-CASMailbox -Identity ${app.mailbox}`,
+    ],
   },
   {
     code: 'APP_NOT_REGISTERED_IN_EXCHANGE',
@@ -339,7 +431,8 @@ const cases: Case[] = [
     arrange: (h) => sandboxScenarios['service-principal-not-registered'](h.sandbox),
     status: 502,
     stage: 'auth',
-    smtp: () => /^535 5\.7\.139 Authentication unsuccessful, the request did not meet the criteria to be authenticated successfully\./,
+    smtp: () =>
+      /^535 5\.7\.139 Authentication unsuccessful, the request did not meet the criteria to be authenticated successfully\./,
     fix: (app) => [
       `New-ServicePrincipal -AppId ${app.clientId} -ObjectId <Object ID from Entra admin center > Enterprise applications > app ${app.clientId} > Overview`,
       `Add-MailboxPermission -Identity ${app.mailbox} -User <the same Enterprise application Object ID> -AccessRights FullAccess`,
@@ -377,7 +470,12 @@ const cases: Case[] = [
     stage: 'auth',
     smtp: () => /^501 5\.5\.127 Invalid XOAUTH2 auth data - Token will expire soon$/,
     fix: () => ['exosend retries with a fresh token', 'host clock'],
-    verify: (h) => assert.equal(h.sandbox.exchange.counters.authAttempts, 6, 'three tries, each with a fresh token after the refusal'),
+    verify: (h) =>
+      assert.equal(
+        h.sandbox.exchange.counters.authAttempts,
+        6,
+        'three tries, each with a fresh token after the refusal',
+      ),
   },
   // Exchange Online after AUTH
   {
@@ -409,8 +507,14 @@ const cases: Case[] = [
     },
     status: 502,
     stage: 'send',
-    smtp: (app) => new RegExp(`^554 5\\.2\\.252 SendAsDenied; ${escape(app.mailbox)} not allowed to send as ${escape(app.sendAsAddress)}; STOREDRV`),
-    fix: (app) => [`Add-RecipientPermission -Identity ${app.sendAsAddress} -Trustee ${app.mailbox} -AccessRights SendAs`, `Send from ${app.mailbox}`],
+    smtp: (app) =>
+      new RegExp(
+        `^554 5\\.2\\.252 SendAsDenied; ${escape(app.mailbox)} not allowed to send as ${escape(app.sendAsAddress)}; STOREDRV`,
+      ),
+    fix: (app) => [
+      `Add-RecipientPermission -Identity ${app.sendAsAddress} -Trustee ${app.mailbox} -AccessRights SendAs`,
+      `Send from ${app.mailbox}`,
+    ],
     cause: (app) => [app.mailbox, app.sendAsAddress],
   },
   {
@@ -422,7 +526,8 @@ const cases: Case[] = [
     stage: 'send',
     smtp: () => /^432 4\.3\.2 STOREDRV\.ClientSubmit; sender thread limit exceeded$/,
     fix: (app) => ['Lower EXOSEND_MAX_CONNECTIONS', `other senders share ${app.mailbox}`],
-    verify: (h) => assert.equal(h.sandbox.exchange.counters.replies.filter((r) => r.code === 432).length, 3, 'three tries'),
+    verify: (h) =>
+      assert.equal(h.sandbox.exchange.counters.replies.filter((r) => r.code === 432).length, 3, 'three tries'),
   },
   {
     code: 'DAILY_QUOTA_EXCEEDED',
@@ -438,7 +543,7 @@ const cases: Case[] = [
   },
   {
     code: 'MAILBOX_FULL',
-    when: "Sent Items filled the mailbox (554 5.2.2)",
+    when: 'Sent Items filled the mailbox (554 5.2.2)',
     then: "the fix empties this mailbox's Sent Items",
     arrange: (h) => sandboxScenarios['mailbox-full'](h.sandbox),
     status: 502,
@@ -462,7 +567,11 @@ const cases: Case[] = [
     when: 'Exchange refuses the only recipient for good (550 5.1.10)',
     then: 'the reply is passed on and the fix says the message must change',
     // the stand-in accepts every recipient: the refusal is injected
-    arrange: (h) => h.sandbox.exchange.failNext('rcpt', '550 5.1.10 RESOLVER.ADR.RecipientNotFound; Recipient not found by SMTP address lookup'),
+    arrange: (h) =>
+      h.sandbox.exchange.failNext(
+        'rcpt',
+        '550 5.1.10 RESOLVER.ADR.RecipientNotFound; Recipient not found by SMTP address lookup',
+      ),
     status: 502,
     stage: 'send',
     smtp: () => /^550 5\.1\.10 RESOLVER\.ADR\.RecipientNotFound;/,
@@ -482,7 +591,10 @@ const cases: Case[] = [
     smtp: () => /^502 5\.5\.1 Command not implemented$/,
     fix: () => ['EXOSEND_SMTP_HOST=smtp.office365.com with EXOSEND_SMTP_PORT=587 (STARTTLS, TLS 1.2 or newer)'],
     verify: (_h, _reply, { impostor }) => {
-      assert.deepEqual(impostor?.commands.map((c) => c.split(' ')[0]), ['EHLO', 'STARTTLS']);
+      assert.deepEqual(
+        impostor?.commands.map((c) => c.split(' ')[0]),
+        ['EHLO', 'STARTTLS'],
+      );
     },
   },
   {
@@ -521,12 +633,15 @@ const cases: Case[] = [
     then: 'three tries are made and the caller is told to come back later',
     // transient front-end errors are not a setting: injected
     arrange: (h) =>
-      h.sandbox.exchange.setFaultInjector((c) => (c.stage === 'mail' ? { reply: '451 4.7.0 Temporary server error. Please try again later. PRX4' } : undefined)),
+      h.sandbox.exchange.setFaultInjector((c) =>
+        c.stage === 'mail' ? { reply: '451 4.7.0 Temporary server error. Please try again later. PRX4' } : undefined,
+      ),
     status: 503,
     stage: 'send',
     smtp: () => /^451 4\.7\.0 Temporary server error\. Please try again later\. PRX4$/,
     fix: () => ['exosend retries on its own', 'outbound port 587'],
-    verify: (h) => assert.equal(h.sandbox.exchange.counters.replies.filter((r) => r.code === 451).length, 3, 'three tries'),
+    verify: (h) =>
+      assert.equal(h.sandbox.exchange.counters.replies.filter((r) => r.code === 451).length, 3, 'three tries'),
   },
   {
     code: 'TEMPORARY_FAILURE',
@@ -538,7 +653,12 @@ const cases: Case[] = [
     smtp: () => /^E(CONNECTION|SOCKET)\b.*Connection closed/,
     fix: () => ['exosend retries on its own', 'EXOSEND_SMTP_HOST on EXOSEND_SMTP_PORT'],
     // Regression: a connection dropped after DATA was retried inside the call, and the message went out twice
-    verify: (h) => assert.equal(h.sandbox.exchange.counters.connections, 1, 'one try: exosend cannot tell a drop before DATA from one after'),
+    verify: (h) =>
+      assert.equal(
+        h.sandbox.exchange.counters.connections,
+        1,
+        'one try: exosend cannot tell a drop before DATA from one after',
+      ),
   },
   // Microsoft Graph (EXOSEND_TRANSPORT=graph): Graph's answers, as the Graph stand-in gives them
   {
@@ -548,8 +668,14 @@ const cases: Case[] = [
     arrange: withScenario('graph-permission-missing'),
     status: 502,
     stage: 'claims',
-    smtp: (app) => new RegExp(`^Graph token: aud=https://graph\\.microsoft\\.com tid=${app.tenantId} appid=${app.clientId} roles=\\[\\]$`),
-    fix: (app) => ['Microsoft Graph > Application permissions > Mail.Send', `New-ManagementRoleAssignment -App ${app.clientId} -Role "Application Mail.Send"`],
+    smtp: (app) =>
+      new RegExp(
+        `^Graph token: aud=https://graph\\.microsoft\\.com tid=${app.tenantId} appid=${app.clientId} roles=\\[\\]$`,
+      ),
+    fix: (app) => [
+      'Microsoft Graph > Application permissions > Mail.Send',
+      `New-ManagementRoleAssignment -App ${app.clientId} -Role "Application Mail.Send"`,
+    ],
     verify: (h) => assert.equal(h.sandbox.graph.counters.requests, 0, 'a token Graph would refuse is not sent'),
   },
   {
@@ -560,13 +686,22 @@ const cases: Case[] = [
     status: 502,
     stage: 'auth',
     smtp: () => /^403 ErrorAccessDenied: Access is denied\. Check credentials and try again\.$/,
-    fix: (app) => [`Test-ServicePrincipalAuthorization -Identity ${app.clientId} -Resource ${app.mailbox}`, `Test-ApplicationAccessPolicy -Identity ${app.mailbox} -AppId ${app.clientId}`],
+    fix: (app) => [
+      `Test-ServicePrincipalAuthorization -Identity ${app.clientId} -Resource ${app.mailbox}`,
+      `Test-ApplicationAccessPolicy -Identity ${app.mailbox} -AppId ${app.clientId}`,
+    ],
   },
   {
     code: 'GRAPH_MAILBOX_NOT_FOUND',
     when: 'EXOSEND_MAILBOX names a mailbox Graph does not know (404 ErrorInvalidUser)',
     then: 'the fix names the setting and how to read the right address',
-    arrange: () => ({ settings: { EXOSEND_TRANSPORT: 'graph', EXOSEND_MAILBOX: 'ghost@contoso.example', EXOSEND_ALLOWED_SENDERS: 'ghost@contoso.example' } }),
+    arrange: () => ({
+      settings: {
+        EXOSEND_TRANSPORT: 'graph',
+        EXOSEND_MAILBOX: 'ghost@contoso.example',
+        EXOSEND_ALLOWED_SENDERS: 'ghost@contoso.example',
+      },
+    }),
     status: 502,
     stage: 'send',
     smtp: () => /^404 ErrorInvalidUser: The requested user 'ghost@contoso\.example' is invalid\.$/,
@@ -588,12 +723,17 @@ const cases: Case[] = [
     then: 'the fix is the same Add-RecipientPermission as on SMTP',
     arrange: (h) => {
       sandboxScenarios['graph-send-as-denied'](h.sandbox);
-      return { settings: scenarioSettings(h.sandbox, 'graph-send-as-denied'), request: { from: h.sandbox.app.sendAsAddress } };
+      return {
+        settings: scenarioSettings(h.sandbox, 'graph-send-as-denied'),
+        request: { from: h.sandbox.app.sendAsAddress },
+      };
     },
     status: 502,
     stage: 'send',
     smtp: () => /^403 ErrorSendAsDenied: /,
-    fix: (app) => [`Add-RecipientPermission -Identity ${app.sendAsAddress} -Trustee ${app.mailbox} -AccessRights SendAs`],
+    fix: (app) => [
+      `Add-RecipientPermission -Identity ${app.sendAsAddress} -Trustee ${app.mailbox} -AccessRights SendAs`,
+    ],
   },
   {
     code: 'GRAPH_MESSAGE_TOO_LARGE',
@@ -613,7 +753,11 @@ const cases: Case[] = [
     when: 'Graph cannot read the MIME it was given (400 ErrorMimeContentInvalidBase64String, as a body-altering proxy causes)',
     then: 'the fix points at the proxy and the maintainers',
     arrange: (h) => {
-      h.sandbox.graph.failNext({ status: 400, code: 'ErrorMimeContentInvalidBase64String', message: 'Invalid base64 string for MIME content.' });
+      h.sandbox.graph.failNext({
+        status: 400,
+        code: 'ErrorMimeContentInvalidBase64String',
+        message: 'Invalid base64 string for MIME content.',
+      });
       return { settings: { EXOSEND_TRANSPORT: 'graph' } };
     },
     status: 502,
@@ -624,7 +768,7 @@ const cases: Case[] = [
   {
     code: 'GRAPH_THROTTLED',
     when: 'Graph throttles the app on the mailbox for longer than the call (429 with Retry-After)',
-    then: 'the caller is told to come back after Graph\'s Retry-After',
+    then: "the caller is told to come back after Graph's Retry-After",
     arrange: withScenario('graph-throttled'),
     status: 503,
     stage: 'send',
@@ -636,7 +780,9 @@ const cases: Case[] = [
     code: 'GRAPH_UNAVAILABLE',
     when: 'EXOSEND_GRAPH_ENDPOINT cannot be reached',
     then: 'it is tried again (nothing can have been sent) and the caller is told to come back later',
-    arrange: async () => ({ settings: { EXOSEND_TRANSPORT: 'graph', EXOSEND_GRAPH_ENDPOINT: `https://127.0.0.1:${await closedPort()}` } }),
+    arrange: async () => ({
+      settings: { EXOSEND_TRANSPORT: 'graph', EXOSEND_GRAPH_ENDPOINT: `https://127.0.0.1:${await closedPort()}` },
+    }),
     status: 503,
     stage: 'connect',
     smtp: () => /^Microsoft Graph could not be reached \(ECONNREFUSED\)$/,
@@ -647,7 +793,10 @@ const cases: Case[] = [
     when: 'Graph refuses the message with an answer exosend has no entry for (400 ErrorInvalidRecipients)',
     then: 'it is not retried and the fix says to read the reply',
     arrange: (h) => {
-      h.sandbox.graph.failNext({ status: 400, code: 'ErrorInvalidRecipients', message: 'At least one recipient is not valid.' }, 5);
+      h.sandbox.graph.failNext(
+        { status: 400, code: 'ErrorInvalidRecipients', message: 'At least one recipient is not valid.' },
+        5,
+      );
       return { settings: { EXOSEND_TRANSPORT: 'graph' } };
     },
     status: 502,
@@ -660,7 +809,8 @@ const cases: Case[] = [
 
 const beforeSmtp = new Set<Stage>(['vault', 'certificate', 'token', 'claims']);
 /** A catalogue placeholder, or the stand-in text diagnose() puts where the context had no value. */
-const unfilled = /\{\w+\}|<(tenant id|client id|mailbox|From address|vault URL|secret name|scope|vault name|certificate name|thumbprint|not before|not after|principal ID of the managed identity|AZURE_CLIENT_ID)>/;
+const unfilled =
+  /\{\w+\}|<(tenant id|client id|mailbox|From address|vault URL|secret name|scope|vault name|certificate name|thumbprint|not before|not after|principal ID of the managed identity|AZURE_CLIENT_ID)>/;
 
 describe('POST /api/send when the setup is wrong: every diagnosis, end to end', () => {
   let h: Harness;
@@ -692,15 +842,25 @@ describe('POST /api/send when the setup is wrong: every diagnosis, end to end', 
         assert.equal(diagnosis.retryable, c.status === 503);
         assert.match(diagnosis.smtp ?? '', c.smtp(app));
         for (const step of c.fix(app)) {
-          if (typeof step === 'string') assert.ok(diagnosis.fix.includes(step), `the fix names "${step}":\n${diagnosis.fix}`);
+          if (typeof step === 'string')
+            assert.ok(diagnosis.fix.includes(step), `the fix names "${step}":\n${diagnosis.fix}`);
           else assert.match(diagnosis.fix, step);
         }
-        for (const part of c.cause?.(app) ?? []) assert.ok(diagnosis.cause.includes(part), `the cause names "${part}":\n${diagnosis.cause}`);
-        assert.doesNotMatch(`${diagnosis.cause}\n${diagnosis.fix}`, unfilled, 'every placeholder names this app, mailbox and vault');
+        for (const part of c.cause?.(app) ?? [])
+          assert.ok(diagnosis.cause.includes(part), `the cause names "${part}":\n${diagnosis.cause}`);
+        assert.doesNotMatch(
+          `${diagnosis.cause}\n${diagnosis.fix}`,
+          unfilled,
+          'every placeholder names this app, mailbox and vault',
+        );
 
         assert.equal(h.sandbox.exchange.counters.accepted, 0, 'nothing was sent');
         if (beforeSmtp.has(c.stage)) {
-          assert.equal(h.sandbox.exchange.counters.connections, 0, 'a token that will certainly be refused is not sent to Exchange');
+          assert.equal(
+            h.sandbox.exchange.counters.connections,
+            0,
+            'a token that will certainly be refused is not sent to Exchange',
+          );
         }
         c.verify?.(h, reply, arranged);
       } finally {
@@ -734,9 +894,15 @@ describe('POST /api/send when the setup is wrong: every diagnosis, end to end', 
 
   it('when the table is read, then it covers every diagnosis code and the three errors of KB486942', () => {
     // READER_ACCESS_DENIED never comes from a send: the reader's own test drives it end to end (test/delivery-reader.test.ts)
-    assert.deepEqual([...new Set(cases.map((c) => c.code))].sort(), diagnosisCodes.filter((code) => code !== 'READER_ACCESS_DENIED').sort());
     assert.deepEqual(
-      cases.filter((c) => c.kb).map((c) => c.code).sort(),
+      [...new Set(cases.map((c) => c.code))].sort(),
+      diagnosisCodes.filter((code) => code !== 'READER_ACCESS_DENIED').sort(),
+    );
+    assert.deepEqual(
+      cases
+        .filter((c) => c.kb)
+        .map((c) => c.code)
+        .sort(),
       ['APP_NOT_REGISTERED_IN_EXCHANGE', 'AUTH_UNSUCCESSFUL', 'SEND_AS_DENIED'],
     );
   });

@@ -14,7 +14,9 @@ let sandbox: Sandbox;
 const outputs: string[] = [];
 
 async function doctor(args: string[], settings: Record<string, string> = {}) {
-  const run = await runObserved('exosend-cli', process.execPath, [cli, 'doctor', ...args], { env: { ...process.env, ...sandbox.settings, ...settings } });
+  const run = await runObserved('exosend-cli', process.execPath, [cli, 'doctor', ...args], {
+    env: { ...process.env, ...sandbox.settings, ...settings },
+  });
   outputs.push(run.stdout, run.stderr);
   const text = `${run.stdout}\n${run.stderr}`;
   for (const secret of sandbox.knownSecrets()) assert.ok(!text.includes(secret), 'a secret or token was printed');
@@ -47,11 +49,14 @@ describe('exosend doctor and the active transport', () => {
     smtpAuthOff();
     const run = await doctor([]);
     assert.equal(run.code, 1, run.stdout);
-    assert.match(run.stdout, /^✘ AUTH XOAUTH2.*\n→ Microsoft Graph {2}Where SMTP AUTH must stay off, send through Microsoft Graph: app \S+ is ready, its Graph token holds Mail\.Send; set EXOSEND_TRANSPORT=graph/m);
+    assert.match(
+      run.stdout,
+      /^✘ AUTH XOAUTH2.*\n→ Microsoft Graph {2}Where SMTP AUTH must stay off, send through Microsoft Graph: app \S+ is ready, its Graph token holds Mail\.Send; set EXOSEND_TRANSPORT=graph/m,
+    );
     assert.match(run.stdout, /^SMTP_AUTH_DISABLED/m);
   });
 
-  it('when SMTP AUTH is off and the app lacks Graph\'s Mail.Send, then the step names the permission and the RBAC for Applications command to grant', async () => {
+  it("when SMTP AUTH is off and the app lacks Graph's Mail.Send, then the step names the permission and the RBAC for Applications command to grant", async () => {
     smtpAuthOff();
     sandbox.identity.updateApp(sandbox.app.clientId, { graphRoles: [] });
     const run = await doctor(['--json']);
@@ -62,11 +67,14 @@ describe('exosend doctor and the active transport', () => {
     const advice: string = report.wayOut.advice;
     assert.match(advice, /set EXOSEND_TRANSPORT=graph/);
     assert.match(advice, /Application permissions > Mail\.Send/);
-    assert.match(advice, new RegExp(`New-ManagementRoleAssignment -App ${sandbox.app.clientId} -Role "Application Mail.Send"`));
+    assert.match(
+      advice,
+      new RegExp(`New-ManagementRoleAssignment -App ${sandbox.app.clientId} -Role "Application Mail.Send"`),
+    );
     assert.match(advice, /GRAPH_PERMISSION_MISSING/);
   });
 
-  it('when EXOSEND_TRANSPORT=graph in a tenant with SMTP AUTH off, then the doctor checks Graph\'s token and sends its test through Graph, all green', async () => {
+  it("when EXOSEND_TRANSPORT=graph in a tenant with SMTP AUTH off, then the doctor checks Graph's token and sends its test through Graph, all green", async () => {
     smtpAuthOff();
     const to = 'doctor-graph@fabrikam.example';
     const run = await doctor(['--json', '--to', to], { EXOSEND_TRANSPORT: 'graph' });
@@ -76,7 +84,10 @@ describe('exosend doctor and the active transport', () => {
     assert.equal(report.claims.aud, 'https://graph.microsoft.com');
     // the sandbox's app holds Mail.ReadWrite for Graph's draft path and Mail.Read for the delivery reports reader
     assert.deepEqual(report.claims.roles, ['Mail.Send', 'Mail.ReadWrite', 'Mail.Read']);
-    assert.match(report.stages.find((st: { stage: string }) => st.stage === 'claims').note, /messages above Graph's 4 MB can go \(Mail\.ReadWrite/);
+    assert.match(
+      report.stages.find((st: { stage: string }) => st.stage === 'claims').note,
+      /messages above Graph's 4 MB can go \(Mail\.ReadWrite/,
+    );
     const message = sandbox.exchange.messages.find((m) => m.envelope.rcptTo.includes(to));
     assert.equal(message?.transport, 'graph');
   });
@@ -94,8 +105,14 @@ describe('exosend doctor and the active transport', () => {
     sandbox.identity.updateApp(sandbox.app.clientId, { graphRoles: ['Mail.Send'] });
     const run = await doctor([], { EXOSEND_TRANSPORT: 'graph' });
     assert.equal(run.code, 0, run.stdout);
-    assert.match(run.stdout, /^✔ claims.*messages above Graph's 4 MB cannot go \(refused 413\): they need the application permission Mail\.ReadWrite/m);
-    assert.match(run.stdout, new RegExp(`New-ManagementRoleAssignment -App ${sandbox.app.clientId} -Role "Application Mail.ReadWrite"`));
+    assert.match(
+      run.stdout,
+      /^✔ claims.*messages above Graph's 4 MB cannot go \(refused 413\): they need the application permission Mail\.ReadWrite/m,
+    );
+    assert.match(
+      run.stdout,
+      new RegExp(`New-ManagementRoleAssignment -App ${sandbox.app.clientId} -Role "Application Mail.ReadWrite"`),
+    );
   });
 
   it('when EXOSEND_TRANSPORT=auto and SMTP AUTH is off, then the doctor goes on through Graph as a send would and passes', async () => {

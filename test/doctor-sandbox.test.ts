@@ -27,10 +27,17 @@ function doctorCommand(started: Started): string {
 }
 
 // a shell that holds another tenant's settings and a CI's identity: the sandbox run must not see them
-const shell = { ...process.env, EXOSEND_TENANT_ID: 'fabrikam.onmicrosoft.com', EXOSEND_MAILBOX: 'someone@fabrikam.example', AZURE_CLIENT_ID: '00000000-0000-0000-0000-000000000001' };
+const shell = {
+  ...process.env,
+  EXOSEND_TENANT_ID: 'fabrikam.onmicrosoft.com',
+  EXOSEND_MAILBOX: 'someone@fabrikam.example',
+  AZURE_CLIENT_ID: '00000000-0000-0000-0000-000000000001',
+};
 
 async function doctor(started: Started, extra: string[] = []): Promise<ObservedRun> {
-  const run = await runObserved('exosend-cli', '/bin/sh', ['-c', [doctorCommand(started), ...extra].join(' ')], { env: shell });
+  const run = await runObserved('exosend-cli', '/bin/sh', ['-c', [doctorCommand(started), ...extra].join(' ')], {
+    env: shell,
+  });
   const output = `${run.stdout}\n${run.stderr}`;
   assert.doesNotMatch(output, jwtShaped, 'a token was printed');
   // the settings file holds the stand-ins' managed-identity header: a secret the doctor must not print
@@ -41,7 +48,9 @@ async function doctor(started: Started, extra: string[] = []): Promise<ObservedR
 
 const settingsFile = (started: Started) => join(started.stateDir, 'sandbox.settings.json');
 const settingsOf = (started: Started) =>
-  existsSync(settingsFile(started)) ? (JSON.parse(readFileSync(settingsFile(started), 'utf8')) as { Values: Record<string, string> }).Values : undefined;
+  existsSync(settingsFile(started))
+    ? (JSON.parse(readFileSync(settingsFile(started), 'utf8')) as { Values: Record<string, string> }).Values
+    : undefined;
 
 /** As the console's page switches it (with the Origin and header a browser and the page send). */
 async function switchScenario(started: Started, name: string): Promise<void> {
@@ -61,7 +70,10 @@ async function failsAt(started: Started, stage: string, code: string, args: stri
   const report = JSON.parse(json.stdout) as Report;
   assert.equal(report.ok, false);
   assert.deepEqual(report.stages.at(-1), { ...report.stages.at(-1), stage, ok: false });
-  assert.ok(report.stages.slice(0, -1).every((s) => s.ok), json.stdout);
+  assert.ok(
+    report.stages.slice(0, -1).every((s) => s.ok),
+    json.stdout,
+  );
   assert.equal(report.diagnosis?.code, code);
   return report;
 }
@@ -74,7 +86,10 @@ describe('exosend doctor --sandbox, as the npm start banner prints it', () => {
   after(cleanUpStarts);
 
   it('when npm start runs a scenario, then its banner prints the doctor command and the doctor names the step that scenario breaks', async () => {
-    assert.match(doctorCommand(started), new RegExp(`^EXOSEND_STATE_DIR=${started.stateDir} npx exosend doctor --sandbox$`));
+    assert.match(
+      doctorCommand(started),
+      new RegExp(`^EXOSEND_STATE_DIR=${started.stateDir} npx exosend doctor --sandbox$`),
+    );
     await failsAt(started, 'token', 'INVALID_CLIENT_SECRET');
     const human = await doctor(started);
     assert.match(human.stdout, /^✘ token {2}\(\d+ ms\)$/m);
@@ -88,8 +103,18 @@ describe('exosend doctor --sandbox, as the npm start banner prints it', () => {
 
   it('when the mailbox lost Send As, then a test send from the other sender fails the From check, and the fix grants it to the mailbox', async () => {
     await switchScenario(started, 'send-as-denied');
-    const report = await failsAt(started, 'from', 'SEND_AS_DENIED', ['--from', 'billing@contoso.example', '--to', 'doctor@fabrikam.example']);
-    assert.ok(report.diagnosis?.fix.includes('Add-RecipientPermission -Identity billing@contoso.example -Trustee exosend@contoso.example -AccessRights SendAs'), report.diagnosis?.fix);
+    const report = await failsAt(started, 'from', 'SEND_AS_DENIED', [
+      '--from',
+      'billing@contoso.example',
+      '--to',
+      'doctor@fabrikam.example',
+    ]);
+    assert.ok(
+      report.diagnosis?.fix.includes(
+        'Add-RecipientPermission -Identity billing@contoso.example -Trustee exosend@contoso.example -AccessRights SendAs',
+      ),
+      report.diagnosis?.fix,
+    );
   });
 
   it('when the switch changes the credential too, then the doctor walks that credential: an expired certificate fails at its dates', async () => {
@@ -117,7 +142,10 @@ describe('exosend doctor --sandbox, as the npm start banner prints it', () => {
     assert.equal(json.code, 0, `${json.stdout}\n${json.stderr}`);
     const report = JSON.parse(json.stdout) as Report;
     assert.deepEqual([report.ok, report.reader?.ok], [true, false]);
-    assert.match(report.warnings.join('\n'), /READER_ACCESS_DENIED[\s\S]*New-ManagementRoleAssignment -App \S+ -Role "Application Mail\.Read" -CustomResourceScope/);
+    assert.match(
+      report.warnings.join('\n'),
+      /READER_ACCESS_DENIED[\s\S]*New-ManagementRoleAssignment -App \S+ -Role "Application Mail\.Read" -CustomResourceScope/,
+    );
     assert.match(human.stdout, /^✘ delivery reports reader {2}exosend@contoso\.example: READER_ACCESS_DENIED$/m);
     await switchScenario(started, 'healthy');
     const healthy = JSON.parse((await doctor(started, ['--json'])).stdout) as Report;

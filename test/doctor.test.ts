@@ -3,7 +3,13 @@ import { appendFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'n
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { credentialSettings, sandboxScenarios, startSandbox, type Sandbox, type SandboxScenarioName } from '../local/sandbox/index.js';
+import {
+  credentialSettings,
+  sandboxScenarios,
+  startSandbox,
+  type Sandbox,
+  type SandboxScenarioName,
+} from '../local/sandbox/index.js';
 import { observedDir, runObserved } from './observed.js';
 
 // `exosend doctor` run as an admin runs it: a child process of the built CLI, against the stand-ins
@@ -23,7 +29,10 @@ let workDir: string;
 const extraSecrets = ['Zq18Q~wrong-secret-typed-by-an-admin-000000'];
 const outputs: string[] = [];
 
-async function doctor(args: string[], env: Record<string, string | undefined> = { ...process.env, ...sandbox.settings }): Promise<Run> {
+async function doctor(
+  args: string[],
+  env: Record<string, string | undefined> = { ...process.env, ...sandbox.settings },
+): Promise<Run> {
   // a setting given as undefined is one the run must not see at all
   const defined = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined));
   const run = await runObserved('exosend-cli', process.execPath, [cli, 'doctor', ...args], { env: defined });
@@ -34,7 +43,8 @@ ${run.stderr}`);
 }
 
 function assertNoSecretIn(text: string): void {
-  for (const secret of [...sandbox.knownSecrets(), ...extraSecrets]) assert.ok(!text.includes(secret), 'a secret or token was printed');
+  for (const secret of [...sandbox.knownSecrets(), ...extraSecrets])
+    assert.ok(!text.includes(secret), 'a secret or token was printed');
   assert.doesNotMatch(text, jwtShaped);
 }
 
@@ -43,8 +53,14 @@ function bareEnvironment(): Record<string, string | undefined> {
   return Object.fromEntries(Object.entries(process.env).filter(([name]) => !(name in sandbox.settings)));
 }
 
-const parseReport = (run: Run) => JSON.parse(run.stdout) as { ok: boolean; stages: { stage: string; ok: boolean; skipped?: string }[]; [k: string]: any };
-const stagesOf = (report: ReturnType<typeof parseReport>) => report.stages.map((s) => `${s.stage}:${s.skipped ? 'skipped' : s.ok ? 'ok' : 'FAIL'}`);
+const parseReport = (run: Run) =>
+  JSON.parse(run.stdout) as {
+    ok: boolean;
+    stages: { stage: string; ok: boolean; skipped?: string }[];
+    [k: string]: any;
+  };
+const stagesOf = (report: ReturnType<typeof parseReport>) =>
+  report.stages.map((s) => `${s.stage}:${s.skipped ? 'skipped' : s.ok ? 'ok' : 'FAIL'}`);
 
 before(async () => {
   sandbox = await startSandbox();
@@ -56,7 +72,10 @@ after(async () => {
   mkdirSync(observedDir, { recursive: true });
   const name = `${basename(import.meta.filename).replace(/\W+/g, '-')}-${process.pid}`;
   appendFileSync(join(observedDir, `${name}.observed.txt`), outputs.join('\n') + '\n');
-  appendFileSync(join(observedDir, `${name}.secrets.txt`), [...sandbox.knownSecrets(), ...extraSecrets].join('\n') + '\n');
+  appendFileSync(
+    join(observedDir, `${name}.secrets.txt`),
+    [...sandbox.knownSecrets(), ...extraSecrets].join('\n') + '\n',
+  );
   await sandbox?.close();
 });
 
@@ -68,7 +87,12 @@ describe('exosend doctor on a healthy setup', { concurrency: 3 }, () => {
       assert.match(run.stdout, new RegExp(`^✔ ${stage.replace(/[+]/g, '\\+')}  \\(\\d+ ms\\)`, 'm'));
     }
     const { clientId, tenantId } = sandbox.app;
-    assert.match(run.stdout, new RegExp(`aud https://outlook.office365.com, roles SMTP.SendAsApp, appid ${clientId}, tid ${tenantId}, expires`));
+    assert.match(
+      run.stdout,
+      new RegExp(
+        `aud https://outlook.office365.com, roles SMTP.SendAsApp, appid ${clientId}, tid ${tenantId}, expires`,
+      ),
+    );
     assert.match(run.stdout, /expires \d{4}-\d\d-\d\d \(1\d\d days left\)/);
     assert.match(run.stdout, /^- test send {2}skipped: no --to ADDRESS/m);
     assert.match(run.stdout, /^✔ From check .*the From is the mailbox itself/m);
@@ -91,19 +115,34 @@ describe('exosend doctor on a healthy setup', { concurrency: 3 }, () => {
     assert.equal(run.code, 0, run.stdout);
     const report = parseReport(run);
     assert.equal(report.ok, true);
-    assert.deepEqual(stagesOf(report), ['settings:ok', 'vault:ok', 'token:ok', 'claims:ok', 'connect:ok', 'auth:ok', 'send:ok', 'from:ok']);
+    assert.deepEqual(stagesOf(report), [
+      'settings:ok',
+      'vault:ok',
+      'token:ok',
+      'claims:ok',
+      'connect:ok',
+      'auth:ok',
+      'send:ok',
+      'from:ok',
+    ]);
     assert.ok(report.stages.every((s) => typeof (s as { durationMs?: unknown }).durationMs === 'number'));
     assert.deepEqual(report['claims'].roles, ['SMTP.SendAsApp']);
     assert.equal(report['claims'].appId, sandbox.app.clientId);
     // Key Vault keeps whole seconds
-    assert.equal(report['secretExpiresOn'], new Date(Math.floor(sandbox.app.secretExpiresOn.getTime() / 1000) * 1000).toISOString());
+    assert.equal(
+      report['secretExpiresOn'],
+      new Date(Math.floor(sandbox.app.secretExpiresOn.getTime() / 1000) * 1000).toISOString(),
+    );
     assert.deepEqual(report['warnings'], []);
   });
 
   it('when --from is another allowed sender and no --to is given, then the From check is skipped, not failed', async () => {
     const run = await doctor(['--from', sandbox.app.sendAsAddress]);
     assert.equal(run.code, 0, run.stdout);
-    assert.match(run.stdout, /^- From check {2}skipped: billing@contoso\.example is not the mailbox .*add --to ADDRESS/m);
+    assert.match(
+      run.stdout,
+      /^- From check {2}skipped: billing@contoso\.example is not the mailbox .*add --to ADDRESS/m,
+    );
   });
 
   it('when --from is another allowed sender with Send As and --to is given, then the From check passes', async () => {
@@ -126,11 +165,21 @@ describe('exosend doctor on a healthy setup', { concurrency: 3 }, () => {
     writeFileSync(file, JSON.stringify({ IsEncrypted: false, Values: values, Comments: { any: 'ignored' } }));
     const run = await doctor(['--settings', file], { ...bareEnvironment(), EXOSEND_CLIENT_ID: sandbox.app.clientId });
     assert.equal(run.code, 0, run.stdout);
-    assert.match(run.stdout, new RegExp(`^✔ settings  \\(\\d+ ms\\)  \\d+ from ${file.replace(/[.\\]/g, '\\$&')}, the rest from the environment`, 'm'));
+    assert.match(
+      run.stdout,
+      new RegExp(
+        `^✔ settings  \\(\\d+ ms\\)  \\d+ from ${file.replace(/[.\\]/g, '\\$&')}, the rest from the environment`,
+        'm',
+      ),
+    );
   });
 
   it('when the secret comes from --client-secret-from-env, then the vault stage is skipped and the token passes without printing it', async () => {
-    const run = await doctor(['--client-secret-from-env'], { ...process.env, ...sandbox.settings, EXOSEND_CLIENT_SECRET: sandbox.app.secret });
+    const run = await doctor(['--client-secret-from-env'], {
+      ...process.env,
+      ...sandbox.settings,
+      EXOSEND_CLIENT_SECRET: sandbox.app.secret,
+    });
     assert.equal(run.code, 0, run.stdout);
     assert.match(run.stdout, /^- vault secret {2}skipped: the client secret comes from \$EXOSEND_CLIENT_SECRET/m);
     assert.match(run.stdout, /^✔ token/m);
@@ -159,20 +208,33 @@ describe('exosend doctor on a healthy setup', { concurrency: 3 }, () => {
     const [human, json] = await Promise.all([doctor(args, env), doctor([...args, '--json'], env)]);
     assert.equal(human.code, 1);
     assert.match(human.stdout, /^✘ settings/m);
-    assert.match(human.stdout, /EXOSEND_TENANT_ID must be a GUID or a domain name: the Directory \(tenant\) ID from Entra admin center > Overview/);
-    assert.match(human.stdout, /EXOSEND_CLIENT_ID must be a GUID: the Application \(client\) ID from Entra admin center > App registrations/);
+    assert.match(
+      human.stdout,
+      /EXOSEND_TENANT_ID must be a GUID or a domain name: the Directory \(tenant\) ID from Entra admin center > Overview/,
+    );
+    assert.match(
+      human.stdout,
+      /EXOSEND_CLIENT_ID must be a GUID: the Application \(client\) ID from Entra admin center > App registrations/,
+    );
     assert.match(human.stdout, /EXOSEND_KEY_VAULT_URL must be an https:\/\/ URL/);
-    assert.match(human.stdout, /EXOSEND_SCOPE names another resource than Exchange Online.*https:\/\/outlook\.office365\.com\/\.default/);
+    assert.match(
+      human.stdout,
+      /EXOSEND_SCOPE names another resource than Exchange Online.*https:\/\/outlook\.office365\.com\/\.default/,
+    );
     assert.match(human.stdout, /--from billing@contoso\.example is not one of EXOSEND_ALLOWED_SENDERS/);
     assert.match(human.stdout, /UNSET_SECRET_VARIABLE is not set .*read -rs UNSET_SECRET_VARIABLE/);
     assert.match(human.stdout, /nothing was contacted/);
     const report = parseReport(json);
     assert.equal(json.code, 1);
     assert.deepEqual(stagesOf(report), ['settings:FAIL']);
-    assert.deepEqual(
-      report['problems'].map((p: { variable: string }) => p.variable).sort(),
-      ['--from', 'EXOSEND_CLIENT_ID', 'EXOSEND_KEY_VAULT_URL', 'EXOSEND_SCOPE', 'EXOSEND_TENANT_ID', 'UNSET_SECRET_VARIABLE'],
-    );
+    assert.deepEqual(report['problems'].map((p: { variable: string }) => p.variable).sort(), [
+      '--from',
+      'EXOSEND_CLIENT_ID',
+      'EXOSEND_KEY_VAULT_URL',
+      'EXOSEND_SCOPE',
+      'EXOSEND_TENANT_ID',
+      'UNSET_SECRET_VARIABLE',
+    ]);
   });
 
   it('when the settings file is missing or not JSON, then the settings stage fails naming the file', async () => {
@@ -185,11 +247,18 @@ describe('exosend doctor on a healthy setup', { concurrency: 3 }, () => {
     assert.equal(missing.code, 1);
     assert.match(missing.stdout, /--settings .*nowhere\.json does not exist/);
     assert.equal(invalid.code, 1);
-    assert.match(parseReport(invalid)['problems'][0].message, /broken\.settings\.json is not valid JSON \(line 1, column \d+\)/);
+    assert.match(
+      parseReport(invalid)['problems'][0].message,
+      /broken\.settings\.json is not valid JSON \(line 1, column \d+\)/,
+    );
   });
 
   it('when the command line is wrong, then the exit code is 2 and the usage tells how to keep a secret out of the history', async () => {
-    const [unknown, badAddress, help] = await Promise.all([doctor(['--secret', 'x']), doctor(['--to', 'nobody']), doctor(['--help'])]);
+    const [unknown, badAddress, help] = await Promise.all([
+      doctor(['--secret', 'x']),
+      doctor(['--to', 'nobody']),
+      doctor(['--help']),
+    ]);
     assert.equal(unknown.code, 2);
     assert.match(unknown.stderr, /usage: exosend doctor/);
     assert.equal(badAddress.code, 2);
@@ -220,7 +289,10 @@ const failures: FailureCase[] = [
     settings: { EXOSEND_CREDENTIAL: 'certificate' },
     code: 'CERTIFICATE_EXPIRED',
     stage: ['certificate', 'certificate dates'],
-    fix: (s) => [`az keyvault certificate create --vault-name 127 --name ${s.app.certificateName}`, `az ad app credential reset --id ${s.app.clientId} --keyvault 127 --cert ${s.app.certificateName} --append`],
+    fix: (s) => [
+      `az keyvault certificate create --vault-name 127 --name ${s.app.certificateName}`,
+      `az ad app credential reset --id ${s.app.clientId} --keyvault 127 --cert ${s.app.certificateName} --append`,
+    ],
     reply: ['The certificate:', 'thumbprint '],
   },
   {
@@ -229,8 +301,13 @@ const failures: FailureCase[] = [
     settings: { EXOSEND_CREDENTIAL: 'certificate' },
     code: 'CERTIFICATE_NOT_REGISTERED',
     stage: ['token', 'token'],
-    fix: (s) => [`az ad app credential reset --id ${s.app.clientId} --keyvault 127 --cert ${s.app.certificateName} --append`],
-    reply: ['Entra replied:', 'invalid_client: AADSTS700027: The certificate with identifier used to sign the client assertion is not registered on application.'],
+    fix: (s) => [
+      `az ad app credential reset --id ${s.app.clientId} --keyvault 127 --cert ${s.app.certificateName} --append`,
+    ],
+    reply: [
+      'Entra replied:',
+      'invalid_client: AADSTS700027: The certificate with identifier used to sign the client assertion is not registered on application.',
+    ],
   },
   {
     name: "the federated credential names another subject than the Function App's identity",
@@ -238,15 +315,23 @@ const failures: FailureCase[] = [
     settings: { EXOSEND_CREDENTIAL: 'federated', EXOSEND_KEY_VAULT_URL: undefined },
     code: 'FEDERATED_CREDENTIAL_MISMATCH',
     stage: ['token', 'token'],
-    fix: (s) => [`az ad app federated-credential create --id ${s.app.clientId} --parameters '{"name":"exosend-function-app","issuer":"${s.app.federation.issuer}","subject":"${s.app.federatedIdentity.objectId}","audiences":["api://AzureADTokenExchange"]}'`],
-    reply: ['Entra replied:', 'invalid_request: AADSTS700213: No matching federated identity record found for presented assertion subject'],
+    fix: (s) => [
+      `az ad app federated-credential create --id ${s.app.clientId} --parameters '{"name":"exosend-function-app","issuer":"${s.app.federation.issuer}","subject":"${s.app.federatedIdentity.objectId}","audiences":["api://AzureADTokenExchange"]}'`,
+    ],
+    reply: [
+      'Entra replied:',
+      'invalid_request: AADSTS700213: No matching federated identity record found for presented assertion subject',
+    ],
   },
   {
     name: 'the app is not registered in Exchange (KB: 535 5.7.139)',
     arrange: scenario('service-principal-not-registered'),
     code: 'APP_NOT_REGISTERED_IN_EXCHANGE',
     stage: ['auth', 'AUTH XOAUTH2'],
-    fix: (s) => [`New-ServicePrincipal -AppId ${s.app.clientId} -ObjectId`, `Add-MailboxPermission -Identity ${s.app.mailbox}`],
+    fix: (s) => [
+      `New-ServicePrincipal -AppId ${s.app.clientId} -ObjectId`,
+      `Add-MailboxPermission -Identity ${s.app.mailbox}`,
+    ],
     reply: ['Exchange replied:', '535 5.7.139 Authentication unsuccessful, the request did not meet the criteria'],
   },
   {
@@ -255,7 +340,10 @@ const failures: FailureCase[] = [
     settings: { EXOSEND_ROLES_MODE: 'rbac' },
     code: 'AUTH_UNSUCCESSFUL',
     stage: ['auth', 'AUTH XOAUTH2'],
-    fix: (s) => [`Get-ServicePrincipal | Where-Object AppId -eq ${s.app.clientId}`, `Add-MailboxPermission -Identity ${s.app.mailbox}`],
+    fix: (s) => [
+      `Get-ServicePrincipal | Where-Object AppId -eq ${s.app.clientId}`,
+      `Add-MailboxPermission -Identity ${s.app.mailbox}`,
+    ],
     reply: ['Exchange replied:', '535 5.7.3 Authentication unsuccessful'],
   },
   {
@@ -266,7 +354,9 @@ const failures: FailureCase[] = [
     },
     code: 'AUTH_UNSUCCESSFUL',
     stage: ['auth', 'AUTH XOAUTH2'],
-    fix: (s) => [`Add-MailboxPermission -Identity ${s.app.mailbox} -User <the same Enterprise application Object ID> -AccessRights FullAccess`],
+    fix: (s) => [
+      `Add-MailboxPermission -Identity ${s.app.mailbox} -User <the same Enterprise application Object ID> -AccessRights FullAccess`,
+    ],
     reply: ['Exchange replied:', '535 5.7.3 Authentication unsuccessful'],
   },
   {
@@ -275,7 +365,9 @@ const failures: FailureCase[] = [
     args: ['--from', 'billing@contoso.example', '--to', 'doctor-denied@fabrikam.example'],
     code: 'SEND_AS_DENIED',
     stage: ['from', 'From check'],
-    fix: (s) => [`Add-RecipientPermission -Identity ${s.app.sendAsAddress} -Trustee ${s.app.mailbox} -AccessRights SendAs`],
+    fix: (s) => [
+      `Add-RecipientPermission -Identity ${s.app.sendAsAddress} -Trustee ${s.app.mailbox} -AccessRights SendAs`,
+    ],
     reply: ['Exchange replied:', '554 5.2.252 SendAsDenied'],
   },
   {
@@ -283,7 +375,10 @@ const failures: FailureCase[] = [
     arrange: scenario('wrong-secret'),
     code: 'INVALID_CLIENT_SECRET',
     stage: ['token', 'token'],
-    fix: (s) => [`App registrations > app ${s.app.clientId} > Certificates & secrets > New client secret`, `as the secret ${s.app.secretName}`],
+    fix: (s) => [
+      `App registrations > app ${s.app.clientId} > Certificates & secrets > New client secret`,
+      `as the secret ${s.app.secretName}`,
+    ],
     reply: ['Entra replied:', 'invalid_client: AADSTS7000215'],
   },
   {
@@ -307,7 +402,10 @@ const failures: FailureCase[] = [
     arrange: scenario('missing-role'),
     code: 'TOKEN_ROLE_MISSING',
     stage: ['claims', 'claims'],
-    fix: (s) => [`App registrations > app ${s.app.clientId} > API permissions`, 'SMTP.SendAsApp, then "Grant admin consent"'],
+    fix: (s) => [
+      `App registrations > app ${s.app.clientId} > API permissions`,
+      'SMTP.SendAsApp, then "Grant admin consent"',
+    ],
     reply: ['The token holds:', 'token: aud=https://outlook.office365.com'],
   },
   {
@@ -324,7 +422,10 @@ const failures: FailureCase[] = [
     code: 'SMTP_AUTH_DISABLED',
     stage: ['auth', 'AUTH XOAUTH2'],
     fix: (s) => [`Set-CASMailbox -Identity ${s.app.mailbox} -SmtpClientAuthenticationDisabled $false`],
-    reply: ['Exchange replied:', '535 5.7.139 Authentication unsuccessful, SmtpClientAuthentication is disabled for the Tenant'],
+    reply: [
+      'Exchange replied:',
+      '535 5.7.139 Authentication unsuccessful, SmtpClientAuthentication is disabled for the Tenant',
+    ],
   },
 ];
 
@@ -335,7 +436,10 @@ describe('exosend doctor names the broken setup step', () => {
   for (const c of failures) {
     it(`when ${c.name}, then it exits 1 with ${c.code}, the fix and the raw reply, in both formats`, async () => {
       c.arrange(sandbox);
-      const federated = c.settings?.['EXOSEND_CREDENTIAL'] === 'federated' ? { AZURE_CLIENT_ID: sandbox.app.federatedIdentity.clientId } : {};
+      const federated =
+        c.settings?.['EXOSEND_CREDENTIAL'] === 'federated'
+          ? { AZURE_CLIENT_ID: sandbox.app.federatedIdentity.clientId }
+          : {};
       const env = { ...process.env, ...sandbox.settings, ...c.settings, ...federated };
       const [human, json] = await Promise.all([doctor(c.args ?? [], env), doctor([...(c.args ?? []), '--json'], env)]);
       const [stage, label] = c.stage;
@@ -343,7 +447,8 @@ describe('exosend doctor names the broken setup step', () => {
       assert.equal(human.code, 1, human.stdout);
       assert.match(human.stdout, new RegExp(`^✘ ${label}  \\(\\d+ ms\\)$`, 'm'));
       assert.match(human.stdout, new RegExp(`^${c.code}  \\(stage `, 'm'));
-      for (const step of c.fix(sandbox)) assert.ok(human.stdout.includes(step), `the fix names: ${step}\n${human.stdout}`);
+      for (const step of c.fix(sandbox))
+        assert.ok(human.stdout.includes(step), `the fix names: ${step}\n${human.stdout}`);
       assert.ok(human.stdout.includes(c.reply.join(' ')), `the raw reply: ${c.reply.join(' ')}\n${human.stdout}`);
 
       assert.equal(json.code, 1);
@@ -366,7 +471,10 @@ describe('exosend doctor names the broken setup step', () => {
       const [human, json] = await Promise.all([doctor([]), doctor(['--json'])]);
       assert.equal(human.code, 0, human.stdout);
       assert.match(human.stdout, /expires \d{4}-\d\d-\d\d \(10 days left\)/);
-      assert.match(human.stdout, new RegExp(`^Warning: .*10 days left.*App registrations > app ${clientId} > Certificates & secrets`, 'm'));
+      assert.match(
+        human.stdout,
+        new RegExp(`^Warning: .*10 days left.*App registrations > app ${clientId} > Certificates & secrets`, 'm'),
+      );
       assert.equal(parseReport(json)['warnings'].length, 1);
     } finally {
       sandbox.vault.setSecret(secretName, secret, { expiresOn: secretExpiresOn });
@@ -396,13 +504,38 @@ describe('exosend doctor with a certificate or a federated credential', () => {
 
   it('when EXOSEND_CREDENTIAL=certificate, then it walks the vault certificate, its dates, the assertion and the token', async () => {
     sandboxScenarios.healthy(sandbox);
-    const [human, json] = await Promise.all([doctor([], withCredential('certificate')), doctor(['--json'], withCredential('certificate'))]);
+    const [human, json] = await Promise.all([
+      doctor([], withCredential('certificate')),
+      doctor(['--json'], withCredential('certificate')),
+    ]);
     assert.equal(human.code, 0, human.stdout);
-    assert.match(human.stdout, new RegExp(`^✔ vault certificate  \\(\\d+ ms\\)  certificate ${sandbox.app.certificateName} in ${sandbox.vault.url}, with its private key; thumbprint ${sandbox.app.certificate.thumbprint}$`, 'm'));
-    assert.match(human.stdout, /^✔ certificate dates {2}\(\d+ ms\) {2}valid from \d{4}-\d\d-\d\d to \d{4}-\d\d-\d\d \(3\d\d days left\)$/m);
-    assert.match(human.stdout, /^✔ token {2}\(\d+ ms\) {2}client assertion signed with the certificate \(PS256, x5t#S256\)/m);
+    assert.match(
+      human.stdout,
+      new RegExp(
+        `^✔ vault certificate  \\(\\d+ ms\\)  certificate ${sandbox.app.certificateName} in ${sandbox.vault.url}, with its private key; thumbprint ${sandbox.app.certificate.thumbprint}$`,
+        'm',
+      ),
+    );
+    assert.match(
+      human.stdout,
+      /^✔ certificate dates {2}\(\d+ ms\) {2}valid from \d{4}-\d\d-\d\d to \d{4}-\d\d-\d\d \(3\d\d days left\)$/m,
+    );
+    assert.match(
+      human.stdout,
+      /^✔ token {2}\(\d+ ms\) {2}client assertion signed with the certificate \(PS256, x5t#S256\)/m,
+    );
     const report = parseReport(json);
-    assert.deepEqual(stagesOf(report), ['settings:ok', 'vault:ok', 'certificate:ok', 'token:ok', 'claims:ok', 'connect:ok', 'auth:ok', 'send:skipped', 'from:ok']);
+    assert.deepEqual(stagesOf(report), [
+      'settings:ok',
+      'vault:ok',
+      'certificate:ok',
+      'token:ok',
+      'claims:ok',
+      'connect:ok',
+      'auth:ok',
+      'send:skipped',
+      'from:ok',
+    ]);
     assert.equal(report['credential'], 'certificate');
     assert.equal(report['credentialExpiresOn'], sandbox.app.certificate.notAfter.toISOString());
   });
@@ -411,22 +544,43 @@ describe('exosend doctor with a certificate or a federated credential', () => {
     sandboxScenarios.healthy(sandbox);
     const run = await doctor(['--json'], withCredential('federated'));
     assert.equal(run.code, 0, run.stdout);
-    assert.deepEqual(stagesOf(parseReport(run)), ['settings:ok', 'token:ok', 'claims:ok', 'connect:ok', 'auth:ok', 'send:skipped', 'from:ok']);
+    assert.deepEqual(stagesOf(parseReport(run)), [
+      'settings:ok',
+      'token:ok',
+      'claims:ok',
+      'connect:ok',
+      'auth:ok',
+      'send:skipped',
+      'from:ok',
+    ]);
   });
 
   it('when EXOSEND_CREDENTIAL=federated on a laptop (no identity endpoint), then it says plainly it cannot be tried and points at /api/health', async () => {
     sandboxScenarios.healthy(sandbox);
     sandbox.identity.resetCounters();
-    const run = await doctor([], withCredential('federated', { IDENTITY_ENDPOINT: undefined, IDENTITY_HEADER: undefined }));
+    const run = await doctor(
+      [],
+      withCredential('federated', { IDENTITY_ENDPOINT: undefined, IDENTITY_HEADER: undefined }),
+    );
     assert.equal(run.code, 0, run.stdout);
-    assert.match(run.stdout, /^- token {2}skipped: EXOSEND_CREDENTIAL=federated cannot be tried here: .* there is none outside Azure/m);
+    assert.match(
+      run.stdout,
+      /^- token {2}skipped: EXOSEND_CREDENTIAL=federated cannot be tried here: .* there is none outside Azure/m,
+    );
     assert.match(run.stdout, /https:\/\/<function app>\.azurewebsites\.net\/api\/health/);
     assert.match(run.stdout, /^Only the settings could be checked here/m);
-    assert.equal(sandbox.identity.counters.tokenRequests + sandbox.identity.counters.managedIdentityRequests, 0, 'nothing was tried');
+    assert.equal(
+      sandbox.identity.counters.tokenRequests + sandbox.identity.counters.managedIdentityRequests,
+      0,
+      'nothing was tried',
+    );
   });
 
   it('when --client-secret-from-env is given with a certificate, then the settings stage says it tests secrets only', async () => {
-    const run = await doctor(['--client-secret-from-env'], withCredential('certificate', { EXOSEND_CLIENT_SECRET: 'x'.repeat(40) }));
+    const run = await doctor(
+      ['--client-secret-from-env'],
+      withCredential('certificate', { EXOSEND_CLIENT_SECRET: 'x'.repeat(40) }),
+    );
     assert.equal(run.code, 1);
     assert.match(run.stdout, /--client-secret-from-env tests a client secret, but EXOSEND_CREDENTIAL is certificate/);
   });

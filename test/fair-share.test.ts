@@ -49,13 +49,65 @@ describe("callers' fair share of a mailbox's minute, across instances", () => {
     h.restartApp(settings);
     const apps = { erp: callers.sample, reports: callers.other, flooder: callers.unregistered };
     const flooderQuota = 10;
-    assert.equal(await callerCommand(['add', apps.erp.clientId, '--name', 'erp', '--senders', app.mailbox, '--recipients', '*', '--share', '2']), 0);
-    assert.equal(await callerCommand(['add', apps.reports.clientId, '--name', 'reports', '--senders', app.mailbox, '--recipients', '*', '--share', '1']), 0);
-    assert.equal(await callerCommand(['add', apps.flooder.clientId, '--name', 'flooder', '--senders', app.mailbox, '--recipients', '*', '--share', '1', '--daily-quota', String(flooderQuota)]), 0);
+    assert.equal(
+      await callerCommand([
+        'add',
+        apps.erp.clientId,
+        '--name',
+        'erp',
+        '--senders',
+        app.mailbox,
+        '--recipients',
+        '*',
+        '--share',
+        '2',
+      ]),
+      0,
+    );
+    assert.equal(
+      await callerCommand([
+        'add',
+        apps.reports.clientId,
+        '--name',
+        'reports',
+        '--senders',
+        app.mailbox,
+        '--recipients',
+        '*',
+        '--share',
+        '1',
+      ]),
+      0,
+    );
+    assert.equal(
+      await callerCommand([
+        'add',
+        apps.flooder.clientId,
+        '--name',
+        'flooder',
+        '--senders',
+        app.mailbox,
+        '--recipients',
+        '*',
+        '--share',
+        '1',
+        '--daily-quota',
+        String(flooderQuota),
+      ]),
+      0,
+    );
     const shares = { erp: Math.floor((rate * 2) / 4), reports: Math.floor(rate / 4) };
-    const tokens = Object.fromEntries(await Promise.all(Object.entries(apps).map(async ([name, caller]) => [name, await callerToken(h.sandbox, caller)] as const)));
+    const tokens = Object.fromEntries(
+      await Promise.all(
+        Object.entries(apps).map(async ([name, caller]) => [name, await callerToken(h.sandbox, caller)] as const),
+      ),
+    );
     const env = { ...process.env, ...settings, SCALE_OUT_FUNCTION_KEY: functionKey };
-    const instances = await Promise.all([startWorker('http', env, workers), startWorker('http', env, workers), startWorker('http', env, workers)]);
+    const instances = await Promise.all([
+      startWorker('http', env, workers),
+      startWorker('http', env, workers),
+      startWorker('http', env, workers),
+    ]);
 
     const send = (name: keyof typeof apps, instance: number, subject: string) =>
       fetch(`http://127.0.0.1:${instances[instance]!.port}/api/send`, {
@@ -90,7 +142,8 @@ describe("callers' fair share of a mailbox's minute, across instances", () => {
         // one of them can wait past the call's 20 s (docs/callers.md)
         const waitedPastTheCall = reply.status === 429 && body.error?.diagnosis?.code === 'MINUTE_LIMIT_REACHED';
         if (waitedPastTheCall && name !== 'flooder') ownTurnsMissed.push(name);
-        else if (name !== 'flooder' || reply.status !== 429) otherRefusals.push(`${name} ${reply.status}: ${JSON.stringify(body)}`);
+        else if (name !== 'flooder' || reply.status !== 429)
+          otherRefusals.push(`${name} ${reply.status}: ${JSON.stringify(body)}`);
         await sleep(Number(reply.headers.get('retry-after') ?? 1) * 1000);
       }
     };
@@ -98,17 +151,27 @@ describe("callers' fair share of a mailbox's minute, across instances", () => {
     // competes for the mailbox's minute, not for the instances' request slots; each other caller asks
     // for more than its share, the flooder for four times as much as both together
     const clients = { erp: 4, reports: 2, flooder: 24 };
-    await Promise.all(Object.entries(clients).flatMap(([name, count]) => Array.from({ length: count }, () => client(name as keyof typeof apps))));
+    await Promise.all(
+      Object.entries(clients).flatMap(([name, count]) =>
+        Array.from({ length: count }, () => client(name as keyof typeof apps)),
+      ),
+    );
 
     const accepted = exchange.messages.filter((m) => /Subject: fair-/.test(m.raw.toString()));
     const callerOf = (m: (typeof accepted)[number]) => /Subject: fair-(\w+)-/.exec(m.raw.toString())![1]!;
     const perWindow = Array.from({ length: windows }, (_, k) => {
       const inIt = accepted.filter((m) => Math.floor((m.receivedAt.getTime() - started) / windowInMs) === k);
-      return Object.fromEntries(Object.keys(apps).map((name) => [name, inIt.filter((m) => callerOf(m) === name).length]));
+      return Object.fromEntries(
+        Object.keys(apps).map((name) => [name, inIt.filter((m) => callerOf(m) === name).length]),
+      );
     });
-    const throttled = exchange.counters.replies.filter((r) => r.code === 432 || r.code === 450 || /5\.2\.0/.test(r.text));
+    const throttled = exchange.counters.replies.filter(
+      (r) => r.code === 432 || r.code === 450 || /5\.2\.0/.test(r.text),
+    );
     const flooderSent = accepted.filter((m) => callerOf(m) === 'flooder').length;
-    console.log(`fair share: per window ${JSON.stringify(perWindow)}; flooder sent ${flooderSent} (quota ${flooderQuota}), quota 429s ${quotaRefusals.length}; others' requests that waited past the call ${ownTurnsMissed.length}; busiest ${JSON.stringify(busiestWindows(accepted, app.mailbox, windowInMs))}`);
+    console.log(
+      `fair share: per window ${JSON.stringify(perWindow)}; flooder sent ${flooderSent} (quota ${flooderQuota}), quota 429s ${quotaRefusals.length}; others' requests that waited past the call ${ownTurnsMissed.length}; busiest ${JSON.stringify(busiestWindows(accepted, app.mailbox, windowInMs))}`,
+    );
 
     assert.deepEqual(otherRefusals, [], 'only the flooder was refused (but for the minute, above)');
     // windows counted from the test's start, where Exchange counts sliding ones: one message may fall
@@ -116,16 +179,32 @@ describe("callers' fair share of a mailbox's minute, across instances", () => {
     // run at least the share of every window
     const steady = perWindow.slice(1);
     for (const name of ['erp', 'reports'] as const) {
-      for (const [k, counts] of steady.entries()) assert.ok(counts[name]! >= shares[name] - 1, `${name} in window ${k + 1}: ${JSON.stringify(counts)}, shares ${JSON.stringify(shares)}`);
+      for (const [k, counts] of steady.entries())
+        assert.ok(
+          counts[name]! >= shares[name] - 1,
+          `${name} in window ${k + 1}: ${JSON.stringify(counts)}, shares ${JSON.stringify(shares)}`,
+        );
       // the same boundary, once for the whole run: its last window may end before a send the
       // ledger's sliding window already counted (seen under load: 4 of 5)
       const total = steady.reduce((sum, counts) => sum + counts[name]!, 0);
-      assert.ok(total >= shares[name] * steady.length - 1, `${name}: ${total} in ${steady.length} windows, share ${shares[name]} each`);
+      assert.ok(
+        total >= shares[name] * steady.length - 1,
+        `${name}: ${total} in ${steady.length} windows, share ${shares[name]} each`,
+      );
     }
-    assert.ok(perWindow.slice(1, 4).some((counts) => counts['flooder']! > 0), 'the flooder sends its own share while under its quota');
+    assert.ok(
+      perWindow.slice(1, 4).some((counts) => counts['flooder']! > 0),
+      'the flooder sends its own share while under its quota',
+    );
     assert.equal(flooderSent, flooderQuota, 'the flooder sends exactly its daily quota of one-recipient messages');
-    assert.ok(quotaRefusals.length > 0 && quotaRefusals.every((s) => s > 23 * 3600), `429 with a Retry-After of about a day past its quota: ${quotaRefusals.slice(0, 3).join(', ')}`);
-    assert.ok(busiestWindows(accepted, app.mailbox, windowInMs).messages <= rate, "never more than Exchange's limit in any window");
+    assert.ok(
+      quotaRefusals.length > 0 && quotaRefusals.every((s) => s > 23 * 3600),
+      `429 with a Retry-After of about a day past its quota: ${quotaRefusals.slice(0, 3).join(', ')}`,
+    );
+    assert.ok(
+      busiestWindows(accepted, app.mailbox, windowInMs).messages <= rate,
+      "never more than Exchange's limit in any window",
+    );
     assert.deepEqual(throttled, [], 'no 432, no rate reply');
   });
 });

@@ -16,7 +16,13 @@ import { GraphTransport } from '../src/transport/graph-transport.js';
 import { MailboxTransport } from '../src/transport/mailbox-transport.js';
 import { mailRequest, startHarness, type Harness } from './harness.js';
 
-const unlimited = { ratePerWindow: 100_000, windowInMs: 60_000, maxConnections: 4, recipientsPerDay: 1_000_000, dayInMs: 86_400_000 };
+const unlimited = {
+  ratePerWindow: 100_000,
+  windowInMs: 60_000,
+  maxConnections: 4,
+  recipientsPerDay: 1_000_000,
+  dayInMs: 86_400_000,
+};
 
 describe('Microsoft Graph as the transport', () => {
   let h: Harness;
@@ -40,7 +46,11 @@ describe('Microsoft Graph as the transport', () => {
     assert.equal(received.transport, 'graph');
     assert.equal(received.mailbox, h.sandbox.app.mailbox, 'the mailbox in the URL sends (its own Sent Items)');
     assert.equal(received.messageId, reply.body.messageId);
-    assert.deepEqual([...received.envelope.rcptTo].sort(), ['ada@fabrikam.example', 'audit@contoso.example', 'grace@fabrikam.example']);
+    assert.deepEqual([...received.envelope.rcptTo].sort(), [
+      'ada@fabrikam.example',
+      'audit@contoso.example',
+      'grace@fabrikam.example',
+    ]);
     assert.equal(received.claims.aud, 'https://graph.microsoft.com');
     // the sandbox's app also holds Mail.ReadWrite (Graph's draft path) and Mail.Read (the delivery reports reader)
     assert.deepEqual([...(received.claims.roles ?? [])].sort(), ['Mail.Read', 'Mail.ReadWrite', 'Mail.Send']);
@@ -53,7 +63,11 @@ describe('Microsoft Graph as the transport', () => {
     await h.send(mailRequest());
     await h.send(mailRequest());
     assert.equal(h.sandbox.identity.counters.tokensByAudience['https://graph.microsoft.com'], 1);
-    assert.equal(h.sandbox.identity.counters.tokensByAudience['https://outlook.office365.com'] ?? 0, 0, 'no Exchange token on Graph');
+    assert.equal(
+      h.sandbox.identity.counters.tokensByAudience['https://outlook.office365.com'] ?? 0,
+      0,
+      'no Exchange token on Graph',
+    );
   });
 
   it('when the same composed message goes through SMTP and through Graph, then both deliver byte-identical MIME with the same Message-ID', async () => {
@@ -65,15 +79,32 @@ describe('Microsoft Graph as the transport', () => {
         bcc: ['audit@contoso.example', 'legal@contoso.example'],
         html: '<p>HTML body</p>',
         headers: { 'X-Ticket': '123' },
-        attachments: [{ filename: 'q3.pdf', contentType: 'application/pdf', contentBase64: Buffer.from('%PDF-1.4 figures\n').toString('base64') }],
+        attachments: [
+          {
+            filename: 'q3.pdf',
+            contentType: 'application/pdf',
+            contentBase64: Buffer.from('%PDF-1.4 figures\n').toString('base64'),
+          },
+        ],
       }),
     );
     const mail = await composeMime(composeMessage(request, { id: 'same-bytes', mailbox: config.mailbox }));
     const { credential, tokens } = getRuntime();
-    const smtp = new MailboxTransport({ ...config, budget: new LocalBudget({ mailbox: config.mailbox, limits: unlimited }) }, tokens);
-    const graphTokens = new TokenProvider(credential, { expect: { ...config, scope: graphScopeFor(config.graphEndpoint) }, check: checkGraphClaims });
+    const smtp = new MailboxTransport(
+      { ...config, budget: new LocalBudget({ mailbox: config.mailbox, limits: unlimited }) },
+      tokens,
+    );
+    const graphTokens = new TokenProvider(credential, {
+      expect: { ...config, scope: graphScopeFor(config.graphEndpoint) },
+      check: checkGraphClaims,
+    });
     const graph = new GraphTransport(
-      { ...config, scope: 'https://graph.microsoft.com/.default', budget: new LocalBudget({ mailbox: config.mailbox, limits: unlimited }), concurrency: new LocalBudget({ mailbox: 'graph', limits: unlimited }) },
+      {
+        ...config,
+        scope: 'https://graph.microsoft.com/.default',
+        budget: new LocalBudget({ mailbox: config.mailbox, limits: unlimited }),
+        concurrency: new LocalBudget({ mailbox: 'graph', limits: unlimited }),
+      },
       new GraphClient({ endpoint: config.graphEndpoint, tokens: graphTokens }),
     );
     try {
@@ -86,7 +117,11 @@ describe('Microsoft Graph as the transport', () => {
       assert.ok(bySmtp.raw.equals(mail.raw), 'and they are the bytes composed once');
       assert.equal(viaSmtp.messageId, viaGraph.messageId);
       assert.equal(bySmtp.messageId, byGraph.messageId);
-      assert.deepEqual([...bySmtp.envelope.rcptTo].sort(), [...byGraph.envelope.rcptTo].sort(), 'Bcc recipients get it either way');
+      assert.deepEqual(
+        [...bySmtp.envelope.rcptTo].sort(),
+        [...byGraph.envelope.rcptTo].sort(),
+        'Bcc recipients get it either way',
+      );
       assert.doesNotMatch(byGraph.raw.toString('latin1'), /^Bcc:/im);
     } finally {
       smtp.close();
@@ -95,7 +130,12 @@ describe('Microsoft Graph as the transport', () => {
   });
 
   it('when Graph answers 429 with Retry-After, then the send waits that long, tries again and is accepted once', async () => {
-    h.sandbox.graph.failNext({ status: 429, code: 'ApplicationThrottled', message: 'Application is over its MailboxConcurrency limit.', retryAfterSeconds: 1 });
+    h.sandbox.graph.failNext({
+      status: 429,
+      code: 'ApplicationThrottled',
+      message: 'Application is over its MailboxConcurrency limit.',
+      retryAfterSeconds: 1,
+    });
     const started = Date.now();
     const reply = await h.send(mailRequest());
     assert.equal(reply.status, 200, JSON.stringify(reply.body));
@@ -104,8 +144,16 @@ describe('Microsoft Graph as the transport', () => {
     assert.deepEqual(h.sandbox.graph.counters.errors, [{ status: 429, code: 'ApplicationThrottled' }]);
   });
 
-  it('when Graph stays throttled past the call, then the caller gets 503 GRAPH_THROTTLED with Graph\'s Retry-After', async () => {
-    h.sandbox.graph.failNext({ status: 429, code: 'ApplicationThrottled', message: 'Application is over its MailboxConcurrency limit.', retryAfterSeconds: 30 }, 10);
+  it("when Graph stays throttled past the call, then the caller gets 503 GRAPH_THROTTLED with Graph's Retry-After", async () => {
+    h.sandbox.graph.failNext(
+      {
+        status: 429,
+        code: 'ApplicationThrottled',
+        message: 'Application is over its MailboxConcurrency limit.',
+        retryAfterSeconds: 30,
+      },
+      10,
+    );
     const reply = await h.send(mailRequest());
     assert.equal(reply.status, 503);
     assert.equal(reply.body.error.code, 'GRAPH_THROTTLED');
@@ -117,16 +165,29 @@ describe('Microsoft Graph as the transport', () => {
     h.restartApp();
     const config = loadConfig();
     const { credential } = getRuntime();
-    const graphTokens = new TokenProvider(credential, { expect: { ...config, scope: 'https://graph.microsoft.com/.default' }, check: checkGraphClaims });
+    const graphTokens = new TokenProvider(credential, {
+      expect: { ...config, scope: 'https://graph.microsoft.com/.default' },
+      check: checkGraphClaims,
+    });
     const graph = new GraphTransport(
-      { ...config, scope: 'https://graph.microsoft.com/.default', budget: new LocalBudget({ mailbox: config.mailbox, limits: unlimited }), concurrency: new LocalBudget({ mailbox: 'graph', limits: unlimited }) },
+      {
+        ...config,
+        scope: 'https://graph.microsoft.com/.default',
+        budget: new LocalBudget({ mailbox: config.mailbox, limits: unlimited }),
+        concurrency: new LocalBudget({ mailbox: 'graph', limits: unlimited }),
+      },
       new GraphClient({ endpoint: config.graphEndpoint, tokens: graphTokens, timeoutInMs: 500 }),
     );
     h.sandbox.graph.acceptWithoutAnswer(1);
     const { withRetries, inCallRetryPolicy } = await import('../src/pipeline/retry.js');
-    const mail = await composeMime(composeMessage(mailRequestSchema.parse(mailRequest()), { id: 'no-answer', mailbox: config.mailbox }));
+    const mail = await composeMime(
+      composeMessage(mailRequestSchema.parse(mailRequest()), { id: 'no-answer', mailbox: config.mailbox }),
+    );
     try {
-      const error = await withRetries(() => graph.send(mail), inCallRetryPolicy).then(() => undefined, (e: unknown) => e);
+      const error = await withRetries(() => graph.send(mail), inCallRetryPolicy).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
       assert.ok(error instanceof DeliveryFailed, String(error));
       assert.equal(error.diagnosis.code, 'GRAPH_UNAVAILABLE');
       assert.match(error.diagnosis.smtp ?? '', /may have been accepted/);
@@ -142,23 +203,30 @@ describe('Microsoft Graph as the transport', () => {
   it('when many sends run at once, then at most 4 Graph requests of the app are in flight and none is throttled', async () => {
     h.sandbox.graph.setLimits({ latencyInMs: 50 });
     const replies = await Promise.all(Array.from({ length: 16 }, (_, i) => h.send(mailRequest({ subject: `n${i}` }))));
-    assert.deepEqual(replies.map((r) => r.status), replies.map(() => 200));
+    assert.deepEqual(
+      replies.map((r) => r.status),
+      replies.map(() => 200),
+    );
     const maxInFlight = h.sandbox.graph.counters.maxInFlight[h.sandbox.app.clientId.toLowerCase()] ?? 0;
     assert.ok(maxInFlight <= 4 && maxInFlight >= 2, `in flight at once: ${maxInFlight}`);
     assert.deepEqual(h.sandbox.graph.counters.errors, []);
   });
 
-  it('when the Graph token is checked, then its claims are the app\'s and no token reaches a log', async () => {
+  it("when the Graph token is checked, then its claims are the app's and no token reaches a log", async () => {
     await h.send(mailRequest());
     const token = getRuntime().graphTokens!.peek()!.token;
     assert.equal(decodeJwt(token).aud, 'https://graph.microsoft.com');
     assert.ok(h.logs.every((line) => !line.includes(token)));
   });
 
-  it('when a message is larger than Graph\'s sendMail takes (about 4 MB as base64) and the token holds no Mail.ReadWrite, then it is refused with 413 naming Mail.ReadWrite and nothing reaches Graph', async () => {
+  it("when a message is larger than Graph's sendMail takes (about 4 MB as base64) and the token holds no Mail.ReadWrite, then it is refused with 413 naming Mail.ReadWrite and nothing reaches Graph", async () => {
     h.sandbox.identity.updateApp(h.sandbox.app.clientId, { graphRoles: ['Mail.Send'] });
     const attachment = Buffer.alloc(3_200_000, 7).toString('base64');
-    const reply = await h.send(mailRequest({ attachments: [{ filename: 'big.bin', contentType: 'application/octet-stream', contentBase64: attachment }] }));
+    const reply = await h.send(
+      mailRequest({
+        attachments: [{ filename: 'big.bin', contentType: 'application/octet-stream', contentBase64: attachment }],
+      }),
+    );
     assert.equal(reply.status, 413, JSON.stringify(reply.body).slice(0, 300));
     assert.equal(reply.body.error.code, 'MESSAGE_TOO_LARGE');
     assert.match(reply.body.error.message, /Mail\.ReadWrite/);

@@ -18,7 +18,10 @@ export interface Reply {
   body: any;
 }
 
-type Handler = (request: InstanceType<typeof HttpRequest>, context: InstanceType<typeof InvocationContext>) => Promise<HttpResponseInit>;
+type Handler = (
+  request: InstanceType<typeof HttpRequest>,
+  context: InstanceType<typeof InvocationContext>,
+) => Promise<HttpResponseInit>;
 
 export interface HttpCall {
   method?: string;
@@ -112,7 +115,13 @@ export async function startHarness(testFile: string): Promise<Harness> {
   };
 
   const send: Harness['send'] = (body, options = {}) =>
-    http(sendMail, { route: 'send', body, ...(options.raw !== undefined && { raw: options.raw }), ...(options.bytes && { bytes: options.bytes }), ...(options.headers && { headers: options.headers }) });
+    http(sendMail, {
+      route: 'send',
+      body,
+      ...(options.raw !== undefined && { raw: options.raw }),
+      ...(options.bytes && { bytes: options.bytes }),
+      ...(options.headers && { headers: options.headers }),
+    });
 
   const observe: Harness['observe'] = (output) => {
     observed.push(typeof output === 'string' ? output : JSON.stringify(output));
@@ -127,7 +136,10 @@ export async function startHarness(testFile: string): Promise<Harness> {
     // every telemetry batch the app sent is something it said, too
     observed.push(...sandbox.appInsights.bodies);
     appendFileSync(join(observedDir, `${name}.observed.txt`), observed.join('\n') + '\n');
-    appendFileSync(join(observedDir, `${name}.secrets.txt`), [...sandbox.knownSecrets(), functionKey].join('\n') + '\n');
+    appendFileSync(
+      join(observedDir, `${name}.secrets.txt`),
+      [...sandbox.knownSecrets(), functionKey].join('\n') + '\n',
+    );
     await sandbox.close();
   };
 

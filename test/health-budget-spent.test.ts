@@ -10,7 +10,11 @@ import { mailRequest, startHarness, type Harness } from './harness.js';
 const timer: Timer = {
   isPastDue: false,
   schedule: { adjustForDST: true },
-  scheduleStatus: { last: new Date(0).toISOString(), next: new Date().toISOString(), lastUpdated: new Date(0).toISOString() },
+  scheduleStatus: {
+    last: new Date(0).toISOString(),
+    next: new Date().toISOString(),
+    lastUpdated: new Date(0).toISOString(),
+  },
 };
 
 // Issue 22: one function-key holder sent 20 requests of 500 recipients and spent the mailbox's
@@ -42,8 +46,11 @@ describe('GET /api/health with a spent day', () => {
     assert.equal(reply.body.budgetSpent, undefined);
   });
 
-  it('when a caller with a function key spends the mailbox\'s day, then 503 degraded naming the mailbox and when it frees, and the check\'s availability result carries budgetSpent', async () => {
-    assert.equal((await h.send(mailRequest({ to: ['a@fabrikam.example', 'b@fabrikam.example', 'c@fabrikam.example'] }))).status, 200);
+  it("when a caller with a function key spends the mailbox's day, then 503 degraded naming the mailbox and when it frees, and the check's availability result carries budgetSpent", async () => {
+    assert.equal(
+      (await h.send(mailRequest({ to: ['a@fabrikam.example', 'b@fabrikam.example', 'c@fabrikam.example'] }))).status,
+      200,
+    );
     assert.equal((await h.send(mailRequest())).status, 429, 'the day is spent');
 
     const reply = await health();
@@ -55,7 +62,10 @@ describe('GET /api/health with a spent day', () => {
     assert.equal(spent.mailbox, reply.body.budgets[0].mailbox);
     assert.match(spent.cause, new RegExp(spent.mailbox));
     // the rolling day (24 h by default) frees about a day after the send, not sooner
-    assert.ok(spent.retryAfterSeconds > 23 * 3600 && spent.retryAfterSeconds <= 25 * 3600, String(spent.retryAfterSeconds));
+    assert.ok(
+      spent.retryAfterSeconds > 23 * 3600 && spent.retryAfterSeconds <= 25 * 3600,
+      String(spent.retryAfterSeconds),
+    );
     assert.equal(reply.headers['retry-after'], String(spent.retryAfterSeconds));
     assert.equal(reply.body.error.code, 'DAILY_RECIPIENT_LIMIT_REACHED');
     assert.equal(reply.body.budgets[0].day.freesInSeconds, spent.retryAfterSeconds);
@@ -64,6 +74,9 @@ describe('GET /api/health with a spent day', () => {
     await scheduledHealthCheck(timer, h.context('health'));
     const availability = h.sandbox.appInsights.ofType('AvailabilityData').at(-1)?.data?.baseData ?? {};
     assert.equal(availability.success, true, 'a spent day is not a failed check');
-    assert.match(String(availability.properties?.budgetSpent), new RegExp(`^${spent.mailbox} day 3/3 frees in \\d+ s$`));
+    assert.match(
+      String(availability.properties?.budgetSpent),
+      new RegExp(`^${spent.mailbox} day 3/3 frees in \\d+ s$`),
+    );
   });
 });

@@ -17,7 +17,11 @@ const recipient = 'ops@contoso.example';
 const timer: Timer = {
   isPastDue: false,
   schedule: { adjustForDST: true },
-  scheduleStatus: { last: new Date(0).toISOString(), next: new Date().toISOString(), lastUpdated: new Date(0).toISOString() },
+  scheduleStatus: {
+    last: new Date(0).toISOString(),
+    next: new Date().toISOString(),
+    lastUpdated: new Date(0).toISOString(),
+  },
 };
 const stagesOf = (stages: { stage: string; ok: boolean }[]) => stages.map((s) => `${s.stage}:${s.ok ? 'ok' : 'FAIL'}`);
 
@@ -49,7 +53,8 @@ describe('the health check and GET /api/health test the active transport', () =>
     const result = lastHealthCheck() as HealthCheckResult;
     const data = h.sandbox.appInsights.ofType('AvailabilityData').at(-1)?.data?.baseData ?? {};
     const said = [...h.sandbox.appInsights.bodies, ...h.logs].join('\n');
-    for (const secret of h.sandbox.knownSecrets()) assert.ok(!said.includes(secret), 'a secret or a token reached telemetry or the log');
+    for (const secret of h.sandbox.knownSecrets())
+      assert.ok(!said.includes(secret), 'a secret or a token reached telemetry or the log');
     return { result, data };
   }
 
@@ -69,10 +74,13 @@ describe('the health check and GET /api/health test the active transport', () =>
     assert.deepEqual(message?.envelope.rcptTo, [recipient]);
     assert.equal(message?.messageId, result.messageId);
     assert.equal(message?.claims.aud, 'https://graph.microsoft.com');
-    assert.deepEqual(result.mailboxes?.map((m) => m.transport), result.mailboxes?.map(() => 'graph'));
+    assert.deepEqual(
+      result.mailboxes?.map((m) => m.transport),
+      result.mailboxes?.map(() => 'graph'),
+    );
   });
 
-  it('when EXOSEND_TRANSPORT=graph and no recipient is set, then the check stops after the Graph token\'s claims and sends nothing', async () => {
+  it("when EXOSEND_TRANSPORT=graph and no recipient is set, then the check stops after the Graph token's claims and sends nothing", async () => {
     smtpAuthOff();
     const { result, data } = await check({ EXOSEND_TRANSPORT: 'graph' });
 
@@ -95,11 +103,20 @@ describe('the health check and GET /api/health test the active transport', () =>
     assert.equal(h.sandbox.graph.counters.requests, 0);
   });
 
-  it('when EXOSEND_TRANSPORT=graph with EXOSEND_ROLES_MODE=rbac and no Mail.Send role, then Exchange\'s role assignment decides and the check is green', async () => {
+  it("when EXOSEND_TRANSPORT=graph with EXOSEND_ROLES_MODE=rbac and no Mail.Send role, then Exchange's role assignment decides and the check is green", async () => {
     const { app } = h.sandbox;
     h.sandbox.identity.updateApp(app.clientId, { graphRoles: [] });
-    h.sandbox.exchange.registerServicePrincipal({ tenantId: app.tenantId, appId: app.clientId, objectId: app.servicePrincipalId, rbac: true });
-    const { result, data } = await check({ EXOSEND_TRANSPORT: 'graph', EXOSEND_ROLES_MODE: 'rbac', EXOSEND_HEALTH_TO: recipient });
+    h.sandbox.exchange.registerServicePrincipal({
+      tenantId: app.tenantId,
+      appId: app.clientId,
+      objectId: app.servicePrincipalId,
+      rbac: true,
+    });
+    const { result, data } = await check({
+      EXOSEND_TRANSPORT: 'graph',
+      EXOSEND_ROLES_MODE: 'rbac',
+      EXOSEND_HEALTH_TO: recipient,
+    });
 
     assert.equal(data.success, true, data.message);
     assert.equal(result.transport, 'graph');
@@ -128,13 +145,20 @@ describe('the health check and GET /api/health test the active transport', () =>
     assert.equal(h.sandbox.exchange.messages[0]?.transport, 'graph');
   });
 
-  it('when EXOSEND_TRANSPORT=auto and SMTP works, then the check is SMTP\'s, with transport smtp', async () => {
+  it("when EXOSEND_TRANSPORT=auto and SMTP works, then the check is SMTP's, with transport smtp", async () => {
     const { result, data } = await check({ EXOSEND_TRANSPORT: 'auto', EXOSEND_HEALTH_TO: recipient });
 
     assert.equal(data.success, true, data.message);
     assert.equal(data.properties.transport, 'smtp');
     assert.equal(data.properties.smtpClosed, undefined);
-    assert.deepEqual(stagesOf(result.stages), ['vault:ok', 'token:ok', 'claims:ok', 'connect:ok', 'auth:ok', 'send:ok']);
+    assert.deepEqual(stagesOf(result.stages), [
+      'vault:ok',
+      'token:ok',
+      'claims:ok',
+      'connect:ok',
+      'auth:ok',
+      'send:ok',
+    ]);
     assert.equal(h.sandbox.graph.counters.requests, 0);
   });
 
@@ -148,7 +172,7 @@ describe('the health check and GET /api/health test the active transport', () =>
     assert.equal(h.sandbox.graph.counters.requests, 0);
   });
 
-  it('when EXOSEND_TRANSPORT=graph, then GET /api/health checks the Graph token, not Exchange\'s, and is healthy with SMTP AUTH off', async () => {
+  it("when EXOSEND_TRANSPORT=graph, then GET /api/health checks the Graph token, not Exchange's, and is healthy with SMTP AUTH off", async () => {
     smtpAuthOff();
     h.restartApp({ EXOSEND_TRANSPORT: 'graph' });
     h.sandbox.identity.resetCounters();
@@ -180,7 +204,7 @@ describe('the health check and GET /api/health test the active transport', () =>
     assert.ok(reply.body.preflight.transports.includes('graph'), JSON.stringify(reply.body.preflight));
   });
 
-  it('when EXOSEND_TRANSPORT=graph and a message went out, then GET /api/health shows each mailbox\'s Graph budget: requests in flight, requests in 10 minutes, the day', async () => {
+  it("when EXOSEND_TRANSPORT=graph and a message went out, then GET /api/health shows each mailbox's Graph budget: requests in flight, requests in 10 minutes, the day", async () => {
     h.restartApp({ EXOSEND_TRANSPORT: 'graph' });
     assert.equal((await h.send(mailRequest())).status, 200);
     const reply = await h.http(getHealth, { method: 'GET', route: 'health' });
@@ -195,7 +219,7 @@ describe('the health check and GET /api/health test the active transport', () =>
     assert.equal(graph.minute, undefined, 'no SMTP fields on the Graph entry');
   });
 
-  it('when EXOSEND_TRANSPORT=auto, then each mailbox shows both budgets, and with smtp only SMTP\'s: minute, sessions, day', async () => {
+  it("when EXOSEND_TRANSPORT=auto, then each mailbox shows both budgets, and with smtp only SMTP's: minute, sessions, day", async () => {
     h.restartApp({ EXOSEND_TRANSPORT: 'auto' });
     const auto = await h.http(getHealth, { method: 'GET', route: 'health' });
     const ways = (body: { budgetsByTransport: { mailbox: string; transport: string }[] }) =>

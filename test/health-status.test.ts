@@ -90,7 +90,7 @@ describe('GET /api/health', () => {
     assert.equal(h.sandbox.exchange.counters.connections, 0);
   });
 
-  it('when the preflight passes but the last check failed, then 503 with the last check\'s diagnosis', async () => {
+  it("when the preflight passes but the last check failed, then 503 with the last check's diagnosis", async () => {
     sandboxScenarios['smtp-auth-disabled'](h.sandbox);
     const check = await runHealthCheck(getRuntime);
     const reply = await health();
@@ -118,6 +118,7 @@ describe('GET /api/health', () => {
     h.restartApp();
     replies.push(await health());
     const said = JSON.stringify(replies) + h.logs.join('\n');
-    for (const secret of h.sandbox.knownSecrets()) assert.ok(!said.includes(secret), 'a secret or a token was answered');
+    for (const secret of h.sandbox.knownSecrets())
+      assert.ok(!said.includes(secret), 'a secret or a token was answered');
   });
 });

@@ -18,7 +18,11 @@ const probeBody = 'This is a test message from exosend';
 const timer: Timer = {
   isPastDue: false,
   schedule: { adjustForDST: true },
-  scheduleStatus: { last: new Date(0).toISOString(), next: new Date().toISOString(), lastUpdated: new Date(0).toISOString() },
+  scheduleStatus: {
+    last: new Date(0).toISOString(),
+    next: new Date().toISOString(),
+    lastUpdated: new Date(0).toISOString(),
+  },
 };
 
 describe('the timer health check', () => {
@@ -55,7 +59,9 @@ describe('the timer health check', () => {
   }
 
   function checkLine(runId: string): Record<string, unknown> {
-    const line = h.logs.map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l.event === 'exosend.check' && l.runId === runId);
+    const line = h.logs
+      .map((l) => JSON.parse(l) as Record<string, unknown>)
+      .find((l) => l.event === 'exosend.check' && l.runId === runId);
     assert.ok(line, `no exosend.check line for ${runId} in ${h.logs.join('\n')}`);
     return line;
   }
@@ -63,7 +69,8 @@ describe('the timer health check', () => {
   /** No envelope and no log line carries a secret, a token or the test message's body. */
   function assertNothingSecret() {
     const said = [...h.sandbox.appInsights.bodies, ...h.logs].join('\n');
-    for (const secret of h.sandbox.knownSecrets()) assert.ok(!said.includes(secret), 'a secret or a token reached telemetry or the log');
+    for (const secret of h.sandbox.knownSecrets())
+      assert.ok(!said.includes(secret), 'a secret or a token reached telemetry or the log');
     assert.ok(!said.includes(probeBody), "the test message's body reached telemetry or the log");
   }
 
@@ -100,7 +107,10 @@ describe('the timer health check', () => {
     const { result, data } = await check();
 
     assert.equal(data.success, true, data.message);
-    assert.deepEqual(result.stages.map((s) => s.stage), ['vault', 'token', 'claims', 'connect', 'auth']);
+    assert.deepEqual(
+      result.stages.map((s) => s.stage),
+      ['vault', 'token', 'claims', 'connect', 'auth'],
+    );
     assert.equal(data.properties.mode, 'auth');
     assert.match(data.message, /nothing was sent/);
     assert.equal(h.sandbox.exchange.counters.authSuccesses, 1);
@@ -108,7 +118,12 @@ describe('the timer health check', () => {
   });
 
   const failures: { scenario: SandboxScenarioName; stage: string; code: string; when: string }[] = [
-    { scenario: 'secret-missing', stage: 'vault', code: 'VAULT_SECRET_NOT_FOUND', when: 'the vault has no such secret' },
+    {
+      scenario: 'secret-missing',
+      stage: 'vault',
+      code: 'VAULT_SECRET_NOT_FOUND',
+      when: 'the vault has no such secret',
+    },
     { scenario: 'wrong-secret', stage: 'token', code: 'INVALID_CLIENT_SECRET', when: 'the client secret is wrong' },
     { scenario: 'missing-role', stage: 'claims', code: 'TOKEN_ROLE_MISSING', when: 'the token lacks SMTP.SendAsApp' },
     { scenario: 'smtp-auth-disabled', stage: 'auth', code: 'SMTP_AUTH_DISABLED', when: 'Exchange refuses SMTP AUTH' },
@@ -137,7 +152,10 @@ describe('the timer health check', () => {
   it('when Send As on the checked From is refused, then the result is red at stage send with SEND_AS_DENIED', async () => {
     // EXOSEND_HEALTH_FROM: the check sends as the allowed sender whose Send As it guards
     sandboxScenarios['send-as-denied'](h.sandbox);
-    const { result, data } = await check({ EXOSEND_HEALTH_TO: recipient, EXOSEND_HEALTH_FROM: h.sandbox.app.sendAsAddress });
+    const { result, data } = await check({
+      EXOSEND_HEALTH_TO: recipient,
+      EXOSEND_HEALTH_FROM: h.sandbox.app.sendAsAddress,
+    });
 
     assert.equal(data.success, false);
     assert.ok(data.message.startsWith('send failed: SEND_AS_DENIED.'), data.message);
@@ -191,7 +209,12 @@ describe('the timer health check', () => {
       assert.equal(data.properties.credential, 'secret');
       const warning = h.logs.find((l) => l.includes('exosend.credentialExpiring'));
       assert.ok(warning, h.logs.join('\n'));
-      assert.deepEqual(JSON.parse(warning), { event: 'exosend.credentialExpiring', runId: result.runId, credential: 'secret', credentialDaysLeft: 10 });
+      assert.deepEqual(JSON.parse(warning), {
+        event: 'exosend.credentialExpiring',
+        runId: result.runId,
+        credential: 'secret',
+        credentialDaysLeft: 10,
+      });
     } finally {
       vault.setSecret(app.secretName, app.secret, { expiresOn: app.secretExpiresOn });
     }

@@ -34,7 +34,9 @@ export function importsOf(file: string): ImportEdge[] {
   return [...text.matchAll(importPattern)].map((match) => {
     const spec = match[2]!;
     if (!spec.startsWith('.')) return { from: file, to: spec, relative: false };
-    const target = relative('.', resolve(dirname(file), spec)).split('\\').join('/');
+    const target = relative('.', resolve(dirname(file), spec))
+      .split('\\')
+      .join('/');
     return { from: file, to: target.endsWith('.js') ? target.replace(/\.js$/, '.ts') : target, relative: true };
   });
 }

@@ -53,7 +53,10 @@ describe('instances that stop give their sessions back to the mailbox', () => {
 
   it('when two instances that hold sessions stop, one by SIGTERM and one as the host stops a worker, then a third instance sends at once and a queued message goes out at its first delivery, not deferred', async () => {
     const [a, b] = await Promise.all([startWorker('http', env, workers), startWorker('http', env, workers)]);
-    for (const [worker, subject] of [[a, 'from a'], [b, 'from b']] as const) {
+    for (const [worker, subject] of [
+      [a, 'from a'],
+      [b, 'from b'],
+    ] as const) {
       const reply = await send(worker, subject);
       assert.equal(reply.status, 200, reply.text);
     }
@@ -61,10 +64,16 @@ describe('instances that stop give their sessions back to the mailbox', () => {
 
     const [byHost, bySignal] = await Promise.all([stopWorker(a, 'terminate'), stopWorker(b, 'SIGTERM')]);
     assert.deepEqual(byHost, { code: 0, signal: null }, 'the appTerminate hooks ran and the worker exited');
-    assert.deepEqual(bySignal, { code: null, signal: 'SIGTERM' }, 'the app gave its leases back, then ended as the signal would have');
+    assert.deepEqual(
+      bySignal,
+      { code: null, signal: 'SIGTERM' },
+      'the app gave its leases back, then ended as the signal would have',
+    );
     assert.equal(await sessionsHeld(), 0, 'both gave their leases back as they stopped');
 
-    await q.storage.intake.sendMessage(encodeQueueMessage({ ...mailRequest({ subject: 'queued after the restart' }), idempotencyKey: 'after-restart' }));
+    await q.storage.intake.sendMessage(
+      encodeQueueMessage({ ...mailRequest({ subject: 'queued after the restart' }), idempotencyKey: 'after-restart' }),
+    );
     const [c, queue] = await Promise.all([startWorker('http', env, workers), startWorker('queue', env, workers)]);
     const first = await send(c, 'first from c');
     console.log(`a new instance's first send after two stopped: ${first.status} in ${first.tookMs} ms`);
@@ -73,7 +82,11 @@ describe('instances that stop give their sessions back to the mailbox', () => {
     assert.ok(first.tookMs < 5000, `answered at once (${first.tookMs} ms)`);
     const [record] = await q.waitUntilFinished(['after-restart'], 15_000);
     assert.deepEqual([record?.status, record?.attempts], ['sent', 1]);
-    assert.deepEqual(queue.lines.filter((l) => l.includes('exosend.queue.deferred')), [], 'never deferred for the budget');
+    assert.deepEqual(
+      queue.lines.filter((l) => l.includes('exosend.queue.deferred')),
+      [],
+      'never deferred for the budget',
+    );
     for (const worker of [c, queue]) assert.deepEqual(await stopWorker(worker, 'terminate'), { code: 0, signal: null });
     assert.equal(await sessionsHeld(), 0);
     assert.ok(maxSessionsAtExchange() <= 3, `at most 3 sessions at Exchange (${maxSessionsAtExchange()})`);
@@ -83,7 +96,11 @@ describe('instances that stop give their sessions back to the mailbox', () => {
     const c = await startWorker('http', env, workers);
     // two at once: the second finds the first session busy and opens the other one
     const both = await Promise.all([send(c, 'c one'), send(c, 'c two')]);
-    assert.deepEqual(both.map((r) => r.status), [200, 200], both.map((r) => r.text).join('\n'));
+    assert.deepEqual(
+      both.map((r) => r.status),
+      [200, 200],
+      both.map((r) => r.text).join('\n'),
+    );
     assert.equal(await sessionsHeld(), 2, 'it holds both sessions the sends may have');
     await stopWorker(c, 'SIGKILL');
 

@@ -15,7 +15,11 @@ describe('NCRONTAB schedules of the local host', () => {
 
   it('when the schedule names seconds, a range and a list, then each is honoured', () => {
     assert.deepEqual(nextOccurrence(parseNcrontab('15,45 * * * * *'), after), new Date(2026, 10, 27, 23, 57, 45));
-    assert.deepEqual(nextOccurrence(parseNcrontab('0 0 9-17 * * 1-5'), after), new Date(2026, 10, 30, 9, 0, 0), 'Monday 09:00');
+    assert.deepEqual(
+      nextOccurrence(parseNcrontab('0 0 9-17 * * 1-5'), after),
+      new Date(2026, 10, 30, 9, 0, 0),
+      'Monday 09:00',
+    );
   });
 
   it('when a run is due exactly now, then the next one is strictly later', () => {
@@ -43,7 +47,11 @@ describe('function keys in the local host, as the Functions host reads them', ()
   let base: string;
   before(async () => {
     const handler = () => Promise.resolve({ status: 200, jsonBody: { ok: true } });
-    server = createHttpHost({ functionKey: key, log: () => undefined, functions: [{ name: 'ping', route: 'ping', methods: ['GET'], authLevel: 'function', handler } as never] });
+    server = createHttpHost({
+      functionKey: key,
+      log: () => undefined,
+      functions: [{ name: 'ping', route: 'ping', methods: ['GET'], authLevel: 'function', handler } as never],
+    });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     base = `http://127.0.0.1:${(server.address() as AddressInfo).port}/api/ping`;
   });

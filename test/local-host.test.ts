@@ -18,7 +18,11 @@ const post = (started: Started, route: string, body: unknown, key: string | null
     body: JSON.stringify(body),
   });
 
-async function waitFor<T>(probe: () => T | undefined | Promise<T | undefined>, what: string, timeoutInMs = 20_000): Promise<T> {
+async function waitFor<T>(
+  probe: () => T | undefined | Promise<T | undefined>,
+  what: string,
+  timeoutInMs = 20_000,
+): Promise<T> {
   const deadline = Date.now() + timeoutInMs;
   for (;;) {
     const value = await probe();
@@ -60,7 +64,12 @@ describe('npm start', () => {
     assert.equal((await fetch(`${started.baseUrl}/api/messages/x?code=${encodeURIComponent(wideKey)}`)).status, 401);
     assert.equal((await fetch(`${started.baseUrl}/api/messages/%E0%A4%A?code=${started.key}`)).status, 400);
 
-    const sent = await post(started, 'send', { to: ['ada@fabrikam.example'], subject: 'Hello from exosend', text: 'It works.', html: '<p>It works.</p>' });
+    const sent = await post(started, 'send', {
+      to: ['ada@fabrikam.example'],
+      subject: 'Hello from exosend',
+      text: 'It works.',
+      html: '<p>It works.</p>',
+    });
     assert.equal(sent.status, 200, await sent.clone().text());
     const { messageId } = (await sent.json()) as { messageId: string };
     const [eml] = await waitFor(() => (outbox(started).length === 1 ? outbox(started) : undefined), 'the .eml');
@@ -80,16 +89,26 @@ describe('npm start', () => {
       const { receivedMessageItems } = await queues.getQueueClient('outbound-mail-poison').receiveMessages();
       return receivedMessageItems.length ? receivedMessageItems : undefined;
     }, 'a dead letter');
-    const letter = JSON.parse(Buffer.from(letters[0]!.messageText, 'base64').toString()) as { code: string; original: string };
+    const letter = JSON.parse(Buffer.from(letters[0]!.messageText, 'base64').toString()) as {
+      code: string;
+      original: string;
+    };
     assert.equal(letter.code, 'UNDECODABLE');
     assert.equal(letter.original, 'not base64 and not JSON');
 
-    await waitFor(() => (/\[health\] .*"event":"exosend\.check".*"ok":true/.test(started.output()) ? true : undefined), 'a health check by the timer');
+    await waitFor(
+      () => (/\[health\] .*"event":"exosend\.check".*"ok":true/.test(started.output()) ? true : undefined),
+      'a health check by the timer',
+    );
 
     await ctrlC(started);
     assert.match(started.output(), /Stopped\./);
     const refused = (p: number, what: string) =>
-      assert.rejects(new Promise((resolve, reject) => connect(p, '127.0.0.1').on('connect', resolve).on('error', reject)), /ECONNREFUSED/, what);
+      assert.rejects(
+        new Promise((resolve, reject) => connect(p, '127.0.0.1').on('connect', resolve).on('error', reject)),
+        /ECONNREFUSED/,
+        what,
+      );
     await refused(port, 'no listener is left on the HTTP port');
     // Azurite runs in a process group of its own (Ctrl-C must not stop it under deliveries): stopped all the same
     await refused(Number(/QueueEndpoint=http:\/\/127\.0\.0\.1:(\d+)/.exec(started.storage)?.[1]), 'Azurite is stopped');
@@ -100,7 +119,11 @@ describe('npm start', () => {
     const help = await runObserved('npm-start', process.execPath, ['dist/local/host/main.js', '--help']);
     assert.equal(help.code, 0, help.stderr);
     for (const [name, { description }] of Object.entries(sandboxScenarios)) {
-      assert.match(help.stdout, new RegExp(`^  ${name} +${description.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`, 'm'), name);
+      assert.match(
+        help.stdout,
+        new RegExp(`^  ${name} +${description.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`, 'm'),
+        name,
+      );
     }
   });
 
@@ -108,7 +131,12 @@ describe('npm start', () => {
     const started = await npmStart(['--scenario', 'send-as-denied']);
     try {
       assert.match(started.output(), /sandbox \(scenario: send-as-denied\)/);
-      const reply = await post(started, 'send', { from: 'billing@contoso.example', to: ['ada@fabrikam.example'], subject: 'x', text: 'y' });
+      const reply = await post(started, 'send', {
+        from: 'billing@contoso.example',
+        to: ['ada@fabrikam.example'],
+        subject: 'x',
+        text: 'y',
+      });
       assert.equal(reply.status, 502);
       const body = (await reply.json()) as { error: { code: string; diagnosis: { fix: string } } };
       assert.equal(body.error.code, 'SEND_AS_DENIED');

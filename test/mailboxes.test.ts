@@ -43,7 +43,11 @@ describe('several mailboxes (EXOSEND_MAILBOXES)', () => {
 
     const budgets = new Map([...getRuntime().transports].map(([mailbox, t]) => [mailbox, t.budget]));
     assert.equal((await budgets.get(second)!.usage()).minute.used, 1, 'the second mailbox counted its own message');
-    assert.equal((await budgets.get(h.sandbox.app.mailbox)!.usage()).minute.used, 2, 'the default mailbox counted the other two');
+    assert.equal(
+      (await budgets.get(h.sandbox.app.mailbox)!.usage()).minute.used,
+      2,
+      'the default mailbox counted the other two',
+    );
   });
 
   it('when the app has no FullAccess on a listed mailbox, then a send from it fails with the Add-MailboxPermission for that mailbox, and the health check names it', async () => {
@@ -51,13 +55,22 @@ describe('several mailboxes (EXOSEND_MAILBOXES)', () => {
     const reply = await h.send(mailRequest({ from: second }));
     assert.equal(reply.status, 502, JSON.stringify(reply.body));
     assert.equal(reply.body.error.diagnosis.code, 'AUTH_UNSUCCESSFUL');
-    assert.match(reply.body.error.diagnosis.fix, new RegExp(`Add-MailboxPermission -Identity ${second.replace('.', '\\.')} `));
+    assert.match(
+      reply.body.error.diagnosis.fix,
+      new RegExp(`Add-MailboxPermission -Identity ${second.replace('.', '\\.')} `),
+    );
 
     const result = await runHealthCheck(getRuntime);
     assert.equal(result.ok, false);
     assert.equal(result.failedMailbox, second);
     assert.equal(result.failedStage, 'auth');
-    assert.deepEqual(result.mailboxes?.map((m) => [m.mailbox, m.ok]), [[h.sandbox.app.mailbox, true], [second, false]]);
+    assert.deepEqual(
+      result.mailboxes?.map((m) => [m.mailbox, m.ok]),
+      [
+        [h.sandbox.app.mailbox, true],
+        [second, false],
+      ],
+    );
     assert.match(result.diagnosis?.fix ?? '', new RegExp(`-Identity ${second.replace('.', '\\.')} `));
   });
 
@@ -67,23 +80,36 @@ describe('several mailboxes (EXOSEND_MAILBOXES)', () => {
     const result = await runHealthCheck(getRuntime);
     assert.equal(result.ok, true, JSON.stringify(result));
     assert.equal(h.sandbox.exchange.counters.authSuccesses - authBefore, 2, 'one AUTH per mailbox');
-    assert.deepEqual(result.mailboxes?.map((m) => m.ok), [true, true]);
+    assert.deepEqual(
+      result.mailboxes?.map((m) => m.ok),
+      [true, true],
+    );
     const properties = availabilityOf(result).properties;
     assert.equal(properties['mailboxesChecked'], '2');
-    assert.match(properties['budgets'] ?? '', new RegExp(`${second.replace('.', '\\.')} minute 1/100000 sessions \\d/3 day 3/10000`), 'the availability result carries each budget');
+    assert.match(
+      properties['budgets'] ?? '',
+      new RegExp(`${second.replace('.', '\\.')} minute 1/100000 sessions \\d/3 day 3/10000`),
+      'the availability result carries each budget',
+    );
 
     const reply = await h.http(getHealth, { method: 'GET', route: 'health' });
     assert.equal(reply.status, 200);
     const secondBudget = reply.body.budgets.find((b: { mailbox: string }) => b.mailbox === second);
     assert.deepEqual(secondBudget.minute, { used: 1, limit: 100000, windowSeconds: 60 });
-    assert.deepEqual(secondBudget.day, { used: 3, limit: 10000, windowHours: 24 }, 'To, Cc and Bcc each count against the day');
+    assert.deepEqual(
+      secondBudget.day,
+      { used: 3, limit: 10000, windowHours: 24 },
+      'To, Cc and Bcc each count against the day',
+    );
     assert.equal(secondBudget.connections.limit, 3);
     assert.equal(secondBudget.scope, 'local', 'no storage here: this process counts alone');
   });
 
   it('when the doctor runs, then it checks AUTH for every listed mailbox', async () => {
     h.sandbox.exchange.revokeFullAccess(second, h.sandbox.app.clientId);
-    const doctor = await run(process.execPath, ['dist/cli/exosend.js', 'doctor', '--json'], { env: { ...process.env } }).catch((error: { stdout: string; code: number }) => error);
+    const doctor = await run(process.execPath, ['dist/cli/exosend.js', 'doctor', '--json'], {
+      env: { ...process.env },
+    }).catch((error: { stdout: string; code: number }) => error);
     const report = h.observe(JSON.parse(doctor.stdout));
     assert.equal(report.ok, false);
     assert.equal(report.diagnosis.code, 'AUTH_UNSUCCESSFUL');

@@ -19,17 +19,31 @@ describe('npm start: a bounce read back, end to end', () => {
     const started = await npmStart();
     try {
       assert.match(started.output(), /deliveryReports\s+timer \*\/10 \* \* \* \* \*/);
-      const sent = await call(started, 'POST', 'send', { to: ['nobody@fabrikam.example', 'ada@fabrikam.example'], subject: 'Quarterly report', text: 'Attached.' });
+      const sent = await call(started, 'POST', 'send', {
+        to: ['nobody@fabrikam.example', 'ada@fabrikam.example'],
+        subject: 'Quarterly report',
+        text: 'Attached.',
+      });
       assert.equal(sent.status, 200, `${await sent.clone().text()}\n${started.output()}`);
       const { id } = (await sent.json()) as { id: string };
       let nobody: { status: string; diagnosis?: string; source: string } | undefined;
       for (let i = 0; i < 60 && nobody?.status !== 'failed'; i++) {
         await sleep(500);
-        const view = (await (await call(started, 'GET', `messages/${id}`)).json()) as { delivery: { recipients: { recipient: string; status: string; diagnosis?: string; source: string }[] } };
+        const view = (await (await call(started, 'GET', `messages/${id}`)).json()) as {
+          delivery: { recipients: { recipient: string; status: string; diagnosis?: string; source: string }[] };
+        };
         nobody = view.delivery.recipients.find((r) => r.recipient === 'nobody@fabrikam.example');
       }
-      assert.deepEqual([nobody?.status, nobody?.diagnosis, nobody?.source], ['failed', 'RECIPIENT_NOT_FOUND', 'report'], started.output());
-      const again = await call(started, 'POST', 'send', { to: ['nobody@fabrikam.example'], subject: 'Again', text: 'x' });
+      assert.deepEqual(
+        [nobody?.status, nobody?.diagnosis, nobody?.source],
+        ['failed', 'RECIPIENT_NOT_FOUND', 'report'],
+        started.output(),
+      );
+      const again = await call(started, 'POST', 'send', {
+        to: ['nobody@fabrikam.example'],
+        subject: 'Again',
+        text: 'x',
+      });
       assert.equal(again.status, 403);
       assert.equal(((await again.json()) as { error: { code: string } }).error.code, 'RECIPIENT_SUPPRESSED');
     } finally {

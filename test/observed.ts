@@ -18,7 +18,12 @@ export type ProcessKind = 'npm-start' | 'exosend-cli' | 'app-child';
  * the test kills still leaves what it printed. The file exists from the start, so a process whose
  * output was never captured shows up as an empty file, which the check refuses.
  */
-export function spawnObserved(kind: ProcessKind, command: string, args: string[], options: SpawnOptions = {}): ChildProcess {
+export function spawnObserved(
+  kind: ProcessKind,
+  command: string,
+  args: string[],
+  options: SpawnOptions = {},
+): ChildProcess {
   const child = spawn(command, args, { ...options, stdio: ['ignore', 'pipe', 'pipe'] });
   mkdirSync(observedDir, { recursive: true });
   const file = join(observedDir, `${kind}-${process.pid}-${child.pid}.output.txt`);
@@ -34,7 +39,12 @@ export interface ObservedRun {
 }
 
 /** `spawnObserved` to the end: what it printed and its exit code. */
-export function runObserved(kind: ProcessKind, command: string, args: string[], options: SpawnOptions = {}): Promise<ObservedRun> {
+export function runObserved(
+  kind: ProcessKind,
+  command: string,
+  args: string[],
+  options: SpawnOptions = {},
+): Promise<ObservedRun> {
   return new Promise((resolve, reject) => {
     const child = spawnObserved(kind, command, args, options);
     let stdout = '';

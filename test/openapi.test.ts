@@ -17,7 +17,14 @@ import { getOpenApiDocument } from '../src/functions/openapi.js';
 import { getHealth } from '../src/functions/health-status.js';
 import { enqueueMail } from '../src/functions/enqueue.js';
 import { messageStatus } from '../src/functions/message-status.js';
-import { errorResponse, failureAnswers, notFoundResponse, rejectionStatus, type FailureAnswer, type FailureKind } from '../src/http/error-response.js';
+import {
+  errorResponse,
+  failureAnswers,
+  notFoundResponse,
+  rejectionStatus,
+  type FailureAnswer,
+  type FailureKind,
+} from '../src/http/error-response.js';
 import { apiVersion, cannotAnswer, openApiDocument, type DescribedRoute } from '../src/http/openapi-document.js';
 import { DeliveryFailed } from '../src/diagnosis/failures.js';
 import { IdempotencyKeyReused, RequestRejected, type RejectionCode } from '../src/mail/request-rejected.js';
@@ -59,7 +66,8 @@ function responseValidator(doc: Json) {
   ajv.addSchema({ $id: 'urn:exosend:openapi-document', components: doc['components'], paths: doc['paths'] });
   return (path: string, method: string, status: number, body: unknown) => {
     const response = doc['paths'][path]?.[method]?.responses?.[String(status)] as Json | undefined;
-    if (!response) return { described: false, ok: false, errors: `${method} ${path} describes no ${status}`, headers: {} as Json };
+    if (!response)
+      return { described: false, ok: false, errors: `${method} ${path} describes no ${status}`, headers: {} as Json };
     const pointer = `#/paths/${encodeURIComponent(path.replaceAll('~', '~0').replaceAll('/', '~1'))}/${method}/responses/${status}/content/application~1json/schema`;
     const check = ajv.getSchema(`urn:exosend:openapi-document${pointer}`);
     assert.ok(check, `no schema at ${pointer}`);
@@ -70,7 +78,11 @@ function responseValidator(doc: Json) {
 const validateResponse = responseValidator(document);
 
 /** The operation each route's trigger answers, as the document names its path and method. */
-const describedRoutes: Record<DescribedRoute, [path: string, method: string]> = { send: ['/send', 'post'], enqueue: ['/enqueue', 'post'], getMessage: ['/messages/{id}', 'get'] };
+const describedRoutes: Record<DescribedRoute, [path: string, method: string]> = {
+  send: ['/send', 'post'],
+  enqueue: ['/enqueue', 'post'],
+  getMessage: ['/messages/{id}', 'get'],
+};
 
 /**
  * Every failure the edge can be handed, one of each kind errorResponse knows, with every code its
@@ -78,21 +90,38 @@ const describedRoutes: Record<DescribedRoute, [path: string, method: string]> = 
  * transient, each budget limit; storage, configuration, and the 404 of an unknown id.
  */
 function everyFailureAnswer(): { what: string; answer: HttpResponseInit }[] {
-  const context = new InvocationContext({ functionName: 'openapi-test', invocationId: 'x', logHandler: () => undefined });
+  const context = new InvocationContext({
+    functionName: 'openapi-test',
+    invocationId: 'x',
+    logHandler: () => undefined,
+  });
   const answer = (what: string, error: unknown) => ({ what, answer: errorResponse(error, context, 'id-1') });
   return [
     ...(Object.keys(rejectionStatus) as RejectionCode[]).map((code) =>
-      answer(code, code === 'IDEMPOTENCY_KEY_REUSED' ? new IdempotencyKeyReused({ id: 'id-1', status: 'queued' }) : new RequestRejected(code, 'refused', [{ path: 'to[0]', message: 'must be an email address' }])),
+      answer(
+        code,
+        code === 'IDEMPOTENCY_KEY_REUSED'
+          ? new IdempotencyKeyReused({ id: 'id-1', status: 'queued' })
+          : new RequestRejected(code, 'refused', [{ path: 'to[0]', message: 'must be an email address' }]),
+      ),
     ),
     ...(Object.keys(catalogue) as DiagnosisCode[]).flatMap((code) => {
       const diagnosis = diagnose(code, { mailbox: 'exosend@contoso.example' });
       return [
-        answer(`${code}, permanent`, new DeliveryFailed({ ...diagnosis, retryable: false, retryAfterSeconds: undefined })),
-        answer(`${code}, permanent until a wait ends`, new DeliveryFailed({ ...diagnosis, retryable: false, retryAfterSeconds: 3600 })),
+        answer(
+          `${code}, permanent`,
+          new DeliveryFailed({ ...diagnosis, retryable: false, retryAfterSeconds: undefined }),
+        ),
+        answer(
+          `${code}, permanent until a wait ends`,
+          new DeliveryFailed({ ...diagnosis, retryable: false, retryAfterSeconds: 3600 }),
+        ),
         answer(`${code}, transient`, new DeliveryFailed({ ...diagnosis, retryable: true })),
       ];
     }),
-    ...budgetLimits.map((limit) => answer(`budget ${limit}`, new BudgetExhausted('exosend@contoso.example', limit, 17))),
+    ...budgetLimits.map((limit) =>
+      answer(`budget ${limit}`, new BudgetExhausted('exosend@contoso.example', limit, 17)),
+    ),
     answer('storage down', new RestError('unavailable', { statusCode: 503 })),
     answer('storage refused its identity', new RestError('forbidden', { statusCode: 403 })),
     answer('no token for storage', Object.assign(new Error('no identity'), { name: 'CredentialUnavailableError' })),
@@ -110,7 +139,12 @@ let learned: Promise<Registrations> | undefined;
 const appRegistrations = () => (learned ??= loadRegistrations('.'));
 
 /** The local host (local/host) serving the app's own registrations on a free port (never 80). */
-async function startLocalHost(): Promise<{ port: number; registrations: Registrations; server: Server; close: () => Promise<void> }> {
+async function startLocalHost(): Promise<{
+  port: number;
+  registrations: Registrations;
+  server: Server;
+  close: () => Promise<void>;
+}> {
   const registrations = await appRegistrations();
   const server = createHttpHost({ functions: registrations.http, functionKey, log: () => undefined });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -120,14 +154,21 @@ async function startLocalHost(): Promise<{ port: number; registrations: Registra
 }
 
 /** A GET to the local host on 127.0.0.1 with this Host header, as a browser at http://<host>/ sends it. */
-function getWithHost(port: number, path: string, headers: Record<string, string>): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: string }> {
+function getWithHost(
+  port: number,
+  path: string,
+  headers: Record<string, string>,
+): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: string }> {
   return new Promise((resolve, reject) => {
-    const req = httpRequest({ host: '127.0.0.1', port, path, headers: { 'x-functions-key': functionKey, ...headers } }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (chunk: string) => (body += chunk));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
-    });
+    const req = httpRequest(
+      { host: '127.0.0.1', port, path, headers: { 'x-functions-key': functionKey, ...headers } },
+      (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (chunk: string) => (body += chunk));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
+      },
+    );
     req.on('error', reject);
     req.end();
   });
@@ -143,11 +184,14 @@ describe('GET /api/openapi.json', () => {
   it('when the function is called, then it answers the same document with this host as its server', async () => {
     const h = await startHarness(import.meta.url);
     try {
-      const reply = await h.http(async (request, context) => {
-        const response = await getOpenApiDocument(request, context);
-        void context;
-        return Promise.resolve({ ...response, jsonBody: JSON.parse(response.body as string) });
-      }, { method: 'GET', route: 'openapi.json' });
+      const reply = await h.http(
+        async (request, context) => {
+          const response = await getOpenApiDocument(request, context);
+          void context;
+          return Promise.resolve({ ...response, jsonBody: JSON.parse(response.body as string) });
+        },
+        { method: 'GET', route: 'openapi.json' },
+      );
       assert.equal(reply.status, 200);
       assert.match(reply.headers['content-type'] ?? '', /^application\/json/);
       assert.deepEqual(reply.body.servers, [{ url: 'http://127.0.0.1:7071/api' }]);
@@ -169,12 +213,20 @@ describe('GET /api/openapi.json', () => {
         assert.deepEqual(served['servers'], [{ url: `http://${name}:${host.port}/api` }]);
       }
       // a generated client joins the server URL and a path: it must land on this app
-      const served = JSON.parse((await getWithHost(host.port, '/api/openapi.json', { host: `127.0.0.1:${host.port}` })).body) as Json;
-      const again = await fetch(`${served['servers'][0].url}/openapi.json`, { headers: { 'x-functions-key': functionKey } });
+      const served = JSON.parse(
+        (await getWithHost(host.port, '/api/openapi.json', { host: `127.0.0.1:${host.port}` })).body,
+      ) as Json;
+      const again = await fetch(`${served['servers'][0].url}/openapi.json`, {
+        headers: { 'x-functions-key': functionKey },
+      });
       assert.equal(again.status, 200);
       assert.deepEqual(((await again.json()) as Json)['paths'], served['paths']);
       // a forwarded host is no part of the address: any caller can set it (see src/functions/openapi.ts)
-      const forwarded = await getWithHost(host.port, '/api/openapi.json', { host: `127.0.0.1:${host.port}`, 'x-forwarded-host': 'evil.example', 'x-forwarded-proto': 'https' });
+      const forwarded = await getWithHost(host.port, '/api/openapi.json', {
+        host: `127.0.0.1:${host.port}`,
+        'x-forwarded-host': 'evil.example',
+        'x-forwarded-proto': 'https',
+      });
       assert.deepEqual((JSON.parse(forwarded.body) as Json)['servers'], [{ url: `http://127.0.0.1:${host.port}/api` }]);
       const badHost = await getWithHost(host.port, '/api/openapi.json', { host: 'a/b' });
       assert.equal(badHost.status, 400, 'a Host that is no host is refused, as Kestrel does');
@@ -186,21 +238,29 @@ describe('GET /api/openapi.json', () => {
   it('when the app registers its HTTP functions, then each route and method is described, and nothing else', async () => {
     const { http } = await appRegistrations();
     assert.ok(http.length >= 5, `only ${http.length} HTTP functions were learned`);
-    const registered = http.flatMap((f) => (f.methods ?? ['GET', 'POST']).map((m) => `${m.toLowerCase()} /${f.route ?? f.name}`)).sort();
-    const described = Object.entries(document['paths'] as Json).flatMap(([path, item]) => Object.keys(item).map((m) => `${m} ${path}`)).sort();
+    const registered = http
+      .flatMap((f) => (f.methods ?? ['GET', 'POST']).map((m) => `${m.toLowerCase()} /${f.route ?? f.name}`))
+      .sort();
+    const described = Object.entries(document['paths'] as Json)
+      .flatMap(([path, item]) => Object.keys(item).map((m) => `${m} ${path}`))
+      .sort();
     assert.deepEqual(described, registered);
     for (const f of http) assert.equal(f.authLevel, 'function', `${f.name} is described as needing the function key`);
   });
 
   it('when the security scheme is read, then it is the function key as header x-functions-key or query code', () => {
-    const schemes = Object.values(document['components'].securitySchemes as Json).map((s) => `${s.type} ${s.in} ${s.name}`).sort();
+    const schemes = Object.values(document['components'].securitySchemes as Json)
+      .map((s) => `${s.type} ${s.in} ${s.name}`)
+      .sort();
     assert.deepEqual(schemes, ['apiKey header x-functions-key', 'apiKey query code']);
     assert.equal((document['security'] as unknown[]).length, 2, 'either of the two is enough');
   });
 
-  it('when the diagnosis codes are read, then they are an enum of exactly the catalogue\'s codes', () => {
+  it("when the diagnosis codes are read, then they are an enum of exactly the catalogue's codes", () => {
     assert.deepEqual(document['components'].schemas.DiagnosisCode.enum, Object.keys(catalogue));
-    assert.deepEqual(document['components'].schemas.Diagnosis.properties.code, { $ref: '#/components/schemas/DiagnosisCode' });
+    assert.deepEqual(document['components'].schemas.Diagnosis.properties.code, {
+      $ref: '#/components/schemas/DiagnosisCode',
+    });
     assert.deepEqual([...diagnosisCodes].sort(), Object.keys(catalogue).sort());
   });
 
@@ -213,35 +273,65 @@ describe('GET /api/openapi.json', () => {
       const body = answer.jsonBody as { error: { code: string } };
       const headers = new Headers(answer.headers);
       // the table the document is generated from holds what the code answered
-      const kinds = (Object.entries(failureAnswers) as [FailureKind, FailureAnswer][]).filter(([, a]) => a.status === status && a.codes.includes(body.error.code));
+      const kinds = (Object.entries(failureAnswers) as [FailureKind, FailureAnswer][]).filter(
+        ([, a]) => a.status === status && a.codes.includes(body.error.code),
+      );
       assert.equal(kinds.length, 1, `${what}: ${status} ${body.error.code} is not one answer of failureAnswers`);
       const [kind, entry] = kinds[0]!;
       produced.add(kind);
-      if (headers.has('retry-after')) assert.ok(entry.retryAfter, `${what}: Retry-After sent, but failureAnswers.${kind} says never`);
-      if (entry.retryAfter === 'always') assert.ok(headers.has('retry-after'), `${what}: no Retry-After, but failureAnswers.${kind} says always`);
+      if (headers.has('retry-after'))
+        assert.ok(entry.retryAfter, `${what}: Retry-After sent, but failureAnswers.${kind} says never`);
+      if (entry.retryAfter === 'always')
+        assert.ok(headers.has('retry-after'), `${what}: no Retry-After, but failureAnswers.${kind} says always`);
       for (const [route, [path, method]] of Object.entries(describedRoutes) as [DescribedRoute, [string, string]][]) {
         if (cannotAnswer[route][kind]) continue;
         const result = validateResponse(path, method, status, body);
         assert.ok(result.described, `${what}: ${result.errors}`);
-        assert.ok(result.ok, `${what}: ${method} ${path} ${status} does not describe ${JSON.stringify(body).slice(0, 300)}: ${result.errors}`);
-        if (headers.has('retry-after')) assert.ok(result.headers['Retry-After'], `${what}: ${method} ${path} ${status} does not describe Retry-After`);
+        assert.ok(
+          result.ok,
+          `${what}: ${method} ${path} ${status} does not describe ${JSON.stringify(body).slice(0, 300)}: ${result.errors}`,
+        );
+        if (headers.has('retry-after'))
+          assert.ok(
+            result.headers['Retry-After'],
+            `${what}: ${method} ${path} ${status} does not describe Retry-After`,
+          );
       }
     }
-    assert.deepEqual([...produced].sort(), Object.keys(failureAnswers).sort(), 'every kind of answer in failureAnswers was produced by errorResponse above');
+    assert.deepEqual(
+      [...produced].sort(),
+      Object.keys(failureAnswers).sort(),
+      'every kind of answer in failureAnswers was produced by errorResponse above',
+    );
     // and a narrowed answer is not one that accepts anything
-    assert.equal(validateResponse('/send', 'post', 429, { error: { code: 'SMTP_AUTH_DISABLED', message: 'x' } }).ok, false);
+    assert.equal(
+      validateResponse('/send', 'post', 429, { error: { code: 'SMTP_AUTH_DISABLED', message: 'x' } }).ok,
+      false,
+    );
     assert.equal(validateResponse('/send', 'post', 400, { error: { code: 'NO_SUCH_CODE', message: 'x' } }).ok, false);
   });
 
-  it('when its version is read, then it is the package\'s', () => {
+  it("when its version is read, then it is the package's", () => {
     assert.equal(apiVersion, (JSON.parse(readFileSync('package.json', 'utf8')) as { version: string }).version);
   });
 
   it('when requests are checked by the document and by exosend, then what the document accepts exosend accepts too', () => {
     const example = document['paths']['/send'].post.requestBody.content['application/json'].example;
     const requests: [string, unknown, boolean][] = [
-      ['the document\'s own example', example, true],
-      ['a full request', mailRequest({ cc: ['grace@fabrikam.example'], bcc: ['x@fabrikam.example'], replyTo: 'help@contoso.example', html: '<p>x</p>', attachments: [{ filename: 'a.pdf', contentType: 'Application/PDF', contentBase64: 'aGk=' }], headers: { 'X-Ticket': '123' }, idempotencyKey: 'order-42' }), true],
+      ["the document's own example", example, true],
+      [
+        'a full request',
+        mailRequest({
+          cc: ['grace@fabrikam.example'],
+          bcc: ['x@fabrikam.example'],
+          replyTo: 'help@contoso.example',
+          html: '<p>x</p>',
+          attachments: [{ filename: 'a.pdf', contentType: 'Application/PDF', contentBase64: 'aGk=' }],
+          headers: { 'X-Ticket': '123' },
+          idempotencyKey: 'order-42',
+        }),
+        true,
+      ],
       ['a bad address', mailRequest({ to: ['not an address'] }), false],
       ['an unknown field', mailRequest({ priority: 'high' }), false],
       ['a number as subject', mailRequest({ subject: 42 }), false],
@@ -251,7 +341,11 @@ describe('GET /api/openapi.json', () => {
       ['an idempotency key with a slash', mailRequest({ idempotencyKey: 'a/b' }), false],
     ];
     for (const [what, request, valid] of requests) {
-      assert.equal(validate('MailRequest', request).ok, valid, `the document on ${what}: ${validate('MailRequest', request).errors}`);
+      assert.equal(
+        validate('MailRequest', request).ok,
+        valid,
+        `the document on ${what}: ${validate('MailRequest', request).errors}`,
+      );
       if (valid) assert.equal(mailRequestSchema.safeParse(request).success, true, `exosend on ${what}`);
     }
   });
@@ -262,11 +356,15 @@ describe('GET /api/openapi.json', () => {
     assert.ok(blocks.length >= 5, `only ${blocks.length} JSON examples in the README`);
     const shown = new Set<string>();
     for (const [block, name, text] of blocks) {
-      assert.ok(name, `a JSON example in the README says not which schema it shows (<!-- openapi: Name --> before it):\n${block.slice(0, 200)}`);
+      assert.ok(
+        name,
+        `a JSON example in the README says not which schema it shows (<!-- openapi: Name --> before it):\n${block.slice(0, 200)}`,
+      );
       assertValid(name, JSON.parse(text!), `the README's ${name} example`);
       shown.add(name);
     }
-    for (const name of ['MailRequest', 'SendResult', 'EnqueueAccepted', 'MessageStatus', 'Error']) assert.ok(shown.has(name), `the README shows no ${name}`);
+    for (const name of ['MailRequest', 'SendResult', 'EnqueueAccepted', 'MessageStatus', 'Error'])
+      assert.ok(shown.has(name), `the README shows no ${name}`);
   });
 });
 
@@ -302,7 +400,12 @@ describe('the answers the functions give', () => {
 
     // and the document is not a schema that accepts anything
     assert.equal(validate('SendResult', { id: 'x' }).ok, false);
-    assert.equal(validate('Error', { error: { code: 'X', message: 'y', diagnosis: { ...failed.body.error.diagnosis, code: 'NO_SUCH_CODE' } } }).ok, false);
+    assert.equal(
+      validate('Error', {
+        error: { code: 'X', message: 'y', diagnosis: { ...failed.body.error.diagnosis, code: 'NO_SUCH_CODE' } },
+      }).ok,
+      false,
+    );
   });
 
   it('when /api/health is healthy or not, then both answers match HealthStatus', async () => {
@@ -326,7 +429,11 @@ describe('the answers the functions give', () => {
       h.reset({ EXOSEND_RATE_PER_MINUTE: '1' });
       resetApp();
       const base = `http://127.0.0.1:${host.port}/api`;
-      const call = (route: string, init: RequestInit = {}) => fetch(`${base}/${route}`, { ...init, headers: { 'x-functions-key': functionKey, 'content-type': 'application/json', ...init.headers } });
+      const call = (route: string, init: RequestInit = {}) =>
+        fetch(`${base}/${route}`, {
+          ...init,
+          headers: { 'x-functions-key': functionKey, 'content-type': 'application/json', ...init.headers },
+        });
       const send = () => call('send', { method: 'POST', body: JSON.stringify(mailRequest()) });
       assert.equal((await send()).status, 200);
       const spent = await send();
@@ -346,7 +453,11 @@ describe('the answers the functions give', () => {
       const healthy = validateResponse('/health', 'get', 200, status);
       assert.ok(healthy.ok, `/api/health does not match the document: ${healthy.errors}`);
       // the document holds budgets to their shape: one without its minute is refused
-      assert.equal(validateResponse('/health', 'get', 200, { ...status, budgets: [{ ...status.budgets[0], minute: undefined }] }).ok, false);
+      assert.equal(
+        validateResponse('/health', 'get', 200, { ...status, budgets: [{ ...status.budgets[0], minute: undefined }] })
+          .ok,
+        false,
+      );
     } finally {
       resetApp();
       await host.close();
@@ -355,10 +466,17 @@ describe('the answers the functions give', () => {
 
   it('when a request is enqueued and looked up, then the 202, the record and the 404 match their schemas', async () => {
     h.reset(queue.settings);
-    const accepted = await h.http(enqueueMail, { route: 'enqueue', body: mailRequest({ idempotencyKey: 'openapi-1' }) });
+    const accepted = await h.http(enqueueMail, {
+      route: 'enqueue',
+      body: mailRequest({ idempotencyKey: 'openapi-1' }),
+    });
     assert.equal(accepted.status, 202);
     assertValid('EnqueueAccepted', accepted.body, 'a 202 from /api/enqueue');
-    const record = await h.http(messageStatus, { method: 'GET', route: 'messages/openapi-1', params: { id: 'openapi-1' } });
+    const record = await h.http(messageStatus, {
+      method: 'GET',
+      route: 'messages/openapi-1',
+      params: { id: 'openapi-1' },
+    });
     assert.equal(record.status, 200);
     assertValid('MessageStatus', record.body, 'a 200 from /api/messages/{id}');
     const missing = await h.http(messageStatus, { method: 'GET', route: 'messages/none', params: { id: 'none' } });

@@ -26,7 +26,7 @@ function descendants(root: number): number[] {
     }
   }
   const found: number[] = [];
-  for (let queue = [root]; queue.length > 0; ) {
+  for (let queue = [root]; queue.length > 0;) {
     const children = parents.get(queue.shift()!) ?? [];
     found.push(...children);
     queue.push(...children);
@@ -48,17 +48,27 @@ const started = new Set<ChildProcess>();
 const stateDirs: string[] = [];
 
 /** Starts a command in a process group of its own, as a terminal would, and waits for `ready` in its output. */
-async function start(kind: 'npm-start' | 'app-child', command: string, args: string[], ready: RegExp, env: Record<string, string> = {}) {
+async function start(
+  kind: 'npm-start' | 'app-child',
+  command: string,
+  args: string[],
+  ready: RegExp,
+  env: Record<string, string> = {},
+) {
   const stateDir = mkdtempSync(join(tmpdir(), 'exosend-orphans-'));
   stateDirs.push(stateDir);
-  const child = spawnObserved(kind, command, args, { env: { ...process.env, EXOSEND_PORT: '0', EXOSEND_STATE_DIR: stateDir, ...env }, detached: true });
+  const child = spawnObserved(kind, command, args, {
+    env: { ...process.env, EXOSEND_PORT: '0', EXOSEND_STATE_DIR: stateDir, ...env },
+    detached: true,
+  });
   started.add(child);
   let output = '';
   child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
   child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
   const deadline = Date.now() + 90_000;
   while (!ready.test(output)) {
-    if (child.exitCode !== null || Date.now() > deadline) throw new Error(`${command} ${args.join(' ')} did not come up:\n${output}`);
+    if (child.exitCode !== null || Date.now() > deadline)
+      throw new Error(`${command} ${args.join(' ')} did not come up:\n${output}`);
     await sleep(100);
   }
   return child;
@@ -76,7 +86,11 @@ async function assertAllStop(child: ChildProcess, signal: NodeJS.Signals, pid = 
   const deadline = Date.now() + 30_000;
   while (tree.some(alive) && Date.now() < deadline) await sleep(100);
   const left = tree.filter(alive);
-  assert.deepEqual(left, [], `after ${signal} to ${pid}, still running: ${left.map((p) => readFileSync(`/proc/${p}/cmdline`, 'utf8').replace(/\0/g, ' ')).join('; ')}`);
+  assert.deepEqual(
+    left,
+    [],
+    `after ${signal} to ${pid}, still running: ${left.map((p) => readFileSync(`/proc/${p}/cmdline`, 'utf8').replace(/\0/g, ' ')).join('; ')}`,
+  );
   started.delete(child);
 }
 
@@ -108,7 +122,8 @@ describe('nothing is left running', { concurrency: 4 }, () => {
   });
 
   // what npm start runs after its build, started directly: the build is the same and takes its time
-  const localHost = () => start('npm-start', process.execPath, ['dist/local/host/main.js', '--sandbox'], /Ctrl-C stops everything/);
+  const localHost = () =>
+    start('npm-start', process.execPath, ['dist/local/host/main.js', '--sandbox'], /Ctrl-C stops everything/);
 
   it('when the terminal closes (SIGHUP to the process group), then the local host, the stand-ins and Azurite all stop', async () => {
     const host = await localHost();
@@ -117,16 +132,26 @@ describe('nothing is left running', { concurrency: 4 }, () => {
 
   it('when the local host crashes (SIGKILL), then its Azurite stops too', async () => {
     const started = await localHost();
-    const host = descendants(started.pid!).find((pid) => readFileSync(`/proc/${pid}/environ`, 'utf8').includes('EXOSEND_SANDBOX_CA_TRUSTED=1'));
+    const host = descendants(started.pid!).find((pid) =>
+      readFileSync(`/proc/${pid}/environ`, 'utf8').includes('EXOSEND_SANDBOX_CA_TRUSTED=1'),
+    );
     assert.ok(host, 'the local host runs');
     await assertAllStop(started, 'SIGKILL', host);
   });
 
-  for (const [signal, to] of [['SIGTERM', 'the benchmark'], ['SIGHUP', 'its process group']] as const) {
+  for (const [signal, to] of [
+    ['SIGTERM', 'the benchmark'],
+    ['SIGHUP', 'its process group'],
+  ] as const) {
     it(`when the benchmark gets ${signal} (to ${to}), then its stand-ins and workers stop`, async () => {
       const out = join(mkdtempSync(join(tmpdir(), 'exosend-orphans-')), 'bench.json');
       stateDirs.push(dirname(out));
-      const bench = await start('app-child', process.execPath, ['dist/bench/main.js', '--quick', '--out', out], /\[bench\] 1 warm sends/);
+      const bench = await start(
+        'app-child',
+        process.execPath,
+        ['dist/bench/main.js', '--quick', '--out', out],
+        /\[bench\] 1 warm sends/,
+      );
       await assertAllStop(bench, signal, to === 'the benchmark' ? bench.pid! : -bench.pid!);
     });
   }

@@ -40,7 +40,10 @@ describe('the per-mailbox pacing of a process without storage', () => {
       assert.ok(inWindow <= limit, `${inWindow} sends started within ${windowInMs} ms of ${start}`);
     }
     const span = Math.max(...starts) - Math.min(...starts);
-    assert.ok(span >= 3 * windowInMs, `17 sends at 5 per ${windowInMs} ms need at least three windows (took ${span} ms)`);
+    assert.ok(
+      span >= 3 * windowInMs,
+      `17 sends at 5 per ${windowInMs} ms need at least three windows (took ${span} ms)`,
+    );
   });
 
   it('when thousands of sends pass a high limit, then the window still holds across the pacer compacting its history', async () => {
@@ -54,7 +57,10 @@ describe('the per-mailbox pacing of a process without storage', () => {
       release();
     }
     for (let i = limit; i < starts.length; i++) {
-      assert.ok(starts[i]! - starts[i - limit]! >= windowInMs, `send ${i} started ${starts[i]! - starts[i - limit]!} ms after send ${i - limit}`);
+      assert.ok(
+        starts[i]! - starts[i - limit]! >= windowInMs,
+        `send ${i} started ${starts[i]! - starts[i - limit]!} ms after send ${i - limit}`,
+      );
     }
   });
 
@@ -87,14 +93,24 @@ describe('a closed budget', () => {
 /** Seconds before try `attempts + 1` under the queue's policy (base in seconds), after a transient failure that asked for `askedSeconds`. */
 function retryDelaySeconds(attempts: number, baseSeconds: number, askedSeconds?: number): number | undefined {
   const policy = queueRetryPolicy({ queueMaxAttempts: Infinity, queueRetryBaseSeconds: baseSeconds });
-  const failure = new DeliveryFailed({ code: 'TEMPORARY_FAILURE', stage: 'send', cause: '', fix: '', retryable: true, ...(askedSeconds !== undefined && { retryAfterSeconds: askedSeconds }) });
+  const failure = new DeliveryFailed({
+    code: 'TEMPORARY_FAILURE',
+    stage: 'send',
+    cause: '',
+    fix: '',
+    retryable: true,
+    ...(askedSeconds !== undefined && { retryAfterSeconds: askedSeconds }),
+  });
   const delayInMs = nextRetryInMs(policy, attempts, failure);
   return delayInMs === undefined ? undefined : delayInMs / 1000;
 }
 
 describe('queue retry delays', () => {
   it('when tries fail, then the delay doubles from the base and stops at an hour', () => {
-    assert.deepEqual([1, 2, 3, 4].map((n) => retryDelaySeconds(n, 30)), [30, 60, 120, 240]);
+    assert.deepEqual(
+      [1, 2, 3, 4].map((n) => retryDelaySeconds(n, 30)),
+      [30, 60, 120, 240],
+    );
     assert.equal(retryDelaySeconds(12, 30), 3600);
   });
 

@@ -16,7 +16,8 @@ describe('the deployed artefact (npm run package)', () => {
   let entries: string[];
   before(async () => {
     // `npm run package` without its tsc: the test runner has just compiled
-    for (const script of ['scripts/bundle.mjs', 'scripts/stage.mjs', 'scripts/package.mjs']) await run(process.execPath, [script]);
+    for (const script of ['scripts/bundle.mjs', 'scripts/stage.mjs', 'scripts/package.mjs'])
+      await run(process.execPath, [script]);
     const files = unzipSync(readFileSync(join('dist', 'exosend.zip')));
     entries = Object.keys(files).sort();
     unpacked = mkdtempSync(join(tmpdir(), 'exosend-unpacked-'));
@@ -32,12 +33,22 @@ describe('the deployed artefact (npm run package)', () => {
     assert.deepEqual([...top].sort(), ['dist', 'host.json', 'node_modules', 'package.json']);
     // the entry, and the chunks it loads on first use (scripts/bundle.mjs), each with its source map
     const bundle = entries.filter((e) => e.startsWith('dist/'));
-    assert.deepEqual(bundle.filter((e) => !/^dist\/bundle\/(index|chunks\/[\w-]+)\.mjs(\.map)?$/.test(e)), []);
-    assert.ok(bundle.includes('dist/bundle/index.mjs') && bundle.includes('dist/bundle/index.mjs.map'), bundle.join(', '));
+    assert.deepEqual(
+      bundle.filter((e) => !/^dist\/bundle\/(index|chunks\/[\w-]+)\.mjs(\.map)?$/.test(e)),
+      [],
+    );
+    assert.ok(
+      bundle.includes('dist/bundle/index.mjs') && bundle.includes('dist/bundle/index.mjs.map'),
+      bundle.join(', '),
+    );
     // exactly this build's chunks: none an earlier build left behind
     const built = JSON.parse(readFileSync(join('dist', 'bundle', 'index.mjs.files.json'), 'utf8')) as string[];
     assert.deepEqual(bundle, built.map((f) => `dist/bundle/${f}`).sort());
-    const forbidden = entries.filter((e) => /(^|\/)(test|bench|sandbox|\.exosend|src)\/|local\.settings|ca-key|\.ts$/.test(e) && !e.startsWith('node_modules/'));
+    const forbidden = entries.filter(
+      (e) =>
+        /(^|\/)(test|bench|sandbox|\.exosend|src)\/|local\.settings|ca-key|\.ts$/.test(e) &&
+        !e.startsWith('node_modules/'),
+    );
     assert.deepEqual(forbidden, []);
     const manifest = JSON.parse(readFileSync(join(unpacked, 'package.json'), 'utf8'));
     assert.equal(manifest.main, 'dist/bundle/index.mjs');
@@ -46,7 +57,11 @@ describe('the deployed artefact (npm run package)', () => {
     // the bundle carries no sandbox code (its source map names what went in)
     for (const file of bundle.filter((e) => e.endsWith('.map'))) {
       const map = JSON.parse(readFileSync(join(unpacked, file), 'utf8')) as { sources: string[] };
-      assert.deepEqual(map.sources.filter((s) => /src\/sandbox|local\/|\/test\/|\/bench\//.test(s)), [], file);
+      assert.deepEqual(
+        map.sources.filter((s) => /src\/sandbox|local\/|\/test\/|\/bench\//.test(s)),
+        [],
+        file,
+      );
     }
   });
 
@@ -69,8 +84,18 @@ describe('the deployed artefact (npm run package)', () => {
     assert.deepEqual(shipped.filter(ignored), [], 'the zip holds what .funcignore excludes');
     const tracked = spawnSync('git', ['ls-files'], { encoding: 'utf8' }).stdout.split('\n').filter(Boolean);
     assert.ok(tracked.length > 50, 'git lists the project');
-    const kept = [...tracked, 'dist/src/index.js', 'dist/test/package.test.js', '.exosend/sandbox/ca-key.pem', 'local.settings.json'].filter((f) => !ignored(f));
-    assert.deepEqual(kept.sort(), [...inZip].filter((e) => !e.startsWith('dist/')).sort(), 'a project file .funcignore keeps is not in the zip');
+    const kept = [
+      ...tracked,
+      'dist/src/index.js',
+      'dist/test/package.test.js',
+      '.exosend/sandbox/ca-key.pem',
+      'local.settings.json',
+    ].filter((f) => !ignored(f));
+    assert.deepEqual(
+      kept.sort(),
+      [...inZip].filter((e) => !e.startsWith('dist/')).sort(),
+      'a project file .funcignore keeps is not in the zip',
+    );
     for (const file of inZip) assert.equal(ignored(file), false, file);
   });
 });
@@ -82,7 +107,10 @@ describe('a production install', () => {
       const tracked = spawnSync('git', ['ls-files'], { encoding: 'utf8' }).stdout.split('\n').filter(Boolean);
       for (const file of tracked) cpSync(file, join(copy, file), { recursive: true });
       // --offline: from the cache the project's own `npm ci` filled; a test never reaches a registry
-      const npm = spawnSync('npm', ['ci', '--omit=dev', '--offline', '--no-audit', '--no-fund'], { cwd: copy, encoding: 'utf8' });
+      const npm = spawnSync('npm', ['ci', '--omit=dev', '--offline', '--no-audit', '--no-fund'], {
+        cwd: copy,
+        encoding: 'utf8',
+      });
       const said = `${npm.stdout}\n${npm.stderr}`;
       assert.equal(npm.status, 0, said);
       assert.doesNotMatch(said, /EBADENGINE/);

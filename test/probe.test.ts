@@ -7,7 +7,8 @@ import { sandboxScenarios } from '../local/sandbox/index.js';
 import { startHarness, type Harness } from './harness.js';
 import { startServerWithOldTlsOnly } from './smtp-impostors.js';
 
-const stagesOf = (report: Awaited<ReturnType<typeof runProbe>>) => report.stages.map((s) => `${s.stage}:${s.ok ? 'ok' : 'FAIL'}`);
+const stagesOf = (report: Awaited<ReturnType<typeof runProbe>>) =>
+  report.stages.map((s) => `${s.stage}:${s.ok ? 'ok' : 'FAIL'}`);
 
 describe('the stage-by-stage probe', () => {
   let h: Harness;
@@ -84,7 +85,9 @@ describe('the stage-by-stage probe', () => {
 
   it('when the From has no Send As, then the send stage fails with SEND_AS_DENIED', async () => {
     sandboxScenarios['send-as-denied'](h.sandbox);
-    const report = h.observe(await runProbe(getRuntime(), { to: 'ops@contoso.example', from: h.sandbox.app.sendAsAddress }));
+    const report = h.observe(
+      await runProbe(getRuntime(), { to: 'ops@contoso.example', from: h.sandbox.app.sendAsAddress }),
+    );
     assert.equal(stagesOf(report).at(-1), 'send:FAIL');
     assert.equal(report.diagnosis?.code, 'SEND_AS_DENIED');
   });

@@ -55,13 +55,21 @@ describe('the queue claim on a record that already exists', () => {
     storage.records.pipeline.addPolicy(readBarrier(parties));
     return { config, sender, storage, store: new StatusStore(storage.records) };
   };
-  const sentWith = (subject: string) => h.sandbox.exchange.messages.filter((m) => m.raw.toString().includes(`Subject: ${subject}`));
+  const sentWith = (subject: string) =>
+    h.sandbox.exchange.messages.filter((m) => m.raw.toString().includes(`Subject: ${subject}`));
   const race = (body: string, deps: QueueDeps): Promise<QueueOutcome[]> =>
     Promise.all([1, 2].map((n) => processQueueMessage(body, `q-${n}`, deps)));
 
   it('when two deliveries race for a message /api/enqueue recorded as queued, then only one claims it and it is sent once', async () => {
-    const reply = await h.http(enqueueMail, { route: 'enqueue', body: mailRequest({ idempotencyKey: 'raced-queued', subject: 'raced-queued' }) });
-    assert.equal((await q.store.get('raced-queued'))?.status, 'queued', 'the race is on an existing record, not on its creation');
+    const reply = await h.http(enqueueMail, {
+      route: 'enqueue',
+      body: mailRequest({ idempotencyKey: 'raced-queued', subject: 'raced-queued' }),
+    });
+    assert.equal(
+      (await q.store.get('raced-queued'))?.status,
+      'queued',
+      'the race is on an existing record, not on its creation',
+    );
     const { receivedMessageItems } = await q.storage.intake.receiveMessages();
     const body = receivedMessageItems[0]!.messageText;
 
@@ -76,10 +84,23 @@ describe('the queue claim on a record that already exists', () => {
   it('when two deliveries race to take over a send whose worker died (lease over), then only one sends it again', async () => {
     await q.storage.ready();
     await q.storage.records.upsertEntity(
-      { partitionKey: 'raced-expired', rowKey: '', status: 'sending', attempts: 1, history: '[]', leaseUntil: Date.now() - 1000, updatedAt: new Date().toISOString() },
+      {
+        partitionKey: 'raced-expired',
+        rowKey: '',
+        status: 'sending',
+        attempts: 1,
+        history: '[]',
+        leaseUntil: Date.now() - 1000,
+        updatedAt: new Date().toISOString(),
+      },
       'Replace',
     );
-    const body = encodeQueueMessage({ exosend: 1, id: 'raced-expired', history: [], request: mailRequest({ subject: 'raced-expired' }) });
+    const body = encodeQueueMessage({
+      exosend: 1,
+      id: 'raced-expired',
+      history: [],
+      request: mailRequest({ subject: 'raced-expired' }),
+    });
 
     const outcomes = await race(body, racedDeps(2));
     assert.deepEqual(outcomes.map((o) => o.kind).sort(), ['in-flight', 'sent'], JSON.stringify(outcomes));
@@ -95,9 +116,16 @@ describe('the queue claim on a record that already exists', () => {
     assert.equal((await processQueueMessage(first.receivedMessageItems[0]!.messageText, 'q-1', deps)).kind, 'sent');
 
     await enqueueRequest(deps.storage, deps.store, request, 'enqueued-twice');
-    assert.equal((await deps.store.get('enqueued-twice'))?.status, 'sent', 'the second enqueue did not reset the record');
+    assert.equal(
+      (await deps.store.get('enqueued-twice'))?.status,
+      'sent',
+      'the second enqueue did not reset the record',
+    );
     const second = await q.storage.intake.receiveMessages();
-    assert.equal((await processQueueMessage(second.receivedMessageItems[0]!.messageText, 'q-2', deps)).kind, 'duplicate');
+    assert.equal(
+      (await processQueueMessage(second.receivedMessageItems[0]!.messageText, 'q-2', deps)).kind,
+      'duplicate',
+    );
     assert.equal(sentWith('enqueued-twice').length, 1);
   });
 });

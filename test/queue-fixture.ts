@@ -48,11 +48,16 @@ export async function startQueueFixture(h: Harness): Promise<QueueFixture> {
     EXOSEND_QUEUE_RETRY_BASE_SECONDS: '0',
     EXOSEND_RATE_PER_MINUTE: '100000',
   };
-  const storage = connectStorage({ kind: 'connectionString', connectionString: azurite.connectionString }, settings.EXOSEND_QUEUE);
+  const storage = connectStorage(
+    { kind: 'connectionString', connectionString: azurite.connectionString },
+    settings.EXOSEND_QUEUE,
+  );
   await storage.ready();
   const store = new StatusStore(storage.records);
   // the mailboxes' shared ledger (src/budget/table-budget.ts): what one test sent must not pace the next
-  const budgets = TableClient.fromConnectionString(azurite.connectionString, budgetTable, { allowInsecureConnection: true });
+  const budgets = TableClient.fromConnectionString(azurite.connectionString, budgetTable, {
+    allowInsecureConnection: true,
+  });
   const listeners: QueueListener[] = [];
 
   const stopListeners = async () => {
@@ -98,7 +103,10 @@ export async function startQueueFixture(h: Harness): Promise<QueueFixture> {
       for (;;) {
         const records = await Promise.all(ids.map((id) => store.get(id)));
         if (records.every((r) => r?.status === 'sent' || r?.status === 'failed')) return records as MessageRecord[];
-        if (Date.now() > deadline) throw new Error(`not finished: ${JSON.stringify(records.filter((r) => r?.status !== 'sent' && r?.status !== 'failed').slice(0, 5))}`);
+        if (Date.now() > deadline)
+          throw new Error(
+            `not finished: ${JSON.stringify(records.filter((r) => r?.status !== 'sent' && r?.status !== 'failed').slice(0, 5))}`,
+          );
         await sleep(100);
       }
     },
@@ -106,7 +114,9 @@ export async function startQueueFixture(h: Harness): Promise<QueueFixture> {
       const deadline = Date.now() + timeoutInMs;
       for (;;) {
         const counts = { sent: 0, failed: 0, attempts: 0 };
-        for await (const e of storage.records.listEntities<{ status: string; attempts: number }>({ queryOptions: { select: ['status', 'attempts'] } })) {
+        for await (const e of storage.records.listEntities<{ status: string; attempts: number }>({
+          queryOptions: { select: ['status', 'attempts'] },
+        })) {
           if (e.status === 'sent') counts.sent++;
           if (e.status === 'failed') counts.failed++;
           counts.attempts += e.attempts;

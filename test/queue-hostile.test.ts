@@ -60,40 +60,83 @@ describe('hostile messages through the queue', () => {
     assert.equal(reusedOther.status, 409);
     assert.deepEqual(reusedOther.body.error.existing, { id: 'reused-key', status: 'queued' });
 
-    const oversize = await enqueue(mailRequest({ attachments: [{ filename: 'big.bin', contentBase64: b64(Math.floor((35 * 1024 * 1024 - 200_000) / 4) * 3) }] }));
-    assert.equal(oversize.status, 413, '/api/enqueue refuses what Exchange would refuse, instead of a 202 and a dead letter later');
+    const oversize = await enqueue(
+      mailRequest({
+        attachments: [{ filename: 'big.bin', contentBase64: b64(Math.floor((35 * 1024 * 1024 - 200_000) / 4) * 3) }],
+      }),
+    );
+    assert.equal(
+      oversize.status,
+      413,
+      '/api/enqueue refuses what Exchange would refuse, instead of a 202 and a dead letter later',
+    );
     assert.equal((await enqueue(mailRequest({ idempotencyKey: '..' }))).status, 400);
 
     const hostile = {
       // a raw put whose request is invalid in every one of 500 recipients and 100 attachments
-      manyDetails: await put(encodeQueueMessage(mailRequest({ to: Array.from({ length: 500 }, (_, i) => `bad-${i}`), attachments: Array(40).fill({ filename: 'f'.repeat(300) }) }))),
+      manyDetails: await put(
+        encodeQueueMessage(
+          mailRequest({
+            to: Array.from({ length: 500 }, (_, i) => `bad-${i}`),
+            attachments: Array(40).fill({ filename: 'f'.repeat(300) }),
+          }),
+        ),
+      ),
       deepBase64: await put(Buffer.from(`{"to":${deep(20_000)}}`).toString('base64')),
       deepPlain: await put(`{"to":${deep(5_000)},"subject":"s","text":"t"}`),
       manyValues: await put(Buffer.from(`{"to":[${'0,'.repeat(19_999)}0]}`).toString('base64')),
       undecodableHuge: await put('!'.repeat(60_000)),
-      oversize: await putViaBlob('oversize', mailRequest({ attachments: [{ filename: 'big.bin', contentBase64: b64(Math.floor((35 * 1024 * 1024 - 200_000) / 4) * 3) }] })),
+      oversize: await putViaBlob(
+        'oversize',
+        mailRequest({
+          attachments: [{ filename: 'big.bin', contentBase64: b64(Math.floor((35 * 1024 * 1024 - 200_000) / 4) * 3) }],
+        }),
+      ),
       dotsKey: await put(encodeQueueMessage(mailRequest({ idempotencyKey: '..' }))),
       reusedKey: await put(encodeQueueMessage(mailRequest({ idempotencyKey: 'reused-key', subject: 'third content' }))),
       // Regression: a blob name Blob storage refuses as too long made the blob SDK throw out of reach of any catch, killing the worker
-      longBlobName: await put(encodeQueueMessage({ exosend: 1, id: 'long-blob-name', history: [], blob: `${'b'.repeat(1100)}.json` })),
+      longBlobName: await put(
+        encodeQueueMessage({ exosend: 1, id: 'long-blob-name', history: [], blob: `${'b'.repeat(1100)}.json` }),
+      ),
     };
     await put(encodeQueueMessage(mailRequest({ idempotencyKey: 'valid-after-all', subject: 'still flowing' })));
 
     const listener = q.startListener();
-    const records = await q.waitUntilFinished(['reused-key', 'valid-after-all', ...Object.entries(hostile).filter(([k]) => k !== 'reusedKey').map(([, id]) => id)], 90_000);
+    const records = await q.waitUntilFinished(
+      [
+        'reused-key',
+        'valid-after-all',
+        ...Object.entries(hostile)
+          .filter(([k]) => k !== 'reusedKey')
+          .map(([, id]) => id),
+      ],
+      90_000,
+    );
     assert.ok(records.every((r) => r.status === 'sent' || r.status === 'failed'));
     const byId = new Map(records.map((r) => [r.id, r]));
     assert.equal(byId.get('valid-after-all')?.status, 'sent');
-    assert.equal(byId.get('reused-key')?.status, 'sent', "the key's first request is sent; the one reusing it does not touch its record");
+    assert.equal(
+      byId.get('reused-key')?.status,
+      'sent',
+      "the key's first request is sent; the one reusing it does not touch its record",
+    );
     assert.ok(h.sandbox.exchange.messages.some((m) => m.raw.includes('first content')));
-    assert.ok(!h.sandbox.exchange.messages.some((m) => m.raw.includes('third content') || m.raw.includes('other content')));
+    assert.ok(
+      !h.sandbox.exchange.messages.some((m) => m.raw.includes('third content') || m.raw.includes('other content')),
+    );
 
     await listener.stop();
     const letters = await drain(q.storage, 'poison');
     const letterOf = (id: string) => letters.find((l) => l.id === id);
     for (const letter of letters) {
-      assert.ok(typeof letter === 'object', `a letter exosend wrote, not a raw message: ${String(letter).slice(0, 80)}`);
-      assert.ok(letter.code && (letter.reason || letter.diagnosis || letter.details), JSON.stringify(letter).slice(0, 300));
+      assert.ok(
+        typeof letter === 'object',
+        `a letter exosend wrote, not a raw message: ${String(letter).slice(0, 80)}`,
+      );
+      assert.ok(
+        letter.code && (letter.reason || letter.diagnosis || letter.details),
+        JSON.stringify(letter).slice(0, 300),
+      );
     }
     assert.equal(letters.length, Object.keys(hostile).length);
     assert.equal(letterOf(hostile.manyDetails).details.length, 21);
@@ -102,7 +145,11 @@ describe('hostile messages through the queue', () => {
     assert.match(letterOf(hostile.manyValues).reason, /must not hold more than 10,000 values/);
     assert.ok(letterOf(hostile.undecodableHuge).original.length < 20_000);
     assert.equal(letterOf(hostile.oversize).code, 'MESSAGE_TOO_LARGE');
-    assert.equal(letterOf(hostile.dotsKey).code, 'INVALID_REQUEST', 'a dots-only key names no record: the message is known by its queue id');
+    assert.equal(
+      letterOf(hostile.dotsKey).code,
+      'INVALID_REQUEST',
+      'a dots-only key names no record: the message is known by its queue id',
+    );
     const reused = letters.find((l) => l.code === 'IDEMPOTENCY_KEY_REUSED');
     assert.equal(reused?.id, 'reused-key');
     assert.match(letterOf(hostile.longBlobName).reason, /claim-check blob exosend cannot have written/);
@@ -127,7 +174,10 @@ describe('hostile messages through the queue', () => {
     });
     try {
       failures = 1;
-      await assert.rejects(outboundMail(queued, h.context('outbound-mail', { id: 'q-1', dequeueCount: hostMaxDequeueCount - 1 })), /injected/);
+      await assert.rejects(
+        outboundMail(queued, h.context('outbound-mail', { id: 'q-1', dequeueCount: hostMaxDequeueCount - 1 })),
+        /injected/,
+      );
       assert.equal((await q.store.get('storage-hiccup'))?.status, 'queued', 'before the last try, nothing is decided');
       failures = 1;
       await outboundMail(queued, h.context('outbound-mail', { id: 'q-1', dequeueCount: hostMaxDequeueCount }));
@@ -143,7 +193,12 @@ describe('hostile messages through the queue', () => {
   it('when processing throws on the last try the host allows, then the message is dead-lettered with the reason and its record ends failed', async () => {
     await h.http(enqueueMail, { route: 'enqueue', body: mailRequest({ idempotencyKey: 'last-try' }) });
     const [queued] = await drain(q.storage, 'intake');
-    const outcome = await deadLetterUnprocessable(queued, 'queue-id', new Error('storage said 500 five times'), await getQueueRuntime());
+    const outcome = await deadLetterUnprocessable(
+      queued,
+      'queue-id',
+      new Error('storage said 500 five times'),
+      await getQueueRuntime(),
+    );
     assert.equal(outcome.kind, 'dead-lettered');
     assert.equal((await q.store.get('last-try'))?.status, 'failed');
     const [letter] = await drain(q.storage, 'poison');
@@ -164,7 +219,12 @@ describe('hostile messages through the queue', () => {
 
   it('when a dead letter would exceed the 64 KB queue limit, then it is cut down to fit and says what was cut', async () => {
     // 100 attachments, each with an invalid name of 2,000 characters: the request moves to a blob, the details stay capped
-    const id = await putViaBlob('large-letter', mailRequest({ attachments: Array.from({ length: 100 }, () => ({ filename: 'n'.repeat(2_000), contentBase64: '@' })) }));
+    const id = await putViaBlob(
+      'large-letter',
+      mailRequest({
+        attachments: Array.from({ length: 100 }, () => ({ filename: 'n'.repeat(2_000), contentBase64: '@' })),
+      }),
+    );
     const listener = q.startListener();
     const [record] = await q.waitUntilFinished([id]);
     assert.equal(record?.status, 'failed');
@@ -178,14 +238,34 @@ describe('hostile messages through the queue', () => {
 
   it('when a letter is too large or cannot be written as JSON at all, then it is cut step by step, each cut named, down to what always fits', async () => {
     const history = Array.from({ length: 5_000 }, (_, i) => ({ at: new Date(0).toISOString(), code: `CODE_${i}` }));
-    const huge = JSON.parse(await deadLetterText(q.storage, { id: 'huge', failedAt: '', attempts: 9, code: 'X', reason: 'r'.repeat(5_000), history }).then(decode));
+    const huge = JSON.parse(
+      await deadLetterText(q.storage, {
+        id: 'huge',
+        failedAt: '',
+        attempts: 9,
+        code: 'X',
+        reason: 'r'.repeat(5_000),
+        history,
+      }).then(decode),
+    );
     assert.deepEqual(huge.truncated, ['original', 'details', 'history']);
     assert.equal(huge.history.length, 10);
     assert.ok(huge.reason.length < 1_100);
 
     let nested: unknown = [];
     for (let i = 0; i < 100_000; i++) nested = [nested];
-    const unwritable = JSON.parse(decode(await deadLetterText(q.storage, { id: 'deep', failedAt: '', attempts: 1, code: 'X', history: [], request: nested })));
+    const unwritable = JSON.parse(
+      decode(
+        await deadLetterText(q.storage, {
+          id: 'deep',
+          failedAt: '',
+          attempts: 1,
+          code: 'X',
+          history: [],
+          request: nested,
+        }),
+      ),
+    );
     assert.deepEqual(unwritable.truncated, ['request (could not be written as JSON)']);
     assert.equal(unwritable.request, undefined);
   });
@@ -193,7 +273,13 @@ describe('hostile messages through the queue', () => {
   it('when a claim-checked request is refused on the queue (its sender no longer allowed), then it is dead-lettered for that reason, not as a reused key, and its record ends failed', async () => {
     // Regression: the digest of the blob's text differed from the digest taken of the parsed request at enqueue
     h.restartApp({ ...q.settings, EXOSEND_ALLOWED_SENDERS: 'desk@contoso.example' });
-    const big = await enqueue(mailRequest({ idempotencyKey: 'sender-removed', from: 'desk@contoso.example', attachments: [{ filename: 'a.bin', contentBase64: b64(80_000) }] }));
+    const big = await enqueue(
+      mailRequest({
+        idempotencyKey: 'sender-removed',
+        from: 'desk@contoso.example',
+        attachments: [{ filename: 'a.bin', contentBase64: b64(80_000) }],
+      }),
+    );
     assert.equal(big.status, 202);
     h.restartApp(q.settings);
     const listener = q.startListener();
@@ -204,23 +290,36 @@ describe('hostile messages through the queue', () => {
     assert.equal(letter.code, 'SENDER_NOT_ALLOWED');
   });
 
-  it("when an envelope names the claim-check blob of an id its own id is a prefix of, then it is dead-lettered, and that request is still sent with its content", async () => {
+  it('when an envelope names the claim-check blob of an id its own id is a prefix of, then it is dead-lettered, and that request is still sent with its content', async () => {
     // Regression: the blob check tested only the name's start, so an envelope of id `g1T` passed for
     // `g1T.victim`'s blob: it sent the victim's content as its own and deleted the blob, and the
     // victim ended failed ("claim-check blob ... is missing") with its content gone.
-    const victim = await enqueue(mailRequest({ idempotencyKey: 'g1T.victim', subject: 'victim content', attachments: [{ filename: 'a.bin', contentBase64: b64(80_000) }] }));
+    const victim = await enqueue(
+      mailRequest({
+        idempotencyKey: 'g1T.victim',
+        subject: 'victim content',
+        attachments: [{ filename: 'a.bin', contentBase64: b64(80_000) }],
+      }),
+    );
     assert.equal(victim.status, 202);
     const [victimMessage] = await drain(q.storage, 'intake');
     assert.match(victimMessage.blob, /^g1T\.victim\.[\w-]{43}\.json$/);
     const attacker = { exosend: 1, id: 'g1T', history: [], blob: victimMessage.blob };
 
     await outboundMail(encodeQueueMessage(attacker), h.context('outbound-mail', { id: 'q-attacker', dequeueCount: 1 }));
-    assert.ok(!h.sandbox.exchange.messages.some((m) => m.raw.includes('victim content')), "nothing was sent for the attacker's envelope");
+    assert.ok(
+      !h.sandbox.exchange.messages.some((m) => m.raw.includes('victim content')),
+      "nothing was sent for the attacker's envelope",
+    );
     assert.equal(await q.store.get('g1T'), undefined);
     const [letter] = await drain(q.storage, 'poison');
     assert.equal(letter?.id, 'q-attacker', 'known by its queue id: its own id was never trusted');
     assert.match(letter.reason, /claim-check blob exosend cannot have written/);
-    assert.match(whyNotRequeueable({ id: 'g1T', code: 'X', blob: victimMessage.blob }) ?? '', /not one exosend writes for its id/, 'nor can a forged dead letter reach it');
+    assert.match(
+      whyNotRequeueable({ id: 'g1T', code: 'X', blob: victimMessage.blob }) ?? '',
+      /not one exosend writes for its id/,
+      'nor can a forged dead letter reach it',
+    );
 
     await outboundMail(victimMessage, h.context('outbound-mail', { id: 'q-victim', dequeueCount: 1 }));
     assert.equal((await q.store.get('g1T.victim'))?.status, 'sent');
@@ -229,7 +328,8 @@ describe('hostile messages through the queue', () => {
 
   it('when a claim-check blob name is read back, then only the exact name exosend writes for the id passes', () => {
     const digest = 'd'.repeat(43);
-    const envelope = (id: string, blob: string) => decodeQueueMessage(encodeQueueMessage({ exosend: 1, id, history: [], blob })).kind;
+    const envelope = (id: string, blob: string) =>
+      decodeQueueMessage(encodeQueueMessage({ exosend: 1, id, history: [], blob })).kind;
     assert.equal(envelope('g1T', `g1T.${digest}.json`), 'envelope');
     assert.equal(envelope('a:b', `a%3Ab.${digest}.json`), 'envelope', 'a colon is written encoded');
     assert.equal(envelope('g1T.', `g1T..${digest}.json`), 'envelope');
@@ -242,26 +342,39 @@ describe('hostile messages through the queue', () => {
       ['g1T', `g1T.${digest}.json.json`],
       ['a:b', `a:b.${digest}.json`],
       ['g1T', `../g1T.${digest}.json`],
-    ] as const) assert.equal(envelope(id, blob), 'undecodable', `${id} ${blob}`);
+    ] as const)
+      assert.equal(envelope(id, blob), 'undecodable', `${id} ${blob}`);
   });
 
-  it('when a letter reused another request\'s key, then it cannot be put back, and no letter of other content reopens a record', async () => {
-    assert.match(whyNotRequeueable({ id: 'k', code: 'IDEMPOTENCY_KEY_REUSED', request: mailRequest() }) ?? '', /reused the idempotency key/);
+  it("when a letter reused another request's key, then it cannot be put back, and no letter of other content reopens a record", async () => {
+    assert.match(
+      whyNotRequeueable({ id: 'k', code: 'IDEMPOTENCY_KEY_REUSED', request: mailRequest() }) ?? '',
+      /reused the idempotency key/,
+    );
     await enqueue(mailRequest({ idempotencyKey: 'reopen-guard', subject: 'original' }));
     await q.store.markFailed('reopen-guard', { reason: 'X: test' });
-    const other = await requeueDeadLetter(q.storage, q.store, { id: 'reopen-guard', request: mailRequest({ subject: 'other content' }) });
+    const other = await requeueDeadLetter(q.storage, q.store, {
+      id: 'reopen-guard',
+      request: mailRequest({ subject: 'other content' }),
+    });
     assert.equal(other.kind, 'not-failed');
     assert.equal((await q.store.get('reopen-guard'))?.status, 'failed');
     await q.storage.intake.clearMessages();
   });
 
   it('when a status URL names a dots-only id, then it is answered 404, never another record', async () => {
-    for (const id of ['.', '..']) assert.equal((await h.http(messageStatus, { method: 'GET', route: `messages/${id}`, params: { id } })).status, 404);
+    for (const id of ['.', '..'])
+      assert.equal(
+        (await h.http(messageStatus, { method: 'GET', route: `messages/${id}`, params: { id } })).status,
+        404,
+      );
   });
 
   describe('exosend enqueue, misused', () => {
     const cli = (args: string[], env: Record<string, string> = {}) =>
-      runObserved('exosend-cli', process.execPath, ['dist/cli/exosend.js', 'enqueue', ...args], { env: { ...process.env, ...env } });
+      runObserved('exosend-cli', process.execPath, ['dist/cli/exosend.js', 'enqueue', ...args], {
+        env: { ...process.env, ...env },
+      });
 
     it('when the file is missing, is a directory, the storage setting is malformed or storage does not answer, then it prints one line that says what to do, and no stack', async () => {
       const dir = mkdtempSync(join(tmpdir(), 'exosend-cli-'));
@@ -270,7 +383,10 @@ describe('hostile messages through the queue', () => {
       const account = 'AccountName=devstoreaccount1;AccountKey=c2VjcmV0LWFjY291bnQta2V5LW5vdC10by1iZS1lY2hvZWQ=';
       const down = `DefaultEndpointsProtocol=http;${account};QueueEndpoint=http://127.0.0.1:9/devstoreaccount1;TableEndpoint=http://127.0.0.1:9/devstoreaccount1;BlobEndpoint=http://127.0.0.1:9/devstoreaccount1`;
       await enqueue(mailRequest({ idempotencyKey: 'cli-reused', subject: 'first' }));
-      writeFileSync(join(dir, 'reused.json'), JSON.stringify(mailRequest({ idempotencyKey: 'cli-reused', subject: 'second' })));
+      writeFileSync(
+        join(dir, 'reused.json'),
+        JSON.stringify(mailRequest({ idempotencyKey: 'cli-reused', subject: 'second' })),
+      );
       const [missing, folder, malformed, unreachable, reused] = await Promise.all([
         cli([join(dir, 'nope.json')]),
         cli([join(dir, 'folder')]),

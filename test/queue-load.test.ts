@@ -46,7 +46,8 @@ describe('the queue under load with failures', () => {
         transientInjected++;
         return transientFaults[Math.floor(random() * transientFaults.length)];
       }
-      const index = context.stage === 'data' ? Number(/Subject: load-(\d+)/.exec(context.raw?.toString() ?? '')?.[1]) : NaN;
+      const index =
+        context.stage === 'data' ? Number(/Subject: load-(\d+)/.exec(context.raw?.toString() ?? '')?.[1]) : NaN;
       return index % 20 === 0 ? { reply: sendAsDenied } : undefined;
     });
 
@@ -54,7 +55,11 @@ describe('the queue under load with failures', () => {
     const ids = Array.from({ length: total }, (_, i) => `load-${i}`);
     for (let i = 0; i < total; i += 100) {
       await Promise.all(
-        ids.slice(i, i + 100).map((id) => q.storage.intake.sendMessage(encodeQueueMessage(mailRequest({ idempotencyKey: id, subject: id })))),
+        ids
+          .slice(i, i + 100)
+          .map((id) =>
+            q.storage.intake.sendMessage(encodeQueueMessage(mailRequest({ idempotencyKey: id, subject: id }))),
+          ),
       );
     }
     const listener = q.startListener();
@@ -77,7 +82,11 @@ describe('the queue under load with failures', () => {
     assert.equal(accepted.length, counts.sent, 'Exchange accepted exactly the messages marked sent');
     assert.equal(uniqueMessageIds.size, accepted.length, 'no message was sent twice');
     assert.equal(counts.failed, total / 20, 'exactly the refused messages were dead-lettered');
-    assert.deepEqual(Object.fromEntries(letterCodes), { SEND_AS_DENIED: total / 20 }, 'every dead letter is SEND_AS_DENIED: no transient failure was dead-lettered');
+    assert.deepEqual(
+      Object.fromEntries(letterCodes),
+      { SEND_AS_DENIED: total / 20 },
+      'every dead letter is SEND_AS_DENIED: no transient failure was dead-lettered',
+    );
     assert.ok(transientInjected > total / 20, 'the run did meet transient failures');
     assert.ok(counts.attempts > total, 'transient failures were retried');
   });

@@ -22,12 +22,21 @@ describe('the queue retry budget', () => {
 
   /** Exchange answers every MAIL FROM of messages with this subject with a transient 432. */
   const alwaysBusyFor = (subject: string) =>
-    h.sandbox.exchange.setFaultInjector((context) => (context.stage === 'data' && context.raw?.toString().includes(`Subject: ${subject}`) ? { reply: concurrencyLimit } : undefined));
+    h.sandbox.exchange.setFaultInjector((context) =>
+      context.stage === 'data' && context.raw?.toString().includes(`Subject: ${subject}`)
+        ? { reply: concurrencyLimit }
+        : undefined,
+    );
   const busyReplies = () => h.sandbox.exchange.counters.replies.filter((r) => r.code === 432).length;
   const events = (event: string, id: string) =>
-    h.logs.filter((line) => line.includes(`"event":"exosend.queue.${event}"`) && line.includes(`"id":"${id}"`)).map((line) => JSON.parse(line) as Record<string, unknown>);
+    h.logs
+      .filter((line) => line.includes(`"event":"exosend.queue.${event}"`) && line.includes(`"id":"${id}"`))
+      .map((line) => JSON.parse(line) as Record<string, unknown>);
 
-  for (const [setting, attempts] of [[undefined, 8], ['3', 3]] as const) {
+  for (const [setting, attempts] of [
+    [undefined, 8],
+    ['3', 3],
+  ] as const) {
     it(`when Exchange stays busy and EXOSEND_QUEUE_MAX_ATTEMPTS is ${setting ?? 'not set'}, then the message is tried ${attempts} times, then dead-lettered with every try in its history`, async () => {
       h.restartApp({ ...q.settings, EXOSEND_QUEUE_MAX_ATTEMPTS: setting });
       const id = `budget-${attempts}`;
@@ -43,7 +52,10 @@ describe('the queue retry budget', () => {
       assert.equal(letter.id, id);
       assert.equal(letter.code, 'CONCURRENCY_LIMIT');
       assert.equal(letter.attempts, attempts);
-      assert.deepEqual(letter.history.map((a: { code: string }) => a.code), Array(attempts).fill('CONCURRENCY_LIMIT'));
+      assert.deepEqual(
+        letter.history.map((a: { code: string }) => a.code),
+        Array(attempts).fill('CONCURRENCY_LIMIT'),
+      );
       assert.equal(events('retry', id).length, attempts - 1);
     });
   }
@@ -57,11 +69,11 @@ describe('the queue retry budget', () => {
 
     const [retry] = events('retry', id);
     assert.equal(retry?.code, 'VAULT_UNREACHABLE', JSON.stringify(retry));
-    assert.equal(retry?.delaySeconds, 1, 'the delay is the vault\'s Retry-After, not the base of 0 s');
+    assert.equal(retry?.delaySeconds, 1, "the delay is the vault's Retry-After, not the base of 0 s");
     const { approximateMessagesCount } = await q.storage.intake.getProperties();
     const visible = await q.storage.intake.peekMessages();
     assert.equal(approximateMessagesCount, 1, 'the retry is queued');
-    assert.equal(visible.peekedMessageItems.length, 0, 'and invisible until the vault\'s Retry-After has passed');
+    assert.equal(visible.peekedMessageItems.length, 0, "and invisible until the vault's Retry-After has passed");
 
     h.sandbox.vault.failRequests(0);
     q.startListener();

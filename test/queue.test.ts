@@ -36,7 +36,12 @@ describe('the queue intake', () => {
 
     const dir = mkdtempSync(join(tmpdir(), 'exosend-enqueue-'));
     writeFileSync(join(dir, 'request.json'), JSON.stringify(mailRequest({ subject: 'via cli' })));
-    const cli = await runObserved('exosend-cli', process.execPath, ['dist/cli/exosend.js', 'enqueue', join(dir, 'request.json')], { env: { ...process.env } });
+    const cli = await runObserved(
+      'exosend-cli',
+      process.execPath,
+      ['dist/cli/exosend.js', 'enqueue', join(dir, 'request.json')],
+      { env: { ...process.env } },
+    );
     assert.equal(cli.code, 0, cli.stderr);
     const viaCli = JSON.parse(cli.stdout) as { id: string; status: string };
     assert.equal(viaCli.status, 'queued');
@@ -56,7 +61,12 @@ describe('the queue intake', () => {
   });
 
   it('when the queue delivers the same message twice, then it is sent once', async () => {
-    const envelope = encodeQueueMessage({ exosend: 1, id: 'redelivered-1', history: [], request: mailRequest({ subject: 'redelivered' }) });
+    const envelope = encodeQueueMessage({
+      exosend: 1,
+      id: 'redelivered-1',
+      history: [],
+      request: mailRequest({ subject: 'redelivered' }),
+    });
     const context = () => h.context('outbound-mail', { id: 'q-1', dequeueCount: 1 });
     await outboundMail(envelope, context());
     await outboundMail(envelope, context());
@@ -67,8 +77,15 @@ describe('the queue intake', () => {
   });
 
   it('when two deliveries of one message run at the same time, then only one sends', async () => {
-    const envelope = encodeQueueMessage({ exosend: 1, id: 'concurrent-1', history: [], request: mailRequest({ subject: 'concurrent' }) });
-    await Promise.all([1, 2].map((n) => outboundMail(envelope, h.context('outbound-mail', { id: `q-${n}`, dequeueCount: 1 }))));
+    const envelope = encodeQueueMessage({
+      exosend: 1,
+      id: 'concurrent-1',
+      history: [],
+      request: mailRequest({ subject: 'concurrent' }),
+    });
+    await Promise.all(
+      [1, 2].map((n) => outboundMail(envelope, h.context('outbound-mail', { id: `q-${n}`, dequeueCount: 1 }))),
+    );
     const reply = await status('concurrent-1');
     assert.equal(reply.body.status, 'sent');
     assert.equal(sentTo(reply.body.messageId).length, 1);
@@ -78,13 +95,20 @@ describe('the queue intake', () => {
     const data = Buffer.alloc(5 * 1024 * 1024, 'claim-check');
     const reply = await h.http(enqueueMail, {
       route: 'enqueue',
-      body: mailRequest({ subject: 'big', attachments: [{ filename: 'big.bin', contentBase64: data.toString('base64') }] }),
+      body: mailRequest({
+        subject: 'big',
+        attachments: [{ filename: 'big.bin', contentBase64: data.toString('base64') }],
+      }),
     });
     assert.equal(reply.status, 202);
     const blobs = [];
     for await (const blob of q.storage.requests.listBlobsFlat()) blobs.push(blob.name);
     assert.equal(blobs.length, 1, 'the request waits in a blob');
-    assert.match(blobs[0]!, new RegExp(`^${reply.body.id}\\.[\\w-]{43}\\.json$`), 'named by its id and its content digest');
+    assert.match(
+      blobs[0]!,
+      new RegExp(`^${reply.body.id}\\.[\\w-]{43}\\.json$`),
+      'named by its id and its content digest',
+    );
 
     q.startListener();
     const [record] = await q.waitUntilFinished([reply.body.id]);
@@ -99,12 +123,22 @@ describe('the queue intake', () => {
   it('when undecodable, non-JSON and invalid messages arrive, then each is dead-lettered with its reason and the rest still flows', async () => {
     const undecodable = await q.storage.intake.sendMessage('%%% not base64, not JSON %%%');
     const notJson = await q.storage.intake.sendMessage(Buffer.from('hello, queue').toString('base64'));
-    const invalid = await q.storage.intake.sendMessage(encodeQueueMessage({ to: ['ada@fabrikam.example'], subject: 'no body' }));
+    const invalid = await q.storage.intake.sendMessage(
+      encodeQueueMessage({ to: ['ada@fabrikam.example'], subject: 'no body' }),
+    );
     const good = await q.storage.intake.sendMessage(encodeQueueMessage(mailRequest({ subject: 'after the bad ones' })));
 
     q.startListener();
-    const records = await q.waitUntilFinished([undecodable.messageId, notJson.messageId, invalid.messageId, good.messageId]);
-    assert.deepEqual(records.map((r) => r.status), ['failed', 'failed', 'failed', 'sent']);
+    const records = await q.waitUntilFinished([
+      undecodable.messageId,
+      notJson.messageId,
+      invalid.messageId,
+      good.messageId,
+    ]);
+    assert.deepEqual(
+      records.map((r) => r.status),
+      ['failed', 'failed', 'failed', 'sent'],
+    );
     assert.match(records[0]!.reason!, /^UNDECODABLE: .*neither base64/);
     assert.match(records[1]!.reason!, /^UNDECODABLE: .*not JSON/);
     assert.match(records[2]!.reason!, /^INVALID_REQUEST/);
@@ -124,10 +158,16 @@ describe('the queue intake', () => {
     // still leased and queued a copy for later: the message looped for ever, never dead-lettered.
     const big = await h.http(enqueueMail, {
       route: 'enqueue',
-      body: mailRequest({ idempotencyKey: 'lost-blob', attachments: [{ filename: 'a.bin', contentBase64: Buffer.alloc(80_000).toString('base64') }] }),
+      body: mailRequest({
+        idempotencyKey: 'lost-blob',
+        attachments: [{ filename: 'a.bin', contentBase64: Buffer.alloc(80_000).toString('base64') }],
+      }),
     });
-    for await (const blob of q.storage.requests.listBlobsFlat({ prefix: 'lost-blob.' })) await q.storage.requests.deleteBlob(blob.name);
-    const badId = await q.storage.intake.sendMessage(encodeQueueMessage({ exosend: 1, id: 'orders/17', history: [], request: mailRequest() }));
+    for await (const blob of q.storage.requests.listBlobsFlat({ prefix: 'lost-blob.' }))
+      await q.storage.requests.deleteBlob(blob.name);
+    const badId = await q.storage.intake.sendMessage(
+      encodeQueueMessage({ exosend: 1, id: 'orders/17', history: [], request: mailRequest() }),
+    );
 
     q.startListener();
     const [lost, damaged] = await q.waitUntilFinished([big.body.id, badId.messageId]);
@@ -139,7 +179,10 @@ describe('the queue intake', () => {
   });
 
   it('when Exchange refuses permanently, then the message goes to the poison queue at once with its diagnosis', async () => {
-    h.sandbox.exchange.failNext('data', '554 5.2.252 SendAsDenied; exosend@contoso.example not allowed to send as x@contoso.example; STOREDRV.Submission.Exception:SendAsDeniedException.MapiExceptionSendAsDenied');
+    h.sandbox.exchange.failNext(
+      'data',
+      '554 5.2.252 SendAsDenied; exosend@contoso.example not allowed to send as x@contoso.example; STOREDRV.Submission.Exception:SendAsDeniedException.MapiExceptionSendAsDenied',
+    );
     const reply = await h.http(enqueueMail, { route: 'enqueue', body: mailRequest({ idempotencyKey: 'refused-1' }) });
     q.startListener();
     const [record] = await q.waitUntilFinished([reply.body.id]);
@@ -149,7 +192,10 @@ describe('the queue intake', () => {
     const [letter] = await drain(q.storage, 'poison');
     assert.equal(letter.id, 'refused-1');
     assert.equal(letter.diagnosis.code, 'SEND_AS_DENIED');
-    assert.deepEqual(letter.history.map((a: { code: string }) => a.code), ['SEND_AS_DENIED']);
+    assert.deepEqual(
+      letter.history.map((a: { code: string }) => a.code),
+      ['SEND_AS_DENIED'],
+    );
     assert.equal(letter.request.subject, 'Quarterly report', 'the letter carries the request, so it can be sent again');
   });
 
@@ -162,7 +208,10 @@ describe('the queue intake', () => {
     assert.equal(record?.status, 'sent');
     assert.equal(record?.attempts, 3);
     const shown = await status('transient-1');
-    assert.deepEqual(shown.body.history.map((a: { code: string }) => a.code), ['CONCURRENCY_LIMIT', 'TEMPORARY_FAILURE']);
+    assert.deepEqual(
+      shown.body.history.map((a: { code: string }) => a.code),
+      ['CONCURRENCY_LIMIT', 'TEMPORARY_FAILURE'],
+    );
     assert.equal(shown.body.diagnosis, undefined, 'a sent message shows no stale diagnosis');
   });
 

@@ -47,7 +47,10 @@ export async function registrationsOf(dir: string, main?: string): Promise<Probe
   try {
     const script = join(scratch, 'probe.mjs');
     writeFileSync(script, probe);
-    const { stdout } = await run(process.execPath, [script, dir, ...(main ? [main] : [])], { cwd: dir, env: { PATH: process.env['PATH'] ?? '' } });
+    const { stdout } = await run(process.execPath, [script, dir, ...(main ? [main] : [])], {
+      cwd: dir,
+      env: { PATH: process.env['PATH'] ?? '' },
+    });
     return JSON.parse(stdout.trim().split('\n').at(-1)!) as ProbeResult;
   } finally {
     rmSync(scratch, { recursive: true, force: true });
@@ -62,6 +65,12 @@ export function declaredRegistrations(projectDir = '.'): string[] {
   const dir = join(projectDir, 'src', 'functions');
   return readdirSync(dir)
     .filter((f) => f.endsWith('.ts'))
-    .flatMap((f) => [...readFileSync(join(dir, f), 'utf8').matchAll(/(?:app\.(?:http|timer|storageQueue)|callerRoute)\('([^']+)'/g)].map((m) => m[1]!))
+    .flatMap((f) =>
+      [
+        ...readFileSync(join(dir, f), 'utf8').matchAll(
+          /(?:app\.(?:http|timer|storageQueue)|callerRoute)\(\s*'([^']+)'/g,
+        ),
+      ].map((m) => m[1]!),
+    )
     .sort();
 }

@@ -24,7 +24,10 @@ describe('a dead letter put back on the intake queue', () => {
   async function deadLettered(id: string): Promise<void> {
     sandboxScenarios['send-as-denied'](h.sandbox);
     h.sandbox.exchange.setLimits({ messagesPerMinute: 0 });
-    const reply = await h.http(enqueueMail, { route: 'enqueue', body: mailRequest({ from: 'billing@contoso.example', idempotencyKey: id }) });
+    const reply = await h.http(enqueueMail, {
+      route: 'enqueue',
+      body: mailRequest({ from: 'billing@contoso.example', idempotencyKey: id }),
+    });
     assert.equal(reply.status, 202);
     q.startListener();
     const [record] = await q.waitUntilFinished([id]);
@@ -48,7 +51,11 @@ describe('a dead letter put back on the intake queue', () => {
     assert.deepEqual(result, { outcome: { kind: 'requeued', id: 'requeue-1' } });
     const reopened = await q.store.get('requeue-1');
     assert.equal(reopened?.status, 'queued');
-    assert.equal(reopened?.digest, digest, 'the key still names the same content: other content under it is still a 409');
+    assert.equal(
+      reopened?.digest,
+      digest,
+      'the key still names the same content: other content under it is still a 409',
+    );
     assert.deepEqual(await letters.list(), [], 'the letter is off the poison queue');
     assert.equal(await letters.requeue(view.messageId), undefined, 'a second click finds nothing to put back');
 
@@ -56,7 +63,10 @@ describe('a dead letter put back on the intake queue', () => {
     const [record] = await q.waitUntilFinished(['requeue-1']);
     assert.equal(record?.status, 'sent');
     assert.equal(record?.attempts, 1, 'its tries are counted afresh');
-    assert.deepEqual(record?.history.map((a) => a.code), ['SEND_AS_DENIED', 'REQUEUED']);
+    assert.deepEqual(
+      record?.history.map((a) => a.code),
+      ['SEND_AS_DENIED', 'REQUEUED'],
+    );
     assert.equal(h.sandbox.exchange.messages.length - before, 1);
     assert.equal(h.sandbox.exchange.messages.at(-1)?.envelope.mailFrom, 'billing@contoso.example');
   });
@@ -66,7 +76,10 @@ describe('a dead letter put back on the intake queue', () => {
     sandboxScenarios.healthy(h.sandbox);
     h.sandbox.exchange.setLimits({ messagesPerMinute: 0 });
     const [letter] = await drain(q.storage, 'poison');
-    const outcomes = await Promise.all([requeueDeadLetter(q.storage, q.store, letter), requeueDeadLetter(q.storage, q.store, letter)]);
+    const outcomes = await Promise.all([
+      requeueDeadLetter(q.storage, q.store, letter),
+      requeueDeadLetter(q.storage, q.store, letter),
+    ]);
     assert.deepEqual(outcomes.map((o) => o.kind).sort(), ['not-failed', 'requeued']);
     const queued = await q.storage.intake.peekMessages({ numberOfMessages: 32 });
     assert.equal(queued.peekedMessageItems.length, 1, 'one copy on the intake queue');
@@ -75,7 +88,11 @@ describe('a dead letter put back on the intake queue', () => {
     q.startListener();
     await q.waitUntilFinished(['requeue-2']);
     // a third put-back after it was sent changes nothing
-    assert.deepEqual(await requeueDeadLetter(q.storage, q.store, letter), { kind: 'not-failed', id: 'requeue-2', status: 'sent' });
+    assert.deepEqual(await requeueDeadLetter(q.storage, q.store, letter), {
+      kind: 'not-failed',
+      id: 'requeue-2',
+      status: 'sent',
+    });
     assert.equal(h.sandbox.exchange.messages.length - before, 1);
   });
 

@@ -20,7 +20,11 @@ const stops: (() => Promise<void> | void)[] = [];
 let port: number | undefined;
 
 if (role === 'http') {
-  const server = createHttpHost({ functions: registrations.http, functionKey: process.env['SCALE_OUT_FUNCTION_KEY']!, log });
+  const server = createHttpHost({
+    functions: registrations.http,
+    functionKey: process.env['SCALE_OUT_FUNCTION_KEY']!,
+    log,
+  });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   port = (server.address() as AddressInfo).port;
   stops.push(() => {
@@ -38,7 +42,8 @@ if (role === 'http') {
       queue: storage.intake,
       poison: storage.poison,
       receiveVisibilityInMs: 5000,
-      handler: (body, metadata) => registration.handler(body, invocationContext(registration.name, { ...metadata }, log)) as Promise<void>,
+      handler: (body, metadata) =>
+        registration.handler(body, invocationContext(registration.name, { ...metadata }, log)) as Promise<void>,
     });
     stops.push(() => listener.stop());
   }
@@ -63,5 +68,11 @@ process.on('message', (message) => {
 });
 process.on('disconnect', () => process.exit(0));
 // what the host would index: each HTTP route's authLevel, and whether its handler checks the caller
-const routes = registrations.http.map(({ name, route, methods, authLevel, handler }) => ({ name, route, methods, authLevel, checksCaller: checksCaller in handler }));
+const routes = registrations.http.map(({ name, route, methods, authLevel, handler }) => ({
+  name,
+  route,
+  methods,
+  authLevel,
+  checksCaller: checksCaller in handler,
+}));
 process.stdout.write(`${JSON.stringify({ ready: role, port, routes })}\n`);

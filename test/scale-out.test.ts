@@ -42,11 +42,20 @@ describe('scale-out: one budget per mailbox across worker processes', () => {
       EXOSEND_HEALTH_SCHEDULE: '*/2 * * * * *',
       SCALE_OUT_FUNCTION_KEY: functionKey,
     };
-    const [http] = await Promise.all([startWorker('http', env, workers), startWorker('queue', env, workers), startWorker('queue', env, workers), startWorker('timer', env, workers)]);
+    const [http] = await Promise.all([
+      startWorker('http', env, workers),
+      startWorker('queue', env, workers),
+      startWorker('queue', env, workers),
+      startWorker('timer', env, workers),
+    ]);
     const doomed = workers[2]!;
     const base = `http://127.0.0.1:${http.port}/api`;
     const post = (route: string, body: unknown) =>
-      fetch(`${base}/${route}`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-functions-key': functionKey }, body: JSON.stringify(body) });
+      fetch(`${base}/${route}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-functions-key': functionKey },
+        body: JSON.stringify(body),
+      });
 
     const acceptedBefore = exchange.messages.length;
     let killedAt: number | undefined;
@@ -58,16 +67,19 @@ describe('scale-out: one budget per mailbox across worker processes', () => {
     };
     exchange.events.on('message', killMidway);
 
-    const request = (i: number) => mailRequest({ idempotencyKey: `scale-${i}`, subject: `scale-${i}`, ...(i % 2 === 1 && { from: second }) });
+    const request = (i: number) =>
+      mailRequest({ idempotencyKey: `scale-${i}`, subject: `scale-${i}`, ...(i % 2 === 1 && { from: second }) });
     const byDoor = (door: number) => Array.from({ length: total }, (_, i) => i).filter((i) => i % 3 === door);
     const queuedIds = [...byDoor(0), ...byDoor(1)].map((i) => `scale-${i}`);
     let tooMany = 0;
     const started = Date.now();
     const inParallel = async (items: number[], callers: number, work: (i: number) => Promise<void>) => {
       let next = 0;
-      await Promise.all(Array.from({ length: callers }, async () => {
-        while (next < items.length) await work(items[next++]!);
-      }));
+      await Promise.all(
+        Array.from({ length: callers }, async () => {
+          while (next < items.length) await work(items[next++]!);
+        }),
+      );
     };
     const sendResults: number[] = [];
     await Promise.all([
@@ -102,9 +114,14 @@ describe('scale-out: one budget per mailbox across worker processes', () => {
 
     const accepted = exchange.messages.slice(acceptedBefore).filter((m) => /Subject: scale-\d+/.test(m.raw.toString()));
     const distinct = new Set(accepted.map((m) => m.messageId));
-    const throttled = exchange.counters.replies.filter((r) => r.code === 432 || r.code === 450 || /5\.2\.0/.test(r.text));
+    const throttled = exchange.counters.replies.filter(
+      (r) => r.code === 432 || r.code === 450 || /5\.2\.0/.test(r.text),
+    );
     const deferred = workers.flatMap((w) => w.lines).filter((l) => l.includes('exosend.queue.deferred')).length;
-    const windows = { [app.mailbox]: busiestWindows(accepted, app.mailbox, 1000), [second]: busiestWindows(accepted, second, 1000) };
+    const windows = {
+      [app.mailbox]: busiestWindows(accepted, app.mailbox, 1000),
+      [second]: busiestWindows(accepted, second, 1000),
+    };
     console.log(
       `scale-out: ${total} messages (${queuedIds.length} queued, ${sendResults.length} by /api/send) in ${tookMs} ms on 4 workers, killed one after ${killedAt} sent; ` +
         `accepted ${accepted.length} (${distinct.size} distinct), deferrals ${deferred}, 429s ${tooMany}, busiest second ${JSON.stringify(windows)}, ` +
@@ -114,7 +131,11 @@ describe('scale-out: one budget per mailbox across worker processes', () => {
 
     assert.ok(killedAt !== undefined, 'a queue worker was killed midway');
     assert.deepEqual(throttled, [], 'no 432, no rate reply, no quota reply');
-    assert.deepEqual(records.filter((r) => r.status !== 'sent').map((r) => [r.id, r.status, r.reason ?? r.diagnosis?.code]), [], 'every queued message was sent');
+    assert.deepEqual(
+      records.filter((r) => r.status !== 'sent').map((r) => [r.id, r.status, r.reason ?? r.diagnosis?.code]),
+      [],
+      'every queued message was sent',
+    );
     assert.deepEqual(await drain(q.storage, 'poison'), []);
     assert.equal(sendResults.length, byDoor(2).length);
     assert.equal(distinct.size, total, 'every message reached Exchange');
@@ -126,20 +147,29 @@ describe('scale-out: one budget per mailbox across worker processes', () => {
     }
     for (const m of accepted) {
       const from = m.envelope.mailFrom;
-      assert.equal(m.mailbox, from === second ? second : app.mailbox, 'a listed From authenticates as itself: its copy lands in its own Sent Items');
+      assert.equal(
+        m.mailbox,
+        from === second ? second : app.mailbox,
+        'a listed From authenticates as itself: its copy lands in its own Sent Items',
+      );
     }
     assert.ok(accepted.some((m) => m.mailbox === second) && accepted.some((m) => m.mailbox === app.mailbox));
     for (const [mailbox, ledger] of ledgers) {
       assert.deepEqual(ledger.leases, [], `${mailbox}: every session lease came back, the killed worker's too`);
       assert.deepEqual(ledger.holds, [], `${mailbox}: every message slot came back`);
     }
-    assert.ok(workers[3]!.lines.some((l) => l.includes('exosend.check') && l.includes('"ok":true')), 'the health check ran green alongside');
+    assert.ok(
+      workers[3]!.lines.some((l) => l.includes('exosend.check') && l.includes('"ok":true')),
+      'the health check ran green alongside',
+    );
   });
 
   /** Reads each mailbox's ledger until nothing is held: a dead worker's leases and slots lapse on their own. */
   async function waitForEmptyLedgers(timeoutInMs: number): Promise<Map<string, BudgetLedger>> {
     const { TableClient } = await import('@azure/data-tables');
-    const table = TableClient.fromConnectionString(q.azurite.connectionString, 'exosendbudget', { allowInsecureConnection: true });
+    const table = TableClient.fromConnectionString(q.azurite.connectionString, 'exosendbudget', {
+      allowInsecureConnection: true,
+    });
     const deadline = Date.now() + timeoutInMs;
     for (;;) {
       const ledgers = new Map<string, BudgetLedger>();
@@ -147,7 +177,13 @@ describe('scale-out: one budget per mailbox across worker processes', () => {
         const ledger = JSON.parse(e.ledger) as BudgetLedger;
         // as every instance reads it, by the app's own rule: what lapsed no longer counts (a copy of
         // that rule here once hid a mutant that kept lapsed leases)
-        prune(ledger, Date.now(), { ratePerWindow: ratePerSecond, windowInMs: 1000, maxConnections: 3, recipientsPerDay: 10_000, dayInMs: 86_400_000 });
+        prune(ledger, Date.now(), {
+          ratePerWindow: ratePerSecond,
+          windowInMs: 1000,
+          maxConnections: 3,
+          recipientsPerDay: 10_000,
+          dayInMs: 86_400_000,
+        });
         ledgers.set(e.partitionKey!, ledger);
       }
       const empty = [...ledgers.values()].every((l) => l.leases.length === 0 && l.holds.length === 0);

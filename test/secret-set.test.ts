@@ -7,9 +7,16 @@ import { getRuntime } from '../src/runtime/runtime.js';
 import { mailRequest, startHarness, type Harness } from './harness.js';
 
 /** Runs `exosend secret set` in a child process, as an admin would, with `input` piped on standard input. */
-function secretSet(env: NodeJS.ProcessEnv, args: string[], input: string): Promise<{ code: number | null; output: string }> {
+function secretSet(
+  env: NodeJS.ProcessEnv,
+  args: string[],
+  input: string,
+): Promise<{ code: number | null; output: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['dist/cli/exosend.js', 'secret', ...args], { env, stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['dist/cli/exosend.js', 'secret', ...args], {
+      env,
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
     let output = '';
     child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
     child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
@@ -37,7 +44,11 @@ describe('exosend secret set, against the vault stand-in', () => {
   beforeEach(() => h.reset());
 
   // the admin's shell: the app's settings (vault URL, secret name), signed in as the admin identity
-  const adminEnv = (identity = admin): NodeJS.ProcessEnv => ({ ...process.env, ...h.sandbox.settings, AZURE_CLIENT_ID: identity.clientId });
+  const adminEnv = (identity = admin): NodeJS.ProcessEnv => ({
+    ...process.env,
+    ...h.sandbox.settings,
+    AZURE_CLIENT_ID: identity.clientId,
+  });
   const name = () => h.sandbox.app.secretName;
 
   it('when the secret is piped in with its expiry, then a new version is stored with that expiry and the value is never printed', async () => {
@@ -45,12 +56,21 @@ describe('exosend secret set, against the vault stand-in', () => {
     const { code, output } = await secretSet(adminEnv(), ['set', '--expires', inDays(365)], `${value}\n`);
     h.observe(output);
     assert.equal(code, 0, output);
-    assert.match(output, new RegExp(`stored ${name()} \\(version [0-9a-f]+\\) in ${h.sandbox.vault.url}; expires ${inDays(365)}, in 36[45] days`));
+    assert.match(
+      output,
+      new RegExp(
+        `stored ${name()} \\(version [0-9a-f]+\\) in ${h.sandbox.vault.url}; expires ${inDays(365)}, in 36[45] days`,
+      ),
+    );
     assert.ok(!output.includes(value), 'the value was printed');
     assert.equal(h.sandbox.vault.currentValue(name()), value);
     // what the app's own read sees: the expiry its warnings count down from
     const config = loadConfig(process.env);
-    const stored = await new SecretSource({ ...config, keyVaultUrl: config.keyVaultUrl!, secretName: config.clientSecretName }).get();
+    const stored = await new SecretSource({
+      ...config,
+      keyVaultUrl: config.keyVaultUrl!,
+      secretName: config.clientSecretName,
+    }).get();
     assert.equal(stored.expiresOn?.toISOString().slice(0, 10), inDays(365));
   });
 

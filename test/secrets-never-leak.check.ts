@@ -14,7 +14,10 @@ const xoauth2Shaped = /dXNlcj[\w+/=]{16,}/; // base64 of "user=...": an XOAUTH2 
 /** The processes a full run starts besides the test processes: each must have left its output. */
 const startedInAFullRun: ProcessKind[] = ['npm-start', 'exosend-cli', 'app-child'];
 
-const lines = (file: string) => readFileSync(join(observedDir, file), 'utf8').split('\n').filter((l) => l.trim() !== '');
+const lines = (file: string) =>
+  readFileSync(join(observedDir, file), 'utf8')
+    .split('\n')
+    .filter((l) => l.trim() !== '');
 
 test('when the suite has run, then no client secret, token or function key appears in anything the app said or any process printed', (t) => {
   assert.ok(existsSync(observedDir), `${observedDir} is missing: run the suite through scripts/test.mjs`);
@@ -29,11 +32,21 @@ test('when the suite has run, then no client secret, token or function key appea
     'each test process leaves both what the app said and the secrets it knew',
   );
   // a check that sees nothing proves nothing
-  assert.ok(outputFiles.includes('runner.output.txt'), 'the test runner\'s output (every test process\'s stdout and stderr) was not kept');
-  assert.ok(lines('runner.output.txt').some((l) => l.startsWith('# Subtest: ')), 'the runner\'s output holds no test: it is not the test processes\' output');
+  assert.ok(
+    outputFiles.includes('runner.output.txt'),
+    "the test runner's output (every test process's stdout and stderr) was not kept",
+  );
+  assert.ok(
+    lines('runner.output.txt').some((l) => l.startsWith('# Subtest: ')),
+    "the runner's output holds no test: it is not the test processes' output",
+  );
   if (full) {
     assert.ok(observedFiles.length > 0, 'no test process left what the app said');
-    for (const kind of startedInAFullRun) assert.ok(outputFiles.some((f) => f.startsWith(`${kind}-`)), `no ${kind} process left its output`);
+    for (const kind of startedInAFullRun)
+      assert.ok(
+        outputFiles.some((f) => f.startsWith(`${kind}-`)),
+        `no ${kind} process left its output`,
+      );
   }
 
   /** Each secret, with the process that knew it: the message must not repeat the secret. */
@@ -55,7 +68,8 @@ test('when the suite has run, then no client secret, token or function key appea
     observedLines += observed.length;
     observed.forEach((line, index) => {
       const where = `${file}:${index + 1}`;
-      for (const [secret, source] of secrets) assert.ok(!line.includes(secret), `${where} contains a secret listed in ${source}`);
+      for (const [secret, source] of secrets)
+        assert.ok(!line.includes(secret), `${where} contains a secret listed in ${source}`);
       assert.doesNotMatch(line, jwtShaped, `${where} contains a JWT`);
       assert.doesNotMatch(line, xoauth2Shaped, `${where} contains an XOAUTH2 string`);
     });

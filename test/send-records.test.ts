@@ -37,9 +37,20 @@ describe('every send has a record, and one idempotency key is one message', () =
 
   it('when /api/send sends, then GET /api/messages/{id} answers sent with its Message-ID, mailbox, time and each recipient pending', async () => {
     const id = newKey();
-    const sent = await h.send(mailRequest({ idempotencyKey: id, to: ['ada@fabrikam.example'], cc: ['grace@fabrikam.example'], bcc: ['audit@contoso.example'] }));
+    const sent = await h.send(
+      mailRequest({
+        idempotencyKey: id,
+        to: ['ada@fabrikam.example'],
+        cc: ['grace@fabrikam.example'],
+        bcc: ['audit@contoso.example'],
+      }),
+    );
     assert.equal(sent.status, 200, JSON.stringify(sent.body));
-    assert.deepEqual(Object.keys(sent.body).sort(), ['accepted', 'id', 'messageId', 'rejected', 'response', 'transport'], 'the answer of /api/send is unchanged (its transport came with Graph)');
+    assert.deepEqual(
+      Object.keys(sent.body).sort(),
+      ['accepted', 'id', 'messageId', 'rejected', 'response', 'transport'],
+      'the answer of /api/send is unchanged (its transport came with Graph)',
+    );
 
     const record = await status(id);
     assert.equal(record.status, 200, JSON.stringify(record.body));
@@ -49,7 +60,11 @@ describe('every send has a record, and one idempotency key is one message', () =
     assert.ok(Date.parse(record.body.sentAt) <= Date.now());
     assert.deepEqual(
       record.body.delivery.recipients.map((r: any) => [r.recipient, r.status, r.source]),
-      [['ada@fabrikam.example', 'pending', 'smtp'], ['audit@contoso.example', 'pending', 'smtp'], ['grace@fabrikam.example', 'pending', 'smtp']],
+      [
+        ['ada@fabrikam.example', 'pending', 'smtp'],
+        ['audit@contoso.example', 'pending', 'smtp'],
+        ['grace@fabrikam.example', 'pending', 'smtp'],
+      ],
     );
   });
 
@@ -65,7 +80,10 @@ describe('every send has a record, and one idempotency key is one message', () =
   // got 200, and two different messages went out under one Message-ID.
   it('when two /api/send calls race with one key and different content, then one message goes out and the other call gets 409', async () => {
     const id = newKey();
-    const replies = await Promise.all([h.send(mailRequest({ idempotencyKey: id, subject: 'first' })), h.send(mailRequest({ idempotencyKey: id, subject: 'second' }))]);
+    const replies = await Promise.all([
+      h.send(mailRequest({ idempotencyKey: id, subject: 'first' })),
+      h.send(mailRequest({ idempotencyKey: id, subject: 'second' })),
+    ]);
     assert.deepEqual(replies.map((r) => r.status).sort(), [200, 409], JSON.stringify(replies.map((r) => r.body)));
     const winner = replies.find((r) => r.status === 200)!;
     const loser = replies.find((r) => r.status === 409)!;
@@ -77,9 +95,17 @@ describe('every send has a record, and one idempotency key is one message', () =
     const id = newKey();
     const request = mailRequest({ idempotencyKey: id, subject: 'once' });
     const replies = [...(await Promise.all([h.send(request), h.send(request)])), await h.send(request)];
-    assert.deepEqual(replies.map((r) => r.status), [200, 200, 200], JSON.stringify(replies.map((r) => r.body)));
+    assert.deepEqual(
+      replies.map((r) => r.status),
+      [200, 200, 200],
+      JSON.stringify(replies.map((r) => r.body)),
+    );
     assert.equal(new Set(replies.map((r) => r.body.messageId)).size, 1);
-    assert.deepEqual(replies[2]!.body, replies[0]!.body, 'a repeat gets the first answer, recipients and reply included');
+    assert.deepEqual(
+      replies[2]!.body,
+      replies[0]!.body,
+      'a repeat gets the first answer, recipients and reply included',
+    );
     assert.equal(sentWith(replies[0]!.body.messageId).length, 1);
   });
 
@@ -118,7 +144,10 @@ describe('every send has a record, and one idempotency key is one message', () =
   // the loser later read `sent` for a message that was not its own: its own was dead-lettered.
   it('when two /api/enqueue calls race with one key and different content, then the loser gets 409 and only the winner is sent', async () => {
     const id = newKey();
-    const replies = await Promise.all([enqueue(mailRequest({ idempotencyKey: id, subject: 'A' })), enqueue(mailRequest({ idempotencyKey: id, subject: 'B' }))]);
+    const replies = await Promise.all([
+      enqueue(mailRequest({ idempotencyKey: id, subject: 'A' })),
+      enqueue(mailRequest({ idempotencyKey: id, subject: 'B' })),
+    ]);
     assert.deepEqual(replies.map((r) => r.status).sort(), [202, 409], JSON.stringify(replies.map((r) => r.body)));
     const winnerSubject = replies[0].status === 202 ? 'A' : 'B';
     listener = q.startListener();
@@ -132,14 +161,21 @@ describe('every send has a record, and one idempotency key is one message', () =
 
   it('when /api/send is refused for good, then a repeat gets the same refusal without a second try, and the record says failed', async () => {
     const id = newKey();
-    h.sandbox.exchange.failNext('data', '554 5.2.252 SendAsDenied; not allowed to send as x@contoso.example; STOREDRV.Submission.Exception:SendAsDeniedException.MapiExceptionSendAsDenied');
+    h.sandbox.exchange.failNext(
+      'data',
+      '554 5.2.252 SendAsDenied; not allowed to send as x@contoso.example; STOREDRV.Submission.Exception:SendAsDeniedException.MapiExceptionSendAsDenied',
+    );
     const first = await h.send(mailRequest({ idempotencyKey: id }));
     assert.equal(first.status, 502, JSON.stringify(first.body));
     const attemptsBefore = h.sandbox.exchange.counters.connections + h.sandbox.exchange.counters.accepted;
     const again = await h.send(mailRequest({ idempotencyKey: id }));
     assert.equal(again.status, 502);
     assert.equal(again.body.error.code, first.body.error.code);
-    assert.equal(h.sandbox.exchange.counters.connections + h.sandbox.exchange.counters.accepted, attemptsBefore, 'Exchange was not asked again');
+    assert.equal(
+      h.sandbox.exchange.counters.connections + h.sandbox.exchange.counters.accepted,
+      attemptsBefore,
+      'Exchange was not asked again',
+    );
     const record = await status(id);
     assert.equal(record.body.status, 'failed');
     assert.equal(record.body.diagnosis.code, 'SEND_AS_DENIED');

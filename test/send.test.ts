@@ -36,7 +36,11 @@ describe('POST /api/send', () => {
     );
 
     assert.equal(reply.status, 200, JSON.stringify(reply.body));
-    assert.deepEqual(reply.body.accepted.sort(), ['ada@fabrikam.example', 'audit@contoso.example', 'grace@fabrikam.example']);
+    assert.deepEqual(reply.body.accepted.sort(), [
+      'ada@fabrikam.example',
+      'audit@contoso.example',
+      'grace@fabrikam.example',
+    ]);
     assert.deepEqual(reply.body.rejected, []);
     assert.match(reply.body.response, /^250 2\.0\.0/);
 
@@ -45,7 +49,11 @@ describe('POST /api/send', () => {
     const mailbox = h.sandbox.app.mailbox;
     assert.equal(received.mailbox, mailbox, 'user= in AUTH XOAUTH2 is the mailbox');
     assert.equal(received.envelope.mailFrom, mailbox);
-    assert.deepEqual([...received.envelope.rcptTo].sort(), ['ada@fabrikam.example', 'audit@contoso.example', 'grace@fabrikam.example']);
+    assert.deepEqual([...received.envelope.rcptTo].sort(), [
+      'ada@fabrikam.example',
+      'audit@contoso.example',
+      'grace@fabrikam.example',
+    ]);
     assert.equal(received.claims.aud, 'https://outlook.office365.com');
     assert.deepEqual(received.claims.roles, ['SMTP.SendAsApp']);
     assert.equal(received.claims.appid, h.sandbox.app.clientId);
@@ -71,7 +79,9 @@ describe('POST /api/send', () => {
   // the stack on a few megabytes and turned a valid attachment into a crash.
   it('when a request carries a 10 MB attachment, then it arrives byte for byte', async () => {
     const data = Buffer.alloc(10 * 1024 * 1024, 'exosend');
-    const reply = await h.send(mailRequest({ attachments: [{ filename: 'big.bin', contentBase64: data.toString('base64') }] }));
+    const reply = await h.send(
+      mailRequest({ attachments: [{ filename: 'big.bin', contentBase64: data.toString('base64') }] }),
+    );
     assert.equal(reply.status, 200, JSON.stringify(reply.body));
     const mime = await simpleParser(h.sandbox.exchange.messages.at(-1)!.raw);
     assert.deepEqual(mime.attachments[0]?.content, data);
@@ -88,8 +98,13 @@ describe('POST /api/send', () => {
   });
 
   it('when 20 requests arrive at once on a cold worker, then they share one token request and at most two SMTP sessions (the third is for the health check)', async () => {
-    const replies = await Promise.all(Array.from({ length: 20 }, (_, i) => h.send(mailRequest({ subject: `concurrent ${i}` }))));
-    assert.deepEqual(replies.map((r) => r.status), Array(20).fill(200));
+    const replies = await Promise.all(
+      Array.from({ length: 20 }, (_, i) => h.send(mailRequest({ subject: `concurrent ${i}` }))),
+    );
+    assert.deepEqual(
+      replies.map((r) => r.status),
+      Array(20).fill(200),
+    );
     assert.equal(h.sandbox.identity.counters.tokenRequests, 1);
     assert.equal(h.sandbox.vault.reads, 1);
     assert.ok(h.sandbox.exchange.counters.connections <= 2, `${h.sandbox.exchange.counters.connections} connections`);
@@ -138,12 +153,21 @@ describe('POST /api/send', () => {
     const later = new Date(Date.now() + 400 * 24 * 3600 * 1000);
     h.sandbox.vault.setSecret(h.sandbox.app.secretName, h.sandbox.app.secret, { expiresOn: later });
 
-    assert.equal((await credential.prepare({ maxAgeInMs: 60 * 60 * 1000 })).expiresOn?.getTime(), first.expiresOn?.getTime(), 'within the hour: the cached copy');
+    assert.equal(
+      (await credential.prepare({ maxAgeInMs: 60 * 60 * 1000 })).expiresOn?.getTime(),
+      first.expiresOn?.getTime(),
+      'within the hour: the cached copy',
+    );
     assert.equal(h.sandbox.vault.reads, 1);
     await new Promise((resolve) => setTimeout(resolve, 5));
-    assert.equal((await credential.prepare({ maxAgeInMs: 1 })).expiresOn?.toISOString(), new Date(Math.floor(later.getTime() / 1000) * 1000).toISOString());
+    assert.equal(
+      (await credential.prepare({ maxAgeInMs: 1 })).expiresOn?.toISOString(),
+      new Date(Math.floor(later.getTime() / 1000) * 1000).toISOString(),
+    );
     assert.equal(h.sandbox.vault.reads, 2);
-    h.sandbox.vault.setSecret(h.sandbox.app.secretName, h.sandbox.app.secret, { expiresOn: h.sandbox.app.secretExpiresOn });
+    h.sandbox.vault.setSecret(h.sandbox.app.secretName, h.sandbox.app.secret, {
+      expiresOn: h.sandbox.app.secretExpiresOn,
+    });
   });
 
   it('when Exchange refuses a token at AUTH once, then the token is dropped and one fresh attempt succeeds', async () => {

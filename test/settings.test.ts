@@ -13,7 +13,8 @@ const settingName = /^(EXOSEND_|AZURE_|AzureWebJobsStorage|APPLICATIONINSIGHTS_|
 const checkedInDoc = /^(EXOSEND_|AZURE_|AzureWebJobsStorage|APPLICATIONINSIGHTS_)/;
 
 /** How the doc's default column shows what an unset setting means. */
-const shown = (unset: WhenUnset) => (unset === 'required' ? 'required' : 'value' in unset ? `\`${unset.value}\`` : unset.means);
+const shown = (unset: WhenUnset) =>
+  unset === 'required' ? 'required' : 'value' in unset ? `\`${unset.value}\`` : unset.means;
 
 /**
  * Every row of every `| setting | meaning | default |` table in docs/settings.md, by variable. A row
@@ -27,7 +28,10 @@ function documentedSettings(): Map<string, { default: string; row: string }> {
       inTable = false;
       continue;
     }
-    const cells = line.slice(1, -1).split(' | ').map((cell) => cell.trim());
+    const cells = line
+      .slice(1, -1)
+      .split(' | ')
+      .map((cell) => cell.trim());
     if (cells.join('|') === 'setting|meaning|default') {
       inTable = true;
       continue;
@@ -53,11 +57,16 @@ const inCode = new Map<string, WhenUnset>([
 ]);
 
 /** A setting's name in a source: `AzureWebJobsStorage__${property}` is the reader's template, not a name. */
-const settingInCode = /\b(?:(?:EXOSEND|AZURE|APPLICATIONINSIGHTS)_[A-Z0-9_]*[A-Z0-9]|AzureWebJobsStorage(?:__[A-Za-z]+)?)/g;
+const settingInCode =
+  /\b(?:(?:EXOSEND|AZURE|APPLICATIONINSIGHTS)_[A-Z0-9_]*[A-Z0-9]|AzureWebJobsStorage(?:__[A-Za-z]+)?)/g;
 
 function sourceFiles(dir: string): string[] {
   return readdirSync(dir, { withFileTypes: true }).flatMap((entry) =>
-    entry.isDirectory() ? sourceFiles(join(dir, entry.name)) : entry.name.endsWith('.ts') ? [join(dir, entry.name)] : [],
+    entry.isDirectory()
+      ? sourceFiles(join(dir, entry.name))
+      : entry.name.endsWith('.ts')
+        ? [join(dir, entry.name)]
+        : [],
   );
 }
 
@@ -67,15 +76,23 @@ describe('the settings reference and the code agree', () => {
     const disagreements = [...inCode].flatMap(([variable, unset]) => {
       const row = documented.get(variable);
       if (!row) return [`${variable} is not in docs/settings.md (its default: ${shown(unset)})`];
-      return row.default === shown(unset) ? [] : [`${variable}: the doc says "${row.default}", the code "${shown(unset)}"`];
+      return row.default === shown(unset)
+        ? []
+        : [`${variable}: the doc says "${row.default}", the code "${shown(unset)}"`];
     });
     assert.deepEqual(disagreements, []);
   });
 
   it('when docs/settings.md lists a setting, then the code reads it: the table, or a module the table names', () => {
     const documented = [...documentedSettings().keys()];
-    assert.ok(documented.filter((v) => checkedInDoc.test(v)).length >= 30, `the doc's rows were found: ${documented.join(', ')}`);
-    assert.deepEqual(documented.filter((variable) => !inCode.has(variable)), []);
+    assert.ok(
+      documented.filter((v) => checkedInDoc.test(v)).length >= 30,
+      `the doc's rows were found: ${documented.join(', ')}`,
+    );
+    assert.deepEqual(
+      documented.filter((variable) => !inCode.has(variable)),
+      [],
+    );
   });
 
   it('when a setting is read by another module, then that module names it', () => {
@@ -83,20 +100,26 @@ describe('the settings reference and the code agree', () => {
       const source = readFileSync(readBy, 'utf8');
       // the storage reader builds `AzureWebJobsStorage__<property>` from the property's name
       const [connection, property] = variable.split('__');
-      const names = property === undefined ? source.includes(variable) : source.includes(connection!) && source.includes(property.replace(/^(queue|table|blob)/, ''));
+      const names =
+        property === undefined
+          ? source.includes(variable)
+          : source.includes(connection!) && source.includes(property.replace(/^(queue|table|blob)/, ''));
       assert.ok(names, `${readBy} reads ${variable}`);
     }
   });
 
   it('when the app names a setting in its code, then it is in the table or listed as read elsewhere', () => {
-    const named = new Set(sourceFiles('src').flatMap((file) => [...readFileSync(file, 'utf8').matchAll(settingInCode)].map((m) => m[0])));
+    const named = new Set(
+      sourceFiles('src').flatMap((file) => [...readFileSync(file, 'utf8').matchAll(settingInCode)].map((m) => m[0])),
+    );
     assert.ok(named.has('EXOSEND_HEALTH_FROM') && named.has('AzureWebJobsStorage'), 'the sources were read');
     assert.deepEqual([...named].filter((name) => !inCode.has(name)).sort(), []);
   });
 
   it('when a setting has a default value, then it parses as if it had been set', () => {
     for (const [variable, { parse, unset }] of Object.entries(settings)) {
-      if (typeof unset === 'object' && 'value' in unset) assert.ok(parse.safeParse(unset.value).success, `${variable}'s default parses`);
+      if (typeof unset === 'object' && 'value' in unset)
+        assert.ok(parse.safeParse(unset.value).success, `${variable}'s default parses`);
     }
   });
 });

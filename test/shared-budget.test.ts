@@ -33,7 +33,9 @@ describe("a mailbox's budget, shared through storage", () => {
 
   const budgetTable = async () => {
     const { TableClient } = await import('@azure/data-tables');
-    return TableClient.fromConnectionString(q.azurite.connectionString, 'exosendbudget', { allowInsecureConnection: true });
+    return TableClient.fromConnectionString(q.azurite.connectionString, 'exosendbudget', {
+      allowInsecureConnection: true,
+    });
   };
   /** The mailbox's ledger as stored, changed by `change`: what an instance that then crashed left there. */
   const changeLedger = async (change: (ledger: BudgetLedger, now: number) => void) => {
@@ -52,7 +54,10 @@ describe("a mailbox's budget, shared through storage", () => {
       instances.flatMap((runtime, n) =>
         Array.from({ length: 6 }, async (_, caller) => {
           for (let i = caller; i < count; i += 6) {
-            const request = parseMailRequest(mailRequest({ subject: `instance ${n} message ${i}`, ...(from && { from }) }), runtime.config);
+            const request = parseMailRequest(
+              mailRequest({ subject: `instance ${n} message ${i}`, ...(from && { from }) }),
+              runtime.config,
+            );
             try {
               await runtime.sender.send(request, `i${n}-${i}`);
               results.sent++;
@@ -66,7 +71,8 @@ describe("a mailbox's budget, shared through storage", () => {
     return results;
   }
 
-  const throttleReplies = () => h.sandbox.exchange.counters.replies.filter((r) => r.code === 432 || r.code === 450 || /5\.2\.0/.test(r.text));
+  const throttleReplies = () =>
+    h.sandbox.exchange.counters.replies.filter((r) => r.code === 432 || r.code === 450 || /5\.2\.0/.test(r.text));
   /** What Exchange accepted since this test began (the stand-in keeps every message of the file). */
   let acceptedBefore = 0;
   const accepted = () => h.sandbox.exchange.messages.slice(acceptedBefore);
@@ -75,21 +81,36 @@ describe("a mailbox's budget, shared through storage", () => {
     const limit = 30;
     const windowInMs = 1000;
     h.sandbox.exchange.setLimits({ messagesPerMinute: limit, rateWindowInMs: windowInMs, maxSessionsPerMailbox: 3 });
-    const env = { ...process.env, EXOSEND_RATE_PER_MINUTE: String(limit), EXOSEND_RATE_WINDOW_SECONDS: String(windowInMs / 1000) };
+    const env = {
+      ...process.env,
+      EXOSEND_RATE_PER_MINUTE: String(limit),
+      EXOSEND_RATE_WINDOW_SECONDS: String(windowInMs / 1000),
+    };
     const instances = [1, 2, 3].map(() => createRuntime(loadConfig(env)));
     try {
       const started = Date.now();
       const results = await sendFromInstances(instances, 40);
       const tookMs = Date.now() - started;
       const trips = instances.reduce((sum, r) => sum + r.transport.budget.roundTrips, 0);
-      console.log(`shared budget: ${results.sent} messages, ${trips} storage round trips (${(trips / 120).toFixed(2)} a message), ${tookMs} ms, sessions opened ${h.sandbox.exchange.counters.authSuccesses}`);
+      console.log(
+        `shared budget: ${results.sent} messages, ${trips} storage round trips (${(trips / 120).toFixed(2)} a message), ${tookMs} ms, sessions opened ${h.sandbox.exchange.counters.authSuccesses}`,
+      );
       assert.deepEqual(results.failed, []);
       assert.equal(results.sent, 120);
       assert.deepEqual(throttleReplies(), [], 'no 432, no rate or quota reply');
       const mailbox = h.sandbox.app.mailbox;
-      assert.ok(busiestWindows(accepted(), mailbox, windowInMs).messages <= limit, 'never more than the limit in a sliding window');
-      assert.ok(h.sandbox.exchange.counters.maxConcurrentSessions[mailbox]! <= 2, 'never more than 2 sessions: of the 3, one stays free for the health check');
-      assert.ok(tookMs >= 3 * windowInMs, `120 messages at 30 a second need more than three windows (took ${tookMs} ms)`);
+      assert.ok(
+        busiestWindows(accepted(), mailbox, windowInMs).messages <= limit,
+        'never more than the limit in a sliding window',
+      );
+      assert.ok(
+        h.sandbox.exchange.counters.maxConcurrentSessions[mailbox]! <= 2,
+        'never more than 2 sessions: of the 3, one stays free for the health check',
+      );
+      assert.ok(
+        tookMs >= 3 * windowInMs,
+        `120 messages at 30 a second need more than three windows (took ${tookMs} ms)`,
+      );
       const usage = await instances[0]!.transport.budget.usage();
       assert.equal(usage.scope, 'shared');
       assert.ok(usage.minute.used <= limit);
@@ -103,7 +124,12 @@ describe("a mailbox's budget, shared through storage", () => {
   describe('contract of the Exchange stand-in: the limits a shared budget keeps', () => {
     it('when three instances without storage send through one mailbox, then each counts alone and Exchange throttles them', async () => {
       h.sandbox.exchange.setLimits({ messagesPerMinute: 60, rateWindowInMs: 1000, maxSessionsPerMailbox: 3 });
-      const env = { ...process.env, AzureWebJobsStorage: '', EXOSEND_RATE_PER_MINUTE: '60', EXOSEND_RATE_WINDOW_SECONDS: '1' };
+      const env = {
+        ...process.env,
+        AzureWebJobsStorage: '',
+        EXOSEND_RATE_PER_MINUTE: '60',
+        EXOSEND_RATE_WINDOW_SECONDS: '1',
+      };
       const instances = [1, 2, 3].map(() => createRuntime(loadConfig(env)));
       try {
         await sendFromInstances(instances, 40);
@@ -149,7 +175,11 @@ describe("a mailbox's budget, shared through storage", () => {
     assert.deepEqual(await drain(q.storage, 'poison'), []);
     const peek = await q.storage.intake.getProperties();
     assert.equal(peek.approximateMessagesCount, 1, 'the deferred copy waits on the queue, invisible for now');
-    assert.ok(h.logs.some((l) => l.includes('"exosend.queue.deferred"') && l.includes(second.id) && l.includes('MINUTE_LIMIT_REACHED')));
+    assert.ok(
+      h.logs.some(
+        (l) => l.includes('"exosend.queue.deferred"') && l.includes(second.id) && l.includes('MINUTE_LIMIT_REACHED'),
+      ),
+    );
     assert.equal(accepted().length, 1);
   });
 
@@ -159,39 +189,67 @@ describe("a mailbox's budget, shared through storage", () => {
     h.sandbox.exchange.configureMailbox(h.sandbox.app.mailbox, { dailyRecipientQuota: perDay });
     h.sandbox.exchange.setLimits({ messagesPerMinute: 0, dayWindowInMs: dayInMs });
     // a delivery waits a sixth of the minute window for the budget: here 1 s, so the day's wait is a deferral
-    h.restartApp({ ...q.settings, EXOSEND_RECIPIENTS_PER_DAY: String(perDay), EXOSEND_DAY_WINDOW_SECONDS: String(dayInMs / 1000), EXOSEND_RATE_WINDOW_SECONDS: '6' });
+    h.restartApp({
+      ...q.settings,
+      EXOSEND_RECIPIENTS_PER_DAY: String(perDay),
+      EXOSEND_DAY_WINDOW_SECONDS: String(dayInMs / 1000),
+      EXOSEND_RATE_WINDOW_SECONDS: '6',
+    });
     const ids = Array.from({ length: 6 }, (_, i) => `daily-${i}`);
     for (const id of ids) {
       // two recipients each, as Exchange counts them: a To and a Bcc
-      await h.http(enqueueMail, { route: 'enqueue', body: mailRequest({ idempotencyKey: id, to: ['ada@fabrikam.example'], bcc: ['audit@contoso.example'] }) });
+      await h.http(enqueueMail, {
+        route: 'enqueue',
+        body: mailRequest({ idempotencyKey: id, to: ['ada@fabrikam.example'], bcc: ['audit@contoso.example'] }),
+      });
     }
     const listener = q.startListener();
     try {
       const records = await q.waitUntilFinished(ids, 60_000);
-      assert.deepEqual(records.map((r) => [r.status, r.attempts]), ids.map(() => ['sent', 1]), 'all sent, each at its first try');
+      assert.deepEqual(
+        records.map((r) => [r.status, r.attempts]),
+        ids.map(() => ['sent', 1]),
+        'all sent, each at its first try',
+      );
     } finally {
       await listener.stop();
     }
     assert.deepEqual(throttleReplies(), [], 'Exchange refused none for its quota');
-    assert.ok(busiestWindows(accepted(), h.sandbox.app.mailbox, dayInMs).recipients <= perDay, 'never more recipients in a rolling day than the limit');
-    const deferred = h.logs.filter((l) => l.includes('"exosend.queue.deferred"') && l.includes('DAILY_RECIPIENT_LIMIT_REACHED'));
+    assert.ok(
+      busiestWindows(accepted(), h.sandbox.app.mailbox, dayInMs).recipients <= perDay,
+      'never more recipients in a rolling day than the limit',
+    );
+    const deferred = h.logs.filter(
+      (l) => l.includes('"exosend.queue.deferred"') && l.includes('DAILY_RECIPIENT_LIMIT_REACHED'),
+    );
     assert.ok(deferred.length >= 4, `messages past the day's limit waited (${deferred.length} deferrals)`);
-    const times = accepted().map((m) => m.receivedAt.getTime()).sort((a, b) => a - b);
+    const times = accepted()
+      .map((m) => m.receivedAt.getTime())
+      .sort((a, b) => a - b);
     assert.ok(times.at(-1)! - times[0]! >= 2 * dayInMs, 'the last went out two days after the first');
   });
   // Issue 18, defect 8: while a dead instance's leases still had about 40 s to run, the 429 said
   // Retry-After: 1, and callers that honoured it came back forty times for nothing.
   it("when a send's wait for a session runs out behind a crashed instance's leases, then Retry-After says when the first of them lapses", async () => {
     await changeLedger((ledger, now) => {
-      ledger.leases.push({ id: 'dead-1', until: now + 40_000, kind: 'send' }, { id: 'dead-2', until: now + 45_000, kind: 'send' });
+      ledger.leases.push(
+        { id: 'dead-1', until: now + 40_000, kind: 'send' },
+        { id: 'dead-2', until: now + 45_000, kind: 'send' },
+      );
     });
     const runtime = createRuntime(loadConfig(process.env));
     try {
       const request = parseMailRequest(mailRequest({ subject: 'behind the dead' }), runtime.config);
-      const error = await runtime.sender.send(request, 'behind-the-dead', { waitUpToMs: 1000 }).then(() => undefined, (e: unknown) => e);
+      const error = await runtime.sender.send(request, 'behind-the-dead', { waitUpToMs: 1000 }).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
       assert.ok(error instanceof BudgetExhausted, String(error));
       assert.equal(error.limit, 'connections');
-      assert.ok(error.retryAfterSeconds >= 38 && error.retryAfterSeconds <= 40, `Retry-After ${error.retryAfterSeconds}`);
+      assert.ok(
+        error.retryAfterSeconds >= 38 && error.retryAfterSeconds <= 40,
+        `Retry-After ${error.retryAfterSeconds}`,
+      );
     } finally {
       await runtime.transport.stop();
     }
@@ -201,15 +259,24 @@ describe("a mailbox's budget, shared through storage", () => {
   it('when the sessions free before the minute has room again, then Retry-After names the minute: the later of the two binds', async () => {
     const runtime = createRuntime(loadConfig(process.env));
     await changeLedger((ledger, now) => {
-      ledger.leases.push({ id: 'dead-1', until: now + 5000, kind: 'send' }, { id: 'dead-2', until: now + 6000, kind: 'send' });
+      ledger.leases.push(
+        { id: 'dead-1', until: now + 5000, kind: 'send' },
+        { id: 'dead-2', until: now + 6000, kind: 'send' },
+      );
       // the minute spent by sends that completed 30 s ago: room again in 30 s
       ledger.sends.push([now - 30_000, runtime.config.ratePerMinute]);
     });
     try {
       const request = parseMailRequest(mailRequest({ subject: 'behind the minute' }), runtime.config);
-      const error = await runtime.sender.send(request, 'behind-the-minute', { waitUpToMs: 1000 }).then(() => undefined, (e: unknown) => e);
+      const error = await runtime.sender.send(request, 'behind-the-minute', { waitUpToMs: 1000 }).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
       assert.ok(error instanceof BudgetExhausted, String(error));
-      assert.ok(error.retryAfterSeconds >= 28 && error.retryAfterSeconds <= 30, `Retry-After ${error.retryAfterSeconds}`);
+      assert.ok(
+        error.retryAfterSeconds >= 28 && error.retryAfterSeconds <= 30,
+        `Retry-After ${error.retryAfterSeconds}`,
+      );
     } finally {
       await runtime.transport.stop();
     }
@@ -219,19 +286,30 @@ describe("a mailbox's budget, shared through storage", () => {
     // leases of 1.5 s (renewed every 0.5 s) stand for the default 15 s (every 5 s): the count scales.
     // The second mailbox's ledger: an earlier test's transport gives its leases back half a second
     // after it closes, and that write meeting a renewal here cost a second round trip (seen under load)
-    const budget = createBudget(loadConfig({ ...process.env, EXOSEND_LEASE_SECONDS: '1.5' }), h.sandbox.app.secondMailbox);
+    const budget = createBudget(
+      loadConfig({ ...process.env, EXOSEND_LEASE_SECONDS: '1.5' }),
+      h.sandbox.app.secondMailbox,
+    );
     try {
-      const leases = await Promise.all([budget.takeConnection('send', { waitUpToMs: 0 }), budget.takeConnection('send', { waitUpToMs: 0 })]);
+      const leases = await Promise.all([
+        budget.takeConnection('send', { waitUpToMs: 0 }),
+        budget.takeConnection('send', { waitUpToMs: 0 }),
+      ]);
       const [trips, renewals] = [budget.roundTrips, budget.renewals];
       await sleep(3000);
       const renewed = budget.renewals - renewals;
-      console.log(`renewals: ${renewed} writes in 3 s for 2 sessions with 1.5 s leases (${budget.roundTrips - trips} round trips): at the default 15 s, ${(renewed * 3600) / 30} an hour`);
+      console.log(
+        `renewals: ${renewed} writes in 3 s for 2 sessions with 1.5 s leases (${budget.roundTrips - trips} round trips): at the default 15 s, ${(renewed * 3600) / 30} an hour`,
+      );
       assert.ok(renewed >= 4 && renewed <= 7, `about one renewal each 0.5 s (${renewed})`);
       // one write a renewal for both sessions; at most one read besides, when a change with nothing to
       // store finds its copy of the ledger older than it trusts (table-budget.ts, apply), which a
       // loaded machine's late timers make happen (seen: 6 round trips for 5 renewals)
       const extra = budget.roundTrips - trips - renewed;
-      assert.ok(extra >= 0 && extra <= 1, `nothing but the renewals, one write each for both sessions (${extra} more round trips)`);
+      assert.ok(
+        extra >= 0 && extra <= 1,
+        `nothing but the renewals, one write each for both sessions (${extra} more round trips)`,
+      );
       assert.ok(leases.every((l) => l.held()));
       await Promise.all(leases.map((l) => l.release()));
       const idle = budget.roundTrips;
@@ -270,7 +348,10 @@ describe("a mailbox's budget, shared through storage", () => {
     try {
       const lease = await budget.takeConnection('send', { waitUpToMs: 0 });
       await budget.usage();
-      const outcome = await Promise.race([lease.release().then(() => 'stored'), sleep(3000).then(() => 'still waiting after 3 s')]);
+      const outcome = await Promise.race([
+        lease.release().then(() => 'stored'),
+        sleep(3000).then(() => 'still waiting after 3 s'),
+      ]);
       assert.equal(outcome, 'stored');
       assert.equal((await budget.usage()).connections.used, 0);
     } finally {

@@ -1,7 +1,12 @@
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { SMTPServer } from 'smtp-server';
-import { createCertificateAuthority, issueServerCertificate, loadOrCreateCertificateAuthority, type TlsMaterial } from '../local/sandbox/pki.js';
+import {
+  createCertificateAuthority,
+  issueServerCertificate,
+  loadOrCreateCertificateAuthority,
+  type TlsMaterial,
+} from '../local/sandbox/pki.js';
 
 /**
  * SMTP servers that stand where Exchange should be and are not it: what a wrong
@@ -69,7 +74,11 @@ export async function startServerWithUntrustedCertificate(): Promise<Impostor> {
  */
 export async function startServerWithOldTlsOnly(): Promise<Impostor> {
   const ca = await loadOrCreateCertificateAuthority(join('.exosend', 'sandbox'));
-  return startSmtpServer(issueServerCertificate(ca), { minVersion: 'TLSv1', maxVersion: 'TLSv1.1', ciphers: 'AES128-SHA:AES256-SHA:@SECLEVEL=0' });
+  return startSmtpServer(issueServerCertificate(ca), {
+    minVersion: 'TLSv1',
+    maxVersion: 'TLSv1.1',
+    ciphers: 'AES128-SHA:AES256-SHA:@SECLEVEL=0',
+  });
 }
 
 async function startSmtpServer(tls: TlsMaterial, tlsOptions: Record<string, string> = {}): Promise<Impostor> {

@@ -11,7 +11,12 @@ import { resolve } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import { createPrivateKey, randomUUID } from 'node:crypto';
-import { ClientCertificateCredential, ClientSecretCredential, DefaultAzureCredential, ManagedIdentityCredential } from '@azure/identity';
+import {
+  ClientCertificateCredential,
+  ClientSecretCredential,
+  DefaultAzureCredential,
+  ManagedIdentityCredential,
+} from '@azure/identity';
 import { SecretClient } from '@azure/keyvault-secrets';
 import { decodeJwt, SignJWT, type JWTPayload } from 'jose';
 import nodemailer from 'nodemailer';
@@ -44,7 +49,9 @@ function secretClient(cred: ConstructorParameters<typeof SecretClient>[1] = new 
   return new SecretClient(sandbox.vault.url, cred, { disableChallengeResourceVerification: true });
 }
 
-async function send(options: { from?: string; to?: string[]; user?: string; token?: string | null; pool?: boolean } = {}) {
+async function send(
+  options: { from?: string; to?: string[]; user?: string; token?: string | null; pool?: boolean } = {},
+) {
   const user = options.user ?? sandbox.app.mailbox;
   const token = options.token === undefined ? await exchangeToken() : options.token;
   const transport = nodemailer.createTransport({
@@ -110,7 +117,14 @@ before(async () => {
     `start this process with NODE_EXTRA_CA_CERTS=${sandbox.ca.path} (now: ${trusted ?? 'unset'})`,
   );
   // MSAL picks its managed-identity source once, from these, when a credential is built.
-  for (const name of ['AZURE_CLIENT_ID', 'AZURE_TENANT_ID', 'AZURE_CLIENT_SECRET', 'MSI_ENDPOINT', 'IDENTITY_SERVER_THUMBPRINT', 'IMDS_ENDPOINT']) {
+  for (const name of [
+    'AZURE_CLIENT_ID',
+    'AZURE_TENANT_ID',
+    'AZURE_CLIENT_SECRET',
+    'MSI_ENDPOINT',
+    'IDENTITY_SERVER_THUMBPRINT',
+    'IMDS_ENDPOINT',
+  ]) {
     delete process.env[name];
   }
   process.env.IDENTITY_ENDPOINT = sandbox.settings.IDENTITY_ENDPOINT;
@@ -148,7 +162,9 @@ describe('contract of the identity platform stand-in', () => {
   });
 
   it('when the tenant is given by its domain and the scope is Key Vault, then the token is for the vault with no roles', async () => {
-    const { token } = await credential(undefined, sandbox.app.tenantDomain).getToken('https://vault.azure.net/.default');
+    const { token } = await credential(undefined, sandbox.app.tenantDomain).getToken(
+      'https://vault.azure.net/.default',
+    );
     const claims = decodeJwt(token);
     assert.equal(claims.aud, 'https://vault.azure.net');
     assert.equal(claims.tid, sandbox.app.tenantId);
@@ -169,7 +185,11 @@ describe('contract of the identity platform stand-in', () => {
     const { tenantId, clientId, secret } = sandbox.app;
     const post = async (path: string, form: Record<string, string>) => {
       const response = await fetch(`${authorityHost}/${path}`, { method: 'POST', body: new URLSearchParams(form) });
-      return { status: response.status, headers: response.headers, body: (await response.json()) as Record<string, unknown> };
+      return {
+        status: response.status,
+        headers: response.headers,
+        body: (await response.json()) as Record<string, unknown>,
+      };
     };
     const grant = { grant_type: 'client_credentials', client_id: clientId, client_secret: secret };
 
@@ -177,7 +197,10 @@ describe('contract of the identity platform stand-in', () => {
     assert.equal(v1.status, 200);
     assert.equal(decodeJwt(String(v1.body.access_token)).aud, 'https://graph.microsoft.com', 'v1 ignores scope');
 
-    const badScope = await post(`${tenantId}/oauth2/v2.0/token`, { ...grant, scope: 'https://outlook.office365.com/SMTP.SendAsApp' });
+    const badScope = await post(`${tenantId}/oauth2/v2.0/token`, {
+      ...grant,
+      scope: 'https://outlook.office365.com/SMTP.SendAsApp',
+    });
     assert.equal(badScope.status, 400);
     assert.equal(badScope.body.error, 'invalid_scope');
     assert.deepEqual(badScope.body.error_codes, [1002012]);
@@ -185,7 +208,10 @@ describe('contract of the identity platform stand-in', () => {
     const noTenant = await post('contoso.invalid/oauth2/v2.0/token', { ...grant, scope: exchangeScope });
     assert.equal(noTenant.status, 400);
     assert.equal(noTenant.body.error, 'invalid_request');
-    assert.match(String(noTenant.body.error_description), /^AADSTS90002: Tenant 'contoso.invalid' not found\..*\r\nTrace ID: \S+\r\nCorrelation ID: \S+\r\nTimestamp: \d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ$/s);
+    assert.match(
+      String(noTenant.body.error_description),
+      /^AADSTS90002: Tenant 'contoso.invalid' not found\..*\r\nTrace ID: \S+\r\nCorrelation ID: \S+\r\nTimestamp: \d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ$/s,
+    );
 
     sandbox.identity.updateApp(clientId, { secretExpired: true });
     const expired = await post(`${tenantId}/oauth2/v2.0/token`, { ...grant, scope: exchangeScope });
@@ -209,7 +235,15 @@ describe('contract of the identity platform stand-in: client assertions', () => 
   function certificateAssertion(cert: ClientCertificate, claims: JWTPayload = {}, header: Record<string, string> = {}) {
     const x5tS256 = Buffer.from(cert.thumbprintSha256, 'hex').toString('base64url');
     const { clientId } = sandbox.app;
-    return new SignJWT({ aud: tokenEndpoint(), iss: clientId, sub: clientId, jti: randomUUID(), nbf: now(), exp: now() + 600, ...claims })
+    return new SignJWT({
+      aud: tokenEndpoint(),
+      iss: clientId,
+      sub: clientId,
+      jti: randomUUID(),
+      nbf: now(),
+      exp: now() + 600,
+      ...claims,
+    })
       .setProtectedHeader({ alg: 'PS256', 'x5t#S256': x5tS256, ...header })
       .sign(createPrivateKey(cert.keyPem));
   }
@@ -225,31 +259,80 @@ describe('contract of the identity platform stand-in: client assertions', () => 
         client_assertion: assertion,
       }),
     });
-    const body = (await response.json()) as { access_token?: string; error?: string; error_codes?: number[]; error_description?: string };
+    const body = (await response.json()) as {
+      access_token?: string;
+      error?: string;
+      error_codes?: number[];
+      error_description?: string;
+    };
     return { status: response.status, body };
   }
 
   it('when ClientCertificateCredential signs with the registered certificate, then the token says so (appidacr 2)', async () => {
     const { certPem, keyPem } = sandbox.app.certificate;
-    const cred = new ClientCertificateCredential(sandbox.app.tenantId, sandbox.app.clientId, { certificate: `${keyPem}${certPem}` }, {
-      authorityHost: sandbox.identity.authorityHost,
-      disableInstanceDiscovery: true,
-    });
+    const cred = new ClientCertificateCredential(
+      sandbox.app.tenantId,
+      sandbox.app.clientId,
+      { certificate: `${keyPem}${certPem}` },
+      {
+        authorityHost: sandbox.identity.authorityHost,
+        disableInstanceDiscovery: true,
+      },
+    );
     const claims = decodeJwt((await cred.getToken(exchangeScope)).token);
     assert.equal(claims['appidacr'], '2');
     assert.equal(claims['appid'], sandbox.app.clientId);
   });
 
   const refusals: [string, () => Promise<string>, number, number, RegExp][] = [
-    ['signed by a certificate the app does not know', () => certificateAssertion(issueClientCertificate()), 401, 700027, /Reason - The key was not found\., Thumbprint of key used by client: '[0-9A-F]{64}'/],
-    ["signed by another key under the registered certificate's thumbprint", async () => {
-      const other = issueClientCertificate();
-      return certificateAssertion({ ...other, thumbprintSha256: sandbox.app.certificate.thumbprintSha256 });
-    }, 401, 700027, /invalid signature/],
-    ['for another audience', () => certificateAssertion(sandbox.app.certificate, { aud: 'https://login.microsoftonline.com/common/oauth2/v2.0/token' }), 401, 700022, /audience/],
-    ['about another subject', () => certificateAssertion(sandbox.app.certificate, { sub: randomUUID() }), 401, 700021, /doesn't match 'client_id'/],
-    ['expired ten minutes ago', () => certificateAssertion(sandbox.app.certificate, { nbf: now() - 1800, exp: now() - 600 }), 401, 700024, /not within its valid time range/],
-    ['valid only from in an hour', () => certificateAssertion(sandbox.app.certificate, { nbf: now() + 3600, exp: now() + 4200 }), 401, 700024, /not within its valid time range/],
+    [
+      'signed by a certificate the app does not know',
+      () => certificateAssertion(issueClientCertificate()),
+      401,
+      700027,
+      /Reason - The key was not found\., Thumbprint of key used by client: '[0-9A-F]{64}'/,
+    ],
+    [
+      "signed by another key under the registered certificate's thumbprint",
+      async () => {
+        const other = issueClientCertificate();
+        return certificateAssertion({ ...other, thumbprintSha256: sandbox.app.certificate.thumbprintSha256 });
+      },
+      401,
+      700027,
+      /invalid signature/,
+    ],
+    [
+      'for another audience',
+      () =>
+        certificateAssertion(sandbox.app.certificate, {
+          aud: 'https://login.microsoftonline.com/common/oauth2/v2.0/token',
+        }),
+      401,
+      700022,
+      /audience/,
+    ],
+    [
+      'about another subject',
+      () => certificateAssertion(sandbox.app.certificate, { sub: randomUUID() }),
+      401,
+      700021,
+      /doesn't match 'client_id'/,
+    ],
+    [
+      'expired ten minutes ago',
+      () => certificateAssertion(sandbox.app.certificate, { nbf: now() - 1800, exp: now() - 600 }),
+      401,
+      700024,
+      /not within its valid time range/,
+    ],
+    [
+      'valid only from in an hour',
+      () => certificateAssertion(sandbox.app.certificate, { nbf: now() + 3600, exp: now() + 4200 }),
+      401,
+      700024,
+      /not within its valid time range/,
+    ],
   ];
   for (const [name, make, status, code, text] of refusals) {
     it(`when the assertion is ${name}, then Entra's status, AADSTS${code} and text come back`, async () => {
@@ -288,7 +371,9 @@ describe('contract of the identity platform stand-in: client assertions', () => 
     const identity = new ManagedIdentityCredential({ clientId: sandbox.app.federatedIdentity.clientId });
     const { issuer, subject } = sandbox.app.federation;
     const registerAudience = (audience: string) =>
-      sandbox.identity.updateApp(sandbox.app.clientId, { federatedCredentials: [{ name: 'exosend-function-app', issuer, subject, audiences: [audience] }] });
+      sandbox.identity.updateApp(sandbox.app.clientId, {
+        federatedCredentials: [{ name: 'exosend-function-app', issuer, subject, audiences: [audience] }],
+      });
     const usGov = 'api://AzureADTokenExchangeUSGov';
     const publicCloud = (await identity.getToken('api://AzureADTokenExchange/.default')).token;
     const usGovCloud = (await identity.getToken(`${usGov}/.default`)).token;
@@ -310,7 +395,10 @@ describe('contract of the Key Vault stand-in', () => {
   it('when DefaultAzureCredential runs with IDENTITY_ENDPOINT and IDENTITY_HEADER, then SecretClient reads the seeded secret through the 401 challenge', async () => {
     const secret = await secretClient().getSecret(sandbox.app.secretName);
     assert.equal(secret.value, sandbox.app.secret);
-    assert.equal(secret.properties.expiresOn?.getTime(), Math.floor(sandbox.app.secretExpiresOn.getTime() / 1000) * 1000);
+    assert.equal(
+      secret.properties.expiresOn?.getTime(),
+      Math.floor(sandbox.app.secretExpiresOn.getTime() / 1000) * 1000,
+    );
     assert.equal(sandbox.identity.counters.managedIdentityRequests, 1);
     assert.equal(sandbox.identity.counters.tokenRequests, 0);
     assert.equal(sandbox.vault.reads, 1);
@@ -351,13 +439,42 @@ describe('contract of the Exchange Online SMTP stand-in', () => {
   });
 
   const smtpScenarios: [SandboxScenarioName, SmtpFailure, { from?: string }?][] = [
-    ['smtp-auth-disabled', { responseCode: 535, response: '535 5.7.139 Authentication unsuccessful, SmtpClientAuthentication is disabled for the Tenant. Visit https://aka.ms/smtp_auth_disabled for more information.' }],
-    ['service-principal-not-registered', { responseCode: 535, response: '535 5.7.139 Authentication unsuccessful, the request did not meet the criteria to be authenticated successfully. Contact your administrator.' }],
+    [
+      'smtp-auth-disabled',
+      {
+        responseCode: 535,
+        response:
+          '535 5.7.139 Authentication unsuccessful, SmtpClientAuthentication is disabled for the Tenant. Visit https://aka.ms/smtp_auth_disabled for more information.',
+      },
+    ],
+    [
+      'service-principal-not-registered',
+      {
+        responseCode: 535,
+        response:
+          '535 5.7.139 Authentication unsuccessful, the request did not meet the criteria to be authenticated successfully. Contact your administrator.',
+      },
+    ],
     ['missing-role', { responseCode: 535, response: '535 5.7.3 Authentication unsuccessful' }],
     ['graph-audience', { responseCode: 535, response: '535 5.7.3 Authentication unsuccessful' }],
-    ['send-as-denied', { responseCode: 554, response: '554 5.2.252 SendAsDenied; exosend@contoso.example not allowed to send as billing@contoso.example; STOREDRV.Submission.Exception:SendAsDeniedException.MapiExceptionSendAsDenied; Failed to process message due to a permanent exception with message [BeginDiagnosticData]Cannot submit message.' }, { from: 'billing@contoso.example' }],
+    [
+      'send-as-denied',
+      {
+        responseCode: 554,
+        response:
+          '554 5.2.252 SendAsDenied; exosend@contoso.example not allowed to send as billing@contoso.example; STOREDRV.Submission.Exception:SendAsDeniedException.MapiExceptionSendAsDenied; Failed to process message due to a permanent exception with message [BeginDiagnosticData]Cannot submit message.',
+      },
+      { from: 'billing@contoso.example' },
+    ],
     ['throttled', { responseCode: 432, response: '432 4.3.2 STOREDRV.ClientSubmit; sender thread limit exceeded' }],
-    ['mailbox-full', { responseCode: 554, response: '554 5.2.2 mailbox full; STOREDRV.Submission.Exception:QuotaExceededException.MapiExceptionQuotaExceeded' }],
+    [
+      'mailbox-full',
+      {
+        responseCode: 554,
+        response:
+          '554 5.2.2 mailbox full; STOREDRV.Submission.Exception:QuotaExceededException.MapiExceptionQuotaExceeded',
+      },
+    ],
   ];
   for (const [name, expected, options] of smtpScenarios) {
     it(`when the sandbox is "${name}", then Exchange answers ${expected.response?.slice(0, 9)}`, async () => {
@@ -365,7 +482,10 @@ describe('contract of the Exchange Online SMTP stand-in', () => {
       const failure = await sendFailure(options);
       assert.equal(failure.responseCode, expected.responseCode);
       assert.equal(failure.response, expected.response);
-      assert.deepEqual(sandbox.exchange.counters.replies[0], { code: expected.responseCode, text: expected.response?.slice(4) });
+      assert.deepEqual(sandbox.exchange.counters.replies[0], {
+        code: expected.responseCode,
+        text: expected.response?.slice(4),
+      });
     });
   }
 
@@ -377,7 +497,10 @@ describe('contract of the Exchange Online SMTP stand-in', () => {
   it('when the mailbox has SMTP AUTH disabled, then AUTH names the mailbox', async () => {
     sandbox.exchange.configureMailbox(sandbox.app.mailbox, { smtpAuthDisabled: true });
     const failure = await sendFailure();
-    assert.equal(failure.response, '535 5.7.139 Authentication unsuccessful, SmtpClientAuthentication is disabled for the Mailbox. Visit https://aka.ms/smtp_auth_disabled for more information.');
+    assert.equal(
+      failure.response,
+      '535 5.7.139 Authentication unsuccessful, SmtpClientAuthentication is disabled for the Mailbox. Visit https://aka.ms/smtp_auth_disabled for more information.',
+    );
   });
 
   it('when user= is a mailbox without FullAccess for the app, then AUTH gets 535 5.7.3', async () => {
@@ -417,7 +540,10 @@ describe('contract of the Exchange Online SMTP stand-in', () => {
   it('when a message would pass the rolling 24-hour recipient quota, then DATA gets 554 5.2.0', async () => {
     sandbox.exchange.configureMailbox(sandbox.app.mailbox, { dailyRecipientQuota: 1 });
     const failure = await sendFailure({ to: ['a@fabrikam.example', 'b@fabrikam.example'] });
-    assert.equal(failure.response, '554 5.2.0 STOREDRV.Submission.Exception:SubmissionQuotaExceededException; Failed to process message due to a permanent exception with message [BeginDiagnosticData]Cannot submit message.');
+    assert.equal(
+      failure.response,
+      '554 5.2.0 STOREDRV.Submission.Exception:SubmissionQuotaExceededException; Failed to process message due to a permanent exception with message [BeginDiagnosticData]Cannot submit message.',
+    );
   });
 
   it('when a fourth session of the mailbox authenticates, then its MAIL FROM gets 432 4.3.2', async () => {
@@ -432,7 +558,9 @@ describe('contract of the Exchange Online SMTP stand-in', () => {
     });
     try {
       const results = await Promise.allSettled(
-        Array.from({ length: 4 }, (_, i) => pool.sendMail({ from: sandbox.app.mailbox, to: 'ada@fabrikam.example', subject: `pooled ${i}`, text: 'x' })),
+        Array.from({ length: 4 }, (_, i) =>
+          pool.sendMail({ from: sandbox.app.mailbox, to: 'ada@fabrikam.example', subject: `pooled ${i}`, text: 'x' }),
+        ),
       );
       const refused = results.flatMap((r) => (r.status === 'rejected' ? [(r.reason as SmtpFailure).responseCode] : []));
       assert.deepEqual(refused, [432]);
@@ -468,7 +596,9 @@ describe('contract of the sandbox scenarios that stop the app before SMTP', () =
     it(`when the sandbox is "${name}", then the secret read from the vault gets ${expected}`, async () => {
       sandboxScenarios[name](sandbox);
       const secret = await secretClient().getSecret(sandbox.app.secretName);
-      await assert.rejects(credential(secret.value).getToken(exchangeScope), (error: Error) => error.message.includes(expected));
+      await assert.rejects(credential(secret.value).getToken(exchangeScope), (error: Error) =>
+        error.message.includes(expected),
+      );
     });
   }
 
@@ -489,22 +619,35 @@ describe('contract of the Application Insights ingestion stand-in', () => {
       const req = request(new URL('v2.1/track', sandbox.appInsights.url), { method: 'POST', headers }, (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => resolvePost({ status: res.statusCode ?? 0, body: JSON.parse(Buffer.concat(chunks).toString()) }));
+        res.on('end', () =>
+          resolvePost({ status: res.statusCode ?? 0, body: JSON.parse(Buffer.concat(chunks).toString()) }),
+        );
       });
       req.on('error', reject);
       req.end(payload);
     });
   }
 
-  const envelope = (iKey: string) => ({ name: 'Microsoft.ApplicationInsights.Event', time: new Date().toISOString(), iKey, data: { baseType: 'EventData', baseData: { name: 'x' } } });
+  const envelope = (iKey: string) => ({
+    name: 'Microsoft.ApplicationInsights.Event',
+    time: new Date().toISOString(),
+    iKey,
+    data: { baseType: 'EventData', baseData: { name: 'x' } },
+  });
 
   it('when a gzipped batch arrives, then it is accepted and kept; an envelope for another key is refused by index', async () => {
     sandbox.appInsights.clear();
     const batch = [envelope(sandbox.appInsights.instrumentationKey), envelope('00000000-0000-0000-0000-000000000000')];
-    const reply = await post(gzipSync(JSON.stringify(batch)), { 'content-type': 'application/json', 'content-encoding': 'gzip' });
+    const reply = await post(gzipSync(JSON.stringify(batch)), {
+      'content-type': 'application/json',
+      'content-encoding': 'gzip',
+    });
 
     assert.equal(reply.status, 206);
-    assert.deepEqual({ ...reply.body, errors: reply.body.errors.map((e: { index: number }) => e.index) }, { itemsReceived: 2, itemsAccepted: 1, errors: [1] });
+    assert.deepEqual(
+      { ...reply.body, errors: reply.body.errors.map((e: { index: number }) => e.index) },
+      { itemsReceived: 2, itemsAccepted: 1, errors: [1] },
+    );
     assert.equal(sandbox.appInsights.envelopes.length, 1);
   });
 });

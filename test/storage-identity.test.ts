@@ -33,7 +33,11 @@ describe('AzureWebJobsStorage, read as the Functions host reads it', () => {
   it('when service URIs are set, then they are used with the named user-assigned identity, trailing slash dropped', () => {
     assert.deepEqual(readStorageConnection(identity), {
       kind: 'identity',
-      serviceUris: { blob: 'https://acct.blob.core.windows.net', queue: 'https://acct.queue.core.windows.net', table: 'https://acct.table.core.windows.net' },
+      serviceUris: {
+        blob: 'https://acct.blob.core.windows.net',
+        queue: 'https://acct.queue.core.windows.net',
+        table: 'https://acct.table.core.windows.net',
+      },
       credential: 'managedidentity',
       clientId: identity.AzureWebJobsStorage__clientId,
       resourceId: undefined,
@@ -41,7 +45,10 @@ describe('AzureWebJobsStorage, read as the Functions host reads it', () => {
   });
 
   it('when only the account name is set (any case), then the public endpoints of each service are used, and a service URI overrides its own', () => {
-    const connection = readStorageConnection({ azurewebjobsstorage__ACCOUNTNAME: 'exostore', AzureWebJobsStorage__tableServiceUri: 'https://t.example/' });
+    const connection = readStorageConnection({
+      azurewebjobsstorage__ACCOUNTNAME: 'exostore',
+      AzureWebJobsStorage__tableServiceUri: 'https://t.example/',
+    });
     assert.equal(connection?.kind, 'identity');
     assert.deepEqual(connection?.kind === 'identity' && connection.serviceUris, {
       blob: 'https://exostore.blob.core.windows.net',
@@ -65,8 +72,18 @@ describe('AzureWebJobsStorage, read as the Functions host reads it', () => {
   });
 
   it('when the credential is not managedidentity, or a URI is plain http, then the error names the variable', () => {
-    assert.throws(() => readStorageConnection({ ...identity, AzureWebJobsStorage__credential: 'connectionstring' }), /AzureWebJobsStorage__credential must be "managedidentity"/);
-    assert.throws(() => readStorageConnection({ ...identity, AzureWebJobsStorage__queueServiceUri: 'http://acct.queue.core.windows.net' }), /AzureWebJobsStorage__queueServiceUri must be an https:\/\/ URL/);
+    assert.throws(
+      () => readStorageConnection({ ...identity, AzureWebJobsStorage__credential: 'connectionstring' }),
+      /AzureWebJobsStorage__credential must be "managedidentity"/,
+    );
+    assert.throws(
+      () =>
+        readStorageConnection({
+          ...identity,
+          AzureWebJobsStorage__queueServiceUri: 'http://acct.queue.core.windows.net',
+        }),
+      /AzureWebJobsStorage__queueServiceUri must be an https:\/\/ URL/,
+    );
   });
 });
 
@@ -90,7 +107,10 @@ describe('storage by managed identity, against Azurite over HTTPS with --oauth b
   });
   beforeEach(async () => {
     h.sandbox.identity.resetCounters();
-    await byKey.getQueueClient(queue).clearMessages().catch(() => undefined);
+    await byKey
+      .getQueueClient(queue)
+      .clearMessages()
+      .catch(() => undefined);
   });
 
   const identitySettings = (clientId: string) => ({
@@ -109,7 +129,10 @@ describe('storage by managed identity, against Azurite over HTTPS with --oauth b
     assert.equal(accepted.status, 202, JSON.stringify(accepted.body));
     const id = accepted.body.id as string;
     assert.equal((await status(id)).body.status, 'queued');
-    assert.ok((h.sandbox.identity.counters.managedIdentityTokensByResource['https://storage.azure.com'] ?? 0) >= 1, 'a storage token was issued');
+    assert.ok(
+      (h.sandbox.identity.counters.managedIdentityTokensByResource['https://storage.azure.com'] ?? 0) >= 1,
+      'a storage token was issued',
+    );
 
     // the queue trigger, handed the message as the host would, records the outcome through the same identity
     const [message] = (await byKey.getQueueClient(queue).receiveMessages()).receivedMessageItems;
@@ -125,7 +148,10 @@ describe('storage by managed identity, against Azurite over HTTPS with --oauth b
     assert.equal(refused.status, 503, JSON.stringify(refused.body));
     assert.equal(refused.body.error.code, 'STORAGE_UNAVAILABLE');
     assert.match(refused.body.error.message, /AzureWebJobsStorage__clientId/);
-    const peeked = await byKey.getQueueClient(queue).peekMessages({ numberOfMessages: 32 }).catch(() => ({ peekedMessageItems: [] }));
+    const peeked = await byKey
+      .getQueueClient(queue)
+      .peekMessages({ numberOfMessages: 32 })
+      .catch(() => ({ peekedMessageItems: [] }));
     assert.equal(peeked.peekedMessageItems.length, 0);
   });
 
@@ -141,9 +167,18 @@ describe('storage by managed identity, against Azurite over HTTPS with --oauth b
     const dir = mkdtempSync(join(tmpdir(), 'exosend-enqueue-identity-'));
     try {
       writeFileSync(join(dir, 'request.json'), JSON.stringify(mailRequest({ subject: 'cli by identity' })));
-      const env: NodeJS.ProcessEnv = { ...process.env, ...h.sandbox.settings, ...identitySettings(userAssigned.clientId) };
+      const env: NodeJS.ProcessEnv = {
+        ...process.env,
+        ...h.sandbox.settings,
+        ...identitySettings(userAssigned.clientId),
+      };
       delete env['AzureWebJobsStorage'];
-      const { code, stdout, stderr } = await runObserved('exosend-cli', process.execPath, ['dist/cli/exosend.js', 'enqueue', join(dir, 'request.json')], { env });
+      const { code, stdout, stderr } = await runObserved(
+        'exosend-cli',
+        process.execPath,
+        ['dist/cli/exosend.js', 'enqueue', join(dir, 'request.json')],
+        { env },
+      );
       assert.equal(code, 0, stderr);
       assert.equal(JSON.parse(stdout).status, 'queued');
       const peeked = await byKey.getQueueClient(queue).peekMessages();

@@ -11,7 +11,11 @@ import { mailRequest, startHarness, type Harness } from './harness.js';
 const timer: Timer = {
   isPastDue: false,
   schedule: { adjustForDST: true },
-  scheduleStatus: { last: new Date(0).toISOString(), next: new Date().toISOString(), lastUpdated: new Date(0).toISOString() },
+  scheduleStatus: {
+    last: new Date(0).toISOString(),
+    next: new Date().toISOString(),
+    lastUpdated: new Date(0).toISOString(),
+  },
 };
 
 describe('telemetry with Entra authentication (ingestion with local authentication off)', () => {
@@ -33,7 +37,8 @@ describe('telemetry with Entra authentication (ingestion with local authenticati
     h.sandbox.identity.resetCounters();
   });
 
-  const monitorTokens = () => h.sandbox.identity.counters.managedIdentityTokensByResource['https://monitor.azure.com'] ?? 0;
+  const monitorTokens = () =>
+    h.sandbox.identity.counters.managedIdentityTokensByResource['https://monitor.azure.com'] ?? 0;
 
   it('when no authentication string is set, then ingestion refuses the exosend-smtp result for want of a token', async () => {
     h.restartApp({ APPLICATIONINSIGHTS_CONNECTION_STRING: h.sandbox.appInsights.connectionString });
@@ -57,7 +62,10 @@ describe('telemetry with Entra authentication (ingestion with local authenticati
     const [availability] = h.sandbox.appInsights.ofType('AvailabilityData');
     assert.equal(availability?.data?.baseData.name, 'exosend-smtp');
     assert.equal(availability?.data?.baseData.success, true);
-    assert.deepEqual(h.sandbox.appInsights.ofType('EventData').map((e) => e.data?.baseData.name), ['exosend.sent']);
+    assert.deepEqual(
+      h.sandbox.appInsights.ofType('EventData').map((e) => e.data?.baseData.name),
+      ['exosend.sent'],
+    );
     assert.ok(monitorTokens() >= 1, 'a token for https://monitor.azure.com was issued');
     const said = h.sandbox.appInsights.bodies.join('\n');
     for (const secret of h.sandbox.knownSecrets()) assert.ok(!said.includes(secret), 'a token reached telemetry');

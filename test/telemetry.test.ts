@@ -11,19 +11,30 @@ import { runObserved } from './observed.js';
 
 const dist = resolve('dist', 'src');
 // exosend's own ingestion client, and the packages that would be there if it were swapped back
-const telemetryPackages = /([\\/]telemetry[\\/]telemetry-client\.js$)|(node_modules[\\/](applicationinsights|@azure[\\/]monitor-opentelemetry[^\\/]*)[\\/])/;
+const telemetryPackages =
+  /([\\/]telemetry[\\/]telemetry-client\.js$)|(node_modules[\\/](applicationinsights|@azure[\\/]monitor-opentelemetry[^\\/]*)[\\/])/;
 
 /**
  * Every module a fresh Node process loaded: what CommonJS cached (applicationinsights is CommonJS,
  * so however it is reached it lands there) and every URL the ESM loader resolved (through a resolve
  * hook, for the ESM builds of @azure/monitor-opentelemetry*).
  */
-async function modulesLoadedBy(dir: string, target: string, action: 'import' | 'use telemetry', env: Record<string, string>) {
+async function modulesLoadedBy(
+  dir: string,
+  target: string,
+  action: 'import' | 'use telemetry',
+  env: Record<string, string>,
+) {
   const log = join(dir, `${Math.random().toString(36).slice(2)}.log`);
   await writeFile(log, '');
-  const { code, stdout, stderr } = await runObserved('app-child', process.execPath, ['--import', pathToFileURL(join(dir, 'register.mjs')).href, join(dir, 'child.mjs'), target, action], {
-    env: { ...process.env, ...env, MODULE_LOG: log },
-  });
+  const { code, stdout, stderr } = await runObserved(
+    'app-child',
+    process.execPath,
+    ['--import', pathToFileURL(join(dir, 'register.mjs')).href, join(dir, 'child.mjs'), target, action],
+    {
+      env: { ...process.env, ...env, MODULE_LOG: log },
+    },
+  );
   assert.equal(code, 0, stderr);
   const cached = JSON.parse(stdout.trim().split('\n').at(-1) ?? '[]') as string[];
   return [...cached, ...(await readFile(log, 'utf8')).split('\n').filter(Boolean)];
@@ -35,10 +46,15 @@ describe('telemetry loads lazily', () => {
   before(async () => {
     h = await startHarness(import.meta.filename);
     dir = await mkdtemp(join(tmpdir(), 'exosend-modules-'));
-    await writeFile(join(dir, 'register.mjs'), `import { register } from 'node:module';
+    await writeFile(
+      join(dir, 'register.mjs'),
+      `import { register } from 'node:module';
 register(new URL('./hooks.mjs', import.meta.url), { data: { log: process.env.MODULE_LOG } });
-`);
-    await writeFile(join(dir, 'hooks.mjs'), `import { appendFileSync } from 'node:fs';
+`,
+    );
+    await writeFile(
+      join(dir, 'hooks.mjs'),
+      `import { appendFileSync } from 'node:fs';
 let log;
 export async function initialize(data) { log = data.log; }
 export async function resolve(specifier, context, next) {
@@ -46,8 +62,11 @@ export async function resolve(specifier, context, next) {
   appendFileSync(log, resolved.url + '\\n');
   return resolved;
 }
-`);
-    await writeFile(join(dir, 'child.mjs'), `import { createRequire } from 'node:module';
+`,
+    );
+    await writeFile(
+      join(dir, 'child.mjs'),
+      `import { createRequire } from 'node:module';
 const [target, action] = process.argv.slice(2);
 await import(target);
 if (action === 'use telemetry') {
@@ -57,7 +76,8 @@ if (action === 'use telemetry') {
   await telemetry.shutdownTelemetry();
 }
 console.log(JSON.stringify(Object.keys(createRequire(import.meta.url).cache)));
-`);
+`,
+    );
   });
   after(async () => {
     await rm(dir, { recursive: true, force: true });
@@ -70,22 +90,44 @@ console.log(JSON.stringify(Object.keys(createRequire(import.meta.url).cache)));
   for (const module of ['functions/send.js', 'index.js']) {
     it(`when ${module} is imported with telemetry on, then no telemetry package is loaded`, async () => {
       const loaded = await modulesLoadedBy(dir, pathToFileURL(join(dist, module)).href, 'import', withTelemetry());
-      assert.ok(loaded.some((m) => m.includes('@azure') && m.includes('functions')), 'the probe saw the module graph');
-      assert.deepEqual(loaded.filter((m) => telemetryPackages.test(m)), []);
+      assert.ok(
+        loaded.some((m) => m.includes('@azure') && m.includes('functions')),
+        'the probe saw the module graph',
+      );
+      assert.deepEqual(
+        loaded.filter((m) => telemetryPackages.test(m)),
+        [],
+      );
     });
   }
 
   it('when the facade is used with a connection string, then the client is loaded and the event arrives', async () => {
     h.sandbox.appInsights.clear();
-    const loaded = await modulesLoadedBy(dir, pathToFileURL(join(dist, 'functions', 'send.js')).href, 'use telemetry', withTelemetry());
-    assert.ok(loaded.some((m) => /[\\/]telemetry[\\/]telemetry-client\.js$/.test(m)), 'the telemetry client was loaded');
-    assert.deepEqual(h.sandbox.appInsights.ofType('EventData').map((e) => e.data?.baseData.name), ['exosend.module-test']);
+    const loaded = await modulesLoadedBy(
+      dir,
+      pathToFileURL(join(dist, 'functions', 'send.js')).href,
+      'use telemetry',
+      withTelemetry(),
+    );
+    assert.ok(
+      loaded.some((m) => /[\\/]telemetry[\\/]telemetry-client\.js$/.test(m)),
+      'the telemetry client was loaded',
+    );
+    assert.deepEqual(
+      h.sandbox.appInsights.ofType('EventData').map((e) => e.data?.baseData.name),
+      ['exosend.module-test'],
+    );
   });
 
   it('when no connection string is set, then using the facade loads nothing and sends nothing', async () => {
     h.sandbox.appInsights.clear();
-    const loaded = await modulesLoadedBy(dir, pathToFileURL(join(dist, 'functions', 'send.js')).href, 'use telemetry', { APPLICATIONINSIGHTS_CONNECTION_STRING: '' });
-    assert.deepEqual(loaded.filter((m) => telemetryPackages.test(m)), []);
+    const loaded = await modulesLoadedBy(dir, pathToFileURL(join(dist, 'functions', 'send.js')).href, 'use telemetry', {
+      APPLICATIONINSIGHTS_CONNECTION_STRING: '',
+    });
+    assert.deepEqual(
+      loaded.filter((m) => telemetryPackages.test(m)),
+      [],
+    );
     assert.equal(h.sandbox.appInsights.envelopes.length, 0);
   });
 });
@@ -108,11 +150,15 @@ describe('send events', () => {
 
   const body = 'The report is attached, figures inside.';
   const events = (name: string) =>
-    h.sandbox.appInsights.ofType('EventData').filter((e: TelemetryEnvelope) => e.data?.baseData.name === name).map((e) => e.data!.baseData);
+    h.sandbox.appInsights
+      .ofType('EventData')
+      .filter((e: TelemetryEnvelope) => e.data?.baseData.name === name)
+      .map((e) => e.data!.baseData);
 
   function assertNothingSecret() {
     const said = [...h.sandbox.appInsights.bodies, ...h.logs].join('\n');
-    for (const secret of h.sandbox.knownSecrets()) assert.ok(!said.includes(secret), 'a secret or a token reached telemetry or the log');
+    for (const secret of h.sandbox.knownSecrets())
+      assert.ok(!said.includes(secret), 'a secret or a token reached telemetry or the log');
     assert.ok(!said.includes(body), 'the message body reached telemetry or the log');
     assert.ok(!said.includes('ada@fabrikam.example'), 'a recipient reached telemetry or the log');
   }
@@ -157,7 +203,14 @@ describe('send events', () => {
     assert.equal(events('exosend.sent').length, 1);
     const line = h.logs.map((l) => JSON.parse(l)).find((l) => l.event === 'exosend.retry');
     // every log line names its caller (issue 22): here the function-key callers' default policy
-    assert.deepEqual(line, { event: 'exosend.retry', caller: 'function-key', callerName: 'function key', id: reply.body.id, code: 'TEMPORARY_FAILURE', attempt: 2 });
+    assert.deepEqual(line, {
+      event: 'exosend.retry',
+      caller: 'function-key',
+      callerName: 'function key',
+      id: reply.body.id,
+      code: 'TEMPORARY_FAILURE',
+      attempt: 2,
+    });
     assertNothingSecret();
   });
 });

@@ -8,8 +8,13 @@ import { transmittedSize } from '../src/mail/transmitted-size.js';
 
 /** The bytes nodemailer writes onto the SMTP connection after DATA: the composed message through its data stream (CRLF, stuffed dots). */
 async function transmitted(request: Record<string, unknown>): Promise<number> {
-  const mail = composeMessage(mailRequestSchema.parse(request), { id: 'size-check', mailbox: 'exosend@contoso.example' });
-  const message = await new Promise<Buffer>((resolve, reject) => new MailComposer(mail).compile().build((error, m) => (error ? reject(error) : resolve(m))));
+  const mail = composeMessage(mailRequestSchema.parse(request), {
+    id: 'size-check',
+    mailbox: 'exosend@contoso.example',
+  });
+  const message = await new Promise<Buffer>((resolve, reject) =>
+    new MailComposer(mail).compile().build((error, m) => (error ? reject(error) : resolve(m))),
+  );
   const wire = new DataStream();
   let bytes = 0;
   wire.on('data', (chunk: Buffer) => (bytes += chunk.length));
@@ -26,10 +31,20 @@ const cases: Record<string, Record<string, unknown>> = {
   'mostly non-Latin text (base64)': { ...base, text: 'жук '.repeat(50_000) },
   'Latin text with accents (quoted-printable of UTF-8)': { ...base, text: 'café crème brûlée '.repeat(20_000) },
   'control characters': { ...base, text: '\u0001\u0002x'.repeat(50_000) },
-  'lines that start with a dot, bare LF and bare CR (quoted-printable)': { ...base, text: '.\n..\r.x\n'.repeat(50_000) },
+  'lines that start with a dot, bare LF and bare CR (quoted-printable)': {
+    ...base,
+    text: '.\n..\r.x\n'.repeat(50_000),
+  },
   'short lines that start with a dot, bare LF and bare CR (7bit)': { ...base, text: '.\n..\r.x\n'.repeat(10_000) },
   'html and text': { ...base, text: 'x'.repeat(10_000), html: `<p>${'é'.repeat(10_000)}</p>` },
-  'attachments with long names': { ...base, text: 't', attachments: Array.from({ length: 20 }, (_, i) => ({ filename: `${'ü'.repeat(200)}${i}.bin`, contentBase64: Buffer.alloc(30_000, i).toString('base64') })) },
+  'attachments with long names': {
+    ...base,
+    text: 't',
+    attachments: Array.from({ length: 20 }, (_, i) => ({
+      filename: `${'ü'.repeat(200)}${i}.bin`,
+      contentBase64: Buffer.alloc(30_000, i).toString('base64'),
+    })),
+  },
   '500 recipients and 50 non-ASCII headers': {
     ...base,
     to: Array.from({ length: 300 }, (_, i) => `recipient.number.${i}@fabrikam.example`),

@@ -12,7 +12,11 @@ export interface WorkerProcess {
 }
 
 /** Starts a worker of `role` (`http`, `queue`, `timer`) with `env` as its settings; resolves once it serves. */
-export async function startWorker(role: string, env: Record<string, string | undefined>, workers: WorkerProcess[]): Promise<WorkerProcess> {
+export async function startWorker(
+  role: string,
+  env: Record<string, string | undefined>,
+  workers: WorkerProcess[],
+): Promise<WorkerProcess> {
   const child = fork('dist/test/scale-out-worker.js', [role], { env, stdio: ['ignore', 'pipe', 'pipe', 'ipc'] });
   const worker: WorkerProcess = { role, child, lines: [] };
   workers.push(worker);
@@ -34,7 +38,10 @@ export async function startWorker(role: string, env: Record<string, string | und
  * Stops a worker: `SIGTERM` or `SIGKILL` as the platform may, or `terminate` as the Functions host
  * does (WorkerTerminate: the app's appTerminate hooks run, then the worker exits). Resolves with how it ended.
  */
-export async function stopWorker(worker: WorkerProcess, how: 'SIGTERM' | 'SIGKILL' | 'terminate'): Promise<{ code: number | null; signal: string | null }> {
+export async function stopWorker(
+  worker: WorkerProcess,
+  how: 'SIGTERM' | 'SIGKILL' | 'terminate',
+): Promise<{ code: number | null; signal: string | null }> {
   const { child } = worker;
   if (child.exitCode !== null || child.signalCode !== null) return { code: child.exitCode, signal: child.signalCode };
   const exited = once(child, 'exit') as Promise<[number | null, string | null]>;

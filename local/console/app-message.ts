@@ -1,4 +1,3 @@
-
 /**
  * GET /api/messages/{id} as the app answers it (src/queue/message-view.ts: status, and
  * `delivery.recipients` once there is one), asked by the console's server with the local function
@@ -6,9 +5,12 @@
  * a message with no record, such as one sent before records were kept).
  */
 export async function appMessage(baseUrl: string, functionKey: string, id: string): Promise<JsonReply> {
-  const response = await fetch(`${baseUrl}/api/messages/${encodeURIComponent(id)}`, { headers: { 'x-functions-key': functionKey } });
+  const response = await fetch(`${baseUrl}/api/messages/${encodeURIComponent(id)}`, {
+    headers: { 'x-functions-key': functionKey },
+  });
   const json: unknown = await response.json().catch(() => undefined);
-  if (json === undefined) return { status: 502, json: { error: { message: `The app answered ${response.status} with no JSON.` } } };
+  if (json === undefined)
+    return { status: 502, json: { error: { message: `The app answered ${response.status} with no JSON.` } } };
   return { status: response.status, json };
 }
 

@@ -16,11 +16,13 @@ export function consoleRefusal(req: IncomingMessage, port: number, kind: 'page' 
   const host = (req.headers.host ?? '').toLowerCase();
   if (!hosts.includes(host)) return 'the console answers only on its loopback address';
   const origin = req.headers.origin;
-  if (origin !== undefined && !hosts.some((h) => origin.toLowerCase() === `http://${h}`)) return 'requests from other sites are refused';
+  if (origin !== undefined && !hosts.some((h) => origin.toLowerCase() === `http://${h}`))
+    return 'requests from other sites are refused';
   const site = req.headers['sec-fetch-site'];
   // `none`: the developer typed the address or opened a bookmark
-  if (site !== undefined && site !== 'same-origin' && !(site === 'none' && kind === 'page')) return 'requests from other sites are refused';
+  if (site !== undefined && site !== 'same-origin' && !(site === 'none' && kind === 'page'))
+    return 'requests from other sites are refused';
   if (kind === 'post' && origin === undefined) return 'a change needs the Origin header a browser sends';
-  if (kind !== 'page' && req.headers['x-exosend-console'] !== '1') return 'the console\'s own calls only';
+  if (kind !== 'page' && req.headers['x-exosend-console'] !== '1') return "the console's own calls only";
   return undefined;
 }

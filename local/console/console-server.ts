@@ -40,12 +40,14 @@ const assets: Record<string, { file: string; type: string }> = {
 };
 
 /** The page's own policy: its scripts and styles only, frames only from here, framed by nobody. */
-const pagePolicy = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; frame-src 'self'; form-action 'none'; base-uri 'none'; frame-ancestors 'none'";
+const pagePolicy =
+  "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; frame-src 'self'; form-action 'none'; base-uri 'none'; frame-ancestors 'none'";
 /**
  * A message's HTML: no script, no request anywhere (remote images and fonts included), inline
  * styles as mail uses them; `sandbox` makes it an origin of its own even if opened on its own.
  */
-const messagePolicy = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; font-src data:; sandbox; frame-ancestors 'self'; base-uri 'none'; form-action 'none'";
+const messagePolicy =
+  "default-src 'none'; style-src 'unsafe-inline'; img-src data:; font-src data:; sandbox; frame-ancestors 'self'; base-uri 'none'; form-action 'none'";
 
 /**
  * The local console: a page at / and its JSON calls under /console/api. Served only by the local
@@ -59,58 +61,75 @@ export function createConsole(options: ConsoleOptions): ConsoleHandler {
   const resetApp = options.registrations.entry['resetRuntime'] as (() => void) | undefined;
 
   const appHealth = async () => {
-    const response = await fetch(`${options.baseUrl()}/api/health`, { headers: { 'x-functions-key': options.functionKey } });
+    const response = await fetch(`${options.baseUrl()}/api/health`, {
+      headers: { 'x-functions-key': options.functionKey },
+    });
     return { httpStatus: response.status, ...((await response.json()) as object) };
   };
   const runCheck = async () => {
     if (!healthTimer) throw new Error('the app registers no health timer');
-    const timer = { isPastDue: false, schedule: { adjustForDST: true }, scheduleStatus: { last: '', next: '', lastUpdated: new Date().toISOString() } };
+    const timer = {
+      isPastDue: false,
+      schedule: { adjustForDST: true },
+      scheduleStatus: { last: '', next: '', lastUpdated: new Date().toISOString() },
+    };
     await healthTimer.handler(timer, invocationContext(healthTimer.name, {}, options.log));
     return appHealth();
   };
 
   const api: Record<string, (req: IncomingMessage, parts: string[]) => Promise<Reply>> = {
-    'GET session': () => Promise.resolve({
-      json: {
-        mode: options.mode,
-        sandbox: options.sandbox !== undefined,
-        baseUrl: options.baseUrl(),
-        functionKey: options.functionKey,
-        mailbox: process.env['EXOSEND_MAILBOX'] ?? null,
-        allowedSenders: (process.env['EXOSEND_ALLOWED_SENDERS'] ?? '').split(',').filter(Boolean),
-        scenario,
-        scenarios: Object.entries(sandboxScenarios).map(([name, s]) => ({ name, description: s.description })),
-        deadLetters: options.deadLetters !== undefined,
-      },
-    }),
+    'GET session': () =>
+      Promise.resolve({
+        json: {
+          mode: options.mode,
+          sandbox: options.sandbox !== undefined,
+          baseUrl: options.baseUrl(),
+          functionKey: options.functionKey,
+          mailbox: process.env['EXOSEND_MAILBOX'] ?? null,
+          allowedSenders: (process.env['EXOSEND_ALLOWED_SENDERS'] ?? '').split(',').filter(Boolean),
+          scenario,
+          scenarios: Object.entries(sandboxScenarios).map(([name, s]) => ({ name, description: s.description })),
+          deadLetters: options.deadLetters !== undefined,
+        },
+      }),
     'GET outbox': async () => (outbox ? { json: { messages: await outbox.list() } } : sandboxOnly()),
     'GET outbox/*': async (_req, [id]) => {
       const detail = outbox && (await outbox.detail(id!));
       return detail ? { json: detail } : notFound('No such message in the outbox.');
     },
-    'GET dead-letters': async () => (options.deadLetters ? { json: { letters: await options.deadLetters.list() } } : noStorage()),
+    'GET dead-letters': async () =>
+      options.deadLetters ? { json: { letters: await options.deadLetters.list() } } : noStorage(),
     'POST dead-letters/*/requeue': async (_req, [messageId]) => {
       if (!options.deadLetters) return noStorage();
       const result = await options.deadLetters.requeue(messageId!);
       if (!result) return notFound('This dead letter is no longer on the poison queue.');
-      if ('refused' in result) return { status: 409, json: { error: { message: `It cannot be put back: ${result.refused}.` } } };
+      if ('refused' in result)
+        return { status: 409, json: { error: { message: `It cannot be put back: ${result.refused}.` } } };
       return { json: result.outcome };
     },
     // the app's own answer (GET /api/messages/{id}, delivery included), asked with the local key here, never by the page
     'GET messages/*': async (_req, [id]) => appMessage(options.baseUrl(), options.functionKey, id!),
-    'GET suppressions': async () => (options.suppressions ? { json: { suppressions: await options.suppressions.list() } } : noStorage()),
-    'POST suppressions': async (req) => (options.suppressions ? addSuppression(options.suppressions, await readJson(req)) : noStorage()),
+    'GET suppressions': async () =>
+      options.suppressions ? { json: { suppressions: await options.suppressions.list() } } : noStorage(),
+    'POST suppressions': async (req) =>
+      options.suppressions ? addSuppression(options.suppressions, await readJson(req)) : noStorage(),
     'DELETE suppressions/*': async (_req, [recipient]) => {
       if (!options.suppressions) return noStorage();
       const removed = await options.suppressions.remove(recipient!);
-      return removed ? { json: { recipient: recipient!.toLowerCase(), suppressed: false } } : notFound('This address is not on the suppression list.');
+      return removed
+        ? { json: { recipient: recipient!.toLowerCase(), suppressed: false } }
+        : notFound('This address is not on the suppression list.');
     },
     'GET health': async () => ({ json: await appHealth() }),
     'POST health/check': async () => ({ json: await runCheck() }),
     'POST scenario': async (req) => {
       if (!options.sandbox) return sandboxOnly();
       const { name } = (await readJson(req)) as { name?: string };
-      if (typeof name !== 'string' || !(name in sandboxScenarios)) return { status: 400, json: { error: { message: `Unknown scenario. Known: ${Object.keys(sandboxScenarios).join(', ')}.` } } };
+      if (typeof name !== 'string' || !(name in sandboxScenarios))
+        return {
+          status: 400,
+          json: { error: { message: `Unknown scenario. Known: ${Object.keys(sandboxScenarios).join(', ')}.` } },
+        };
       sandboxScenarios[name as SandboxScenarioName](options.sandbox);
       applyScenarioSettings(options.sandbox, name as SandboxScenarioName);
       scenario = name;
@@ -129,7 +148,10 @@ export function createConsole(options: ConsoleOptions): ConsoleHandler {
       const refusal = consoleRefusal(req, port(), 'page');
       if (refusal) return send(res, { status: 403, json: { error: { message: refusal } } });
       const body = await readFile(asset.file).catch((error: NodeJS.ErrnoException) => {
-        if (error.code === 'ENOENT' && asset.file === scriptFile) throw new Error(`the console's script is not built (${scriptFile}): npm start builds it, or node scripts/console-page.mjs`);
+        if (error.code === 'ENOENT' && asset.file === scriptFile)
+          throw new Error(
+            `the console's script is not built (${scriptFile}): npm start builds it, or node scripts/console-page.mjs`,
+          );
         throw error;
       });
       return send(res, { body, type: asset.type, policy: pagePolicy });
@@ -150,13 +172,21 @@ export function createConsole(options: ConsoleOptions): ConsoleHandler {
     const refusal = consoleRefusal(req, port(), method === 'GET' ? 'json' : 'post');
     if (refusal) return send(res, { status: 403, json: { error: { message: refusal } } });
     const route = path === undefined ? undefined : findRoute(api, method, path);
-    if (route === 'bad-escape') return send(res, { status: 400, json: { error: { message: 'The path has a malformed %-escape.' } } });
-    if (!route) return send(res, { status: 404, json: { error: { message: 'Not found. The console is at /, the app under /api.' } } });
+    if (route === 'bad-escape')
+      return send(res, { status: 400, json: { error: { message: 'The path has a malformed %-escape.' } } });
+    if (!route)
+      return send(res, {
+        status: 404,
+        json: { error: { message: 'Not found. The console is at /, the app under /api.' } },
+      });
     try {
       send(res, await route.handler(req, route.parts));
     } catch (error) {
       options.log('error', 'console', `${method} ${url.pathname} failed: ${(error as Error).message}`);
-      send(res, { status: 500, json: { error: { message: `The console could not do that: ${(error as Error).message}` } } });
+      send(res, {
+        status: 500,
+        json: { error: { message: `The console could not do that: ${(error as Error).message}` } },
+      });
     }
   };
 }
@@ -171,10 +201,22 @@ interface Reply {
 }
 
 const notFound = (message: string): Reply => ({ status: 404, json: { error: { message } } });
-const sandboxOnly = (): Reply => ({ status: 409, json: { error: { message: 'Only in sandbox mode: in real mode mail goes to Exchange Online, and there are no scenarios.' } } });
-const noStorage = (): Reply => ({ status: 409, json: { error: { message: 'No queue storage is configured (AzureWebJobsStorage).' } } });
+const sandboxOnly = (): Reply => ({
+  status: 409,
+  json: {
+    error: { message: 'Only in sandbox mode: in real mode mail goes to Exchange Online, and there are no scenarios.' },
+  },
+});
+const noStorage = (): Reply => ({
+  status: 409,
+  json: { error: { message: 'No queue storage is configured (AzureWebJobsStorage).' } },
+});
 
-function findRoute(api: Record<string, (req: IncomingMessage, parts: string[]) => Promise<Reply>>, method: string, path: string) {
+function findRoute(
+  api: Record<string, (req: IncomingMessage, parts: string[]) => Promise<Reply>>,
+  method: string,
+  path: string,
+) {
   for (const [key, handler] of Object.entries(api)) {
     const [m, template] = key.split(' ') as [string, string];
     if (m !== method) continue;
@@ -190,7 +232,11 @@ function findRoute(api: Record<string, (req: IncomingMessage, parts: string[]) =
   return undefined;
 }
 
-async function messagePart(outbox: Outbox | undefined, id: string, attachmentIndex: string | undefined): Promise<Reply> {
+async function messagePart(
+  outbox: Outbox | undefined,
+  id: string,
+  attachmentIndex: string | undefined,
+): Promise<Reply> {
   if (!outbox) return sandboxOnly();
   if (attachmentIndex === undefined) {
     const html = await outbox.html(id);
@@ -210,7 +256,11 @@ async function messagePart(outbox: Outbox | undefined, id: string, attachmentInd
 
 /** Server-sent events: each message Exchange accepts, as it is accepted. */
 function events(req: IncomingMessage, res: ServerResponse, outbox: Outbox | undefined): void {
-  res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store', 'x-content-type-options': 'nosniff' });
+  res.writeHead(200, {
+    'content-type': 'text/event-stream',
+    'cache-control': 'no-store',
+    'x-content-type-options': 'nosniff',
+  });
   res.write('retry: 2000\n\n');
   const stop = outbox?.onMessage((summary) => res.write(`event: message\ndata: ${JSON.stringify(summary)}\n\n`));
   req.on('close', () => stop?.());
@@ -234,7 +284,8 @@ async function readJson(req: IncomingMessage): Promise<unknown> {
 function send(res: ServerResponse, reply: Reply): void {
   const body = reply.json !== undefined ? JSON.stringify(reply.json) : (reply.body ?? '');
   res.writeHead(reply.status ?? 200, {
-    'content-type': reply.json !== undefined ? 'application/json; charset=utf-8' : (reply.type ?? 'application/octet-stream'),
+    'content-type':
+      reply.json !== undefined ? 'application/json; charset=utf-8' : (reply.type ?? 'application/octet-stream'),
     'cache-control': 'no-store',
     'x-content-type-options': 'nosniff',
     'referrer-policy': 'no-referrer',

@@ -1,6 +1,11 @@
 import type { DequeuedMessageItem } from '@azure/storage-queue';
 import { decodeQueueMessage } from '../../src/queue/queue-message.js';
-import { requeueDeadLetter, whyNotRequeueable, type RequeueableLetter, type RequeueOutcome } from '../../src/queue/requeue.js';
+import {
+  requeueDeadLetter,
+  whyNotRequeueable,
+  type RequeueableLetter,
+  type RequeueOutcome,
+} from '../../src/queue/requeue.js';
 import type { StatusStore } from '../../src/queue/status-store.js';
 import type { QueueStorage } from '../../src/storage/storage.js';
 
@@ -36,7 +41,10 @@ export class DeadLetters {
   async requeue(messageId: string): Promise<{ outcome: RequeueOutcome } | { refused: string } | undefined> {
     await this.storage.ready();
     // a queue message can only be deleted once received: take a batch, put back what is not wanted
-    const { receivedMessageItems } = await this.storage.poison.receiveMessages({ numberOfMessages: peekLimit, visibilityTimeout: 60 });
+    const { receivedMessageItems } = await this.storage.poison.receiveMessages({
+      numberOfMessages: peekLimit,
+      visibilityTimeout: 60,
+    });
     const wanted = receivedMessageItems.find((item) => item.messageId === messageId);
     const others = receivedMessageItems.filter((item) => item !== wanted);
     await Promise.all(others.map((item) => this.release(item)));
@@ -50,7 +58,8 @@ export class DeadLetters {
       const outcome = await requeueDeadLetter(this.storage, this.store, letter as unknown as RequeueableLetter);
       // requeued, or its request was sent after all: this letter is done with. Any other state
       // (queued, sending, or a record of other content) keeps the letter: it may be all that is left of its request.
-      if (outcome.kind === 'requeued' || outcome.status === 'sent') await this.storage.poison.deleteMessage(wanted.messageId, wanted.popReceipt);
+      if (outcome.kind === 'requeued' || outcome.status === 'sent')
+        await this.storage.poison.deleteMessage(wanted.messageId, wanted.popReceipt);
       else await this.release(wanted);
       return { outcome };
     } catch (error) {
@@ -77,6 +86,7 @@ function view(messageId: string, insertedOn: Date | undefined, text: string): De
     ...base,
     letter: undefined,
     raw: text.slice(0, 2000),
-    notRequeueable: 'the Functions host moved it here after its tries: it holds no diagnosis, and exosend never read a request from it',
+    notRequeueable:
+      'the Functions host moved it here after its tries: it holds no diagnosis, and exosend never read a request from it',
   };
 }

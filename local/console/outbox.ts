@@ -27,7 +27,9 @@ export interface OutboxDetail extends OutboxSummary {
 }
 
 const addresses = (field: AddressObject | AddressObject[] | undefined) =>
-  (Array.isArray(field) ? field : field ? [field] : []).flatMap((group) => group.value.flatMap((a) => (a.address ? [a.address] : [])));
+  (Array.isArray(field) ? field : field ? [field] : []).flatMap((group) =>
+    group.value.flatMap((a) => (a.address ? [a.address] : [])),
+  );
 
 /** The sandbox Exchange's accepted messages, newest first, read with mailparser as a mail client would. */
 export class Outbox {
@@ -57,11 +59,22 @@ export class Outbox {
       mailbox: message.mailbox,
       headers: parsed.headerLines.map(({ line }) => {
         const colon = line.indexOf(':');
-        return { name: line.slice(0, colon), value: line.slice(colon + 1).replace(/\r?\n[ \t]+/g, ' ').trim() };
+        return {
+          name: line.slice(0, colon),
+          value: line
+            .slice(colon + 1)
+            .replace(/\r?\n[ \t]+/g, ' ')
+            .trim(),
+        };
       }),
       text: parsed.text ?? null,
       hasHtml: typeof parsed.html === 'string',
-      attachments: parsed.attachments.map((a, index) => ({ index, filename: a.filename ?? `attachment-${index + 1}`, contentType: a.contentType, sizeBytes: a.size })),
+      attachments: parsed.attachments.map((a, index) => ({
+        index,
+        filename: a.filename ?? `attachment-${index + 1}`,
+        contentType: a.contentType,
+        sizeBytes: a.size,
+      })),
     };
   }
 
@@ -72,11 +85,20 @@ export class Outbox {
     return typeof html === 'string' ? html : undefined;
   }
 
-  async attachment(id: string, index: number): Promise<{ filename: string; contentType: string; content: Buffer } | undefined> {
+  async attachment(
+    id: string,
+    index: number,
+  ): Promise<{ filename: string; contentType: string; content: Buffer } | undefined> {
     const message = this.find(id);
     if (!message) return undefined;
     const attachment = (await parse(message)).attachments[index];
-    return attachment && { filename: attachment.filename ?? `attachment-${index + 1}`, contentType: attachment.contentType, content: attachment.content };
+    return (
+      attachment && {
+        filename: attachment.filename ?? `attachment-${index + 1}`,
+        contentType: attachment.contentType,
+        content: attachment.content,
+      }
+    );
   }
 
   private find(id: string): AcceptedMessage | undefined {

@@ -14,8 +14,18 @@ export interface BannerOptions {
 }
 
 /** What a developer needs after `npm start`: the mode, every function, the key and a first request. */
-export function printBanner({ mode, baseUrl, functionKey, registrations, outboxDir, storage, doctor }: BannerOptions): void {
-  const width = Math.max(...[...registrations.http, ...registrations.queues, ...registrations.timers].map((f) => f.name.length));
+export function printBanner({
+  mode,
+  baseUrl,
+  functionKey,
+  registrations,
+  outboxDir,
+  storage,
+  doctor,
+}: BannerOptions): void {
+  const width = Math.max(
+    ...[...registrations.http, ...registrations.queues, ...registrations.timers].map((f) => f.name.length),
+  );
   const lines = [
     '',
     `exosend is running in ${mode} mode.`,
@@ -23,8 +33,14 @@ export function printBanner({ mode, baseUrl, functionKey, registrations, outboxD
     `Console: ${baseUrl}/  (${outboxDir ? 'outbox, ' : ''}dead letters, health${outboxDir ? ' and scenarios' : ''}, a send form; open it in a browser)`,
     '',
     'Functions:',
-    ...registrations.http.map((f) => `  ${f.name.padEnd(width)}  ${(f.methods ?? ['GET', 'POST']).join(',').padEnd(5)} ${baseUrl}/api/${f.route ?? f.name}`),
-    ...registrations.queues.map((f) => `  ${f.name.padEnd(width)}  queue ${resolveSettings(f.queueName)} (dead letters: ${resolveSettings(f.queueName)}-poison)`),
+    ...registrations.http.map(
+      (f) =>
+        `  ${f.name.padEnd(width)}  ${(f.methods ?? ['GET', 'POST']).join(',').padEnd(5)} ${baseUrl}/api/${f.route ?? f.name}`,
+    ),
+    ...registrations.queues.map(
+      (f) =>
+        `  ${f.name.padEnd(width)}  queue ${resolveSettings(f.queueName)} (dead letters: ${resolveSettings(f.queueName)}-poison)`,
+    ),
     ...registrations.timers.map((f) => `  ${f.name.padEnd(width)}  timer ${resolveSettings(f.schedule)}`),
     '',
     `Function key: ${functionKey}  (header x-functions-key, or ?code=)`,
@@ -34,7 +50,13 @@ export function printBanner({ mode, baseUrl, functionKey, registrations, outboxD
     'Send a first message:',
     `  curl -s -X POST ${baseUrl}/api/send -H "x-functions-key: ${functionKey}" -H "content-type: application/json" \\`,
     `    -d '{"to":["someone@fabrikam.example"],"subject":"Hello from exosend","text":"It works."}'`,
-    ...(doctor ? ['', 'Check the setup as a mailbox admin would, stage by stage (add --to ADDRESS for a test send):', `  ${doctor}`] : []),
+    ...(doctor
+      ? [
+          '',
+          'Check the setup as a mailbox admin would, stage by stage (add --to ADDRESS for a test send):',
+          `  ${doctor}`,
+        ]
+      : []),
     '',
     'Ctrl-C stops everything this command started.',
     '',

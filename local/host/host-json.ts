@@ -11,7 +11,9 @@ export interface QueueHostOptions {
 
 /** host.json's queue settings with the host's defaults. host.json is strict JSON (docs/operations.md, "host.json"). */
 export function readQueueHostOptions(file = 'host.json'): QueueHostOptions {
-  const queues = (JSON.parse(readFileSync(file, 'utf8')) as { extensions?: { queues?: Record<string, unknown> } }).extensions?.queues ?? {};
+  const queues =
+    (JSON.parse(readFileSync(file, 'utf8')) as { extensions?: { queues?: Record<string, unknown> } }).extensions
+      ?.queues ?? {};
   const batchSize = Number(queues['batchSize'] ?? 16);
   return {
     messageEncoding: queues['messageEncoding'] === 'none' ? 'none' : 'base64',

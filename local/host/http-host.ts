@@ -27,12 +27,18 @@ export function createHttpHost(options: HttpHostOptions): Server {
   return createServer((req, res) => {
     handle(req, res, routes, options).catch((error: unknown) => {
       options.log('error', 'host', `request failed: ${(error as Error).message}`);
-      if (!res.headersSent) reply(res, { status: 500, jsonBody: { error: { code: 'INTERNAL', message: 'The function failed.' } } });
+      if (!res.headersSent)
+        reply(res, { status: 500, jsonBody: { error: { code: 'INTERNAL', message: 'The function failed.' } } });
     });
   });
 }
 
-async function handle(req: IncomingMessage, res: ServerResponse, routes: Route[], options: HttpHostOptions): Promise<void> {
+async function handle(
+  req: IncomingMessage,
+  res: ServerResponse,
+  routes: Route[],
+  options: HttpHostOptions,
+): Promise<void> {
   const url = requestUrl(req);
   if (!url) return reply(res, { status: 400 });
   const method = (req.method ?? 'GET').toUpperCase();
@@ -61,12 +67,17 @@ async function handle(req: IncomingMessage, res: ServerResponse, routes: Route[]
   const request = new HttpRequest({
     method,
     url: url.href,
-    headers: Object.fromEntries(Object.entries(req.headers).map(([k, v]) => [k, Array.isArray(v) ? v.join(', ') : (v ?? '')])),
+    headers: Object.fromEntries(
+      Object.entries(req.headers).map(([k, v]) => [k, Array.isArray(v) ? v.join(', ') : (v ?? '')]),
+    ),
     query: Object.fromEntries(url.searchParams),
     params,
     body: { bytes: Buffer.concat(chunks) },
   });
-  const response = await route.registration.handler(request, invocationContext(route.registration.name, {}, options.log));
+  const response = await route.registration.handler(
+    request,
+    invocationContext(route.registration.name, {}, options.log),
+  );
   reply(res, response);
 }
 
@@ -80,7 +91,9 @@ async function handle(req: IncomingMessage, res: ServerResponse, routes: Route[]
  */
 function requestUrl(req: IncomingMessage): URL | undefined {
   const { localAddress, localPort } = req.socket;
-  const host = req.headers.host || (localAddress?.includes(':') ? `[${localAddress}]:${localPort}` : `${localAddress}:${localPort}`);
+  const host =
+    req.headers.host ||
+    (localAddress?.includes(':') ? `[${localAddress}]:${localPort}` : `${localAddress}:${localPort}`);
   // origin-form only ("/path?query"): a path that starts with "//" stays a path, as in Kestrel
   if (/[/?#@\\\s]/.test(host) || !req.url?.startsWith('/')) return undefined;
   try {

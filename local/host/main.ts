@@ -8,7 +8,13 @@ import { readSettingsFile, valuesNotInEnvironment } from '../../cli/settings-fil
 import { removeSandboxSettings, writeSandboxSettings } from '../../cli/sandbox-settings.js';
 import { resetRuntime } from '../../src/runtime/runtime.js';
 import { startAzurite, type Azurite } from '../sandbox/azurite.js';
-import { sandboxScenarios, scenarioSettings, startSandbox, type Sandbox, type SandboxScenarioName } from '../sandbox/index.js';
+import {
+  sandboxScenarios,
+  scenarioSettings,
+  startSandbox,
+  type Sandbox,
+  type SandboxScenarioName,
+} from '../sandbox/index.js';
 import { spawnWithParent } from '../../cli/spawn-with-parent.js';
 import { loadOrCreateCertificateAuthority } from '../sandbox/pki.js';
 import { connectStorage } from '../../src/storage/storage.js';
@@ -39,7 +45,9 @@ and Exchange Online for real.
 State lives in EXOSEND_STATE_DIR (default .exosend).
 
 Scenarios:
-${Object.entries(sandboxScenarios).map(([name, { description }]) => `  ${name.padEnd(34)} ${description}`).join('\n')}`;
+${Object.entries(sandboxScenarios)
+  .map(([name, { description }]) => `  ${name.padEnd(34)} ${description}`)
+  .join('\n')}`;
 
 const { values: args } = parseArgs({
   options: {
@@ -59,7 +67,10 @@ const stateDir = resolve(process.env['EXOSEND_STATE_DIR'] ?? '.exosend');
 const defaultStateDir = stateDir === resolve('.exosend');
 const settingsFile = args.settings ?? 'local.settings.json';
 const fileSettings = existsSync(settingsFile) ? readSettingsFile(settingsFile) : {};
-const sandboxMode = args.sandbox === true || args.scenario !== undefined || !(fileSettings['EXOSEND_TENANT_ID'] ?? process.env['EXOSEND_TENANT_ID']);
+const sandboxMode =
+  args.sandbox === true ||
+  args.scenario !== undefined ||
+  !(fileSettings['EXOSEND_TENANT_ID'] ?? process.env['EXOSEND_TENANT_ID']);
 if (args.scenario !== undefined && !(args.scenario in sandboxScenarios)) {
   console.error(`Unknown scenario "${args.scenario}". Known: ${Object.keys(sandboxScenarios).join(', ')}`);
   process.exit(2);
@@ -77,7 +88,9 @@ if (sandboxMode && process.env['EXOSEND_SANDBOX_CA_TRUSTED'] !== '1') {
 const realAzureSetting = /^(AZURE_|MSI_|IDENTITY_|AzureWebJobs|APPLICATIONINSIGHTS_)/;
 
 const log = (level: string, name: string, message: string) =>
-  (level === 'error' || level === 'warning' ? console.error : console.log)(`[${new Date().toISOString()}] [${name}] ${message}`);
+  (level === 'error' || level === 'warning' ? console.error : console.log)(
+    `[${new Date().toISOString()}] [${name}] ${message}`,
+  );
 
 let sandbox: Sandbox | undefined;
 let azurite: Azurite | undefined;
@@ -103,7 +116,11 @@ if (sandboxMode) {
   Object.assign(process.env, valuesNotInEnvironment(fileSettings, process.env));
 }
 const storage = readStorageConnection(process.env);
-if (sandboxMode || !storage || (storage.kind === 'connectionString' && /UseDevelopmentStorage=true/i.test(storage.connectionString))) {
+if (
+  sandboxMode ||
+  !storage ||
+  (storage.kind === 'connectionString' && /UseDevelopmentStorage=true/i.test(storage.connectionString))
+) {
   mkdirSync(join(stateDir, 'azurite'), { recursive: true });
   azurite = await startAzurite({ location: join(stateDir, 'azurite') });
   process.env['AzureWebJobsStorage'] = azurite.connectionString;
@@ -111,7 +128,9 @@ if (sandboxMode || !storage || (storage.kind === 'connectionString' && /UseDevel
 
 const registrations = await loadRegistrations('.');
 const functionKey = process.env['EXOSEND_LOCAL_FUNCTION_KEY'] ?? persistentKey(join(stateDir, 'function-key'));
-const mode = sandboxMode ? `sandbox${args.scenario ? ` (scenario: ${args.scenario}${process.env['EXOSEND_CREDENTIAL'] ? `, EXOSEND_CREDENTIAL=${process.env['EXOSEND_CREDENTIAL']}` : ''})` : ''}` : `real (settings from ${existsSync(settingsFile) ? settingsFile : 'the environment'})`;
+const mode = sandboxMode
+  ? `sandbox${args.scenario ? ` (scenario: ${args.scenario}${process.env['EXOSEND_CREDENTIAL'] ? `, EXOSEND_CREDENTIAL=${process.env['EXOSEND_CREDENTIAL']}` : ''})` : ''}`
+  : `real (settings from ${existsSync(settingsFile) ? settingsFile : 'the environment'})`;
 const intakeQueue = registrations.queues[0] && resolveSettings(registrations.queues[0].queueName);
 const storageConnection = readStorageConnection(process.env);
 const queueStorage = intakeQueue && storageConnection ? connectStorage(storageConnection, intakeQueue) : undefined;
@@ -141,7 +160,9 @@ printBanner({
   registrations,
   outboxDir: sandbox ? join(stateDir, 'outbox') : undefined,
   storage: azurite?.connectionString,
-  doctor: sandbox ? `${defaultStateDir ? '' : `EXOSEND_STATE_DIR=${shellQuoted(stateDir)} `}npx exosend doctor --sandbox` : undefined,
+  doctor: sandbox
+    ? `${defaultStateDir ? '' : `EXOSEND_STATE_DIR=${shellQuoted(stateDir)} `}npx exosend doctor --sandbox`
+    : undefined,
 });
 
 let stopping = false;
@@ -176,8 +197,13 @@ whenParentGone(() => void stop());
  * credential included), for `exosend doctor --sandbox`: it runs in a process of its own.
  */
 function leaveDoctorSettings(s: Sandbox, scenario: string): void {
-  const names = new Set([...Object.keys(s.settings), ...Object.keys(sandboxScenarios).flatMap((n) => Object.keys(scenarioSettings(s, n as SandboxScenarioName)))]);
-  const values = Object.fromEntries([...names].flatMap((name) => (process.env[name] === undefined ? [] : [[name, process.env[name]]])));
+  const names = new Set([
+    ...Object.keys(s.settings),
+    ...Object.keys(sandboxScenarios).flatMap((n) => Object.keys(scenarioSettings(s, n as SandboxScenarioName))),
+  ]);
+  const values = Object.fromEntries(
+    [...names].flatMap((name) => (process.env[name] === undefined ? [] : [[name, process.env[name]]])),
+  );
   writeSandboxSettings(stateDir, values, { ca: s.ca.path, pid: process.pid, scenario });
 }
 
@@ -197,7 +223,8 @@ async function runTrustingSandboxCa(): Promise<number> {
   const ca = await loadOrCreateCertificateAuthority(join(stateDir, 'sandbox'));
   const inherited = process.env['NODE_EXTRA_CA_CERTS'];
   const bundle = join(stateDir, 'sandbox', 'trust-bundle.pem');
-  const extra = inherited && existsSync(inherited) && resolve(inherited) !== resolve(bundle) ? readFileSync(inherited, 'utf8') : '';
+  const extra =
+    inherited && existsSync(inherited) && resolve(inherited) !== resolve(bundle) ? readFileSync(inherited, 'utf8') : '';
   writeFileSync(bundle, `${extra}\n${ca.certPem}`);
   // stops with this process, however it ends (a SIGKILL too)
   const child = spawnWithParent(process.argv[1]!, process.argv.slice(2), {

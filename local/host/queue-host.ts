@@ -7,14 +7,20 @@ import { startQueueListener, type QueueListener } from './queue-listener.js';
 import { resolveSettings, type QueueRegistration } from './registrations.js';
 
 /** Starts a listener per queue function, configured from host.json, on the connection its binding names. */
-export async function startQueueHost(registrations: QueueRegistration[], log: LogSink): Promise<{ stop(): Promise<void> }> {
+export async function startQueueHost(
+  registrations: QueueRegistration[],
+  log: LogSink,
+): Promise<{ stop(): Promise<void> }> {
   const hostOptions = readQueueHostOptions();
   const listeners: QueueListener[] = [];
   for (const registration of registrations) {
     const setting = registration.connection || 'AzureWebJobsStorage';
     // a connection string, or the same identity-based settings the Functions host reads
     const connection = readStorageConnection(process.env, setting);
-    if (!connection) throw new Error(`The queue function ${registration.name} needs the app setting ${setting} (or ${setting}__queueServiceUri).`);
+    if (!connection)
+      throw new Error(
+        `The queue function ${registration.name} needs the app setting ${setting} (or ${setting}__queueServiceUri).`,
+      );
     const queueName = resolveSettings(registration.queueName);
     const { intake: queue, poison } = connectStorage(connection, queueName);
     await Promise.all([queue.createIfNotExists(), poison.createIfNotExists()]);
@@ -28,8 +34,15 @@ export async function startQueueHost(registrations: QueueRegistration[], log: Lo
         },
         onError: (error, { id, dequeueCount }) => {
           const what = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
-          const next = dequeueCount >= (hostOptions.maxDequeueCount ?? 5) ? 'moved to the poison queue as it is' : 'it will be tried again';
-          log('error', registration.name, `message ${id} failed on try ${dequeueCount} (${redactSecrets(what).slice(0, 300)}); ${next}`);
+          const next =
+            dequeueCount >= (hostOptions.maxDequeueCount ?? 5)
+              ? 'moved to the poison queue as it is'
+              : 'it will be tried again';
+          log(
+            'error',
+            registration.name,
+            `message ${id} failed on try ${dequeueCount} (${redactSecrets(what).slice(0, 300)}); ${next}`,
+          );
         },
       }),
     );

@@ -88,12 +88,15 @@ export function startQueueListener(options: QueueListenerOptions): QueueListener
         .receiveMessages({ numberOfMessages: Math.min(32, batchSize), visibilityTimeout: receiveVisibilitySeconds })
         .catch(() => ({ receivedMessageItems: [] as DequeuedMessageItem[] }));
       for (const item of receivedMessageItems) {
-        const delivery = deliver(item).catch((error: unknown) => options.onError?.(error, { id: item.messageId, dequeueCount: item.dequeueCount }));
+        const delivery = deliver(item).catch((error: unknown) =>
+          options.onError?.(error, { id: item.messageId, dequeueCount: item.dequeueCount }),
+        );
         inFlight.add(delivery);
         void delivery.finally(() => inFlight.delete(delivery));
       }
       idle = receivedMessageItems.length > 0 ? 50 : Math.min(idle * 2, maxIdleInMs);
-      if (receivedMessageItems.length === 0) await sleep(idle, undefined, { signal: stopping.signal }).catch(() => undefined);
+      if (receivedMessageItems.length === 0)
+        await sleep(idle, undefined, { signal: stopping.signal }).catch(() => undefined);
     }
   };
   const polling = poll();
@@ -110,7 +113,7 @@ export function startQueueListener(options: QueueListenerOptions): QueueListener
 /** As the host: decode per the encoding (a bad one fails the delivery), then hand over parsed JSON when the text is JSON. */
 function decodeBody(text: string, encoding: 'base64' | 'none'): unknown {
   if (encoding === 'base64' && (text.length % 4 !== 0 || !/^[A-Za-z0-9+/]*={0,2}$/.test(text))) {
-    throw new Error('The message is not valid base64, as host.json\'s messageEncoding requires.');
+    throw new Error("The message is not valid base64, as host.json's messageEncoding requires.");
   }
   const decoded = encoding === 'base64' ? Buffer.from(text, 'base64').toString('utf8') : text;
   try {

@@ -1,7 +1,12 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import functions, { type AppTerminateHandler, type HttpFunctionOptions, type StorageQueueFunctionOptions, type TimerFunctionOptions } from '@azure/functions';
+import functions, {
+  type AppTerminateHandler,
+  type HttpFunctionOptions,
+  type StorageQueueFunctionOptions,
+  type TimerFunctionOptions,
+} from '@azure/functions';
 
 export type HttpRegistration = HttpFunctionOptions & { name: string };
 export type QueueRegistration = StorageQueueFunctionOptions & { name: string };
@@ -56,7 +61,8 @@ export async function loadRegistrations(projectDir = '.'): Promise<Registrations
 export function resolveSettings(value: string, env: Record<string, string | undefined> = process.env): string {
   return value.replace(/%([^%]+)%/g, (_, name: string) => {
     const setting = env[name];
-    if (setting === undefined) throw new Error(`The binding expression %${name}% names an app setting that is not set.`);
+    if (setting === undefined)
+      throw new Error(`The binding expression %${name}% names an app setting that is not set.`);
     return setting;
   });
 }

@@ -18,7 +18,12 @@ export interface ApiTokenSubject {
  * https://sts.windows.net/{tid}/; v2.0 carries `azp`, the API's client ID as audience and issuer
  * {authority}/{tid}/v2.0. Roles are the app roles assigned to the calling app.
  */
-export function buildApiClaims(api: ApiRegistration, resource: string, subject: ApiTokenSubject, lifetimeSeconds: number): JWTPayload {
+export function buildApiClaims(
+  api: ApiRegistration,
+  resource: string,
+  subject: ApiTokenSubject,
+  lifetimeSeconds: number,
+): JWTPayload {
   const now = Math.floor(Date.now() / 1000);
   const roles = api.roleAssignments.get(subject.appId.toLowerCase()) ?? [];
   const common = {
@@ -33,8 +38,23 @@ export function buildApiClaims(api: ApiRegistration, resource: string, subject: 
     ...(roles.length > 0 ? { roles: [...roles] } : {}),
   };
   if (api.accessTokenVersion === 2) {
-    return { aud: api.clientId, iss: `${subject.authorityHost}/${subject.tenantId}/v2.0`, ...common, azp: subject.appId, azpacr: subject.appidacr, ver: '2.0' };
+    return {
+      aud: api.clientId,
+      iss: `${subject.authorityHost}/${subject.tenantId}/v2.0`,
+      ...common,
+      azp: subject.appId,
+      azpacr: subject.appidacr,
+      ver: '2.0',
+    };
   }
   const issuer = `https://sts.windows.net/${subject.tenantId}/`;
-  return { aud: resource, iss: issuer, ...common, appid: subject.appId, appidacr: subject.appidacr, idp: issuer, ver: '1.0' };
+  return {
+    aud: resource,
+    iss: issuer,
+    ...common,
+    appid: subject.appId,
+    appidacr: subject.appidacr,
+    idp: issuer,
+    ver: '1.0',
+  };
 }

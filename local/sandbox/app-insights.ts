@@ -80,14 +80,18 @@ export async function startAppInsightsStandIn(options: AppInsightsStandInOptions
     const { appid } = decodeClaims(request);
     const appId = (typeof appid === 'string' ? appid : '').toLowerCase();
     if (publishers && !publishers.some((p) => p.toLowerCase() === appId)) {
-      return { status: 403, message: `The identity ${appId} does not hold Monitoring Metrics Publisher on this resource.` };
+      return {
+        status: 403,
+        message: `The identity ${appId} does not hold Monitoring Metrics Publisher on this resource.`,
+      };
     }
     return undefined;
   }
 
   async function tokenMessage(request: IncomingMessage): Promise<string | undefined> {
     const [scheme, token] = (request.headers.authorization ?? '').split(' ');
-    if (scheme?.toLowerCase() !== 'bearer' || !token) return 'Authorization header with a Bearer token is required: local authentication is disabled.';
+    if (scheme?.toLowerCase() !== 'bearer' || !token)
+      return 'Authorization header with a Bearer token is required: local authentication is disabled.';
     if (!options.verifier) return 'The stand-in has no identity platform to verify tokens with.';
     try {
       const claims = await options.verifier.verifyToken(token);
@@ -107,14 +111,22 @@ export async function startAppInsightsStandIn(options: AppInsightsStandInOptions
     const problem = entraRequired ? await tokenProblem(request) : undefined;
     if (problem) {
       refused.push(problem.message);
-      return sendJson(response, problem.status, { itemsReceived: 0, itemsAccepted: 0, errors: [{ index: 0, statusCode: problem.status, message: problem.message }] });
+      return sendJson(response, problem.status, {
+        itemsReceived: 0,
+        itemsAccepted: 0,
+        errors: [{ index: 0, statusCode: problem.status, message: problem.message }],
+      });
     }
     let items: unknown[];
     try {
       if (text === undefined) throw new Error('The body could not be read.');
       items = parseBatch(text);
     } catch (error) {
-      return sendJson(response, 400, { itemsReceived: 0, itemsAccepted: 0, errors: [{ index: 0, statusCode: 400, message: String(error) }] });
+      return sendJson(response, 400, {
+        itemsReceived: 0,
+        itemsAccepted: 0,
+        errors: [{ index: 0, statusCode: 400, message: String(error) }],
+      });
     }
     const errors: { index: number; statusCode: number; message: string }[] = [];
     items.forEach((item, index) => {
@@ -124,14 +136,21 @@ export async function startAppInsightsStandIn(options: AppInsightsStandInOptions
       events.emit('envelope', item);
     });
     // Breeze answers 206 when some items were refused, naming each by its index in the batch
-    sendJson(response, errors.length > 0 ? 206 : 200, { itemsReceived: items.length, itemsAccepted: items.length - errors.length, errors });
+    sendJson(response, errors.length > 0 ? 206 : 200, {
+      itemsReceived: items.length,
+      itemsAccepted: items.length - errors.length,
+      errors,
+    });
   }
 
   async function readRaw(request: IncomingMessage): Promise<string> {
     const chunks: Buffer[] = [];
     for await (const chunk of request) chunks.push(chunk as Buffer);
     const raw = Buffer.concat(chunks);
-    const text = (request.headers['content-encoding'] ?? '').toLowerCase() === 'gzip' ? gunzipSync(raw).toString('utf8') : raw.toString('utf8');
+    const text =
+      (request.headers['content-encoding'] ?? '').toLowerCase() === 'gzip'
+        ? gunzipSync(raw).toString('utf8')
+        : raw.toString('utf8');
     bodies.push(text);
     return text;
   }
@@ -164,7 +183,10 @@ export async function startAppInsightsStandIn(options: AppInsightsStandInOptions
 function parseBatch(text: string): unknown[] {
   const trimmed = text.trim();
   if (trimmed.startsWith('[')) return JSON.parse(trimmed) as unknown[];
-  return trimmed.split('\n').filter((line) => line.trim()).map((line) => JSON.parse(line) as unknown);
+  return trimmed
+    .split('\n')
+    .filter((line) => line.trim())
+    .map((line) => JSON.parse(line) as unknown);
 }
 
 function checkEnvelope(item: unknown, instrumentationKey: string): string | undefined {

@@ -35,7 +35,9 @@ export async function startAzurite(options: AzuriteOptions = {}): Promise<Azurit
   const main = join(dirname(createRequire(import.meta.url).resolve('azurite/package.json')), 'dist/src/azurite.js');
   const args = [main, '--silent', '--disableTelemetry', '--skipApiVersionCheck'];
   for (const service of ['blob', 'queue', 'table']) args.push(`--${service}Host`, '127.0.0.1', `--${service}Port`, '0');
-  args.push(...(options.location ? ['--location', options.location] : ['--inMemoryPersistence', '--extentMemoryLimit', '1024']));
+  args.push(
+    ...(options.location ? ['--location', options.location] : ['--inMemoryPersistence', '--extentMemoryLimit', '1024']),
+  );
   // Azurite reads the certificate and key from files; they only need to outlive its start
   const tlsDir = options.tls ? mkdtempSync(join(tmpdir(), 'exosend-azurite-')) : undefined;
   if (options.tls && tlsDir) {
@@ -54,10 +56,16 @@ export async function startAzurite(options: AzuriteOptions = {}): Promise<Azurit
     child.stdout!.resume(); // keep draining, or a full pipe would stall Azurite
     const connectionString =
       `DefaultEndpointsProtocol=${options.tls ? 'https' : 'http'};AccountName=${account};AccountKey=${accountKey};` +
-      Object.entries(endpoints).map(([service, url]) => `${service}Endpoint=${url}/${account};`).join('');
+      Object.entries(endpoints)
+        .map(([service, url]) => `${service}Endpoint=${url}/${account};`)
+        .join('');
     return {
       connectionString,
-      serviceUris: { blob: `${endpoints.Blob}/${account}`, queue: `${endpoints.Queue}/${account}`, table: `${endpoints.Table}/${account}` },
+      serviceUris: {
+        blob: `${endpoints.Blob}/${account}`,
+        queue: `${endpoints.Queue}/${account}`,
+        table: `${endpoints.Table}/${account}`,
+      },
       close: async () => {
         process.off('exit', stopWithParent);
         if (child.exitCode !== null) return;
@@ -89,6 +97,8 @@ async function listeningEndpoints(child: ChildProcess): Promise<Record<'Blob' | 
     }
     throw new Error('Azurite closed its output before it listened');
   })();
-  const timeout = new Promise<never>((_, reject) => setTimeout(() => reject(new Error('Azurite did not start within 20 s')), 20_000).unref());
+  const timeout = new Promise<never>((_, reject) =>
+    setTimeout(() => reject(new Error('Azurite did not start within 20 s')), 20_000).unref(),
+  );
   return Promise.race([listening, exited, timeout]);
 }

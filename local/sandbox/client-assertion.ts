@@ -24,7 +24,10 @@ export interface AssertionContext {
   key: SigningKey;
 }
 
-export async function checkClientAssertion(assertion: string, context: AssertionContext): Promise<EntraError | undefined> {
+export async function checkClientAssertion(
+  assertion: string,
+  context: AssertionContext,
+): Promise<EntraError | undefined> {
   let payload: JWTPayload;
   try {
     payload = decodeJwt(assertion);
@@ -32,36 +35,56 @@ export async function checkClientAssertion(assertion: string, context: Assertion
     return entraErrors.malformedAssertion();
   }
   const { app } = context;
-  return payload.iss === app.clientId ? checkCertificateAssertion(assertion, payload, context) : checkFederatedAssertion(assertion, payload, context);
+  return payload.iss === app.clientId
+    ? checkCertificateAssertion(assertion, payload, context)
+    : checkFederatedAssertion(assertion, payload, context);
 }
 
-async function checkCertificateAssertion(assertion: string, payload: JWTPayload, { app, tokenEndpoints }: AssertionContext): Promise<EntraError | undefined> {
+async function checkCertificateAssertion(
+  assertion: string,
+  payload: JWTPayload,
+  { app, tokenEndpoints }: AssertionContext,
+): Promise<EntraError | undefined> {
   const header = decodeProtectedHeader(assertion);
-  const sha256 = typeof header['x5t#S256'] === 'string' ? Buffer.from(header['x5t#S256'], 'base64url').toString('hex').toUpperCase() : undefined;
-  const sha1 = typeof header.x5t === 'string' ? Buffer.from(header.x5t, 'base64url').toString('hex').toUpperCase() : undefined;
+  const sha256 =
+    typeof header['x5t#S256'] === 'string'
+      ? Buffer.from(header['x5t#S256'], 'base64url').toString('hex').toUpperCase()
+      : undefined;
+  const sha1 =
+    typeof header.x5t === 'string' ? Buffer.from(header.x5t, 'base64url').toString('hex').toUpperCase() : undefined;
   const presented = sha256 ?? sha1 ?? '';
   const registered = app.certificates.find((pem) => {
     const x509 = new X509Certificate(pem);
     return [x509.fingerprint256, x509.fingerprint].some((f) => f.replace(/:/g, '') === presented);
   });
   if (!registered) return entraErrors.certificateNotRegistered(app.clientId, presented);
-  if (new Date(new X509Certificate(registered).validTo).getTime() < Date.now()) return entraErrors.certificateNotRegistered(app.clientId, presented, 'The key used is expired.');
+  if (new Date(new X509Certificate(registered).validTo).getTime() < Date.now())
+    return entraErrors.certificateNotRegistered(app.clientId, presented, 'The key used is expired.');
   const alg = header.alg ?? 'RS256';
   try {
-    await jwtVerify(assertion, await importX509(registered, alg), { algorithms: ['PS256', 'RS256'], clockTolerance: clockToleranceSeconds });
+    await jwtVerify(assertion, await importX509(registered, alg), {
+      algorithms: ['PS256', 'RS256'],
+      clockTolerance: clockToleranceSeconds,
+    });
   } catch (error) {
     const code = (error as { code?: string }).code;
-    if (code === 'ERR_JWT_EXPIRED' || code === 'ERR_JWT_CLAIM_VALIDATION_FAILED') return entraErrors.assertionOutOfTime(payload);
+    if (code === 'ERR_JWT_EXPIRED' || code === 'ERR_JWT_CLAIM_VALIDATION_FAILED')
+      return entraErrors.assertionOutOfTime(payload);
     return entraErrors.invalidAssertionSignature(app.clientId, presented);
   }
   if (payload.sub !== app.clientId) return entraErrors.assertionAppMismatch();
   const audiences = Array.isArray(payload.aud) ? payload.aud : [payload.aud];
-  if (!audiences.some((a) => a !== undefined && tokenEndpoints.includes(a))) return entraErrors.assertionWrongAudience(String(payload.aud));
+  if (!audiences.some((a) => a !== undefined && tokenEndpoints.includes(a)))
+    return entraErrors.assertionWrongAudience(String(payload.aud));
   if (payload.exp === undefined) return entraErrors.assertionOutOfTime(payload);
   return undefined;
 }
 
-async function checkFederatedAssertion(assertion: string, payload: JWTPayload, { app, key }: AssertionContext): Promise<EntraError | undefined> {
+async function checkFederatedAssertion(
+  assertion: string,
+  payload: JWTPayload,
+  { app, key }: AssertionContext,
+): Promise<EntraError | undefined> {
   try {
     await key.verify(assertion, clockToleranceSeconds);
   } catch (error) {
@@ -70,13 +93,16 @@ async function checkFederatedAssertion(assertion: string, payload: JWTPayload, {
   }
   const issuer = String(payload.iss);
   const subject = String(payload.sub);
-  const audiences = (Array.isArray(payload.aud) ? payload.aud : [payload.aud]).filter((a): a is string => typeof a === 'string');
+  const audiences = (Array.isArray(payload.aud) ? payload.aud : [payload.aud]).filter(
+    (a): a is string => typeof a === 'string',
+  );
   // exact and case-sensitive, as Entra matches since 2025 ("Federated identity credentials now use
   // case-sensitive matching", Entra's breaking changes, quoted in Azure/login issue #517)
   const byIssuer = app.federatedCredentials.filter((f) => f.issuer === issuer);
   if (byIssuer.length === 0) return entraErrors.noFederatedIssuer(issuer);
   const bySubject = byIssuer.filter((f) => f.subject === subject);
   if (bySubject.length === 0) return entraErrors.noFederatedSubject(subject);
-  if (!bySubject.some((f) => f.audiences.some((a) => audiences.includes(a)))) return entraErrors.noFederatedAudience(audiences.join(', '));
+  if (!bySubject.some((f) => f.audiences.some((a) => audiences.includes(a))))
+    return entraErrors.noFederatedAudience(audiences.join(', '));
   return undefined;
 }

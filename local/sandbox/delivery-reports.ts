@@ -20,7 +20,10 @@ export function fateOf(recipient: string): RecipientFate | undefined {
 }
 
 /** Each fate as Exchange Online's per-recipient fields say it (test/fixtures/reports holds the shapes). */
-const fields: Record<RecipientFate, { action: 'failed' | 'delayed'; status: string; diagnostic: string; human: string }> = {
+const fields: Record<
+  RecipientFate,
+  { action: 'failed' | 'delayed'; status: string; diagnostic: string; human: string }
+> = {
   'not-found': {
     action: 'failed',
     status: '5.1.10',
@@ -30,7 +33,8 @@ const fields: Record<RecipientFate, { action: 'failed' | 'delayed'; status: stri
   'mailbox-full': {
     action: 'failed',
     status: '5.2.2',
-    diagnostic: 'smtp;554 5.2.2 mailbox full; STOREDRV.Deliver.Exception:QuotaExceededException.MapiExceptionShutoffQuotaExceeded',
+    diagnostic:
+      'smtp;554 5.2.2 mailbox full; STOREDRV.Deliver.Exception:QuotaExceededException.MapiExceptionShutoffQuotaExceeded',
     human: "The recipient's mailbox is full and can't accept messages now.",
   },
   quarantined: {
@@ -43,7 +47,8 @@ const fields: Record<RecipientFate, { action: 'failed' | 'delayed'; status: stri
     action: 'delayed',
     status: '4.4.7',
     diagnostic: 'smtp;400 4.4.7 Message delayed',
-    human: "Delivery is delayed to these recipients or groups: {r}. This message hasn't been delivered yet. Delivery will continue to be attempted.",
+    human:
+      "Delivery is delayed to these recipients or groups: {r}. This message hasn't been delivered yet. Delivery will continue to be attempted.",
   },
 };
 
@@ -133,7 +138,9 @@ export class DeliveryReports {
           `Action: ${fields[fate].action}`,
           `Status: ${fields[fate].status}`,
           `Diagnostic-Code: ${fields[fate].diagnostic.replace('{r}', r)}`,
-          ...(fields[fate].action === 'delayed' ? [`Will-Retry-Until: ${new Date(Date.now() + 2 * 86_400_000).toUTCString()}`] : []),
+          ...(fields[fate].action === 'delayed'
+            ? [`Will-Retry-Until: ${new Date(Date.now() + 2 * 86_400_000).toUTCString()}`]
+            : []),
           `X-Display-Name: ${r}`,
         ].join('\r\n'),
       )
@@ -188,7 +195,12 @@ function headersOf(raw: Buffer): string {
 }
 
 function subjectOf(raw: Buffer): string {
-  return /^Subject:[ \t]*(.*(?:\r?\n[ \t].*)*)/im.exec(headersOf(raw))?.[1]?.replace(/\r?\n[ \t]+/g, ' ').trim() ?? '';
+  return (
+    /^Subject:[ \t]*(.*(?:\r?\n[ \t].*)*)/im
+      .exec(headersOf(raw))?.[1]
+      ?.replace(/\r?\n[ \t]+/g, ' ')
+      .trim() ?? ''
+  );
 }
 
 /**
@@ -196,29 +208,82 @@ function subjectOf(raw: Buffer): string {
  * colleague's note, a forwarded NDR (a person's mail about a report, class IPM.Note), an
  * out-of-office reply to exosend's mail, and a read receipt (a report, but not a delivery report).
  */
-export function unrelatedMail(mailbox: string, aboutMessageId = '<exosend.00000000000000000000000000000000@contoso.example>'): { subject: string; from: string; messageClass: string; raw: Buffer }[] {
+export function unrelatedMail(
+  mailbox: string,
+  aboutMessageId = '<exosend.00000000000000000000000000000000@contoso.example>',
+): { subject: string; from: string; messageClass: string; raw: Buffer }[] {
   const mail = (from: string, subject: string, messageClass: string, headers: string[], body: string) => ({
     subject,
     from,
     messageClass,
-    raw: Buffer.from([`From: ${from}`, `To: <${mailbox}>`, `Subject: ${subject}`, `Message-ID: <${randomUUID()}@fabrikam.example>`, 'MIME-Version: 1.0', ...headers, '', body, ''].join('\r\n')),
+    raw: Buffer.from(
+      [
+        `From: ${from}`,
+        `To: <${mailbox}>`,
+        `Subject: ${subject}`,
+        `Message-ID: <${randomUUID()}@fabrikam.example>`,
+        'MIME-Version: 1.0',
+        ...headers,
+        '',
+        body,
+        '',
+      ].join('\r\n'),
+    ),
   });
   return [
-    mail('grace@fabrikam.example', 'Lunch on Friday?', 'IPM.Note', ['Content-Type: text/plain; charset=utf-8'], 'Are you in?'),
+    mail(
+      'grace@fabrikam.example',
+      'Lunch on Friday?',
+      'IPM.Note',
+      ['Content-Type: text/plain; charset=utf-8'],
+      'Are you in?',
+    ),
     mail(
       'grace@fabrikam.example',
       'Fwd: Undeliverable: Quarterly report',
       'IPM.Note',
       [`In-Reply-To: ${aboutMessageId}`, 'Content-Type: multipart/mixed; boundary="m1"'],
-      ['--m1', 'Content-Type: text/plain', '', 'Did you get this?', '--m1', 'Content-Type: message/delivery-status', '', 'Final-Recipient: rfc822;ada@fabrikam.example', 'Action: failed', 'Status: 5.1.10', '--m1--'].join('\r\n'),
+      [
+        '--m1',
+        'Content-Type: text/plain',
+        '',
+        'Did you get this?',
+        '--m1',
+        'Content-Type: message/delivery-status',
+        '',
+        'Final-Recipient: rfc822;ada@fabrikam.example',
+        'Action: failed',
+        'Status: 5.1.10',
+        '--m1--',
+      ].join('\r\n'),
     ),
-    mail('ada@fabrikam.example', 'Automatic reply: Quarterly report', 'IPM.Note.Rules.OofTemplate.Microsoft', [`In-Reply-To: ${aboutMessageId}`, 'Auto-Submitted: auto-replied', 'Content-Type: text/plain'], 'I am away until Monday.'),
+    mail(
+      'ada@fabrikam.example',
+      'Automatic reply: Quarterly report',
+      'IPM.Note.Rules.OofTemplate.Microsoft',
+      [`In-Reply-To: ${aboutMessageId}`, 'Auto-Submitted: auto-replied', 'Content-Type: text/plain'],
+      'I am away until Monday.',
+    ),
     mail(
       'ada@fabrikam.example',
       'Read: Quarterly report',
       'REPORT.IPM.Note.IPNRN',
-      [`In-Reply-To: ${aboutMessageId}`, 'Content-Type: multipart/report; report-type=disposition-notification; boundary="r1"'],
-      ['--r1', 'Content-Type: text/plain', '', 'Your message was read.', '--r1', 'Content-Type: message/disposition-notification', '', 'Final-Recipient: rfc822;ada@fabrikam.example', 'Disposition: manual-action/MDN-sent-manually; displayed', '--r1--'].join('\r\n'),
+      [
+        `In-Reply-To: ${aboutMessageId}`,
+        'Content-Type: multipart/report; report-type=disposition-notification; boundary="r1"',
+      ],
+      [
+        '--r1',
+        'Content-Type: text/plain',
+        '',
+        'Your message was read.',
+        '--r1',
+        'Content-Type: message/disposition-notification',
+        '',
+        'Final-Recipient: rfc822;ada@fabrikam.example',
+        'Disposition: manual-action/MDN-sent-manually; displayed',
+        '--r1--',
+      ].join('\r\n'),
     ),
   ];
 }

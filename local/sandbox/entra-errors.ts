@@ -127,7 +127,10 @@ export const entraErrors = {
 
 /** "2024-05-16 09:12:34Z", the format Entra uses in descriptions and the timestamp field. */
 function entraTimestamp(date: Date): string {
-  return date.toISOString().replace('T', ' ').replace(/\.\d{3}Z$/, 'Z');
+  return date
+    .toISOString()
+    .replace('T', ' ')
+    .replace(/\.\d{3}Z$/, 'Z');
 }
 
 export function entraErrorBody(failure: EntraError, authorityHost: string, correlationId: string = randomUUID()) {

@@ -28,4 +28,8 @@ export function envelopeDsn(envelope: SMTPServerEnvelope): EnvelopeDsn | undefin
 }
 
 /** RFC 3461 section 4: `+XX` is the byte XX. */
-export const decodeXText = (text: string) => Buffer.from(text.replace(/\+([0-9A-Fa-f]{2})/g, (_, hex: string) => String.fromCharCode(parseInt(hex, 16))), 'latin1').toString('utf8');
+export const decodeXText = (text: string) =>
+  Buffer.from(
+    text.replace(/\+([0-9A-Fa-f]{2})/g, (_, hex: string) => String.fromCharCode(parseInt(hex, 16))),
+    'latin1',
+  ).toString('utf8');

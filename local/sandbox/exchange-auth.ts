@@ -41,8 +41,10 @@ export async function authenticateXOAuth2(
 
   const principal = directory.servicePrincipal(claims.tid, claims.appid);
   if (!principal) return refuse(exchangeReplies.criteriaNotMet);
-  if (principal.objectId.toLowerCase() !== claims.oid?.toLowerCase()) return refuse(exchangeReplies.authenticationUnsuccessful);
-  if (!principal.rbac && !claims.roles?.includes('SMTP.SendAsApp')) return refuse(exchangeReplies.authenticationUnsuccessful);
+  if (principal.objectId.toLowerCase() !== claims.oid?.toLowerCase())
+    return refuse(exchangeReplies.authenticationUnsuccessful);
+  if (!principal.rbac && !claims.roles?.includes('SMTP.SendAsApp'))
+    return refuse(exchangeReplies.authenticationUnsuccessful);
   if (!mailbox.fullAccess.has(claims.appid.toLowerCase())) return refuse(exchangeReplies.authenticationUnsuccessful);
 
   return { ok: true, mailbox, claims };

@@ -39,7 +39,11 @@ export class ExchangeDirectory {
   private readonly principals = new Map<string, ServicePrincipal>();
 
   configureTenant(tenantId: string, settings: Partial<ExchangeTenantSettings>): void {
-    this.tenants.set(tenantId.toLowerCase(), { smtpAuthDisabled: false, ...this.tenants.get(tenantId.toLowerCase()), ...settings });
+    this.tenants.set(tenantId.toLowerCase(), {
+      smtpAuthDisabled: false,
+      ...this.tenants.get(tenantId.toLowerCase()),
+      ...settings,
+    });
   }
 
   tenant(tenantId: string): ExchangeTenantSettings {

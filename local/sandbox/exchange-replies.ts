@@ -23,7 +23,10 @@ export const exchangeReplies = {
   tokenExpiresSoon: { code: 501, text: '5.5.127 Invalid XOAUTH2 auth data - Token will expire soon' },
   /** AUTH before STARTTLS: Exchange does not offer AUTH on a clear-text session. */
   unrecognizedAuthenticationType: { code: 504, text: '5.7.4 Unrecognized authentication type' },
-  notAuthenticated: (hostname: string): SmtpReply => ({ code: 530, text: `5.7.57 Client not authenticated to send mail. [${hostname}]` }),
+  notAuthenticated: (hostname: string): SmtpReply => ({
+    code: 530,
+    text: `5.7.57 Client not authenticated to send mail. [${hostname}]`,
+  }),
   threadLimitExceeded: { code: 432, text: '4.3.2 STOREDRV.ClientSubmit; sender thread limit exceeded' },
   /**
    * The stand-in's choice: Exchange documents the per-minute limit but not one reply text for it
@@ -34,7 +37,10 @@ export const exchangeReplies = {
     code: 554,
     text: `5.2.252 SendAsDenied; ${mailbox} not allowed to send as ${from}; STOREDRV.Submission.Exception:SendAsDeniedException.MapiExceptionSendAsDenied; Failed to process message due to a permanent exception with message [BeginDiagnosticData]Cannot submit message.`,
   }),
-  mailboxFull: { code: 554, text: '5.2.2 mailbox full; STOREDRV.Submission.Exception:QuotaExceededException.MapiExceptionQuotaExceeded' },
+  mailboxFull: {
+    code: 554,
+    text: '5.2.2 mailbox full; STOREDRV.Submission.Exception:QuotaExceededException.MapiExceptionQuotaExceeded',
+  },
   recipientQuotaExceeded: {
     code: 554,
     text: '5.2.0 STOREDRV.Submission.Exception:SubmissionQuotaExceededException; Failed to process message due to a permanent exception with message [BeginDiagnosticData]Cannot submit message.',
@@ -43,7 +49,10 @@ export const exchangeReplies = {
   senderOk: { code: 250, text: '2.1.0 Sender OK' },
   recipientOk: { code: 250, text: '2.1.5 Recipient OK' },
   startMailInput: { code: 354, text: 'Start mail input; end with <CRLF>.<CRLF>' },
-  queued: (messageId: string, hostname: string): SmtpReply => ({ code: 250, text: `2.0.0 OK ${messageId} [Hostname=${hostname}]` }),
+  queued: (messageId: string, hostname: string): SmtpReply => ({
+    code: 250,
+    text: `2.0.0 OK ${messageId} [Hostname=${hostname}]`,
+  }),
   serviceNotActive: { code: 421, text: '4.3.2 Service not active' },
 } as const;
 

@@ -6,7 +6,13 @@ import { SMTPServer, type SMTPServerDataStream, type SMTPServerSession } from 's
 import type { AccessTokenClaims } from './access-token.js';
 import { envelopeDsn } from './envelope-dsn.js';
 import { authenticateXOAuth2 } from './exchange-auth.js';
-import { ExchangeDirectory, type ExchangeTenantSettings, type Mailbox, type MailboxSettings, type ServicePrincipal } from './exchange-directory.js';
+import {
+  ExchangeDirectory,
+  type ExchangeTenantSettings,
+  type Mailbox,
+  type MailboxSettings,
+  type ServicePrincipal,
+} from './exchange-directory.js';
 import { exchangeReplies, replyError, type SmtpReply } from './exchange-replies.js';
 import type { TokenVerifier } from './identity.js';
 import { judgeSubmission, type AcceptedMessage } from './exchange-submission.js';
@@ -95,8 +101,21 @@ export async function startExchangeStandIn(options: ExchangeStandInOptions): Pro
   const directory = new ExchangeDirectory();
   const faults = new FaultPlan();
   const submissions = new SubmissionLog();
-  const limits: ExchangeLimits = { maxSessionsPerMailbox: 3, messagesPerMinute: 30, rateWindowInMs: 60_000, dayWindowInMs: 24 * 60 * 60 * 1000, minTokenLifetimeSeconds: 0 };
-  const counters: ExchangeCounters = { connections: 0, authAttempts: 0, authSuccesses: 0, accepted: 0, replies: [], maxConcurrentSessions: {} };
+  const limits: ExchangeLimits = {
+    maxSessionsPerMailbox: 3,
+    messagesPerMinute: 30,
+    rateWindowInMs: 60_000,
+    dayWindowInMs: 24 * 60 * 60 * 1000,
+    minTokenLifetimeSeconds: 0,
+  };
+  const counters: ExchangeCounters = {
+    connections: 0,
+    authAttempts: 0,
+    authSuccesses: 0,
+    accepted: 0,
+    replies: [],
+    maxConcurrentSessions: {},
+  };
   const messages: AcceptedMessage[] = [];
   const events = new EventEmitter();
   const authenticated = new Map<string, Set<string>>();
@@ -158,14 +177,19 @@ export async function startExchangeStandIn(options: ExchangeStandInOptions): Pro
     const mailbox = state.mailbox;
     const fault = takeFault({ stage: 'mail', mailbox: mailbox.address, messageIndex: state.messageIndex, sessionId });
     if (fault) return fault;
-    const order = mailbox.otherClientSessions + [...(authenticated.get(mailbox.address.toLowerCase()) ?? [])].indexOf(sessionId);
-    if (limits.maxSessionsPerMailbox > 0 && order >= limits.maxSessionsPerMailbox) return exchangeReplies.threadLimitExceeded;
+    const order =
+      mailbox.otherClientSessions + [...(authenticated.get(mailbox.address.toLowerCase()) ?? [])].indexOf(sessionId);
+    if (limits.maxSessionsPerMailbox > 0 && order >= limits.maxSessionsPerMailbox)
+      return exchangeReplies.threadLimitExceeded;
     return rateExceeded(mailbox);
   }
 
   /** Counted at MAIL FROM and again at the end of DATA: sessions in parallel must not slip past it together. */
   function rateExceeded(mailbox: Mailbox): SmtpReply | undefined {
-    if (limits.messagesPerMinute > 0 && submissions.messagesSince(mailbox.address, limits.rateWindowInMs) >= limits.messagesPerMinute) {
+    if (
+      limits.messagesPerMinute > 0 &&
+      submissions.messagesSince(mailbox.address, limits.rateWindowInMs) >= limits.messagesPerMinute
+    ) {
       return exchangeReplies.rateLimitExceeded;
     }
     return undefined;
@@ -190,7 +214,13 @@ export async function startExchangeStandIn(options: ExchangeStandInOptions): Pro
     const state = sessions.get(session.id);
     if (!state?.mailbox || !state.claims) return exchangeReplies.notAuthenticated(hostname);
     const raw = Buffer.concat(chunks);
-    const fault = takeFault({ stage: 'data', mailbox: state.mailbox.address, messageIndex: state.messageIndex, sessionId: session.id, raw });
+    const fault = takeFault({
+      stage: 'data',
+      mailbox: state.mailbox.address,
+      messageIndex: state.messageIndex,
+      sessionId: session.id,
+      raw,
+    });
     if (fault) return fault;
     const rate = rateExceeded(state.mailbox);
     if (rate) return rate;
@@ -249,14 +279,18 @@ export async function startExchangeStandIn(options: ExchangeStandInOptions): Pro
           if (verdict === undefined) callback(null, { user: sessions.get(session.id)?.mailbox?.address });
           else answer(callback, verdict);
         },
-        (error: unknown) => callback(replyError({ code: 454, text: `4.7.0 Temporary authentication failure: ${String(error)}` })),
+        (error: unknown) =>
+          callback(replyError({ code: 454, text: `4.7.0 Temporary authentication failure: ${String(error)}` })),
       );
     },
     onMailFrom: (_address, session, callback) => answer(callback, onMailFrom(session.id)),
     onRcptTo(_address, session, callback) {
       const state = sessions.get(session.id);
       const mailbox = state?.mailbox?.address ?? '';
-      answer(callback, takeFault({ stage: 'rcpt', mailbox, messageIndex: state?.messageIndex ?? -1, sessionId: session.id }));
+      answer(
+        callback,
+        takeFault({ stage: 'rcpt', mailbox, messageIndex: state?.messageIndex ?? -1, sessionId: session.id }),
+      );
     },
     onData(stream, session, callback) {
       onData(stream, session).then(
@@ -267,7 +301,8 @@ export async function startExchangeStandIn(options: ExchangeStandInOptions): Pro
           else callback(replyError(reply));
         },
         // The client went away mid-message, or the outbox could not be written.
-        (error: unknown) => callback(replyError({ code: 451, text: `4.3.0 Stand-in could not take the message: ${String(error)}` })),
+        (error: unknown) =>
+          callback(replyError({ code: 451, text: `4.3.0 Stand-in could not take the message: ${String(error)}` })),
       );
     },
     onClose(session) {
@@ -312,7 +347,13 @@ export async function startExchangeStandIn(options: ExchangeStandInOptions): Pro
       submissions.clear();
     },
     resetCounters() {
-      Object.assign(counters, { connections: 0, authAttempts: 0, authSuccesses: 0, accepted: 0, maxConcurrentSessions: {} });
+      Object.assign(counters, {
+        connections: 0,
+        authAttempts: 0,
+        authSuccesses: 0,
+        accepted: 0,
+        maxConcurrentSessions: {},
+      });
       counters.replies.length = 0;
     },
     async close() {

@@ -54,7 +54,14 @@ export interface GraphDrafts {
   readonly uploadSizes: number[];
   /** Every request body size the draft routes received (the draft's own first). */
   readonly requestSizes: { route: DraftRoute; bytes: number }[];
-  handle(request: IncomingMessage, response: ServerResponse, route: DraftRoute, parts: { address?: string; id?: string; session?: string }, body: Buffer, claims: AccessTokenClaims | undefined): Promise<void>;
+  handle(
+    request: IncomingMessage,
+    response: ServerResponse,
+    route: DraftRoute,
+    parts: { address?: string; id?: string; session?: string },
+    body: Buffer,
+    claims: AccessTokenClaims | undefined,
+  ): Promise<void>;
   reset(): void;
 }
 
@@ -71,18 +78,38 @@ export function graphDrafts(ctx: DraftContext): GraphDrafts {
     return undefined;
   };
 
-  async function handle(request: IncomingMessage, response: ServerResponse, route: DraftRoute, parts: { address?: string; id?: string; session?: string }, body: Buffer, claims: AccessTokenClaims | undefined): Promise<void> {
+  async function handle(
+    request: IncomingMessage,
+    response: ServerResponse,
+    route: DraftRoute,
+    parts: { address?: string; id?: string; session?: string },
+    body: Buffer,
+    claims: AccessTokenClaims | undefined,
+  ): Promise<void> {
     requestSizes.push({ route, bytes: body.length });
     if (route === 'upload') return upload(request, response, parts.session ?? '', body);
     if (!claims) return;
     const address = parts.address ?? '';
     if (!ctx.reachable(response, claims, address)) return;
     const role = route === 'send' ? 'Mail.Send' : 'Mail.ReadWrite';
-    if (!ctx.permitted(claims, role)) return ctx.graphError(response, 403, 'ErrorAccessDenied', 'Access is denied. Check credentials and try again.');
+    if (!ctx.permitted(claims, role))
+      return ctx.graphError(response, 403, 'ErrorAccessDenied', 'Access is denied. Check credentials and try again.');
     if (route === 'draft') {
       const raw = decodeStrictBase64(body.toString('latin1'));
-      if (!raw || !readGraphMime(raw)) return ctx.graphError(response, 400, 'ErrorMimeContentInvalidBase64String', 'Invalid base64 string for MIME content.');
-      const draft: Draft = { id: `AAMk${randomUUID().replace(/-/g, '')}`, mailbox: address.toLowerCase(), appId: claims.appid.toLowerCase(), raw, attachments: [] };
+      if (!raw || !readGraphMime(raw))
+        return ctx.graphError(
+          response,
+          400,
+          'ErrorMimeContentInvalidBase64String',
+          'Invalid base64 string for MIME content.',
+        );
+      const draft: Draft = {
+        id: `AAMk${randomUUID().replace(/-/g, '')}`,
+        mailbox: address.toLowerCase(),
+        appId: claims.appid.toLowerCase(),
+        raw,
+        attachments: [],
+      };
       drafts.set(draft.id, draft);
       const internetMessageId = /^Message-ID:\s*(\S+)/im.exec(raw.toString('latin1'))?.[1];
       return json(response, 201, { id: draft.id, isDraft: true, internetMessageId });
@@ -96,33 +123,79 @@ export function graphDrafts(ctx: DraftContext): GraphDrafts {
     }
     if (route === 'attachment') {
       const a = parseJson(body) as { name?: unknown; contentType?: unknown; contentBytes?: unknown } | undefined;
-      const bytes = typeof a?.contentBytes === 'string' ? decodeStrictBase64(a.contentBytes) ?? (a.contentBytes === '' ? Buffer.alloc(0) : undefined) : undefined;
-      if (!a || typeof a.name !== 'string' || !bytes) return ctx.graphError(response, 400, 'ErrorInvalidRequest', 'The attachment is not a valid fileAttachment.');
-      draft.attachments.push({ name: a.name, contentType: typeof a.contentType === 'string' ? a.contentType : 'application/octet-stream', bytes });
+      const bytes =
+        typeof a?.contentBytes === 'string'
+          ? (decodeStrictBase64(a.contentBytes) ?? (a.contentBytes === '' ? Buffer.alloc(0) : undefined))
+          : undefined;
+      if (!a || typeof a.name !== 'string' || !bytes)
+        return ctx.graphError(response, 400, 'ErrorInvalidRequest', 'The attachment is not a valid fileAttachment.');
+      draft.attachments.push({
+        name: a.name,
+        contentType: typeof a.contentType === 'string' ? a.contentType : 'application/octet-stream',
+        bytes,
+      });
       return json(response, 201, { id: randomUUID(), name: a.name, size: bytes.length });
     }
     if (route === 'uploadSession') {
-      const item = (parseJson(body) as { AttachmentItem?: { attachmentType?: unknown; name?: unknown; size?: unknown; contentType?: unknown } } | undefined)?.AttachmentItem;
-      if (item?.attachmentType !== 'file' || typeof item.name !== 'string' || typeof item.size !== 'number' || item.size < 0) {
-        return ctx.graphError(response, 400, 'ErrorInvalidRequest', 'AttachmentItem needs attachmentType file, a name and a size.');
+      const item = (
+        parseJson(body) as
+          | { AttachmentItem?: { attachmentType?: unknown; name?: unknown; size?: unknown; contentType?: unknown } }
+          | undefined
+      )?.AttachmentItem;
+      if (
+        item?.attachmentType !== 'file' ||
+        typeof item.name !== 'string' ||
+        typeof item.size !== 'number' ||
+        item.size < 0
+      ) {
+        return ctx.graphError(
+          response,
+          400,
+          'ErrorInvalidRequest',
+          'AttachmentItem needs attachmentType file, a name and a size.',
+        );
       }
       const token = randomUUID();
-      sessions.set(token, { draft, name: item.name, contentType: typeof item.contentType === 'string' ? item.contentType : 'application/octet-stream', size: item.size, chunks: [], next: 0 });
+      sessions.set(token, {
+        draft,
+        name: item.name,
+        contentType: typeof item.contentType === 'string' ? item.contentType : 'application/octet-stream',
+        size: item.size,
+        chunks: [],
+        next: 0,
+      });
       const expirationDateTime = new Date(Date.now() + 15 * 60_000).toISOString();
-      return json(response, 201, { uploadUrl: `${ctx.baseUrl()}/upload/AttachmentSessions/${token}?authtoken=${randomUUID()}`, expirationDateTime, nextExpectedRanges: ['0-'] });
+      return json(response, 201, {
+        uploadUrl: `${ctx.baseUrl()}/upload/AttachmentSessions/${token}?authtoken=${randomUUID()}`,
+        expirationDateTime,
+        nextExpectedRanges: ['0-'],
+      });
     }
     // the send: the draft with its attachments, to the recipients its headers name
     const mime = readGraphMime(draft.raw)!;
     const delivered = await withAttachments(mime.delivered, draft.attachments);
-    if (delivered.length > ctx.maxMessageBytes()) return ctx.graphError(response, 400, 'ErrorMessageSizeExceeded', 'The message exceeds the maximum supported size.');
+    if (delivered.length > ctx.maxMessageBytes())
+      return ctx.graphError(
+        response,
+        400,
+        'ErrorMessageSizeExceeded',
+        'The message exceeds the maximum supported size.',
+      );
     const mailbox = ctx.exchange.directory.mailbox(address)!;
     const from = mime.from ?? mailbox.address;
     if (from.toLowerCase() !== mailbox.address.toLowerCase() && !mailbox.sendAs.has(from.toLowerCase())) {
-      return ctx.graphError(response, 403, 'ErrorSendAsDenied', 'The user account which was used to submit this request does not have the right to send mail on behalf of the specified sending account., Cannot submit message.');
+      return ctx.graphError(
+        response,
+        403,
+        'ErrorSendAsDenied',
+        'The user account which was used to submit this request does not have the right to send mail on behalf of the specified sending account., Cannot submit message.',
+      );
     }
-    if (mime.recipients.length === 0) return ctx.graphError(response, 400, 'ErrorInvalidRecipients', 'At least one recipient is not valid.');
+    if (mime.recipients.length === 0)
+      return ctx.graphError(response, 400, 'ErrorInvalidRecipients', 'At least one recipient is not valid.');
     drafts.delete(draft.id);
-    const messageId = /^Message-ID:\s*(\S+)/im.exec(delivered.toString('latin1'))?.[1] ?? `<${randomUUID()}@graph.sandbox>`;
+    const messageId =
+      /^Message-ID:\s*(\S+)/im.exec(delivered.toString('latin1'))?.[1] ?? `<${randomUUID()}@graph.sandbox>`;
     const lost = ctx.answerLost();
     await ctx.exchange.deliver({
       id: randomUUID(),
@@ -142,9 +215,16 @@ export function graphDrafts(ctx: DraftContext): GraphDrafts {
   function upload(request: IncomingMessage, response: ServerResponse, token: string, body: Buffer): void {
     uploadSizes.push(body.length);
     const session = sessions.get(token);
-    if (!session) return ctx.graphError(response, 404, 'ErrorItemNotFound', 'The upload session was not found or has expired.');
+    if (!session)
+      return ctx.graphError(response, 404, 'ErrorItemNotFound', 'The upload session was not found or has expired.');
     // the URL is pre-authenticated: a bearer token on it is refused (attachment-createuploadsession.md)
-    if (request.headers.authorization) return ctx.graphError(response, 401, 'InvalidAuthenticationToken', 'Do not send an Authorization header to the upload URL.');
+    if (request.headers.authorization)
+      return ctx.graphError(
+        response,
+        401,
+        'InvalidAuthenticationToken',
+        'Do not send an Authorization header to the upload URL.',
+      );
     const range = /^bytes (\d+)-(\d+)\/(\d+)$/.exec(String(request.headers['content-range'] ?? ''));
     const [start, end, total] = range ? [Number(range[1]), Number(range[2]), Number(range[3])] : [NaN, NaN, NaN];
     if (!range || start !== session.next || end - start + 1 !== body.length || total !== session.size || end >= total) {
@@ -152,15 +232,31 @@ export function graphDrafts(ctx: DraftContext): GraphDrafts {
     }
     session.chunks.push(body);
     session.next = end + 1;
-    if (session.next < session.size) return json(response, 200, { expirationDateTime: new Date(Date.now() + 15 * 60_000).toISOString(), nextExpectedRanges: [`${session.next}-`] });
+    if (session.next < session.size)
+      return json(response, 200, {
+        expirationDateTime: new Date(Date.now() + 15 * 60_000).toISOString(),
+        nextExpectedRanges: [`${session.next}-`],
+      });
     sessions.delete(token);
     const attachmentId = randomUUID();
-    session.draft.attachments.push({ name: session.name, contentType: session.contentType, bytes: Buffer.concat(session.chunks) });
-    response.writeHead(201, { location: `${ctx.baseUrl()}/v1.0/users/${encodeURIComponent(session.draft.mailbox)}/messages/${session.draft.id}/attachments/${attachmentId}`, 'content-length': '0' }).end();
+    session.draft.attachments.push({
+      name: session.name,
+      contentType: session.contentType,
+      bytes: Buffer.concat(session.chunks),
+    });
+    response
+      .writeHead(201, {
+        location: `${ctx.baseUrl()}/v1.0/users/${encodeURIComponent(session.draft.mailbox)}/messages/${session.draft.id}/attachments/${attachmentId}`,
+        'content-length': '0',
+      })
+      .end();
   }
 
   return {
-    drafts: (mailbox) => [...drafts.values()].filter((d) => !mailbox || d.mailbox === mailbox.toLowerCase()).map((d) => ({ id: d.id, mailbox: d.mailbox, attachments: d.attachments.length })),
+    drafts: (mailbox) =>
+      [...drafts.values()]
+        .filter((d) => !mailbox || d.mailbox === mailbox.toLowerCase())
+        .map((d) => ({ id: d.id, mailbox: d.mailbox, attachments: d.attachments.length })),
     uploadSizes,
     requestSizes,
     handle,
@@ -175,7 +271,13 @@ export function graphDrafts(ctx: DraftContext): GraphDrafts {
 
 function json(response: ServerResponse, status: number, body: unknown): void {
   const text = JSON.stringify(body);
-  response.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), 'request-id': randomUUID() }).end(text);
+  response
+    .writeHead(status, {
+      'content-type': 'application/json',
+      'content-length': Buffer.byteLength(text),
+      'request-id': randomUUID(),
+    })
+    .end(text);
 }
 
 function parseJson(body: Buffer): unknown {
@@ -187,7 +289,10 @@ function parseJson(body: Buffer): unknown {
 }
 
 /** The message as Exchange sends it: the draft's MIME with each attachment added as a part of its multipart/mixed. */
-async function withAttachments(raw: Buffer, attachments: { name: string; contentType: string; bytes: Buffer }[]): Promise<Buffer> {
+async function withAttachments(
+  raw: Buffer,
+  attachments: { name: string; contentType: string; bytes: Buffer }[],
+): Promise<Buffer> {
   if (attachments.length === 0) return raw;
   const text = raw.toString('latin1');
   const split = text.indexOf('\r\n\r\n');
@@ -199,17 +304,25 @@ async function withAttachments(raw: Buffer, attachments: { name: string; content
   if (boundary) {
     const close = body.lastIndexOf(`\r\n--${boundary}--`);
     const added = parts.map((p) => `--${boundary}\r\n${p}`).join('');
-    return Buffer.from(`${fields.join('\r\n')}\r\n\r\n${body.slice(0, close + 2)}${added}${body.slice(close + 2)}`, 'latin1');
+    return Buffer.from(
+      `${fields.join('\r\n')}\r\n\r\n${body.slice(0, close + 2)}${added}${body.slice(close + 2)}`,
+      'latin1',
+    );
   }
   const outer = `----=_exchange_${randomUUID()}`;
   const moved = fields.filter((f) => /^content-(type|transfer-encoding):/i.test(f));
   const kept = fields.filter((f) => !/^content-(type|transfer-encoding):/i.test(f));
   const first = `--${outer}\r\n${moved.join('\r\n')}\r\n\r\n${body}\r\n`;
-  return Buffer.from(`${[...kept, `Content-Type: multipart/mixed; boundary="${outer}"`].join('\r\n')}\r\n\r\n${first}${parts.map((p) => `--${outer}\r\n${p}`).join('')}--${outer}--\r\n`, 'latin1');
+  return Buffer.from(
+    `${[...kept, `Content-Type: multipart/mixed; boundary="${outer}"`].join('\r\n')}\r\n\r\n${first}${parts.map((p) => `--${outer}\r\n${p}`).join('')}--${outer}--\r\n`,
+    'latin1',
+  );
 }
 
 function partOf(a: { name: string; contentType: string; bytes: Buffer }): Promise<string> {
   const node = new MimeNode('multipart/mixed').createChild(a.contentType, { filename: a.name });
   node.setContent(a.bytes);
-  return new Promise((resolve, reject) => node.build((error: Error | null, built: Buffer) => (error ? reject(error) : resolve(built.toString('latin1')))));
+  return new Promise((resolve, reject) =>
+    node.build((error: Error | null, built: Buffer) => (error ? reject(error) : resolve(built.toString('latin1')))),
+  );
 }

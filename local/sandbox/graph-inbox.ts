@@ -51,7 +51,13 @@ export interface GraphInboxDeps {
   limits: InboxLimits;
   counters: InboxCounters;
   url: () => string;
-  graphError(response: ServerResponse, status: number, code: string, message: string, headers?: Record<string, string>): void;
+  graphError(
+    response: ServerResponse,
+    status: number,
+    code: string,
+    message: string,
+    headers?: Record<string, string>,
+  ): void;
   /** RBAC for Applications or an access policy: the mailboxes an app may reach, when restricted. */
   scopeOf(appId: string): Set<string> | undefined;
 }
@@ -67,7 +73,8 @@ export function graphInbox(deps: GraphInboxDeps) {
     const now = Date.now();
     const recent = (windows.get(key) ?? []).filter((t) => t > now - deps.limits.windowInMs);
     windows.set(key, recent);
-    if (recent.length >= deps.limits.requestsPerWindow) return Math.max(1, Math.ceil((recent[0]! + deps.limits.windowInMs - now) / 1000));
+    if (recent.length >= deps.limits.requestsPerWindow)
+      return Math.max(1, Math.ceil((recent[0]! + deps.limits.windowInMs - now) / 1000));
     recent.push(now);
     deps.counters.requests[mailbox] = (deps.counters.requests[mailbox] ?? 0) + 1;
     return undefined;
@@ -90,13 +97,21 @@ export function graphInbox(deps: GraphInboxDeps) {
     const wait = throttled(claims.appid.toLowerCase(), mailbox.address.toLowerCase());
     if (wait !== undefined) {
       deps.counters.throttled += 1;
-      deps.graphError(response, 429, 'ApplicationThrottled', 'Application is over its MailboxConcurrency limit.', { 'retry-after': String(wait) });
+      deps.graphError(response, 429, 'ApplicationThrottled', 'Application is over its MailboxConcurrency limit.', {
+        'retry-after': String(wait),
+      });
       return undefined;
     }
     return mailbox.address;
   }
 
-  function delta(request: IncomingMessage, response: ServerResponse, address: string, claims: AccessTokenClaims, query: URLSearchParams): void {
+  function delta(
+    request: IncomingMessage,
+    response: ServerResponse,
+    address: string,
+    claims: AccessTokenClaims,
+    query: URLSearchParams,
+  ): void {
     const mailbox = admit(response, address, claims);
     if (!mailbox) return;
     deps.counters.deltaPages += 1;
@@ -110,8 +125,13 @@ export function graphInbox(deps: GraphInboxDeps) {
       const since = /receivedDateTime\s+ge\s+(\S+)/i.exec(query.get('$filter') ?? '')?.[1];
       round = {
         after: 0,
-        select: (query.get('$select') ?? '').split(',').map((s) => s.trim()).filter(Boolean),
-        classExpanded: /singleValueExtendedProperties/i.test(query.get('$expand') ?? '') && /0x001A/i.test(query.get('$expand') ?? ''),
+        select: (query.get('$select') ?? '')
+          .split(',')
+          .map((s) => s.trim())
+          .filter(Boolean),
+        classExpanded:
+          /singleValueExtendedProperties/i.test(query.get('$expand') ?? '') &&
+          /0x001A/i.test(query.get('$expand') ?? ''),
         ...(since && { since }),
       };
     }
@@ -119,21 +139,40 @@ export function graphInbox(deps: GraphInboxDeps) {
     const pageSize = Math.max(1, Number(preferred ?? round.pageSize ?? deps.limits.defaultPageSize));
     const until = round.until ?? deps.inboxes.latest;
     const since = round.since ? Date.parse(round.since) : undefined;
-    const pending = deps.inboxes.list(mailbox).filter((m) => m.sequence > round.after && m.sequence <= until && (since === undefined || m.receivedAt.getTime() >= since));
+    const pending = deps.inboxes
+      .list(mailbox)
+      .filter(
+        (m) =>
+          m.sequence > round.after && m.sequence <= until && (since === undefined || m.receivedAt.getTime() >= since),
+      );
     const page = pending.slice(0, pageSize);
     const base = `${deps.url()}/v1.0/users/${encodeURIComponent(address)}/mailFolders/inbox/messages/delta`;
     const more = pending.length > page.length;
-    const next: RoundToken = more ? { ...round, after: page.at(-1)!.sequence, until, pageSize } : { ...round, after: until, pageSize };
+    const next: RoundToken = more
+      ? { ...round, after: page.at(-1)!.sequence, until, pageSize }
+      : { ...round, after: until, pageSize };
     delete (next as { until?: number }).until;
-    const link = more ? { '@odata.nextLink': `${base}?$skiptoken=${encodeToken({ ...next, until })}` } : { '@odata.deltaLink': `${base}?$deltatoken=${encodeToken(next)}` };
-    sendJson(response, 200, { '@odata.context': `${deps.url()}/v1.0/$metadata#Collection(message)`, value: page.map((m) => view(m, round)), ...link }, preferred ? { 'preference-applied': `odata.maxpagesize=${pageSize}` } : {});
+    const link = more
+      ? { '@odata.nextLink': `${base}?$skiptoken=${encodeToken({ ...next, until })}` }
+      : { '@odata.deltaLink': `${base}?$deltatoken=${encodeToken(next)}` };
+    sendJson(
+      response,
+      200,
+      {
+        '@odata.context': `${deps.url()}/v1.0/$metadata#Collection(message)`,
+        value: page.map((m) => view(m, round)),
+        ...link,
+      },
+      preferred ? { 'preference-applied': `odata.maxpagesize=${pageSize}` } : {},
+    );
   }
 
   function mime(response: ServerResponse, address: string, id: string, claims: AccessTokenClaims): void {
     const mailbox = admit(response, address, claims);
     if (!mailbox) return;
     const message = deps.inboxes.get(mailbox, id);
-    if (!message) return deps.graphError(response, 404, 'ErrorItemNotFound', 'The specified object was not found in the store.');
+    if (!message)
+      return deps.graphError(response, 404, 'ErrorItemNotFound', 'The specified object was not found in the store.');
     deps.counters.mimeReads += 1;
     deps.inboxes.mimeReads.push(id);
     response.writeHead(200, { 'content-type': 'text/plain', 'content-length': String(message.raw.length) });
@@ -144,7 +183,13 @@ export function graphInbox(deps: GraphInboxDeps) {
    * Routes on a mailbox's messages; false when the request is none of them. Any change to a
    * message (PATCH, DELETE, move, copy) is recorded and carried out as Graph would answer it.
    */
-  function route(request: IncomingMessage, response: ServerResponse, path: string, query: URLSearchParams, claims: AccessTokenClaims): boolean {
+  function route(
+    request: IncomingMessage,
+    response: ServerResponse,
+    path: string,
+    query: URLSearchParams,
+    claims: AccessTokenClaims,
+  ): boolean {
     const deltaPath = /^\/v1\.0\/users\/([^/]+)\/mailFolders\/inbox\/messages\/delta$/i.exec(path);
     if (deltaPath && request.method === 'GET') {
       delta(request, response, decodeURIComponent(deltaPath[1]!), claims, query);
@@ -178,7 +223,8 @@ function view(m: InboxMessage, round: RoundToken): Record<string, unknown> {
     receivedDateTime: m.receivedAt.toISOString().replace(/\.\d{3}Z$/, 'Z'),
     isRead: m.isRead,
   };
-  const selected = round.select.length > 0 ? Object.fromEntries(round.select.filter((f) => f in all).map((f) => [f, all[f]])) : all;
+  const selected =
+    round.select.length > 0 ? Object.fromEntries(round.select.filter((f) => f in all).map((f) => [f, all[f]])) : all;
   return {
     '@odata.type': '#microsoft.graph.message',
     id: m.id,

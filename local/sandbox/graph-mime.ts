@@ -22,11 +22,21 @@ export function readGraphMime(raw: Buffer): GraphMime | undefined {
   // each header field with its folded continuation lines, as it stands in the bytes
   const fields = text.slice(0, end).split(/\r?\n(?![ \t])/);
   if (!fields.every((f) => /^[!-9;-~]+:/.test(f))) return undefined;
-  const values = (name: string) => fields.filter((f) => f.toLowerCase().startsWith(`${name}:`)).map((f) => f.slice(name.length + 1).replace(/\r?\n[ \t]+/g, ' '));
-  const addresses = (name: string) => values(name).flatMap((v) => addressparser(v, { flatten: true }).flatMap((a) => (a.address ? [a.address] : [])));
-  const recipients = [...new Set([...addresses('to'), ...addresses('cc'), ...addresses('bcc')].map((a) => a.toLowerCase()))];
+  const values = (name: string) =>
+    fields
+      .filter((f) => f.toLowerCase().startsWith(`${name}:`))
+      .map((f) => f.slice(name.length + 1).replace(/\r?\n[ \t]+/g, ' '));
+  const addresses = (name: string) =>
+    values(name).flatMap((v) => addressparser(v, { flatten: true }).flatMap((a) => (a.address ? [a.address] : [])));
+  const recipients = [
+    ...new Set([...addresses('to'), ...addresses('cc'), ...addresses('bcc')].map((a) => a.toLowerCase())),
+  ];
   let delivered = raw;
   const bcc = /^Bcc:[^\r\n]*(\r?\n[ \t][^\r\n]*)*\r?\n/im.exec(text.slice(0, end + 2));
-  if (bcc) delivered = Buffer.concat([raw.subarray(0, bcc.index), raw.subarray(bcc.index + Buffer.byteLength(bcc[0], 'latin1'))]);
+  if (bcc)
+    delivered = Buffer.concat([
+      raw.subarray(0, bcc.index),
+      raw.subarray(bcc.index + Buffer.byteLength(bcc[0], 'latin1')),
+    ]);
   return { from: addresses('from')[0], recipients, delivered };
 }

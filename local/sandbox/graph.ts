@@ -87,7 +87,12 @@ const graphAudiences = new Set(['https://graph.microsoft.com', '00000003-0000-00
 
 export async function startGraphStandIn(options: GraphStandInOptions): Promise<GraphStandIn> {
   const { exchange } = options;
-  const defaults: GraphLimits = { concurrentRequestsPerApp: 4, maxRequestBytes: 4 * 1024 * 1024, latencyInMs: 0, maxMessageBytes: 35 * 1024 * 1024 };
+  const defaults: GraphLimits = {
+    concurrentRequestsPerApp: 4,
+    maxRequestBytes: 4 * 1024 * 1024,
+    latencyInMs: 0,
+    maxMessageBytes: 35 * 1024 * 1024,
+  };
   const limits: GraphLimits = { ...defaults };
   const counters: GraphCounters = { requests: 0, accepted: 0, errors: [], maxInFlight: {} };
   const inFlight = new Map<string, number>();
@@ -106,14 +111,28 @@ export async function startGraphStandIn(options: GraphStandInOptions): Promise<G
   const inboxLimits: InboxLimits = { ...defaultInboxLimits };
   const inboxCounters: InboxCounters = { requests: {}, deltaPages: 0, mimeReads: 0, throttled: 0 };
 
-  const graphError = (response: ServerResponse, status: number, code: string, message: string, headers: Record<string, string> = {}) => {
+  const graphError = (
+    response: ServerResponse,
+    status: number,
+    code: string,
+    message: string,
+    headers: Record<string, string> = {},
+  ) => {
     counters.errors.push({ status, code });
     const date = new Date().toISOString().slice(0, 19);
-    sendJson(response, status, { error: { code, message, innerError: { date, 'request-id': randomUUID(), 'client-request-id': randomUUID() } } }, { 'request-id': randomUUID(), ...headers });
+    sendJson(
+      response,
+      status,
+      { error: { code, message, innerError: { date, 'request-id': randomUUID(), 'client-request-id': randomUUID() } } },
+      { 'request-id': randomUUID(), ...headers },
+    );
   };
 
   /** Graph's front door: a token it can read, for Graph, unexpired (401 InvalidAuthenticationToken otherwise). */
-  async function authenticate(request: IncomingMessage, response: ServerResponse): Promise<AccessTokenClaims | undefined> {
+  async function authenticate(
+    request: IncomingMessage,
+    response: ServerResponse,
+  ): Promise<AccessTokenClaims | undefined> {
     const [scheme, token] = (request.headers.authorization ?? '').split(' ');
     if (scheme?.toLowerCase() !== 'bearer' || !token) {
       graphError(response, 401, 'InvalidAuthenticationToken', 'Access token is empty.');
@@ -149,24 +168,42 @@ export async function startGraphStandIn(options: GraphStandInOptions): Promise<G
     if (!f || f.remaining <= 0) return false;
     f.remaining -= 1;
     const { status, code, message, retryAfterSeconds } = f.fault;
-    graphError(response, status, code, message, retryAfterSeconds === undefined ? {} : { 'retry-after': String(retryAfterSeconds) });
+    graphError(
+      response,
+      status,
+      code,
+      message,
+      retryAfterSeconds === undefined ? {} : { 'retry-after': String(retryAfterSeconds) },
+    );
     return true;
   }
 
   async function sendMail(request: IncomingMessage, response: ServerResponse, address: string): Promise<void> {
     const body = await readLimited(request);
-    if (!body) return graphError(response, 413, 'RequestEntityTooLarge', 'The request body is larger than the maximum supported size (4 MB).');
+    if (!body)
+      return graphError(
+        response,
+        413,
+        'RequestEntityTooLarge',
+        'The request body is larger than the maximum supported size (4 MB).',
+      );
     const claims = await authenticate(request, response);
     if (!claims) return;
     await inFlightAs(claims, response, () => judge(response, body, address, claims));
   }
 
   /** Outlook's concurrency per app: one more request than it allows gets 429. */
-  async function inFlightAs(claims: AccessTokenClaims, response: ServerResponse, run: () => Promise<void>): Promise<void> {
+  async function inFlightAs(
+    claims: AccessTokenClaims,
+    response: ServerResponse,
+    run: () => Promise<void>,
+  ): Promise<void> {
     const app = claims.appid.toLowerCase();
     const running = (inFlight.get(app) ?? 0) + 1;
     if (running > limits.concurrentRequestsPerApp) {
-      return graphError(response, 429, 'ApplicationThrottled', 'Application is over its MailboxConcurrency limit.', { 'retry-after': '1' });
+      return graphError(response, 429, 'ApplicationThrottled', 'Application is over its MailboxConcurrency limit.', {
+        'retry-after': '1',
+      });
     }
     inFlight.set(app, running);
     counters.maxInFlight[app] = Math.max(counters.maxInFlight[app] ?? 0, running);
@@ -178,23 +215,52 @@ export async function startGraphStandIn(options: GraphStandInOptions): Promise<G
     }
   }
 
-  async function judge(response: ServerResponse, body: Buffer, address: string, claims: AccessTokenClaims): Promise<void> {
+  async function judge(
+    response: ServerResponse,
+    body: Buffer,
+    address: string,
+    claims: AccessTokenClaims,
+  ): Promise<void> {
     if (faulted(response, 'sendMail')) return;
     if (!reachable(response, claims, address)) return;
     const mailbox = exchange.directory.mailbox(address)!;
-    if (!permitted(claims, 'Mail.Send')) return graphError(response, 403, 'ErrorAccessDenied', 'Access is denied. Check credentials and try again.');
+    if (!permitted(claims, 'Mail.Send'))
+      return graphError(response, 403, 'ErrorAccessDenied', 'Access is denied. Check credentials and try again.');
     const raw = decodeStrictBase64(body.toString('latin1'));
     const mime = raw && readGraphMime(raw);
-    if (!raw || !mime) return graphError(response, 400, 'ErrorMimeContentInvalidBase64String', 'Invalid base64 string for MIME content.');
+    if (!raw || !mime)
+      return graphError(
+        response,
+        400,
+        'ErrorMimeContentInvalidBase64String',
+        'Invalid base64 string for MIME content.',
+      );
     if (raw.length > limits.maxMessageBytes) {
-      return graphError(response, 400, 'ErrorMessageSizeExceeded', 'The message exceeds the maximum supported size., Cannot save changes made to an item to store.');
+      return graphError(
+        response,
+        400,
+        'ErrorMessageSizeExceeded',
+        'The message exceeds the maximum supported size., Cannot save changes made to an item to store.',
+      );
     }
     const from = mime.from ?? mailbox.address;
     if (from.toLowerCase() !== mailbox.address.toLowerCase() && !mailbox.sendAs.has(from.toLowerCase())) {
-      return graphError(response, 403, 'ErrorSendAsDenied', 'The user account which was used to submit this request does not have the right to send mail on behalf of the specified sending account., Cannot submit message.');
+      return graphError(
+        response,
+        403,
+        'ErrorSendAsDenied',
+        'The user account which was used to submit this request does not have the right to send mail on behalf of the specified sending account., Cannot submit message.',
+      );
     }
-    if (mime.recipients.length === 0) return graphError(response, 400, 'ErrorInvalidRecipients', 'At least one recipient is not valid., A message can\'t be sent because it contains no recipients.');
-    const messageId = /^Message-ID:\s*(\S+)/im.exec(mime.delivered.toString('latin1'))?.[1] ?? `<${randomUUID()}@graph.sandbox>`;
+    if (mime.recipients.length === 0)
+      return graphError(
+        response,
+        400,
+        'ErrorInvalidRecipients',
+        "At least one recipient is not valid., A message can't be sent because it contains no recipients.",
+      );
+    const messageId =
+      /^Message-ID:\s*(\S+)/im.exec(mime.delivered.toString('latin1'))?.[1] ?? `<${randomUUID()}@graph.sandbox>`;
     if (answerLost('sendMail')) {
       // carried out, then the answer is lost: the client cannot tell whether it went
       await exchange.deliver(accepted(mailbox.address, from, mime.recipients, mime.delivered, messageId, claims));
@@ -221,7 +287,12 @@ export async function startGraphStandIn(options: GraphStandInOptions): Promise<G
       return false;
     }
     if (restDisabled.has(mailbox.address.toLowerCase())) {
-      graphError(response, 404, 'MailboxNotEnabledForRESTAPI', 'The mailbox is either inactive, soft-deleted, or is hosted on-premise.');
+      graphError(
+        response,
+        404,
+        'MailboxNotEnabledForRESTAPI',
+        'The mailbox is either inactive, soft-deleted, or is hosted on-premise.',
+      );
       return false;
     }
     return true;
@@ -231,7 +302,9 @@ export async function startGraphStandIn(options: GraphStandInOptions): Promise<G
   function permitted(claims: AccessTokenClaims, role: 'Mail.Send' | 'Mail.ReadWrite'): boolean {
     if (claims.roles?.includes(role)) return true;
     const principal = exchange.directory.servicePrincipal(claims.tid, claims.appid);
-    return principal?.rbac === true && !(role === 'Mail.ReadWrite' && rbacWithoutReadWrite.has(claims.appid.toLowerCase()));
+    return (
+      principal?.rbac === true && !(role === 'Mail.ReadWrite' && rbacWithoutReadWrite.has(claims.appid.toLowerCase()))
+    );
   }
 
   const drafts = graphDrafts({
@@ -255,10 +328,24 @@ export async function startGraphStandIn(options: GraphStandInOptions): Promise<G
     ['PUT', /^\/upload\/AttachmentSessions\/([^/]+)$/i, 'upload'],
   ];
 
-  async function draftRoute(request: IncomingMessage, response: ServerResponse, route: DraftRoute, match: RegExpExecArray): Promise<void> {
+  async function draftRoute(
+    request: IncomingMessage,
+    response: ServerResponse,
+    route: DraftRoute,
+    match: RegExpExecArray,
+  ): Promise<void> {
     const body = await readLimited(request);
-    if (!body) return graphError(response, 413, 'RequestEntityTooLarge', 'The request body is larger than the maximum supported size (4 MB).');
-    const parts = route === 'upload' ? { session: match[1]! } : { address: decodeURIComponent(match[1]!), ...(match[2] && { id: decodeURIComponent(match[2]) }) };
+    if (!body)
+      return graphError(
+        response,
+        413,
+        'RequestEntityTooLarge',
+        'The request body is larger than the maximum supported size (4 MB).',
+      );
+    const parts =
+      route === 'upload'
+        ? { session: match[1]! }
+        : { address: decodeURIComponent(match[1]!), ...(match[2] && { id: decodeURIComponent(match[2]) }) };
     if (route === 'upload') return drafts.handle(request, response, route, parts, body, undefined);
     const claims = await authenticate(request, response);
     if (!claims) return;
@@ -293,7 +380,12 @@ export async function startGraphStandIn(options: GraphStandInOptions): Promise<G
       if (!claims) return;
       if (inboxRoute.route(request, response, path, parsed.searchParams, claims)) return;
     }
-    return graphError(response, 400, 'BadRequest', `Resource not found for the segment '${path.split('/').pop() ?? ''}'.`);
+    return graphError(
+      response,
+      400,
+      'BadRequest',
+      `Resource not found for the segment '${path.split('/').pop() ?? ''}'.`,
+    );
   }
 
   const server = createServer({ cert: options.tls.certPem, key: options.tls.keyPem }, handleWith(route));
@@ -307,10 +399,20 @@ export async function startGraphStandIn(options: GraphStandInOptions): Promise<G
     failNext: (fault, count = 1, on = 'sendMail') => void faults.set(on, { fault, remaining: count }),
     acceptWithoutAnswer: (count = 1, on = 'sendMail') => void silent.set(on, count),
     drafts,
-    rbacReadWrite: (appId, granted) => void (granted ? rbacWithoutReadWrite.delete(appId.toLowerCase()) : rbacWithoutReadWrite.add(appId.toLowerCase())),
-    setRestEnabled: (mailbox, enabled) => void (enabled ? restDisabled.delete(mailbox.toLowerCase()) : restDisabled.add(mailbox.toLowerCase())),
-    inbox: { limits: inboxLimits, counters: inboxCounters, setLimits: (patch) => void Object.assign(inboxLimits, patch), windowPassed: () => inboxRoute.forgetWindows() },
-    scopeApp: (appId, mailboxes) => void (mailboxes ? scopes.set(appId.toLowerCase(), new Set(mailboxes.map((m) => m.toLowerCase()))) : scopes.delete(appId.toLowerCase())),
+    rbacReadWrite: (appId, granted) =>
+      void (granted ? rbacWithoutReadWrite.delete(appId.toLowerCase()) : rbacWithoutReadWrite.add(appId.toLowerCase())),
+    setRestEnabled: (mailbox, enabled) =>
+      void (enabled ? restDisabled.delete(mailbox.toLowerCase()) : restDisabled.add(mailbox.toLowerCase())),
+    inbox: {
+      limits: inboxLimits,
+      counters: inboxCounters,
+      setLimits: (patch) => void Object.assign(inboxLimits, patch),
+      windowPassed: () => inboxRoute.forgetWindows(),
+    },
+    scopeApp: (appId, mailboxes) =>
+      void (mailboxes
+        ? scopes.set(appId.toLowerCase(), new Set(mailboxes.map((m) => m.toLowerCase())))
+        : scopes.delete(appId.toLowerCase())),
     reset() {
       faults.clear();
       silent.clear();
@@ -332,7 +434,14 @@ export async function startGraphStandIn(options: GraphStandInOptions): Promise<G
   };
 }
 
-function accepted(mailbox: string, from: string, recipients: string[], raw: Buffer, messageId: string, claims: AccessTokenClaims) {
+function accepted(
+  mailbox: string,
+  from: string,
+  recipients: string[],
+  raw: Buffer,
+  messageId: string,
+  claims: AccessTokenClaims,
+) {
   return {
     id: randomUUID(),
     mailbox,

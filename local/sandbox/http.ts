@@ -27,7 +27,12 @@ export async function readBody(request: IncomingMessage): Promise<string> {
   return Buffer.concat(chunks).toString('utf8');
 }
 
-export function sendJson(response: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+export function sendJson(
+  response: ServerResponse,
+  status: number,
+  body: unknown,
+  headers: Record<string, string> = {},
+): void {
   const payload = JSON.stringify(body);
   response.writeHead(status, {
     'content-type': 'application/json; charset=utf-8',
@@ -42,7 +47,8 @@ export function sendJson(response: ServerResponse, status: number, body: unknown
 export function handleWith(route: (request: IncomingMessage, response: ServerResponse) => Promise<void>) {
   return (request: IncomingMessage, response: ServerResponse): void => {
     route(request, response).catch((error: unknown) => {
-      if (!response.headersSent) sendJson(response, 500, { error: 'stand_in_failure', error_description: String(error) });
+      if (!response.headersSent)
+        sendJson(response, 500, { error: 'stand_in_failure', error_description: String(error) });
       else response.destroy();
     });
   };

@@ -84,7 +84,11 @@ export class IdentityDirectory {
   /** The API a token request's resource names: its Application ID URI or its client ID. */
   findApi(tenantId: string, resource: string): ApiRegistration | undefined {
     const wanted = resource.toLowerCase();
-    return this.apis.find((api) => api.tenantId.toLowerCase() === tenantId.toLowerCase() && [api.appIdUri.toLowerCase(), api.clientId.toLowerCase()].includes(wanted));
+    return this.apis.find(
+      (api) =>
+        api.tenantId.toLowerCase() === tenantId.toLowerCase() &&
+        [api.appIdUri.toLowerCase(), api.clientId.toLowerCase()].includes(wanted),
+    );
   }
 
   registerTenant(tenant: TenantRegistration): TenantRegistration {

@@ -18,7 +18,13 @@ import type { TlsMaterial } from './pki.js';
 import { createSigningKey } from './signing-key.js';
 import { grantClientCredentials, type ClientCredentials, type TokenEndpointVersion } from './token-endpoint.js';
 
-export type { ApiRegistration, AppRegistration, AppRegistrationInput, ManagedIdentity, TenantRegistration } from './identity-directory.js';
+export type {
+  ApiRegistration,
+  AppRegistration,
+  AppRegistrationInput,
+  ManagedIdentity,
+  TenantRegistration,
+} from './identity-directory.js';
 export type { ManagedIdentityEndpoint } from './managed-identity.js';
 
 export interface IdentityStandInOptions {
@@ -136,12 +142,20 @@ export async function startIdentityStandIn(options: IdentityStandInOptions): Pro
     };
   }
 
-  async function token(request: IncomingMessage, response: ServerResponse, tenant: string, version: TokenEndpointVersion) {
+  async function token(
+    request: IncomingMessage,
+    response: ServerResponse,
+    tenant: string,
+    version: TokenEndpointVersion,
+  ) {
     counters.tokenRequests += 1;
     const correlationId = String(request.headers['client-request-id'] ?? randomUUID());
     const headers = { 'client-request-id': correlationId, 'x-ms-request-id': randomUUID() };
     const refuse = (failure: EntraError, extra: Record<string, string> = {}) =>
-      sendJson(response, failure.status, entraErrorBody(failure, authorityHost, correlationId), { ...headers, ...extra });
+      sendJson(response, failure.status, entraErrorBody(failure, authorityHost, correlationId), {
+        ...headers,
+        ...extra,
+      });
     const form = new URLSearchParams(await readBody(request));
     if (outage.remaining > 0) {
       outage.remaining -= 1;
@@ -158,7 +172,9 @@ export async function startIdentityStandIn(options: IdentityStandInOptions): Pro
     const outcome = await grantClientCredentials(directory, key, tenant, version, form, {
       clientId: form.get('client_id') ?? basic.clientId,
       clientSecret: form.get('client_secret') ?? basic.clientSecret,
-      ...(assertion ? { clientAssertion: assertion, clientAssertionType: form.get('client_assertion_type') ?? '' } : {}),
+      ...(assertion
+        ? { clientAssertion: assertion, clientAssertionType: form.get('client_assertion_type') ?? '' }
+        : {}),
       authorityHost,
     });
     if (!outcome.ok) return refuse(outcome.failure);
@@ -191,7 +207,10 @@ export async function startIdentityStandIn(options: IdentityStandInOptions): Pro
       case 'POST /oauth2/token':
         return token(request, response, tenant, 'v1');
       default:
-        return sendJson(response, 404, { error: 'not_found', error_description: `${request.method} ${path} is not served by the stand-in` });
+        return sendJson(response, 404, {
+          error: 'not_found',
+          error_description: `${request.method} ${path} is not served by the stand-in`,
+        });
     }
   }
 
@@ -204,7 +223,8 @@ export async function startIdentityStandIn(options: IdentityStandInOptions): Pro
     },
     onIssued: (token, resource) => {
       secrets.add(token);
-      counters.managedIdentityTokensByResource[resource] = (counters.managedIdentityTokensByResource[resource] ?? 0) + 1;
+      counters.managedIdentityTokensByResource[resource] =
+        (counters.managedIdentityTokensByResource[resource] ?? 0) + 1;
     },
   });
 
@@ -224,7 +244,8 @@ export async function startIdentityStandIn(options: IdentityStandInOptions): Pro
       const roles = api.roleAssignments.get(callerClientId.toLowerCase()) ?? [];
       api.roleAssignments.set(callerClientId.toLowerCase(), [...new Set([...roles, role])]);
     },
-    addUserAssignedIdentity: (name = 'exosend-sender', { assigned = true } = {}) => directory.addManagedIdentity(homeTenantId, false, name, assigned),
+    addUserAssignedIdentity: (name = 'exosend-sender', { assigned = true } = {}) =>
+      directory.addManagedIdentity(homeTenantId, false, name, assigned),
     assignIdentity(clientId, assigned) {
       const identity = directory.managedIdentities.find((mi) => mi.clientId === clientId);
       if (!identity) throw new Error(`no managed identity ${clientId}`);

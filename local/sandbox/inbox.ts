@@ -18,7 +18,8 @@ export interface InboxMessage {
   isRead: boolean;
 }
 
-export type NewInboxMessage = Pick<InboxMessage, 'subject' | 'from' | 'messageClass' | 'raw'> & Partial<Pick<InboxMessage, 'internetMessageId' | 'receivedAt'>>;
+export type NewInboxMessage = Pick<InboxMessage, 'subject' | 'from' | 'messageClass' | 'raw'> &
+  Partial<Pick<InboxMessage, 'internetMessageId' | 'receivedAt'>>;
 
 /**
  * Each mailbox's Inbox, shared by the Exchange stand-in (which drops delivery reports and other

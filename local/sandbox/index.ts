@@ -13,9 +13,23 @@ import { DeliveryReports } from './delivery-reports.js';
 import { MailboxInboxes } from './inbox.js';
 import { sandboxScenarios } from './scenarios.js';
 
-export { credentialSettings, sandboxScenarios, scenarioSettings, storeCertificate, type SandboxScenario, type SandboxScenarioName } from './scenarios.js';
+export {
+  credentialSettings,
+  sandboxScenarios,
+  scenarioSettings,
+  storeCertificate,
+  type SandboxScenario,
+  type SandboxScenarioName,
+} from './scenarios.js';
 export type { Sandbox, SandboxApp } from './sandbox.js';
-export type { ExchangeStandIn, AcceptedMessage, ExchangeLimits, FaultContext, FaultStage, SmtpFault } from './exchange.js';
+export type {
+  ExchangeStandIn,
+  AcceptedMessage,
+  ExchangeLimits,
+  FaultContext,
+  FaultStage,
+  SmtpFault,
+} from './exchange.js';
 export type { IdentityStandIn } from './identity.js';
 export type { CallerApp, CallerApps } from './caller-apps.js';
 export type { GraphStandIn, GraphFault } from './graph.js';
@@ -47,7 +61,11 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     started.push(identity);
     const vault = await startKeyVaultStandIn({ tls, identity, tenantId });
     started.push(vault);
-    const exchange = await startExchangeStandIn({ tls, identity, ...(options.outboxDir ? { outboxDir: options.outboxDir } : {}) });
+    const exchange = await startExchangeStandIn({
+      tls,
+      identity,
+      ...(options.outboxDir ? { outboxDir: options.outboxDir } : {}),
+    });
     started.push(exchange);
     const inboxes = new MailboxInboxes();
     const graph = await startGraphStandIn({ tls, identity, exchange, inboxes });
@@ -71,7 +89,11 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
       certificateName: 'exosend-client-certificate',
       federatedIdentity: { clientId: federatedIdentity.clientId, objectId: federatedIdentity.objectId },
       unassignedIdentityClientId: identity.addUserAssignedIdentity('exosend-elsewhere', { assigned: false }).clientId,
-      federation: { issuer: `https://login.microsoftonline.com/${tenantId}/v2.0`, subject: federatedIdentity.objectId, audience: 'api://AzureADTokenExchange' },
+      federation: {
+        issuer: `https://login.microsoftonline.com/${tenantId}/v2.0`,
+        subject: federatedIdentity.objectId,
+        audience: 'api://AzureADTokenExchange',
+      },
     };
     identity.registerTenant({ tenantId, domain: app.tenantDomain });
     identity.registerApp({
@@ -87,7 +109,11 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     exchange.addMailbox(app.secondMailbox, { tenantId });
     const callers = registerCallerApps(identity, tenantId);
     // Exchange's delivery reports land in the sending mailbox's Inbox a moment after the accept
-    const reports = new DeliveryReports({ inboxes, hostname: exchange.hostname, postmaster: `postmaster@${app.tenantDomain.split('.')[0]}.onmicrosoft.example` });
+    const reports = new DeliveryReports({
+      inboxes,
+      hostname: exchange.hostname,
+      postmaster: `postmaster@${app.tenantDomain.split('.')[0]}.onmicrosoft.example`,
+    });
     exchange.events.on('message', (message: AcceptedMessage) => reports.onAccepted(message));
     started.push({ close: () => Promise.resolve(reports.close()) });
 
@@ -122,7 +148,11 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
         // read only with EXOSEND_CALLER_AUTH=entra or both
         EXOSEND_API_AUDIENCE: `${callers.api.appIdUri},${callers.api.clientId}`,
       },
-      knownSecrets: () => [...identity.knownSecrets(), ...vault.knownSecrets(), ...[callers.sample, callers.other, callers.unregistered, callers.roleless].map((c) => c.secret)],
+      knownSecrets: () => [
+        ...identity.knownSecrets(),
+        ...vault.knownSecrets(),
+        ...[callers.sample, callers.other, callers.unregistered, callers.roleless].map((c) => c.secret),
+      ],
       close: async () => {
         await Promise.allSettled(started.map((s) => s.close()));
       },

@@ -75,15 +75,33 @@ export async function startKeyVaultStandIn(options: KeyVaultStandInOptions): Pro
   let reads = 0;
   let url = '';
 
-  const vaultError = (response: ServerResponse, status: number, error: Record<string, unknown>, headers: Record<string, string> = {}) =>
-    sendJson(response, status, { error }, { 'x-ms-request-id': randomUUID(), 'x-ms-keyvault-service-version': '1.9.0.0', ...headers });
+  const vaultError = (
+    response: ServerResponse,
+    status: number,
+    error: Record<string, unknown>,
+    headers: Record<string, string> = {},
+  ) =>
+    sendJson(
+      response,
+      status,
+      { error },
+      { 'x-ms-request-id': randomUUID(), 'x-ms-keyvault-service-version': '1.9.0.0', ...headers },
+    );
 
   const challenge = (response: ServerResponse, message: string) =>
-    vaultError(response, 401, { code: 'Unauthorized', message }, {
-      'www-authenticate': `Bearer authorization="${options.identity.authorityHost}/${options.tenantId}", resource="${vaultAudience}"`,
-    });
+    vaultError(
+      response,
+      401,
+      { code: 'Unauthorized', message },
+      {
+        'www-authenticate': `Bearer authorization="${options.identity.authorityHost}/${options.tenantId}", resource="${vaultAudience}"`,
+      },
+    );
 
-  async function authenticate(request: IncomingMessage, response: ServerResponse): Promise<AccessTokenClaims | undefined> {
+  async function authenticate(
+    request: IncomingMessage,
+    response: ServerResponse,
+  ): Promise<AccessTokenClaims | undefined> {
     const [scheme, token] = (request.headers.authorization ?? '').split(' ');
     if (scheme?.toLowerCase() !== 'bearer' || !token) {
       challenge(response, 'AKV10000: Request is missing a Bearer or PoP token.');
@@ -101,7 +119,10 @@ export async function startKeyVaultStandIn(options: KeyVaultStandInOptions): Pro
       return undefined;
     }
     if (claims.tid !== options.tenantId) {
-      challenge(response, `AKV10032: Invalid issuer. Expected one of https://sts.windows.net/${options.tenantId}/, found: ${claims.iss}.`);
+      challenge(
+        response,
+        `AKV10032: Invalid issuer. Expected one of https://sts.windows.net/${options.tenantId}/, found: ${claims.iss}.`,
+      );
       return undefined;
     }
     return claims;
@@ -112,7 +133,10 @@ export async function startKeyVaultStandIn(options: KeyVaultStandInOptions): Pro
     const [, collection, name = '', version = ''] = requestUrl.pathname.split('/');
     const writing = request.method === 'PUT' && !version;
     if ((request.method !== 'GET' && !writing) || collection !== 'secrets' || !name) {
-      return vaultError(response, 404, { code: 'NotFound', message: `${request.method} ${requestUrl.pathname} is not served by the stand-in.` });
+      return vaultError(response, 404, {
+        code: 'NotFound',
+        message: `${request.method} ${requestUrl.pathname} is not served by the stand-in.`,
+      });
     }
     if (outage.remaining > 0) {
       outage.remaining -= 1;
@@ -121,10 +145,18 @@ export async function startKeyVaultStandIn(options: KeyVaultStandInOptions): Pro
         'retry-after': '1',
         ...(outage.retryAfterInMs === undefined ? {} : { 'x-ms-retry-after-ms': String(outage.retryAfterInMs) }),
       };
-      return vaultError(response, outage.status, { code, message: 'The service is temporarily unavailable. Please retry later.' }, retryAfter);
+      return vaultError(
+        response,
+        outage.status,
+        { code, message: 'The service is temporarily unavailable. Please retry later.' },
+        retryAfter,
+      );
     }
     if (!requestUrl.searchParams.get('api-version')) {
-      return vaultError(response, 400, { code: 'BadParameter', message: 'The api-version query parameter is required.' });
+      return vaultError(response, 400, {
+        code: 'BadParameter',
+        message: 'The api-version query parameter is required.',
+      });
     }
     const claims = await authenticate(request, response);
     if (!claims) return;
@@ -163,7 +195,12 @@ export async function startKeyVaultStandIn(options: KeyVaultStandInOptions): Pro
   }
 
   /** `PUT /secrets/{name}` with `{ value, attributes: { exp } }`, as SecretClient.setSecret sends it. */
-  async function writeSecret(request: IncomingMessage, response: ServerResponse, claims: AccessTokenClaims, name: string): Promise<void> {
+  async function writeSecret(
+    request: IncomingMessage,
+    response: ServerResponse,
+    claims: AccessTokenClaims,
+    name: string,
+  ): Promise<void> {
     if (denied || !writers.has(claims.oid)) {
       return vaultError(response, 403, {
         code: 'Forbidden',
@@ -180,14 +217,22 @@ export async function startKeyVaultStandIn(options: KeyVaultStandInOptions): Pro
       return vaultError(response, 400, { code: 'BadParameter', message: 'The request body is not JSON.' });
     }
     if (typeof body.value !== 'string' || !/^[0-9a-zA-Z-]{1,127}$/.test(name)) {
-      return vaultError(response, 400, { code: 'BadParameter', message: 'A secret needs a name of letters, digits and dashes, and a string value.' });
+      return vaultError(response, 400, {
+        code: 'BadParameter',
+        message: 'A secret needs a name of letters, digits and dashes, and a string value.',
+      });
     }
     const exp = typeof body.attributes?.exp === 'number' ? new Date(body.attributes.exp * 1000) : undefined;
     const { version } = store(name, body.value, exp ? { expiresOn: exp } : {});
     sendJson(response, 200, {
       value: body.value,
       id: `${url}/secrets/${name}/${version}`,
-      attributes: { enabled: true, ...(exp ? { exp: body.attributes!.exp } : {}), created: Math.floor(Date.now() / 1000), updated: Math.floor(Date.now() / 1000) },
+      attributes: {
+        enabled: true,
+        ...(exp ? { exp: body.attributes!.exp } : {}),
+        created: Math.floor(Date.now() / 1000),
+        updated: Math.floor(Date.now() / 1000),
+      },
       tags: {},
     });
   }

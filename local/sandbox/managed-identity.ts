@@ -27,7 +27,11 @@ export interface ManagedIdentityServer {
 const apiVersion = '2019-08-01';
 
 /** The audiences of a managed identity's token meant as a federated credential's assertion (public, US Gov, China clouds). */
-export const tokenExchangeAudiences = new Set(['api://AzureADTokenExchange', 'api://AzureADTokenExchangeUSGov', 'api://AzureADTokenExchangeChina']);
+export const tokenExchangeAudiences = new Set([
+  'api://AzureADTokenExchange',
+  'api://AzureADTokenExchangeUSGov',
+  'api://AzureADTokenExchangeChina',
+]);
 const lifetimeSeconds = 24 * 60 * 60;
 
 export async function startManagedIdentityEndpoint(
@@ -47,7 +51,9 @@ export async function startManagedIdentityEndpoint(
     const [field, value] = wanted.find(([, v]) => v) ?? [];
     // only identities assigned to the Function App: any other is unknown to its identity endpoint
     if (!field) return systemAssigned.assigned ? systemAssigned : undefined;
-    return directory.managedIdentities.find((mi) => mi.assigned && String(mi[field]).toLowerCase() === value?.toLowerCase());
+    return directory.managedIdentities.find(
+      (mi) => mi.assigned && String(mi[field]).toLowerCase() === value?.toLowerCase(),
+    );
   }
 
   async function route(request: IncomingMessage, response: ServerResponse): Promise<void> {
@@ -56,10 +62,12 @@ export async function startManagedIdentityEndpoint(
       sendJson(response, status, { statusCode: status, message, correlationId: randomUUID() });
     if (request.method !== 'GET' || url.pathname !== '/msi/token') return refuse(404, 'Not found.');
     hooks.onRequest();
-    if (request.headers['x-identity-header'] !== header) return refuse(401, 'X-IDENTITY-HEADER is missing or does not match.');
+    if (request.headers['x-identity-header'] !== header)
+      return refuse(401, 'X-IDENTITY-HEADER is missing or does not match.');
     if (url.searchParams.get('api-version') !== apiVersion) return refuse(400, `api-version must be ${apiVersion}.`);
     const resource = (url.searchParams.get('resource') ?? '').replace(/\/\.default$/, '').replace(/\/+$/, '');
-    if (!knownResources.has(resource) && !tokenExchangeAudiences.has(resource)) return refuse(400, `AADSTS500011: The resource principal named ${resource} was not found in the tenant.`);
+    if (!knownResources.has(resource) && !tokenExchangeAudiences.has(resource))
+      return refuse(400, `AADSTS500011: The resource principal named ${resource} was not found in the tenant.`);
     const identity = select(url.searchParams);
     if (!identity) return refuse(400, 'No Managed Identity found for specified ClientId/ResourceId/PrincipalId.');
 
@@ -69,7 +77,9 @@ export async function startManagedIdentityEndpoint(
       lifetimeSeconds,
     );
     // for the token exchange, Entra issues a v2.0 token: the issuer a federated credential names
-    const exchange = tokenExchangeAudiences.has(resource) ? { iss: `https://login.microsoftonline.com/${identity.tenantId}/v2.0`, ver: '2.0', azp: identity.clientId } : {};
+    const exchange = tokenExchangeAudiences.has(resource)
+      ? { iss: `https://login.microsoftonline.com/${identity.tenantId}/v2.0`, ver: '2.0', azp: identity.clientId }
+      : {};
     const accessToken = await key.sign({ ...claims, ...exchange, xms_mirid: identity.resourceId });
     hooks.onIssued(accessToken, resource);
     sendJson(response, 200, {

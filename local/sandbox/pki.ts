@@ -32,7 +32,9 @@ function signCertificate(cert: forge.pki.Certificate, signerKeyPem: string): str
   cert.signatureOid = forge.pki.oids.sha256WithRSAEncryption ?? '1.2.840.113549.1.1.11';
   cert.siginfo.algorithmOid = cert.signatureOid;
   // getTBSCertificate is public in forge but missing from @types/node-forge.
-  const { getTBSCertificate } = forge.pki as unknown as { getTBSCertificate(this: void, c: forge.pki.Certificate): forge.asn1.Asn1 };
+  const { getTBSCertificate } = forge.pki as unknown as {
+    getTBSCertificate(this: void, c: forge.pki.Certificate): forge.asn1.Asn1;
+  };
   const tbs = forge.asn1.toDer(getTBSCertificate(cert)).getBytes();
   cert.signature = sign('sha256', Buffer.from(tbs, 'binary'), signerKeyPem).toString('binary');
   return forge.pki.certificateToPem(cert);
@@ -61,7 +63,10 @@ export function createCertificateAuthority(): CertificateAuthority {
   return { certPem: signCertificate(cert, keys.keyPem), keyPem: keys.keyPem };
 }
 
-export function issueServerCertificate(ca: CertificateAuthority, hosts: string[] = ['127.0.0.1', 'localhost']): TlsMaterial {
+export function issueServerCertificate(
+  ca: CertificateAuthority,
+  hosts: string[] = ['127.0.0.1', 'localhost'],
+): TlsMaterial {
   const caCert = forge.pki.certificateFromPem(ca.certPem);
   const keys = generateKeys();
   const cert = newCertificate(keys.publicKey, 365);
@@ -71,7 +76,10 @@ export function issueServerCertificate(ca: CertificateAuthority, hosts: string[]
     { name: 'basicConstraints', cA: false },
     { name: 'keyUsage', digitalSignature: true, keyEncipherment: true, critical: true },
     { name: 'extKeyUsage', serverAuth: true },
-    { name: 'subjectAltName', altNames: hosts.map((host) => (isIP(host) ? { type: 7, ip: host } : { type: 2, value: host })) },
+    {
+      name: 'subjectAltName',
+      altNames: hosts.map((host) => (isIP(host) ? { type: 7, ip: host } : { type: 2, value: host })),
+    },
     { name: 'subjectKeyIdentifier' },
     { name: 'authorityKeyIdentifier', keyIdentifier: caCert.generateSubjectKeyIdentifier().getBytes() },
   ]);
@@ -148,7 +156,12 @@ export function issueClientCertificate(options: ClientCertificateOptions = {}): 
   const certPem = signCertificate(cert, keyPem);
   const x509 = new X509Certificate(certPem);
   // Key Vault's PKCS#12 opens with an empty password (`openssl pkcs12 -passin pass:`)
-  const pfx = forge.pkcs12.toPkcs12Asn1(forge.pki.privateKeyFromPem(keyPem), [forge.pki.certificateFromPem(certPem)], '', { algorithm: '3des' });
+  const pfx = forge.pkcs12.toPkcs12Asn1(
+    forge.pki.privateKeyFromPem(keyPem),
+    [forge.pki.certificateFromPem(certPem)],
+    '',
+    { algorithm: '3des' },
+  );
   return {
     certPem,
     keyPem,
@@ -173,7 +186,11 @@ export const certificateContentTypes: Record<CertificateFormat, string> = {
  * a password-less PKCS#12 in base64. Without the key: only the certificate, as a vault serves a
  * certificate imported without its private key.
  */
-export function certificateSecretValue(cert: ClientCertificate, format: CertificateFormat, withPrivateKey = true): string {
+export function certificateSecretValue(
+  cert: ClientCertificate,
+  format: CertificateFormat,
+  withPrivateKey = true,
+): string {
   if (format === 'pem') return withPrivateKey ? `${cert.keyPem}${cert.certPem}` : cert.certPem;
   if (withPrivateKey) return cert.pfxBase64;
   const pfx = forge.pkcs12.toPkcs12Asn1(null, [forge.pki.certificateFromPem(cert.certPem)], '', { algorithm: '3des' });

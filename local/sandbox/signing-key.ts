@@ -24,7 +24,10 @@ export function createSigningKey(): SigningKey {
       return new SignJWT(claims).setProtectedHeader({ typ: 'JWT', alg: 'RS256', x5t: kid, kid }).sign(privateKey);
     },
     async verify(jwt, clockToleranceSeconds = 0) {
-      const { payload } = await jwtVerify(jwt, publicKey, { algorithms: ['RS256'], clockTolerance: clockToleranceSeconds });
+      const { payload } = await jwtVerify(jwt, publicKey, {
+        algorithms: ['RS256'],
+        clockTolerance: clockToleranceSeconds,
+      });
       return payload;
     },
   };

@@ -9,7 +9,11 @@ type Connection = SMTPServer['connections'] extends Set<infer C> ? C : never;
  * starts with one is sent as is; smtp-server's fixed texts that a client sees on a normal
  * session are replaced with Exchange's. Every 4xx/5xx is reported to `record`.
  */
-export function exchangeSmtpReplies(connection: Connection, hostname: string, record: (reply: SmtpReply) => void): void {
+export function exchangeSmtpReplies(
+  connection: Connection,
+  hostname: string,
+  record: (reply: SmtpReply) => void,
+): void {
   const send = connection.send.bind(connection);
   connection.send = (code, data, context) => {
     let reply: SmtpReply | undefined;

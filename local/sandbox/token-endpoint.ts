@@ -10,8 +10,7 @@ import type { SigningKey } from './signing-key.js';
 export type TokenEndpointVersion = 'v1' | 'v2';
 
 export type TokenOutcome =
-  | { ok: true; audience: string; body: Record<string, string | number> }
-  | { ok: false; failure: EntraError };
+  { ok: true; audience: string; body: Record<string, string | number> } | { ok: false; failure: EntraError };
 
 export interface ClientCredentials {
   clientId?: string;
@@ -69,12 +68,28 @@ export async function grantClientCredentials(
   const appidacr = credentials.clientAssertion ? '2' : '1';
   const api = directory.findApi(tenant.tenantId, resource);
   if (api) {
-    const subject = { tenantId: tenant.tenantId, appId: app.clientId, objectId: app.servicePrincipalId, appidacr, authorityHost: credentials.authorityHost ?? '' } as const;
+    const subject = {
+      tenantId: tenant.tenantId,
+      appId: app.clientId,
+      objectId: app.servicePrincipalId,
+      appidacr,
+      authorityHost: credentials.authorityHost ?? '',
+    } as const;
     const claims = buildApiClaims(api, resource, subject, app.lifetimeSeconds);
     const lifetime = app.lifetimeSeconds;
-    return { ok: true, audience: String(claims.aud), body: { token_type: 'Bearer', expires_in: lifetime, ext_expires_in: lifetime, access_token: await key.sign(claims) } };
+    return {
+      ok: true,
+      audience: String(claims.aud),
+      body: {
+        token_type: 'Bearer',
+        expires_in: lifetime,
+        ext_expires_in: lifetime,
+        access_token: await key.sign(claims),
+      },
+    };
   }
-  if (!knownResources.has(resource)) return fail(entraErrors.unknownResource(resource, tenant.domain ?? tenant.tenantId));
+  if (!knownResources.has(resource))
+    return fail(entraErrors.unknownResource(resource, tenant.domain ?? tenant.tenantId));
 
   const audience = app.audience ?? resource;
   const claims = buildClaims(
@@ -84,7 +99,11 @@ export async function grantClientCredentials(
       objectId: app.servicePrincipalId,
       appidacr,
       // roles are per resource: Exchange's permissions in Exchange's tokens, Graph's in Graph's
-      roles: exchangeAudiences.includes(audience) ? app.roles : audience === 'https://graph.microsoft.com' ? (app.graphRoles ?? []) : [],
+      roles: exchangeAudiences.includes(audience)
+        ? app.roles
+        : audience === 'https://graph.microsoft.com'
+          ? (app.graphRoles ?? [])
+          : [],
       displayName: app.displayName,
     },
     audience,

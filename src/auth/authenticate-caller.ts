@@ -22,20 +22,27 @@ export interface CallerCredentials {
  * exosend against EXOSEND_CALLER_KEY on anonymous ones. Anything else is 401: no route is ever
  * served to a caller nobody checked.
  */
-export async function authenticateCaller(credentials: CallerCredentials, settings: CallerAuthSettings, verifier: () => CallerTokenVerifier): Promise<CallerIdentity> {
+export async function authenticateCaller(
+  credentials: CallerCredentials,
+  settings: CallerAuthSettings,
+  verifier: () => CallerTokenVerifier,
+): Promise<CallerIdentity> {
   const { mode } = settings;
   const bearer = /^Bearer\s+(\S+)\s*$/i.exec(credentials.authorization ?? '')?.[1];
   if (bearer && mode !== 'key') return verifier().verify(bearer);
   if (mode !== 'entra') {
     if (credentials.hostCheckedKey) return { kind: 'key' };
-    if (settings.callerKey && credentials.functionKey !== null && sameKey(credentials.functionKey, settings.callerKey)) return { kind: 'key' };
+    if (settings.callerKey && credentials.functionKey !== null && sameKey(credentials.functionKey, settings.callerKey))
+      return { kind: 'key' };
   }
   throw new CallerRefused('CALLER_UNAUTHENTICATED', unauthenticatedMessage(mode));
 }
 
 function unauthenticatedMessage(mode: CallerAuthSettings['mode']): string {
-  if (mode === 'entra') return "Send Authorization: Bearer <token>, a token for exosend's API from the caller's managed identity or app registration.";
-  if (mode === 'both') return "Send Authorization: Bearer <token> for exosend's API, or a valid key in x-functions-key.";
+  if (mode === 'entra')
+    return "Send Authorization: Bearer <token>, a token for exosend's API from the caller's managed identity or app registration.";
+  if (mode === 'both')
+    return "Send Authorization: Bearer <token> for exosend's API, or a valid key in x-functions-key.";
   return 'Send a function key in x-functions-key.';
 }
 

@@ -17,7 +17,15 @@ const scope = new AsyncLocalStorage<CallerTag>();
  * deep, names that caller, without each step of the send story having to pass it along.
  */
 export function inCallerScope<T>(caller: CallerTag, work: () => T): T {
-  return scope.run({ id: caller.id, name: caller.name, ...(caller.dailyQuota !== undefined && { dailyQuota: caller.dailyQuota }), ...(caller.share !== undefined && { share: caller.share }) }, work);
+  return scope.run(
+    {
+      id: caller.id,
+      name: caller.name,
+      ...(caller.dailyQuota !== undefined && { dailyQuota: caller.dailyQuota }),
+      ...(caller.share !== undefined && { share: caller.share }),
+    },
+    work,
+  );
 }
 
 /** The caller the current work is done for, if any. */

@@ -44,18 +44,34 @@ export class CallerTokenVerifier {
     const appId = callerAppId(payload);
     const audiences = Array.isArray(payload.aud) ? payload.aud : [payload.aud];
     if (!audiences.some((aud) => aud !== undefined && this.options.audiences.includes(aud))) {
-      throw new CallerRefused('CALLER_TOKEN_WRONG_AUDIENCE', `The token is not for exosend's API: ask for a token with the scope <Application ID URI>/.default, the URI being one of EXOSEND_API_AUDIENCE.`, appId);
+      throw new CallerRefused(
+        'CALLER_TOKEN_WRONG_AUDIENCE',
+        `The token is not for exosend's API: ask for a token with the scope <Application ID URI>/.default, the URI being one of EXOSEND_API_AUDIENCE.`,
+        appId,
+      );
     }
     if (!issuers.includes(String(payload.iss)) || String(payload['tid']).toLowerCase() !== tenantId) {
-      throw new CallerRefused('CALLER_TOKEN_WRONG_ISSUER', "The token was issued by another tenant than exosend's: a caller gets its token from exosend's own tenant.", appId);
+      throw new CallerRefused(
+        'CALLER_TOKEN_WRONG_ISSUER',
+        "The token was issued by another tenant than exosend's: a caller gets its token from exosend's own tenant.",
+        appId,
+      );
     }
     if (payload['scp'] !== undefined) {
       // a delegated (user) token: exosend's callers are applications acting as themselves
-      throw new CallerRefused('CALLER_TOKEN_INVALID', 'The token acts for a user: exosend takes app-only tokens (client credentials or a managed identity).', appId);
+      throw new CallerRefused(
+        'CALLER_TOKEN_INVALID',
+        'The token acts for a user: exosend takes app-only tokens (client credentials or a managed identity).',
+        appId,
+      );
     }
     const roles = payload['roles'];
     if (!Array.isArray(roles) || !roles.includes(sendRole)) {
-      throw new CallerRefused('CALLER_ROLE_MISSING', `The calling app does not hold exosend's app role ${sendRole}: an admin assigns it to the app's service principal (or managed identity).`, appId);
+      throw new CallerRefused(
+        'CALLER_ROLE_MISSING',
+        `The calling app does not hold exosend's app role ${sendRole}: an admin assigns it to the app's service principal (or managed identity).`,
+        appId,
+      );
     }
     if (!appId) throw new CallerRefused('CALLER_TOKEN_INVALID', 'The token names no calling app (appid or azp).');
     return { kind: 'entra', appId, tenantId, tokenVersion: payload['ver'] === '2.0' ? '2.0' : '1.0' };
@@ -83,12 +99,20 @@ export class CallerTokenVerifier {
       if (!response.ok) throw new Error(`HTTP ${response.status}`);
       configuration = (await response.json()) as typeof configuration;
     } catch (error) {
-      throw new CallerRefused('CALLER_KEYS_UNAVAILABLE', "exosend could not read its tenant's signing keys to check the token; try again later.", undefined, { cause: error });
+      throw new CallerRefused(
+        'CALLER_KEYS_UNAVAILABLE',
+        "exosend could not read its tenant's signing keys to check the token; try again later.",
+        undefined,
+        { cause: error },
+      );
     }
     const issuer = typeof configuration.issuer === 'string' ? configuration.issuer : '';
     const tenantId = /\/([0-9a-f-]{36})\/v2\.0$/i.exec(issuer)?.[1]?.toLowerCase();
     if (!tenantId || typeof configuration.jwks_uri !== 'string') {
-      throw new CallerRefused('CALLER_KEYS_UNAVAILABLE', "exosend's tenant's OpenID configuration names no issuer or keys; try again later.");
+      throw new CallerRefused(
+        'CALLER_KEYS_UNAVAILABLE',
+        "exosend's tenant's OpenID configuration names no issuer or keys; try again later.",
+      );
     }
     return {
       tenantId,
@@ -108,15 +132,33 @@ function callerAppId(payload: JWTPayload): string | undefined {
 
 function refusal(error: unknown): CallerRefused {
   if (error instanceof errors.JWTExpired) {
-    return new CallerRefused('CALLER_TOKEN_EXPIRED', 'The token has expired: get a new one (the Azure SDK credentials renew it before it does).');
+    return new CallerRefused(
+      'CALLER_TOKEN_EXPIRED',
+      'The token has expired: get a new one (the Azure SDK credentials renew it before it does).',
+    );
   }
   if (error instanceof errors.JWKSTimeout) {
-    return new CallerRefused('CALLER_KEYS_UNAVAILABLE', "exosend could not read its tenant's signing keys to check the token; try again later.", undefined, { cause: error });
+    return new CallerRefused(
+      'CALLER_KEYS_UNAVAILABLE',
+      "exosend could not read its tenant's signing keys to check the token; try again later.",
+      undefined,
+      { cause: error },
+    );
   }
   if (error instanceof errors.JOSEError) {
     // alg none or HS256 (JOSEAlgNotAllowed), a kid not in the tenant's keys (JWKSNoMatchingKey), a bad signature, nbf in the future
-    return new CallerRefused('CALLER_TOKEN_INVALID', `The token is not a valid token of exosend's tenant (${error.code}).`, undefined, { cause: error });
+    return new CallerRefused(
+      'CALLER_TOKEN_INVALID',
+      `The token is not a valid token of exosend's tenant (${error.code}).`,
+      undefined,
+      { cause: error },
+    );
   }
   if (error instanceof CallerRefused) return error;
-  return new CallerRefused('CALLER_KEYS_UNAVAILABLE', "exosend could not read its tenant's signing keys to check the token; try again later.", undefined, { cause: error });
+  return new CallerRefused(
+    'CALLER_KEYS_UNAVAILABLE',
+    "exosend could not read its tenant's signing keys to check the token; try again later.",
+    undefined,
+    { cause: error },
+  );
 }

@@ -28,13 +28,16 @@ export class CertificateUnreadable extends Error {
  * crypto cannot read PKCS#12). The key goes back through Node, as PKCS#8, to be checked.
  */
 export function readCertificateSecret(value: string, contentType: string | undefined): CertificateMaterial {
-  const pem = contentType === pemContentType || (contentType !== pkcs12ContentType && value.trimStart().startsWith('-----BEGIN'));
+  const pem =
+    contentType === pemContentType || (contentType !== pkcs12ContentType && value.trimStart().startsWith('-----BEGIN'));
   const { certs, keys } = pem ? fromPem(value) : fromPkcs12(value);
-  if (certs.length === 0) throw new CertificateUnreadable(`the secret holds no certificate (content type ${contentType ?? 'not set'})`);
+  if (certs.length === 0)
+    throw new CertificateUnreadable(`the secret holds no certificate (content type ${contentType ?? 'not set'})`);
   const key = keys[0];
   // the leaf is the certificate of the private key; without a key, the first one
   const leaf = (key && certs.find((c) => samePublicKey(c, key))) ?? certs[0]!;
-  if (key && !samePublicKey(leaf, key)) throw new CertificateUnreadable('the private key in the secret belongs to none of its certificates');
+  if (key && !samePublicKey(leaf, key))
+    throw new CertificateUnreadable('the private key in the secret belongs to none of its certificates');
   const chain = [leaf, ...certs.filter((c) => c !== leaf)];
   return {
     certPem: chain.map((c) => c.toString()).join(''),
@@ -65,7 +68,9 @@ function fromPkcs12(value: string): Parts {
   const bags = (type: string) => p12.getBags({ bagType: type })[type] ?? [];
   const keyBags = [...bags(forge.pki.oids.pkcs8ShroudedKeyBag ?? ''), ...bags(forge.pki.oids.keyBag ?? '')];
   const keys = keyBags.flatMap((b) => (b.key ? [createPrivateKey(forge.pki.privateKeyToPem(b.key))] : []));
-  const certs = bags(forge.pki.oids.certBag ?? '').flatMap((b) => (b.cert ? [new X509Certificate(forge.pki.certificateToPem(b.cert))] : []));
+  const certs = bags(forge.pki.oids.certBag ?? '').flatMap((b) =>
+    b.cert ? [new X509Certificate(forge.pki.certificateToPem(b.cert))] : [],
+  );
   return { certs, keys };
 }
 

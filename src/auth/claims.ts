@@ -45,14 +45,17 @@ export function checkClaims(token: string, expect: ClaimsExpectation, nowInMs = 
     throw new DeliveryFailed(diagnose(code, contextOf(expect), { smtp: describe(claims), stage: 'claims' }));
   };
   if (!isExchangeAudience(claims.aud)) fail('TOKEN_WRONG_AUDIENCE');
-  if (isGuid(expect.tenantId) && claims.tid?.toLowerCase() !== expect.tenantId.toLowerCase()) fail('TOKEN_TENANT_MISMATCH');
+  if (isGuid(expect.tenantId) && claims.tid?.toLowerCase() !== expect.tenantId.toLowerCase())
+    fail('TOKEN_TENANT_MISMATCH');
   if (claims.appId?.toLowerCase() !== expect.clientId.toLowerCase()) fail('TOKEN_APP_MISMATCH');
   const hasRole = claims.roles.includes(sendAsAppRole);
   if (expect.rolesMode === 'entra' && !hasRole) fail('TOKEN_ROLE_MISSING');
   if (claims.exp !== undefined && claims.exp * 1000 <= nowInMs) fail('TOKEN_EXPIRES_SOON');
   const warnings =
     expect.rolesMode === 'rbac' && hasRole
-      ? [`The token holds ${sendAsAppRole}, which RBAC for Applications does not use: remove the Entra permission so the app reaches only the mailboxes its Exchange role assignment scopes.`]
+      ? [
+          `The token holds ${sendAsAppRole}, which RBAC for Applications does not use: remove the Entra permission so the app reaches only the mailboxes its Exchange role assignment scopes.`,
+        ]
       : [];
   return { claims, warnings };
 }
@@ -62,10 +65,17 @@ function readClaims(token: string, expect: ClaimsExpectation): TokenClaims {
   try {
     payload = decodeJwt(token);
   } catch {
-    throw new DeliveryFailed(diagnose('TOKEN_WRONG_AUDIENCE', contextOf(expect), { smtp: 'the token is not a JWT: it was not issued for Exchange Online', stage: 'claims' }));
+    throw new DeliveryFailed(
+      diagnose('TOKEN_WRONG_AUDIENCE', contextOf(expect), {
+        smtp: 'the token is not a JWT: it was not issued for Exchange Online',
+        stage: 'claims',
+      }),
+    );
   }
   const aud = Array.isArray(payload.aud) ? payload.aud[0] : payload.aud;
-  const roles = Array.isArray(payload['roles']) ? payload['roles'].filter((r): r is string => typeof r === 'string') : [];
+  const roles = Array.isArray(payload['roles'])
+    ? payload['roles'].filter((r): r is string => typeof r === 'string')
+    : [];
   return {
     aud: aud ?? '',
     tid: stringClaim(payload['tid']),
@@ -77,7 +87,14 @@ function readClaims(token: string, expect: ClaimsExpectation): TokenClaims {
 
 /** The settings under the names the catalogue's fixes use (the secret a mismatched token came from). */
 function contextOf(e: ClaimsExpectation): DiagnosisContext {
-  return { tenantId: e.tenantId, clientId: e.clientId, mailbox: e.mailbox, scope: e.scope, vaultUrl: e.keyVaultUrl, secretName: e.clientSecretName };
+  return {
+    tenantId: e.tenantId,
+    clientId: e.clientId,
+    mailbox: e.mailbox,
+    scope: e.scope,
+    vaultUrl: e.keyVaultUrl,
+    secretName: e.clientSecretName,
+  };
 }
 
 function describe(c: TokenClaims): string {
@@ -86,7 +103,12 @@ function describe(c: TokenClaims): string {
 
 /** Whether a token audience, or the resource of a scope, is Exchange Online's. */
 export function isExchangeAudience(audienceOrScope: string): boolean {
-  return exchangeAudiences.has(audienceOrScope.replace(/\/\.default$/, '').replace(/\/+$/, '').toLowerCase());
+  return exchangeAudiences.has(
+    audienceOrScope
+      .replace(/\/\.default$/, '')
+      .replace(/\/+$/, '')
+      .toLowerCase(),
+  );
 }
 
 const stringClaim = (v: unknown) => (typeof v === 'string' ? v : undefined);

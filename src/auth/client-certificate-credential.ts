@@ -41,7 +41,12 @@ export class ClientCertificateAppCredential implements AppCredential {
 
   async prepare(options: { maxAgeInMs?: number } = {}): Promise<CredentialState> {
     const material = this.usable(await this.secrets.get(options));
-    return { kind: this.kind, expiresOn: material.notAfter, notBefore: material.notBefore, thumbprint: material.thumbprint };
+    return {
+      kind: this.kind,
+      expiresOn: material.notAfter,
+      notBefore: material.notBefore,
+      thumbprint: material.thumbprint,
+    };
   }
 
   async requestToken(scope: string): Promise<AccessToken> {
@@ -66,10 +71,15 @@ export class ClientCertificateAppCredential implements AppCredential {
   private async requestWith(secret: ClientSecret, scope: string): Promise<AccessToken> {
     const { certPem, keyPem } = this.usable(secret);
     const { tenantId, clientId, authorityHost } = this.options;
-    const credential = new ClientCertificateCredential(tenantId, clientId, { certificate: `${keyPem}\n${certPem}` }, {
-      authorityHost,
-      disableInstanceDiscovery: !isMicrosoftAuthority(authorityHost),
-    });
+    const credential = new ClientCertificateCredential(
+      tenantId,
+      clientId,
+      { certificate: `${keyPem}\n${certPem}` },
+      {
+        authorityHost,
+        disableInstanceDiscovery: !isMicrosoftAuthority(authorityHost),
+      },
+    );
     return credential.getToken(scope);
   }
 
@@ -82,7 +92,11 @@ export class ClientCertificateAppCredential implements AppCredential {
     if (material.notAfter.getTime() <= now) throw fail('CERTIFICATE_EXPIRED');
     if (material.notBefore.getTime() > now) throw fail('CERTIFICATE_NOT_YET_VALID');
     if (material.keyPem === undefined) {
-      throw new DeliveryFailed(diagnose('CERTIFICATE_NO_PRIVATE_KEY', this.context(material), { smtp: 'the certificate\'s secret holds the certificate only, no private key' }));
+      throw new DeliveryFailed(
+        diagnose('CERTIFICATE_NO_PRIVATE_KEY', this.context(material), {
+          smtp: "the certificate's secret holds the certificate only, no private key",
+        }),
+      );
     }
     return { ...material, keyPem: material.keyPem };
   }
@@ -95,8 +109,11 @@ export class ClientCertificateAppCredential implements AppCredential {
       this.parsed = { value: secret.value, material };
       return material;
     } catch (error) {
-      const reason = error instanceof CertificateUnreadable ? error.message : 'the secret could not be read as a certificate';
-      throw new DeliveryFailed(diagnose('CERTIFICATE_NO_PRIVATE_KEY', this.context(), { smtp: reason, stage: 'vault' }));
+      const reason =
+        error instanceof CertificateUnreadable ? error.message : 'the secret could not be read as a certificate';
+      throw new DeliveryFailed(
+        diagnose('CERTIFICATE_NO_PRIVATE_KEY', this.context(), { smtp: reason, stage: 'vault' }),
+      );
     }
   }
 
@@ -108,10 +125,27 @@ export class ClientCertificateAppCredential implements AppCredential {
   }
 
   private context(material?: CertificateMaterial): DiagnosisContext {
-    const { tenantId, clientId, mailbox, scope, keyVaultUrl: vaultUrl, clientCertificateName: certificateName } = this.options;
+    const {
+      tenantId,
+      clientId,
+      mailbox,
+      scope,
+      keyVaultUrl: vaultUrl,
+      clientCertificateName: certificateName,
+    } = this.options;
     return {
-      tenantId, clientId, mailbox, scope, vaultUrl, certificateName, secretName: certificateName,
-      ...(material && { thumbprint: material.thumbprint, notBefore: material.notBefore.toISOString(), notAfter: material.notAfter.toISOString() }),
+      tenantId,
+      clientId,
+      mailbox,
+      scope,
+      vaultUrl,
+      certificateName,
+      secretName: certificateName,
+      ...(material && {
+        thumbprint: material.thumbprint,
+        notBefore: material.notBefore.toISOString(),
+        notAfter: material.notAfter.toISOString(),
+      }),
     };
   }
 }

@@ -30,7 +30,8 @@ export class ClientSecretAppCredential implements AppCredential {
       return await this.requestWith(secret, scope);
     } catch (error) {
       const diagnosis = await this.diagnose(error, scope);
-      if (diagnosis.code !== 'INVALID_CLIENT_SECRET' && diagnosis.code !== 'CLIENT_SECRET_EXPIRED') throw new DeliveryFailed(diagnosis);
+      if (diagnosis.code !== 'INVALID_CLIENT_SECRET' && diagnosis.code !== 'CLIENT_SECRET_EXPIRED')
+        throw new DeliveryFailed(diagnosis);
       // Entra refused the secret we hold: it may have been rotated in the vault since we read it.
       const fresh = await this.secrets.refresh(secret);
       if (fresh.value === secret.value) throw new DeliveryFailed(diagnosis);

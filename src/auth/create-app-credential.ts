@@ -32,11 +32,17 @@ export function createAppCredential(config: ExosendConfig, wrap: SecretSeamWrapp
 async function load(config: ExosendConfig, wrap: SecretSeamWrapper): Promise<AppCredential> {
   switch (config.credential) {
     case 'secret': {
-      const [{ ClientSecretAppCredential }, secrets] = await Promise.all([import('./client-secret-credential.js'), vaultSecret(config, config.clientSecretName, 'VAULT_SECRET_NOT_FOUND')]);
+      const [{ ClientSecretAppCredential }, secrets] = await Promise.all([
+        import('./client-secret-credential.js'),
+        vaultSecret(config, config.clientSecretName, 'VAULT_SECRET_NOT_FOUND'),
+      ]);
       return new ClientSecretAppCredential(config, wrap(secrets));
     }
     case 'certificate': {
-      const [{ ClientCertificateAppCredential }, secrets] = await Promise.all([import('./client-certificate-credential.js'), vaultSecret(config, config.clientCertificateName, 'VAULT_CERTIFICATE_NOT_FOUND')]);
+      const [{ ClientCertificateAppCredential }, secrets] = await Promise.all([
+        import('./client-certificate-credential.js'),
+        vaultSecret(config, config.clientCertificateName, 'VAULT_CERTIFICATE_NOT_FOUND'),
+      ]);
       return new ClientCertificateAppCredential(config, wrap(secrets));
     }
     case 'federated': {
@@ -46,7 +52,11 @@ async function load(config: ExosendConfig, wrap: SecretSeamWrapper): Promise<App
   }
 }
 
-async function vaultSecret(config: ExosendConfig, secretName: string, notFound: 'VAULT_SECRET_NOT_FOUND' | 'VAULT_CERTIFICATE_NOT_FOUND'): Promise<SecretSource> {
+async function vaultSecret(
+  config: ExosendConfig,
+  secretName: string,
+  notFound: 'VAULT_SECRET_NOT_FOUND' | 'VAULT_CERTIFICATE_NOT_FOUND',
+): Promise<SecretSource> {
   const { requiredVault, SecretSource } = await import('./secret-source.js');
   return new SecretSource({ ...config, keyVaultUrl: requiredVault(config.keyVaultUrl), secretName, notFound });
 }

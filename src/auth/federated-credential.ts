@@ -10,7 +10,15 @@ import { diagnoseUnknownTenant } from './unknown-tenant.js';
 
 export type FederatedAppCredentialOptions = Pick<
   ExosendConfig,
-  'tenantId' | 'clientId' | 'authorityHost' | 'mailbox' | 'scope' | 'managedIdentityClientId' | 'federatedAudience' | 'functionAppName' | 'resourceGroup'
+  | 'tenantId'
+  | 'clientId'
+  | 'authorityHost'
+  | 'mailbox'
+  | 'scope'
+  | 'managedIdentityClientId'
+  | 'federatedAudience'
+  | 'functionAppName'
+  | 'resourceGroup'
 >;
 
 /** What the managed identity's token says of itself: what a federated credential must name. */
@@ -59,7 +67,11 @@ export class FederatedAppCredential implements AppCredential {
     try {
       return await credential.getToken(scope);
     } catch (error) {
-      throw new DeliveryFailed(identityFailure ?? (await diagnoseUnknownTenant(error, this.options, this.context())) ?? classifyIdentityError(error, this.context()));
+      throw new DeliveryFailed(
+        identityFailure ??
+          (await diagnoseUnknownTenant(error, this.options, this.context())) ??
+          classifyIdentityError(error, this.context()),
+      );
     }
   }
 
@@ -67,13 +79,30 @@ export class FederatedAppCredential implements AppCredential {
   private identityDiagnosis(error: unknown): Diagnosis {
     const smtp = identityEndpointReply(error) ?? identityReply(error);
     const details = { stage: 'token' as const, ...(smtp ? { smtp } : {}) };
-    return diagnose(isTransientIdentityError(error) ? 'TOKEN_ENDPOINT_UNAVAILABLE' : 'MANAGED_IDENTITY_UNAVAILABLE', this.context(), details);
+    return diagnose(
+      isTransientIdentityError(error) ? 'TOKEN_ENDPOINT_UNAVAILABLE' : 'MANAGED_IDENTITY_UNAVAILABLE',
+      this.context(),
+      details,
+    );
   }
 
   private context(): DiagnosisContext {
-    const { tenantId, clientId, mailbox, scope, managedIdentityClientId, federatedAudience, functionAppName, resourceGroup } = this.options;
+    const {
+      tenantId,
+      clientId,
+      mailbox,
+      scope,
+      managedIdentityClientId,
+      federatedAudience,
+      functionAppName,
+      resourceGroup,
+    } = this.options;
     return {
-      tenantId, clientId, mailbox, scope, audience: federatedAudience,
+      tenantId,
+      clientId,
+      mailbox,
+      scope,
+      audience: federatedAudience,
       ...(managedIdentityClientId && { identityClientId: managedIdentityClientId }),
       ...(functionAppName && { functionApp: functionAppName }),
       ...(resourceGroup && { resourceGroup }),
@@ -99,7 +128,11 @@ function identityEndpointReply(error: unknown): string | undefined {
 function factsOf(token: string): AssertionFacts {
   try {
     const { iss, sub, aud } = decodeJwt(token);
-    return { ...(iss && { issuer: iss }), ...(sub && { subject: sub }), ...(typeof aud === 'string' && { audience: aud }) };
+    return {
+      ...(iss && { issuer: iss }),
+      ...(sub && { subject: sub }),
+      ...(typeof aud === 'string' && { audience: aud }),
+    };
   } catch {
     return {};
   }

@@ -33,17 +33,26 @@ export function graphScopeFor(endpoint: string): string {
 export function checkGraphClaims(token: string, expect: ClaimsExpectation, nowInMs = Date.now()): CheckedClaims {
   const claims = readClaims(token);
   const fail = (code: DiagnosisCode): never => {
-    throw new DeliveryFailed(diagnose(code, { tenantId: expect.tenantId, clientId: expect.clientId, mailbox: expect.mailbox, scope: expect.scope }, { smtp: describe(claims), stage: 'claims' }));
+    throw new DeliveryFailed(
+      diagnose(
+        code,
+        { tenantId: expect.tenantId, clientId: expect.clientId, mailbox: expect.mailbox, scope: expect.scope },
+        { smtp: describe(claims), stage: 'claims' },
+      ),
+    );
   };
   if (!graphAudiences.has(claims.aud.replace(/\/+$/, '').toLowerCase())) fail('TOKEN_WRONG_AUDIENCE');
-  if (isGuid(expect.tenantId) && claims.tid?.toLowerCase() !== expect.tenantId.toLowerCase()) fail('TOKEN_TENANT_MISMATCH');
+  if (isGuid(expect.tenantId) && claims.tid?.toLowerCase() !== expect.tenantId.toLowerCase())
+    fail('TOKEN_TENANT_MISMATCH');
   if (claims.appId?.toLowerCase() !== expect.clientId.toLowerCase()) fail('TOKEN_APP_MISMATCH');
   const hasRole = claims.roles.includes(graphMailSendRole);
   if (expect.rolesMode === 'entra' && !hasRole) fail('GRAPH_PERMISSION_MISSING');
   if (claims.exp !== undefined && claims.exp * 1000 <= nowInMs) fail('TOKEN_EXPIRES_SOON');
   const warnings =
     expect.rolesMode === 'rbac' && hasRole
-      ? [`The Graph token holds ${graphMailSendRole}, which reaches every mailbox of the tenant: with RBAC for Applications remove the Entra permission, so the app reaches only the mailboxes its "Application Mail.Send" assignment scopes.`]
+      ? [
+          `The Graph token holds ${graphMailSendRole}, which reaches every mailbox of the tenant: with RBAC for Applications remove the Entra permission, so the app reaches only the mailboxes its "Application Mail.Send" assignment scopes.`,
+        ]
       : [];
   return { claims, warnings };
 }
@@ -56,9 +65,17 @@ function readClaims(token: string): TokenClaims {
     return { aud: '', tid: undefined, appId: undefined, roles: [], exp: undefined };
   }
   const aud = Array.isArray(payload.aud) ? payload.aud[0] : payload.aud;
-  const roles = Array.isArray(payload['roles']) ? payload['roles'].filter((r): r is string => typeof r === 'string') : [];
+  const roles = Array.isArray(payload['roles'])
+    ? payload['roles'].filter((r): r is string => typeof r === 'string')
+    : [];
   const text = (v: unknown) => (typeof v === 'string' ? v : undefined);
-  return { aud: aud ?? '', tid: text(payload['tid']), appId: text(payload['appid']) ?? text(payload['azp']), roles, exp: payload.exp };
+  return {
+    aud: aud ?? '',
+    tid: text(payload['tid']),
+    appId: text(payload['appid']) ?? text(payload['azp']),
+    roles,
+    exp: payload.exp,
+  };
 }
 
 function describe(c: TokenClaims): string {

@@ -16,7 +16,13 @@ export function checkGraphReadClaims(token: string, expect: ClaimsExpectation, n
   const { claims } = checkGraphClaims(token, { ...expect, rolesMode: 'rbac' }, nowInMs);
   if (expect.rolesMode === 'entra' && !graphReadRoles.some((role) => claims.roles.includes(role))) {
     const { tenantId, clientId, mailbox, scope } = expect;
-    throw new DeliveryFailed(diagnose('READER_ACCESS_DENIED', { tenantId, clientId, mailbox, scope }, { smtp: `Graph token roles=[${claims.roles.join(', ')}]: no Mail.Read`, stage: 'claims' }));
+    throw new DeliveryFailed(
+      diagnose(
+        'READER_ACCESS_DENIED',
+        { tenantId, clientId, mailbox, scope },
+        { smtp: `Graph token roles=[${claims.roles.join(', ')}]: no Mail.Read`, stage: 'claims' },
+      ),
+    );
   }
   return { claims, warnings: [] };
 }

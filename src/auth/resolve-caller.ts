@@ -18,7 +18,15 @@ export interface Caller {
  * EXOSEND_ALLOWED_SENDERS allows (`*`), any recipient, the mailbox's whole budget, and the admin's
  * detail in its answers. It needs no setting, so a route still answers when the settings are bad.
  */
-export const defaultPolicy: CallerPolicy = { appId: keyCallerId, displayName: 'function key', senders: ['*'], recipients: ['*'], dailyQuota: undefined, share: 1, operator: true };
+export const defaultPolicy: CallerPolicy = {
+  appId: keyCallerId,
+  displayName: 'function key',
+  senders: ['*'],
+  recipients: ['*'],
+  dailyQuota: undefined,
+  share: 1,
+  operator: true,
+};
 
 let store: { key: string; instance: Promise<CallerPolicyStore> } | undefined;
 
@@ -27,11 +35,19 @@ let store: { key: string; instance: Promise<CallerPolicyStore> } | undefined;
  * first caller with a token: a worker whose callers use keys never loads it, and no cold start waits for it.
  */
 export function policyStoreFor(config: Pick<ExosendConfig, 'storage'>): Promise<CallerPolicyStore> {
-  if (!config.storage) throw new ConfigError([{ variable: 'AzureWebJobsStorage', message: 'is required for caller policies (EXOSEND_CALLER_AUTH=entra or both)' }]);
+  if (!config.storage)
+    throw new ConfigError([
+      {
+        variable: 'AzureWebJobsStorage',
+        message: 'is required for caller policies (EXOSEND_CALLER_AUTH=entra or both)',
+      },
+    ]);
   const key = JSON.stringify(config.storage);
   const connection = config.storage;
   if (store?.key !== key) {
-    const instance = import('../storage/caller-policy-store.js').then(({ callerPolicyStore }) => callerPolicyStore(connection));
+    const instance = import('../storage/caller-policy-store.js').then(({ callerPolicyStore }) =>
+      callerPolicyStore(connection),
+    );
     // a store that could not be made is made again at the next call, as before it loaded lazily
     instance.catch(() => store?.instance === instance && (store = undefined));
     store = { key, instance };
@@ -40,8 +56,12 @@ export function policyStoreFor(config: Pick<ExosendConfig, 'storage'>): Promise<
 }
 
 /** An authenticated caller with its policy; an app with none is refused with the command that gives it one. */
-export async function resolveCaller(identity: CallerIdentity, config: () => Pick<ExosendConfig, 'storage'>): Promise<Caller> {
-  if (identity.kind === 'key') return { identity, id: keyCallerId, name: defaultPolicy.displayName, policy: defaultPolicy };
+export async function resolveCaller(
+  identity: CallerIdentity,
+  config: () => Pick<ExosendConfig, 'storage'>,
+): Promise<Caller> {
+  if (identity.kind === 'key')
+    return { identity, id: keyCallerId, name: defaultPolicy.displayName, policy: defaultPolicy };
   const policy = await (await policyStoreFor(config())).get(identity.appId);
   if (!policy) {
     throw new CallerRefused(

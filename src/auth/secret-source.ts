@@ -14,7 +14,10 @@ export interface ClientSecret {
   contentType?: string | undefined;
 }
 
-export type SecretSourceOptions = Pick<ExosendConfig, 'managedIdentityClientId' | 'tenantId' | 'clientId' | 'mailbox'> & {
+export type SecretSourceOptions = Pick<
+  ExosendConfig,
+  'managedIdentityClientId' | 'tenantId' | 'clientId' | 'mailbox'
+> & {
   keyVaultUrl: string;
   /** The vault secret to read: the client secret's, or the certificate's (a certificate is read through its secret). */
   secretName: string;
@@ -75,15 +78,22 @@ export class SecretSource {
   private async read(): Promise<ClientSecret> {
     try {
       const secret = await this.client.getSecret(this.options.secretName);
-      if (!secret.value) throw Object.assign(new Error('The secret has no value.'), { statusCode: 404, code: 'SecretNotFound' });
-      return { value: secret.value, expiresOn: secret.properties.expiresOn, contentType: secret.properties.contentType };
+      if (!secret.value)
+        throw Object.assign(new Error('The secret has no value.'), { statusCode: 404, code: 'SecretNotFound' });
+      return {
+        value: secret.value,
+        expiresOn: secret.properties.expiresOn,
+        contentType: secret.properties.contentType,
+      };
     } catch (error) {
       const { keyVaultUrl: vaultUrl, secretName, tenantId, clientId, mailbox, notFound } = this.options;
       const certificate = notFound === 'VAULT_CERTIFICATE_NOT_FOUND' ? { certificateName: secretName } : {};
       const context = { vaultUrl, secretName, tenantId, clientId, mailbox, ...certificate };
       const diagnosis = classifyVaultError(error, context);
       if (!notFound || diagnosis.code !== 'VAULT_SECRET_NOT_FOUND') throw new DeliveryFailed(diagnosis);
-      throw new DeliveryFailed(diagnose(notFound, context, { stage: 'vault', ...(diagnosis.smtp ? { smtp: diagnosis.smtp } : {}) }));
+      throw new DeliveryFailed(
+        diagnose(notFound, context, { stage: 'vault', ...(diagnosis.smtp ? { smtp: diagnosis.smtp } : {}) }),
+      );
     }
   }
 }

@@ -26,7 +26,14 @@ export function callerDayUsed(ledger: CallerCounts, caller: string): number {
  * When the caller's own day has no room for `recipients`: the time its oldest counted hours leave the
  * day. A caller with no send counted today is let through whatever the size (Exchange judges it).
  */
-export function callerQuotaFreesAt(ledger: CallerCounts, quota: CallerQuota, recipients: number, now: number, limits: BudgetLimits, holdMaxInMs: number): number | undefined {
+export function callerQuotaFreesAt(
+  ledger: CallerCounts,
+  quota: CallerQuota,
+  recipients: number,
+  now: number,
+  limits: BudgetLimits,
+  holdMaxInMs: number,
+): number | undefined {
   if (quota.dailyQuota === undefined) return undefined;
   const used = callerDayUsed(ledger, quota.caller);
   if (used === 0 || used + recipients <= quota.dailyQuota) return undefined;
@@ -41,7 +48,12 @@ export function callerQuotaFreesAt(ledger: CallerCounts, quota: CallerQuota, rec
 }
 
 /** Counts a completed send's recipients to its caller, in the hour it completed. */
-export function countToCaller(ledger: CallerCounts, hold: { caller?: string; recipients: number }, at: number, limits: BudgetLimits): void {
+export function countToCaller(
+  ledger: CallerCounts,
+  hold: { caller?: string; recipients: number },
+  at: number,
+  limits: BudgetLimits,
+): void {
   if (!hold.caller) return;
   const hour = hourOf(limits);
   const start = Math.floor(at / hour) * hour;

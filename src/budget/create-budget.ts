@@ -7,7 +7,13 @@ import { budgetTable, TableBudget } from './table-budget.js';
 
 export type BudgetConfig = Pick<
   ExosendConfig,
-  'ratePerMinute' | 'maxConnections' | 'recipientsPerDay' | 'rateWindowInMs' | 'dayWindowInMs' | 'leaseTtlInMs' | 'storage'
+  | 'ratePerMinute'
+  | 'maxConnections'
+  | 'recipientsPerDay'
+  | 'rateWindowInMs'
+  | 'dayWindowInMs'
+  | 'leaseTtlInMs'
+  | 'storage'
 >;
 
 export function budgetLimits(config: BudgetConfig): BudgetLimits {
@@ -48,13 +54,18 @@ function tableClient(connection: StorageConnection) {
   const key = JSON.stringify(connection);
   let client = clients.get(key);
   if (!client) {
-    client = Promise.all([import('@azure/data-tables'), import('../storage/storage-credential.js')]).then(([{ TableClient }, { storageCredential }]) => {
-      if (connection.kind === 'identity') return new TableClient(connection.serviceUris.table, budgetTable, storageCredential(connection));
-      const { connectionString } = connection;
-      // the emulator speaks plain HTTP; the tables client refuses that unless told
-      const allowInsecureConnection = /DefaultEndpointsProtocol=http;|UseDevelopmentStorage=true/i.test(connectionString);
-      return TableClient.fromConnectionString(connectionString, budgetTable, { allowInsecureConnection });
-    });
+    client = Promise.all([import('@azure/data-tables'), import('../storage/storage-credential.js')]).then(
+      ([{ TableClient }, { storageCredential }]) => {
+        if (connection.kind === 'identity')
+          return new TableClient(connection.serviceUris.table, budgetTable, storageCredential(connection));
+        const { connectionString } = connection;
+        // the emulator speaks plain HTTP; the tables client refuses that unless told
+        const allowInsecureConnection = /DefaultEndpointsProtocol=http;|UseDevelopmentStorage=true/i.test(
+          connectionString,
+        );
+        return TableClient.fromConnectionString(connectionString, budgetTable, { allowInsecureConnection });
+      },
+    );
     clients.set(key, client);
   }
   return client;

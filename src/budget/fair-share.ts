@@ -26,15 +26,23 @@ export function callerMinuteUsed(ledger: ShareCounts, caller: string): number {
  * Each competing caller's share of the window: the callers that sent in it, have a send under way
  * or wait for a slot, the asking one included, by weight. Never below one message.
  */
-export function sharesOf(ledger: ShareCounts, asking: CallerShare, now: number, limits: BudgetLimits): Map<string, number> {
+export function sharesOf(
+  ledger: ShareCounts,
+  asking: CallerShare,
+  now: number,
+  limits: BudgetLimits,
+): Map<string, number> {
   const weights = new Map<string, number>([[asking.caller, asking.weight]]);
   for (const [caller, entry] of Object.entries(ledger.minuteByCaller ?? {})) {
     if (caller === asking.caller) continue;
-    const active = entry.sends.length > 0 || (entry.waitsUntil ?? 0) > now || ledger.holds.some((h) => h.caller === caller);
+    const active =
+      entry.sends.length > 0 || (entry.waitsUntil ?? 0) > now || ledger.holds.some((h) => h.caller === caller);
     if (active) weights.set(caller, entry.weight);
   }
   const total = [...weights.values()].reduce((sum, w) => sum + w, 0);
-  return new Map([...weights].map(([caller, w]) => [caller, Math.max(1, Math.floor((limits.ratePerWindow * w) / total))]));
+  return new Map(
+    [...weights].map(([caller, w]) => [caller, Math.max(1, Math.floor((limits.ratePerWindow * w) / total))]),
+  );
 }
 
 /**
@@ -42,7 +50,12 @@ export function sharesOf(ledger: ShareCounts, asking: CallerShare, now: number, 
  * over its own share may not take them. A caller nobody else competes with keeps the whole window
  * (work-conserving): only a caller that asked and was refused holds room for itself.
  */
-export function reservedForOthers(ledger: ShareCounts, asking: CallerShare, shares: Map<string, number>, now: number): { slots: number; until: number } {
+export function reservedForOthers(
+  ledger: ShareCounts,
+  asking: CallerShare,
+  shares: Map<string, number>,
+  now: number,
+): { slots: number; until: number } {
   let slots = 0;
   let until = Infinity;
   for (const [caller, entry] of Object.entries(ledger.minuteByCaller ?? {})) {
@@ -60,7 +73,13 @@ export function reservedForOthers(ledger: ShareCounts, asking: CallerShare, shar
  * does, callers over their share leave it its share. Renewed only when half its time is gone, so a
  * waiter polling often does not write each time.
  */
-export function noteWaiting(ledger: ShareCounts, asking: CallerShare, retryAt: number, now: number, limits: BudgetLimits): void {
+export function noteWaiting(
+  ledger: ShareCounts,
+  asking: CallerShare,
+  retryAt: number,
+  now: number,
+  limits: BudgetLimits,
+): void {
   const entry = entryOf(ledger, asking);
   const grace = Math.max(1000, limits.windowInMs / 4);
   const wanted = Math.max(retryAt, now) + grace;
@@ -87,7 +106,8 @@ export function pruneShares(ledger: ShareCounts, now: number, limits: BudgetLimi
   for (const [caller, entry] of Object.entries(ledger.minuteByCaller)) {
     entry.sends = entry.sends.filter(([at]) => at > now - limits.windowInMs);
     if ((entry.waitsUntil ?? 0) <= now) delete entry.waitsUntil;
-    if (entry.sends.length === 0 && entry.waitsUntil === undefined && !ledger.holds.some((h) => h.caller === caller)) delete ledger.minuteByCaller[caller];
+    if (entry.sends.length === 0 && entry.waitsUntil === undefined && !ledger.holds.some((h) => h.caller === caller))
+      delete ledger.minuteByCaller[caller];
   }
   if (Object.keys(ledger.minuteByCaller).length === 0) delete ledger.minuteByCaller;
 }

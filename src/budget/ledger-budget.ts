@@ -1,6 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import { EventEmitter, once } from 'node:events';
-import { BudgetExhausted, type BudgetLimits, type BudgetUsage, type ConnectionLease, type MailboxBudget, type SendPermit, type TakeOptions } from './budget.js';
+import {
+  BudgetExhausted,
+  type BudgetLimits,
+  type BudgetUsage,
+  type ConnectionLease,
+  type MailboxBudget,
+  type SendPermit,
+  type TakeOptions,
+} from './budget.js';
 import * as rules from './ledger.js';
 import { currentCaller } from '../auth/caller-scope.js';
 import type { BudgetLedger, LedgerTimings, Verdict } from './ledger.js';
@@ -47,22 +55,25 @@ export abstract class LedgerBudget implements MailboxBudget {
     this.changes.setMaxListeners(0);
     // one write renews every lease this instance holds for the mailbox; an instance that holds
     // none (idle sessions end after 30 s) writes nothing
-    this.renewal = setInterval(() => {
-      if (this.leases.size === 0) return;
-      const ids = new Set(this.leases.keys());
-      const asked = Date.now();
-      this.transact((ledger, now) => rules.renewLeases(ledger, ids, now, this.timings))
-        .then((lost) => {
-          this.renewed++;
-          // a lost lease's session must end before it sends again: `held` says no from now on
-          for (const id of ids) {
-            if (!this.leases.has(id)) continue;
-            if (lost.has(id)) this.leases.delete(id);
-            else this.leases.set(id, asked);
-          }
-        })
-        .catch(() => undefined);
-    }, Math.max(50, Math.floor(this.timings.leaseTtlInMs / 3)));
+    this.renewal = setInterval(
+      () => {
+        if (this.leases.size === 0) return;
+        const ids = new Set(this.leases.keys());
+        const asked = Date.now();
+        this.transact((ledger, now) => rules.renewLeases(ledger, ids, now, this.timings))
+          .then((lost) => {
+            this.renewed++;
+            // a lost lease's session must end before it sends again: `held` says no from now on
+            for (const id of ids) {
+              if (!this.leases.has(id)) continue;
+              if (lost.has(id)) this.leases.delete(id);
+              else this.leases.set(id, asked);
+            }
+          })
+          .catch(() => undefined);
+      },
+      Math.max(50, Math.floor(this.timings.leaseTtlInMs / 3)),
+    );
     this.renewal.unref();
   }
 
@@ -81,7 +92,13 @@ export abstract class LedgerBudget implements MailboxBudget {
     const quota = caller && { caller: caller.id, dailyQuota: caller.dailyQuota };
     // and its weight in the minute when callers compete for it (fair-share.ts)
     const share = caller && { caller: caller.id, weight: caller.share ?? 1 };
-    await this.waitFor(options, () => this.transact((ledger, now) => this.pruned(ledger, now, () => rules.takeSend(ledger, now, this.limits, this.timings, id, recipients, quota, share))));
+    await this.waitFor(options, () =>
+      this.transact((ledger, now) =>
+        this.pruned(ledger, now, () =>
+          rules.takeSend(ledger, now, this.limits, this.timings, id, recipients, quota, share),
+        ),
+      ),
+    );
     let released = false;
     return {
       release: (accepted) => {
@@ -97,7 +114,11 @@ export abstract class LedgerBudget implements MailboxBudget {
   async takeConnection(kind: 'send' | 'check', options: TakeOptions): Promise<ConnectionLease> {
     const id = randomUUID();
     const asked = Date.now();
-    await this.waitFor(options, () => this.transact((ledger, now) => this.pruned(ledger, now, () => rules.takeLease(ledger, now, this.limits, this.timings, id, kind, this.waiter))));
+    await this.waitFor(options, () =>
+      this.transact((ledger, now) =>
+        this.pruned(ledger, now, () => rules.takeLease(ledger, now, this.limits, this.timings, id, kind, this.waiter)),
+      ),
+    );
     this.leases.set(id, asked);
     let released = false;
     return {
@@ -123,9 +144,25 @@ export abstract class LedgerBudget implements MailboxBudget {
       return {
         mailbox: this.mailbox,
         scope: this.scope,
-        minute: { used: rules.minuteUsed(ledger), limit: limits.ratePerWindow, windowSeconds: limits.windowInMs / 1000 },
+        minute: {
+          used: rules.minuteUsed(ledger),
+          limit: limits.ratePerWindow,
+          windowSeconds: limits.windowInMs / 1000,
+        },
         connections: { used: ledger.leases.length, limit: limits.maxConnections },
-        day: { used: day, limit: limits.recipientsPerDay, windowHours: limits.dayInMs / 3_600_000, ...(spent && { freesInSeconds: Math.max(1, Math.ceil((rules.dayFreesAt(ledger, day - limits.recipientsPerDay + 1, now, limits, this.timings) - now) / 1000)) }) },
+        day: {
+          used: day,
+          limit: limits.recipientsPerDay,
+          windowHours: limits.dayInMs / 3_600_000,
+          ...(spent && {
+            freesInSeconds: Math.max(
+              1,
+              Math.ceil(
+                (rules.dayFreesAt(ledger, day - limits.recipientsPerDay + 1, now, limits, this.timings) - now) / 1000,
+              ),
+            ),
+          }),
+        },
       };
     });
   }
@@ -161,12 +198,23 @@ export abstract class LedgerBudget implements MailboxBudget {
       if (this.closed) throw new Error('The mailbox transport was closed before this send got its slot.');
       const now = Date.now();
       // sessions are given back at any moment, by any instance: look again soon
-      const poll = verdict.limit === 'connections' ? Math.min(1000, Math.max(20, this.timings.leaseTtlInMs / 20)) : Infinity;
+      const poll =
+        verdict.limit === 'connections' ? Math.min(1000, Math.max(20, this.timings.leaseTtlInMs / 20)) : Infinity;
       const wakeAt = Math.min(verdict.retryAt, now + poll);
       if (verdict.retryAt > deadline && wakeAt > deadline) {
-        const spreadInMs = verdict.limit === 'minute' ? this.limits.windowInMs : verdict.limit === 'day' || verdict.limit === 'quota' ? this.limits.dayInMs / 24 : 1000;
+        const spreadInMs =
+          verdict.limit === 'minute'
+            ? this.limits.windowInMs
+            : verdict.limit === 'day' || verdict.limit === 'quota'
+              ? this.limits.dayInMs / 24
+              : 1000;
         const retryAfterSeconds = Math.max(1, Math.ceil((Math.max(verdict.retryAt, now + 1) - now) / 1000));
-        throw new BudgetExhausted(this.mailbox, verdict.limit, retryAfterSeconds, Math.max(1, Math.ceil(spreadInMs / 1000)));
+        throw new BudgetExhausted(
+          this.mailbox,
+          verdict.limit,
+          retryAfterSeconds,
+          Math.max(1, Math.ceil(spreadInMs / 1000)),
+        );
       }
       await sleepOrFreed(this.changes, Math.max(1, Math.min(wakeAt, deadline) - now));
     }

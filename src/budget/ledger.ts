@@ -1,6 +1,15 @@
 import type { BudgetLimit, BudgetLimits } from './budget.js';
 import { callerQuotaFreesAt, countToCaller, pruneCallers, type CallerQuota } from './caller-quota.js';
-import { callerMinuteUsed, countMinuteToCaller, entryOf, noteWaiting, pruneShares, reservedForOthers, sharesOf, type CallerShare } from './fair-share.js';
+import {
+  callerMinuteUsed,
+  countMinuteToCaller,
+  entryOf,
+  noteWaiting,
+  pruneShares,
+  reservedForOthers,
+  sharesOf,
+  type CallerShare,
+} from './fair-share.js';
 
 /**
  * One mailbox's use of its limits, as one document: every instance reads it and changes it only
@@ -66,7 +75,16 @@ export function dayUsed(ledger: BudgetLedger): number {
 }
 
 /** Takes a send for `recipients` if the minute and the day have room; else says when they may. */
-export function takeSend(ledger: BudgetLedger, now: number, limits: BudgetLimits, timings: LedgerTimings, id: string, recipients: number, quota?: CallerQuota, share?: CallerShare): Verdict {
+export function takeSend(
+  ledger: BudgetLedger,
+  now: number,
+  limits: BudgetLimits,
+  timings: LedgerTimings,
+  id: string,
+  recipients: number,
+  quota?: CallerQuota,
+  share?: CallerShare,
+): Verdict {
   // the caller's own day first: a caller past its quota waits, and leaves the mailbox's day to the others
   const quotaAt = quota && callerQuotaFreesAt(ledger, quota, recipients, now, limits, timings.holdMaxInMs);
   if (quotaAt !== undefined) return { ok: false, limit: 'quota', retryAt: quotaAt };
@@ -83,7 +101,12 @@ export function takeSend(ledger: BudgetLedger, now: number, limits: BudgetLimits
   }
   const day = dayUsed(ledger);
   // a message with more recipients than a whole day allows goes alone, and Exchange judges it
-  if (day > 0 && day + recipients > limits.recipientsPerDay) return { ok: false, limit: 'day', retryAt: dayFreesAt(ledger, day + recipients - limits.recipientsPerDay, now, limits, timings) };
+  if (day > 0 && day + recipients > limits.recipientsPerDay)
+    return {
+      ok: false,
+      limit: 'day',
+      retryAt: dayFreesAt(ledger, day + recipients - limits.recipientsPerDay, now, limits, timings),
+    };
   if (share) entryOf(ledger, share);
   ledger.holds.push({ id, until: now + timings.holdMaxInMs, recipients, ...(quota && { caller: quota.caller }) });
   return { ok: true };
@@ -94,7 +117,13 @@ export function takeSend(ledger: BudgetLedger, now: number, limits: BudgetLimits
  * kept for callers under their share that wait for one are taken, or their wait lapses. A caller
  * under its share, or with room beyond those kept, goes now (undefined).
  */
-function fairShareFreesAt(ledger: BudgetLedger, share: CallerShare, minute: number, now: number, limits: BudgetLimits): number | undefined {
+function fairShareFreesAt(
+  ledger: BudgetLedger,
+  share: CallerShare,
+  minute: number,
+  now: number,
+  limits: BudgetLimits,
+): number | undefined {
   const shares = sharesOf(ledger, share, now, limits);
   if (callerMinuteUsed(ledger, share.caller) < shares.get(share.caller)!) return undefined;
   const reserved = reservedForOthers(ledger, share, shares, now);
@@ -104,7 +133,13 @@ function fairShareFreesAt(ledger: BudgetLedger, share: CallerShare, minute: numb
 }
 
 /** Ends a hold: a send Exchange may have taken counts from now; a refused one gives its room back. */
-export function releaseSend(ledger: BudgetLedger, id: string, accepted: boolean, now: number, limits: BudgetLimits): void {
+export function releaseSend(
+  ledger: BudgetLedger,
+  id: string,
+  accepted: boolean,
+  now: number,
+  limits: BudgetLimits,
+): void {
   const hold = ledger.holds.find((h) => h.id === id);
   if (!hold) return; // lapsed already, and counted as completed then
   ledger.holds = ledger.holds.filter((h) => h !== hold);
@@ -130,7 +165,8 @@ export function takeLease(
   const wants = (ledger.wants ??= []);
   const mine = wants.find((w) => w.id === waiter);
   // the health check takes the session kept for it, and stands in no line
-  const ahead = kind === 'check' ? 0 : mine ? wants.filter((w) => w !== mine && w.since <= mine.since).length : wants.length;
+  const ahead =
+    kind === 'check' ? 0 : mine ? wants.filter((w) => w !== mine && w.since <= mine.since).length : wants.length;
   if (free <= ahead) {
     if (kind === 'send') {
       // renewed only when half its time is gone: a waiter that asks often need not write each time
@@ -140,11 +176,17 @@ export function takeLease(
     // when room comes at the latest: once enough of the leases in the way lapse unrenewed (a
     // crashed holder's do; a live holder hands one over sooner, after its turn), and, for a send,
     // once the minute has room too: whichever is later binds
-    const inTheWay = kind === 'send' && cap - held <= limits.maxConnections - ledger.leases.length ? ledger.leases.filter((l) => l.kind === 'send') : ledger.leases;
+    const inTheWay =
+      kind === 'send' && cap - held <= limits.maxConnections - ledger.leases.length
+        ? ledger.leases.filter((l) => l.kind === 'send')
+        : ledger.leases;
     const expiries = inTheWay.map((l) => l.until).sort((a, b) => a - b);
     const sessionAt = expiries[Math.min(ahead - free, expiries.length - 1)] ?? now;
     const minute = minuteUsed(ledger);
-    const minuteAt = kind === 'send' && minute >= limits.ratePerWindow ? minuteFreesAt(ledger, minute - limits.ratePerWindow + 1, now, limits) : now;
+    const minuteAt =
+      kind === 'send' && minute >= limits.ratePerWindow
+        ? minuteFreesAt(ledger, minute - limits.ratePerWindow + 1, now, limits)
+        : now;
     return { ok: false, limit: 'connections', retryAt: Math.max(sessionAt, minuteAt) };
   }
   ledger.wants = wants.filter((w) => w !== mine);
@@ -167,7 +209,12 @@ export const wantTtlInMs = 3000;
  * without a write that dropped it, and its session is still open (dropping it here would free
  * room while the connection lives).
  */
-export function renewLeases(ledger: BudgetLedger, ids: ReadonlySet<string>, now: number, timings: LedgerTimings): Set<string> {
+export function renewLeases(
+  ledger: BudgetLedger,
+  ids: ReadonlySet<string>,
+  now: number,
+  timings: LedgerTimings,
+): Set<string> {
   const lost = new Set(ids);
   for (const lease of ledger.leases) {
     if (!ids.has(lease.id)) continue;
@@ -181,7 +228,12 @@ export function releaseLease(ledger: BudgetLedger, id: string): void {
   ledger.leases = ledger.leases.filter((l) => l.id !== id);
 }
 
-function complete(ledger: BudgetLedger, hold: { recipients: number; caller?: string }, at: number, limits: BudgetLimits): void {
+function complete(
+  ledger: BudgetLedger,
+  hold: { recipients: number; caller?: string },
+  at: number,
+  limits: BudgetLimits,
+): void {
   countToCaller(ledger, hold, at, limits);
   if (hold.caller) countMinuteToCaller(ledger, hold.caller, roundUp(at, sendGranularity(limits)));
   addTo(ledger.sends, roundUp(at, sendGranularity(limits)), 1);
@@ -214,7 +266,13 @@ function minuteFreesAt(ledger: BudgetLedger, excess: number, now: number, limits
   return now + limits.windowInMs;
 }
 
-export function dayFreesAt(ledger: BudgetLedger, excess: number, now: number, limits: BudgetLimits, timings: LedgerTimings): number {
+export function dayFreesAt(
+  ledger: BudgetLedger,
+  excess: number,
+  now: number,
+  limits: BudgetLimits,
+  timings: LedgerTimings,
+): number {
   const hour = hourOf(limits);
   let freed = 0;
   for (const [start, n] of ledger.hours) {

@@ -100,7 +100,11 @@ export class TableBudget extends LedgerBudget {
       }
       try {
         this.trips++;
-        const { etag } = await table.updateEntity<LedgerEntity>({ partitionKey: this.mailbox, rowKey, ledger: text }, 'Replace', { etag: current.etag });
+        const { etag } = await table.updateEntity<LedgerEntity>(
+          { partitionKey: this.mailbox, rowKey, ledger: text },
+          'Replace',
+          { etag: current.etag },
+        );
         this.cached = { etag: etag!, ledger, at: now };
         return results;
       } catch (error) {
@@ -128,9 +132,11 @@ export class TableBudget extends LedgerBudget {
     this.created ??= table.createTable().then(() => undefined);
     await this.created.catch(() => (this.created = undefined));
     this.trips++;
-    await table.createEntity<LedgerEntity>({ partitionKey: this.mailbox, rowKey, ledger: JSON.stringify(emptyLedger()) }).catch((error: unknown) => {
-      if (statusOf(error) !== 409) throw error; // another instance created it first
-    });
+    await table
+      .createEntity<LedgerEntity>({ partitionKey: this.mailbox, rowKey, ledger: JSON.stringify(emptyLedger()) })
+      .catch((error: unknown) => {
+        if (statusOf(error) !== 409) throw error; // another instance created it first
+      });
   }
 }
 

@@ -29,11 +29,18 @@ export interface CallerAuthSettings {
 const list = z
   .string()
   .optional()
-  .transform((value) => (value ?? '').split(',').map((s) => s.trim()).filter(Boolean));
+  .transform((value) =>
+    (value ?? '')
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean),
+  );
 
 const schema = z.object({
   EXOSEND_CALLER_AUTH: z.enum(callerAuthModes, 'must be "key", "entra" or "both"').default('key'),
-  EXOSEND_API_AUDIENCE: list.pipe(z.array(z.string().regex(/^\S+$/, 'must be a comma-separated list of audiences (Application ID URI, client ID)'))),
+  EXOSEND_API_AUDIENCE: list.pipe(
+    z.array(z.string().regex(/^\S+$/, 'must be a comma-separated list of audiences (Application ID URI, client ID)')),
+  ),
   EXOSEND_CALLER_KEY: z.string().min(32, 'must be at least 32 characters').optional(),
 });
 
@@ -52,7 +59,11 @@ let last: { values: (string | undefined)[]; settings: CallerAuthSettings } | und
 export function readCallerAuth(env: Environment = process.env): CallerAuthSettings {
   const values = names.map((name) => env[name]);
   if (last && values.every((value, i) => value === last!.values[i])) return last.settings;
-  const settings = parseCallerAuth(Object.fromEntries(names.flatMap((name, i) => (values[i] !== undefined && values[i].trim() !== '' ? [[name, values[i]]] : []))));
+  const settings = parseCallerAuth(
+    Object.fromEntries(
+      names.flatMap((name, i) => (values[i] !== undefined && values[i].trim() !== '' ? [[name, values[i]]] : [])),
+    ),
+  );
   last = { values, settings };
   return settings;
 }
@@ -60,15 +71,23 @@ export function readCallerAuth(env: Environment = process.env): CallerAuthSettin
 function parseCallerAuth(set: Environment): CallerAuthSettings {
   const parsed = schema.safeParse(set);
   if (!parsed.success) {
-    throw new ConfigError(parsed.error.issues.map((issue) => ({ variable: String(issue.path[0]), message: issue.message })));
+    throw new ConfigError(
+      parsed.error.issues.map((issue) => ({ variable: String(issue.path[0]), message: issue.message })),
+    );
   }
   const { EXOSEND_CALLER_AUTH: mode, EXOSEND_API_AUDIENCE: audiences, EXOSEND_CALLER_KEY: callerKey } = parsed.data;
   const problems = [];
   if (mode !== 'key' && audiences.length === 0) {
-    problems.push({ variable: 'EXOSEND_API_AUDIENCE', message: `is required when EXOSEND_CALLER_AUTH is ${mode} (the API's Application ID URI and client ID)` });
+    problems.push({
+      variable: 'EXOSEND_API_AUDIENCE',
+      message: `is required when EXOSEND_CALLER_AUTH is ${mode} (the API's Application ID URI and client ID)`,
+    });
   }
   if (mode === 'both' && !callerKey) {
-    problems.push({ variable: 'EXOSEND_CALLER_KEY', message: 'is required when EXOSEND_CALLER_AUTH is both (the host checks no key on anonymous routes)' });
+    problems.push({
+      variable: 'EXOSEND_CALLER_KEY',
+      message: 'is required when EXOSEND_CALLER_AUTH is both (the host checks no key on anonymous routes)',
+    });
   }
   if (problems.length > 0) throw new ConfigError(problems);
   return { mode, audiences, callerKey: mode === 'both' ? callerKey : undefined };

@@ -27,22 +27,34 @@ export interface DeliverySettings {
 
 const queueName = z
   .string()
-  .regex(/^[a-z0-9](?!.*--)[a-z0-9-]{1,55}[a-z0-9]$/, 'must be a storage queue name (3-57 lowercase letters, digits, dashes)');
+  .regex(
+    /^[a-z0-9](?!.*--)[a-z0-9-]{1,55}[a-z0-9]$/,
+    'must be a storage queue name (3-57 lowercase letters, digits, dashes)',
+  );
 
 const schema = z.object({
   EXOSEND_DELIVERY_TRACKING: z.enum(deliveryTrackingModes, 'must be "off", "bounces" or "trace"').default('bounces'),
-  EXOSEND_DELIVERY_HORIZON_HOURS: z.coerce.number('must be a number of hours').positive('must be more than 0').default(48),
+  EXOSEND_DELIVERY_HORIZON_HOURS: z.coerce
+    .number('must be a number of hours')
+    .positive('must be more than 0')
+    .default(48),
   EXOSEND_OUTCOMES_QUEUE: queueName.default('outbound-mail-outcomes'),
-  EXOSEND_GRAPH_ENDPOINT: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).default('https://graph.microsoft.com'),
+  EXOSEND_GRAPH_ENDPOINT: z
+    .url({ protocol: /^https?$/, error: 'must be an http(s) URL' })
+    .default('https://graph.microsoft.com'),
   EXOSEND_DELIVERY_SCHEDULE: z.string().min(1).default('0 */5 * * * *'),
 });
 
 /** The delivery tracking settings, checked up front; a bad one is a ConfigError naming it. */
 export function loadDeliverySettings(env: Environment = process.env): DeliverySettings {
-  const blankAsUnset = Object.fromEntries(Object.keys(schema.shape).map((name) => [name, env[name]?.trim() || undefined]));
+  const blankAsUnset = Object.fromEntries(
+    Object.keys(schema.shape).map((name) => [name, env[name]?.trim() || undefined]),
+  );
   const parsed = schema.safeParse(blankAsUnset);
   if (!parsed.success) {
-    throw new ConfigError(parsed.error.issues.map((issue) => ({ variable: String(issue.path[0]), message: issue.message })));
+    throw new ConfigError(
+      parsed.error.issues.map((issue) => ({ variable: String(issue.path[0]), message: issue.message })),
+    );
   }
   const s = parsed.data;
   return {

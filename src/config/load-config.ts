@@ -4,7 +4,15 @@ import { settings, type Setting, type SettingName } from './settings.js';
 import { readStorageConnection, type StorageConnection } from './storage-connection.js';
 
 // their home is the table's file; re-exported where their importers have always found them
-export { credentialKinds, isGuid, parseTelemetryAuthentication, transportKinds, type CredentialKind, type TelemetryAuthentication, type TransportKind } from './settings.js';
+export {
+  credentialKinds,
+  isGuid,
+  parseTelemetryAuthentication,
+  transportKinds,
+  type CredentialKind,
+  type TelemetryAuthentication,
+  type TransportKind,
+} from './settings.js';
 import type { CredentialKind, TransportKind } from './settings.js';
 
 /** The typed settings every module reads, assembled from the table's values (settings.ts). */
@@ -78,7 +86,9 @@ function readSetting(variable: SettingName, raw: string | undefined): { value: u
     input = unset.value;
   }
   const parsed = parse.safeParse(input);
-  return parsed.success ? { value: parsed.data } : { problems: parsed.error.issues.map((issue) => ({ variable, message: issue.message })) };
+  return parsed.success
+    ? { value: parsed.data }
+    : { problems: parsed.error.issues.map((issue) => ({ variable, message: issue.message })) };
 }
 
 export function loadConfig(env: Environment = process.env): ExosendConfig {
@@ -138,7 +148,10 @@ export function loadConfig(env: Environment = process.env): ExosendConfig {
  * A setting the Functions host needs when it indexes the app (a queue name, a schedule): its value,
  * or its documented default. A binding's `%SETTING%` would fail for an unset one, defaults and all.
  */
-export function bindingSetting(name: 'EXOSEND_QUEUE' | 'EXOSEND_HEALTH_SCHEDULE', env: Environment = process.env): string {
+export function bindingSetting(
+  name: 'EXOSEND_QUEUE' | 'EXOSEND_HEALTH_SCHEDULE',
+  env: Environment = process.env,
+): string {
   const read = readSetting(name, env[name]?.trim() || undefined);
   if ('problems' in read) throw new ConfigError(read.problems.slice(0, 1));
   return read.value as string;

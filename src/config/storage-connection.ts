@@ -39,21 +39,32 @@ export function readStorageConnection(env: Environment, name = 'AzureWebJobsStor
   const variable = (property: string) => `${name}__${property}`;
 
   const accountName = setting('accountName');
-  const explicit = Object.fromEntries(services.map((s) => [s, setting(`${s}ServiceUri`) ?? (s === 'blob' ? setting('serviceUri') : undefined)]));
+  const explicit = Object.fromEntries(
+    services.map((s) => [s, setting(`${s}ServiceUri`) ?? (s === 'blob' ? setting('serviceUri') : undefined)]),
+  );
   if (!accountName && services.every((s) => !explicit[s])) {
     return undefined;
   }
   const problems: { variable: string; message: string }[] = [];
   if (accountName && !/^[a-z0-9]{3,24}$/.test(accountName)) {
-    problems.push({ variable: variable('accountName'), message: 'must be a storage account name (3-24 lowercase letters and digits)' });
+    problems.push({
+      variable: variable('accountName'),
+      message: 'must be a storage account name (3-24 lowercase letters and digits)',
+    });
   }
   const serviceUris = {} as Record<StorageService, string>;
   for (const service of services) {
     const uri = explicit[service] ?? (accountName ? `https://${accountName}.${service}.core.windows.net` : undefined);
     if (!uri) {
-      problems.push({ variable: variable(`${service}ServiceUri`), message: `is required (or ${variable('accountName')}): exosend uses the ${service} service` });
+      problems.push({
+        variable: variable(`${service}ServiceUri`),
+        message: `is required (or ${variable('accountName')}): exosend uses the ${service} service`,
+      });
     } else if (!/^https:\/\/[^\s/]+/i.test(uri)) {
-      problems.push({ variable: variable(`${service}ServiceUri`), message: 'must be an https:// URL (a token is never sent in the clear)' });
+      problems.push({
+        variable: variable(`${service}ServiceUri`),
+        message: 'must be an https:// URL (a token is never sent in the clear)',
+      });
     } else {
       serviceUris[service] = uri.replace(/\/+$/, '');
     }
@@ -65,10 +76,19 @@ export function readStorageConnection(env: Environment, name = 'AzureWebJobsStor
   const clientId = setting('clientId');
   const resourceId = setting('managedIdentityResourceId');
   if (clientId && resourceId) {
-    problems.push({ variable: variable('managedIdentityResourceId'), message: `cannot be set together with ${variable('clientId')}` });
+    problems.push({
+      variable: variable('managedIdentityResourceId'),
+      message: `cannot be set together with ${variable('clientId')}`,
+    });
   }
   if (problems.length > 0) throw new ConfigError(problems);
-  return { kind: 'identity', serviceUris, credential: credential ? 'managedidentity' : 'default', clientId, resourceId };
+  return {
+    kind: 'identity',
+    serviceUris,
+    credential: credential ? 'managedidentity' : 'default',
+    clientId,
+    resourceId,
+  };
 }
 
 /** The message for a missing connection, naming both forms. */

@@ -38,7 +38,8 @@ type Entry = Omit<BounceDiagnosis, 'code' | 'permanent'>;
 const catalogue: Record<BounceCode, Entry> = {
   RECIPIENT_NOT_FOUND: {
     suppress: true,
-    cause: "The recipient's address does not exist (5.1.x, Exchange's 5.1.10 RecipientNotFound): the domain's mail server knows no such mailbox.",
+    cause:
+      "The recipient's address does not exist (5.1.x, Exchange's 5.1.10 RecipientNotFound): the domain's mail server knows no such mailbox.",
     fix: 'Correct the address at its source. exosend no longer sends to it (RECIPIENT_SUPPRESSED); once it is fixed, `exosend suppression remove <address>`.',
   },
   RECIPIENT_MAILBOX_FULL: {
@@ -53,12 +54,14 @@ const catalogue: Record<BounceCode, Entry> = {
   },
   BLOCKED_AS_SPAM: {
     suppress: false,
-    cause: "The recipient's system refused the message as spam, or the sending IP or domain is on a block list (5.7.x).",
+    cause:
+      "The recipient's system refused the message as spam, or the sending IP or domain is on a block list (5.7.x).",
     fix: 'Check SPF, DKIM and DMARC of the From domain, and the sending mailbox in Microsoft Defender > Restricted entities; then ask the recipient to allow the sender.',
   },
   REJECTED_BY_POLICY: {
     suppress: false,
-    cause: "The recipient's organisation refused the message by policy (5.7.x): a transport rule, a group that takes mail only from some senders, or an authentication requirement.",
+    cause:
+      "The recipient's organisation refused the message by policy (5.7.x): a transport rule, a group that takes mail only from some senders, or an authentication requirement.",
     fix: "Read the report's detail for the rule; ask the recipient's admin to allow the sender.",
   },
   MESSAGE_TOO_LARGE_FOR_RECIPIENT: {
@@ -78,7 +81,8 @@ const catalogue: Record<BounceCode, Entry> = {
   },
   DELIVERY_DELAYED: {
     suppress: false,
-    cause: "Exchange has not delivered the message yet and keeps trying (4.x.x): the recipient's server is slow, busy or refusing for now.",
+    cause:
+      "Exchange has not delivered the message yet and keeps trying (4.x.x): the recipient's server is slow, busy or refusing for now.",
     fix: 'Nothing yet: Exchange tries for up to two days and reports again if it gives up.',
   },
   DELIVERY_EXPIRED: {
@@ -98,7 +102,11 @@ const catalogue: Record<BounceCode, Entry> = {
  * words; undefined for a success (2.x.x). Exchange writes detail codes of three digits (5.1.351,
  * 5.4.316). A 4.x.x with Action `failed` is a try Exchange gave up on: permanent for the message.
  */
-export function diagnoseBounce(statusCode: string | undefined, action: string = 'failed', detail = ''): BounceDiagnosis | undefined {
+export function diagnoseBounce(
+  statusCode: string | undefined,
+  action: string = 'failed',
+  detail = '',
+): BounceDiagnosis | undefined {
   const match = /^([245])\.(\d{1,3})\.(\d{1,3})$/.exec(statusCode ?? '');
   if (!match || match[1] === '2') return undefined;
   const [, klass, subject, detailCode] = match;
@@ -107,7 +115,13 @@ export function diagnoseBounce(statusCode: string | undefined, action: string = 
   return { code, permanent, ...catalogue[code] };
 }
 
-function bounceCode(permanent: boolean, delayed: boolean, subject: string, detailCode: string, text: string): BounceCode {
+function bounceCode(
+  permanent: boolean,
+  delayed: boolean,
+  subject: string,
+  detailCode: string,
+  text: string,
+): BounceCode {
   if (delayed) return 'DELIVERY_DELAYED';
   if (subject === '4' && detailCode === '7') return 'DELIVERY_EXPIRED';
   if (!permanent) return subject === '2' && detailCode === '2' ? 'RECIPIENT_MAILBOX_FULL' : 'DELIVERY_EXPIRED';
@@ -115,8 +129,12 @@ function bounceCode(permanent: boolean, delayed: boolean, subject: string, detai
   if (subject === '1') return 'RECIPIENT_NOT_FOUND';
   if (subject === '2' && detailCode === '2') return 'RECIPIENT_MAILBOX_FULL';
   if (subject === '2' && detailCode === '1') return 'RECIPIENT_MAILBOX_DISABLED';
-  if ((subject === '3' && detailCode === '4') || (subject === '2' && detailCode === '3')) return 'MESSAGE_TOO_LARGE_FOR_RECIPIENT';
+  if ((subject === '3' && detailCode === '4') || (subject === '2' && detailCode === '3'))
+    return 'MESSAGE_TOO_LARGE_FOR_RECIPIENT';
   if (subject === '4') return 'ROUTING_FAILED';
-  if (subject === '7') return /spam|block ?list|blacklist|reputation|quarantin|banned|blocked using/i.test(text) ? 'BLOCKED_AS_SPAM' : 'REJECTED_BY_POLICY';
+  if (subject === '7')
+    return /spam|block ?list|blacklist|reputation|quarantin|banned|blocked using/i.test(text)
+      ? 'BLOCKED_AS_SPAM'
+      : 'REJECTED_BY_POLICY';
   return 'RECIPIENT_REJECTED';
 }

@@ -20,7 +20,10 @@ const codeRules: readonly [RegExp, DiagnosisCode][] = [
   [/^ErrorSendAsDenied$/i, 'SEND_AS_DENIED'],
   [/^ErrorMessageSizeExceeded$|^ErrorRequestEntityTooLarge$|^RequestEntityTooLarge$/i, 'GRAPH_MESSAGE_TOO_LARGE'],
   [/^ErrorMimeContent|^ErrorInvalidMime/i, 'GRAPH_INVALID_MIME'],
-  [/^ErrorInvalidUser$|^ResourceNotFound$|^ErrorNonExistentMailbox$|^Request_ResourceNotFound$/i, 'GRAPH_MAILBOX_NOT_FOUND'],
+  [
+    /^ErrorInvalidUser$|^ResourceNotFound$|^ErrorNonExistentMailbox$|^Request_ResourceNotFound$/i,
+    'GRAPH_MAILBOX_NOT_FOUND',
+  ],
   [/^ErrorAccessDenied$|^Authorization_RequestDenied$|^AccessDenied$/i, 'GRAPH_ACCESS_DENIED'],
   [/^ApplicationThrottled$|^TooManyRequests$|^MailboxConcurrency$/i, 'GRAPH_THROTTLED'],
 ];
@@ -28,7 +31,10 @@ const codeRules: readonly [RegExp, DiagnosisCode][] = [
 /** A Graph failure as a diagnosis, with Graph's answer kept as the reply (`smtp`, by its historical name). */
 export function classifyGraphOutcome(outcome: GraphOutcome, context: DiagnosisContext): Diagnosis {
   const reply = describe(outcome);
-  const details = { smtp: reply, ...(outcome.retryAfterSeconds !== undefined && { retryAfterSeconds: outcome.retryAfterSeconds }) };
+  const details = {
+    smtp: reply,
+    ...(outcome.retryAfterSeconds !== undefined && { retryAfterSeconds: outcome.retryAfterSeconds }),
+  };
   if (outcome.noAnswer || outcome.status === undefined) return diagnose('GRAPH_UNAVAILABLE', context, details);
   const byCode = codeRules.find(([rule]) => outcome.code && rule.test(outcome.code))?.[1];
   return diagnose(byCode ?? byStatus(outcome.status), context, details);
@@ -49,9 +55,13 @@ function byStatus(status: number): DiagnosisCode {
  * all does not start with one.
  */
 function describe(o: GraphOutcome): string {
-  if (o.noAnswer === 'timeout') return `no answer from Microsoft Graph in time (${o.detail ?? 'timeout'}): the message may have been accepted`;
-  if (o.noAnswer === 'unreachable' || o.status === undefined) return `Microsoft Graph could not be reached (${o.detail ?? 'no connection'})`;
+  if (o.noAnswer === 'timeout')
+    return `no answer from Microsoft Graph in time (${o.detail ?? 'timeout'}): the message may have been accepted`;
+  if (o.noAnswer === 'unreachable' || o.status === undefined)
+    return `Microsoft Graph could not be reached (${o.detail ?? 'no connection'})`;
   const text = `${o.code ?? 'error'}: ${o.message ?? ''}`.trim();
   // a gateway timeout says nothing of whether the mailbox took the message
-  return o.status === 504 ? `gateway timeout from Microsoft Graph, the message may have been accepted (HTTP 504 ${text})` : `${o.status} ${text}`;
+  return o.status === 504
+    ? `gateway timeout from Microsoft Graph, the message may have been accepted (HTTP 504 ${text})`
+    : `${o.status} ${text}`;
 }

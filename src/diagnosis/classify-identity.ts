@@ -46,7 +46,10 @@ const transientText =
 
 export function isIdentityError(err: unknown): boolean {
   const { name, message } = fields(err);
-  return (typeof name === 'string' && identityErrorNames.has(name)) || (typeof message === 'string' && /AADSTS\d+/.test(message));
+  return (
+    (typeof name === 'string' && identityErrorNames.has(name)) ||
+    (typeof message === 'string' && /AADSTS\d+/.test(message))
+  );
 }
 
 /** The identity platform (or the way to it) failed, not the app's setup: trying again can help. */
@@ -55,7 +58,9 @@ export function isTransientIdentityError(err: unknown): boolean {
   if (typeof statusCode === 'number' && (statusCode >= 500 || statusCode === 429)) return true;
   if (Array.isArray(errors) && errors.some(isTransientIdentityError)) return true;
   const keyword = errorResponse?.error;
-  return transientText.test(`${typeof keyword === 'string' ? keyword : ''} ${typeof message === 'string' ? message : ''}`);
+  return transientText.test(
+    `${typeof keyword === 'string' ? keyword : ''} ${typeof message === 'string' ? message : ''}`,
+  );
 }
 
 /** An @azure/identity failure to get the app's token, as a diagnosis with the AADSTS line as its reply. */
@@ -67,7 +72,10 @@ function identityCode(err: unknown): DiagnosisCode {
   const { message, errorResponse } = fields(err);
   const text = typeof message === 'string' ? message : '';
   const listed: unknown = Array.isArray(errorResponse?.errorCodes) ? errorResponse.errorCodes[0] : undefined;
-  const aadsts = typeof listed === 'number' || typeof listed === 'string' ? String(listed) : /AADSTS(\d+)/.exec(text)?.[1] ?? /Error\(s\): (\d+)/.exec(text)?.[1];
+  const aadsts =
+    typeof listed === 'number' || typeof listed === 'string'
+      ? String(listed)
+      : (/AADSTS(\d+)/.exec(text)?.[1] ?? /Error\(s\): (\d+)/.exec(text)?.[1]);
   const known = aadsts === undefined ? undefined : aadstsCodes[aadsts];
   if (known) return known;
   if (/Invalid tenant id provided/i.test(text)) return 'TENANT_NOT_FOUND';
@@ -80,7 +88,10 @@ export function identityReply(err: unknown): string | undefined {
   const description = typeof errorResponse?.errorDescription === 'string' ? errorResponse.errorDescription : undefined;
   const text = description ?? (typeof message === 'string' ? message : undefined);
   if (!text) return undefined;
-  const line = (/AADSTS\d+:[^\r\n]*/.exec(text)?.[0] ?? preferredLine(text)).replace(/\s*-?\s*(Trace ID|Correlation ID|Timestamp):.*$/s, '');
+  const line = (/AADSTS\d+:[^\r\n]*/.exec(text)?.[0] ?? preferredLine(text)).replace(
+    /\s*-?\s*(Trace ID|Correlation ID|Timestamp):.*$/s,
+    '',
+  );
   const keyword = typeof errorResponse?.error === 'string' ? errorResponse.error : /^([a-z_]+):\s/.exec(text)?.[1];
   return keyword && !line.startsWith(keyword) ? `${keyword}: ${line}` : line;
 }

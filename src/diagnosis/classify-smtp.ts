@@ -33,7 +33,15 @@ const replyRules: readonly [RegExp, DiagnosisCode][] = [
 ];
 
 const tlsFailure = /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ERR_SSL|ERR_TLS|EPROTO|wrong version number|handshake/i;
-const messageFaults = new Set(['EENVELOPE', 'EMESSAGE', 'ESTREAM', 'EMAXRECIPIENTS', 'ECONFIG', 'EFILEACCESS', 'EURLACCESS']);
+const messageFaults = new Set([
+  'EENVELOPE',
+  'EMESSAGE',
+  'ESTREAM',
+  'EMAXRECIPIENTS',
+  'ECONFIG',
+  'EFILEACCESS',
+  'EURLACCESS',
+]);
 
 /**
  * A nodemailer failure as a diagnosis, with Exchange's reply kept as `smtp`. A token or secret
@@ -46,7 +54,8 @@ export function classifySmtpError(err: unknown, context: DiagnosisContext): Diag
   if (isVaultError(err)) return classifyVaultError(err, context);
   const e = fields(err);
   const reply = typeof e.response === 'string' && e.response.trim() !== '' ? e.response.trim() : undefined;
-  const replyCode = typeof e.responseCode === 'number' ? e.responseCode : Number(/^\d{3}/.exec(reply ?? '')?.[0]) || undefined;
+  const replyCode =
+    typeof e.responseCode === 'number' ? e.responseCode : Number(/^\d{3}/.exec(reply ?? '')?.[0]) || undefined;
   const errCode = typeof e.code === 'string' ? e.code : undefined;
   // EAUTH without a reply: the token could not be had (provisionCallback), not refused by Exchange
   if (errCode === 'EAUTH' && !reply) return classifyIdentityError(err, context);
@@ -58,10 +67,12 @@ function fallbackCode(e: SmtpErrorFields, errCode: string | undefined, replyCode
   const systemText = `${typeof e.originalCode === 'string' ? e.originalCode : ''} ${typeof e.message === 'string' ? e.message : ''}`;
   if (errCode === 'ETLS' || errCode === 'EREQUIRETLS') return 'TLS_REJECTED';
   // the AUTH command itself refused (500/502/504): the server does not take XOAUTH2 at all
-  if (typeof e.command === 'string' && /^AUTH/i.test(e.command) && [500, 502, 504].includes(replyCode ?? 0)) return 'NOT_AUTHENTICATED';
+  if (typeof e.command === 'string' && /^AUTH/i.test(e.command) && [500, 502, 504].includes(replyCode ?? 0))
+    return 'NOT_AUTHENTICATED';
   if (replyCode !== undefined && replyCode >= 400 && replyCode < 500) return 'TEMPORARY_FAILURE';
   // 503 is a bad command sequence, not a verdict on the message: a new connection can succeed
-  if (replyCode !== undefined && replyCode >= 500 && replyCode < 600) return replyCode === 503 ? 'TEMPORARY_FAILURE' : 'SMTP_REJECTED';
+  if (replyCode !== undefined && replyCode >= 500 && replyCode < 600)
+    return replyCode === 503 ? 'TEMPORARY_FAILURE' : 'SMTP_REJECTED';
   if ((errCode === 'ESOCKET' || errCode === 'ECONNECTION') && tlsFailure.test(systemText)) return 'TLS_REJECTED';
   if (errCode !== undefined && messageFaults.has(errCode)) return 'SMTP_REJECTED';
   return 'TEMPORARY_FAILURE';
@@ -71,7 +82,8 @@ function fallbackCode(e: SmtpErrorFields, errCode: string | undefined, replyCode
 function stageOf(code: DiagnosisCode, e: SmtpErrorFields, errCode: string | undefined): Stage {
   const command = typeof e.command === 'string' ? e.command.toUpperCase() : undefined;
   if (code === 'TLS_REJECTED' || command === 'STARTTLS' || e.timeoutType === 'UPGRADE_TIMEOUT') return 'tls';
-  if (command?.startsWith('AUTH') || (errCode === 'EAUTH' && (command === undefined || command === 'API'))) return 'auth';
+  if (command?.startsWith('AUTH') || (errCode === 'EAUTH' && (command === undefined || command === 'API')))
+    return 'auth';
   if (command === 'CONN' || command === 'EHLO' || command === 'HELO' || command === 'LHLO') return 'connect';
   if (command === undefined && code === 'TEMPORARY_FAILURE') return 'connect';
   return 'send';

@@ -51,7 +51,8 @@ function vaultCode(status: number | undefined, code: string | undefined): Diagno
   if (status === 404 || status === 400 || code === 'SecretNotFound') return 'VAULT_SECRET_NOT_FOUND';
   if (status === 401 || status === 403 || code === 'Forbidden' || code === 'AccessDenied') return 'VAULT_ACCESS_DENIED';
   // no status: the request never got an answer (ECONNREFUSED, ENOTFOUND, ETIMEDOUT, REQUEST_SEND_ERROR)
-  if (status === undefined || status >= 500 || status === 429 || status === 408 || status === 409) return 'VAULT_UNREACHABLE';
+  if (status === undefined || status >= 500 || status === 429 || status === 408 || status === 409)
+    return 'VAULT_UNREACHABLE';
   return 'VAULT_ACCESS_DENIED';
 }
 
@@ -70,7 +71,8 @@ export function retryAfterSecondsOf(err: unknown, nowInMs = Date.now()): number 
 function header(headers: unknown, name: string): string | undefined {
   if (typeof headers !== 'object' || headers === null) return undefined;
   const get = (headers as { get?: unknown }).get;
-  const value: unknown = typeof get === 'function' ? get.call(headers, name) : (headers as Record<string, unknown>)[name];
+  const value: unknown =
+    typeof get === 'function' ? get.call(headers, name) : (headers as Record<string, unknown>)[name];
   return typeof value === 'string' && value !== '' ? value : undefined;
 }
 

@@ -34,13 +34,18 @@ export interface DiagnoseDetails {
 }
 
 /** A code with its cause and fix, worded for this app, mailbox and vault. */
-export function diagnose(code: DiagnosisCode, context: DiagnosisContext = {}, details: DiagnoseDetails = {}): Diagnosis {
+export function diagnose(
+  code: DiagnosisCode,
+  context: DiagnosisContext = {},
+  details: DiagnoseDetails = {},
+): Diagnosis {
   const entry = catalogue[code];
   const values = { ...fallback, ...defined(context) };
   values.vaultName = vaultNameOf(context.vaultUrl) ?? fallback.vaultName;
   // a managed identity's token names its home tenant as issuer: this app's, when nothing better is known
   if (!context.issuer && context.tenantId) values.issuer = `https://login.microsoftonline.com/${context.tenantId}/v2.0`;
-  const fill = (text: string) => text.replace(/\{(\w+)\}/g, (whole, key: string) => (values as Record<string, string>)[key] ?? whole);
+  const fill = (text: string) =>
+    text.replace(/\{(\w+)\}/g, (whole, key: string) => (values as Record<string, string>)[key] ?? whole);
   const retryAfterSeconds = details.retryAfterSeconds ?? entry.retryAfterSeconds;
   return {
     code,

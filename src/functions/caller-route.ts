@@ -1,4 +1,10 @@
-import { app, type HttpMethod, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
+import {
+  app,
+  type HttpMethod,
+  type HttpRequest,
+  type HttpResponseInit,
+  type InvocationContext,
+} from '@azure/functions';
 import { authenticateCaller } from '../auth/authenticate-caller.js';
 import { resolveCaller, type Caller } from '../auth/resolve-caller.js';
 import { CallerRefused } from '../auth/caller-refused.js';
@@ -11,7 +17,11 @@ import { errorResponse } from '../http/error-response.js';
 import { asCallerSees } from '../http/caller-view.js';
 
 /** A route's handler, told who called: it is only ever reached through withCaller. */
-export type CallerHandler = (request: HttpRequest, context: InvocationContext, caller: Caller) => Promise<HttpResponseInit>;
+export type CallerHandler = (
+  request: HttpRequest,
+  context: InvocationContext,
+  caller: Caller,
+) => Promise<HttpResponseInit>;
 
 /** What the registration gets: a handler that checks its caller first. */
 export type CheckedHandler = (request: HttpRequest, context: InvocationContext) => Promise<HttpResponseInit>;
@@ -25,7 +35,11 @@ export const checksCaller = Symbol.for('exosend.checksCaller');
  * `both`, so bearer callers reach the app) and its handler checks the caller before anything else.
  * A bad setting throws here: the host then indexes no route at all rather than an open one.
  */
-export function callerRoute(name: string, options: { methods: HttpMethod[]; route: string }, handler: CallerHandler): CheckedHandler {
+export function callerRoute(
+  name: string,
+  options: { methods: HttpMethod[]; route: string },
+  handler: CallerHandler,
+): CheckedHandler {
   const authLevel = hostAuthLevel(readCallerAuth().mode);
   const checked = withCaller(handler, authLevel);
   app.http(name, { ...options, authLevel, handler: checked });
@@ -56,7 +70,9 @@ export function withCaller(handler: CallerHandler, authLevel: 'function' | 'anon
       return errorResponse(error, context);
     }
     // every log line and telemetry event of the request names its caller
-    return inCallerScope({ ...caller, dailyQuota: caller.policy.dailyQuota, share: caller.policy.share }, async () => asCallerSees(await handler(request, context, caller), caller.policy.operator, context));
+    return inCallerScope({ ...caller, dailyQuota: caller.policy.dailyQuota, share: caller.policy.share }, async () =>
+      asCallerSees(await handler(request, context, caller), caller.policy.operator, context),
+    );
   };
   Object.defineProperty(checked, checksCaller, { value: true });
   return checked;
@@ -68,6 +84,7 @@ let verifier: { key: string; instance: CallerTokenVerifier } | undefined;
 function verifierFor(audiences: readonly string[]): CallerTokenVerifier {
   const { authorityHost, tenantId } = loadConfig();
   const key = JSON.stringify([authorityHost, tenantId, audiences]);
-  if (verifier?.key !== key) verifier = { key, instance: new CallerTokenVerifier({ authorityHost, tenant: tenantId, audiences }) };
+  if (verifier?.key !== key)
+    verifier = { key, instance: new CallerTokenVerifier({ authorityHost, tenant: tenantId, audiences }) };
   return verifier.instance;
 }

@@ -14,7 +14,16 @@ export async function scheduledDeliveryReports(timer: Timer, context: Invocation
   try {
     const run = await readDeliveryReports(await getReaderRuntime());
     for (const m of run.mailboxes) {
-      logEvent(context, 'reader', { mailbox: m.mailbox, ok: m.ok, code: m.code, skipped: m.skipped, requests: m.requests, reports: m.reports, changed: m.outcomes.length, pastDue: timer.isPastDue || undefined });
+      logEvent(context, 'reader', {
+        mailbox: m.mailbox,
+        ok: m.ok,
+        code: m.code,
+        skipped: m.skipped,
+        requests: m.requests,
+        reports: m.reports,
+        changed: m.outcomes.length,
+        pastDue: timer.isPastDue || undefined,
+      });
     }
   } finally {
     await flush();

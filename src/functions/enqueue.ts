@@ -12,7 +12,11 @@ import { tagOf } from '../auth/caller-scope.js';
 import { recordIdOf } from '../queue/record-id.js';
 
 /** POST /api/enqueue: validates exactly as /api/send, stores durably, answers 202 at once. */
-async function enqueueMailAs(request: HttpRequest, context: InvocationContext, caller: Caller): Promise<HttpResponseInit> {
+async function enqueueMailAs(
+  request: HttpRequest,
+  context: InvocationContext,
+  caller: Caller,
+): Promise<HttpResponseInit> {
   try {
     const { config, storage, store } = await getQueueRuntime();
     const mail = await readMailRequest(request, config);

@@ -18,7 +18,11 @@ function ownRecordId(caller: Caller, key: string): string | undefined {
 }
 
 /** GET /api/messages/{id}: where a request stands, sent by /api/send or the queue, and what became of each recipient. */
-async function messageStatusFor(request: HttpRequest, context: InvocationContext, caller: Caller): Promise<HttpResponseInit> {
+async function messageStatusFor(
+  request: HttpRequest,
+  context: InvocationContext,
+  caller: Caller,
+): Promise<HttpResponseInit> {
   try {
     const id = request.params['id'] ?? '';
     if (!idempotencyKeyPattern.test(id)) return notFoundResponse(id);
@@ -34,4 +38,8 @@ async function messageStatusFor(request: HttpRequest, context: InvocationContext
   }
 }
 
-export const messageStatus = callerRoute('message-status', { methods: ['GET'], route: 'messages/{id}' }, messageStatusFor);
+export const messageStatus = callerRoute(
+  'message-status',
+  { methods: ['GET'], route: 'messages/{id}' },
+  messageStatusFor,
+);

@@ -26,8 +26,17 @@ let cached: { serverUrl: string; body: string } | undefined;
 function openApiDocumentAt(request: HttpRequest): Promise<HttpResponseInit> {
   const serverUrl = `${new URL(request.url).origin}/api`;
   // built once per worker (and per host name it is reached by): zod's conversion is not free
-  if (cached?.serverUrl !== serverUrl) cached = { serverUrl, body: JSON.stringify(openApiDocument(serverUrl), null, 2) };
-  return Promise.resolve({ status: 200, headers: { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-cache' }, body: cached.body });
+  if (cached?.serverUrl !== serverUrl)
+    cached = { serverUrl, body: JSON.stringify(openApiDocument(serverUrl), null, 2) };
+  return Promise.resolve({
+    status: 200,
+    headers: { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-cache' },
+    body: cached.body,
+  });
 }
 
-export const getOpenApiDocument = callerRoute('openapi', { methods: ['GET'], route: 'openapi.json' }, openApiDocumentAt);
+export const getOpenApiDocument = callerRoute(
+  'openapi',
+  { methods: ['GET'], route: 'openapi.json' },
+  openApiDocumentAt,
+);

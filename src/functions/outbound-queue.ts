@@ -1,7 +1,11 @@
 import { app, type InvocationContext } from '@azure/functions';
 import { bindingSetting } from '../config/load-config.js';
 import { logEvent } from '../telemetry/log-event.js';
-import { deadLetterUnprocessable, hostMaxDequeueCount, processQueueMessage } from '../pipeline/process-queue-message.js';
+import {
+  deadLetterUnprocessable,
+  hostMaxDequeueCount,
+  processQueueMessage,
+} from '../pipeline/process-queue-message.js';
 import { getQueueRuntime } from '../runtime/queue-runtime.js';
 import { trackMailEvent } from '../telemetry/mail-events.js';
 import { inCallerScope } from '../auth/caller-scope.js';
@@ -24,7 +28,11 @@ async function deliverOutboundMail(message: unknown, context: InvocationContext)
   try {
     outcome = await processQueueMessage(message, queueMessageId, deps);
   } catch (error) {
-    logEvent(context, 'queue.error', { id: queueMessageId, dequeueCount, error: error instanceof Error ? error.name : 'unknown' });
+    logEvent(context, 'queue.error', {
+      id: queueMessageId,
+      dequeueCount,
+      error: error instanceof Error ? error.name : 'unknown',
+    });
     // the host would move the message to the poison queue raw, with no reason and a record left `sending`
     if (dequeueCount < hostMaxDequeueCount) throw error;
     outcome = await deadLetterUnprocessable(message, queueMessageId, error, deps);
@@ -32,7 +40,13 @@ async function deliverOutboundMail(message: unknown, context: InvocationContext)
   const durationMs = Math.round(performance.now() - started);
   const { kind, ...fields } = outcome;
   logEvent(context, `queue.${kind}`, { ...fields, dequeueCount, durationMs });
-  if (outcome.kind === 'sent' || outcome.kind === 'retry' || outcome.kind === 'dead-lettered' || outcome.kind === 'deferred') trackMailEvent('queue', { ...outcome, durationMs });
+  if (
+    outcome.kind === 'sent' ||
+    outcome.kind === 'retry' ||
+    outcome.kind === 'dead-lettered' ||
+    outcome.kind === 'deferred'
+  )
+    trackMailEvent('queue', { ...outcome, durationMs });
 }
 
 app.storageQueue('outbound-mail', {

@@ -38,23 +38,53 @@ export interface ActiveProbeOptions extends ProbeOptions {
  * AUTH disabled, the endpoint unreachable: auto-transport.ts, smtpClosedBy) goes on through Graph,
  * so that a tenant with SMTP AUTH off is healthy when Graph carries its mail.
  */
-export async function probeActiveTransport(runtime: HealthRuntime, mailbox: string, options: ActiveProbeOptions = {}): Promise<ActiveProbe> {
+export async function probeActiveTransport(
+  runtime: HealthRuntime,
+  mailbox: string,
+  options: ActiveProbeOptions = {},
+): Promise<ActiveProbe> {
   const transport = runtime.transports.get(mailbox);
   const way = wayOf(transport);
   const report = await probeByWay(runtime, mailbox, way, options);
-  const closed = transport instanceof AutoTransport && way === 'smtp' && report.diagnosis ? smtpClosedBy(report.diagnosis) : undefined;
+  const closed =
+    transport instanceof AutoTransport && way === 'smtp' && report.diagnosis
+      ? smtpClosedBy(report.diagnosis)
+      : undefined;
   if (!closed) return { report, transport: way };
-  return { report: await probeByWay(runtime, mailbox, 'graph', options), transport: 'graph', smtpClosed: closed as DiagnosisCode };
+  return {
+    report: await probeByWay(runtime, mailbox, 'graph', options),
+    transport: 'graph',
+    smtpClosed: closed as DiagnosisCode,
+  };
 }
 
 /** One way's chain for the mailbox; Graph's falls back to SMTP's only where the runtime has no Graph (EXOSEND_TRANSPORT=smtp). */
-export function probeByWay(runtime: HealthRuntime, mailbox: string, way: Way, options: ActiveProbeOptions = {}): Promise<ProbeReport> {
+export function probeByWay(
+  runtime: HealthRuntime,
+  mailbox: string,
+  way: Way,
+  options: ActiveProbeOptions = {},
+): Promise<ProbeReport> {
   const { credential = runtime.credential, lease, ...probeOptions } = options;
   const { graphTokens, graph } = runtime;
   if (way === 'graph' && graphTokens && graph) {
     const { stopAfter: _stopAfter, ...graphOptions } = probeOptions;
-    const parts = { config: { ...runtime.config, mailbox }, credential, graphTokens, graph, scope: graphScopeFor(runtime.config.graphEndpoint) };
+    const parts = {
+      config: { ...runtime.config, mailbox },
+      credential,
+      graphTokens,
+      graph,
+      scope: graphScopeFor(runtime.config.graphEndpoint),
+    };
     return runGraphProbe({ ...parts, ...(lease && { requestLease: () => lease('graph') }) }, graphOptions);
   }
-  return runProbe({ ...runtime, config: { ...runtime.config, mailbox }, credential, ...(lease && { connectionLease: () => lease('smtp') }) }, probeOptions);
+  return runProbe(
+    {
+      ...runtime,
+      config: { ...runtime.config, mailbox },
+      credential,
+      ...(lease && { connectionLease: () => lease('smtp') }),
+    },
+    probeOptions,
+  );
 }

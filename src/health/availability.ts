@@ -11,17 +11,33 @@ export const availabilityTestName = 'exosend-smtp';
  * A check as Application Insights shows it: green or red, and when red, `message` says which
  * stage failed, the diagnosis code and the fix; `properties` carry the stage timings.
  */
-export function availabilityOf(result: HealthCheckResult, runLocation = process.env.REGION_NAME ?? 'local'): AvailabilityResult {
+export function availabilityOf(
+  result: HealthCheckResult,
+  runLocation = process.env.REGION_NAME ?? 'local',
+): AvailabilityResult {
   const properties = Object.fromEntries(
-    Object.entries(summarize(result)).flatMap(([key, value]) => (value === undefined || key === 'ok' || key === 'durationMs' ? [] : [[key, String(value)]])),
+    Object.entries(summarize(result)).flatMap(([key, value]) =>
+      value === undefined || key === 'ok' || key === 'durationMs' ? [] : [[key, String(value)]],
+    ),
   );
-  return { name: availabilityTestName, id: result.runId, success: result.ok, durationMs: result.durationMs, runLocation, message: messageOf(result), properties };
+  return {
+    name: availabilityTestName,
+    id: result.runId,
+    success: result.ok,
+    durationMs: result.durationMs,
+    runLocation,
+    message: messageOf(result),
+    properties,
+  };
 }
 
 function messageOf(result: HealthCheckResult): string {
   const stages = result.stages.map((s) => s.stage).join(', ');
   if (result.ok) {
-    const way = result.transport === 'graph' ? ` through Microsoft Graph${result.smtpClosed ? ` (SMTP closed: ${result.smtpClosed})` : ''}` : '';
+    const way =
+      result.transport === 'graph'
+        ? ` through Microsoft Graph${result.smtpClosed ? ` (SMTP closed: ${result.smtpClosed})` : ''}`
+        : '';
     return result.mode === 'send'
       ? `exosend can send${way}: ${stages} passed; the test message was accepted.`
       : result.transport === 'graph'
@@ -29,6 +45,7 @@ function messageOf(result: HealthCheckResult): string {
         : `exosend can authenticate: ${stages} passed; no EXOSEND_HEALTH_TO, so nothing was sent.`;
   }
   const where = result.failedStage ?? 'check';
-  if (result.diagnosis) return `${where} failed: ${result.diagnosis.code}. ${result.diagnosis.cause} Fix: ${result.diagnosis.fix}`;
+  if (result.diagnosis)
+    return `${where} failed: ${result.diagnosis.code}. ${result.diagnosis.cause} Fix: ${result.diagnosis.fix}`;
   return `${where} failed: ${result.code}. ${result.problem ?? ''}`.trim();
 }

@@ -9,7 +9,9 @@ import { budgetDiagnosis, type BudgetDiagnosis } from '../budget/budget-diagnosi
  */
 export function spentBudgets(budgets: readonly BudgetUsage[] | undefined): BudgetDiagnosis[] {
   return (budgets ?? []).flatMap((b) =>
-    b.day.used >= b.day.limit ? [budgetDiagnosis(new BudgetExhausted(b.mailbox, 'day', b.day.freesInSeconds ?? 3600, 3600))] : [],
+    b.day.used >= b.day.limit
+      ? [budgetDiagnosis(new BudgetExhausted(b.mailbox, 'day', b.day.freesInSeconds ?? 3600, 3600))]
+      : [],
   );
 }
 
@@ -17,5 +19,7 @@ export function spentBudgets(budgets: readonly BudgetUsage[] | undefined): Budge
 export function spentSummary(budgets: readonly BudgetUsage[] | undefined): string | undefined {
   const spent = (budgets ?? []).filter((b) => b.day.used >= b.day.limit);
   if (!spent.length) return undefined;
-  return spent.map((b) => `${b.mailbox} day ${b.day.used}/${b.day.limit} frees in ${b.day.freesInSeconds ?? '?'} s`).join('; ');
+  return spent
+    .map((b) => `${b.mailbox} day ${b.day.used}/${b.day.limit} frees in ${b.day.freesInSeconds ?? '?'} s`)
+    .join('; ');
 }

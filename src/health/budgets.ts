@@ -6,7 +6,9 @@ import type { HealthRuntime } from './health-runtime.js';
  * process, without storage). A budget that cannot be read is left out: health must still answer.
  */
 export async function budgetsOf(runtime: Pick<HealthRuntime, 'transports'>): Promise<BudgetUsage[]> {
-  const usages = await Promise.all([...runtime.transports.values()].map((t) => t.budget.usage().catch(() => undefined)));
+  const usages = await Promise.all(
+    [...runtime.transports.values()].map((t) => t.budget.usage().catch(() => undefined)),
+  );
   return usages.filter((u): u is BudgetUsage => u !== undefined);
 }
 
@@ -14,6 +16,9 @@ export async function budgetsOf(runtime: Pick<HealthRuntime, 'transports'>): Pro
 export function budgetSummary(budgets: readonly BudgetUsage[] | undefined): string | undefined {
   if (!budgets?.length) return undefined;
   return budgets
-    .map((b) => `${b.mailbox} minute ${b.minute.used}/${b.minute.limit} sessions ${b.connections.used}/${b.connections.limit} day ${b.day.used}/${b.day.limit}`)
+    .map(
+      (b) =>
+        `${b.mailbox} minute ${b.minute.used}/${b.minute.limit} sessions ${b.connections.used}/${b.connections.limit} day ${b.day.used}/${b.day.limit}`,
+    )
     .join('; ');
 }

@@ -32,9 +32,14 @@ export async function runHealthCheck(loadRuntime: () => HealthRuntime): Promise<
     const recheck = { kind: credential.kind, prepare: () => credential.prepare({ maxAgeInMs: secretRecheckInMs }) };
     // a From that is one of the mailboxes authenticates as itself, as a real send would
     const main = runtime.sender.mailboxFor({ from: settings.from });
-    const probe = (mailbox: string, options: ProbeOptions = {}) => probeActiveTransport(runtime, mailbox, { ...options, credential: recheck, lease: leaseOf(runtime, mailbox) });
+    const probe = (mailbox: string, options: ProbeOptions = {}) =>
+      probeActiveTransport(runtime, mailbox, { ...options, credential: recheck, lease: leaseOf(runtime, mailbox) });
     // the way each mailbox's mail goes now: SMTP, Graph, or under `auto` whichever it currently uses
-    const first = await probe(main, { to: settings.to, from: settings.from, subject: (runId) => `exosend health check ${runId}` });
+    const first = await probe(main, {
+      to: settings.to,
+      from: settings.from,
+      subject: (runId) => `exosend health check ${runId}`,
+    });
     const { report } = first;
     // every other mailbox is checked up to AUTH (SMTP: its FullAccess, its SMTP AUTH; Graph: the token) in the same run
     const others: { mailbox: string; checked: ActiveProbe }[] = [];
@@ -44,11 +49,27 @@ export async function runHealthCheck(loadRuntime: () => HealthRuntime): Promise<
     const failed = others.find((o) => !o.checked.report.ok);
     const shown = failed?.checked ?? first;
     result = {
-      ...resultOfProbe(failed ? { ...failed.checked.report, runId: report.runId, ...(report.credential && { credential: report.credential }) } : report, settings.to ? 'send' : 'auth', startedAt, elapsed()),
+      ...resultOfProbe(
+        failed
+          ? {
+              ...failed.checked.report,
+              runId: report.runId,
+              ...(report.credential && { credential: report.credential }),
+            }
+          : report,
+        settings.to ? 'send' : 'auth',
+        startedAt,
+        elapsed(),
+      ),
       transport: shown.transport,
       ...(shown.smtpClosed && { smtpClosed: shown.smtpClosed }),
       ...(failed && { failedMailbox: failed.mailbox }),
-      mailboxes: [{ mailbox: main, checked: first }, ...others].map(({ mailbox, checked }) => ({ mailbox, ok: checked.report.ok, code: checked.report.diagnosis?.code, transport: checked.transport })),
+      mailboxes: [{ mailbox: main, checked: first }, ...others].map(({ mailbox, checked }) => ({
+        mailbox,
+        ok: checked.report.ok,
+        code: checked.report.diagnosis?.code,
+        transport: checked.transport,
+      })),
       budgets: await budgetsOf(runtime),
     };
   } catch (error) {

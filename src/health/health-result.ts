@@ -46,8 +46,12 @@ export interface HealthCheckResult {
   reader?: string;
 }
 
-
-export function resultOfProbe(report: ProbeReport, mode: 'send' | 'auth', startedAt: Date, durationMs: number): HealthCheckResult {
+export function resultOfProbe(
+  report: ProbeReport,
+  mode: 'send' | 'auth',
+  startedAt: Date,
+  durationMs: number,
+): HealthCheckResult {
   const failed = report.stages.find((s) => !s.ok);
   return {
     runId: report.runId,
@@ -63,7 +67,9 @@ export function resultOfProbe(report: ProbeReport, mode: 'send' | 'auth', starte
   };
 }
 
-function daysLeftOf(report: ProbeReport): Pick<HealthCheckResult, 'credential' | 'credentialDaysLeft' | 'secretDaysLeft'> {
+function daysLeftOf(
+  report: ProbeReport,
+): Pick<HealthCheckResult, 'credential' | 'credentialDaysLeft' | 'secretDaysLeft'> {
   const state = report.credential;
   if (!state) return {};
   const days = state.expiresOn && credentialDaysLeft(state.expiresOn);
@@ -71,17 +77,37 @@ function daysLeftOf(report: ProbeReport): Pick<HealthCheckResult, 'credential' |
   return { credential: state.kind, credentialDaysLeft: days, ...(state.kind === 'secret' && { secretDaysLeft: days }) };
 }
 
-export function resultOfMisconfiguration(runId: string, error: ConfigError, startedAt: Date, durationMs: number): HealthCheckResult {
+export function resultOfMisconfiguration(
+  runId: string,
+  error: ConfigError,
+  startedAt: Date,
+  durationMs: number,
+): HealthCheckResult {
   // ConfigError's message names each bad variable and what is wrong with it, never a value
-  return { runId, ok: false, startedAt: startedAt.toISOString(), durationMs, stages: [], failedStage: 'settings', code: 'CONFIGURATION_INVALID', problem: error.message };
+  return {
+    runId,
+    ok: false,
+    startedAt: startedAt.toISOString(),
+    durationMs,
+    stages: [],
+    failedStage: 'settings',
+    code: 'CONFIGURATION_INVALID',
+    problem: error.message,
+  };
 }
 
 export function resultOfDefect(runId: string, error: unknown, startedAt: Date, durationMs: number): HealthCheckResult {
   const name = error instanceof Error ? error.name : typeof error;
-  return { runId, ok: false, startedAt: startedAt.toISOString(), durationMs, stages: [], code: 'UNEXPECTED_ERROR', problem: `The check itself failed (${name}); the host log has the stack.` };
+  return {
+    runId,
+    ok: false,
+    startedAt: startedAt.toISOString(),
+    durationMs,
+    stages: [],
+    code: 'UNEXPECTED_ERROR',
+    problem: `The check itself failed (${name}); the host log has the stack.`,
+  };
 }
-
-
 
 /**
  * The flat fields of a check, shared by its log line and its availability properties, so that a

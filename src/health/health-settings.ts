@@ -23,9 +23,12 @@ export function readHealthSettings(
   const raw = env.EXOSEND_HEALTH_FROM?.trim();
   if (!raw) return { to: config.healthTo, from: config.mailbox };
   const parsed = address.safeParse(raw);
-  if (!parsed.success) throw new ConfigError([{ variable: 'EXOSEND_HEALTH_FROM', message: 'must be an email address' }]);
+  if (!parsed.success)
+    throw new ConfigError([{ variable: 'EXOSEND_HEALTH_FROM', message: 'must be an email address' }]);
   if (parsed.data !== config.mailbox && !config.allowedSenders.includes(parsed.data)) {
-    throw new ConfigError([{ variable: 'EXOSEND_HEALTH_FROM', message: 'must be one of EXOSEND_ALLOWED_SENDERS (or the mailbox)' }]);
+    throw new ConfigError([
+      { variable: 'EXOSEND_HEALTH_FROM', message: 'must be one of EXOSEND_ALLOWED_SENDERS (or the mailbox)' },
+    ]);
   }
   return { to: config.healthTo, from: parsed.data };
 }

@@ -52,7 +52,15 @@ export async function readHealthStatus(loadRuntime: () => HealthRuntime): Promis
   const configured = preflight.code !== 'CONFIGURATION_INVALID';
   const budgets = configured ? await budgetsOf(loadRuntime()) : [];
   const budgetsByTransport = configured ? await transportBudgetsOf(loadRuntime()) : [];
-  return { healthy: !failure, lastCheck, preflight, budgets, budgetsByTransport, budgetSpent: spentBudgets(budgets), ...(failure && { failure }) };
+  return {
+    healthy: !failure,
+    lastCheck,
+    preflight,
+    budgets,
+    budgetsByTransport,
+    budgetSpent: spentBudgets(budgets),
+    ...(failure && { failure }),
+  };
 }
 
 async function runPreflight(loadRuntime: () => HealthRuntime): Promise<Preflight> {
@@ -61,7 +69,8 @@ async function runPreflight(loadRuntime: () => HealthRuntime): Promise<Preflight
     // the token of each way mail goes now (SMTP's for Exchange, Graph's with Mail.Send), the first that fails shown
     const ways = [...new Set([...runtime.transports.values()].map(wayOf))].sort();
     let report = await probeByWay(runtime, runtime.config.mailbox, ways[0] ?? 'smtp', { stopAfter: 'claims' });
-    for (const way of ways.slice(1)) if (report.ok) report = await probeByWay(runtime, runtime.config.mailbox, way, { stopAfter: 'claims' });
+    for (const way of ways.slice(1))
+      if (report.ok) report = await probeByWay(runtime, runtime.config.mailbox, way, { stopAfter: 'claims' });
     const expiresOn = report.credential?.expiresOn;
     return {
       ok: report.ok,
@@ -79,6 +88,7 @@ async function runPreflight(loadRuntime: () => HealthRuntime): Promise<Preflight
 
 function failureOf(outcome: Preflight | HealthCheckResult): HealthStatus['failure'] {
   if (outcome.ok) return undefined;
-  if (outcome.diagnosis) return { code: outcome.diagnosis.code, message: outcome.diagnosis.cause, diagnosis: outcome.diagnosis };
+  if (outcome.diagnosis)
+    return { code: outcome.diagnosis.code, message: outcome.diagnosis.cause, diagnosis: outcome.diagnosis };
   return { code: outcome.code ?? 'UNHEALTHY', message: outcome.problem ?? 'The health check failed.' };
 }

@@ -40,8 +40,16 @@ export async function transportBudgetsOf(runtime: Pick<HealthRuntime, 'transport
 
 async function entriesOf(transport: MailTransport): Promise<TransportBudgetUsage[]> {
   const usage = await transport.budget.usage();
-  const smtp: SmtpBudgetUsage = { transport: 'smtp', mailbox: usage.mailbox, scope: usage.scope, minute: usage.minute, sessions: usage.connections, day: usage.day };
-  const graph = transport instanceof GraphTransport ? transport : transport instanceof AutoTransport ? transport.graph : undefined;
+  const smtp: SmtpBudgetUsage = {
+    transport: 'smtp',
+    mailbox: usage.mailbox,
+    scope: usage.scope,
+    minute: usage.minute,
+    sessions: usage.connections,
+    day: usage.day,
+  };
+  const graph =
+    transport instanceof GraphTransport ? transport : transport instanceof AutoTransport ? transport.graph : undefined;
   if (!graph) return [smtp];
   const requests = await graph.concurrency.usage();
   const viaGraph: GraphBudgetUsage = {

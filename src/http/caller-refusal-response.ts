@@ -9,7 +9,8 @@ import { logEvent, type LogContext } from '../telemetry/log-event.js';
 export function callerRefusalResponse(refused: CallerRefused, context: LogContext, takesTokens: boolean): HttpAnswer {
   logEvent(context, 'caller.refused', { code: refused.code, caller: refused.appId, status: refused.status });
   const body = { error: { code: refused.code, message: refused.message, retryable: refused.status === 503 } };
-  if (refused.status === 503) return { status: 503, headers: { 'Retry-After': String(defaultRetryAfterSeconds) }, jsonBody: body };
+  if (refused.status === 503)
+    return { status: 503, headers: { 'Retry-After': String(defaultRetryAfterSeconds) }, jsonBody: body };
   if (refused.status === 403 || !takesTokens) return { status: refused.status, jsonBody: body };
   const challenge = refused.code === 'CALLER_UNAUTHENTICATED' ? 'Bearer' : 'Bearer error="invalid_token"';
   return { status: 401, headers: { 'WWW-Authenticate': challenge }, jsonBody: body };

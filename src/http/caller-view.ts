@@ -22,7 +22,14 @@ export function asCallerSees<T extends Answer>(answer: T, operator: boolean, con
   const withheld: Record<string, unknown>[] = [];
   const plain = reduce(withRetry, withheld);
   const first = withheld[0];
-  if (first) logEvent(context, 'detail-withheld', { code: String(first['code']), cause: text(first['cause']), fix: text(first['fix']), reply: text(first['smtp']), problem: text(first['problem']) });
+  if (first)
+    logEvent(context, 'detail-withheld', {
+      code: String(first['code']),
+      cause: text(first['cause']),
+      fix: text(first['fix']),
+      reply: text(first['smtp']),
+      problem: text(first['problem']),
+    });
   return { ...answer, jsonBody: plain };
 }
 
@@ -36,7 +43,8 @@ type Answer = Partial<Omit<HttpAnswer, 'headers'>> & { headers?: unknown };
 function retryOf(answer: Answer, error: Record<string, unknown>): { retryable: boolean; retryAfterSeconds?: number } {
   const header = Number(new Headers(answer.headers as Record<string, string> | undefined).get('retry-after'));
   const diagnosis = error['diagnosis'] as { retryable?: unknown } | undefined;
-  const retryable = typeof diagnosis?.retryable === 'boolean' ? diagnosis.retryable : answer.status === 429 || answer.status === 503;
+  const retryable =
+    typeof diagnosis?.retryable === 'boolean' ? diagnosis.retryable : answer.status === 429 || answer.status === 503;
   return { retryable, ...(Number.isFinite(header) && header > 0 && { retryAfterSeconds: header }) };
 }
 
@@ -48,7 +56,9 @@ function reduce(value: unknown, withheld: Record<string, unknown>[]): unknown {
   if (typeof object['code'] === 'string' && ('cause' in object || 'fix' in object)) {
     withheld.push(object);
     const { code, stage, limit, mailbox, retryable, retryAfterSeconds } = object;
-    return Object.fromEntries(Object.entries({ code, stage, limit, mailbox, retryable, retryAfterSeconds }).filter(([, v]) => v !== undefined));
+    return Object.fromEntries(
+      Object.entries({ code, stage, limit, mailbox, retryable, retryAfterSeconds }).filter(([, v]) => v !== undefined),
+    );
   }
   const out: Record<string, unknown> = {};
   for (const [key, field] of Object.entries(object)) {
@@ -61,7 +71,8 @@ function reduce(value: unknown, withheld: Record<string, unknown>[]): unknown {
     else out[key] = reduce(field, withheld);
   }
   if (typeof out['code'] === 'string' && typeof out['message'] === 'string' && !ownCodes.has(out['code'])) {
-    if (out['message'] !== shortMessage(out['code'], out['retryable'] === true)) withheld.push({ code: out['code'], cause: out['message'] });
+    if (out['message'] !== shortMessage(out['code'], out['retryable'] === true))
+      withheld.push({ code: out['code'], cause: out['message'] });
     out['message'] = shortMessage(out['code'], out['retryable'] === true);
   }
   return out;
@@ -76,10 +87,14 @@ function plainReason(reason: string): string {
 
 /** The short message for a code: what happened and what the caller can do, naming nothing of the setup. */
 export function shortMessage(code: string, retryable: boolean): string {
-  if (budgetCodes.has(code)) return "The mailbox's sending budget is spent for now; nothing was sent. Try again after Retry-After, or use /api/enqueue.";
-  if (code === 'STORAGE_UNAVAILABLE') return "exosend's storage did not answer; nothing was accepted. Try again after Retry-After.";
-  if (code === 'CONFIGURATION_INVALID') return "exosend is not configured correctly; its operators see which setting in its logs and with exosend doctor.";
-  if (retryable) return `Sending failed for a reason that may pass (${code}); nothing was sent. Try again after Retry-After. exosend's operators have the details.`;
+  if (budgetCodes.has(code))
+    return "The mailbox's sending budget is spent for now; nothing was sent. Try again after Retry-After, or use /api/enqueue.";
+  if (code === 'STORAGE_UNAVAILABLE')
+    return "exosend's storage did not answer; nothing was accepted. Try again after Retry-After.";
+  if (code === 'CONFIGURATION_INVALID')
+    return 'exosend is not configured correctly; its operators see which setting in its logs and with exosend doctor.';
+  if (retryable)
+    return `Sending failed for a reason that may pass (${code}); nothing was sent. Try again after Retry-After. exosend's operators have the details.`;
   return `Sending was refused for a reason an admin must fix (${code}); nothing was sent. exosend's operators see the details in its logs and with exosend doctor.`;
 }
 

@@ -48,7 +48,8 @@ export const failureAnswers = {
 
 function rejectionAnswers(): Record<RejectionCode, FailureAnswer> {
   const answers = {} as Record<RejectionCode, FailureAnswer>;
-  for (const [code, status] of Object.entries(rejectionStatus) as [RejectionCode, number][]) answers[code] = { status, codes: [code] };
+  for (const [code, status] of Object.entries(rejectionStatus) as [RejectionCode, number][])
+    answers[code] = { status, codes: [code] };
   return answers;
 }
 
@@ -75,7 +76,16 @@ export function errorResponse(error: unknown, context: LogContext, id?: string):
     logEvent(context, 'rejected', { id, code: error.code });
     return {
       status: failureAnswers[error.code].status,
-      jsonBody: { error: { code: error.code, message: error.message, details: error.details, ...(error instanceof IdempotencyKeyReused && { existing: { ...error.existing, id: keyOfRecordId(error.existing.id) } }) } },
+      jsonBody: {
+        error: {
+          code: error.code,
+          message: error.message,
+          details: error.details,
+          ...(error instanceof IdempotencyKeyReused && {
+            existing: { ...error.existing, id: keyOfRecordId(error.existing.id) },
+          }),
+        },
+      },
     };
   }
   if (error instanceof DeliveryFailed) {
@@ -93,7 +103,12 @@ export function errorResponse(error: unknown, context: LogContext, id?: string):
   if (error instanceof BudgetExhausted) {
     // not a failure of Exchange or of the request: the mailbox's budget is spent for now (never a 502)
     const diagnosis = budgetDiagnosis(error);
-    logEvent(context, 'deferred', { id, code: diagnosis.code, mailbox: error.mailbox, retryAfterSeconds: error.retryAfterSeconds });
+    logEvent(context, 'deferred', {
+      id,
+      code: diagnosis.code,
+      mailbox: error.mailbox,
+      retryAfterSeconds: error.retryAfterSeconds,
+    });
     return {
       status: failureAnswers.budgetSpent.status,
       headers: { 'Retry-After': String(error.retryAfterSeconds) },
@@ -103,23 +118,37 @@ export function errorResponse(error: unknown, context: LogContext, id?: string):
   if (isRestError(error) || isCredentialError(error)) {
     // queues, tables or blobs failed under /api/enqueue or /api/messages: nothing was accepted
     const status = isRestError(error) ? error.statusCode : undefined;
-    logEvent(context, 'failed', { id, code: failureAnswers.storageUnavailable.codes[0], status, cause: isRestError(error) ? undefined : error.name });
+    logEvent(context, 'failed', {
+      id,
+      code: failureAnswers.storageUnavailable.codes[0],
+      status,
+      cause: isRestError(error) ? undefined : error.name,
+    });
     return {
       status: failureAnswers.storageUnavailable.status,
       headers: { 'Retry-After': String(defaultRetryAfterSeconds) },
-      jsonBody: { error: { code: failureAnswers.storageUnavailable.codes[0], message: storageMessage(status, isCredentialError(error)) } },
+      jsonBody: {
+        error: {
+          code: failureAnswers.storageUnavailable.codes[0],
+          message: storageMessage(status, isCredentialError(error)),
+        },
+      },
     };
   }
   if (error instanceof ConfigError) {
     logEvent(context, 'misconfigured', { variables: error.problems.map((p) => p.variable).join(',') });
-    return { status: failureAnswers.misconfigured.status, jsonBody: { error: { code: failureAnswers.misconfigured.codes[0], message: error.message } } };
+    return {
+      status: failureAnswers.misconfigured.status,
+      jsonBody: { error: { code: failureAnswers.misconfigured.codes[0], message: error.message } },
+    };
   }
   throw error;
 }
 
 /** @azure/identity's failures to get a token: here, only the storage identity's (vault ones arrive as DeliveryFailed). */
 const isCredentialError = (error: unknown): error is Error =>
-  error instanceof Error && ['CredentialUnavailableError', 'AuthenticationError', 'AggregateAuthenticationError'].includes(error.name);
+  error instanceof Error &&
+  ['CredentialUnavailableError', 'AuthenticationError', 'AggregateAuthenticationError'].includes(error.name);
 
 function storageMessage(status: number | undefined, noToken: boolean): string {
   if (noToken) {
@@ -134,5 +163,8 @@ function storageMessage(status: number | undefined, noToken: boolean): string {
 /** No request with this id is known (GET /api/messages/{id}). */
 export function notFoundResponse(id: string): HttpAnswer {
   const { status, codes } = failureAnswers.notFound;
-  return { status, jsonBody: { error: { code: codes[0], message: `No message with id "${id.slice(0, 128)}" is known.` } } };
+  return {
+    status,
+    jsonBody: { error: { code: codes[0], message: `No message with id "${id.slice(0, 128)}" is known.` } },
+  };
 }

@@ -48,7 +48,12 @@ export function openApiDocument(serverUrl: string): Json {
     content: {
       'application/json': {
         schema: ref('MailRequest'),
-        example: { to: ['ada@fabrikam.example'], subject: 'Hello from exosend', text: 'It works.', html: '<p>It works.</p>' },
+        example: {
+          to: ['ada@fabrikam.example'],
+          subject: 'Hello from exosend',
+          text: 'It works.',
+          html: '<p>It works.</p>',
+        },
       },
     },
   };
@@ -69,22 +74,29 @@ export function openApiDocument(serverUrl: string): Json {
       '/send': {
         post: {
           operationId: 'send',
-          summary: 'Send now and answer with Exchange\'s reply',
+          summary: "Send now and answer with Exchange's reply",
           description:
             'Retries inside the call only what Exchange refused with a 4xx reply. With storage, every send has a record (`GET /messages/{id}`), and one idempotencyKey is one message whichever route it came by: ' +
             'the same content again gets the first outcome, other content 409. A send that failed in a way worth retrying (503, 429) is tried again by the same request.',
           requestBody: mailBody,
-          responses: { '200': json('SendResult', 'Exchange accepted the message.'), ...failures('send'), ...unauthorized },
+          responses: {
+            '200': json('SendResult', 'Exchange accepted the message.'),
+            ...failures('send'),
+            ...unauthorized,
+          },
         },
       },
       '/enqueue': {
         post: {
           operationId: 'enqueue',
           summary: 'Accept durably; the queue sends it',
-          description: 'Validates exactly as /send. At least once in, exactly one outcome out: `GET /messages/{id}` tells it.',
+          description:
+            'Validates exactly as /send. At least once in, exactly one outcome out: `GET /messages/{id}` tells it.',
           requestBody: mailBody,
           responses: {
-            '202': json('EnqueueAccepted', 'Stored on the queue.', { Location: { description: '/api/messages/{id}', schema: { type: 'string' } } }),
+            '202': json('EnqueueAccepted', 'Stored on the queue.', {
+              Location: { description: '/api/messages/{id}', schema: { type: 'string' } },
+            }),
             ...failures('enqueue'),
             ...unauthorized,
           },
@@ -94,9 +106,17 @@ export function openApiDocument(serverUrl: string): Json {
         get: {
           operationId: 'getMessage',
           summary: 'Where a queued request stands',
-          parameters: [{ name: 'id', in: 'path', required: true, description: 'The id /enqueue answered (the idempotencyKey when one was given).', schema: schemas['MessageId'] }],
+          parameters: [
+            {
+              name: 'id',
+              in: 'path',
+              required: true,
+              description: 'The id /enqueue answered (the idempotencyKey when one was given).',
+              schema: schemas['MessageId'],
+            },
+          ],
           responses: {
-            '200': json('MessageStatus', 'The request\'s record.'),
+            '200': json('MessageStatus', "The request's record."),
             ...failures('getMessage'),
             ...unauthorized,
           },
@@ -108,7 +128,11 @@ export function openApiDocument(serverUrl: string): Json {
           summary: 'The last health check and a live preflight (secret, token, claims; nothing is sent)',
           responses: {
             '200': json('HealthStatus', 'Healthy.'),
-            '503': json('HealthStatus', 'Unhealthy (`error` holds the code and the diagnosis), or degraded: a mailbox\'s rolling day is spent (`budgetSpent` names it and when it frees; `error.code` DAILY_RECIPIENT_LIMIT_REACHED).', retryAfter),
+            '503': json(
+              'HealthStatus',
+              "Unhealthy (`error` holds the code and the diagnosis), or degraded: a mailbox's rolling day is spent (`budgetSpent` names it and when it frees; `error.code` DAILY_RECIPIENT_LIMIT_REACHED).",
+              retryAfter,
+            ),
             ...unauthorized,
           },
         },
@@ -117,7 +141,13 @@ export function openApiDocument(serverUrl: string): Json {
         get: {
           operationId: 'getOpenApiDocument',
           summary: 'This document',
-          responses: { '200': { description: 'The OpenAPI 3.1 description of this API.', content: { 'application/json': { schema: { type: 'object' } } } }, ...unauthorized },
+          responses: {
+            '200': {
+              description: 'The OpenAPI 3.1 description of this API.',
+              content: { 'application/json': { schema: { type: 'object' } } },
+            },
+            ...unauthorized,
+          },
         },
       },
     },
@@ -125,8 +155,18 @@ export function openApiDocument(serverUrl: string): Json {
       schemas,
       headers: { RetryAfter: { description: 'Seconds to wait before trying again.', schema: { type: 'integer' } } },
       securitySchemes: {
-        functionKeyHeader: { type: 'apiKey', in: 'header', name: 'x-functions-key', description: 'A function key (or the host key) of the Function App.' },
-        functionKeyQuery: { type: 'apiKey', in: 'query', name: 'code', description: 'The same key as a query parameter.' },
+        functionKeyHeader: {
+          type: 'apiKey',
+          in: 'header',
+          name: 'x-functions-key',
+          description: 'A function key (or the host key) of the Function App.',
+        },
+        functionKeyQuery: {
+          type: 'apiKey',
+          in: 'query',
+          name: 'code',
+          description: 'The same key as a query parameter.',
+        },
       },
     },
   };
@@ -143,9 +183,19 @@ const neverSends = 'it asks neither Exchange, Entra nor Key Vault: the queue doe
  */
 export const cannotAnswer: Record<DescribedRoute, Partial<Record<FailureKind, string>>> = {
   send: { notFound: 'it looks up no id' },
-  enqueue: { RECIPIENT_SUPPRESSED: 'the queue drops suppressed recipients when it sends, and dead-letters a message left with none', refused: neverSends, transient: neverSends, budgetSpent: 'a queued message waits for the budget by itself', notFound: 'it looks up no id' },
+  enqueue: {
+    RECIPIENT_SUPPRESSED:
+      'the queue drops suppressed recipients when it sends, and dead-letters a message left with none',
+    refused: neverSends,
+    transient: neverSends,
+    budgetSpent: 'a queued message waits for the budget by itself',
+    notFound: 'it looks up no id',
+  },
   getMessage: {
-    ...(Object.fromEntries(Object.keys(rejectionStatus).map((code) => [code, noMailRequest])) as Record<RejectionCode, string>),
+    ...(Object.fromEntries(Object.keys(rejectionStatus).map((code) => [code, noMailRequest])) as Record<
+      RejectionCode,
+      string
+    >),
     refused: neverSends,
     transient: neverSends,
     budgetSpent: neverSends,
@@ -154,12 +204,21 @@ export const cannotAnswer: Record<DescribedRoute, Partial<Record<FailureKind, st
 
 /** What each kind of failure answer means for the caller: a kind added to failureAnswers needs its words here. */
 const failureDescriptions: Record<FailureKind, string> = {
-  ...(Object.fromEntries(Object.keys(rejectionStatus).map((code) => [code, `${code}: the request was refused; nothing was sent or stored. \`details\` names the fields.`])) as Record<RejectionCode, string>),
-  IDEMPOTENCY_KEY_REUSED: 'IDEMPOTENCY_KEY_REUSED: the key already names a request with other content (`existing`); nothing was sent or queued. Also answered while the first send of the same content is still under way (`existing.status` sending): ask `GET /messages/{id}`.',
-  refused: 'Exchange, Entra or Key Vault refused for good: `error.diagnosis` holds the code, cause and fix. Sending it again unchanged fails again (Retry-After only when the refusal ends by itself, such as the daily quota).',
+  ...(Object.fromEntries(
+    Object.keys(rejectionStatus).map((code) => [
+      code,
+      `${code}: the request was refused; nothing was sent or stored. \`details\` names the fields.`,
+    ]),
+  ) as Record<RejectionCode, string>),
+  IDEMPOTENCY_KEY_REUSED:
+    'IDEMPOTENCY_KEY_REUSED: the key already names a request with other content (`existing`); nothing was sent or queued. Also answered while the first send of the same content is still under way (`existing.status` sending): ask `GET /messages/{id}`.',
+  refused:
+    'Exchange, Entra or Key Vault refused for good: `error.diagnosis` holds the code, cause and fix. Sending it again unchanged fails again (Retry-After only when the refusal ends by itself, such as the daily quota).',
   transient: 'Transient (`error.diagnosis.retryable`): try again after Retry-After.',
-  budgetSpent: "MAILBOX_BUDGET_SPENT: the mailbox's budget (messages a minute, recipients a day, SMTP sessions), counted across every instance, is spent for now; nothing was sent. `error.diagnosis` (BudgetDiagnosis) names the limit; try again after Retry-After, or use /enqueue.",
-  storageUnavailable: 'STORAGE_UNAVAILABLE: exosend\'s storage (queues, tables, blobs) did not answer or refused its identity; nothing was accepted. Try again after Retry-After.',
+  budgetSpent:
+    "MAILBOX_BUDGET_SPENT: the mailbox's budget (messages a minute, recipients a day, SMTP sessions), counted across every instance, is spent for now; nothing was sent. `error.diagnosis` (BudgetDiagnosis) names the limit; try again after Retry-After, or use /enqueue.",
+  storageUnavailable:
+    "STORAGE_UNAVAILABLE: exosend's storage (queues, tables, blobs) did not answer or refused its identity; nothing was accepted. Try again after Retry-After.",
   misconfigured: 'CONFIGURATION_INVALID: an app setting is missing or malformed (named, never its value).',
   notFound: 'NOT_FOUND: no request with this id is known.',
 };
@@ -173,16 +232,30 @@ export function failureResponses(route: DescribedRoute, ref: (name: string) => J
   }
   const narrowed = ([, answer]: [FailureKind, FailureAnswer]): Json => {
     const diagnosis = answer.diagnosis && ref(answer.diagnosis === 'budget' ? 'BudgetDiagnosis' : 'Diagnosis');
-    const code = answer.diagnosis === 'catalogue' ? ref('DiagnosisCode') : answer.codes.length === 1 ? { const: answer.codes[0] } : { enum: answer.codes };
-    const error = { type: 'object', required: ['code', ...(diagnosis ? ['diagnosis'] : [])], properties: { code, ...(diagnosis && { diagnosis }) } };
+    const code =
+      answer.diagnosis === 'catalogue'
+        ? ref('DiagnosisCode')
+        : answer.codes.length === 1
+          ? { const: answer.codes[0] }
+          : { enum: answer.codes };
+    const error = {
+      type: 'object',
+      required: ['code', ...(diagnosis ? ['diagnosis'] : [])],
+      properties: { code, ...(diagnosis && { diagnosis }) },
+    };
     return { allOf: [ref('Error'), { type: 'object', required: ['error'], properties: { error } }] };
   };
   return Object.fromEntries(
     [...byStatus.entries()].map(([status, kinds]) => {
-      const retryAfter = kinds.some(([, a]) => a.retryAfter) && { 'Retry-After': { $ref: '#/components/headers/RetryAfter' } };
+      const retryAfter = kinds.some(([, a]) => a.retryAfter) && {
+        'Retry-After': { $ref: '#/components/headers/RetryAfter' },
+      };
       const schema = kinds.length === 1 ? narrowed(kinds[0]!) : { anyOf: kinds.map(narrowed) };
       const description = kinds.map(([kind]) => failureDescriptions[kind]).join(' Or ');
-      return [String(status), { description, ...(retryAfter && { headers: retryAfter }), content: { 'application/json': { schema } } }];
+      return [
+        String(status),
+        { description, ...(retryAfter && { headers: retryAfter }), content: { 'application/json': { schema } } },
+      ];
     }),
   );
 }
@@ -214,7 +287,9 @@ function componentSchemas(): Record<string, Json> {
     },
   });
   // each is a component of this document, not a JSON Schema document of its own
-  return Object.fromEntries(Object.entries(schemas).map(([id, { $schema: _dialect, $id: _id, ...schema }]) => [id, schema as Json]));
+  return Object.fromEntries(
+    Object.entries(schemas).map(([id, { $schema: _dialect, $id: _id, ...schema }]) => [id, schema as Json]),
+  );
 }
 
 /**
@@ -224,14 +299,21 @@ function componentSchemas(): Record<string, Json> {
  */
 function keepBothSidesOfPipes({ zodSchema, jsonSchema }: { zodSchema: unknown; jsonSchema: Json }): void {
   const def = (zodSchema as { _zod: { def: { type: string; in?: z.ZodType; out?: z.ZodType } } })._zod.def;
-  if (def.type !== 'pipe' || !def.in || !def.out || (def.in as unknown as { _zod: { def: { type: string } } })._zod.def.type === 'transform') return;
+  if (
+    def.type !== 'pipe' ||
+    !def.in ||
+    !def.out ||
+    (def.in as unknown as { _zod: { def: { type: string } } })._zod.def.type === 'transform'
+  )
+    return;
   const { $schema: _dialect, ...out } = z.toJSONSchema(def.out, { io: 'input', unrepresentable: 'any' }) as Json;
   const conflicting: Json = {};
   for (const [key, value] of Object.entries(out)) {
     if (!(key in jsonSchema)) jsonSchema[key] = value;
     else if (JSON.stringify(jsonSchema[key]) !== JSON.stringify(value)) conflicting[key] = value;
   }
-  if (Object.keys(conflicting).length > 0) jsonSchema['allOf'] = [...((jsonSchema['allOf'] as unknown[]) ?? []), conflicting];
+  if (Object.keys(conflicting).length > 0)
+    jsonSchema['allOf'] = [...((jsonSchema['allOf'] as unknown[]) ?? []), conflicting];
 }
 
 /**
@@ -240,7 +322,8 @@ function keepBothSidesOfPipes({ zodSchema, jsonSchema }: { zodSchema: unknown; j
  * letter is dropped rather than left stricter than what exosend accepts.
  */
 function keepCaseInsensitivePatterns({ zodSchema, jsonSchema }: { zodSchema: unknown; jsonSchema: Json }): void {
-  const checks = (zodSchema as { _zod: { def: { checks?: { _zod: { def: { pattern?: RegExp } } }[] } } })._zod.def.checks ?? [];
+  const checks =
+    (zodSchema as { _zod: { def: { checks?: { _zod: { def: { pattern?: RegExp } } }[] } } })._zod.def.checks ?? [];
   for (const check of checks) {
     const pattern = check._zod.def.pattern;
     if (!pattern?.flags.includes('i')) continue;

@@ -13,15 +13,23 @@ export interface HttpRequestBody {
  * Reads and checks the mail request in an HTTP body: JSON in UTF-8 only (415 otherwise), and a body
  * too large is refused before it is read.
  */
-export async function readMailRequest(request: HttpRequestBody, config: Pick<ExosendConfig, 'allowedSenders'>): Promise<MailRequest> {
+export async function readMailRequest(
+  request: HttpRequestBody,
+  config: Pick<ExosendConfig, 'allowedSenders'>,
+): Promise<MailRequest> {
   if (!isJsonInUtf8(request.headers.get('content-type'))) {
-    throw new RequestRejected('UNSUPPORTED_MEDIA_TYPE', 'The request body must be JSON: send Content-Type: application/json (UTF-8).', [
-      { path: '', message: 'Content-Type must be application/json, with no charset or charset=utf-8' },
-    ]);
+    throw new RequestRejected(
+      'UNSUPPORTED_MEDIA_TYPE',
+      'The request body must be JSON: send Content-Type: application/json (UTF-8).',
+      [{ path: '', message: 'Content-Type must be application/json, with no charset or charset=utf-8' }],
+    );
   }
   const declared = Number(request.headers.get('content-length'));
   if (declared > maxBodyBytes) {
-    throw new RequestRejected('MESSAGE_TOO_LARGE', 'The request body exceeds the largest message Exchange Online accepts.');
+    throw new RequestRejected(
+      'MESSAGE_TOO_LARGE',
+      'The request body exceeds the largest message Exchange Online accepts.',
+    );
   }
   return parseMailRequest(decodeUtf8Body(new Uint8Array(await request.arrayBuffer())), config);
 }

@@ -40,7 +40,12 @@ export function parseDeliveryReport(mime: Buffer | string): DeliveryReport | und
   const text = typeof mime === 'string' ? mime : mime.subarray(0, maxReportBytes).toString('latin1');
   const top = splitEntity(text);
   const type = contentType(top.headers);
-  if (type.value !== 'multipart/report' || type.params['report-type']?.toLowerCase() !== 'delivery-status' || !type.params['boundary']) return undefined;
+  if (
+    type.value !== 'multipart/report' ||
+    type.params['report-type']?.toLowerCase() !== 'delivery-status' ||
+    !type.params['boundary']
+  )
+    return undefined;
 
   let status: Field[][] | undefined;
   let returned: Headers | undefined;
@@ -48,8 +53,10 @@ export function parseDeliveryReport(mime: Buffer | string): DeliveryReport | und
     const entity = splitEntity(part);
     const partType = contentType(entity.headers).value;
     const body = decodeBody(entity.body, header(entity.headers, 'content-transfer-encoding'));
-    if (partType === 'message/delivery-status' || partType === 'message/global-delivery-status') status ??= fieldGroups(body);
-    else if (['message/rfc822', 'text/rfc822-headers', 'message/global', 'message/global-headers'].includes(partType)) returned ??= splitEntity(body).headers;
+    if (partType === 'message/delivery-status' || partType === 'message/global-delivery-status')
+      status ??= fieldGroups(body);
+    else if (['message/rfc822', 'text/rfc822-headers', 'message/global', 'message/global-headers'].includes(partType))
+      returned ??= splitEntity(body).headers;
   }
   if (!status) return undefined;
 
@@ -62,12 +69,29 @@ export function parseDeliveryReport(mime: Buffer | string): DeliveryReport | und
     const original = address(field(group, 'original-recipient'));
     const diagnosticCode = field(group, 'diagnostic-code');
     const remoteMta = field(group, 'remote-mta');
-    return [{ recipient, ...(original && { originalRecipient: original }), action: action as ReportAction, status: code, ...(diagnosticCode && { diagnosticCode }), ...(remoteMta && { remoteMta }) }];
+    return [
+      {
+        recipient,
+        ...(original && { originalRecipient: original }),
+        action: action as ReportAction,
+        status: code,
+        ...(diagnosticCode && { diagnosticCode }),
+        ...(remoteMta && { remoteMta }),
+      },
+    ];
   });
   const envelopeId = field(perMessage, 'original-envelope-id')?.trim();
   const reportingMta = field(perMessage, 'reporting-mta');
-  const originalMessageId = messageIdIn(returned && header(returned, 'message-id')) ?? messageIdIn(header(top.headers, 'in-reply-to')) ?? lastMessageIdIn(header(top.headers, 'references'));
-  return { ...(envelopeId && { envelopeId }), ...(originalMessageId && { originalMessageId }), ...(reportingMta && { reportingMta }), recipients };
+  const originalMessageId =
+    messageIdIn(returned && header(returned, 'message-id')) ??
+    messageIdIn(header(top.headers, 'in-reply-to')) ??
+    lastMessageIdIn(header(top.headers, 'references'));
+  return {
+    ...(envelopeId && { envelopeId }),
+    ...(originalMessageId && { originalMessageId }),
+    ...(reportingMta && { reportingMta }),
+    recipients,
+  };
 }
 
 type Headers = [name: string, value: string][];
@@ -78,7 +102,9 @@ function splitEntity(text: string): { headers: Headers; body: string } {
   const normal = text.replace(/\r\n/g, '\n');
   if (normal.startsWith('\n')) return { headers: [], body: normal.slice(1) };
   const end = normal.indexOf('\n\n');
-  return end < 0 ? { headers: unfold(normal), body: '' } : { headers: unfold(normal.slice(0, end)), body: normal.slice(end + 2) };
+  return end < 0
+    ? { headers: unfold(normal), body: '' }
+    : { headers: unfold(normal.slice(0, end)), body: normal.slice(end + 2) };
 }
 
 function unfold(head: string): Headers {
@@ -102,7 +128,11 @@ function contentType(headers: Headers): { value: string; params: Record<string, 
   const params: Record<string, string> = {};
   for (const param of rest) {
     const at = param.indexOf('=');
-    if (at > 0) params[param.slice(0, at).trim().toLowerCase()] = param.slice(at + 1).trim().replace(/^"(.*)"$/, '$1');
+    if (at > 0)
+      params[param.slice(0, at).trim().toLowerCase()] = param
+        .slice(at + 1)
+        .trim()
+        .replace(/^"(.*)"$/, '$1');
   }
   return { value: value.trim().toLowerCase(), params };
 }
@@ -129,7 +159,9 @@ function decodeBody(body: string, encoding: string | undefined): string {
     case 'base64':
       return Buffer.from(body.replace(/\s+/g, ''), 'base64').toString('latin1');
     case 'quoted-printable':
-      return body.replace(/=\n/g, '').replace(/=([0-9A-Fa-f]{2})/g, (_, hex: string) => String.fromCharCode(parseInt(hex, 16)));
+      return body
+        .replace(/=\n/g, '')
+        .replace(/=([0-9A-Fa-f]{2})/g, (_, hex: string) => String.fromCharCode(parseInt(hex, 16)));
     default:
       return body;
   }

@@ -38,7 +38,8 @@ const noLineBreaks = (s: string) => !/[\r\n\0]/.test(s);
  * still move the dot among neutral characters, and no file name needs them.
  */
 const bidiControls = /[\u061C\u200E\u200F\u202A-\u202E\u2066-\u2069]/;
-const bidiControlsMessage = 'must not contain Unicode bidirectional controls (U+202A-U+202E, U+2066-U+2069, U+200E, U+200F, U+061C): they can show a name with another extension than it has';
+const bidiControlsMessage =
+  'must not contain Unicode bidirectional controls (U+202A-U+202E, U+2066-U+2069, U+200E, U+200F, U+061C): they can show a name with another extension than it has';
 
 const foldable = (s: string) => !new RegExp(`\\S{${mailLimits.maxUnbrokenHeaderRun + 1}}`).test(s);
 const foldableMessage = `must not have more than ${mailLimits.maxUnbrokenHeaderRun} characters without a space (a mail header line holds at most 998)`;
@@ -55,7 +56,10 @@ const address = z
  * message's limit is refused on its length alone, before any element is looked at.
  */
 const addressList = z
-  .preprocess((v) => (typeof v === 'string' ? [v] : v), z.array(address).max(mailLimits.maxRecipients, `at most ${mailLimits.maxRecipients} recipients`))
+  .preprocess(
+    (v) => (typeof v === 'string' ? [v] : v),
+    z.array(address).max(mailLimits.maxRecipients, `at most ${mailLimits.maxRecipients} recipients`),
+  )
   .default([]);
 
 const headerName = z
@@ -66,22 +70,27 @@ const headerName = z
     if (reason) context.addIssue({ code: 'custom', message: `cannot be set by a caller: it ${reason}` });
   });
 
-const headerValue = z.string().max(998).refine(noLineBreaks, 'must not contain line breaks').refine(foldable, foldableMessage);
+const headerValue = z
+  .string()
+  .max(998)
+  .refine(noLineBreaks, 'must not contain line breaks')
+  .refine(foldable, foldableMessage);
 
 /** At most `maxHeaders` names, counted before any of them is checked. */
-const headerMap = z.preprocess((h, context) => {
-  if (typeof h !== 'object' || h === null || Object.keys(h).length <= mailLimits.maxHeaders) return h;
-  context.addIssue({ code: 'custom', message: `at most ${mailLimits.maxHeaders} headers`, input: h });
-  return z.NEVER;
-}, z.record(headerName, headerValue));
+const headerMap = z.preprocess(
+  (h, context) => {
+    if (typeof h !== 'object' || h === null || Object.keys(h).length <= mailLimits.maxHeaders) return h;
+    context.addIssue({ code: 'custom', message: `at most ${mailLimits.maxHeaders} headers`, input: h });
+    return z.NEVER;
+  },
+  z.record(headerName, headerValue),
+);
 
 /**
  * Strict base64 (RFC 4648 alphabet, padded): Node's decoder accepts anything and would hide a mistake.
  * A flat character class, not a repeated group: the group form overflows the stack on megabytes.
  */
-const base64 = z
-  .string()
-  .refine((s) => s.length % 4 === 0 && /^[A-Za-z0-9+/]*={0,2}$/.test(s), 'must be base64');
+const base64 = z.string().refine((s) => s.length % 4 === 0 && /^[A-Za-z0-9+/]*={0,2}$/.test(s), 'must be base64');
 
 const attachment = z.strictObject({
   filename: z
@@ -109,17 +118,27 @@ export const mailRequestSchema = z
     cc: addressList,
     bcc: addressList,
     replyTo: address.optional(),
-    subject: z.string().max(mailLimits.maxSubjectLength).refine(noLineBreaks, 'must not contain line breaks').refine(foldable, foldableMessage),
+    subject: z
+      .string()
+      .max(mailLimits.maxSubjectLength)
+      .refine(noLineBreaks, 'must not contain line breaks')
+      .refine(foldable, foldableMessage),
     text: z.string().optional(),
     html: z.string().optional(),
-    attachments: z.array(attachment).max(mailLimits.maxAttachments, `at most ${mailLimits.maxAttachments} attachments`).default([]),
+    attachments: z
+      .array(attachment)
+      .max(mailLimits.maxAttachments, `at most ${mailLimits.maxAttachments} attachments`)
+      .default([]),
     headers: headerMap.default({}),
     idempotencyKey: z
       .string()
       .regex(idempotencyKeyPattern, 'must be 1-128 letters, digits or . _ : ~ - (not dots alone)')
       .optional(),
   })
-  .refine((r) => r.to.length + r.cc.length + r.bcc.length > 0, { path: ['to'], message: 'at least one recipient is required' })
+  .refine((r) => r.to.length + r.cc.length + r.bcc.length > 0, {
+    path: ['to'],
+    message: 'at least one recipient is required',
+  })
   .refine((r) => r.to.length + r.cc.length + r.bcc.length <= mailLimits.maxRecipients, {
     path: ['to'],
     message: `at most ${mailLimits.maxRecipients} recipients (to, cc and bcc together)`,

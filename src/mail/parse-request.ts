@@ -46,7 +46,9 @@ export function decodeUtf8Body(bytes: Uint8Array): string {
   try {
     return utf8.decode(bytes);
   } catch {
-    throw new RequestRejected('INVALID_REQUEST', 'The request body is not valid UTF-8.', [{ path: '', message: 'must be UTF-8 text' }]);
+    throw new RequestRejected('INVALID_REQUEST', 'The request body is not valid UTF-8.', [
+      { path: '', message: 'must be UTF-8 text' },
+    ]);
   }
 }
 
@@ -63,14 +65,22 @@ function parseJson(text: string): unknown {
 }
 
 function badShape(problem: string): RequestRejected {
-  return new RequestRejected('INVALID_REQUEST', 'The mail request is not shaped like one: it was not read.', [{ path: '', message: problem }]);
+  return new RequestRejected('INVALID_REQUEST', 'The mail request is not shaped like one: it was not read.', [
+    { path: '', message: problem },
+  ]);
 }
 
 function tooLarge(): RequestRejected {
   const mb = mailLimits.maxMessageBytes / 1024 / 1024;
-  return new RequestRejected('MESSAGE_TOO_LARGE', `The message would exceed Exchange Online's ${mb} MB limit as transmitted (base64 and MIME included).`);
+  return new RequestRejected(
+    'MESSAGE_TOO_LARGE',
+    `The message would exceed Exchange Online's ${mb} MB limit as transmitted (base64 and MIME included).`,
+  );
 }
 
 function formatPath(path: readonly PropertyKey[]): string {
-  return path.reduce<string>((out, key) => (typeof key === 'number' ? `${out}[${key}]` : out ? `${out}.${String(key)}` : String(key)), '');
+  return path.reduce<string>(
+    (out, key) => (typeof key === 'number' ? `${out}[${key}]` : out ? `${out}.${String(key)}` : String(key)),
+    '',
+  );
 }

@@ -1,5 +1,13 @@
 /** What became of a message for one recipient, as far as exosend has heard. */
-export const recipientStatuses = ['pending', 'delivered', 'delayed', 'failed', 'quarantined', 'filtered', 'unknown'] as const;
+export const recipientStatuses = [
+  'pending',
+  'delivered',
+  'delayed',
+  'failed',
+  'quarantined',
+  'filtered',
+  'unknown',
+] as const;
 
 export type RecipientStatus = (typeof recipientStatuses)[number];
 
@@ -30,7 +38,10 @@ export const finalStatuses: ReadonlySet<RecipientStatus> = new Set(['delivered',
  * later final state replaces it (a trace row that says quarantined after a bounce said failed is
  * rare, but the later word wins); `pending` and `delayed` give way to anything newer.
  */
-export function supersedes(next: Pick<RecipientDelivery, 'status' | 'at'>, current: Pick<RecipientDelivery, 'status' | 'at'> | undefined): boolean {
+export function supersedes(
+  next: Pick<RecipientDelivery, 'status' | 'at'>,
+  current: Pick<RecipientDelivery, 'status' | 'at'> | undefined,
+): boolean {
   if (!current) return true;
   // pending is no news at all: any word replaces it, whatever its clock says (a report's time is
   // Exchange's, to the second, and can read earlier than exosend's own record of the send)
@@ -44,7 +55,17 @@ export function supersedes(next: Pick<RecipientDelivery, 'status' | 'at'>, curre
  * A pending recipient with no news after the horizon is `unknown`: Exchange's 250 says the
  * message was accepted, not that it arrived, so silence never becomes `delivered`.
  */
-export function withHorizon(delivery: RecipientDelivery, sentAt: string | undefined, horizonInMs: number, now = Date.now()): RecipientDelivery {
+export function withHorizon(
+  delivery: RecipientDelivery,
+  sentAt: string | undefined,
+  horizonInMs: number,
+  now = Date.now(),
+): RecipientDelivery {
   if (delivery.status !== 'pending' || !sentAt || Date.parse(sentAt) + horizonInMs > now) return delivery;
-  return { ...delivery, status: 'unknown', at: new Date(Date.parse(sentAt) + horizonInMs).toISOString(), source: 'horizon' };
+  return {
+    ...delivery,
+    status: 'unknown',
+    at: new Date(Date.parse(sentAt) + horizonInMs).toISOString(),
+    source: 'horizon',
+  };
 }

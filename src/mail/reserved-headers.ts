@@ -12,14 +12,24 @@ export interface ReservedHeaderRule {
   examples: readonly string[];
 }
 
-const exactly = (names: readonly string[]) => new RegExp(`^(?:${names.map((n) => n.replace(/-/g, '\\-')).join('|')})$`, 'i');
+const exactly = (names: readonly string[]) =>
+  new RegExp(`^(?:${names.map((n) => n.replace(/-/g, '\\-')).join('|')})$`, 'i');
 
 // Mail-Reply-To and Mail-Followup-To (draft-ietf-drums-mail-followup-to, honoured by mutt and others)
 // redirect replies just as Reply-To does; X-Confirm-Reading-To asks for a read receipt, as
 // Disposition-Notification-To does: each would send a recipient's answer to an address the request never names.
 const addressHeaders = [
-  'From', 'Sender', 'To', 'Cc', 'Bcc', 'Reply-To', 'Mail-Reply-To', 'Mail-Followup-To',
-  'Disposition-Notification-To', 'Return-Receipt-To', 'X-Confirm-Reading-To',
+  'From',
+  'Sender',
+  'To',
+  'Cc',
+  'Bcc',
+  'Reply-To',
+  'Mail-Reply-To',
+  'Mail-Followup-To',
+  'Disposition-Notification-To',
+  'Return-Receipt-To',
+  'X-Confirm-Reading-To',
 ];
 const identityHeaders = ['Subject', 'Message-ID', 'Date', 'MIME-Version'];
 const traceHeaders = ['Received', 'Return-Path', 'Errors-To', 'Delivered-To', 'Envelope-To', 'X-Original-To'];
@@ -34,7 +44,15 @@ const traceHeaders = ['Received', 'Return-Path', 'Errors-To', 'Delivered-To', 'E
  * receiving side to remove Authentication-Results it did not write, and section 7.2 names forged ones
  * as an attack; RFC 8617 (ARC) and RFC 7208 section 9.1 (Received-SPF) are receiver-written too.
  */
-const authenticationHeaders = ['Authentication-Results', 'DKIM-Signature', 'DomainKey-Signature', 'Received-SPF', 'ARC-Seal', 'ARC-Message-Signature', 'ARC-Authentication-Results'];
+const authenticationHeaders = [
+  'Authentication-Results',
+  'DKIM-Signature',
+  'DomainKey-Signature',
+  'Received-SPF',
+  'ARC-Seal',
+  'ARC-Message-Signature',
+  'ARC-Authentication-Results',
+];
 const authenticationPattern = /(?:^|-)(?:dkim-signature|domainkey-signature|received-spf|arc-[a-z-]+)$|authenticat/i;
 
 /**
@@ -47,28 +65,81 @@ const authenticationPattern = /(?:^|-)(?:dkim-signature|domainkey-signature|rece
 const exchangePattern =
   /^(?:x-ms-exchange-|x-microsoft-antispam|x-microsoft-exchange-|x-forefront-|x-exchange-antispam|x-ms-office365-filtering-|x-eop|x-originatororg$|x-originalarrivaltime$|x-ms-oob-tlc-|x-ms-traffictypediagnostic$|x-ms-publictraffictype$|x-incomingheadercount$)/i;
 const exchangeHeaders = [
-  'X-MS-Exchange-Organization-SCL', 'X-MS-Exchange-Organization-AuthAs', 'X-MS-Exchange-CrossTenant-Id', 'X-Microsoft-Antispam',
-  'X-Microsoft-Antispam-Mailbox-Delivery', 'X-Microsoft-Exchange-Diagnostics', 'X-Forefront-Antispam-Report', 'X-Exchange-Antispam-Report-CFA-Test',
-  'X-MS-Office365-Filtering-Correlation-Id', 'X-EOPAttributedMessage', 'X-EOPTenantAttributedMessage', 'X-OriginatorOrg', 'X-OriginalArrivalTime',
-  'X-MS-Oob-TLC-OOBClassifiers', 'X-MS-TrafficTypeDiagnostic', 'X-MS-PublicTrafficType', 'X-IncomingHeaderCount',
+  'X-MS-Exchange-Organization-SCL',
+  'X-MS-Exchange-Organization-AuthAs',
+  'X-MS-Exchange-CrossTenant-Id',
+  'X-Microsoft-Antispam',
+  'X-Microsoft-Antispam-Mailbox-Delivery',
+  'X-Microsoft-Exchange-Diagnostics',
+  'X-Forefront-Antispam-Report',
+  'X-Exchange-Antispam-Report-CFA-Test',
+  'X-MS-Office365-Filtering-Correlation-Id',
+  'X-EOPAttributedMessage',
+  'X-EOPTenantAttributedMessage',
+  'X-OriginatorOrg',
+  'X-OriginalArrivalTime',
+  'X-MS-Oob-TLC-OOBClassifiers',
+  'X-MS-TrafficTypeDiagnostic',
+  'X-MS-PublicTrafficType',
+  'X-IncomingHeaderCount',
 ];
 
 /** Another filter's spam or virus verdict (SpamAssassin's X-Spam-Status and X-Spam-Flag, X-Virus-Scanned): the receiving side writes it. */
 const verdictPattern = /^x-(?:spam|virus)-/i;
 
 export const reservedHeaderRules: readonly ReservedHeaderRule[] = [
-  { pattern: exactly(addressHeaders), reason: 'carries an address exosend sets from the request', examples: addressHeaders },
-  { pattern: exactly(identityHeaders), reason: "is set by exosend from the request or the message's id", examples: identityHeaders },
-  { pattern: /^content-/i, reason: 'belongs to the MIME structure exosend builds', examples: ['Content-Type', 'Content-Transfer-Encoding', 'Content-Disposition', 'Content-ID'] },
+  {
+    pattern: exactly(addressHeaders),
+    reason: 'carries an address exosend sets from the request',
+    examples: addressHeaders,
+  },
+  {
+    pattern: exactly(identityHeaders),
+    reason: "is set by exosend from the request or the message's id",
+    examples: identityHeaders,
+  },
+  {
+    pattern: /^content-/i,
+    reason: 'belongs to the MIME structure exosend builds',
+    examples: ['Content-Type', 'Content-Transfer-Encoding', 'Content-Disposition', 'Content-ID'],
+  },
   { pattern: exactly(traceHeaders), reason: 'is a trace header the transport writes', examples: traceHeaders },
-  { pattern: /^resent-/i, reason: 'is a trace header the transport writes', examples: ['Resent-From', 'Resent-Sender', 'Resent-To', 'Resent-Cc', 'Resent-Bcc', 'Resent-Date', 'Resent-Message-ID'] },
+  {
+    pattern: /^resent-/i,
+    reason: 'is a trace header the transport writes',
+    examples: [
+      'Resent-From',
+      'Resent-Sender',
+      'Resent-To',
+      'Resent-Cc',
+      'Resent-Bcc',
+      'Resent-Date',
+      'Resent-Message-ID',
+    ],
+  },
   {
     pattern: authenticationPattern,
     reason: 'is, or looks like, an authentication result only the receiving side may write',
-    examples: [...authenticationHeaders, 'X-Original-Authentication-Results', 'X-TM-Authentication-Results', 'X-Google-DKIM-Signature', 'X-Original-ARC-Seal', 'X-Authenticated-Sender', 'X-Authentication-Warning'],
+    examples: [
+      ...authenticationHeaders,
+      'X-Original-Authentication-Results',
+      'X-TM-Authentication-Results',
+      'X-Google-DKIM-Signature',
+      'X-Original-ARC-Seal',
+      'X-Authenticated-Sender',
+      'X-Authentication-Warning',
+    ],
   },
-  { pattern: exchangePattern, reason: "is Exchange Online's own (organisation, routing and spam verdicts)", examples: exchangeHeaders },
-  { pattern: verdictPattern, reason: "is a spam or virus filter's verdict only the receiving side may write", examples: ['X-Spam-Status', 'X-Spam-Flag', 'X-Spam-Score', 'X-Virus-Scanned'] },
+  {
+    pattern: exchangePattern,
+    reason: "is Exchange Online's own (organisation, routing and spam verdicts)",
+    examples: exchangeHeaders,
+  },
+  {
+    pattern: verdictPattern,
+    reason: "is a spam or virus filter's verdict only the receiving side may write",
+    examples: ['X-Spam-Status', 'X-Spam-Flag', 'X-Spam-Score', 'X-Virus-Scanned'],
+  },
 ];
 
 /** Why a caller may not set `name`, or undefined when it may. */

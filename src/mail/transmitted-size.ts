@@ -13,7 +13,15 @@ export function transmittedSize(request: MailRequest): number {
   const parts = [request.text, request.html].filter((body): body is string => body !== undefined);
   const bodies = parts.reduce((sum, body) => sum + bodySize(body) + partOverhead, 0);
   // the file name goes out twice (Content-Type's name, Content-Disposition's filename)
-  const attachments = request.attachments.reduce((sum, a) => sum + base64Lines(a.contentBase64.length) + partOverhead + (a.contentType?.length ?? 0) + 2 * parameterSize(a.filename), 0);
+  const attachments = request.attachments.reduce(
+    (sum, a) =>
+      sum +
+      base64Lines(a.contentBase64.length) +
+      partOverhead +
+      (a.contentType?.length ?? 0) +
+      2 * parameterSize(a.filename),
+    0,
+  );
   return headersSize(request) + bodies + attachments + messageOverhead;
 }
 
@@ -25,7 +33,12 @@ const messageOverhead = 4096;
 /** Headers written from the request (Bcc is not: it travels in the envelope only). */
 function headersSize(request: MailRequest): number {
   const addressLists = [request.to, request.cc].map((list) => headerValueSize(list.join(', ')));
-  const values = [request.from ?? '', request.replyTo ?? '', request.subject, ...Object.entries(request.headers).flat()];
+  const values = [
+    request.from ?? '',
+    request.replyTo ?? '',
+    request.subject,
+    ...Object.entries(request.headers).flat(),
+  ];
   return values.reduce((sum, value) => sum + headerValueSize(value), addressLists[0]! + addressLists[1]!);
 }
 
@@ -73,7 +86,8 @@ const base64Lines = (length: number) => length + 2 * Math.ceil(length / 76);
  */
 function quotedPrintableSize(body: string): number {
   let encoded = 0;
-  for (const byte of Buffer.from(body)) encoded += (byte >= 0x20 && byte <= 0x7e && byte !== 0x3d) || byte === 0x0a ? 1 : 3;
+  for (const byte of Buffer.from(body))
+    encoded += (byte >= 0x20 && byte <= 0x7e && byte !== 0x3d) || byte === 0x0a ? 1 : 3;
   const softLines = Math.ceil(encoded / 72);
   return encoded + 2 * countLineFeeds(body) + 4 * softLines;
 }

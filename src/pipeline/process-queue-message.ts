@@ -10,7 +10,18 @@ import { dropSuppressed } from '../queue/drop-suppressed.js';
 import type { Suppression } from '../queue/suppression-list.js';
 import type { QueueStorage } from '../storage/storage.js';
 import type { SendResult } from './mail-sender.js';
-import { deadLetter, failedSend, inFlightElsewhere, keyReused, originalText, reasonOf, refused, sent, type QueueDeps, type QueueOutcome } from './queue-outcomes.js';
+import {
+  deadLetter,
+  failedSend,
+  inFlightElsewhere,
+  keyReused,
+  originalText,
+  reasonOf,
+  refused,
+  sent,
+  type QueueDeps,
+  type QueueOutcome,
+} from './queue-outcomes.js';
 
 export type { QueueDeps, QueueOutcome } from './queue-outcomes.js';
 
@@ -38,14 +49,24 @@ export const hostMaxDequeueCount = 5;
  * exosend from storing the outcome (storage down) is thrown, for the host to retry the delivery.
  * The flow is here: decode, read and check, claim, send; each way it ends is in queue-outcomes.ts.
  */
-export async function processQueueMessage(body: unknown, queueMessageId: string, deps: QueueDeps): Promise<QueueOutcome> {
+export async function processQueueMessage(
+  body: unknown,
+  queueMessageId: string,
+  deps: QueueDeps,
+): Promise<QueueOutcome> {
   await deps.storage.ready();
   const decoded = decodeQueueMessage(body);
   if (decoded.kind === 'undecodable') {
-    return deadLetter(deps, { id: queueMessageId, history: [] }, 1, { code: 'UNDECODABLE', reason: decoded.reason, original: originalText(body) });
+    return deadLetter(deps, { id: queueMessageId, history: [] }, 1, {
+      code: 'UNDECODABLE',
+      reason: decoded.reason,
+      original: originalText(body),
+    });
   }
   const envelope: Envelope =
-    decoded.kind === 'envelope' ? decoded.envelope : { exosend: 1, id: idOf(decoded.json, queueMessageId), history: [], request: decoded.json };
+    decoded.kind === 'envelope'
+      ? decoded.envelope
+      : { exosend: 1, id: idOf(decoded.json, queueMessageId), history: [], request: decoded.json };
 
   // checked before the claim, so that its digest can tell a repeat from other content under the same id
   const { digest, request, rejection } = await readAndCheck(deps, envelope);
@@ -72,9 +93,19 @@ export async function processQueueMessage(body: unknown, queueMessageId: string,
  * maxDequeueCount): dead-lettered with the reason and its record ended `failed`, rather than moved
  * to the poison queue raw by the host with no reason and a record left `sending`.
  */
-export async function deadLetterUnprocessable(body: unknown, queueMessageId: string, error: unknown, deps: QueueDeps): Promise<QueueOutcome> {
+export async function deadLetterUnprocessable(
+  body: unknown,
+  queueMessageId: string,
+  error: unknown,
+  deps: QueueDeps,
+): Promise<QueueOutcome> {
   const decoded = decodeQueueMessage(body);
-  const id = decoded.kind === 'envelope' ? decoded.envelope.id : decoded.kind === 'request' ? idOf(decoded.json, queueMessageId) : queueMessageId;
+  const id =
+    decoded.kind === 'envelope'
+      ? decoded.envelope.id
+      : decoded.kind === 'request'
+        ? idOf(decoded.json, queueMessageId)
+        : queueMessageId;
   const record = await deps.store.get(id).catch(() => undefined);
   if (record?.status === 'sent' || record?.status === 'failed') return { kind: 'duplicate', id, status: record.status };
   const lastError = `Processing failed on every try; the last error: ${reasonOf(error)}`;
@@ -86,12 +117,24 @@ export async function deadLetterUnprocessable(body: unknown, queueMessageId: str
     });
   }
   // never sent: the letter keeps the request, so that it can be put back once the cause is fixed
-  const kept = decoded.kind === 'envelope' ? { request: decoded.envelope.request, blob: decoded.envelope.blob, caller: decoded.envelope.caller } : decoded.kind === 'request' ? { request: decoded.json } : {};
-  return deadLetter(deps, { id, history: record?.history ?? [], ...kept }, record?.attempts ?? 1, { code: 'UNEXPECTED_ERROR', reason: lastError, original: originalText(body) });
+  const kept =
+    decoded.kind === 'envelope'
+      ? { request: decoded.envelope.request, blob: decoded.envelope.blob, caller: decoded.envelope.caller }
+      : decoded.kind === 'request'
+        ? { request: decoded.json }
+        : {};
+  return deadLetter(deps, { id, history: record?.history ?? [], ...kept }, record?.attempts ?? 1, {
+    code: 'UNEXPECTED_ERROR',
+    reason: lastError,
+    original: originalText(body),
+  });
 }
 
 /** The request, read and parsed, or why it cannot be sent; and the digest its claim is taken with (none when it could not be read). */
-async function readAndCheck(deps: QueueDeps, envelope: Envelope): Promise<{ digest: string | undefined; request?: MailRequest; rejection?: RequestRejected }> {
+async function readAndCheck(
+  deps: QueueDeps,
+  envelope: Envelope,
+): Promise<{ digest: string | undefined; request?: MailRequest; rejection?: RequestRejected }> {
   let raw: unknown;
   let request: MailRequest | undefined;
   let rejection: RequestRejected | undefined;
@@ -102,7 +145,11 @@ async function readAndCheck(deps: QueueDeps, envelope: Envelope): Promise<{ dige
     if (!(error instanceof RequestRejected)) throw error;
     rejection = error;
   }
-  return { digest: raw === undefined ? undefined : requestDigest(request ?? parsedOrText(raw)), ...(request && { request }), ...(rejection && { rejection }) };
+  return {
+    digest: raw === undefined ? undefined : requestDigest(request ?? parsedOrText(raw)),
+    ...(request && { request }),
+    ...(rejection && { rejection }),
+  };
 }
 
 /**
@@ -130,6 +177,7 @@ async function readRequest(storage: QueueStorage, envelope: Envelope): Promise<u
 
 /** A producer's idempotency key names the request; without one, the queue message's own id does. */
 function idOf(json: unknown, queueMessageId: string): string {
-  const key = typeof json === 'object' && json !== null ? (json as { idempotencyKey?: unknown }).idempotencyKey : undefined;
+  const key =
+    typeof json === 'object' && json !== null ? (json as { idempotencyKey?: unknown }).idempotencyKey : undefined;
   return typeof key === 'string' && idempotencyKeyPattern.test(key) ? key : queueMessageId;
 }

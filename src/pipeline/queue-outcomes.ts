@@ -16,7 +16,10 @@ import type { MailSender, SendResult } from './mail-sender.js';
 import { nextRetryInMs, queueRetryPolicy, recordWriteRetryPolicy, withRetries } from './retry.js';
 
 export interface QueueDeps {
-  config: Pick<ExosendConfig, 'allowedSenders' | 'mailbox' | 'queueMaxAttempts' | 'queueRetryBaseSeconds' | 'rateWindowInMs' | 'leaseTtlInMs'>;
+  config: Pick<
+    ExosendConfig,
+    'allowedSenders' | 'mailbox' | 'queueMaxAttempts' | 'queueRetryBaseSeconds' | 'rateWindowInMs' | 'leaseTtlInMs'
+  >;
   sender: Pick<MailSender, 'send'>;
   storage: QueueStorage;
   store: StatusStore;
@@ -39,10 +42,22 @@ export type QueueOutcome =
  * Sent: from here on, nothing may lead to a second send. A Table hiccup is retried in place; if
  * storage stays down the error goes to the host, and the claim's lease holds off a resend.
  */
-export async function sent(deps: QueueDeps, envelope: Envelope, record: MessageRecord, result: SendResult, suppressed: Suppression[]): Promise<QueueOutcome> {
-  await withRetries(() => deps.store.markSent(record, result.messageId, { mailbox: result.mailbox, response: result.response }), recordWriteRetryPolicy);
+export async function sent(
+  deps: QueueDeps,
+  envelope: Envelope,
+  record: MessageRecord,
+  result: SendResult,
+  suppressed: Suppression[],
+): Promise<QueueOutcome> {
+  await withRetries(
+    () => deps.store.markSent(record, result.messageId, { mailbox: result.mailbox, response: result.response }),
+    recordWriteRetryPolicy,
+  );
   // the message is out: a recipient list that cannot be written costs its tracking, never a resend
-  await withRetries(async () => deps.deliveries?.recordSent(envelope.id, result.messageId, { ...result, suppressed }), recordWriteRetryPolicy).catch(() => undefined);
+  await withRetries(
+    async () => deps.deliveries?.recordSent(envelope.id, result.messageId, { ...result, suppressed }),
+    recordWriteRetryPolicy,
+  ).catch(() => undefined);
   if (envelope.blob) await deps.storage.requests.deleteBlob(envelope.blob).catch(() => undefined);
   return { kind: 'sent', id: envelope.id, messageId: result.messageId, attempts: record.attempts };
 }
@@ -51,15 +66,29 @@ export async function sent(deps: QueueDeps, envelope: Envelope, record: MessageR
  * The send failed: a refused request goes to the poison queue at once, a spent budget waits
  * (defer), anything else is the queue's retry policy's to judge (tryAgainLater).
  */
-export function failedSend(deps: QueueDeps, envelope: Envelope, record: MessageRecord, error: unknown): Promise<QueueOutcome> {
+export function failedSend(
+  deps: QueueDeps,
+  envelope: Envelope,
+  record: MessageRecord,
+  error: unknown,
+): Promise<QueueOutcome> {
   if (error instanceof RequestRejected) return refused(deps, envelope, record.attempts, error);
   if (error instanceof BudgetExhausted) return defer(deps, envelope, record, error);
   return tryAgainLater(deps, envelope, record, error);
 }
 
 /** A request exosend will not send (invalid, a sender or recipient not allowed): the poison queue, at once. */
-export function refused(deps: QueueDeps, envelope: Envelope, attempts: number, rejection: RequestRejected): Promise<QueueOutcome> {
-  return deadLetter(deps, envelope, attempts, { code: rejection.code, reason: rejection.message, details: rejection.details });
+export function refused(
+  deps: QueueDeps,
+  envelope: Envelope,
+  attempts: number,
+  rejection: RequestRejected,
+): Promise<QueueOutcome> {
+  return deadLetter(deps, envelope, attempts, {
+    code: rejection.code,
+    reason: rejection.message,
+    details: rejection.details,
+  });
 }
 
 /** The id already names a request with other content: this one goes to the poison queue, and the other's record stays as it is. */
@@ -80,7 +109,12 @@ export async function inFlightElsewhere(deps: QueueDeps, envelope: Envelope, ret
  * has room, spread so that the waiting messages do not all come back at once. Not a try, never a
  * dead letter.
  */
-async function defer(deps: QueueDeps, envelope: Envelope, record: MessageRecord, error: BudgetExhausted): Promise<QueueOutcome> {
+async function defer(
+  deps: QueueDeps,
+  envelope: Envelope,
+  record: MessageRecord,
+  error: BudgetExhausted,
+): Promise<QueueOutcome> {
   const delaySeconds = error.retryAfterSeconds + Math.floor(Math.random() * error.spreadSeconds);
   await putEnvelope(deps.storage, envelope, delaySeconds);
   await deps.store.markDeferred(record);
@@ -88,8 +122,16 @@ async function defer(deps: QueueDeps, envelope: Envelope, record: MessageRecord,
 }
 
 /** A delayed copy of the message, or the poison queue when the queue's retry policy gives up (a permanent failure, the tries used up). */
-async function tryAgainLater(deps: QueueDeps, envelope: Envelope, record: MessageRecord, error: unknown): Promise<QueueOutcome> {
-  const failure: Failure = error instanceof DeliveryFailed ? { code: error.diagnosis.code, diagnosis: error.diagnosis } : { code: 'UNEXPECTED_ERROR', reason: reasonOf(error) };
+async function tryAgainLater(
+  deps: QueueDeps,
+  envelope: Envelope,
+  record: MessageRecord,
+  error: unknown,
+): Promise<QueueOutcome> {
+  const failure: Failure =
+    error instanceof DeliveryFailed
+      ? { code: error.diagnosis.code, diagnosis: error.diagnosis }
+      : { code: 'UNEXPECTED_ERROR', reason: reasonOf(error) };
   const history = [...envelope.history, { at: new Date().toISOString(), code: failure.code }];
   const delayInMs = nextRetryInMs(queueRetryPolicy(deps.config), record.attempts, error);
   if (delayInMs === undefined) return deadLetter(deps, { ...envelope, history }, record.attempts, failure);
@@ -100,7 +142,8 @@ async function tryAgainLater(deps: QueueDeps, envelope: Envelope, record: Messag
 }
 
 /** An unexpected error, as a dead letter may show it: its message, never anything that looks like a secret. */
-export const reasonOf = (error: unknown) => redactSecrets(error instanceof Error ? `${error.name}: ${error.message}` : String(error)).slice(0, 500);
+export const reasonOf = (error: unknown) =>
+  redactSecrets(error instanceof Error ? `${error.name}: ${error.message}` : String(error)).slice(0, 500);
 
 export interface Failure {
   code: string;
@@ -121,14 +164,25 @@ export async function deadLetter(
   failure: Failure,
   { keepRecord = false } = {},
 ): Promise<QueueOutcome> {
-  const letter: DeadLetter = { id: envelope.id, failedAt: new Date().toISOString(), attempts, ...failure, history: envelope.history, request: envelope.request, blob: envelope.blob, caller: envelope.caller };
+  const letter: DeadLetter = {
+    id: envelope.id,
+    failedAt: new Date().toISOString(),
+    attempts,
+    ...failure,
+    history: envelope.history,
+    request: envelope.request,
+    blob: envelope.blob,
+    caller: envelope.caller,
+  };
   await deps.storage.poison.sendMessage(await deadLetterText(deps.storage, letter));
   if (!keepRecord) {
     await deps.store.markFailed(envelope.id, {
       attempts,
       history: envelope.history,
       caller: envelope.caller,
-      ...(failure.diagnosis ? { diagnosis: failure.diagnosis } : { reason: `${failure.code}: ${failure.reason ?? ''}`.slice(0, 1000) }),
+      ...(failure.diagnosis
+        ? { diagnosis: failure.diagnosis }
+        : { reason: `${failure.code}: ${failure.reason ?? ''}`.slice(0, 1000) }),
     });
   }
   return { kind: 'dead-lettered', id: envelope.id, code: failure.code, attempts };

@@ -47,7 +47,15 @@ export async function readDeliveryReports(deps: ReaderDeps, now = Date.now()): P
   for (const mailbox of deps.mailboxes) mailboxes.push(await readMailbox(deps, mailbox, now));
   const run = { at: new Date(now).toISOString(), ok: mailboxes.every((m) => m.ok), mailboxes };
   recordReaderRun(run);
-  for (const m of mailboxes) trackReader({ mailbox: m.mailbox, ok: m.ok, requests: m.requests, reports: m.reports, ...(m.code && { code: m.code }), ...(m.skipped && { skipped: m.skipped }) });
+  for (const m of mailboxes)
+    trackReader({
+      mailbox: m.mailbox,
+      ok: m.ok,
+      requests: m.requests,
+      reports: m.reports,
+      ...(m.code && { code: m.code }),
+      ...(m.skipped && { skipped: m.skipped }),
+    });
   return run;
 }
 
@@ -74,7 +82,9 @@ async function readMailbox(deps: ReaderDeps, mailbox: string, now: number): Prom
           read.requests += 1;
           read.reports += 1;
           const report = parseDeliveryReport(mime);
-          const outcomes = report ? await applyDeliveryReport(deps.reports, report, item.receivedDateTime ?? new Date(now).toISOString()) : [];
+          const outcomes = report
+            ? await applyDeliveryReport(deps.reports, report, item.receivedDateTime ?? new Date(now).toISOString())
+            : [];
           await publish(deps, mailbox, outcomes);
           read.outcomes.push(...outcomes);
         }
@@ -93,7 +103,8 @@ async function readMailbox(deps: ReaderDeps, mailbox: string, now: number): Prom
       await deps.cursors.release(lease, { link, done, lastResult: 'UNEXPECTED_ERROR' });
       throw error;
     }
-    if (diagnosis.retryAfterSeconds !== undefined && diagnosis.code === 'GRAPH_THROTTLED') notBefore = new Date(Date.now() + diagnosis.retryAfterSeconds * 1000).toISOString();
+    if (diagnosis.retryAfterSeconds !== undefined && diagnosis.code === 'GRAPH_THROTTLED')
+      notBefore = new Date(Date.now() + diagnosis.retryAfterSeconds * 1000).toISOString();
     Object.assign(read, { ok: false, code: diagnosis.code, diagnosis });
   }
   await deps.cursors.release(lease, { link, done, lastResult: read.code ?? 'ok', ...(notBefore && { notBefore }) });
@@ -102,10 +113,28 @@ async function readMailbox(deps: ReaderDeps, mailbox: string, now: number): Prom
 
 async function publish(deps: ReaderDeps, mailbox: string, outcomes: RecipientOutcome[]): Promise<void> {
   for (const o of outcomes) {
-    if (o.status === 'failed' || o.status === 'quarantined') trackBounce({ id: o.id, mailbox, status: o.status, statusCode: o.statusCode, suppressed: o.suppressed, ...(o.diagnosis && { code: o.diagnosis }) });
+    if (o.status === 'failed' || o.status === 'quarantined')
+      trackBounce({
+        id: o.id,
+        mailbox,
+        status: o.status,
+        statusCode: o.statusCode,
+        suppressed: o.suppressed,
+        ...(o.diagnosis && { code: o.diagnosis }),
+      });
   }
   await deps.outcomes?.publish(
-    outcomes.map((o) => ({ kind: 'recipient', id: o.id, recipient: o.recipient, status: o.status, statusCode: o.statusCode, ...(o.diagnosis && { code: o.diagnosis }), suppressed: o.suppressed, source: 'report', at: o.at })),
+    outcomes.map((o) => ({
+      kind: 'recipient',
+      id: o.id,
+      recipient: o.recipient,
+      status: o.status,
+      statusCode: o.statusCode,
+      ...(o.diagnosis && { code: o.diagnosis }),
+      suppressed: o.suppressed,
+      source: 'report',
+      at: o.at,
+    })),
   );
 }
 

@@ -27,14 +27,20 @@ export const inCallRetryPolicy: RetryPolicy = {
   baseDelayInMs: 250,
   maxDelayInMs: 5_000,
   maxTotalDelayInMs: 5_000,
-  mayRetry: (error) => error instanceof DeliveryFailed && error.diagnosis.retryable && !retriedByTheSdk(error) && !mayHaveBeenAccepted(error),
+  mayRetry: (error) =>
+    error instanceof DeliveryFailed &&
+    error.diagnosis.retryable &&
+    !retriedByTheSdk(error) &&
+    !mayHaveBeenAccepted(error),
 };
 
 /**
  * For a queued message: a delayed copy of it comes back, from EXOSEND_QUEUE_RETRY_BASE_SECONDS
  * doubling to an hour, until EXOSEND_QUEUE_MAX_ATTEMPTS tries are used up.
  */
-export function queueRetryPolicy(config: Pick<ExosendConfig, 'queueMaxAttempts' | 'queueRetryBaseSeconds'>): RetryPolicy {
+export function queueRetryPolicy(
+  config: Pick<ExosendConfig, 'queueMaxAttempts' | 'queueRetryBaseSeconds'>,
+): RetryPolicy {
   return {
     attempts: config.queueMaxAttempts,
     baseDelayInMs: config.queueRetryBaseSeconds * 1000,
@@ -48,7 +54,13 @@ export function queueRetryPolicy(config: Pick<ExosendConfig, 'queueMaxAttempts' 
  * For the record of a message Exchange already took: a Table hiccup is tried again in place, since
  * nothing may lead to a second send; if storage stays down, the error goes on.
  */
-export const recordWriteRetryPolicy: RetryPolicy = { attempts: 3, baseDelayInMs: 200, maxDelayInMs: 400, maxTotalDelayInMs: Infinity, mayRetry: () => true };
+export const recordWriteRetryPolicy: RetryPolicy = {
+  attempts: 3,
+  baseDelayInMs: 200,
+  maxDelayInMs: 400,
+  maxTotalDelayInMs: Infinity,
+  mayRetry: () => true,
+};
 
 /**
  * Key Vault's and Entra's clients already retry a transient failure several times with backoff:
@@ -65,7 +77,11 @@ function retriedByTheSdk(error: DeliveryFailed): boolean {
 function mayHaveBeenAccepted(error: DeliveryFailed): boolean {
   const { code, smtp = '' } = error.diagnosis;
   // Graph's no-answer (a timeout, a 504) reads like SMTP's: no status in front of the reply
-  return (code === 'TEMPORARY_FAILURE' || code === 'GRAPH_UNAVAILABLE') && !/^[45]\d\d[ -]/.test(smtp) && !/ECONNREFUSED|ENOTFOUND|EAI_AGAIN|EHOSTUNREACH|ENETUNREACH/.test(smtp);
+  return (
+    (code === 'TEMPORARY_FAILURE' || code === 'GRAPH_UNAVAILABLE') &&
+    !/^[45]\d\d[ -]/.test(smtp) &&
+    !/ECONNREFUSED|ENOTFOUND|EAI_AGAIN|EHOSTUNREACH|ENETUNREACH/.test(smtp)
+  );
 }
 
 /**
@@ -105,10 +121,14 @@ export async function withRetries<T>(
     } catch (error) {
       if (error instanceof DeliveryFailed) history.push(error.diagnosis.code);
       const delay = nextRetryInMs(policy, tries, error, waited);
-      if (delay === undefined) throw error instanceof DeliveryFailed ? new DeliveryFailed(error.diagnosis, history) : error;
+      if (delay === undefined)
+        throw error instanceof DeliveryFailed ? new DeliveryFailed(error.diagnosis, history) : error;
       waited += delay;
       await new Promise((resolve) => setTimeout(resolve, delay));
-      onRetry?.({ attempt: tries + 1, code: error instanceof DeliveryFailed ? error.diagnosis.code : 'UNEXPECTED_ERROR' });
+      onRetry?.({
+        attempt: tries + 1,
+        code: error instanceof DeliveryFailed ? error.diagnosis.code : 'UNEXPECTED_ERROR',
+      });
     }
   }
 }

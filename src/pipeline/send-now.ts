@@ -13,7 +13,14 @@ import { logEvent, type LogContext } from '../telemetry/log-event.js';
 import { trackMailEvent } from '../telemetry/mail-events.js';
 import type { MailSender, SendResult } from './mail-sender.js';
 import { inCallRetryPolicy, withRetries } from './retry.js';
-import { claimSend, recordFailure, recordSent, sendAnswer, type RecordedSendDeps, type SendAnswer } from './send-once.js';
+import {
+  claimSend,
+  recordFailure,
+  recordSent,
+  sendAnswer,
+  type RecordedSendDeps,
+  type SendAnswer,
+} from './send-once.js';
 
 /**
  * How long a call waits for the mailbox's budget (a session, the minute) before it answers 429:
@@ -43,7 +50,12 @@ export interface SendCall {
  * storage, the send has a record and its idempotency key names one message, whichever route
  * (send-once.ts). A failure is thrown as it came, for the edge to answer.
  */
-export async function sendNow(mail: MailRequest, caller: Caller, deps: SendNowDeps, call: SendCall): Promise<SendAnswer> {
+export async function sendNow(
+  mail: MailRequest,
+  caller: Caller,
+  deps: SendNowDeps,
+  call: SendCall,
+): Promise<SendAnswer> {
   // nothing is stored or sent for a request the caller may not make
   checkCallerPolicy(mail, deps.mailbox, caller.policy);
   const id = (call.id = mail.idempotencyKey ?? randomUUID());
@@ -61,7 +73,11 @@ export async function sendNow(mail: MailRequest, caller: Caller, deps: SendNowDe
       // recipients that hard-bounced before are left out; the rest go, with quick retries in the call
       const kept = await dropSuppressed(records?.suppressions, mail);
       suppressed = kept.suppressed;
-      sent = await withRetries(() => deps.sender.send(kept.request, recordId, { waitUpToMs: budgetWaitInMs }), inCallRetryPolicy, (attempt) => events.retry(attempt));
+      sent = await withRetries(
+        () => deps.sender.send(kept.request, recordId, { waitUpToMs: budgetWaitInMs }),
+        inCallRetryPolicy,
+        (attempt) => events.retry(attempt),
+      );
     } catch (error) {
       if (records && claim) await recordFailure(records, claim.record, error);
       throw error;
@@ -92,11 +108,24 @@ function sendEvents(call: SendCall, id: string) {
     failed(error: unknown): void {
       if (error instanceof BudgetExhausted) {
         const { code } = budgetDiagnosis(error);
-        trackMailEvent('http', { kind: 'deferred', id, code, mailbox: error.mailbox, delaySeconds: error.retryAfterSeconds });
+        trackMailEvent('http', {
+          kind: 'deferred',
+          id,
+          code,
+          mailbox: error.mailbox,
+          delaySeconds: error.retryAfterSeconds,
+        });
       }
       if (error instanceof DeliveryFailed) {
         const { code, stage } = error.diagnosis;
-        trackMailEvent('http', { kind: 'failed', id, code, stage, attempts: error.attempts.length, durationMs: durationMs() });
+        trackMailEvent('http', {
+          kind: 'failed',
+          id,
+          code,
+          stage,
+          attempts: error.attempts.length,
+          durationMs: durationMs(),
+        });
       }
     },
   };

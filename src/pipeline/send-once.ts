@@ -44,7 +44,12 @@ export type SendClaim = { record: MessageRecord } | { repeat: SendAnswer };
  * calls under one key never both send: other content is refused (409), the same content again
  * gets the first outcome (waiting for it while it is under way).
  */
-export async function claimSend(deps: RecordedSendDeps, request: MailRequest, id: string, caller?: CallerTag): Promise<SendClaim> {
+export async function claimSend(
+  deps: RecordedSendDeps,
+  request: MailRequest,
+  id: string,
+  caller?: CallerTag,
+): Promise<SendClaim> {
   const digest = requestDigest(request);
   const deadline = Date.now() + deps.waitForFirstInMs;
   for (;;) {
@@ -53,7 +58,10 @@ export async function claimSend(deps: RecordedSendDeps, request: MailRequest, id
     if (claim.outcome === 'finished') return { repeat: await repeat(deps, claim.record) };
     if (claim.outcome === 'in-flight') {
       if (Date.now() + 250 > deadline) {
-        throw new IdempotencyKeyReused({ id, status: 'sending' }, 'A request with this idempotency key and this content is being sent now; ask GET /api/messages/{id} for its outcome.');
+        throw new IdempotencyKeyReused(
+          { id, status: 'sending' },
+          'A request with this idempotency key and this content is being sent now; ask GET /api/messages/{id} for its outcome.',
+        );
       }
       await sleep(Math.min(250, claim.retryInMs));
       continue;
@@ -67,7 +75,9 @@ export async function claimSend(deps: RecordedSendDeps, request: MailRequest, id
  * accepted) leaves the record open to the same request again; a permanent one is repeated as it was.
  */
 export async function recordFailure(deps: RecordedSendDeps, record: MessageRecord, error: unknown): Promise<void> {
-  const retryable = !(error instanceof DeliveryFailed || error instanceof RequestRejected) || (error instanceof DeliveryFailed && error.diagnosis.retryable);
+  const retryable =
+    !(error instanceof DeliveryFailed || error instanceof RequestRejected) ||
+    (error instanceof DeliveryFailed && error.diagnosis.retryable);
   const failure = error instanceof DeliveryFailed ? { diagnosis: error.diagnosis } : { reason: reasonOf(error) };
   await deps.store.markFailed(record.id, { ...failure, attempts: record.attempts, retryable }).catch(() => undefined);
 }
@@ -76,20 +86,36 @@ export async function recordFailure(deps: RecordedSendDeps, record: MessageRecor
  * Exchange took it: the caller is told so even if storage fails now (the claim's lease holds off
  * a resend for a while); a record that cannot be written is the lesser harm than a second message.
  */
-export async function recordSent(deps: RecordedSendDeps, record: MessageRecord, sent: SendResult, suppressed: Suppression[]): Promise<SendAnswer> {
-  await deps.store.markSent(record, sent.messageId, { mailbox: sent.mailbox, response: sent.response, transport: sent.transport }).catch(() => undefined);
+export async function recordSent(
+  deps: RecordedSendDeps,
+  record: MessageRecord,
+  sent: SendResult,
+  suppressed: Suppression[],
+): Promise<SendAnswer> {
+  await deps.store
+    .markSent(record, sent.messageId, { mailbox: sent.mailbox, response: sent.response, transport: sent.transport })
+    .catch(() => undefined);
   await deps.deliveries.recordSent(record.id, sent.messageId, { ...sent, suppressed }).catch(() => undefined);
   return { ...sendAnswer(sent), ...(suppressed.length > 0 && { suppressed: suppressed.map(asDropped) }) };
 }
 
 /** What the caller is told of a send: never more (the mailbox stays in the record). */
-export const sendAnswer = ({ id, messageId, accepted, rejected, response, transport }: SendResult): SendAnswer => ({ id, messageId, accepted, rejected, response, transport });
+export const sendAnswer = ({ id, messageId, accepted, rejected, response, transport }: SendResult): SendAnswer => ({
+  id,
+  messageId,
+  accepted,
+  rejected,
+  response,
+  transport,
+});
 
 /** The first outcome, again: Exchange's answer as it was, or the failure as it was. */
 async function repeat(deps: RecordedSendDeps, record: MessageRecord): Promise<SendAnswer> {
   if (record.status === 'sent') {
     const rows = await deps.deliveries.list(record.id);
-    const suppressed = rows.filter((r) => r.smtp === 'suppressed').map((r) => ({ recipient: r.recipient, code: recipientSuppressedCode, reason: r.detail ?? '' }));
+    const suppressed = rows
+      .filter((r) => r.smtp === 'suppressed')
+      .map((r) => ({ recipient: r.recipient, code: recipientSuppressedCode, reason: r.detail ?? '' }));
     return {
       id: record.id,
       messageId: record.messageId ?? '',
@@ -102,11 +128,15 @@ async function repeat(deps: RecordedSendDeps, record: MessageRecord): Promise<Se
     };
   }
   if (record.diagnosis) throw new DeliveryFailed(record.diagnosis);
-  throw new IdempotencyKeyReused({ id: record.id, status: record.status }, `The request with this idempotency key failed for good: ${record.reason ?? 'no reason recorded'}. Use a new idempotencyKey for a new try.`);
+  throw new IdempotencyKeyReused(
+    { id: record.id, status: record.status },
+    `The request with this idempotency key failed for good: ${record.reason ?? 'no reason recorded'}. Use a new idempotencyKey for a new try.`,
+  );
 }
 
 /** Why a send failed with no diagnosis, as a record may hold it: the error's name only, never its text (it may quote a secret). */
 function reasonOf(error: unknown): string {
-  if (error instanceof BudgetExhausted) return `${error.code}: the mailbox's budget was spent; nothing was sent. The same request may try again.`;
+  if (error instanceof BudgetExhausted)
+    return `${error.code}: the mailbox's budget was spent; nothing was sent. The same request may try again.`;
   return `UNEXPECTED_ERROR: ${error instanceof Error ? error.name : typeof error}; nothing was accepted. The same request may try again.`;
 }

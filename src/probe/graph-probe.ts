@@ -29,7 +29,10 @@ export interface GraphProbeParts {
  * the claims, as nothing short of a send shows whether Graph lets the app reach the mailbox
  * (Mail.Send alone gives no read access to test it with).
  */
-export async function runGraphProbe(parts: GraphProbeParts, options: Omit<ProbeOptions, 'stopAfter'> = {}): Promise<ProbeReport> {
+export async function runGraphProbe(
+  parts: GraphProbeParts,
+  options: Omit<ProbeOptions, 'stopAfter'> = {},
+): Promise<ProbeReport> {
   const report: ProbeReport = { ok: false, runId: randomUUID(), stages: [] };
   const record = (result: StageResult) => {
     report.stages.push(result);
@@ -54,7 +57,8 @@ export async function runGraphProbe(parts: GraphProbeParts, options: Omit<ProbeO
   let lease: { release(): void } | undefined;
   try {
     const { kind } = parts.credential;
-    report.credential = kind === 'federated' ? await parts.credential.prepare() : await timed('vault', () => parts.credential.prepare());
+    report.credential =
+      kind === 'federated' ? await parts.credential.prepare() : await timed('vault', () => parts.credential.prepare());
     if (kind === 'certificate') record({ stage: 'certificate', ok: true, durationMs: 0 });
     const token = await timed('token', () => parts.graphTokens.getToken());
     report.token = { claims: token.claims, warnings: token.warnings, expiresOnTimestamp: token.expiresOnTimestamp };
@@ -83,12 +87,19 @@ const elapsed = (started: number) => Math.round((performance.now() - started) * 
 function diagnosisOf(error: unknown, parts: GraphProbeParts, from?: string): Diagnosis {
   if (error instanceof DeliveryFailed) return error.diagnosis;
   const { mailbox, tenantId, clientId } = parts.config;
-  const outcome = error instanceof GraphError ? error.outcome() : { noAnswer: 'unreachable' as const, detail: (error as Error)?.name ?? 'error' };
+  const outcome =
+    error instanceof GraphError
+      ? error.outcome()
+      : { noAnswer: 'unreachable' as const, detail: (error as Error)?.name ?? 'error' };
   return classifyGraphOutcome(outcome, { mailbox, tenantId, clientId, scope: parts.scope, from: from ?? mailbox });
 }
 
 /** The same small test message as over SMTP, as the base64 MIME sendMail takes (Content-Type text/plain). */
-async function sendTestMessage(parts: GraphProbeParts, options: ProbeOptions, runId: string): Promise<{ messageId: string; response: string }> {
+async function sendTestMessage(
+  parts: GraphProbeParts,
+  options: ProbeOptions,
+  runId: string,
+): Promise<{ messageId: string; response: string }> {
   const { mailbox } = parts.config;
   const messageId = `<exosend-probe.${runId}@${mailbox.slice(mailbox.indexOf('@') + 1)}>`;
   const subject = options.subject?.(runId) ?? `exosend test message ${runId}`;

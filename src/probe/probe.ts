@@ -95,12 +95,16 @@ export async function runProbe(parts: ProbeParts, options: ProbeOptions = {}): P
   // (`on`, not `once`: a second error without a listener would crash the process)
   const failed = new Promise<never>((_, reject) => connection.on('error', reject));
   failed.catch(() => undefined);
-  const smtpStage = <T>(work: () => Promise<T>) => () => Promise.race([work(), failed]);
+  const smtpStage =
+    <T>(work: () => Promise<T>) =>
+    () =>
+      Promise.race([work(), failed]);
   let lease: { release(): void } | undefined;
   try {
     // a federated credential reads no vault: its first stage is the token
     const { kind } = parts.credential;
-    report.credential = kind === 'federated' ? await parts.credential.prepare() : await timed('vault', () => parts.credential.prepare());
+    report.credential =
+      kind === 'federated' ? await parts.credential.prepare() : await timed('vault', () => parts.credential.prepare());
     if (kind === 'certificate') record({ stage: 'certificate', ok: true, durationMs: 0 });
     const token = await timed('token', () => parts.tokens.getToken());
     report.token = { claims: token.claims, warnings: token.warnings, expiresOnTimestamp: token.expiresOnTimestamp };
@@ -110,10 +114,22 @@ export async function runProbe(parts: ProbeParts, options: ProbeOptions = {}): P
       return report;
     }
     lease = await parts.connectionLease?.();
-    await timed('connect', smtpStage(() => new Promise<void>((resolve, reject) => connection.connect((e?: Error | null) => (e ? reject(e) : resolve())))));
-    await timed('auth', smtpStage(() => login(connection, parts.config.mailbox, token, parts.tokens)));
+    await timed(
+      'connect',
+      smtpStage(
+        () =>
+          new Promise<void>((resolve, reject) => connection.connect((e?: Error | null) => (e ? reject(e) : resolve()))),
+      ),
+    );
+    await timed(
+      'auth',
+      smtpStage(() => login(connection, parts.config.mailbox, token, parts.tokens)),
+    );
     if (options.to) {
-      const sent = await timed('send', smtpStage(() => sendTestMessage(connection, parts.config.mailbox, options, report.runId)));
+      const sent = await timed(
+        'send',
+        smtpStage(() => sendTestMessage(connection, parts.config.mailbox, options, report.runId)),
+      );
       report.messageId = sent.messageId;
       report.response = sent.response;
     }
@@ -138,7 +154,12 @@ const elapsed = (started: number) => Math.round((performance.now() - started) * 
 
 function diagnosisOf(error: unknown, config: ProbeParts['config'], from?: string): Diagnosis {
   if (error instanceof DeliveryFailed) return error.diagnosis;
-  return classifySmtpError(error, { mailbox: config.mailbox, tenantId: config.tenantId, clientId: config.clientId, from: from ?? config.mailbox });
+  return classifySmtpError(error, {
+    mailbox: config.mailbox,
+    tenantId: config.tenantId,
+    clientId: config.clientId,
+    from: from ?? config.mailbox,
+  });
 }
 
 function login(connection: SMTPConnection, mailbox: string, token: AppToken, tokens: TokenProvider): Promise<void> {

@@ -30,7 +30,11 @@ export interface RecipientOutcome {
  * exosend did not send, or about recipients the message did not have, changes nothing. Returns
  * what changed; a recipient that does not exist is suppressed.
  */
-export async function applyDeliveryReport(deps: ReportDeps, report: DeliveryReport, at = new Date().toISOString()): Promise<RecipientOutcome[]> {
+export async function applyDeliveryReport(
+  deps: ReportDeps,
+  report: DeliveryReport,
+  at = new Date().toISOString(),
+): Promise<RecipientOutcome[]> {
   const id = await messageOf(deps, report);
   if (!id) return [];
   const record = await deps.store.get(id);
@@ -50,14 +54,32 @@ export async function applyDeliveryReport(deps: ReportDeps, report: DeliveryRepo
     });
     if (!row) continue;
     const suppressed = status === 'failed' && diagnosis?.suppress === true;
-    if (suppressed) await deps.suppressions.add({ recipient: row.recipient, reason: diagnosis.code, statusCode: reported.status, id, at });
-    outcomes.push({ id, ...(record.messageId && { messageId: record.messageId }), recipient: row.recipient, status, statusCode: reported.status, ...(diagnosis && { diagnosis: diagnosis.code }), suppressed, at });
+    if (suppressed)
+      await deps.suppressions.add({
+        recipient: row.recipient,
+        reason: diagnosis.code,
+        statusCode: reported.status,
+        id,
+        at,
+      });
+    outcomes.push({
+      id,
+      ...(record.messageId && { messageId: record.messageId }),
+      recipient: row.recipient,
+      status,
+      statusCode: reported.status,
+      ...(diagnosis && { diagnosis: diagnosis.code }),
+      suppressed,
+      at,
+    });
   }
   return outcomes;
 }
 
 async function messageOf(deps: ReportDeps, report: DeliveryReport): Promise<string | undefined> {
-  const byMessageId = report.originalMessageId ? await deps.deliveries.idForMessageId(report.originalMessageId) : undefined;
+  const byMessageId = report.originalMessageId
+    ? await deps.deliveries.idForMessageId(report.originalMessageId)
+    : undefined;
   return byMessageId ?? report.envelopeId;
 }
 

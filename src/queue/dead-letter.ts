@@ -47,11 +47,28 @@ export async function deadLetterText(storage: QueueStorage, letter: DeadLetter):
     current = { ...current, request: undefined, blob: await moveRequestToBlob(storage, current.id, current.request) };
   }
   const cuts: Array<(l: DeadLetter) => DeadLetter> = [
-    (l) => ({ ...l, ...(l.original !== undefined && { original: cut(l.original, 1024) }), truncated: [...(l.truncated ?? []), 'original'] }),
-    (l) => ({ ...l, ...(l.details && { details: capDetails(l.details).slice(0, 5) }), truncated: [...(l.truncated ?? []), 'details'] }),
+    (l) => ({
+      ...l,
+      ...(l.original !== undefined && { original: cut(l.original, 1024) }),
+      truncated: [...(l.truncated ?? []), 'original'],
+    }),
+    (l) => ({
+      ...l,
+      ...(l.details && { details: capDetails(l.details).slice(0, 5) }),
+      truncated: [...(l.truncated ?? []), 'details'],
+    }),
     (l) => ({ ...l, history: l.history.slice(-10), truncated: [...(l.truncated ?? []), 'history'] }),
     (l) => omit(l, 'request', 'too large for a queue message'),
-    ({ id, failedAt, attempts, code, reason, caller }) => ({ id, failedAt, attempts, code, reason: cut(reason ?? '', 500), ...(caller && { caller }), history: [], truncated: ['everything but the id, the code and the reason'] }),
+    ({ id, failedAt, attempts, code, reason, caller }) => ({
+      id,
+      failedAt,
+      attempts,
+      code,
+      reason: cut(reason ?? '', 500),
+      ...(caller && { caller }),
+      history: [],
+      truncated: ['everything but the id, the code and the reason'],
+    }),
   ];
   for (const step of [(l: DeadLetter) => l, ...cuts]) {
     current = step(current);
@@ -61,7 +78,8 @@ export async function deadLetterText(storage: QueueStorage, letter: DeadLetter):
   throw new Error('unreachable: the smallest dead letter always fits');
 }
 
-const cut = (s: string, length: number) => (s.length > length ? `${s.slice(0, length)}... (cut from ${s.length} characters)` : s);
+const cut = (s: string, length: number) =>
+  s.length > length ? `${s.slice(0, length)}... (cut from ${s.length} characters)` : s;
 
 function omit(letter: DeadLetter, field: 'request', why: string): DeadLetter {
   const { [field]: _left, ...rest } = letter;

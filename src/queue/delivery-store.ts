@@ -4,7 +4,12 @@ import { createHash } from 'node:crypto';
 import { RestError } from '@azure/core-rest-pipeline';
 import type { TableClient, TransactionAction } from '@azure/data-tables';
 import { recipientSuppressedCode, type Suppression } from './suppression-list.js';
-import { supersedes, type RecipientDelivery, type RecipientStatus, type DeliverySource } from '../mail/recipient-delivery.js';
+import {
+  supersedes,
+  type RecipientDelivery,
+  type RecipientStatus,
+  type DeliverySource,
+} from '../mail/recipient-delivery.js';
 
 /** What Exchange said to a recipient at RCPT TO; never changes once written. */
 export type SmtpVerdict = 'accepted' | 'rejected' | 'suppressed';
@@ -41,16 +46,35 @@ export class DeliveryStore {
   constructor(private readonly table: TableClient) {}
 
   /** The recipients of a message Exchange took: pending where it accepted them, failed where it refused them. */
-  async recordSent(id: string, messageId: string, sent: { accepted: readonly string[]; rejected: readonly string[]; suppressed?: readonly Suppression[] }, at = new Date().toISOString()): Promise<void> {
+  async recordSent(
+    id: string,
+    messageId: string,
+    sent: { accepted: readonly string[]; rejected: readonly string[]; suppressed?: readonly Suppression[] },
+    at = new Date().toISOString(),
+  ): Promise<void> {
     const rows = [
       ...(sent.suppressed ?? []).map((s) =>
-        row(id, { recipient: s.recipient, smtp: 'suppressed', status: 'failed', diagnosis: recipientSuppressedCode, detail: `suppressed since ${s.at}: ${s.reason}`, at, source: 'suppression' }),
+        row(id, {
+          recipient: s.recipient,
+          smtp: 'suppressed',
+          status: 'failed',
+          diagnosis: recipientSuppressedCode,
+          detail: `suppressed since ${s.at}: ${s.reason}`,
+          at,
+          source: 'suppression',
+        }),
       ),
-      ...sent.accepted.map((recipient) => row(id, { recipient, smtp: 'accepted', status: 'pending', at, source: 'smtp' })),
-      ...sent.rejected.map((recipient) => row(id, { recipient, smtp: 'rejected', status: 'failed', at, source: 'smtp' })),
+      ...sent.accepted.map((recipient) =>
+        row(id, { recipient, smtp: 'accepted', status: 'pending', at, source: 'smtp' }),
+      ),
+      ...sent.rejected.map((recipient) =>
+        row(id, { recipient, smtp: 'rejected', status: 'failed', at, source: 'smtp' }),
+      ),
     ];
     for (let i = 0; i < rows.length; i += batchSize) {
-      await this.table.submitTransaction(rows.slice(i, i + batchSize).map((e): TransactionAction => ['upsert', e, 'Replace']));
+      await this.table.submitTransaction(
+        rows.slice(i, i + batchSize).map((e): TransactionAction => ['upsert', e, 'Replace']),
+      );
     }
     await this.table.upsertEntity({ partitionKey: indexPartition(messageId), rowKey: '', id }, 'Replace');
   }
@@ -74,7 +98,10 @@ export class DeliveryStore {
    * Returns the row as it now stands, or undefined when the message has no such recipient or the
    * word changed nothing.
    */
-  async update(id: string, news: Omit<RecipientDelivery, 'recipient'> & { recipient: string }): Promise<RecipientRow | undefined> {
+  async update(
+    id: string,
+    news: Omit<RecipientDelivery, 'recipient'> & { recipient: string },
+  ): Promise<RecipientRow | undefined> {
     for (let race = 0; race < 5; race++) {
       const current = await this.table.getEntity<Entity>(id, rowKeyOf(news.recipient)).catch(ignore404);
       if (!current) return undefined;
@@ -91,17 +118,21 @@ export class DeliveryStore {
   }
 }
 
-const sameWord = (a: Pick<RecipientDelivery, 'status' | 'statusCode'>, b: Pick<RecipientDelivery, 'status' | 'statusCode'>) =>
-  a.status === b.status && (a.statusCode ?? '') === (b.statusCode ?? '');
+const sameWord = (
+  a: Pick<RecipientDelivery, 'status' | 'statusCode'>,
+  b: Pick<RecipientDelivery, 'status' | 'statusCode'>,
+) => a.status === b.status && (a.statusCode ?? '') === (b.statusCode ?? '');
 
 /**
  * Recipients are keyed case-insensitively; anything but the usual address characters becomes `~`
  * and its code (Table keys refuse `/ \ # ?`, and `%` travels badly in their URLs).
  */
-const rowKeyOf = (recipient: string) => recipient.toLowerCase().replace(/[^a-z0-9._@+=-]/g, (c) => `~${c.codePointAt(0)!.toString(16)}~`);
+const rowKeyOf = (recipient: string) =>
+  recipient.toLowerCase().replace(/[^a-z0-9._@+=-]/g, (c) => `~${c.codePointAt(0)!.toString(16)}~`);
 
 /** An id holds no `!` (src/mail/mail-request.ts): the index's partitions never meet a message's. */
-const indexPartition = (messageId: string) => `msgid!${createHash('sha256').update(messageId.trim().toLowerCase()).digest('hex')}`;
+const indexPartition = (messageId: string) =>
+  `msgid!${createHash('sha256').update(messageId.trim().toLowerCase()).digest('hex')}`;
 
 function row(id: string, r: RecipientRow): Entity {
   return {

@@ -23,7 +23,13 @@ export interface Enqueued {
  * is the same, and refused when it is not. A record without a digest (written before digests
  * existed) cannot be compared: refusing is safe, a silent drop is not.
  */
-export async function enqueueOnce(storage: QueueStorage, store: StatusStore, request: MailRequest, id: string, caller?: CallerTag): Promise<Enqueued> {
+export async function enqueueOnce(
+  storage: QueueStorage,
+  store: StatusStore,
+  request: MailRequest,
+  id: string,
+  caller?: CallerTag,
+): Promise<Enqueued> {
   const digest = requestDigest(request);
   const existing = request.idempotencyKey === undefined ? undefined : await store.get(id);
   if (existing && existing.digest !== digest) throw new IdempotencyKeyReused({ id, status: existing.status });
@@ -47,7 +53,13 @@ export async function enqueueOnce(storage: QueueStorage, store: StatusStore, req
  * digest. Returns the record that was there first when another request under the same id got to
  * it between (a race of two enqueues, or the delivery of the other one's message).
  */
-export async function enqueueRequest(storage: QueueStorage, store: StatusStore, request: MailRequest, id: string, caller?: CallerTag): Promise<MessageRecord | undefined> {
+export async function enqueueRequest(
+  storage: QueueStorage,
+  store: StatusStore,
+  request: MailRequest,
+  id: string,
+  caller?: CallerTag,
+): Promise<MessageRecord | undefined> {
   await storage.ready();
   const put = await putEnvelope(storage, { exosend: 1, id, history: [], request, ...(caller && { caller }) });
   // after the message: a record never says "queued" for a message that was never queued. If this
@@ -59,21 +71,33 @@ export async function enqueueRequest(storage: QueueStorage, store: StatusStore, 
   const first = await store.get(id).catch(() => undefined);
   // other content lost the race: its message is taken back, unless a delivery holds it already
   // (which then dead-letters it as a reused key, without touching the record)
-  if (first && first.digest !== digest) await storage.intake.deleteMessage(put.messageId, put.popReceipt).catch(() => undefined);
+  if (first && first.digest !== digest)
+    await storage.intake.deleteMessage(put.messageId, put.popReceipt).catch(() => undefined);
   return first;
 }
 
 /** Puts an envelope on the intake queue, visible after `delaySeconds`. */
-export async function putEnvelope(storage: QueueStorage, envelope: Envelope, delaySeconds = 0): Promise<{ messageId: string; popReceipt: string }> {
+export async function putEnvelope(
+  storage: QueueStorage,
+  envelope: Envelope,
+  delaySeconds = 0,
+): Promise<{ messageId: string; popReceipt: string }> {
   const text = await fitToQueue(storage, envelope);
   return storage.intake.sendMessage(text, { visibilityTimeout: Math.max(0, Math.round(delaySeconds)) });
 }
 
 /** The message text for `value`; an inline request that would not fit moves to a blob (claim check). */
-export async function fitToQueue<T extends { id: string; request?: unknown; blob?: string }>(storage: QueueStorage, value: T): Promise<string> {
+export async function fitToQueue<T extends { id: string; request?: unknown; blob?: string }>(
+  storage: QueueStorage,
+  value: T,
+): Promise<string> {
   const text = encodeQueueMessage(value);
   if (text.length <= maxInlineMessageBytes || value.request === undefined) return text;
-  return encodeQueueMessage({ ...value, request: undefined, blob: await moveRequestToBlob(storage, value.id, value.request) });
+  return encodeQueueMessage({
+    ...value,
+    request: undefined,
+    blob: await moveRequestToBlob(storage, value.id, value.request),
+  });
 }
 
 /**

@@ -19,7 +19,12 @@ export interface MessageView {
 }
 
 /** The record as a caller reads it; recipients past the horizon with no news read `unknown`. */
-export function messageView(record: MessageRecord, rows: readonly RecipientRow[], horizonInMs: number, now = Date.now()): MessageView {
+export function messageView(
+  record: MessageRecord,
+  rows: readonly RecipientRow[],
+  horizonInMs: number,
+  now = Date.now(),
+): MessageView {
   const { id, status, attempts, messageId, diagnosis, reason, history, mailbox, sentAt } = record;
   const recipients = rows.map(({ smtp: _smtp, ...delivery }) => withHorizon(delivery, sentAt, horizonInMs, now));
   return {

@@ -10,7 +10,17 @@ import type { RecipientStatus } from '../mail/recipient-delivery.js';
  */
 export type OutcomeEvent =
   | { kind: 'message'; id: string; status: 'sent' | 'failed'; messageId?: string; code?: string; at: string }
-  | { kind: 'recipient'; id: string; recipient: string; status: RecipientStatus; statusCode?: string; code?: string; suppressed?: boolean; source: 'report' | 'trace'; at: string };
+  | {
+      kind: 'recipient';
+      id: string;
+      recipient: string;
+      status: RecipientStatus;
+      statusCode?: string;
+      code?: string;
+      suppressed?: boolean;
+      source: 'report' | 'trace';
+      at: string;
+    };
 
 export interface OutcomeSink {
   publish(events: readonly OutcomeEvent[]): Promise<void>;

@@ -8,7 +8,10 @@ import { decodeQueueMessage } from './queue-message.js';
  * Whom a queue message is sent for: the caller its envelope names (it came through /api/enqueue),
  * or, for a request a producer put on the queue itself, the function-key callers' default policy.
  */
-export async function callerOfQueueMessage(body: unknown, policies: () => Pick<CallerPolicyStore, 'get'> | Promise<Pick<CallerPolicyStore, 'get'>>): Promise<CallerTag> {
+export async function callerOfQueueMessage(
+  body: unknown,
+  policies: () => Pick<CallerPolicyStore, 'get'> | Promise<Pick<CallerPolicyStore, 'get'>>,
+): Promise<CallerTag> {
   const decoded = decodeQueueMessage(body);
   const caller = decoded.kind === 'envelope' ? decoded.envelope.caller : undefined;
   if (!caller || caller.id === keyCallerId) return { id: keyCallerId, name: defaultPolicy.displayName };
@@ -16,5 +19,9 @@ export async function callerOfQueueMessage(body: unknown, policies: () => Pick<C
   const policy = await Promise.resolve()
     .then(async () => (await policies()).get(caller.id))
     .catch(() => undefined);
-  return { ...caller, ...(policy?.dailyQuota !== undefined && { dailyQuota: policy.dailyQuota }), ...(policy && { share: policy.share }) };
+  return {
+    ...caller,
+    ...(policy?.dailyQuota !== undefined && { dailyQuota: policy.dailyQuota }),
+    ...(policy && { share: policy.share }),
+  };
 }

@@ -25,13 +25,16 @@ export function recordIdOf(caller: Pick<CallerTag, 'id'>, key: string): string {
     // Regression: under EXOSEND_CALLER_AUTH=both a key holder could name `<app id>:<key>` and claim,
     // repeat or probe an Entra caller's record. That namespace is the app callers' own.
     if (appIdPrefix.test(key)) {
-      throw new RequestRejected('INVALID_REQUEST', 'An idempotencyKey may not start with an app id and a colon: that form is reserved for the records of callers with Entra tokens.', [
-        { path: 'idempotencyKey', message: 'starts with <GUID>:' },
-      ]);
+      throw new RequestRejected(
+        'INVALID_REQUEST',
+        'An idempotencyKey may not start with an app id and a colon: that form is reserved for the records of callers with Entra tokens.',
+        [{ path: 'idempotencyKey', message: 'starts with <GUID>:' }],
+      );
     }
     return key;
   }
-  if (!appIdPrefix.test(`${caller.id}:`)) throw new TypeError('an Entra caller is named by its app (client) id, a GUID');
+  if (!appIdPrefix.test(`${caller.id}:`))
+    throw new TypeError('an Entra caller is named by its app (client) id, a GUID');
   return `${caller.id.toLowerCase()}:${key}`;
 }
 

@@ -26,9 +26,15 @@ export function whyNotRequeueable(letter: Partial<RequeueableLetter>): string | 
   // anyone who can write to the poison queue can write a letter: it is checked as an envelope would be
   if (!isRecordId(letter.id)) return 'its id is not one exosend gives a request';
   // its id belongs to another request: putting it back would reopen that one's record
-  if (letter.code === 'IDEMPOTENCY_KEY_REUSED') return 'it reused the idempotency key of another request; send it again under a new key';
-  if (letter.request === undefined && letter.blob === undefined) return 'it does not hold the request (it was never a mail request, or it was too large to keep)';
-  if (letter.blob !== undefined && (typeof letter.blob !== 'string' || claimCheckDigestOf(letter.id, letter.blob) === undefined)) return 'its claim-check blob is not one exosend writes for its id';
+  if (letter.code === 'IDEMPOTENCY_KEY_REUSED')
+    return 'it reused the idempotency key of another request; send it again under a new key';
+  if (letter.request === undefined && letter.blob === undefined)
+    return 'it does not hold the request (it was never a mail request, or it was too large to keep)';
+  if (
+    letter.blob !== undefined &&
+    (typeof letter.blob !== 'string' || claimCheckDigestOf(letter.id, letter.blob) === undefined)
+  )
+    return 'its claim-check blob is not one exosend writes for its id';
   return undefined;
 }
 
@@ -38,14 +44,28 @@ export function whyNotRequeueable(letter: Partial<RequeueableLetter>): string | 
  * twice (two clicks, two consoles) is sent at most once; if the queue refuses the message the
  * record says failed again.
  */
-export async function requeueDeadLetter(storage: QueueStorage, store: StatusStore, letter: RequeueableLetter): Promise<RequeueOutcome> {
+export async function requeueDeadLetter(
+  storage: QueueStorage,
+  store: StatusStore,
+  letter: RequeueableLetter,
+): Promise<RequeueOutcome> {
   await storage.ready();
   const history = [...(letter.history ?? []), { at: new Date().toISOString(), code: 'REQUEUED' }];
-  if (!(await store.reopen(letter.id, history, letterDigest(letter)))) return { kind: 'not-failed', id: letter.id, status: (await store.get(letter.id))?.status ?? 'unknown' };
+  if (!(await store.reopen(letter.id, history, letterDigest(letter))))
+    return { kind: 'not-failed', id: letter.id, status: (await store.get(letter.id))?.status ?? 'unknown' };
   try {
-    await putEnvelope(storage, { exosend: 1, id: letter.id, history, request: letter.request, ...(letter.blob !== undefined && { blob: letter.blob }), ...(letter.caller && { caller: letter.caller }) });
+    await putEnvelope(storage, {
+      exosend: 1,
+      id: letter.id,
+      history,
+      request: letter.request,
+      ...(letter.blob !== undefined && { blob: letter.blob }),
+      ...(letter.caller && { caller: letter.caller }),
+    });
   } catch (error) {
-    await store.markFailed(letter.id, { history, reason: 'REQUEUE_FAILED: the request could not be put back on the queue' }).catch(() => undefined);
+    await store
+      .markFailed(letter.id, { history, reason: 'REQUEUE_FAILED: the request could not be put back on the queue' })
+      .catch(() => undefined);
     throw error;
   }
   return { kind: 'requeued', id: letter.id };

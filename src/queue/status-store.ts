@@ -94,7 +94,9 @@ export class StatusStore {
   /** Records a request as queued, unless a record exists already (a retried enqueue, a race): false then. */
   async markQueued(id: string, digest: string, caller?: CallerTag): Promise<boolean> {
     try {
-      await this.table.createEntity(entity(id, { status: 'queued', attempts: 0, history: '[]', digest, ...owner(caller) }));
+      await this.table.createEntity(
+        entity(id, { status: 'queued', attempts: 0, history: '[]', digest, ...owner(caller) }),
+      );
       return true;
     } catch (error) {
       if (isStatus(error, 409)) return false;
@@ -108,14 +110,22 @@ export class StatusStore {
    * conflict, whatever the record's state, and never claims it. Without a digest (the request's
    * content could not be read) there is nothing to compare.
    */
-  async claim(id: string, leaseInMs: number, digest?: string, { reclaimRetryable = false, caller }: ClaimOptions = {}): Promise<Claim> {
+  async claim(
+    id: string,
+    leaseInMs: number,
+    digest?: string,
+    { reclaimRetryable = false, caller }: ClaimOptions = {},
+  ): Promise<Claim> {
     for (let race = 0; race < 5; race++) {
       const now = Date.now();
       const current = await this.read(id);
-      if (current?.digest && digest && current.digest !== digest) return { outcome: 'conflict', record: toRecord(current) };
+      if (current?.digest && digest && current.digest !== digest)
+        return { outcome: 'conflict', record: toRecord(current) };
       const retrying = reclaimRetryable && current?.status === 'failed' && current.retryable === true;
-      if (current?.status === 'sent' || (current?.status === 'failed' && !retrying)) return { outcome: 'finished', record: toRecord(current) };
-      if (current?.status === 'sending' && (current.leaseUntil ?? 0) > now) return { outcome: 'in-flight', retryInMs: current.leaseUntil! - now };
+      if (current?.status === 'sent' || (current?.status === 'failed' && !retrying))
+        return { outcome: 'finished', record: toRecord(current) };
+      if (current?.status === 'sending' && (current.leaseUntil ?? 0) > now)
+        return { outcome: 'in-flight', retryInMs: current.leaseUntil! - now };
       const claimed = entity(id, {
         status: 'sending',
         attempts: (current?.attempts ?? 0) + 1,
@@ -146,7 +156,13 @@ export class StatusStore {
     const current = await this.read(id);
     if (current && current.status !== 'failed') return false;
     if (current?.digest && digest && current.digest !== digest) return false;
-    const reopened = entity(id, { status: 'queued', attempts: 0, history: JSON.stringify(history), ...(current?.digest && { digest: current.digest }), ...(current && kept(current)) });
+    const reopened = entity(id, {
+      status: 'queued',
+      attempts: 0,
+      history: JSON.stringify(history),
+      ...(current?.digest && { digest: current.digest }),
+      ...(current && kept(current)),
+    });
     try {
       if (current) await this.table.updateEntity(reopened, 'Replace', { etag: current.etag! });
       else await this.table.createEntity(reopened);
@@ -157,14 +173,30 @@ export class StatusStore {
     }
   }
 
-  async markSent(record: MessageRecord, messageId: string, details: { mailbox?: string; response?: string; transport?: 'smtp' | 'graph' } = {}): Promise<void> {
+  async markSent(
+    record: MessageRecord,
+    messageId: string,
+    details: { mailbox?: string; response?: string; transport?: 'smtp' | 'graph' } = {},
+  ): Promise<void> {
     const sentAt = new Date().toISOString();
-    await this.write(record, { status: 'sent', messageId, diagnosis: '', reason: '', retryable: false, sentAt, ...details });
+    await this.write(record, {
+      status: 'sent',
+      messageId,
+      diagnosis: '',
+      reason: '',
+      retryable: false,
+      sentAt,
+      ...details,
+    });
     await this.announce({ kind: 'message', id: record.id, status: 'sent', messageId, at: sentAt });
   }
 
   async markRetrying(record: MessageRecord, history: AttemptRecord[], diagnosis?: Diagnosis): Promise<void> {
-    await this.write(record, { status: 'queued', diagnosis: diagnosis ? JSON.stringify(diagnosis) : '', history: JSON.stringify(history) });
+    await this.write(record, {
+      status: 'queued',
+      diagnosis: diagnosis ? JSON.stringify(diagnosis) : '',
+      history: JSON.stringify(history),
+    });
   }
 
   /** The claim gave back: the budget made the message wait, which is no try of its own. */
@@ -172,7 +204,17 @@ export class StatusStore {
     await this.write(record, { status: 'queued', attempts: Math.max(0, record.attempts - 1) });
   }
 
-  async markFailed(id: string, failure: { diagnosis?: Diagnosis; reason?: string; history?: AttemptRecord[]; attempts?: number; retryable?: boolean; caller?: CallerTag }): Promise<void> {
+  async markFailed(
+    id: string,
+    failure: {
+      diagnosis?: Diagnosis;
+      reason?: string;
+      history?: AttemptRecord[];
+      attempts?: number;
+      retryable?: boolean;
+      caller?: CallerTag;
+    },
+  ): Promise<void> {
     const current = await this.read(id);
     await this.table.upsertEntity(
       entity(id, {
@@ -189,16 +231,32 @@ export class StatusStore {
     );
     // a retryable failure may still be sent under the same key: not final yet
     const code = failure.diagnosis?.code ?? /^[A-Z_]+/.exec(failure.reason ?? '')?.[0];
-    if (!failure.retryable) await this.announce({ kind: 'message', id, status: 'failed', ...(code && { code }), at: new Date().toISOString() });
+    if (!failure.retryable)
+      await this.announce({
+        kind: 'message',
+        id,
+        status: 'failed',
+        ...(code && { code }),
+        at: new Date().toISOString(),
+      });
   }
 
   /** The outcomes queue is for producers' convenience: a failure to write it never fails a send or a record. */
   private async announce(event: OutcomeEvent): Promise<void> {
-    await this.outcomes?.publish([event]).catch((error: unknown) => console.warn(JSON.stringify({ event: 'exosend.outcome-unpublished', id: event.id, error: (error as Error).name })));
+    await this.outcomes
+      ?.publish([event])
+      .catch((error: unknown) =>
+        console.warn(
+          JSON.stringify({ event: 'exosend.outcome-unpublished', id: event.id, error: (error as Error).name }),
+        ),
+      );
   }
 
   private async write(record: MessageRecord, changes: Partial<Entity>): Promise<void> {
-    await this.table.updateEntity({ partitionKey: record.id, rowKey: '', ...changes, leaseUntil: 0, updatedAt: new Date().toISOString() }, 'Merge');
+    await this.table.updateEntity(
+      { partitionKey: record.id, rowKey: '', ...changes, leaseUntil: 0, updatedAt: new Date().toISOString() },
+      'Merge',
+    );
   }
 
   private async read(id: string): Promise<Entity | undefined> {
@@ -210,7 +268,10 @@ export class StatusStore {
 const owner = (caller: CallerTag | undefined) => (caller ? { caller: caller.id, callerName: caller.name } : {});
 
 /** A record's caller, kept through every rewrite of it. */
-const kept = (e: Entity) => ({ ...(e.caller && { caller: e.caller }), ...(e.callerName && { callerName: e.callerName }) });
+const kept = (e: Entity) => ({
+  ...(e.caller && { caller: e.caller }),
+  ...(e.callerName && { callerName: e.callerName }),
+});
 
 function entity(id: string, fields: Omit<Entity, 'partitionKey' | 'rowKey' | 'updatedAt'>): Entity {
   return { partitionKey: id, rowKey: '', ...fields, updatedAt: new Date().toISOString() };

@@ -16,7 +16,15 @@ export interface Suppression {
   at: string;
 }
 
-type Entity = { partitionKey: string; rowKey: string; recipient: string; reason: string; statusCode?: string; id?: string; at: string };
+type Entity = {
+  partitionKey: string;
+  rowKey: string;
+  recipient: string;
+  reason: string;
+  statusCode?: string;
+  id?: string;
+  at: string;
+};
 
 const partition = 'suppressed';
 
@@ -33,7 +41,18 @@ export class SuppressionList {
   async add(entry: Suppression): Promise<void> {
     await this.ready();
     const { recipient, reason, statusCode, id, at } = entry;
-    await this.table.upsertEntity<Entity>({ partitionKey: partition, rowKey: keyOf(recipient), recipient: recipient.toLowerCase(), reason, at, ...(statusCode && { statusCode }), ...(id && { id }) }, 'Replace');
+    await this.table.upsertEntity<Entity>(
+      {
+        partitionKey: partition,
+        rowKey: keyOf(recipient),
+        recipient: recipient.toLowerCase(),
+        reason,
+        at,
+        ...(statusCode && { statusCode }),
+        ...(id && { id }),
+      },
+      'Replace',
+    );
   }
 
   /** True when it was there. */
@@ -51,7 +70,10 @@ export class SuppressionList {
   async list(): Promise<Suppression[]> {
     await this.ready();
     const out: Suppression[] = [];
-    for await (const e of this.table.listEntities<Entity>({ queryOptions: { filter: `PartitionKey eq '${partition}'` } })) out.push(toSuppression(e));
+    for await (const e of this.table.listEntities<Entity>({
+      queryOptions: { filter: `PartitionKey eq '${partition}'` },
+    }))
+      out.push(toSuppression(e));
     return out.sort((a, b) => (a.recipient < b.recipient ? -1 : 1));
   }
 
@@ -59,7 +81,9 @@ export class SuppressionList {
   async find(recipients: readonly string[]): Promise<Suppression[]> {
     await this.ready();
     const unique = [...new Set(recipients.map((r) => r.toLowerCase()))];
-    const found = await Promise.all(unique.map((r) => this.table.getEntity<Entity>(partition, keyOf(r)).then(toSuppression, ignore404)));
+    const found = await Promise.all(
+      unique.map((r) => this.table.getEntity<Entity>(partition, keyOf(r)).then(toSuppression, ignore404)),
+    );
     return found.filter((s): s is Suppression => s !== undefined);
   }
 
@@ -73,9 +97,16 @@ export class SuppressionList {
 }
 
 /** As the delivery rows key recipients (delivery-store.ts): case-insensitive, Table-safe. */
-const keyOf = (recipient: string) => recipient.toLowerCase().replace(/[^a-z0-9._@+=-]/g, (c) => `~${c.codePointAt(0)!.toString(16)}~`);
+const keyOf = (recipient: string) =>
+  recipient.toLowerCase().replace(/[^a-z0-9._@+=-]/g, (c) => `~${c.codePointAt(0)!.toString(16)}~`);
 
-const toSuppression = (e: Entity): Suppression => ({ recipient: e.recipient, reason: e.reason, at: e.at, ...(e.statusCode && { statusCode: e.statusCode }), ...(e.id && { id: e.id }) });
+const toSuppression = (e: Entity): Suppression => ({
+  recipient: e.recipient,
+  reason: e.reason,
+  at: e.at,
+  ...(e.statusCode && { statusCode: e.statusCode }),
+  ...(e.id && { id: e.id }),
+});
 
 const ignore404 = (error: unknown) => {
   if (error instanceof RestError && error.statusCode === 404) return undefined;

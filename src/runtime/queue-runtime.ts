@@ -18,16 +18,32 @@ export function getQueueRuntime(): Promise<QueueDeps> {
   const { config, sender } = runtime;
   const connection = config.storage;
   if (!connection) {
-    return Promise.reject(new ConfigError([{ variable: 'AzureWebJobsStorage', message: storageRequired('the queue, /api/enqueue and /api/messages') }]));
+    return Promise.reject(
+      new ConfigError([
+        { variable: 'AzureWebJobsStorage', message: storageRequired('the queue, /api/enqueue and /api/messages') },
+      ]),
+    );
   }
-  const modules = [import('../storage/storage.js'), import('../queue/status-store.js'), import('../queue/delivery-store.js'), import('../queue/suppression-list.js'), import('../queue/outcome-events.js')] as const;
-  const deps = Promise.all(modules).then(([{ connectStorage }, { StatusStore }, { DeliveryStore }, { SuppressionList }, { OutcomeQueue }]) => {
-    const storage = connectStorage(connection, config.queue);
-    // every final outcome also on EXOSEND_OUTCOMES_QUEUE (src/queue/outcome-events.ts)
-    const outcomes = new OutcomeQueue(storage.queue(loadDeliverySettings().outcomesQueue));
-    const stores = { store: new StatusStore(storage.records, outcomes), deliveries: new DeliveryStore(storage.deliveries), suppressions: new SuppressionList(storage.suppressions) };
-    return { config, sender, storage, ...stores };
-  });
+  const modules = [
+    import('../storage/storage.js'),
+    import('../queue/status-store.js'),
+    import('../queue/delivery-store.js'),
+    import('../queue/suppression-list.js'),
+    import('../queue/outcome-events.js'),
+  ] as const;
+  const deps = Promise.all(modules).then(
+    ([{ connectStorage }, { StatusStore }, { DeliveryStore }, { SuppressionList }, { OutcomeQueue }]) => {
+      const storage = connectStorage(connection, config.queue);
+      // every final outcome also on EXOSEND_OUTCOMES_QUEUE (src/queue/outcome-events.ts)
+      const outcomes = new OutcomeQueue(storage.queue(loadDeliverySettings().outcomesQueue));
+      const stores = {
+        store: new StatusStore(storage.records, outcomes),
+        deliveries: new DeliveryStore(storage.deliveries),
+        suppressions: new SuppressionList(storage.suppressions),
+      };
+      return { config, sender, storage, ...stores };
+    },
+  );
   current = { runtime, deps };
   return deps;
 }
@@ -44,5 +60,11 @@ export async function getSendRecords(): Promise<RecordedSendDeps | undefined> {
   const { config, storage, store, deliveries, suppressions } = await getQueueRuntime();
   // the tables exist once per worker (a fresh Azurite, a fresh account has none); later calls wait on nothing
   await storage.ready();
-  return { store, deliveries: deliveries!, ...(suppressions && { suppressions }), claimLeaseInMs: 5 * config.leaseTtlInMs, waitForFirstInMs };
+  return {
+    store,
+    deliveries: deliveries!,
+    ...(suppressions && { suppressions }),
+    claimLeaseInMs: 5 * config.leaseTtlInMs,
+    waitForFirstInMs,
+  };
 }

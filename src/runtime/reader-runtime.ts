@@ -25,7 +25,10 @@ export function getReaderRuntime(): Promise<ReaderDeps> {
     const { config, credential } = runtime;
     const settings = loadDeliverySettings();
     const { storage, store, deliveries, suppressions } = await getQueueRuntime();
-    const tokens = new TokenProvider(credential, { expect: { ...config, scope: graphScopeFor(settings.graphEndpoint) }, check: checkGraphReadClaims });
+    const tokens = new TokenProvider(credential, {
+      expect: { ...config, scope: graphScopeFor(settings.graphEndpoint) },
+      check: checkGraphReadClaims,
+    });
     const client = new GraphClient({ endpoint: settings.graphEndpoint, tokens });
     return {
       mailboxes: config.mailboxes,

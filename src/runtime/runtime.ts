@@ -31,11 +31,23 @@ export interface Runtime {
 export function createRuntime(config: ExosendConfig): Runtime {
   const credential = createAppCredential(config);
   const tokens = new TokenProvider(credential, { expect: config });
-  const { transports, graphTokens, graph, graphConcurrency } = createMailTransports(config, credential, tokens, { onSwitch: reportSwitch });
+  const { transports, graphTokens, graph, graphConcurrency } = createMailTransports(config, credential, tokens, {
+    onSwitch: reportSwitch,
+  });
   const transport = transports.get(config.mailbox)!;
   // the token the transport needs is checked up front; `auto` asks for each when it needs it
   const upFront = config.transport === 'smtp' ? tokens : config.transport === 'graph' ? graphTokens : undefined;
-  return { config, credential, tokens, graphTokens, graph, graphConcurrency, transport, transports, sender: new MailSender(config.mailbox, upFront, transports) };
+  return {
+    config,
+    credential,
+    tokens,
+    graphTokens,
+    graph,
+    graphConcurrency,
+    transport,
+    transports,
+    sender: new MailSender(config.mailbox, upFront, transports),
+  };
 }
 
 /**
@@ -44,7 +56,12 @@ export function createRuntime(config: ExosendConfig): Runtime {
  */
 function reportSwitch(change: TransportSwitch): void {
   console.warn(JSON.stringify({ event: 'exosend.transport-switch', ...change }));
-  trackEvent('exosend.transport-switch', { mailbox: change.mailbox, from: change.from, to: change.to, code: change.code });
+  trackEvent('exosend.transport-switch', {
+    mailbox: change.mailbox,
+    from: change.from,
+    to: change.to,
+    code: change.code,
+  });
 }
 
 let current: Runtime | undefined;

@@ -93,7 +93,10 @@ export class CallerPolicyStore {
   async list(): Promise<CallerPolicy[]> {
     await this.ready();
     const policies: CallerPolicy[] = [];
-    for await (const entity of this.table.listEntities<Entity>({ queryOptions: { filter: `PartitionKey eq '${partitionKey}'` } })) policies.push(toPolicy(entity));
+    for await (const entity of this.table.listEntities<Entity>({
+      queryOptions: { filter: `PartitionKey eq '${partitionKey}'` },
+    }))
+      policies.push(toPolicy(entity));
     return policies;
   }
 
@@ -123,7 +126,11 @@ export function callerPolicyStore(connection: StorageConnection): CallerPolicySt
   if (connection.kind === 'connectionString') {
     const { connectionString } = connection;
     const allowInsecureConnection = /DefaultEndpointsProtocol=http;|UseDevelopmentStorage=true/i.test(connectionString);
-    return new CallerPolicyStore(TableClient.fromConnectionString(connectionString, callersTable, { allowInsecureConnection }));
+    return new CallerPolicyStore(
+      TableClient.fromConnectionString(connectionString, callersTable, { allowInsecureConnection }),
+    );
   }
-  return new CallerPolicyStore(new TableClient(connection.serviceUris.table, callersTable, storageCredential(connection)));
+  return new CallerPolicyStore(
+    new TableClient(connection.serviceUris.table, callersTable, storageCredential(connection)),
+  );
 }

@@ -22,7 +22,18 @@ export interface CursorLease {
   etag: string;
 }
 
-type Entity = { partitionKey: string; rowKey: string; etag?: string; mailbox: string; link?: string; done?: number; notBefore?: string; lastRunAt?: string; lastResult?: string; leaseUntil?: string };
+type Entity = {
+  partitionKey: string;
+  rowKey: string;
+  etag?: string;
+  mailbox: string;
+  link?: string;
+  done?: number;
+  notBefore?: string;
+  lastRunAt?: string;
+  lastResult?: string;
+  leaseUntil?: string;
+};
 
 const partition = 'inbox';
 
@@ -43,25 +54,34 @@ export class InboxCursorStore {
     const key = keyOf(mailbox);
     let current = await this.table.getEntity<Entity>(partition, key).catch(ignore404);
     if (!current) {
-      await this.table.createEntity<Entity>({ partitionKey: partition, rowKey: key, mailbox }).catch((error: unknown) => {
-        if (!(error instanceof RestError && error.statusCode === 409)) throw error;
-      });
+      await this.table
+        .createEntity<Entity>({ partitionKey: partition, rowKey: key, mailbox })
+        .catch((error: unknown) => {
+          if (!(error instanceof RestError && error.statusCode === 409)) throw error;
+        });
       current = await this.table.getEntity<Entity>(partition, key);
     }
-    if (current.leaseUntil && Date.parse(current.leaseUntil) > now) return { busy: 'leased', until: current.leaseUntil };
-    if (current.notBefore && Date.parse(current.notBefore) > now) return { busy: 'throttled', until: current.notBefore };
+    if (current.leaseUntil && Date.parse(current.leaseUntil) > now)
+      return { busy: 'leased', until: current.leaseUntil };
+    if (current.notBefore && Date.parse(current.notBefore) > now)
+      return { busy: 'throttled', until: current.notBefore };
     const leased: Entity = { ...strip(current), leaseUntil: new Date(now + leaseInMs).toISOString() };
     try {
       const { etag } = await this.table.updateEntity(leased, 'Replace', { etag: current.etag });
       return { lease: { cursor: cursorOf(leased), etag: etag! } };
     } catch (error) {
-      if (error instanceof RestError && error.statusCode === 412) return { busy: 'leased', until: new Date(now + leaseInMs).toISOString() };
+      if (error instanceof RestError && error.statusCode === 412)
+        return { busy: 'leased', until: new Date(now + leaseInMs).toISOString() };
       throw error;
     }
   }
 
   /** Where the read got to, and the lease given back. False when the lease had lapsed and another instance took the row. */
-  async release(lease: CursorLease, next: Pick<InboxCursor, 'link' | 'done' | 'notBefore' | 'lastResult'>, now = Date.now()): Promise<boolean> {
+  async release(
+    lease: CursorLease,
+    next: Pick<InboxCursor, 'link' | 'done' | 'notBefore' | 'lastResult'>,
+    now = Date.now(),
+  ): Promise<boolean> {
     const { mailbox } = lease.cursor;
     const entity: Entity = {
       partitionKey: partition,
@@ -97,12 +117,22 @@ export class InboxCursorStore {
   }
 }
 
-const keyOf = (mailbox: string) => mailbox.toLowerCase().replace(/[^a-z0-9._@+=-]/g, (c) => `~${c.codePointAt(0)!.toString(16)}~`);
+const keyOf = (mailbox: string) =>
+  mailbox.toLowerCase().replace(/[^a-z0-9._@+=-]/g, (c) => `~${c.codePointAt(0)!.toString(16)}~`);
 
 /** The row as it is written back: the SDK's read-only fields left out. */
 function strip(e: Entity): Entity {
   const { partitionKey, rowKey, mailbox, link, done, notBefore, lastRunAt, lastResult } = e;
-  return { partitionKey, rowKey, mailbox, ...(link && { link }), ...(done && { done }), ...(notBefore && { notBefore }), ...(lastRunAt && { lastRunAt }), ...(lastResult && { lastResult }) };
+  return {
+    partitionKey,
+    rowKey,
+    mailbox,
+    ...(link && { link }),
+    ...(done && { done }),
+    ...(notBefore && { notBefore }),
+    ...(lastRunAt && { lastRunAt }),
+    ...(lastResult && { lastResult }),
+  };
 }
 
 const cursorOf = (e: Entity): InboxCursor => ({

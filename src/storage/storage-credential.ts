@@ -5,7 +5,9 @@ import type { StorageConnection } from '../config/storage-connection.js';
 export function storageCredential(connection: Extract<StorageConnection, { kind: 'identity' }>): TokenCredential {
   const { clientId, resourceId } = connection;
   if (connection.credential === 'managedidentity') {
-    return resourceId ? new ManagedIdentityCredential({ resourceId }) : new ManagedIdentityCredential(clientId ? { clientId } : {});
+    return resourceId
+      ? new ManagedIdentityCredential({ resourceId })
+      : new ManagedIdentityCredential(clientId ? { clientId } : {});
   }
   if (resourceId) return new DefaultAzureCredential({ managedIdentityResourceId: resourceId });
   return new DefaultAzureCredential(clientId ? { managedIdentityClientId: clientId } : {});

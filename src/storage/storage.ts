@@ -29,7 +29,14 @@ export interface QueueStorage {
 }
 
 /** The clients for one storage connection: a connection string (Azurite, local), or the host's identity settings. */
-function clientsFor(connection: StorageConnection): { queues: QueueServiceClient; records: TableClient; deliveries: TableClient; suppressions: TableClient; inboxCursors: TableClient; blobs: BlobServiceClient } {
+function clientsFor(connection: StorageConnection): {
+  queues: QueueServiceClient;
+  records: TableClient;
+  deliveries: TableClient;
+  suppressions: TableClient;
+  inboxCursors: TableClient;
+  blobs: BlobServiceClient;
+} {
   if (connection.kind === 'connectionString') {
     const { connectionString } = connection;
     // the emulator speaks plain HTTP; the tables client refuses that unless told
@@ -55,10 +62,11 @@ function clientsFor(connection: StorageConnection): { queues: QueueServiceClient
   };
 }
 
-
 /** A bare string is a connection string (Azurite, tests). */
 export function connectStorage(connection: StorageConnection | string, queueName: string): QueueStorage {
-  const { queues, records, deliveries, suppressions, inboxCursors, blobs } = clientsFor(typeof connection === 'string' ? { kind: 'connectionString', connectionString: connection } : connection);
+  const { queues, records, deliveries, suppressions, inboxCursors, blobs } = clientsFor(
+    typeof connection === 'string' ? { kind: 'connectionString', connectionString: connection } : connection,
+  );
   const storage: Omit<QueueStorage, 'ready'> = {
     intake: queues.getQueueClient(queueName),
     poison: queues.getQueueClient(`${queueName}-poison`),

@@ -15,7 +15,11 @@ type Fields = Record<string, string | number | boolean | undefined>;
 export function logEvent(context: LogContext, event: string, fields: Fields): void {
   // the caller it was done for (caller-scope.ts), by app id and name: never its token
   const caller = currentCaller();
-  const line = JSON.stringify({ event: `exosend.${event}`, ...(caller && { caller: caller.id, callerName: caller.name }), ...fields });
+  const line = JSON.stringify({
+    event: `exosend.${event}`,
+    ...(caller && { caller: caller.id, callerName: caller.name }),
+    ...fields,
+  });
   // warnings are what an operator must look at: a message that failed for good, a red check
   if (warnings.has(event) || fields['ok'] === false) context.warn(line);
   else context.info(line);

@@ -28,8 +28,14 @@ export function trackMailEvent(trigger: MailTrigger, event: MailEvent): void {
   if (!telemetryIsOn()) return;
   const { kind, id, code, stage, messageId, attempts, delaySeconds, durationMs, mailbox } = event;
   const measurements = Object.fromEntries(
-    Object.entries({ attempts, delaySeconds, durationMs }).filter((entry): entry is [string, number] => typeof entry[1] === 'number'),
+    Object.entries({ attempts, delaySeconds, durationMs }).filter(
+      (entry): entry is [string, number] => typeof entry[1] === 'number',
+    ),
   );
   const caller = currentCaller();
-  trackEvent(`exosend.${kind}`, { trigger, id, code, stage, messageId, mailbox, caller: caller?.id, callerName: caller?.name }, measurements);
+  trackEvent(
+    `exosend.${kind}`,
+    { trigger, id, code, stage, messageId, mailbox, caller: caller?.id, callerName: caller?.name },
+    measurements,
+  );
 }

@@ -62,7 +62,10 @@ export class TelemetryConfigurationError extends Error {
 }
 
 /** Builds a client for one connection string, with an Entra token when `authentication` is given. */
-export function createTelemetryClient(connectionString: string, authentication?: TelemetryAuthentication): TelemetryClient {
+export function createTelemetryClient(
+  connectionString: string,
+  authentication?: TelemetryAuthentication,
+): TelemetryClient {
   const fields = new Map(
     connectionString.split(';').flatMap((pair) => {
       const at = pair.indexOf('=');
@@ -72,12 +75,16 @@ export function createTelemetryClient(connectionString: string, authentication?:
   const iKey = fields.get('instrumentationkey');
   if (!iKey) throw new TelemetryConfigurationError('APPLICATIONINSIGHTS_CONNECTION_STRING has no InstrumentationKey');
   // ingestion is HTTPS only, and a bearer token is never sent in the clear: http:// becomes https://, as in the SDKs
-  const endpoint = (fields.get('ingestionendpoint') ?? defaultIngestionEndpoint).replace(/^http:\/\//i, 'https://').replace(/\/+$/, '');
+  const endpoint = (fields.get('ingestionendpoint') ?? defaultIngestionEndpoint)
+    .replace(/^http:\/\//i, 'https://')
+    .replace(/\/+$/, '');
   const url = `${endpoint}/v2.1/track`;
 
   const pipeline = createPipelineFromOptions({ retryOptions: { maxRetries: 2 } });
   if (authentication) {
-    const credential = new ManagedIdentityCredential(authentication.clientId ? { clientId: authentication.clientId } : {});
+    const credential = new ManagedIdentityCredential(
+      authentication.clientId ? { clientId: authentication.clientId } : {},
+    );
     pipeline.addPolicy(bearerTokenAuthenticationPolicy({ credential, scopes: monitorScope }));
   }
   const httpClient = createDefaultHttpClient();
@@ -118,10 +125,13 @@ export function createTelemetryClient(connectionString: string, authentication?:
           response.status === 401 || response.status === 403
             ? ' (local authentication is off? set APPLICATIONINSIGHTS_AUTHENTICATION_STRING and give the identity Monitoring Metrics Publisher)'
             : '';
-        console.warn(`exosend telemetry: Application Insights refused ${batch.length} item(s) with ${response.status}${hint}`);
+        console.warn(
+          `exosend telemetry: Application Insights refused ${batch.length} item(s) with ${response.status}${hint}`,
+        );
       }
     } catch (error) {
-      if (!refusalReported) console.warn(`exosend telemetry: could not post to Application Insights (${(error as Error).name})`);
+      if (!refusalReported)
+        console.warn(`exosend telemetry: could not post to Application Insights (${(error as Error).name})`);
       refusalReported = true;
     }
   }
@@ -145,7 +155,8 @@ export function createTelemetryClient(connectionString: string, authentication?:
   return {
     trackAvailability: ({ duration, ...rest }) =>
       enqueue(envelope('Availability', 'AvailabilityData', { ...rest, duration: timeSpan(duration) })),
-    trackEvent: ({ name, properties, measurements }) => enqueue(envelope('Event', 'EventData', { name, properties, measurements })),
+    trackEvent: ({ name, properties, measurements }) =>
+      enqueue(envelope('Event', 'EventData', { name, properties, measurements })),
     flush: send,
     shutdown: send,
   };

@@ -52,10 +52,14 @@ function reportOnce(message: string): undefined {
   return undefined;
 }
 
-async function load(connectionString: string, authenticationString: string | undefined): Promise<TelemetryClient | undefined> {
+async function load(
+  connectionString: string,
+  authenticationString: string | undefined,
+): Promise<TelemetryClient | undefined> {
   // let the caller's invocation finish its synchronous work first
   await new Promise((resolve) => setImmediate(resolve));
-  const authentication = authenticationString === undefined ? undefined : parseTelemetryAuthentication(authenticationString);
+  const authentication =
+    authenticationString === undefined ? undefined : parseTelemetryAuthentication(authenticationString);
   // never fall back to sending without a token: ingestion with local auth off would refuse it anyway
   if (authenticationString !== undefined && !authentication) {
     return reportOnce('APPLICATIONINSIGHTS_AUTHENTICATION_STRING must be "Authorization=AAD;ClientId=<GUID>"');
@@ -64,7 +68,9 @@ async function load(connectionString: string, authenticationString: string | und
     const { createTelemetryClient } = await import('./telemetry-client.js');
     return createTelemetryClient(connectionString, authentication);
   } catch (error) {
-    return reportOnce(`${(error as Error).message.startsWith('APPLICATIONINSIGHTS') ? (error as Error).message : `the client failed to load (${(error as Error).name})`}`);
+    return reportOnce(
+      `${(error as Error).message.startsWith('APPLICATIONINSIGHTS') ? (error as Error).message : `the client failed to load (${(error as Error).name})`}`,
+    );
   }
 }
 
@@ -85,7 +91,11 @@ export function trackAvailability(result: AvailabilityResult): void {
 }
 
 /** A custom event; properties become customDimensions (strings), measurements customMeasurements. */
-export function trackEvent(name: string, properties: EventProperties = {}, measurements: Record<string, number> = {}): void {
+export function trackEvent(
+  name: string,
+  properties: EventProperties = {},
+  measurements: Record<string, number> = {},
+): void {
   whenLoaded((c) => {
     const dimensions = Object.fromEntries(
       Object.entries(properties).flatMap(([key, value]) => (value === undefined ? [] : [[key, String(value)]])),

@@ -65,7 +65,8 @@ export class AutoTransport implements MailTransport {
     } catch (error) {
       const reason = smtpClosed(error);
       if (!reason) throw error;
-      if (probe) this.onGraphSince = Date.now(); // still closed: wait a while again
+      if (probe)
+        this.onGraphSince = Date.now(); // still closed: wait a while again
       else this.switchTo('graph', reason);
       return this.graph.send(mail, options);
     } finally {
@@ -106,6 +107,7 @@ function smtpClosed(error: unknown): string | undefined {
 export function smtpClosedBy(diagnosis: Pick<Diagnosis, 'code' | 'smtp'>): string | undefined {
   const { code, smtp = '' } = diagnosis;
   if (code === 'SMTP_AUTH_DISABLED') return code;
-  if (code === 'TEMPORARY_FAILURE' && /ECONNREFUSED|ENOTFOUND|EAI_AGAIN|EHOSTUNREACH|ENETUNREACH/.test(smtp)) return code;
+  if (code === 'TEMPORARY_FAILURE' && /ECONNREFUSED|ENOTFOUND|EAI_AGAIN|EHOSTUNREACH|ENETUNREACH/.test(smtp))
+    return code;
   return undefined;
 }

@@ -35,18 +35,28 @@ export interface MailTransportsOptions {
   smtpRetryInMs?: number;
 }
 
-export function createMailTransports(config: ExosendConfig, credential: AppCredential, tokens: TokenProvider, options: MailTransportsOptions = {}): MailTransports {
+export function createMailTransports(
+  config: ExosendConfig,
+  credential: AppCredential,
+  tokens: TokenProvider,
+  options: MailTransportsOptions = {},
+): MailTransports {
   const usesGraph = config.transport !== 'smtp';
   const graphScope = graphScopeFor(config.graphEndpoint);
   // the same app credential, its own cached token: one token per scope
-  const graphTokens = usesGraph ? new TokenProvider(credential, { expect: { ...config, scope: graphScope }, check: checkGraphClaims }) : undefined;
+  const graphTokens = usesGraph
+    ? new TokenProvider(credential, { expect: { ...config, scope: graphScope }, check: checkGraphClaims })
+    : undefined;
   const graph = graphTokens ? new GraphClient({ endpoint: config.graphEndpoint, tokens: graphTokens }) : undefined;
   // the app's Graph concurrency, in the same shared ledger as the mailboxes' budgets, under its own key
-  const concurrency = graph ? createBudget({ ...config, maxConnections: graphConcurrentRequests }, `graph-app-${config.clientId.toLowerCase()}`) : undefined;
+  const concurrency = graph
+    ? createBudget({ ...config, maxConnections: graphConcurrentRequests }, `graph-app-${config.clientId.toLowerCase()}`)
+    : undefined;
   const transports = new Map<string, MailTransport>(
     config.mailboxes.map((mailbox) => {
       const budget = createBudget(config, mailbox);
-      if (config.transport === 'smtp' || !graph || !concurrency) return [mailbox, new MailboxTransport({ ...config, mailbox, budget }, tokens)];
+      if (config.transport === 'smtp' || !graph || !concurrency)
+        return [mailbox, new MailboxTransport({ ...config, mailbox, budget }, tokens)];
       const viaGraph = new GraphTransport({ ...config, mailbox, budget, concurrency, scope: graphScope }, graph);
       if (config.transport === 'graph') return [mailbox, viaGraph];
       // one budget object for both ways: the minute and the day count every message of the mailbox

@@ -43,7 +43,11 @@ export class GraphError extends Error {
     readonly noAnswer?: 'unreachable' | 'timeout',
     readonly detail?: string,
   ) {
-    super(status === undefined ? `Microsoft Graph gave no answer (${noAnswer ?? 'unreachable'}${detail ? `: ${detail}` : ''})` : `Microsoft Graph answered ${status} ${code ?? ''}: ${graphMessage ?? ''}`);
+    super(
+      status === undefined
+        ? `Microsoft Graph gave no answer (${noAnswer ?? 'unreachable'}${detail ? `: ${detail}` : ''})`
+        : `Microsoft Graph answered ${status} ${code ?? ''}: ${graphMessage ?? ''}`,
+    );
   }
 
   /** As the classifier reads it. */
@@ -103,7 +107,11 @@ export class GraphClient {
     return (await this.options.tokens.getToken()).claims.roles;
   }
 
-  private async once(request: GraphRequest, token: string | undefined, url = `${this.options.endpoint}${request.path}`): Promise<GraphResponse> {
+  private async once(
+    request: GraphRequest,
+    token: string | undefined,
+    url = `${this.options.endpoint}${request.path}`,
+  ): Promise<GraphResponse> {
     let response: Response;
     try {
       response = await fetch(url, {
@@ -136,7 +144,12 @@ export class GraphClient {
 function errorOf(response: GraphResponse): GraphError {
   const error = (response.json as { error?: { code?: unknown; message?: unknown } } | undefined)?.error;
   const text = (v: unknown) => (typeof v === 'string' ? v : undefined);
-  return new GraphError(response.status, text(error?.code), text(error?.message), retryAfterSeconds(response.headers.get('retry-after')));
+  return new GraphError(
+    response.status,
+    text(error?.code),
+    text(error?.message),
+    retryAfterSeconds(response.headers.get('retry-after')),
+  );
 }
 
 /** Retry-After as seconds (RFC 9110: delay-seconds or an HTTP date); never below one second. */
@@ -152,8 +165,18 @@ export function retryAfterSeconds(value: string | null, now = Date.now()): numbe
  */
 function noAnswer(error: unknown): GraphError {
   const e = error as { name?: string; cause?: { code?: unknown; message?: unknown } };
-  if (e.name === 'TimeoutError' || e.name === 'AbortError') return new GraphError(undefined, undefined, undefined, undefined, 'timeout', 'no answer within the timeout');
+  if (e.name === 'TimeoutError' || e.name === 'AbortError')
+    return new GraphError(undefined, undefined, undefined, undefined, 'timeout', 'no answer within the timeout');
   const code = typeof e.cause?.code === 'string' ? e.cause.code : undefined;
-  const neverConnected = code !== undefined && /ECONNREFUSED|ENOTFOUND|EAI_AGAIN|EHOSTUNREACH|ENETUNREACH|CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ERR_TLS/.test(code);
-  return new GraphError(undefined, undefined, undefined, undefined, neverConnected ? 'unreachable' : 'timeout', code ?? 'connection lost');
+  const neverConnected =
+    code !== undefined &&
+    /ECONNREFUSED|ENOTFOUND|EAI_AGAIN|EHOSTUNREACH|ENETUNREACH|CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ERR_TLS/.test(code);
+  return new GraphError(
+    undefined,
+    undefined,
+    undefined,
+    undefined,
+    neverConnected ? 'unreachable' : 'timeout',
+    code ?? 'connection lost',
+  );
 }

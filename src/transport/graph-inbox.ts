@@ -60,8 +60,16 @@ export class GraphInbox {
 
   /** One page of a round: from a link Graph gave, or from `firstPath`. */
   async page(pathOrLink: string): Promise<InboxPage> {
-    const response = await this.client.request({ method: 'GET', path: this.pathOf(pathOrLink), headers: { prefer: `odata.maxpagesize=${this.pageSize}` } });
-    const body = (response.json ?? {}) as { value?: unknown; '@odata.nextLink'?: unknown; '@odata.deltaLink'?: unknown };
+    const response = await this.client.request({
+      method: 'GET',
+      path: this.pathOf(pathOrLink),
+      headers: { prefer: `odata.maxpagesize=${this.pageSize}` },
+    });
+    const body = (response.json ?? {}) as {
+      value?: unknown;
+      '@odata.nextLink'?: unknown;
+      '@odata.deltaLink'?: unknown;
+    };
     const items = Array.isArray(body.value) ? body.value.flatMap(itemOf) : [];
     const text = (v: unknown) => (typeof v === 'string' ? v : undefined);
     const nextLink = text(body['@odata.nextLink']);
@@ -71,7 +79,10 @@ export class GraphInbox {
 
   /** The message as MIME (`GET /users/{id}/messages/{id}/$value`). */
   async mime(mailbox: string, id: string): Promise<Buffer> {
-    const response = await this.client.request({ method: 'GET', path: `/v1.0/users/${encodeURIComponent(mailbox)}/messages/${encodeURIComponent(id)}/$value` });
+    const response = await this.client.request({
+      method: 'GET',
+      path: `/v1.0/users/${encodeURIComponent(mailbox)}/messages/${encodeURIComponent(id)}/$value`,
+    });
     return response.body;
   }
 
@@ -79,7 +90,10 @@ export class GraphInbox {
   private pathOf(pathOrLink: string): string {
     if (pathOrLink.startsWith('/')) return pathOrLink;
     const url = new URL(pathOrLink);
-    if (url.origin !== this.origin) throw new Error(`Microsoft Graph gave a link to another host (${url.origin}); EXOSEND_GRAPH_ENDPOINT is ${this.origin}`);
+    if (url.origin !== this.origin)
+      throw new Error(
+        `Microsoft Graph gave a link to another host (${url.origin}); EXOSEND_GRAPH_ENDPOINT is ${this.origin}`,
+      );
     return `${url.pathname}${url.search}`;
   }
 }
@@ -90,7 +104,9 @@ function itemOf(raw: unknown): InboxItem[] {
   if (typeof m['id'] !== 'string') return [];
   const text = (v: unknown) => (typeof v === 'string' ? v : undefined);
   const from = text((m['from'] as { emailAddress?: { address?: unknown } } | undefined)?.emailAddress?.address);
-  const properties = Array.isArray(m['singleValueExtendedProperties']) ? (m['singleValueExtendedProperties'] as { id?: unknown; value?: unknown }[]) : [];
+  const properties = Array.isArray(m['singleValueExtendedProperties'])
+    ? (m['singleValueExtendedProperties'] as { id?: unknown; value?: unknown }[])
+    : [];
   const messageClass = text(properties.find((p) => typeof p.id === 'string' && isMessageClassId(p.id))?.value);
   const subject = text(m['subject']);
   const receivedDateTime = text(m['receivedDateTime']);

@@ -64,8 +64,16 @@ export class GraphTransport implements MailTransport {
   }
 
   requestUsage(now = Date.now()): GraphRequestUsage {
-    while (this.requestTimes.length > 0 && this.requestTimes[0]! <= now - graphRequestWindowInMs) this.requestTimes.shift();
-    return { requestsPer10Minutes: { used: this.requestTimes.length, limit: graphRequestsPerWindow, windowSeconds: graphRequestWindowInMs / 1000, scope: 'local' } };
+    while (this.requestTimes.length > 0 && this.requestTimes[0]! <= now - graphRequestWindowInMs)
+      this.requestTimes.shift();
+    return {
+      requestsPer10Minutes: {
+        used: this.requestTimes.length,
+        limit: graphRequestsPerWindow,
+        windowSeconds: graphRequestWindowInMs / 1000,
+        scope: 'local',
+      },
+    };
   }
 
   async send(mail: ComposedMail, options: SendOptions = {}): Promise<Delivery> {
@@ -74,7 +82,9 @@ export class GraphTransport implements MailTransport {
     // of the budget, holding the concurrency lease for the whole sequence
     const viaDraft = Buffer.byteLength(body) > graphSendMailLimitInBytes;
     const deadline = Date.now() + (options.waitUpToMs ?? defaultWaitInMs);
-    const lease = await this.options.concurrency.takeConnection('send', { waitUpToMs: Math.max(0, deadline - Date.now()) });
+    const lease = await this.options.concurrency.takeConnection('send', {
+      waitUpToMs: Math.max(0, deadline - Date.now()),
+    });
     try {
       const permit = await this.budget.takeSend(mail.recipients, { waitUpToMs: Math.max(0, deadline - Date.now()) });
       let accepted = true;
@@ -85,13 +95,31 @@ export class GraphTransport implements MailTransport {
         };
         const { mailbox, clientId, rolesMode } = this.options;
         const response = viaDraft
-          ? await sendThroughDraft(mail, { client: this.client, mailbox, clientId, rolesMode, requestLimitInBytes: graphSendMailLimitInBytes, onRequest: counted })
-          : (counted(), `${(await this.client.request({ method: 'POST', path: `/v1.0/users/${encodeURIComponent(mailbox)}/sendMail`, contentType: 'text/plain', body })).status} Accepted`);
-        return { messageId: mail.messageId, accepted: [...mail.envelope.to], rejected: [], response, transport: 'graph' };
+          ? await sendThroughDraft(mail, {
+              client: this.client,
+              mailbox,
+              clientId,
+              rolesMode,
+              requestLimitInBytes: graphSendMailLimitInBytes,
+              onRequest: counted,
+            })
+          : (counted(),
+            `${(await this.client.request({ method: 'POST', path: `/v1.0/users/${encodeURIComponent(mailbox)}/sendMail`, contentType: 'text/plain', body })).status} Accepted`);
+        return {
+          messageId: mail.messageId,
+          accepted: [...mail.envelope.to],
+          rejected: [],
+          response,
+          transport: 'graph',
+        };
       } catch (error) {
         // an answer with a status refused the message; no answer (or a gateway timeout) may have sent it;
         // the draft path's steps before its send never send anything
-        accepted = !(error instanceof RequestRejected || error instanceof NothingSent || (error instanceof GraphError && error.status !== undefined && error.status !== 504));
+        accepted = !(
+          error instanceof RequestRejected ||
+          error instanceof NothingSent ||
+          (error instanceof GraphError && error.status !== undefined && error.status !== 504)
+        );
         throw this.failure(error instanceof NothingSent ? error.cause : error, mail);
       } finally {
         permit.release(accepted);
@@ -117,6 +145,8 @@ export class GraphTransport implements MailTransport {
   private failure(error: unknown, mail: ComposedMail): unknown {
     if (error instanceof DeliveryFailed || !(error instanceof GraphError)) return error;
     const { mailbox, tenantId, clientId, scope } = this.options;
-    return new DeliveryFailed(classifyGraphOutcome(error.outcome(), { mailbox, tenantId, clientId, scope, from: mail.from || mailbox }));
+    return new DeliveryFailed(
+      classifyGraphOutcome(error.outcome(), { mailbox, tenantId, clientId, scope, from: mail.from || mailbox }),
+    );
   }
 }

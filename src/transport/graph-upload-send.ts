@@ -34,7 +34,7 @@ export interface DraftSendOptions {
 export class NothingSent extends Error {
   override readonly name = 'NothingSent';
   constructor(override readonly cause: unknown) {
-    super('Microsoft Graph\'s draft path failed before the send: nothing was sent');
+    super("Microsoft Graph's draft path failed before the send: nothing was sent");
   }
 }
 
@@ -56,7 +56,8 @@ export async function sendThroughDraft(mail: ComposedMail, options: DraftSendOpt
     throw permissionMissing(mail, options, 'the Graph token holds no Mail.ReadWrite');
   }
   const attachments = attachmentsOf(mail);
-  if (!mail.source || !attachments) throw tooLargeForDraft(mail, 'it was not composed from a request exosend can compose again');
+  if (!mail.source || !attachments)
+    throw tooLargeForDraft(mail, 'it was not composed from a request exosend can compose again');
   const plan = await planDraft(mail, mail.source, attachments, options.requestLimitInBytes);
   const request = (r: GraphRequest): Promise<GraphResponse> => {
     options.onRequest?.();
@@ -65,20 +66,35 @@ export async function sendThroughDraft(mail: ComposedMail, options: DraftSendOpt
   const user = `/v1.0/users/${encodeURIComponent(mailbox)}`;
   let messagePath: string | undefined;
   try {
-    const draft = await request({ method: 'POST', path: `${user}/messages`, contentType: 'text/plain', body: plan.body });
+    const draft = await request({
+      method: 'POST',
+      path: `${user}/messages`,
+      contentType: 'text/plain',
+      body: plan.body,
+    });
     const id = (draft.json as { id?: unknown } | undefined)?.id;
-    if (typeof id !== 'string' || !id) throw new GraphError(draft.status, 'NoDraftId', 'the draft was created without an id', undefined);
+    if (typeof id !== 'string' || !id)
+      throw new GraphError(draft.status, 'NoDraftId', 'the draft was created without an id', undefined);
     messagePath = `${user}/messages/${encodeURIComponent(id)}`;
     for (const attachment of plan.separate) {
-      if (attachment.bytes.length < plainAttachmentLimitInBytes && plainBody(attachment).length <= options.requestLimitInBytes) {
-        await request({ method: 'POST', path: `${messagePath}/attachments`, contentType: 'application/json', body: plainBody(attachment) });
+      if (
+        attachment.bytes.length < plainAttachmentLimitInBytes &&
+        plainBody(attachment).length <= options.requestLimitInBytes
+      ) {
+        await request({
+          method: 'POST',
+          path: `${messagePath}/attachments`,
+          contentType: 'application/json',
+          body: plainBody(attachment),
+        });
       } else {
         await upload(attachment, messagePath, request, options);
       }
     }
   } catch (error) {
     if (messagePath) await deleteDraft(request, messagePath);
-    if (error instanceof GraphError && error.status === 403) throw permissionMissing(mail, options, `Microsoft Graph answered 403 ${error.code ?? ''} to the draft`.trim());
+    if (error instanceof GraphError && error.status === 403)
+      throw permissionMissing(mail, options, `Microsoft Graph answered 403 ${error.code ?? ''} to the draft`.trim());
     throw new NothingSent(nothingSentError(error));
   }
   try {
@@ -87,7 +103,8 @@ export async function sendThroughDraft(mail: ComposedMail, options: DraftSendOpt
   } catch (error) {
     // refused with an answer: it did not go, and the draft goes too; no answer (or a gateway
     // timeout) may have sent it, so the draft is left as it is and nothing is tried again
-    if (error instanceof GraphError && error.status !== undefined && error.status !== 504) await deleteDraft(request, messagePath);
+    if (error instanceof GraphError && error.status !== undefined && error.status !== 504)
+      await deleteDraft(request, messagePath);
     throw error;
   }
 }
@@ -97,35 +114,62 @@ export async function sendThroughDraft(mail: ComposedMail, options: DraftSendOpt
  * Date), keeping the longest run of its first attachments that leaves the request within the
  * limit; the rest go one by one after it, so the attachments keep their order.
  */
-async function planDraft(mail: ComposedMail, source: SendMailOptions, attachments: Attachment[], limit: number): Promise<{ body: string; separate: Attachment[] }> {
+async function planDraft(
+  mail: ComposedMail,
+  source: SendMailOptions,
+  attachments: Attachment[],
+  limit: number,
+): Promise<{ body: string; separate: Attachment[] }> {
   const date = /^Date:[ \t]*([^\r\n]+)/im.exec(mail.raw.subarray(0, headerEnd(mail.raw)).toString('latin1'))?.[1];
   const compose = async (keep: number) => {
-    const again = await composeMime({ ...source, ...(date && { date }), attachments: (source.attachments ?? []).slice(0, keep) });
+    const again = await composeMime({
+      ...source,
+      ...(date && { date }),
+      attachments: (source.attachments ?? []).slice(0, keep),
+    });
     return withBccHeader(again).toString('base64');
   };
   const base = Buffer.byteLength(await compose(0));
   // base64 in the MIME (76 characters and CRLF a line), then base64 again for the request, plus the part's headers
   const estimate = (a: Attachment) => Math.ceil((Math.ceil(a.bytes.length / 3) * 4 * 78) / 76 / 3) * 4 + 1024;
   let keep = 0;
-  for (let total = base; keep < attachments.length && total + estimate(attachments[keep]!) <= limit; keep += 1) total += estimate(attachments[keep]!);
+  for (let total = base; keep < attachments.length && total + estimate(attachments[keep]!) <= limit; keep += 1)
+    total += estimate(attachments[keep]!);
   for (;;) {
     const body = await compose(keep);
     if (Buffer.byteLength(body) <= limit) return { body, separate: attachments.slice(keep) };
-    if (keep === 0) throw tooLargeForDraft(mail, 'its text and headers alone are above Graph\'s 4 MB per request: only attachments can go separately'); // no attachment left to take out
+    if (keep === 0)
+      throw tooLargeForDraft(
+        mail,
+        "its text and headers alone are above Graph's 4 MB per request: only attachments can go separately",
+      ); // no attachment left to take out
     keep -= 1;
   }
 }
 
-async function upload(attachment: Attachment, messagePath: string, request: (r: GraphRequest) => Promise<GraphResponse>, options: DraftSendOptions): Promise<void> {
+async function upload(
+  attachment: Attachment,
+  messagePath: string,
+  request: (r: GraphRequest) => Promise<GraphResponse>,
+  options: DraftSendOptions,
+): Promise<void> {
   const size = attachment.bytes.length;
   const session = await request({
     method: 'POST',
     path: `${messagePath}/attachments/createUploadSession`,
     contentType: 'application/json',
-    body: JSON.stringify({ AttachmentItem: { attachmentType: 'file', name: attachment.name, size, contentType: attachment.contentType } }),
+    body: JSON.stringify({
+      AttachmentItem: { attachmentType: 'file', name: attachment.name, size, contentType: attachment.contentType },
+    }),
   });
   const uploadUrl = (session.json as { uploadUrl?: unknown } | undefined)?.uploadUrl;
-  if (typeof uploadUrl !== 'string' || !/^https:\/\//i.test(uploadUrl)) throw new GraphError(session.status, 'NoUploadUrl', 'the upload session came without an https uploadUrl', undefined);
+  if (typeof uploadUrl !== 'string' || !/^https:\/\//i.test(uploadUrl))
+    throw new GraphError(
+      session.status,
+      'NoUploadUrl',
+      'the upload session came without an https uploadUrl',
+      undefined,
+    );
   let start = 0;
   while (start < size) {
     const end = Math.min(start + uploadChunkInBytes, size) - 1;
@@ -138,11 +182,23 @@ async function upload(attachment: Attachment, messagePath: string, request: (r: 
     });
     if (answer.status === 201) return;
     // 200: Graph names the next range it expects ("{start}-"); in order, it is the byte after this chunk
-    const next = Number(/^(\d+)-/.exec(String((answer.json as { nextExpectedRanges?: string[] } | undefined)?.nextExpectedRanges?.[0] ?? ''))?.[1] ?? end + 1);
-    if (!(next > start)) throw new GraphError(answer.status, 'UploadStalled', `the upload session expects byte ${next} again`, undefined);
+    const next = Number(
+      /^(\d+)-/.exec(
+        String((answer.json as { nextExpectedRanges?: string[] } | undefined)?.nextExpectedRanges?.[0] ?? ''),
+      )?.[1] ?? end + 1,
+    );
+    if (!(next > start))
+      throw new GraphError(answer.status, 'UploadStalled', `the upload session expects byte ${next} again`, undefined);
     start = next;
   }
-  throw new GraphError(undefined, undefined, undefined, undefined, 'timeout', 'the upload session did not finish after its last byte');
+  throw new GraphError(
+    undefined,
+    undefined,
+    undefined,
+    undefined,
+    'timeout',
+    'the upload session did not finish after its last byte',
+  );
 }
 
 async function deleteDraft(request: (r: GraphRequest) => Promise<GraphResponse>, messagePath: string): Promise<void> {
@@ -151,13 +207,25 @@ async function deleteDraft(request: (r: GraphRequest) => Promise<GraphResponse>,
 }
 
 function plainBody(a: Attachment): string {
-  return JSON.stringify({ '@odata.type': '#microsoft.graph.fileAttachment', name: a.name, contentType: a.contentType, contentBytes: a.bytes.toString('base64') });
+  return JSON.stringify({
+    '@odata.type': '#microsoft.graph.fileAttachment',
+    name: a.name,
+    contentType: a.contentType,
+    contentBytes: a.bytes.toString('base64'),
+  });
 }
 
 /** Before the send, no answer cannot have sent anything: it is safe to try again from the start. */
 function nothingSentError(error: unknown): unknown {
   if (error instanceof GraphError && error.status === undefined) {
-    return new GraphError(undefined, undefined, undefined, undefined, 'unreachable', `${error.detail ?? 'no answer'} while the draft was prepared; nothing was sent`);
+    return new GraphError(
+      undefined,
+      undefined,
+      undefined,
+      undefined,
+      'unreachable',
+      `${error.detail ?? 'no answer'} while the draft was prepared; nothing was sent`,
+    );
   }
   return error;
 }
@@ -168,9 +236,18 @@ function attachmentsOf(mail: ComposedMail): Attachment[] | undefined {
   const out: Attachment[] = [];
   for (const [i, a] of list.entries()) {
     const content = a.content;
-    const bytes = typeof content === 'string' ? Buffer.from(content, a.encoding === 'base64' ? 'base64' : 'utf8') : Buffer.isBuffer(content) ? content : undefined;
+    const bytes =
+      typeof content === 'string'
+        ? Buffer.from(content, a.encoding === 'base64' ? 'base64' : 'utf8')
+        : Buffer.isBuffer(content)
+          ? content
+          : undefined;
     if (!bytes) return undefined;
-    out.push({ name: typeof a.filename === 'string' ? a.filename : `attachment-${i + 1}`, contentType: a.contentType ?? 'application/octet-stream', bytes });
+    out.push({
+      name: typeof a.filename === 'string' ? a.filename : `attachment-${i + 1}`,
+      contentType: a.contentType ?? 'application/octet-stream',
+      bytes,
+    });
   }
   return out;
 }

@@ -165,7 +165,11 @@ export class MailboxTransport implements MailTransport {
 /** The composed bytes as they are, with the envelope they were built with: nodemailer builds nothing here. */
 async function sendOnce(session: Session, message: ComposedMail): Promise<Delivery> {
   // nodemailer puts `dsn` on the envelope of a raw message too (smtp-pool/pool-resource.js, `mail.data.dsn`)
-  const info = await session.transporter.sendMail({ raw: message.raw, envelope: message.envelope, ...(message.dsn && { dsn: message.dsn }) });
+  const info = await session.transporter.sendMail({
+    raw: message.raw,
+    envelope: message.envelope,
+    ...(message.dsn && { dsn: message.dsn }),
+  });
   return {
     // a raw message's own Message-ID: nodemailer would name one it made up for the raw node
     messageId: message.messageId,
@@ -190,6 +194,7 @@ function isAuthRefusal(error: unknown): boolean {
  * the minute or the day. A connection lost without a reply may have been lost after Exchange took it.
  */
 function refusedByExchange(error: unknown): boolean {
-  if (error instanceof DeliveryFailed) return error.diagnosis.stage !== 'send' || /^[45]\d\d[ -]/.test(error.diagnosis.smtp ?? '');
+  if (error instanceof DeliveryFailed)
+    return error.diagnosis.stage !== 'send' || /^[45]\d\d[ -]/.test(error.diagnosis.smtp ?? '');
   return typeof (error as { responseCode?: unknown } | null)?.responseCode === 'number';
 }

@@ -93,7 +93,12 @@ export class SessionPool {
       const now = Date.now();
       const left = deadline - now;
       // without word from the budget, the sessions in the way are this process's own: one frees soon
-      if (left <= 0) throw new BudgetExhausted(this.options.mailbox, 'connections', Math.max(1, Math.ceil(((roomAt ?? now) - now) / 1000)));
+      if (left <= 0)
+        throw new BudgetExhausted(
+          this.options.mailbox,
+          'connections',
+          Math.max(1, Math.ceil(((roomAt ?? now) - now) / 1000)),
+        );
       await sleepOrEvent(this.freed, 'freed', Math.min(left, 250));
     }
   }
@@ -117,13 +122,13 @@ export class SessionPool {
       session.idleTimer.unref();
     };
     const checkIdle = async () => {
-        if (session.busy || !this.sessions.includes(session)) return;
-        const expired = Date.now() - idleSince >= this.options.idleInMs;
-        if (!expired) await budget.refresh().catch(() => undefined);
-        if (session.busy || !this.sessions.includes(session)) return;
-        if (!expired && !budget.othersWaitForConnection()) return watch();
-        this.sessions.splice(this.sessions.indexOf(session), 1);
-        void this.end(session);
+      if (session.busy || !this.sessions.includes(session)) return;
+      const expired = Date.now() - idleSince >= this.options.idleInMs;
+      if (!expired) await budget.refresh().catch(() => undefined);
+      if (session.busy || !this.sessions.includes(session)) return;
+      if (!expired && !budget.othersWaitForConnection()) return watch();
+      this.sessions.splice(this.sessions.indexOf(session), 1);
+      void this.end(session);
     };
     watch();
     this.freed.emit('freed');

@@ -10,29 +10,50 @@ let requeueing = false;
 function letterView(item: DeadLetterView): HTMLElement {
   const letter = item.letter;
   const result = el('p', { class: 'error', hidden: true });
-  const button = el('button', { type: 'button', disabled: Boolean(item.notRequeueable) }, 'Put back on the intake queue') as HTMLButtonElement;
-  button.addEventListener('click', () => void (async () => {
-    button.disabled = true;
-    requeueing = true;
-    try {
-      const outcome = await api<RequeueOutcome>(`dead-letters/${encodeURIComponent(item.messageId)}/requeue`, { method: 'POST', body: '{}' });
-      const status = $('dead-status');
-      status.textContent = outcome.kind === 'requeued'
-        ? `Back on the queue: ${outcome.id} will be tried again in a moment (watch the Outbox).`
-        : `${outcome.id} was not put back: its record says ${outcome.status}, so it is already back on the queue or sent. The letter is removed.`;
-      status.hidden = false;
-      await loadDeadLetters();
-    } catch (error) {
-      showError(result, messageOf(error));
-      button.disabled = false;
-    } finally {
-      requeueing = false;
-    }
-  })());
+  const button = el(
+    'button',
+    { type: 'button', disabled: Boolean(item.notRequeueable) },
+    'Put back on the intake queue',
+  ) as HTMLButtonElement;
+  button.addEventListener(
+    'click',
+    () =>
+      void (async () => {
+        button.disabled = true;
+        requeueing = true;
+        try {
+          const outcome = await api<RequeueOutcome>(`dead-letters/${encodeURIComponent(item.messageId)}/requeue`, {
+            method: 'POST',
+            body: '{}',
+          });
+          const status = $('dead-status');
+          status.textContent =
+            outcome.kind === 'requeued'
+              ? `Back on the queue: ${outcome.id} will be tried again in a moment (watch the Outbox).`
+              : `${outcome.id} was not put back: its record says ${outcome.status}, so it is already back on the queue or sent. The letter is removed.`;
+          status.hidden = false;
+          await loadDeadLetters();
+        } catch (error) {
+          showError(result, messageOf(error));
+          button.disabled = false;
+        } finally {
+          requeueing = false;
+        }
+      })(),
+  );
   if (!letter) {
-    return el('div', { class: 'letter' }, el('h3', {}, `Queue message ${item.messageId}`), el('p', {}, item.notRequeueable), el('pre', {}, item.raw ?? ''));
+    return el(
+      'div',
+      { class: 'letter' },
+      el('h3', {}, `Queue message ${item.messageId}`),
+      el('p', {}, item.notRequeueable),
+      el('pre', {}, item.raw ?? ''),
+    );
   }
-  const request = letter.request && typeof letter.request === 'object' ? (letter.request as { subject?: string; to?: string | string[] }) : undefined;
+  const request =
+    letter.request && typeof letter.request === 'object'
+      ? (letter.request as { subject?: string; to?: string | string[] })
+      : undefined;
   const history = Array.isArray(letter.history) ? (letter.history as { at: string; code: string }[]) : [];
   return el(
     'div',
@@ -41,16 +62,40 @@ function letterView(item: DeadLetterView): HTMLElement {
     el(
       'dl',
       { class: 'meta' },
-      el('dt', {}, 'Request id'), el('dd', {}, String(letter.id)),
-      el('dt', {}, 'Failed at'), el('dd', {}, letter.failedAt ? new Date(letter.failedAt).toLocaleString() : ''),
-      el('dt', {}, 'Attempts'), el('dd', {}, String(letter.attempts ?? '')),
+      el('dt', {}, 'Request id'),
+      el('dd', {}, String(letter.id)),
+      el('dt', {}, 'Failed at'),
+      el('dd', {}, letter.failedAt ? new Date(letter.failedAt).toLocaleString() : ''),
+      el('dt', {}, 'Attempts'),
+      el('dd', {}, String(letter.attempts ?? '')),
       request ? [el('dt', {}, 'To'), el('dd', {}, ([] as string[]).concat(request.to ?? []).join(', '))] : [],
     ),
-    diagnosisBox(letter.diagnosis, letter.reason ? el('p', {}, el('strong', {}, 'Reason: '), typeof letter.reason === 'string' ? letter.reason : JSON.stringify(letter.reason)) : undefined),
+    diagnosisBox(
+      letter.diagnosis,
+      letter.reason
+        ? el(
+            'p',
+            {},
+            el('strong', {}, 'Reason: '),
+            typeof letter.reason === 'string' ? letter.reason : JSON.stringify(letter.reason),
+          )
+        : undefined,
+    ),
     fieldProblems(letter.details),
     el('h4', {}, 'History'),
-    history.length ? el('ol', {}, history.map((h) => el('li', {}, `${new Date(h.at).toLocaleString()}: ${h.code}`))) : el('p', { class: 'muted' }, 'Failed on its first try.'),
-    el('div', { class: 'toolbar' }, button, item.notRequeueable ? el('span', { class: 'muted' }, `Cannot be put back: ${item.notRequeueable}.`) : ''),
+    history.length
+      ? el(
+          'ol',
+          {},
+          history.map((h) => el('li', {}, `${new Date(h.at).toLocaleString()}: ${h.code}`)),
+        )
+      : el('p', { class: 'muted' }, 'Failed on its first try.'),
+    el(
+      'div',
+      { class: 'toolbar' },
+      button,
+      item.notRequeueable ? el('span', { class: 'muted' }, `Cannot be put back: ${item.notRequeueable}.`) : '',
+    ),
     result,
   );
 }

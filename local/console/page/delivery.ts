@@ -21,7 +21,17 @@ export function deliveryChips(delivery: RecipientDelivery[] | string | undefined
   return el(
     'span',
     { class: 'delivery' },
-    delivery.map((d) => el('span', { class: `status status-${d.status}`, 'data-recipient': d.recipient, title: [d.statusCode, d.diagnosis].filter(Boolean).join(' ') || undefined }, `${d.recipient}: ${d.status}`)),
+    delivery.map((d) =>
+      el(
+        'span',
+        {
+          class: `status status-${d.status}`,
+          'data-recipient': d.recipient,
+          title: [d.statusCode, d.diagnosis].filter(Boolean).join(' ') || undefined,
+        },
+        `${d.recipient}: ${d.status}`,
+      ),
+    ),
   );
 }
 
@@ -31,7 +41,15 @@ export function deliveryTable(delivery: RecipientDelivery[] | string): HTMLEleme
   return el(
     'table',
     { id: 'delivery-table' },
-    el('thead', {}, el('tr', {}, ['Recipient', 'Status', 'Code', 'Diagnosis', 'Time', 'Source'].map((h) => el('th', {}, h)))),
+    el(
+      'thead',
+      {},
+      el(
+        'tr',
+        {},
+        ['Recipient', 'Status', 'Code', 'Diagnosis', 'Time', 'Source'].map((h) => el('th', {}, h)),
+      ),
+    ),
     el(
       'tbody',
       {},

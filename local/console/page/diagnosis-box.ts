@@ -9,7 +9,12 @@ export function diagnosisBox(diagnosis: Diagnosis | undefined, extra?: HTMLEleme
   return el(
     'div',
     { class: 'diagnosis' },
-    el('p', {}, el('span', { class: 'code' }, diagnosis.code), ` at stage ${diagnosis.stage}${diagnosis.retryable ? ' (retryable)' : ''}`),
+    el(
+      'p',
+      {},
+      el('span', { class: 'code' }, diagnosis.code),
+      ` at stage ${diagnosis.stage}${diagnosis.retryable ? ' (retryable)' : ''}`,
+    ),
     diagnosis.smtp ? el('p', {}, el('strong', {}, 'Reply: '), diagnosis.smtp) : '',
     el('p', {}, el('strong', {}, 'Cause: '), diagnosis.cause),
     el('p', {}, el('strong', {}, 'Fix: '), diagnosis.fix),
@@ -20,5 +25,9 @@ export function diagnosisBox(diagnosis: Diagnosis | undefined, extra?: HTMLEleme
 /** The fields a request was refused for (a letter's or an answer's details), as a list; '' when none. */
 export function fieldProblems(details: unknown): HTMLElement | string {
   if (!Array.isArray(details) || details.length === 0) return '';
-  return el('ul', {}, (details as FieldProblem[]).map((d) => el('li', {}, el('code', {}, d.path || '(body)'), ` ${d.message}`)));
+  return el(
+    'ul',
+    {},
+    (details as FieldProblem[]).map((d) => el('li', {}, el('code', {}, d.path || '(body)'), ` ${d.message}`)),
+  );
 }

@@ -10,28 +10,60 @@ function stagesTable(stages: StageResult[] | undefined): HTMLElement {
     'table',
     {},
     el('thead', {}, el('tr', {}, el('th', {}, 'Stage'), el('th', {}, 'Result'), el('th', { class: 'num' }, 'Time'))),
-    el('tbody', {}, stages.map((s) => el('tr', {}, el('td', {}, s.stage), el('td', { class: s.ok ? 'stage-ok' : 'stage-bad' }, s.ok ? 'passed' : 'FAILED'), el('td', { class: 'num' }, `${s.durationMs} ms`)))),
+    el(
+      'tbody',
+      {},
+      stages.map((s) =>
+        el(
+          'tr',
+          {},
+          el('td', {}, s.stage),
+          el('td', { class: s.ok ? 'stage-ok' : 'stage-bad' }, s.ok ? 'passed' : 'FAILED'),
+          el('td', { class: 'num' }, `${s.durationMs} ms`),
+        ),
+      ),
+    ),
   );
 }
 
 function renderHealth(session: Session, health: Health): void {
   const healthy = health.status === 'healthy';
   $('health-summary').replaceChildren(
-    el('p', {}, el('span', { class: `badge ${healthy ? 'ok' : 'bad'}` }, healthy ? 'healthy' : 'unhealthy'), ` GET /api/health answered ${health.httpStatus}`, session.sandbox ? ` (scenario: ${session.scenario})` : ''),
+    el(
+      'p',
+      {},
+      el('span', { class: `badge ${healthy ? 'ok' : 'bad'}` }, healthy ? 'healthy' : 'unhealthy'),
+      ` GET /api/health answered ${health.httpStatus}`,
+      session.sandbox ? ` (scenario: ${session.scenario})` : '',
+    ),
   );
   const last = health.lastCheck;
   $('last-check').replaceChildren(
     ...(last
       ? [
-          el('p', {}, `${new Date(last.startedAt).toLocaleString()}, ${last.durationMs} ms, ${last.mode === 'send' ? 'with a test message' : 'up to AUTH'}: `, el('span', { class: `badge ${last.ok ? 'ok' : 'bad'}` }, last.ok ? 'passed' : `failed at ${last.failedStage}`)),
+          el(
+            'p',
+            {},
+            `${new Date(last.startedAt).toLocaleString()}, ${last.durationMs} ms, ${last.mode === 'send' ? 'with a test message' : 'up to AUTH'}: `,
+            el(
+              'span',
+              { class: `badge ${last.ok ? 'ok' : 'bad'}` },
+              last.ok ? 'passed' : `failed at ${last.failedStage}`,
+            ),
+          ),
           stagesTable(last.stages),
           diagnosisBox(last.diagnosis, last.problem ? el('p', {}, last.problem) : undefined),
-          last.secretDaysLeft !== undefined ? el('p', { class: 'muted' }, `The client secret expires in ${last.secretDaysLeft} days.`) : '',
+          last.secretDaysLeft !== undefined
+            ? el('p', { class: 'muted' }, `The client secret expires in ${last.secretDaysLeft} days.`)
+            : '',
         ]
       : [el('p', { class: 'muted' }, 'No check has run yet (the timer runs it every few minutes): run one now.')]),
   );
   const pre = health.preflight;
-  $('preflight').replaceChildren(stagesTable(pre.stages), diagnosisBox(pre.diagnosis, pre.problem ? el('p', {}, pre.problem) : undefined));
+  $('preflight').replaceChildren(
+    stagesTable(pre.stages),
+    diagnosisBox(pre.diagnosis, pre.problem ? el('p', {}, pre.problem) : undefined),
+  );
 }
 
 export async function loadHealth(session: Session): Promise<void> {
@@ -68,16 +100,25 @@ function describeScenario(session: Session): void {
 export function wireHealth(session: Session): void {
   const select = $('scenario', HTMLSelectElement);
   $('scenario-box').hidden = !session.sandbox;
-  select.replaceChildren(...session.scenarios.map((s) => el('option', { value: s.name, selected: s.name === session.scenario }, s.name)));
+  select.replaceChildren(
+    ...session.scenarios.map((s) => el('option', { value: s.name, selected: s.name === session.scenario }, s.name)),
+  );
   describeScenario(session);
   select.addEventListener('change', () => describeScenario(session));
   $('scenario-form').addEventListener('submit', (event) => {
     event.preventDefault();
     void busy(async () => {
-      const { scenario, health } = await api<{ scenario: string; health: Health }>('scenario', { method: 'POST', body: JSON.stringify({ name: select.value }) });
+      const { scenario, health } = await api<{ scenario: string; health: Health }>('scenario', {
+        method: 'POST',
+        body: JSON.stringify({ name: select.value }),
+      });
       session.scenario = scenario;
       renderHealth(session, health);
     });
   });
-  $('run-check').addEventListener('click', () => void busy(async () => renderHealth(session, await api<Health>('health/check', { method: 'POST', body: '{}' }))));
+  $('run-check').addEventListener(
+    'click',
+    () =>
+      void busy(async () => renderHealth(session, await api<Health>('health/check', { method: 'POST', body: '{}' }))),
+  );
 }

@@ -37,8 +37,14 @@ export async function openMessage(session: Session, id: string): Promise<void> {
       ['Message-ID', m.messageId],
       ['Size', size(m.sizeBytes)],
     ];
-    $('message-meta').replaceChildren(...meta.filter(([, value]) => value).flatMap(([name, value]) => [el('dt', {}, name), el('dd', {}, value)]));
-    $('message-delivery').replaceChildren(m.exosendId ? deliveryTable(await loadDelivery(m.exosendId)) : el('p', { class: 'muted' }, 'Delivery: this message asked for no delivery status notifications.'));
+    $('message-meta').replaceChildren(
+      ...meta.filter(([, value]) => value).flatMap(([name, value]) => [el('dt', {}, name), el('dd', {}, value)]),
+    );
+    $('message-delivery').replaceChildren(
+      m.exosendId
+        ? deliveryTable(await loadDelivery(m.exosendId))
+        : el('p', { class: 'muted' }, 'Delivery: this message asked for no delivery status notifications.'),
+    );
     const frame = $('message-html', HTMLIFrameElement);
     frame.src = m.hasHtml ? `/console/message/${encodeURIComponent(m.id)}/html` : 'about:blank';
     $('part-html').querySelector('.hint')!.textContent = m.hasHtml
@@ -46,12 +52,23 @@ export async function openMessage(session: Session, id: string): Promise<void> {
       : 'This message has no HTML part.';
     frame.hidden = !m.hasHtml;
     $('part-text').textContent = m.text ?? '(no text part)';
-    $('part-headers', HTMLTableElement).tBodies[0]!.replaceChildren(...m.headers.map((h) => el('tr', {}, el('td', {}, h.name), el('td', {}, h.value))));
+    $('part-headers', HTMLTableElement).tBodies[0]!.replaceChildren(
+      ...m.headers.map((h) => el('tr', {}, el('td', {}, h.name), el('td', {}, h.value))),
+    );
     $('attachment-count').textContent = m.attachments.length ? String(m.attachments.length) : '';
     $('part-attachments').replaceChildren(
       ...(m.attachments.length
         ? m.attachments.map((a) =>
-            el('li', {}, el('a', { href: `/console/message/${encodeURIComponent(m.id)}/attachments/${a.index}`, download: a.filename }, a.filename), ` ${a.contentType}, ${size(a.sizeBytes)}`),
+            el(
+              'li',
+              {},
+              el(
+                'a',
+                { href: `/console/message/${encodeURIComponent(m.id)}/attachments/${a.index}`, download: a.filename },
+                a.filename,
+              ),
+              ` ${a.contentType}, ${size(a.sizeBytes)}`,
+            ),
           )
         : [el('li', { class: 'muted' }, 'No attachments.')]),
     );

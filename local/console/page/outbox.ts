@@ -21,7 +21,9 @@ function renderOutbox(session: Session): void {
   empty.hidden = messages.length > 0;
   if (messages.length === 0) {
     empty.replaceChildren(
-      session.sandbox ? 'No mail yet: try the curl line in the terminal, or the Send tab.' : 'Real mode: mail goes to Exchange Online, so there is no local outbox.',
+      session.sandbox
+        ? 'No mail yet: try the curl line in the terminal, or the Send tab.'
+        : 'Real mode: mail goes to Exchange Online, so there is no local outbox.',
       session.sandbox ? el('code', {}, curlLine(session)) : '',
     );
   }
@@ -29,7 +31,11 @@ function renderOutbox(session: Session): void {
     ...messages.map((m) =>
       el(
         'tr',
-        { 'data-id': m.id, class: [m.id === selectedId ? 'selected' : '', m.fresh ? 'new' : ''].join(' ').trim() || undefined, onclick: () => (location.hash = `outbox/${encodeURIComponent(m.id)}`) },
+        {
+          'data-id': m.id,
+          class: [m.id === selectedId ? 'selected' : '', m.fresh ? 'new' : ''].join(' ').trim() || undefined,
+          onclick: () => (location.hash = `outbox/${encodeURIComponent(m.id)}`),
+        },
         el('td', {}, time(m.receivedAt)),
         el('td', {}, m.from),
         el('td', {}, list(m.to)),
@@ -37,7 +43,11 @@ function renderOutbox(session: Session): void {
         el('td', {}, list(m.bcc)),
         el('td', {}, m.subject || el('span', { class: 'muted' }, '(no subject)')),
         el('td', { class: 'num' }, size(m.sizeBytes)),
-        el('td', { class: 'delivery-cell' }, m.exosendId ? deliveryChips(deliveries.get(m.exosendId)) : el('span', { class: 'muted' }, 'no DSN asked')),
+        el(
+          'td',
+          { class: 'delivery-cell' },
+          m.exosendId ? deliveryChips(deliveries.get(m.exosendId)) : el('span', { class: 'muted' }, 'no DSN asked'),
+        ),
       ),
     ),
   );

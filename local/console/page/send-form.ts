@@ -4,16 +4,23 @@ import type { AppError, MessageRecord, Session } from './api-types.js';
 import { diagnosisBox, fieldProblems } from './diagnosis-box.js';
 import { $, appFetch, el, messageOf } from './shared.js';
 
-const addresses = (value: string): string[] => value.split(',').map((a) => a.trim()).filter(Boolean);
+const addresses = (value: string): string[] =>
+  value
+    .split(',')
+    .map((a) => a.trim())
+    .filter(Boolean);
 
 /** A form field's value: an input, a text area, or the checked one of a radio group. */
 function fieldValue(form: HTMLFormElement, name: string): string {
   const field = form.elements.namedItem(name);
-  if (field instanceof HTMLInputElement || field instanceof HTMLTextAreaElement || field instanceof RadioNodeList) return field.value;
+  if (field instanceof HTMLInputElement || field instanceof HTMLTextAreaElement || field instanceof RadioNodeList)
+    return field.value;
   throw new Error(`the send form has no field named ${name}`);
 }
 
-async function attachmentsOf(input: HTMLInputElement): Promise<{ filename: string; contentType?: string; contentBase64: string }[]> {
+async function attachmentsOf(
+  input: HTMLInputElement,
+): Promise<{ filename: string; contentType?: string; contentBase64: string }[]> {
   return Promise.all(
     [...(input.files ?? [])].map(async (file) => {
       const bytes = new Uint8Array(await file.arrayBuffer());
@@ -60,7 +67,12 @@ async function submitSend(session: Session, form: HTMLFormElement): Promise<void
     const answer = typeof body === 'object' && body !== null ? (body as { error?: AppError; id?: string }) : undefined;
     const error = answer?.error;
     if (error) {
-      $('send-diagnosis').replaceChildren(diagnosisBox(error.diagnosis, el('p', {}, el('strong', {}, `${error.code}: `), error.message, fieldProblems(error.details))));
+      $('send-diagnosis').replaceChildren(
+        diagnosisBox(
+          error.diagnosis,
+          el('p', {}, el('strong', {}, `${error.code}: `), error.message, fieldProblems(error.details)),
+        ),
+      );
     }
     if (response.status === 202 && answer?.id) void followQueued(session, answer.id);
   } catch (error) {
@@ -83,8 +95,16 @@ async function followQueued(session: Session, id: string): Promise<void> {
     const record = (await response.json().catch(() => ({}))) as MessageRecord;
     if (record.status === 'sent' || record.status === 'failed') {
       followup.replaceChildren(
-        el('p', {}, `GET /api/messages/${id}: `, el('span', { class: `badge ${record.status === 'sent' ? 'ok' : 'bad'}` }, record.status)),
-        diagnosisBox(record.diagnosis, record.status === 'failed' ? el('p', {}, 'It is on the Dead letters tab.') : undefined),
+        el(
+          'p',
+          {},
+          `GET /api/messages/${id}: `,
+          el('span', { class: `badge ${record.status === 'sent' ? 'ok' : 'bad'}` }, record.status),
+        ),
+        diagnosisBox(
+          record.diagnosis,
+          record.status === 'failed' ? el('p', {}, 'It is on the Dead letters tab.') : undefined,
+        ),
       );
       return;
     }

@@ -6,7 +6,8 @@
 /** The element with this id in index.html, checked to be of the kind the caller uses. */
 export function $<T extends HTMLElement = HTMLElement>(id: string, kind?: new () => T): T {
   const node = document.getElementById(id);
-  if (!node || (kind && !(node instanceof kind))) throw new Error(`index.html has no ${kind?.name ?? 'element'} #${id}`);
+  if (!node || (kind && !(node instanceof kind)))
+    throw new Error(`index.html has no ${kind?.name ?? 'element'} #${id}`);
   return node as T;
 }
 
@@ -52,7 +53,11 @@ export async function api<T>(path: string, options: { method?: string; body?: st
 }
 
 /** A call to the app itself (/api), with the local function key, as any caller makes it. */
-export function appFetch(path: string, functionKey: string, init: { method?: string; body?: string } = {}): Promise<Response> {
+export function appFetch(
+  path: string,
+  functionKey: string,
+  init: { method?: string; body?: string } = {},
+): Promise<Response> {
   return fetch(`/api/${path}`, {
     ...init,
     headers: { ...(init.body ? { 'content-type': 'application/json' } : {}), 'x-functions-key': functionKey },
@@ -61,5 +66,9 @@ export function appFetch(path: string, functionKey: string, init: { method?: str
 
 export const time = (iso: string): string => (iso ? new Date(iso).toLocaleTimeString() : '');
 export const size = (bytes: number): string =>
-  bytes < 1024 ? `${bytes} B` : bytes < 1024 * 1024 ? `${(bytes / 1024).toFixed(1)} KB` : `${(bytes / 1024 / 1024).toFixed(1)} MB`;
+  bytes < 1024
+    ? `${bytes} B`
+    : bytes < 1024 * 1024
+      ? `${(bytes / 1024).toFixed(1)} KB`
+      : `${(bytes / 1024 / 1024).toFixed(1)} MB`;
 export const list = (addresses: readonly string[]): string => addresses.join(', ');

@@ -12,17 +12,21 @@ function notice(text: string): void {
 
 function row(s: Suppression): HTMLElement {
   const button = el('button', { type: 'button' }, 'Remove') as HTMLButtonElement;
-  button.addEventListener('click', () => void (async () => {
-    button.disabled = true;
-    try {
-      await api(`suppressions/${encodeURIComponent(s.recipient)}`, { method: 'DELETE' });
-      notice(`${s.recipient} is no longer suppressed: exosend sends to it again.`);
-      await loadSuppressions();
-    } catch (error) {
-      showError($('suppression-error'), messageOf(error));
-      button.disabled = false;
-    }
-  })());
+  button.addEventListener(
+    'click',
+    () =>
+      void (async () => {
+        button.disabled = true;
+        try {
+          await api(`suppressions/${encodeURIComponent(s.recipient)}`, { method: 'DELETE' });
+          notice(`${s.recipient} is no longer suppressed: exosend sends to it again.`);
+          await loadSuppressions();
+        } catch (error) {
+          showError($('suppression-error'), messageOf(error));
+          button.disabled = false;
+        }
+      })(),
+  );
   return el(
     'tr',
     { 'data-recipient': s.recipient },
@@ -51,18 +55,22 @@ export async function loadSuppressions(): Promise<void> {
 /** The form adds the admin's own suppression (reason ADDED_BY_ADMIN, as the CLI writes it). */
 export function wireSuppressions(): void {
   const form = $('suppression-form', HTMLFormElement);
-  form.addEventListener('submit', (event) => void (async () => {
-    event.preventDefault();
-    const recipient = $('suppression-address', HTMLInputElement).value.trim();
-    const reason = $('suppression-reason', HTMLInputElement).value.trim();
-    try {
-      await api('suppressions', { method: 'POST', body: JSON.stringify({ recipient, ...(reason && { reason }) }) });
-      showError($('suppression-error'), '');
-      notice(`${recipient} is suppressed: exosend refuses to send to it (RECIPIENT_SUPPRESSED).`);
-      form.reset();
-      await loadSuppressions();
-    } catch (error) {
-      showError($('suppression-error'), messageOf(error));
-    }
-  })());
+  form.addEventListener(
+    'submit',
+    (event) =>
+      void (async () => {
+        event.preventDefault();
+        const recipient = $('suppression-address', HTMLInputElement).value.trim();
+        const reason = $('suppression-reason', HTMLInputElement).value.trim();
+        try {
+          await api('suppressions', { method: 'POST', body: JSON.stringify({ recipient, ...(reason && { reason }) }) });
+          showError($('suppression-error'), '');
+          notice(`${recipient} is suppressed: exosend refuses to send to it (RECIPIENT_SUPPRESSED).`);
+          form.reset();
+          await loadSuppressions();
+        } catch (error) {
+          showError($('suppression-error'), messageOf(error));
+        }
+      })(),
+  );
 }
