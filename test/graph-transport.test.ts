@@ -230,6 +230,10 @@ describe('Microsoft Graph as the transport', () => {
     assert.equal(reply.status, 413, JSON.stringify(reply.body).slice(0, 300));
     assert.equal(reply.body.error.code, 'MESSAGE_TOO_LARGE');
     assert.match(reply.body.error.message, /Mail\.ReadWrite/);
+    // Regression (review of issue 21): every caller reads a refusal of its own request whole, and this
+    // one named the app's client id and the admin's commands; the doctor gives those to the admin
+    assert.ok(!JSON.stringify(reply.body).includes(h.sandbox.app.clientId), 'the answer names no id of the app');
+    assert.doesNotMatch(JSON.stringify(reply.body), /New-ManagementRoleAssignment|App registrations/);
     assert.equal(h.sandbox.graph.counters.requests, 0, 'a request Graph would refuse for size is never sent');
   });
 });

@@ -53,7 +53,7 @@ interface Attachment {
 export async function sendThroughDraft(mail: ComposedMail, options: DraftSendOptions): Promise<string> {
   const { client, mailbox } = options;
   if (options.rolesMode === 'entra' && !(await client.roles()).includes(graphMailReadWriteRole)) {
-    throw permissionMissing(mail, options, 'the Graph token holds no Mail.ReadWrite');
+    throw permissionMissing(mail, 'the Graph token holds no Mail.ReadWrite');
   }
   const attachments = attachmentsOf(mail);
   if (!mail.source || !attachments)
@@ -94,7 +94,7 @@ export async function sendThroughDraft(mail: ComposedMail, options: DraftSendOpt
   } catch (error) {
     if (messagePath) await deleteDraft(request, messagePath);
     if (error instanceof GraphError && error.status === 403)
-      throw permissionMissing(mail, options, `Microsoft Graph answered 403 ${error.code ?? ''} to the draft`.trim());
+      throw permissionMissing(mail, `Microsoft Graph answered 403 ${error.code ?? ''} to the draft`.trim());
     throw new NothingSent(nothingSentError(error));
   }
   try {
@@ -261,12 +261,16 @@ function sizeOf(mail: ComposedMail): number {
   return Buffer.byteLength(withBccHeader(mail).toString('base64'));
 }
 
-function permissionMissing(mail: ComposedMail, { clientId }: DraftSendOptions, why: string): RequestRejected {
+/**
+ * A refusal of the caller's own request: every caller reads its message whole (src/http/caller-view.ts),
+ * so it names the permission but none of the app's ids and no admin command; `exosend doctor` gives
+ * those to the admin (cli/doctor-graph.ts).
+ */
+function permissionMissing(mail: ComposedMail, why: string): RequestRejected {
   return new RequestRejected(
     'MESSAGE_TOO_LARGE',
-    `The message is ${sizeOf(mail)} bytes as Graph's sendMail would carry it (base64), above its limit of about 4 MB. A larger one goes through a draft and upload sessions, which need Microsoft Graph's application permission Mail.ReadWrite, and ${why}: ` +
-      `grant it (Entra admin center > App registrations > ${clientId} > API permissions > Add a permission > Microsoft Graph > Application permissions > Mail.ReadWrite, then "Grant admin consent"), ` +
-      `or with EXOSEND_ROLES_MODE=rbac \`New-ManagementRoleAssignment -App ${clientId} -Role "Application Mail.ReadWrite" -CustomResourceScope <scope holding the mailbox>\`; or send it by SMTP, or smaller. Nothing was sent.`,
+    `The message is ${sizeOf(mail)} bytes as Graph's sendMail would carry it (base64), above its limit of about 4 MB. A larger one goes through a draft and upload sessions, which need Microsoft Graph's application permission Mail.ReadWrite, and ${why}. ` +
+      'Send it by SMTP, or smaller; or ask the admin to grant Mail.ReadWrite (with RBAC for Applications, the role Application Mail.ReadWrite; `exosend doctor` names the steps). Nothing was sent.',
     [{ path: 'attachments', message: 'above 4 MB once encoded, through Microsoft Graph: needs Mail.ReadWrite' }],
   );
 }
