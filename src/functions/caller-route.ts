@@ -11,7 +11,7 @@ import { CallerRefused } from '../auth/caller-refused.js';
 import { inCallerScope } from '../auth/caller-scope.js';
 import { CallerTokenVerifier } from '../auth/caller-token.js';
 import { hostAuthLevel, readCallerAuth } from '../config/caller-auth.js';
-import { loadConfig } from '../config/load-config.js';
+import { getRuntime } from '../runtime/runtime.js';
 import { callerRefusalResponse } from '../http/caller-refusal-response.js';
 import { errorResponse } from '../http/error-response.js';
 import { asCallerSees } from '../http/caller-view.js';
@@ -64,7 +64,8 @@ export function withCaller(handler: CallerHandler, authLevel: 'function' | 'anon
         settings,
         () => verifierFor(settings.audiences),
       );
-      caller = await resolveCaller(identity, () => loadConfig());
+      // the worker's configuration, read once (runtime.ts): not the environment parsed again per request
+      caller = await resolveCaller(identity, () => getRuntime().config);
     } catch (error) {
       if (error instanceof CallerRefused) return callerRefusalResponse(error, context, takesTokens);
       return errorResponse(error, context);
@@ -82,7 +83,7 @@ let verifier: { key: string; instance: CallerTokenVerifier } | undefined;
 
 /** One verifier (and its cached signing keys) per worker, for the tenant and audiences in force. */
 function verifierFor(audiences: readonly string[]): CallerTokenVerifier {
-  const { authorityHost, tenantId } = loadConfig();
+  const { authorityHost, tenantId } = getRuntime().config;
   const key = JSON.stringify([authorityHost, tenantId, audiences]);
   if (verifier?.key !== key)
     verifier = { key, instance: new CallerTokenVerifier({ authorityHost, tenant: tenantId, audiences }) };

@@ -11,12 +11,12 @@ import { trackMailEvent } from '../telemetry/mail-events.js';
 import { inCallerScope } from '../auth/caller-scope.js';
 import { callerOfQueueMessage } from '../queue/queue-caller.js';
 import { policyStoreFor } from '../auth/resolve-caller.js';
-import { loadConfig } from '../config/load-config.js';
+import { getRuntime } from '../runtime/runtime.js';
 
 /** The intake queue: each message is a mail request (or exosend's own envelope), sent once or dead-lettered. */
 export async function outboundMail(message: unknown, context: InvocationContext): Promise<void> {
   // its log lines and telemetry name the caller the envelope carries (the default policy's for a producer's own)
-  const caller = await callerOfQueueMessage(message, () => policyStoreFor(loadConfig()));
+  const caller = await callerOfQueueMessage(message, () => policyStoreFor(getRuntime().config));
   return inCallerScope(caller, () => deliverOutboundMail(message, context));
 }
 
