@@ -9,10 +9,7 @@ describe('delivery status notifications are asked for (RFC 3461)', () => {
     h = await startHarness(import.meta.filename);
   });
   after(() => h.close());
-  beforeEach(() => {
-    h.reset({ EXOSEND_RATE_PER_MINUTE: '100000' });
-    h.sandbox.exchange.setLimits({ messagesPerMinute: 0 });
-  });
+  beforeEach(() => h.resetUnpaced());
 
   it('when Exchange offers DSN, then MAIL FROM carries RET=HDRS and ENVID=<the id>, and each RCPT TO NOTIFY=FAILURE,DELAY', async () => {
     const id = 'invoice-2026:0042~a.b_c';

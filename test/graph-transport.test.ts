@@ -31,7 +31,7 @@ describe('Microsoft Graph as the transport', () => {
   });
   after(() => h.close());
   beforeEach(() => {
-    h.reset({ EXOSEND_TRANSPORT: 'graph', EXOSEND_RATE_PER_MINUTE: '100000' });
+    h.resetUnpaced({ EXOSEND_TRANSPORT: 'graph' });
     h.sandbox.exchange.messages.length = 0;
   });
 

@@ -1,21 +1,11 @@
 import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, it } from 'node:test';
-import type { Timer } from '@azure/functions';
 import { getHealth } from '../src/functions/health-status.js';
 import { scheduledHealthCheck } from '../src/functions/health-check.js';
 import { forgetHealthChecks } from '../src/health/last-check.js';
 import { shutdownTelemetry } from '../src/telemetry/telemetry.js';
 import { mailRequest, startHarness, type Harness } from './harness.js';
-
-const timer: Timer = {
-  isPastDue: false,
-  schedule: { adjustForDST: true },
-  scheduleStatus: {
-    last: new Date(0).toISOString(),
-    next: new Date().toISOString(),
-    lastUpdated: new Date(0).toISOString(),
-  },
-};
+import { timer } from './health-fixture.js';
 
 // Issue 22: one function-key holder sent 20 requests of 500 recipients and spent the mailbox's
 // 10,000-recipient day; every other send got 429 for about a day, and /api/health answered

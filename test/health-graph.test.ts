@@ -1,28 +1,18 @@
 import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, it } from 'node:test';
-import type { Timer } from '@azure/functions';
 import { scheduledHealthCheck } from '../src/functions/health-check.js';
 import { getHealth } from '../src/functions/health-status.js';
 import type { HealthCheckResult } from '../src/health/health-result.js';
-import { forgetHealthChecks, lastHealthCheck } from '../src/health/last-check.js';
-import { sandboxScenarios } from '../local/sandbox/index.js';
+import { lastHealthCheck } from '../src/health/last-check.js';
 import { shutdownTelemetry } from '../src/telemetry/telemetry.js';
 import { mailRequest, startHarness, type Harness } from './harness.js';
+import { resetForHealthCheck, timer } from './health-fixture.js';
 
 // the SDK's own usage reports go to Microsoft's endpoints, which a test must never reach
 process.env.APPLICATIONINSIGHTS_STATSBEAT_DISABLED = 'true';
 process.env.APPLICATIONINSIGHTS_SDKSTATS_DISABLED = 'true';
 
 const recipient = 'ops@contoso.example';
-const timer: Timer = {
-  isPastDue: false,
-  schedule: { adjustForDST: true },
-  scheduleStatus: {
-    last: new Date(0).toISOString(),
-    next: new Date().toISOString(),
-    lastUpdated: new Date(0).toISOString(),
-  },
-};
 const stagesOf = (stages: { stage: string; ok: boolean }[]) => stages.map((s) => `${s.stage}:${s.ok ? 'ok' : 'FAIL'}`);
 
 describe('the health check and GET /api/health test the active transport', () => {
@@ -34,16 +24,7 @@ describe('the health check and GET /api/health test the active transport', () =>
     await shutdownTelemetry();
     await h.close();
   });
-  beforeEach(() => {
-    sandboxScenarios.healthy(h.sandbox);
-    forgetHealthChecks();
-    h.sandbox.appInsights.clear();
-    h.sandbox.exchange.resetCounters();
-    h.sandbox.exchange.messages.length = 0;
-    h.sandbox.graph.reset();
-    h.sandbox.identity.resetCounters();
-    h.logs.length = 0;
-  });
+  beforeEach(() => resetForHealthCheck(h));
 
   const smtpAuthOff = () => h.sandbox.exchange.configureTenant(h.sandbox.app.tenantId, { smtpAuthDisabled: true });
 

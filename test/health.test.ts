@@ -1,13 +1,13 @@
 import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, it } from 'node:test';
-import type { Timer } from '@azure/functions';
 import { scheduledHealthCheck } from '../src/functions/health-check.js';
 import type { HealthCheckResult } from '../src/health/health-result.js';
-import { forgetHealthChecks, lastHealthCheck } from '../src/health/last-check.js';
+import { lastHealthCheck } from '../src/health/last-check.js';
 import { getRuntime } from '../src/runtime/runtime.js';
 import { sandboxScenarios, type SandboxScenarioName, type TelemetryEnvelope } from '../local/sandbox/index.js';
 import { flush, shutdownTelemetry } from '../src/telemetry/telemetry.js';
 import { mailRequest, startHarness, type Harness } from './harness.js';
+import { resetForHealthCheck, timer } from './health-fixture.js';
 
 // the SDK's own usage reports go to Microsoft's endpoints, which a test must never reach
 process.env.APPLICATIONINSIGHTS_STATSBEAT_DISABLED = 'true';
@@ -15,15 +15,6 @@ process.env.APPLICATIONINSIGHTS_SDKSTATS_DISABLED = 'true';
 
 const recipient = 'ops@contoso.example';
 const probeBody = 'This is a test message from exosend';
-const timer: Timer = {
-  isPastDue: false,
-  schedule: { adjustForDST: true },
-  scheduleStatus: {
-    last: new Date(0).toISOString(),
-    next: new Date().toISOString(),
-    lastUpdated: new Date(0).toISOString(),
-  },
-};
 
 describe('the timer health check', () => {
   let h: Harness;
@@ -34,15 +25,7 @@ describe('the timer health check', () => {
     await shutdownTelemetry();
     await h.close();
   });
-  beforeEach(() => {
-    sandboxScenarios.healthy(h.sandbox);
-    forgetHealthChecks();
-    h.sandbox.appInsights.clear();
-    h.sandbox.exchange.resetCounters();
-    h.sandbox.exchange.messages.length = 0;
-    h.sandbox.identity.resetCounters();
-    h.logs.length = 0;
-  });
+  beforeEach(() => resetForHealthCheck(h));
 
   /** Starts the app cold with telemetry on (and these settings), runs one timer invocation. */
   async function check(settings: Record<string, string | undefined> = {}) {

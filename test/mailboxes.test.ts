@@ -20,8 +20,7 @@ describe('several mailboxes (EXOSEND_MAILBOXES)', () => {
   });
   after(() => h.close());
   beforeEach(() => {
-    h.reset({ EXOSEND_MAILBOXES: second, EXOSEND_RATE_PER_MINUTE: '100000' });
-    h.sandbox.exchange.setLimits({ messagesPerMinute: 0 });
+    h.resetUnpaced({ EXOSEND_MAILBOXES: second });
     forgetHealthChecks();
   });
 

@@ -39,8 +39,7 @@ describe('the stage-by-stage probe', () => {
   // Regression: the pool took all three of the mailbox's sessions, so a health check under load met
   // 432 4.3.2 and raised a false alarm (and could push a real send into 432).
   it('when sends keep the pool busy, then the probe still gets a session and its test message through', async () => {
-    h.reset({ EXOSEND_RATE_PER_MINUTE: '100000' });
-    h.sandbox.exchange.setLimits({ messagesPerMinute: 0 });
+    h.resetUnpaced();
     const request = { to: ['ada@fabrikam.example'], subject: 'busy', text: 'busy' };
     const sessions = () => h.sandbox.exchange.counters.maxConcurrentSessions[h.sandbox.app.mailbox.toLowerCase()] ?? 0;
     // the sends go on for as long as the probe runs, so the contention cannot be over before it starts

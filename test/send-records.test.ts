@@ -22,8 +22,7 @@ describe('every send has a record, and one idempotency key is one message', () =
   beforeEach(async () => {
     await listener?.stop();
     listener = undefined;
-    h.reset(q.settings);
-    h.sandbox.exchange.setLimits({ messagesPerMinute: 0 });
+    q.resetApp();
     await drain(q.storage, 'poison');
     await q.storage.intake.clearMessages();
   });

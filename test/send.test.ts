@@ -13,11 +13,8 @@ describe('POST /api/send', () => {
     h = await startHarness(import.meta.filename);
   });
   after(() => h.close());
-  beforeEach(() => {
-    // pacing has its own tests: here it would only make fifty sends take two minutes
-    h.reset({ EXOSEND_RATE_PER_MINUTE: '100000' });
-    h.sandbox.exchange.setLimits({ messagesPerMinute: 0 });
-  });
+  // pacing has its own tests: here it would only make fifty sends take two minutes
+  beforeEach(() => h.resetUnpaced());
 
   it('when a request has text, html, cc, bcc and an attachment, then Exchange receives that envelope and MIME from the mailbox', async () => {
     const pdf = Buffer.from('%PDF-1.4 quarterly figures\n');
