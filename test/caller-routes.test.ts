@@ -16,7 +16,17 @@ interface Route {
 }
 
 const modes = ['key', 'entra', 'both'] as const;
-type Credential = 'nothing' | 'key' | 'wrong key' | 'token' | 'garbage token';
+type Credential =
+  'nothing' | 'key' | 'wrong key' | 'wrong key of the same length' | 'shorter key' | 'token' | 'garbage token';
+const credentials: Credential[] = [
+  'nothing',
+  'key',
+  'wrong key',
+  'wrong key of the same length',
+  'shorter key',
+  'token',
+  'garbage token',
+];
 
 /** What each EXOSEND_CALLER_AUTH value must let through; everything else is 401. */
 const admits = (mode: (typeof modes)[number], credential: Credential) =>
@@ -100,6 +110,10 @@ describe('every route under every EXOSEND_CALLER_AUTH value, as the host indexes
         return { 'x-functions-key': functionKey };
       case 'wrong key':
         return { 'x-functions-key': `${functionKey}x` };
+      case 'wrong key of the same length':
+        return { 'x-functions-key': `${functionKey.slice(0, -1)}${functionKey.endsWith('0') ? '1' : '0'}` };
+      case 'shorter key':
+        return { 'x-functions-key': functionKey.slice(0, -1) };
       case 'token':
         return { authorization: `Bearer ${token}` };
       case 'garbage token':
@@ -108,7 +122,7 @@ describe('every route under every EXOSEND_CALLER_AUTH value, as the host indexes
   };
 
   for (const mode of modes) {
-    for (const credential of ['nothing', 'key', 'wrong key', 'token', 'garbage token'] as const) {
+    for (const credential of credentials) {
       const expected = admits(mode, credential) ? 'admitted' : '401';
       it(`when EXOSEND_CALLER_AUTH=${mode} and a caller presents ${credential === 'nothing' ? 'no credential' : `a ${credential}`} to each route, then each answers ${expected}`, async () => {
         const { port, routes } = workers.get(mode)!;
