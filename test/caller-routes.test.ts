@@ -1,10 +1,14 @@
 import assert from 'node:assert/strict';
 import { fork, type ChildProcess } from 'node:child_process';
+import { createServer } from 'node:net';
 import { createInterface } from 'node:readline';
 import { after, before, describe, it } from 'node:test';
 import { main as callerCommand } from '../cli/caller.js';
-import { callerToken } from './caller-tokens.js';
+import { callerRefusalCodes } from '../src/auth/caller-refused.js';
+import { openApiSecurity } from '../src/http/openapi-security.js';
+import { callerClaims, callerToken } from './caller-tokens.js';
 import { functionKey, startHarness, type Harness } from './harness.js';
+import { responseValidator } from './openapi-responses.js';
 import { startQueueFixture, type QueueFixture } from './queue-fixture.js';
 
 interface Route {
@@ -16,7 +20,17 @@ interface Route {
 }
 
 const modes = ['key', 'entra', 'both'] as const;
-type Credential = 'nothing' | 'key' | 'wrong key' | 'token' | 'garbage token';
+type Credential =
+  'nothing' | 'key' | 'wrong key' | 'wrong key of the same length' | 'shorter key' | 'token' | 'garbage token';
+const credentials: Credential[] = [
+  'nothing',
+  'key',
+  'wrong key',
+  'wrong key of the same length',
+  'shorter key',
+  'token',
+  'garbage token',
+];
 
 /** What each EXOSEND_CALLER_AUTH value must let through; everything else is 401. */
 const admits = (mode: (typeof modes)[number], credential: Credential) =>
@@ -28,6 +42,8 @@ describe('every route under every EXOSEND_CALLER_AUTH value, as the host indexes
   const children: ChildProcess[] = [];
   const workers = new Map<string, { port: number; routes: Route[] }>();
   let token: string;
+  /** A port nothing listens on: the tenant's keys cannot be read there. */
+  let deadPort: number;
 
   before(async () => {
     h = await startHarness(import.meta.filename);
@@ -45,14 +61,22 @@ describe('every route under every EXOSEND_CALLER_AUTH value, as the host indexes
       ]),
       0,
     );
+    deadPort = await new Promise<number>((resolve) => {
+      const server = createServer().listen(0, '127.0.0.1', () => {
+        const { port } = server.address() as { port: number };
+        server.close(() => resolve(port));
+      });
+    });
     await Promise.all(
-      modes.map(async (mode) => {
+      [...modes, 'keys unavailable' as const].map(async (mode) => {
         const env = {
           ...process.env,
           ...h.sandbox.settings,
           ...q.settings,
-          EXOSEND_CALLER_AUTH: mode,
+          EXOSEND_CALLER_AUTH: mode === 'keys unavailable' ? 'entra' : mode,
           ...(mode === 'both' && { EXOSEND_CALLER_KEY: functionKey }),
+          // the caller check reads the tenant's signing keys from the authority: here, from nowhere
+          ...(mode === 'keys unavailable' && { AZURE_AUTHORITY_HOST: `https://127.0.0.1:${deadPort}` }),
           SCALE_OUT_FUNCTION_KEY: functionKey,
         };
         // the app's own entry in a worker of its own: registrations are made once, at load, from the settings
@@ -100,6 +124,10 @@ describe('every route under every EXOSEND_CALLER_AUTH value, as the host indexes
         return { 'x-functions-key': functionKey };
       case 'wrong key':
         return { 'x-functions-key': `${functionKey}x` };
+      case 'wrong key of the same length':
+        return { 'x-functions-key': `${functionKey.slice(0, -1)}${functionKey.endsWith('0') ? '1' : '0'}` };
+      case 'shorter key':
+        return { 'x-functions-key': functionKey.slice(0, -1) };
       case 'token':
         return { authorization: `Bearer ${token}` };
       case 'garbage token':
@@ -108,7 +136,7 @@ describe('every route under every EXOSEND_CALLER_AUTH value, as the host indexes
   };
 
   for (const mode of modes) {
-    for (const credential of ['nothing', 'key', 'wrong key', 'token', 'garbage token'] as const) {
+    for (const credential of credentials) {
       const expected = admits(mode, credential) ? 'admitted' : '401';
       it(`when EXOSEND_CALLER_AUTH=${mode} and a caller presents ${credential === 'nothing' ? 'no credential' : `a ${credential}`} to each route, then each answers ${expected}`, async () => {
         const { port, routes } = workers.get(mode)!;
@@ -137,4 +165,75 @@ describe('every route under every EXOSEND_CALLER_AUTH value, as the host indexes
       });
     }
   }
+
+  it('when each refusal a caller can earn comes from each route under each value, then its status, body and headers are what the document that worker serves says', async () => {
+    // Regression: the caller refusals (401, 403, 503 CALLER_*) were answered beside failureAnswers,
+    // and the OpenAPI document described only a function key's 401 on every route.
+    const { sample, roleless, unregistered } = h.sandbox.callers;
+    const now = Math.floor(Date.now() / 1000);
+    const forged = async (overrides: Record<string, unknown>) =>
+      h.sandbox.identity.rememberSecret(await h.sandbox.identity.signToken(callerClaims(h.sandbox, sample, overrides)));
+    const other = '00000000-0000-4000-8000-000000000001';
+    const bearer = (value: string) => ({ authorization: `Bearer ${value}` });
+    const refusals: [string, Record<string, string>][] = [
+      ['no credential', headersFor('nothing')],
+      ['a wrong key', headersFor('wrong key')],
+      ['a garbage token', headersFor('garbage token')],
+      ['a token for another audience', bearer(await forged({ aud: 'https://graph.microsoft.com' }))],
+      ['a token of another tenant', bearer(await forged({ iss: `https://sts.windows.net/${other}/`, tid: other }))],
+      ['an expired token', bearer(await forged({ exp: now - 120 }))],
+      ['a token without the role', bearer(await callerToken(h.sandbox, roleless))],
+      ['a token of an app with no policy', bearer(await callerToken(h.sandbox, unregistered))],
+    ];
+    const answered = new Set<string>();
+    const sent = h.sandbox.exchange.counters.accepted;
+    for (const [worker, mode, tries] of [
+      ...modes.map((mode) => [mode, mode, refusals] as const),
+      // the tenant's keys cannot be read: even a good token cannot be checked
+      ['keys unavailable', 'entra', [['a good token', bearer(token)]]] as const,
+    ]) {
+      const { port, routes } = workers.get(worker)!;
+      // the document as the worker of this value serves it, to a caller it admits
+      const served = await fetch(`http://127.0.0.1:${workers.get(mode)!.port}/api/openapi.json`, {
+        headers: headersFor(mode === 'key' ? 'key' : 'token'),
+      });
+      assert.equal(served.status, 200);
+      const document = (await served.json()) as Record<string, any>;
+      assert.deepEqual(document['security'], openApiSecurity(mode).requirements, `${mode}: the document follows it`);
+      const described = responseValidator(document);
+      const challenges = document['components'].headers.WWWAuthenticate.schema.enum as string[];
+      for (const [what, headers] of tries) {
+        for (const route of routes) {
+          for (const method of route.methods) {
+            const path = route.route.replace(/\{[^}]+\}/g, 'no-such-id');
+            const reply = await fetch(`http://127.0.0.1:${port}/api/${path}`, {
+              method,
+              headers: { 'content-type': 'application/json', ...headers },
+              ...(method === 'POST' && { body: '{}' }),
+            });
+            const text = h.observe(await reply.text());
+            const where = `${worker}, ${what}, ${method} /api/${path} answered ${reply.status} ${text.slice(0, 300)}`;
+            assert.ok([401, 403, 503].includes(reply.status), where);
+            const body = text ? (JSON.parse(text) as { error: { code: string } }) : undefined;
+            if (body) answered.add(body.error.code);
+            const answer = described(`/${route.route}`, method.toLowerCase(), reply.status, body);
+            assert.ok(answer.described, `${where}: ${answer.errors}`);
+            assert.ok(answer.ok, `${where}: not as the document says: ${answer.errors}`);
+            for (const header of ['Retry-After', 'WWW-Authenticate'])
+              assert.equal(
+                reply.headers.has(header),
+                Boolean(answer.headers[header]),
+                `${where}: ${header} ${reply.headers.has(header) ? 'sent but not described' : 'described but not sent'}`,
+              );
+            const challenge = reply.headers.get('www-authenticate');
+            if (challenge) assert.ok(challenges.includes(challenge), `${where}: WWW-Authenticate ${challenge}`);
+            // the host's empty 401 under key; exosend's own refusals, with their code, under entra and both
+            assert.equal(body === undefined, mode === 'key', where);
+          }
+        }
+      }
+    }
+    assert.deepEqual([...answered].sort(), [...callerRefusalCodes].sort(), 'every caller refusal came from the routes');
+    assert.equal(h.sandbox.exchange.counters.accepted, sent, 'nothing is sent');
+  });
 });

@@ -8,13 +8,16 @@ import { RestError } from '@azure/core-rest-pipeline';
 import functions, { type HttpResponseInit } from '@azure/functions';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import addFormatsModule from 'ajv-formats';
+import { CallerRefused, callerRefusalCodes } from '../src/auth/caller-refused.js';
 import { BudgetExhausted, budgetLimits } from '../src/budget/budget.js';
+import { callerAuthModes, type CallerAuthMode } from '../src/config/caller-auth.js';
 import { ConfigError } from '../src/config/config-error.js';
 import { diagnosisCodes, type DiagnosisCode } from '../src/diagnosis/diagnosis.js';
 import { catalogue } from '../src/diagnosis/catalogue.js';
 import { diagnose } from '../src/diagnosis/diagnose.js';
 import { getOpenApiDocument } from '../src/functions/openapi.js';
 import { getHealth } from '../src/functions/health-status.js';
+import { callerRefusalResponse } from '../src/http/caller-refusal-response.js';
 import { enqueueMail } from '../src/functions/enqueue.js';
 import { messageStatus } from '../src/functions/message-status.js';
 import {
@@ -33,6 +36,7 @@ import { loadRegistrations, type Registrations } from '../local/host/registratio
 import { mailRequestSchema } from '../src/mail/mail-request.js';
 import { sandboxScenarios } from '../local/sandbox/index.js';
 import { readDocs } from './docs-text.js';
+import { responseValidator } from './openapi-responses.js';
 import { functionKey, mailRequest, startHarness, type Harness } from './harness.js';
 import { startQueueFixture, type QueueFixture } from './queue-fixture.js';
 
@@ -43,7 +47,11 @@ const addFormats = addFormatsModule as unknown as typeof addFormatsModule.defaul
 
 type Json = Record<string, any>;
 
-const document: Json = openApiDocument('http://127.0.0.1:7071/api');
+/** The document as each EXOSEND_CALLER_AUTH value serves it; `document` is the default's (key). */
+const documents = Object.fromEntries(
+  callerAuthModes.map((mode) => [mode, openApiDocument('http://127.0.0.1:7071/api', mode)]),
+) as Record<CallerAuthMode, Json>;
+const document: Json = documents.key;
 
 /** An instance validator for the document's component schemas, resolving their $refs inside the document. */
 function schemaValidator(doc: Json) {
@@ -59,35 +67,35 @@ function schemaValidator(doc: Json) {
 }
 const validate = schemaValidator(document);
 
-/** Validates an answer against the schema the document gives for this route, method and status. */
-function responseValidator(doc: Json) {
-  const ajv = new Ajv2020({ allErrors: true, strict: false });
-  addFormats(ajv);
-  ajv.addSchema({ $id: 'urn:exosend:openapi-document', components: doc['components'], paths: doc['paths'] });
-  return (path: string, method: string, status: number, body: unknown) => {
-    const response = doc['paths'][path]?.[method]?.responses?.[String(status)] as Json | undefined;
-    if (!response)
-      return { described: false, ok: false, errors: `${method} ${path} describes no ${status}`, headers: {} as Json };
-    const pointer = `#/paths/${encodeURIComponent(path.replaceAll('~', '~0').replaceAll('/', '~1'))}/${method}/responses/${status}/content/application~1json/schema`;
-    const check = ajv.getSchema(`urn:exosend:openapi-document${pointer}`);
-    assert.ok(check, `no schema at ${pointer}`);
-    const ok = check(body) === true;
-    return { described: true, ok, errors: ajv.errorsText(check.errors), headers: (response['headers'] ?? {}) as Json };
-  };
+const validateResponseIn = Object.fromEntries(
+  callerAuthModes.map((mode) => [mode, responseValidator(documents[mode])]),
+) as Record<CallerAuthMode, ReturnType<typeof responseValidator>>;
+const validateResponse = validateResponseIn.key;
+
+/** The error codes a response's schema names (`const` or `enum` of a `code` property), wherever it is nested. */
+function describedCodes(schema: unknown): string[] {
+  if (Array.isArray(schema)) return schema.flatMap(describedCodes);
+  if (typeof schema !== 'object' || schema === null) return [];
+  const object = schema as Json;
+  const code = (object['properties'] as Json | undefined)?.['code'] as Json | undefined;
+  const own = code ? [...(code['const'] ? [code['const'] as string] : []), ...((code['enum'] as string[]) ?? [])] : [];
+  return [...own, ...Object.values(object).flatMap(describedCodes)];
 }
-const validateResponse = responseValidator(document);
 
 /** The operation each route's trigger answers, as the document names its path and method. */
 const describedRoutes: Record<DescribedRoute, [path: string, method: string]> = {
   send: ['/send', 'post'],
   enqueue: ['/enqueue', 'post'],
   getMessage: ['/messages/{id}', 'get'],
+  getHealth: ['/health', 'get'],
+  getOpenApiDocument: ['/openapi.json', 'get'],
 };
 
 /**
  * Every failure the edge can be handed, one of each kind errorResponse knows, with every code its
  * source holds: each rejection code (rejectionStatus), each catalogue code both permanent and
- * transient, each budget limit; storage, configuration, and the 404 of an unknown id.
+ * transient, each budget limit; storage, configuration, the 404 of an unknown id, and each caller
+ * refusal (src/auth/caller-refused.ts) as callerRefusalResponse answers it.
  */
 function everyFailureAnswer(): { what: string; answer: HttpResponseInit }[] {
   const context = new InvocationContext({
@@ -127,6 +135,10 @@ function everyFailureAnswer(): { what: string; answer: HttpResponseInit }[] {
     answer('no token for storage', Object.assign(new Error('no identity'), { name: 'CredentialUnavailableError' })),
     answer('a bad setting', new ConfigError([{ variable: 'EXOSEND_MAILBOX', message: 'is required' }])),
     { what: 'an unknown id', answer: notFoundResponse('none') },
+    ...callerRefusalCodes.map((code) => ({
+      what: code,
+      answer: callerRefusalResponse(new CallerRefused(code, 'refused'), context, true),
+    })),
   ];
 }
 const assertValid = (name: string, value: unknown, what: string) => {
@@ -175,10 +187,12 @@ function getWithHost(
 }
 
 describe('GET /api/openapi.json', () => {
-  it('when validated with an OpenAPI 3.1 validator, then it is a valid document', async () => {
-    const result = await new Validator().validate(document);
-    assert.equal(result.valid, true, JSON.stringify(result.errors, null, 2));
-    assert.equal(document['openapi'], '3.1.0');
+  it('when validated with an OpenAPI 3.1 validator under each EXOSEND_CALLER_AUTH value, then it is a valid document', async () => {
+    for (const mode of callerAuthModes) {
+      const result = await new Validator().validate(documents[mode]);
+      assert.equal(result.valid, true, `${mode}: ${JSON.stringify(result.errors, null, 2)}`);
+      assert.equal(documents[mode]['openapi'], '3.1.0');
+    }
   });
 
   it('when the function is called, then it answers the same document with this host as its server', async () => {
@@ -248,12 +262,64 @@ describe('GET /api/openapi.json', () => {
     for (const f of http) assert.equal(f.authLevel, 'function', `${f.name} is described as needing the function key`);
   });
 
-  it('when the security scheme is read, then it is the function key as header x-functions-key or query code', () => {
-    const schemes = Object.values(document['components'].securitySchemes as Json)
-      .map((s) => `${s.type} ${s.in} ${s.name}`)
-      .sort();
-    assert.deepEqual(schemes, ['apiKey header x-functions-key', 'apiKey query code']);
-    assert.equal((document['security'] as unknown[]).length, 2, 'either of the two is enough');
+  it('when the security schemes are read under each EXOSEND_CALLER_AUTH value, then they are what it admits, and every route says any one of them is enough', () => {
+    const expected: Record<CallerAuthMode, string[]> = {
+      key: ['apiKey header x-functions-key', 'apiKey query code'],
+      entra: ['http bearer JWT'],
+      both: ['apiKey header x-functions-key', 'apiKey query code', 'http bearer JWT'],
+    };
+    for (const mode of callerAuthModes) {
+      const doc = documents[mode];
+      const schemes = doc['components'].securitySchemes as Json;
+      const described = Object.values(schemes)
+        .map((s) => (s.type === 'http' ? `${s.type} ${s.scheme} ${s.bearerFormat}` : `${s.type} ${s.in} ${s.name}`))
+        .sort();
+      assert.deepEqual(described, expected[mode], mode);
+      // each requirement one scheme alone: any one of them is enough
+      const requirements = (doc['security'] as Json[]).map((r) => Object.keys(r));
+      assert.deepEqual(requirements.flat().sort(), Object.keys(schemes).sort(), mode);
+      assert.ok(
+        requirements.every((r) => r.length === 1),
+        `${mode}: each alternative names one scheme`,
+      );
+      for (const [path, item] of Object.entries(doc['paths'] as Json))
+        for (const [method, operation] of Object.entries(item as Json))
+          assert.deepEqual((operation as Json)['security'], doc['security'], `${mode} ${method} ${path}`);
+      if (schemes['bearer']) {
+        assert.match(schemes['bearer'].description, /EXOSEND_API_AUDIENCE/);
+        assert.match(schemes['bearer'].description, /`Mail\.Send\.Exosend`/);
+      }
+    }
+    assert.match(documents.both['components'].securitySchemes.functionKeyHeader.description, /EXOSEND_CALLER_KEY/);
+  });
+
+  it('when a caller refusal code exists (src/auth/caller-refused.ts), then under entra and both every route describes it with the status the edge answers, and under key, where the host checks the key, none does', () => {
+    for (const mode of callerAuthModes) {
+      for (const [path, method] of Object.values(describedRoutes)) {
+        const responses = documents[mode]['paths'][path][method].responses as Json;
+        const where = (code: string) =>
+          Object.entries(responses)
+            .filter(([, response]) => describedCodes(response).includes(code))
+            .map(([status]) => Number(status));
+        for (const code of callerRefusalCodes) {
+          const context = new InvocationContext({ functionName: 'openapi-test', logHandler: () => undefined });
+          const answered = callerRefusalResponse(new CallerRefused(code, 'refused'), context, true).status;
+          if (mode === 'key') {
+            assert.deepEqual(where(code), [], `key ${method} ${path} describes ${code}, which only exosend answers`);
+            continue;
+          }
+          assert.deepEqual(where(code), [answered], `${mode} ${method} ${path}: ${code} is answered ${answered}`);
+        }
+        // every route lists who-are-you and not-allowed answers
+        assert.ok(responses['401'], `${mode} ${method} ${path} describes no 401`);
+        if (mode === 'key') {
+          assert.equal(responses['401'].content, undefined, "the host's 401 has no body");
+          continue;
+        }
+        assert.ok(responses['403'], `${mode} ${method} ${path} describes no 403`);
+        assert.ok(responses['401'].headers?.['WWW-Authenticate'], `${mode} ${method} ${path}: no WWW-Authenticate`);
+      }
+    }
   });
 
   it("when the diagnosis codes are read, then they are an enum of exactly the catalogue's codes", () => {
@@ -264,38 +330,55 @@ describe('GET /api/openapi.json', () => {
     assert.deepEqual([...diagnosisCodes].sort(), Object.keys(catalogue).sort());
   });
 
-  it('when the edge answers any failure it can produce, then every route that can give it describes its status, its code, its body and its Retry-After', () => {
+  it('when the edge answers any failure it can produce, then under each EXOSEND_CALLER_AUTH value every route that can give it describes its status, its code, its body, its Retry-After and its WWW-Authenticate', () => {
     // Regression: /api/send's 429 (MAILBOX_BUDGET_SPENT, with a budget's diagnosis) was missing from
-    // the document, which was written beside the edge rather than generated from it.
+    // the document, which was written beside the edge rather than generated from it; so were the
+    // caller refusals (401, 403, 503 CALLER_*), answered beside failureAnswers rather than from it.
     const produced = new Set<FailureKind>();
-    for (const { what, answer } of everyFailureAnswer()) {
-      const status = answer.status ?? 200;
-      const body = answer.jsonBody as { error: { code: string } };
-      const headers = new Headers(answer.headers);
-      // the table the document is generated from holds what the code answered
-      const kinds = (Object.entries(failureAnswers) as [FailureKind, FailureAnswer][]).filter(
-        ([, a]) => a.status === status && a.codes.includes(body.error.code),
-      );
-      assert.equal(kinds.length, 1, `${what}: ${status} ${body.error.code} is not one answer of failureAnswers`);
-      const [kind, entry] = kinds[0]!;
-      produced.add(kind);
-      if (headers.has('retry-after'))
-        assert.ok(entry.retryAfter, `${what}: Retry-After sent, but failureAnswers.${kind} says never`);
-      if (entry.retryAfter === 'always')
-        assert.ok(headers.has('retry-after'), `${what}: no Retry-After, but failureAnswers.${kind} says always`);
-      for (const [route, [path, method]] of Object.entries(describedRoutes) as [DescribedRoute, [string, string]][]) {
-        if (cannotAnswer[route][kind]) continue;
-        const result = validateResponse(path, method, status, body);
-        assert.ok(result.described, `${what}: ${result.errors}`);
-        assert.ok(
-          result.ok,
-          `${what}: ${method} ${path} ${status} does not describe ${JSON.stringify(body).slice(0, 300)}: ${result.errors}`,
+    const answers = everyFailureAnswer();
+    for (const mode of callerAuthModes) {
+      const challenges = documents[mode]['components'].headers.WWWAuthenticate.schema.enum as string[];
+      for (const { what, answer } of answers) {
+        const status = answer.status ?? 200;
+        const body = answer.jsonBody as { error: { code: string } };
+        const headers = new Headers(answer.headers);
+        // the table the document is generated from holds what the code answered
+        const kinds = (Object.entries(failureAnswers) as [FailureKind, FailureAnswer][]).filter(
+          ([, a]) => a.status === status && a.codes.includes(body.error.code),
         );
+        assert.equal(kinds.length, 1, `${what}: ${status} ${body.error.code} is not one answer of failureAnswers`);
+        const [kind, entry] = kinds[0]!;
+        if (entry.callerAuth && !entry.callerAuth.includes(mode)) continue;
+        produced.add(kind);
         if (headers.has('retry-after'))
+          assert.ok(entry.retryAfter, `${what}: Retry-After sent, but failureAnswers.${kind} says never`);
+        if (entry.retryAfter === 'always')
+          assert.ok(headers.has('retry-after'), `${what}: no Retry-After, but failureAnswers.${kind} says always`);
+        assert.equal(headers.get('www-authenticate') ?? undefined, entry.wwwAuthenticate, `${what}: WWW-Authenticate`);
+        // design.md: a 503 says when to try again; RFC 6750 section 3: a 401 to a bearer caller carries a challenge
+        if (status === 503) assert.ok(headers.has('retry-after'), `${what}: a 503 without Retry-After`);
+        if (status === 401) assert.ok(headers.has('www-authenticate'), `${what}: a 401 without WWW-Authenticate`);
+        for (const [route, [path, method]] of Object.entries(describedRoutes) as [DescribedRoute, [string, string]][]) {
+          if (cannotAnswer[route][kind]) continue;
+          const result = validateResponseIn[mode](path, method, status, body);
+          assert.ok(result.described, `${mode} ${what}: ${result.errors}`);
           assert.ok(
-            result.headers['Retry-After'],
-            `${what}: ${method} ${path} ${status} does not describe Retry-After`,
+            result.ok,
+            `${mode} ${what}: ${method} ${path} ${status} does not describe ${JSON.stringify(body).slice(0, 300)}: ${result.errors}`,
           );
+          if (headers.has('retry-after'))
+            assert.ok(
+              result.headers['Retry-After'],
+              `${mode} ${what}: ${method} ${path} ${status} does not describe Retry-After`,
+            );
+          if (headers.has('www-authenticate')) {
+            assert.ok(
+              result.headers['WWW-Authenticate'],
+              `${mode} ${what}: ${method} ${path} ${status} does not describe WWW-Authenticate`,
+            );
+            assert.ok(challenges.includes(headers.get('www-authenticate')!), `${what}: challenge not described`);
+          }
+        }
       }
     }
     assert.deepEqual(

@@ -1,26 +1,20 @@
-/** Why a caller was turned away before its request was read: 401 (who are you?), 403 (not allowed), 503 (cannot tell now). */
-export type CallerRefusalCode =
-  | 'CALLER_UNAUTHENTICATED'
-  | 'CALLER_TOKEN_INVALID'
-  | 'CALLER_TOKEN_EXPIRED'
-  | 'CALLER_TOKEN_WRONG_AUDIENCE'
-  | 'CALLER_TOKEN_WRONG_ISSUER'
-  | 'CALLER_ROLE_MISSING'
-  | 'CALLER_NOT_REGISTERED'
-  | 'CALLER_KEYS_UNAVAILABLE';
+/** Why a caller was turned away before its request was read: who are you, not allowed, or cannot tell now. */
+export const callerRefusalCodes = [
+  'CALLER_UNAUTHENTICATED',
+  'CALLER_TOKEN_INVALID',
+  'CALLER_TOKEN_EXPIRED',
+  'CALLER_TOKEN_WRONG_AUDIENCE',
+  'CALLER_TOKEN_WRONG_ISSUER',
+  'CALLER_ROLE_MISSING',
+  'CALLER_NOT_REGISTERED',
+  'CALLER_KEYS_UNAVAILABLE',
+] as const;
+export type CallerRefusalCode = (typeof callerRefusalCodes)[number];
 
-export const callerRefusalStatus: Record<CallerRefusalCode, 401 | 403 | 503> = {
-  CALLER_UNAUTHENTICATED: 401,
-  CALLER_TOKEN_INVALID: 401,
-  CALLER_TOKEN_EXPIRED: 401,
-  CALLER_TOKEN_WRONG_AUDIENCE: 401,
-  CALLER_TOKEN_WRONG_ISSUER: 401,
-  CALLER_ROLE_MISSING: 403,
-  CALLER_NOT_REGISTERED: 403,
-  CALLER_KEYS_UNAVAILABLE: 503,
-};
-
-/** A caller exosend will not serve. The message says what to change, and never repeats the token. */
+/**
+ * A caller exosend will not serve. The message says what to change, and never repeats the token.
+ * Its HTTP status is the edge's to choose (failureAnswers, src/http/error-response.ts).
+ */
 export class CallerRefused extends Error {
   override readonly name = 'CallerRefused';
   constructor(
@@ -31,9 +25,5 @@ export class CallerRefused extends Error {
     options?: { cause?: unknown },
   ) {
     super(message, options);
-  }
-
-  get status(): 401 | 403 | 503 {
-    return callerRefusalStatus[this.code];
   }
 }

@@ -1,8 +1,9 @@
 import type { HttpRequest, HttpResponseInit } from '@azure/functions';
 import { callerRoute } from './caller-route.js';
+import { readCallerAuth } from '../config/caller-auth.js';
 import { openApiDocument } from '../http/openapi-document.js';
 
-let cached: { serverUrl: string; body: string } | undefined;
+let cached: { key: string; body: string } | undefined;
 
 /**
  * GET /api/openapi.json: the OpenAPI 3.1 description of the HTTP API, its server this app's own /api.
@@ -25,9 +26,11 @@ let cached: { serverUrl: string; body: string } | undefined;
  */
 function openApiDocumentAt(request: HttpRequest): Promise<HttpResponseInit> {
   const serverUrl = `${new URL(request.url).origin}/api`;
+  // what the caller check in front of this handler admits, read the same way: the document describes it
+  const { mode } = readCallerAuth();
+  const key = `${mode} ${serverUrl}`;
   // built once per worker (and per host name it is reached by): zod's conversion is not free
-  if (cached?.serverUrl !== serverUrl)
-    cached = { serverUrl, body: JSON.stringify(openApiDocument(serverUrl), null, 2) };
+  if (cached?.key !== key) cached = { key, body: JSON.stringify(openApiDocument(serverUrl, mode), null, 2) };
   return Promise.resolve({
     status: 200,
     headers: { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-cache' },

@@ -1,17 +1,23 @@
 import type { CallerRefused } from '../auth/caller-refused.js';
-import { defaultRetryAfterSeconds, type HttpAnswer } from './error-response.js';
+import { defaultRetryAfterSeconds, failureAnswers, type FailureAnswer, type HttpAnswer } from './error-response.js';
 import { logEvent, type LogContext } from '../telemetry/log-event.js';
 
 /**
- * 401 with a Bearer challenge (RFC 6750 section 3: `invalid_token`, or no error when no credential
- * came), 403 when the caller is known but not allowed, 503 when its token could not be checked.
+ * A caller refusal as failureAnswers describes it (and the OpenAPI document with it): 401 with a
+ * Bearer challenge (RFC 6750 section 3) when the routes take tokens, 403 when the caller is known
+ * but not allowed, 503 with Retry-After when its token could not be checked.
  */
 export function callerRefusalResponse(refused: CallerRefused, context: LogContext, takesTokens: boolean): HttpAnswer {
-  logEvent(context, 'caller.refused', { code: refused.code, caller: refused.appId, status: refused.status });
-  const body = { error: { code: refused.code, message: refused.message, retryable: refused.status === 503 } };
-  if (refused.status === 503)
-    return { status: 503, headers: { 'Retry-After': String(defaultRetryAfterSeconds) }, jsonBody: body };
-  if (refused.status === 403 || !takesTokens) return { status: refused.status, jsonBody: body };
-  const challenge = refused.code === 'CALLER_UNAUTHENTICATED' ? 'Bearer' : 'Bearer error="invalid_token"';
-  return { status: 401, headers: { 'WWW-Authenticate': challenge }, jsonBody: body };
+  const answer: FailureAnswer = failureAnswers[refused.code];
+  const { status } = answer;
+  logEvent(context, 'caller.refused', { code: refused.code, caller: refused.appId, status });
+  const headers = {
+    ...(answer.retryAfter && { 'Retry-After': String(defaultRetryAfterSeconds) }),
+    ...(answer.wwwAuthenticate && takesTokens && { 'WWW-Authenticate': answer.wwwAuthenticate }),
+  };
+  return {
+    status,
+    ...(Object.keys(headers).length > 0 && { headers }),
+    jsonBody: { error: { code: refused.code, message: refused.message, retryable: answer.retryAfter !== undefined } },
+  };
 }

@@ -1,5 +1,5 @@
 import { budgetDiagnosisCodes } from '../budget/budget-diagnosis.js';
-import { callerRefusalStatus } from '../auth/caller-refused.js';
+import { callerRefusalCodes } from '../auth/caller-refused.js';
 import { logEvent, type LogContext } from '../telemetry/log-event.js';
 import { rejectionStatus, type HttpAnswer } from './error-response.js';
 
@@ -34,7 +34,7 @@ export function asCallerSees<T extends Answer>(answer: T, operator: boolean, con
 }
 
 /** Codes whose message speaks of the caller's own request or credentials: shown as they are. */
-const ownCodes = new Set<string>([...Object.keys(rejectionStatus), ...Object.keys(callerRefusalStatus), 'NOT_FOUND']);
+const ownCodes = new Set<string>([...Object.keys(rejectionStatus), ...callerRefusalCodes, 'NOT_FOUND']);
 const budgetCodes = new Set<string>(['MAILBOX_BUDGET_SPENT', ...budgetDiagnosisCodes]);
 
 /** An HTTP answer as a handler returns it (HttpAnswer, or the host's HttpResponseInit). */

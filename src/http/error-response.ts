@@ -1,6 +1,8 @@
 import { isRestError } from '@azure/core-rest-pipeline';
+import { callerRefusalCodes, type CallerRefusalCode } from '../auth/caller-refused.js';
 import { BudgetExhausted, budgetSpentCode } from '../budget/budget.js';
 import { budgetDiagnosis } from '../budget/budget-diagnosis.js';
+import type { CallerAuthMode } from '../config/caller-auth.js';
 import { ConfigError } from '../config/config-error.js';
 import { diagnosisCodes } from '../diagnosis/diagnosis.js';
 import { IdempotencyKeyReused, RequestRejected, type RejectionCode } from '../mail/request-rejected.js';
@@ -19,6 +21,21 @@ export const rejectionStatus: Record<RejectionCode, number> = {
   IDEMPOTENCY_KEY_REUSED: 409,
 };
 
+/**
+ * Each way a caller itself is refused before its request is read (src/auth/caller-refused.ts):
+ * 401 who are you, 403 known but not allowed, 503 its token cannot be checked now.
+ */
+export const callerRefusalStatus: Record<CallerRefusalCode, 401 | 403 | 503> = {
+  CALLER_UNAUTHENTICATED: 401,
+  CALLER_TOKEN_INVALID: 401,
+  CALLER_TOKEN_EXPIRED: 401,
+  CALLER_TOKEN_WRONG_AUDIENCE: 401,
+  CALLER_TOKEN_WRONG_ISSUER: 401,
+  CALLER_ROLE_MISSING: 403,
+  CALLER_NOT_REGISTERED: 403,
+  CALLER_KEYS_UNAVAILABLE: 503,
+};
+
 /** Retry-After when a transient failure names no delay of its own. */
 export const defaultRetryAfterSeconds = 30;
 
@@ -30,6 +47,10 @@ export interface FailureAnswer {
   retryAfter?: 'always' | 'sometimes';
   /** What `error.diagnosis` holds, when there is one: the catalogue's, or a budget's. */
   diagnosis?: 'catalogue' | 'budget';
+  /** The WWW-Authenticate header it carries (RFC 6750), when the routes take bearer tokens; absent: none. */
+  wwwAuthenticate?: string;
+  /** The EXOSEND_CALLER_AUTH values under which it can be answered at all; absent: every one. */
+  callerAuth?: readonly CallerAuthMode[];
 }
 
 /**
@@ -38,6 +59,7 @@ export interface FailureAnswer {
  */
 export const failureAnswers = {
   ...rejectionAnswers(),
+  ...callerRefusalAnswers(),
   refused: { status: 502, codes: diagnosisCodes, retryAfter: 'sometimes', diagnosis: 'catalogue' },
   transient: { status: 503, codes: diagnosisCodes, retryAfter: 'always', diagnosis: 'catalogue' },
   budgetSpent: { status: 429, codes: [budgetSpentCode], retryAfter: 'always', diagnosis: 'budget' },
@@ -50,6 +72,29 @@ function rejectionAnswers(): Record<RejectionCode, FailureAnswer> {
   const answers = {} as Record<RejectionCode, FailureAnswer>;
   for (const [code, status] of Object.entries(rejectionStatus) as [RejectionCode, number][])
     answers[code] = { status, codes: [code] };
+  return answers;
+}
+
+/**
+ * A caller refusal is answered only where exosend checks callers itself (`entra`, `both`): under
+ * `key` the Functions host checks the key, and answers a missing or wrong one before exosend runs.
+ * A 401 carries a Bearer challenge (RFC 6750 section 3): with no error code when no credential
+ * came (3.1), `invalid_token` when the token was refused. A 503 says when to try again.
+ */
+function callerRefusalAnswers(): Record<CallerRefusalCode, FailureAnswer> {
+  const answers = {} as Record<CallerRefusalCode, FailureAnswer>;
+  for (const code of callerRefusalCodes) {
+    const status = callerRefusalStatus[code];
+    answers[code] = {
+      status,
+      codes: [code],
+      callerAuth: ['entra', 'both'],
+      ...(status === 401 && {
+        wwwAuthenticate: code === 'CALLER_UNAUTHENTICATED' ? 'Bearer' : 'Bearer error="invalid_token"',
+      }),
+      ...(status === 503 && { retryAfter: 'always' }),
+    };
+  }
   return answers;
 }
 

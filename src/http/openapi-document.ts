@@ -1,7 +1,9 @@
 import { z } from 'zod';
+import type { CallerAuthMode } from '../config/caller-auth.js';
 import { mailLimits, mailRequestSchema } from '../mail/mail-request.js';
 import type { RejectionCode } from '../mail/request-rejected.js';
 import { failureAnswers, rejectionStatus, type FailureAnswer, type FailureKind } from './error-response.js';
+import { hostRefusals, openApiSecurity } from './openapi-security.js';
 import {
   budgetDiagnosisSchema,
   diagnosisCodeSchema,
@@ -23,9 +25,10 @@ type Json = Record<string, unknown>;
  * The OpenAPI 3.1 description of exosend's HTTP API. The request body's schema is generated from
  * the zod schema that validates requests, so the two cannot drift; rules JSON Schema cannot say
  * (at least one recipient, text or html, reserved headers) are in the descriptions.
- * `serverUrl` is where the routes live: the Function App's `https://<app>/api`.
+ * `serverUrl` is where the routes live: the Function App's `https://<app>/api`. `callerAuth` is
+ * EXOSEND_CALLER_AUTH: the document describes what this deployment admits (see openapi-security.ts).
  */
-export function openApiDocument(serverUrl: string): Json {
+export function openApiDocument(serverUrl: string, callerAuth: CallerAuthMode): Json {
   const schemas = componentSchemas();
   const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
   const json = (name: string, description: string, headers?: Json) => ({
@@ -34,8 +37,12 @@ export function openApiDocument(serverUrl: string): Json {
     content: { 'application/json': { schema: ref(name) } },
   });
   const retryAfter = { 'Retry-After': { $ref: '#/components/headers/RetryAfter' } };
-  const failures = (route: DescribedRoute) => failureResponses(route, ref);
-  const unauthorized = { '401': { description: 'No function key, or a wrong one.' } };
+  const security = openApiSecurity(callerAuth);
+  // every answer a route gives: its own, the failures it can give, and the host's refusals
+  const answers = (route: DescribedRoute, own: Record<string, Json>) => ({
+    responses: withFailures(own, { ...failureResponses(route, ref, callerAuth), ...hostRefusals(callerAuth) }),
+    security: security.requirements,
+  });
   const mailBody = {
     required: true,
     description: [
@@ -44,6 +51,12 @@ export function openApiDocument(serverUrl: string): Json {
       'string; custom headers may not set what exosend sets (addresses, subject, Message-ID, MIME structure,',
       `trace and authentication headers); at most ${mailLimits.maxHeaders} headers; the message as transmitted at most`,
       `${mailLimits.maxMessageBytes / 1024 / 1024} MB. \`from\` must be one of EXOSEND_ALLOWED_SENDERS.`,
+      ...(callerAuth === 'key'
+        ? []
+        : [
+            "A caller with a token sends only as its policy's senders, and only to its policy's recipient patterns",
+            '(403 SENDER_NOT_ALLOWED, RECIPIENT_NOT_ALLOWED: the whole request is refused).',
+          ]),
     ].join(' '),
     content: {
       'application/json': {
@@ -66,10 +79,10 @@ export function openApiDocument(serverUrl: string): Json {
       summary: 'Send mail through Exchange Online with OAuth 2.0 (SMTP AUTH XOAUTH2)',
       description:
         'Every failure carries a stable diagnosis code with its cause and the fix an admin can act on (`DiagnosisCode`). ' +
-        'Every route needs a function key: the `x-functions-key` header or the `code` query parameter.',
+        security.description,
     },
     servers: [{ url: serverUrl }],
-    security: [{ functionKeyHeader: [] }, { functionKeyQuery: [] }],
+    security: security.requirements,
     paths: {
       '/send': {
         post: {
@@ -79,11 +92,7 @@ export function openApiDocument(serverUrl: string): Json {
             'Retries inside the call only what Exchange refused with a 4xx reply. With storage, every send has a record (`GET /messages/{id}`), and one idempotencyKey is one message whichever route it came by: ' +
             'the same content again gets the first outcome, other content 409. A send that failed in a way worth retrying (503, 429) is tried again by the same request.',
           requestBody: mailBody,
-          responses: {
-            '200': json('SendResult', 'Exchange accepted the message.'),
-            ...failures('send'),
-            ...unauthorized,
-          },
+          ...answers('send', { '200': json('SendResult', 'Exchange accepted the message.') }),
         },
       },
       '/enqueue': {
@@ -93,13 +102,11 @@ export function openApiDocument(serverUrl: string): Json {
           description:
             'Validates exactly as /send. At least once in, exactly one outcome out: `GET /messages/{id}` tells it.',
           requestBody: mailBody,
-          responses: {
+          ...answers('enqueue', {
             '202': json('EnqueueAccepted', 'Stored on the queue.', {
               Location: { description: '/api/messages/{id}', schema: { type: 'string' } },
             }),
-            ...failures('enqueue'),
-            ...unauthorized,
-          },
+          }),
         },
       },
       '/messages/{id}': {
@@ -115,67 +122,59 @@ export function openApiDocument(serverUrl: string): Json {
               schema: schemas['MessageId'],
             },
           ],
-          responses: {
-            '200': json('MessageStatus', "The request's record."),
-            ...failures('getMessage'),
-            ...unauthorized,
-          },
+          ...answers('getMessage', { '200': json('MessageStatus', "The request's record.") }),
         },
       },
       '/health': {
         get: {
           operationId: 'getHealth',
           summary: 'The last health check and a live preflight (secret, token, claims; nothing is sent)',
-          responses: {
+          ...answers('getHealth', {
             '200': json('HealthStatus', 'Healthy.'),
             '503': json(
               'HealthStatus',
               "Unhealthy (`error` holds the code and the diagnosis), or degraded: a mailbox's rolling day is spent (`budgetSpent` names it and when it frees; `error.code` DAILY_RECIPIENT_LIMIT_REACHED).",
               retryAfter,
             ),
-            ...unauthorized,
-          },
+          }),
         },
       },
       '/openapi.json': {
         get: {
           operationId: 'getOpenApiDocument',
           summary: 'This document',
-          responses: {
+          ...answers('getOpenApiDocument', {
             '200': {
               description: 'The OpenAPI 3.1 description of this API.',
               content: { 'application/json': { schema: { type: 'object' } } },
             },
-            ...unauthorized,
-          },
+          }),
         },
       },
     },
     components: {
       schemas,
-      headers: { RetryAfter: { description: 'Seconds to wait before trying again.', schema: { type: 'integer' } } },
-      securitySchemes: {
-        functionKeyHeader: {
-          type: 'apiKey',
-          in: 'header',
-          name: 'x-functions-key',
-          description: 'A function key (or the host key) of the Function App.',
-        },
-        functionKeyQuery: {
-          type: 'apiKey',
-          in: 'query',
-          name: 'code',
-          description: 'The same key as a query parameter.',
+      headers: {
+        RetryAfter: { description: 'Seconds to wait before trying again.', schema: { type: 'integer' } },
+        WWWAuthenticate: {
+          description:
+            'The Bearer challenge of RFC 6750 (section 3): `Bearer` when no credential came, `Bearer error="invalid_token"` when the token was refused.',
+          schema: { type: 'string', enum: challenges() },
         },
       },
+      securitySchemes: security.schemes,
     },
   };
 }
 
-export type DescribedRoute = 'send' | 'enqueue' | 'getMessage';
+export type DescribedRoute = 'send' | 'enqueue' | 'getMessage' | 'getHealth' | 'getOpenApiDocument';
 
 const noMailRequest = 'it reads no mail request';
 const neverSends = 'it asks neither Exchange, Entra nor Key Vault: the queue does, later';
+const readsNoRequest = Object.fromEntries(Object.keys(rejectionStatus).map((code) => [code, noMailRequest])) as Record<
+  RejectionCode,
+  string
+>;
 
 /**
  * What a route cannot answer, and why. Every other answer in failureAnswers is described for it, so
@@ -192,13 +191,25 @@ export const cannotAnswer: Record<DescribedRoute, Partial<Record<FailureKind, st
     notFound: 'it looks up no id',
   },
   getMessage: {
-    ...(Object.fromEntries(Object.keys(rejectionStatus).map((code) => [code, noMailRequest])) as Record<
-      RejectionCode,
-      string
-    >),
+    ...readsNoRequest,
     refused: neverSends,
     transient: neverSends,
     budgetSpent: neverSends,
+  },
+  // both still check their caller: a caller refusal, and the policy lookup's storage or settings, can answer them
+  getHealth: {
+    ...readsNoRequest,
+    refused: 'a failing Exchange, Entra or Key Vault is its own 503 (HealthStatus)',
+    transient: 'a failing Exchange, Entra or Key Vault is its own 503 (HealthStatus)',
+    budgetSpent: "a spent day is its own 503 (HealthStatus's budgetSpent); it sends nothing",
+    notFound: 'it looks up no id',
+  },
+  getOpenApiDocument: {
+    ...readsNoRequest,
+    refused: 'it asks neither Exchange, Entra nor Key Vault',
+    transient: 'it asks neither Exchange, Entra nor Key Vault',
+    budgetSpent: 'it sends nothing',
+    notFound: 'it looks up no id',
   },
 };
 
@@ -210,24 +221,49 @@ const failureDescriptions: Record<FailureKind, string> = {
       `${code}: the request was refused; nothing was sent or stored. \`details\` names the fields.`,
     ]),
   ) as Record<RejectionCode, string>),
+  SENDER_NOT_ALLOWED:
+    "SENDER_NOT_ALLOWED: `from` is not one of EXOSEND_ALLOWED_SENDERS, or not one of the caller policy's senders; nothing was sent or stored. `details` names the field.",
+  RECIPIENT_NOT_ALLOWED:
+    "RECIPIENT_NOT_ALLOWED: a recipient is outside the caller policy's recipient patterns; the whole request was refused, nothing was sent to the others either. `details` names each.",
   IDEMPOTENCY_KEY_REUSED:
     'IDEMPOTENCY_KEY_REUSED: the key already names a request with other content (`existing`); nothing was sent or queued. Also answered while the first send of the same content is still under way (`existing.status` sending): ask `GET /messages/{id}`.',
   refused:
     'Exchange, Entra or Key Vault refused for good: `error.diagnosis` holds the code, cause and fix. Sending it again unchanged fails again (Retry-After only when the refusal ends by itself, such as the daily quota).',
   transient: 'Transient (`error.diagnosis.retryable`): try again after Retry-After.',
   budgetSpent:
-    "MAILBOX_BUDGET_SPENT: the mailbox's budget (messages a minute, recipients a day, SMTP sessions), counted across every instance, is spent for now; nothing was sent. `error.diagnosis` (BudgetDiagnosis) names the limit; try again after Retry-After, or use /enqueue.",
+    "MAILBOX_BUDGET_SPENT: the mailbox's budget (messages a minute, recipients a day, SMTP sessions), counted across every instance, is spent for now, or the caller's own daily quota (its policy's `--daily-quota`: `error.diagnosis.code` CALLER_DAILY_QUOTA_REACHED, while other callers go on sending); nothing was sent. `error.diagnosis` (BudgetDiagnosis) names the limit; try again after Retry-After, or use /enqueue.",
   storageUnavailable:
     "STORAGE_UNAVAILABLE: exosend's storage (queues, tables, blobs) did not answer or refused its identity; nothing was accepted. Try again after Retry-After.",
   misconfigured: 'CONFIGURATION_INVALID: an app setting is missing or malformed (named, never its value).',
   notFound: 'NOT_FOUND: no request with this id is known.',
+  CALLER_UNAUTHENTICATED:
+    'CALLER_UNAUTHENTICATED: no credential this deployment takes came (see the security schemes); WWW-Authenticate `Bearer`.',
+  CALLER_TOKEN_INVALID:
+    "CALLER_TOKEN_INVALID: the token is no valid app-only token of exosend's tenant (unsigned, HS256, signed by a key the tenant never published, a bad signature, or a user's token with `scp`).",
+  CALLER_TOKEN_EXPIRED: 'CALLER_TOKEN_EXPIRED: the token has expired (30 s of clock tolerance); get a new one.',
+  CALLER_TOKEN_WRONG_AUDIENCE:
+    "CALLER_TOKEN_WRONG_AUDIENCE: the token is for another API; ask for `<exosend's Application ID URI>/.default`, an audience EXOSEND_API_AUDIENCE lists.",
+  CALLER_TOKEN_WRONG_ISSUER: "CALLER_TOKEN_WRONG_ISSUER: the token was issued by another tenant than exosend's.",
+  CALLER_ROLE_MISSING:
+    "CALLER_ROLE_MISSING: the calling app holds no app role `Mail.Send.Exosend` on exosend's API; an admin assigns it. Nothing was read or sent.",
+  CALLER_NOT_REGISTERED:
+    'CALLER_NOT_REGISTERED: the calling app has no caller policy; the message names the command that gives it one (`npx exosend caller add`). Nothing was read or sent.',
+  CALLER_KEYS_UNAVAILABLE:
+    "CALLER_KEYS_UNAVAILABLE: exosend could not read its tenant's signing keys to check the token; try again after Retry-After.",
 };
 
-/** The failure answers a route can give, by status, each an Error narrowed to its codes and diagnosis. */
-export function failureResponses(route: DescribedRoute, ref: (name: string) => Json): Record<string, Json> {
+/**
+ * The failure answers a route can give under an EXOSEND_CALLER_AUTH value, by status, each an
+ * Error narrowed to its codes and diagnosis, with the headers that come with it.
+ */
+export function failureResponses(
+  route: DescribedRoute,
+  ref: (name: string) => Json,
+  callerAuth: CallerAuthMode,
+): Record<string, Json> {
   const byStatus = new Map<number, [FailureKind, FailureAnswer][]>();
   for (const [kind, answer] of Object.entries(failureAnswers) as [FailureKind, FailureAnswer][]) {
-    if (cannotAnswer[route][kind]) continue;
+    if (cannotAnswer[route][kind] || (answer.callerAuth && !answer.callerAuth.includes(callerAuth))) continue;
     byStatus.set(answer.status, [...(byStatus.get(answer.status) ?? []), [kind, answer]]);
   }
   const narrowed = ([, answer]: [FailureKind, FailureAnswer]): Json => {
@@ -247,17 +283,53 @@ export function failureResponses(route: DescribedRoute, ref: (name: string) => J
   };
   return Object.fromEntries(
     [...byStatus.entries()].map(([status, kinds]) => {
-      const retryAfter = kinds.some(([, a]) => a.retryAfter) && {
-        'Retry-After': { $ref: '#/components/headers/RetryAfter' },
+      const headers = {
+        ...(kinds.some(([, a]) => a.retryAfter) && { 'Retry-After': { $ref: '#/components/headers/RetryAfter' } }),
+        ...(kinds.some(([, a]) => a.wwwAuthenticate) && {
+          'WWW-Authenticate': { $ref: '#/components/headers/WWWAuthenticate' },
+        }),
       };
       const schema = kinds.length === 1 ? narrowed(kinds[0]!) : { anyOf: kinds.map(narrowed) };
       const description = kinds.map(([kind]) => failureDescriptions[kind]).join(' Or ');
       return [
         String(status),
-        { description, ...(retryAfter && { headers: retryAfter }), content: { 'application/json': { schema } } },
+        {
+          description,
+          ...(Object.keys(headers).length > 0 && { headers }),
+          content: { 'application/json': { schema } },
+        },
       ];
     }),
   );
+}
+
+/** A route's own answers with the failures it can give; a status both hold (/health's 503) is either one. */
+function withFailures(own: Record<string, Json>, failures: Record<string, Json>): Record<string, Json> {
+  const merged = { ...own };
+  for (const [status, failure] of Object.entries(failures)) {
+    const mine = merged[status];
+    if (!mine) {
+      merged[status] = failure;
+      continue;
+    }
+    const schemaOf = (answer: Json) =>
+      (answer['content'] as Record<string, { schema: Json }> | undefined)?.['application/json']?.schema;
+    merged[status] = {
+      description: `${String(mine['description'])} Or ${String(failure['description'])}`,
+      headers: { ...(mine['headers'] as Json | undefined), ...(failure['headers'] as Json | undefined) },
+      content: { 'application/json': { schema: { anyOf: [schemaOf(mine), schemaOf(failure)] } } },
+    };
+  }
+  return merged;
+}
+
+/** Every WWW-Authenticate value failureAnswers sends. */
+function challenges(): string[] {
+  return [
+    ...new Set(
+      Object.values(failureAnswers).flatMap((a: FailureAnswer) => (a.wwwAuthenticate ? [a.wwwAuthenticate] : [])),
+    ),
+  ];
 }
 
 /** Every schema the document names, from the zod schemas (requests as they are read: `io: 'input'`). */

@@ -67,7 +67,7 @@ export const errorSchema = z.object({
   error: z.object({
     code: z.enum(errorCodes).meta({
       description:
-        'INVALID_REQUEST, SENDER_NOT_ALLOWED, ... for a refused request; a diagnosis code when Exchange, Entra or Key Vault refused; MAILBOX_BUDGET_SPENT (429); STORAGE_UNAVAILABLE, CONFIGURATION_INVALID, NOT_FOUND.',
+        'INVALID_REQUEST, SENDER_NOT_ALLOWED, ... for a refused request; a diagnosis code when Exchange, Entra or Key Vault refused; MAILBOX_BUDGET_SPENT (429); STORAGE_UNAVAILABLE, CONFIGURATION_INVALID, NOT_FOUND; CALLER_UNAUTHENTICATED, CALLER_TOKEN_..., CALLER_ROLE_MISSING, CALLER_NOT_REGISTERED, CALLER_KEYS_UNAVAILABLE when the caller itself is refused (401, 403, 503).',
     }),
     message: z.string().meta({
       description:
