@@ -143,7 +143,7 @@ describe('the template and the code agree (infra/ read as text: no Bicep CLI nee
     assert.match(storage, new RegExp(`resource budget 'tables' = \\{ name: '${budgetTable}' \\}`));
   });
 
-  it('when an alert query names telemetry, then the code emits that name, and the seven rules are there', () => {
+  it('when an alert query names telemetry, then the code emits that name, and the eight rules are there', () => {
     const alerts = bicep('app/alerts.bicep');
     const emitted = new Set<string>([
       availabilityTestName,
@@ -151,7 +151,7 @@ describe('the template and the code agree (infra/ read as text: no Bicep CLI nee
       ...deliveryEventNames,
     ]);
     const queries = [...alerts.matchAll(/query: '((?:[^'\\]|\\.)*)'/g)].map((m) => m[1]!);
-    assert.equal(queries.length, 7);
+    assert.equal(queries.length, 8);
     const named = queries.flatMap((q) => [...q.matchAll(/"(exosend[^"]*)"/g)].map((m) => m[1]!));
     assert.deepEqual(
       named.filter((name) => !emitted.has(name)),
@@ -188,6 +188,13 @@ describe('the template and the code agree (infra/ read as text: no Bicep CLI nee
         q.includes(`name == "${availabilityTestName}" and isnotempty(tostring(customDimensions.budgetSpent))`),
       ),
       'a mailbox whose day is spent',
+    );
+    // issue 22: callers kept a mailbox's minute spent (429 MINUTE_LIMIT_REACHED, queued mail deferred) while health read `healthy`
+    assert.ok(
+      queries.some((q) =>
+        q.includes(`name == "${availabilityTestName}" and isnotempty(tostring(customDimensions.minuteSaturated))`),
+      ),
+      'a mailbox whose minute stays spent',
     );
   });
 

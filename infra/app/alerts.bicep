@@ -1,4 +1,4 @@
-// The health alerts operations watch: an action group that mails alertEmail, and six log alert
+// The health alerts operations watch: an action group that mails alertEmail, and eight log alert
 // rules on Application Insights. Each description is what the on-call person does first. The
 // telemetry names are the code's (src/health/availability.ts, src/telemetry/mail-events.ts);
 // test/infra.test.ts fails when a query names one the code no longer emits.
@@ -142,6 +142,16 @@ var rules = [
     description: 'A mailbox has sent its rolling day\'s recipients (EXOSEND_RECIPIENTS_PER_DAY; Exchange Online allows 10,000): every send from it answers 429 and queued mail waits until the day frees, while the health check itself still passes. The health check\'s availability result carries budgetSpent (the mailbox, its day, and in how many seconds one recipient fits again); GET /api/health answers 503 with status degraded. First: find who sent the volume (customEvents exosend.sent grouped by customDimensions.caller); with function keys any holder can spend the whole day, so give callers Entra identities with a daily quota each (docs/callers.md), or add mailboxes (EXOSEND_MAILBOXES).'
     // the property, not `success`: a spent day is not a failed check (src/health/budget-spent.ts)
     query: 'availabilityResults\n| where name == "exosend-smtp" and isnotempty(tostring(customDimensions.budgetSpent))\n| project timestamp, budgetSpent = tostring(customDimensions.budgetSpent)'
+    operator: 'GreaterThan'
+    threshold: 0
+  }
+  {
+    name: 'mailbox-minute-saturated'
+    severity: 3
+    windowSize: 'PT15M'
+    description: 'Callers have asked a mailbox for more than its minute (EXOSEND_RATE_PER_MINUTE; Exchange Online allows 30 a minute) without a break for 5 minutes or more: their sends wait for a slot, /api/send answers 429 MINUTE_LIMIT_REACHED to those that cannot wait, and queued mail is deferred and falls behind, while the health check itself still passes. The health check\'s availability result carries minuteSaturated (the mailbox, its minute, and for how many seconds sends have kept waiting); GET /api/health answers 503 with status degraded. A burst that fills the minute for a moment does not fire this. First: find who sends the volume (customEvents exosend.sent grouped by customDimensions.caller); give callers Entra identities with a share of the minute each (docs/callers.md), move what can wait to /api/enqueue, or add mailboxes (EXOSEND_MAILBOXES).'
+    // its own property: a saturated minute must not read as a spent day (src/health/minute-saturated.ts)
+    query: 'availabilityResults\n| where name == "exosend-smtp" and isnotempty(tostring(customDimensions.minuteSaturated))\n| project timestamp, minuteSaturated = tostring(customDimensions.minuteSaturated)'
     operator: 'GreaterThan'
     threshold: 0
   }

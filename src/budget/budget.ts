@@ -38,7 +38,11 @@ export interface BudgetUsage {
   mailbox: string;
   /** 'shared': counted in storage across every instance; 'local': this process only (no storage set). */
   scope: 'shared' | 'local';
-  minute: { used: number; limit: number; windowSeconds: number };
+  /**
+   * `spentForSeconds`: only while sends wait for the minute, how long they have kept waiting (from
+   * the first wait of the run to the latest; minute-waits.ts). Health calls it saturated past 5 windows.
+   */
+  minute: { used: number; limit: number; windowSeconds: number; spentForSeconds?: number };
   connections: { used: number; limit: number };
   /** `freesInSeconds`: only when the day is spent, how soon one recipient fits again (GET /api/health's budget diagnosis). */
   day: { used: number; limit: number; windowHours: number; freesInSeconds?: number };

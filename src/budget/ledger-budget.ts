@@ -10,6 +10,7 @@ import {
   type TakeOptions,
 } from './budget.js';
 import * as rules from './ledger.js';
+import { minuteSpentForMs } from './minute-waits.js';
 import { currentCaller } from '../auth/caller-scope.js';
 import type { BudgetLedger, LedgerTimings, Verdict } from './ledger.js';
 
@@ -92,12 +93,17 @@ export abstract class LedgerBudget implements MailboxBudget {
     const quota = caller && { caller: caller.id, dailyQuota: caller.dailyQuota };
     // and its weight in the minute when callers compete for it (fair-share.ts)
     const share = caller && { caller: caller.id, weight: caller.share ?? 1 };
+    // when the mailbox's minute first had no slot for it: the grant's own write records the wait, for health
+    let waitedSince: number | undefined;
     await this.waitFor(options, () =>
       this.transact((ledger, now) =>
         this.pruned(ledger, now, () =>
-          rules.takeSend(ledger, now, this.limits, this.timings, id, recipients, quota, share),
+          rules.takeSend(ledger, now, this.limits, this.timings, id, recipients, quota, share, waitedSince),
         ),
-      ),
+      ).then((verdict) => {
+        if (!verdict.ok && verdict.full) waitedSince ??= Date.now();
+        return verdict;
+      }),
     );
     let released = false;
     return {
@@ -141,6 +147,7 @@ export abstract class LedgerBudget implements MailboxBudget {
       rules.prune(ledger, now, limits);
       const day = rules.dayUsed(ledger);
       const spent = day >= limits.recipientsPerDay;
+      const minuteSpentFor = minuteSpentForMs(ledger, now, limits);
       return {
         mailbox: this.mailbox,
         scope: this.scope,
@@ -148,6 +155,7 @@ export abstract class LedgerBudget implements MailboxBudget {
           used: rules.minuteUsed(ledger),
           limit: limits.ratePerWindow,
           windowSeconds: limits.windowInMs / 1000,
+          ...(minuteSpentFor !== undefined && { spentForSeconds: Math.floor(minuteSpentFor / 1000) }),
         },
         connections: { used: ledger.leases.length, limit: limits.maxConnections },
         day: {

@@ -10,6 +10,7 @@ import {
   sharesOf,
   type CallerShare,
 } from './fair-share.js';
+import { noteMinuteWait, type MinuteWaits } from './minute-waits.js';
 
 /**
  * One mailbox's use of its limits, as one document: every instance reads it and changes it only
@@ -36,6 +37,8 @@ export interface BudgetLedger {
   minuteByCaller?: Record<string, { weight: number; sends: [number, number][]; waitsUntil?: number }>;
   leases: { id: string; until: number; kind: 'send' | 'check' }[];
   wants?: { id: string; since: number; until: number }[];
+  /** The run of sends that waited for a full minute, for health: a minute that stays spent (minute-waits.ts). */
+  minuteWaits?: MinuteWaits;
 }
 
 export interface LedgerTimings {
@@ -45,7 +48,8 @@ export interface LedgerTimings {
   leaseTtlInMs: number;
 }
 
-export type Verdict = { ok: true } | { ok: false; limit: BudgetLimit; retryAt: number };
+/** `full`: the mailbox's minute itself had no free slot (not only the caller's fair share of it). */
+export type Verdict = { ok: true } | { ok: false; limit: BudgetLimit; retryAt: number; full?: true };
 
 export const emptyLedger = (): BudgetLedger => ({ sends: [], holds: [], hours: [], leases: [] });
 
@@ -84,6 +88,8 @@ export function takeSend(
   recipients: number,
   quota?: CallerQuota,
   share?: CallerShare,
+  /** When this send was first refused for a full minute: its grant adds the wait to the run. */
+  waitedSince?: number,
 ): Verdict {
   // the caller's own day first: a caller past its quota waits, and leaves the mailbox's day to the others
   const quotaAt = quota && callerQuotaFreesAt(ledger, quota, recipients, now, limits, timings.holdMaxInMs);
@@ -92,7 +98,7 @@ export function takeSend(
   if (minute >= limits.ratePerWindow) {
     const retryAt = minuteFreesAt(ledger, minute - limits.ratePerWindow + 1, now, limits);
     if (share) noteWaiting(ledger, share, retryAt, now, limits);
-    return { ok: false, limit: 'minute', retryAt };
+    return { ok: false, limit: 'minute', retryAt, full: true };
   }
   const shareAt = share && fairShareFreesAt(ledger, share, minute, now, limits);
   if (shareAt !== undefined) {
@@ -108,6 +114,7 @@ export function takeSend(
       retryAt: dayFreesAt(ledger, day + recipients - limits.recipientsPerDay, now, limits, timings),
     };
   if (share) entryOf(ledger, share);
+  if (waitedSince !== undefined) noteMinuteWait(ledger, waitedSince, now, limits);
   ledger.holds.push({ id, until: now + timings.holdMaxInMs, recipients, ...(quota && { caller: quota.caller }) });
   return { ok: true };
 }

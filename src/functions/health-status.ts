@@ -29,7 +29,7 @@ async function getHealthFor(
   };
   const headers = { 'Cache-Control': 'no-store' };
   if ((healthy || !failure) && spent) {
-    // a spent day is not a failure, but a probe that reads 200 would hide that mail waits (issue 22)
+    // a spent day, or a minute that stays spent, is not a failure, but a probe that reads 200 would hide that mail waits (issue 22)
     logEvent(context, 'degraded', {
       code: spent.code,
       mailbox: spent.mailbox,

@@ -6,6 +6,7 @@ import type { BudgetUsage } from '../budget/budget.js';
 import type { ProbeReport, StageResult } from '../probe/probe.js';
 import { budgetSummary } from './budgets.js';
 import { spentSummary } from './budget-spent.js';
+import { saturatedSummary } from './minute-saturated.js';
 
 /** A check that failed before the chain: the settings (no runtime could be built) or a defect. */
 export type CheckFailureCode = DiagnosisCode | 'CONFIGURATION_INVALID' | 'UNEXPECTED_ERROR';
@@ -137,6 +138,8 @@ export function summarize(result: HealthCheckResult): Record<string, string | nu
     budgets: budgetSummary(result.budgets),
     // the alert rule budget-spent selects on it: a spent day is not a failed check, mail waits
     budgetSpent: spentSummary(result.budgets),
+    // a new name, so that mailbox-day-spent keeps meaning the day: mailbox-minute-saturated selects on this one
+    minuteSaturated: saturatedSummary(result.budgets),
     reader: result.reader,
   };
 }

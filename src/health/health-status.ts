@@ -7,6 +7,7 @@ import { probeByWay, wayOf, type Way } from './active-probe.js';
 import type { HealthCheckResult } from './health-result.js';
 import { budgetsOf } from './budgets.js';
 import { spentBudgets } from './budget-spent.js';
+import { saturatedMinutes } from './minute-saturated.js';
 import type { BudgetDiagnosis } from '../budget/budget-diagnosis.js';
 import { transportBudgetsOf, type TransportBudgetUsage } from './transport-budgets.js';
 import type { HealthRuntime } from './health-runtime.js';
@@ -35,7 +36,7 @@ export interface HealthStatus {
   budgets: BudgetUsage[];
   /** The same per transport: SMTP's minute, sessions and day; Graph's requests in flight, requests in 10 minutes and day. */
   budgetsByTransport: TransportBudgetUsage[];
-  /** The mailboxes whose rolling day is spent, and when each frees: mail waits, so health is `degraded`. */
+  /** The mailboxes whose rolling day is spent (when each frees), then those whose minute stays spent: mail waits, so health is `degraded`. */
   budgetSpent: BudgetDiagnosis[];
   /** Why it is unhealthy: the preflight's failure first (it is live), else the last check's. */
   failure?: { code: string; message: string; diagnosis?: Diagnosis };
@@ -58,7 +59,7 @@ export async function readHealthStatus(loadRuntime: () => HealthRuntime): Promis
     preflight,
     budgets,
     budgetsByTransport,
-    budgetSpent: spentBudgets(budgets),
+    budgetSpent: [...spentBudgets(budgets), ...saturatedMinutes(budgets)],
     ...(failure && { failure }),
   };
 }

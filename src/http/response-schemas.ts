@@ -170,7 +170,15 @@ export const budgetUsageSchema = z.object({
   scope: z.enum(['shared', 'local']).meta({
     description: '`shared`: counted in storage across every instance; `local`: this process only (no storage set).',
   }),
-  minute: z.object({ used: z.number().int(), limit: z.number().int(), windowSeconds: z.number() }),
+  minute: z.object({
+    used: z.number().int(),
+    limit: z.number().int(),
+    windowSeconds: z.number(),
+    spentForSeconds: z.number().int().optional().meta({
+      description:
+        'Only while sends wait for a free slot in the minute: how long they have kept waiting; past 5 windows the mailbox is saturated (`budgetSpent`).',
+    }),
+  }),
   connections: z.object({ used: z.number().int(), limit: z.number().int() }),
   day: z.object({
     used: z.number().int(),
@@ -191,9 +199,7 @@ export const transportBudgetSchema = z.discriminatedUnion('transport', [
     transport: z.literal('smtp'),
     mailbox: z.string(),
     scope: z.enum(['shared', 'local']),
-    minute: z
-      .object({ used: z.number().int(), limit: z.number().int(), windowSeconds: z.number() })
-      .meta({ description: 'Messages in the sliding minute (Exchange: 30).' }),
+    minute: budgetUsageSchema.shape.minute.meta({ description: 'Messages in the sliding minute (Exchange: 30).' }),
     sessions: windowUse.meta({
       description: 'SMTP sessions open at once (Exchange: 3; one kept for the health check).',
     }),
@@ -279,7 +285,7 @@ const preflightSchema = z.object({
 export const healthStatusSchema = z.object({
   status: z.enum(['healthy', 'degraded', 'unhealthy']).meta({
     description:
-      "`degraded`: mail works, but a mailbox's rolling day is spent (`budgetSpent` says which and when it frees); `unhealthy`: mail fails (`error`).",
+      "`degraded`: mail works, but a mailbox's rolling day is spent, or its minute has stayed spent for 5 windows (`budgetSpent` says which and when to look again); `unhealthy`: mail fails (`error`).",
   }),
   lastCheck: healthCheckResultSchema
     .nullable()
@@ -290,7 +296,8 @@ export const healthStatusSchema = z.object({
       "Each mailbox's use of its minute, its sessions and its day; a budget that cannot be read is left out.",
   }),
   budgetSpent: z.array(budgetDiagnosisSchema).optional().meta({
-    description: 'Each mailbox whose rolling day is spent, and in retryAfterSeconds when one recipient fits again.',
+    description:
+      'Each mailbox whose rolling day is spent (`limit: day`; retryAfterSeconds: when one recipient fits again), then each whose minute has stayed spent (`limit: minute`, callers waiting for it for 5 windows or more; retryAfterSeconds: one window).',
   }),
   budgetsByTransport: z.array(transportBudgetSchema).meta({
     description:
