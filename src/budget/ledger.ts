@@ -10,6 +10,7 @@ import {
   sharesOf,
   type CallerShare,
 } from './fair-share.js';
+import { dayShareFreesAt } from './day-share.js';
 
 /**
  * One mailbox's use of its limits, as one document: every instance reads it and changes it only
@@ -74,7 +75,7 @@ export function dayUsed(ledger: BudgetLedger): number {
   return ledger.hours.reduce((sum, [, n]) => sum + n, 0) + ledger.holds.reduce((sum, h) => sum + h.recipients, 0);
 }
 
-/** Takes a send for `recipients` if the minute and the day have room; else says when they may. */
+/** Takes a send for `recipients` if the minute and the day (and the caller's part of each) have room; else says when they may. */
 export function takeSend(
   ledger: BudgetLedger,
   now: number,
@@ -107,6 +108,11 @@ export function takeSend(
       limit: 'day',
       retryAt: dayFreesAt(ledger, day + recipients - limits.recipientsPerDay, now, limits, timings),
     };
+  // and the others' unused shares of the day, which the caller leaves them
+  const dayShareAt =
+    quota?.dayShare &&
+    dayShareFreesAt(ledger, quota.caller, quota.dayShare, recipients, now, limits, timings.holdMaxInMs);
+  if (dayShareAt !== undefined) return { ok: false, limit: 'share', retryAt: dayShareAt };
   if (share) entryOf(ledger, share);
   ledger.holds.push({ id, until: now + timings.holdMaxInMs, recipients, ...(quota && { caller: quota.caller }) });
   return { ok: true };
