@@ -1,13 +1,16 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
+import type { DayPeers } from './day-peers.js';
 
 /** How logs, telemetry, records and dead letters name a caller: its app id (or `function-key`) and display name. Never its token. */
 export interface CallerTag {
   id: string;
   name: string;
-  /** Its own recipients a rolling day (the policy's), for the shared budget; absent: the mailbox's day only. */
+  /** Its own recipients a rolling day (the policy's), for the shared budget; absent: the mailbox's day (less the others' unused shares). */
   dailyQuota?: number;
-  /** Its weight in each mailbox's minute when callers compete (the policy's `--share`); absent: 1. */
+  /** Its weight in each mailbox's minute when callers compete, and in its day (the policy's `--share`); absent: 1. */
   share?: number;
+  /** The other callers whose unused shares of a mailbox's day it leaves them (day-peers.ts); absent: none. */
+  dayPeers?: DayPeers;
 }
 
 const scope = new AsyncLocalStorage<CallerTag>();
@@ -23,6 +26,7 @@ export function inCallerScope<T>(caller: CallerTag, work: () => T): T {
       name: caller.name,
       ...(caller.dailyQuota !== undefined && { dailyQuota: caller.dailyQuota }),
       ...(caller.share !== undefined && { share: caller.share }),
+      ...(caller.dayPeers && { dayPeers: caller.dayPeers }),
     },
     work,
   );

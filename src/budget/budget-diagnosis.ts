@@ -6,6 +6,7 @@ export const budgetDiagnosisCodes = [
   'DAILY_RECIPIENT_LIMIT_REACHED',
   'CONNECTION_LIMIT_REACHED',
   'CALLER_DAILY_QUOTA_REACHED',
+  'CALLER_DAILY_SHARE_REACHED',
 ] as const;
 
 /** The diagnosis of a message that waits for its mailbox's budget: which limit, when, and what would help. */
@@ -37,6 +38,12 @@ const texts: Record<BudgetLimit, Pick<BudgetDiagnosis, 'code' | 'cause' | 'fix'>
     cause:
       "This caller has sent as many recipients in a rolling day as its own daily quota allows (its policy's --daily-quota), counted across every instance of exosend. Nothing was sent; other callers of the mailbox {mailbox} go on sending.",
     fix: 'Send it again after Retry-After, when the rolling day has moved on. An admin raises the quota with `npx exosend caller add <app-id> ... --daily-quota <n>`.',
+  },
+  share: {
+    code: 'CALLER_DAILY_SHARE_REACHED',
+    cause:
+      "This caller has sent its share of the rolling day of the mailbox {mailbox} (its policy's --share, against the other registered callers' weights), and what is left of the day is kept for the other callers that have not sent theirs yet, counted across every instance of exosend. Nothing was sent; the other callers go on sending.",
+    fix: 'Send it again after Retry-After, when the rolling day has moved on. An admin gives the caller a larger share with `npx exosend caller add <app-id> ... --share <weight>`, or moves a caller that does not send from this mailbox off it (its --senders).',
   },
   connections: {
     code: 'CONNECTION_LIMIT_REACHED',

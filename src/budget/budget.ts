@@ -11,7 +11,7 @@ export interface BudgetLimits {
 }
 
 /** Which of the mailbox's limits made a message wait. */
-export const budgetLimits = ['minute', 'day', 'connections', 'quota'] as const;
+export const budgetLimits = ['minute', 'day', 'connections', 'quota', 'share'] as const;
 export type BudgetLimit = (typeof budgetLimits)[number];
 
 /** `error.code` of every answer that says the mailbox's budget is spent (429 from /api/send). */

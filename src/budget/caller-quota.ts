@@ -1,11 +1,14 @@
 import type { BudgetLimits } from './budget.js';
+import type { DayShare } from './day-share.js';
 
 /** A caller's own daily quota, as the shared ledger enforces it beside the mailbox's day. */
 export interface CallerQuota {
   /** The caller's id (app id), as records name it. */
   caller: string;
-  /** Recipients a rolling day; undefined: bounded only by the mailbox's day. */
+  /** Recipients a rolling day; undefined: bounded by the mailbox's day (and `dayShare`). */
   dailyQuota: number | undefined;
+  /** Its share of the mailbox's day against the other callers that may send from it; absent: none kept from it. */
+  dayShare?: DayShare;
 }
 
 /** The part of the mailbox's ledger that counts each caller's recipients: per 1/24 of the day, by caller id. */

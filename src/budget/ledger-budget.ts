@@ -90,7 +90,13 @@ export abstract class LedgerBudget implements MailboxBudget {
     const id = randomUUID();
     // the caller the send is for (set by the caller check, or the queue trigger), with its own daily quota
     const caller = currentCaller();
-    const quota = caller && { caller: caller.id, dailyQuota: caller.dailyQuota };
+    // and the other callers that may send from this mailbox, whose unused shares of its day it leaves them
+    const others = await caller?.dayPeers?.(this.mailbox);
+    const quota = caller && {
+      caller: caller.id,
+      dailyQuota: caller.dailyQuota,
+      ...(others && { dayShare: { weight: caller.share ?? 1, others } }),
+    };
     // and its weight in the minute when callers compete for it (fair-share.ts)
     const share = caller && { caller: caller.id, weight: caller.share ?? 1 };
     // when the mailbox's minute first had no slot for it: the grant's own write records the wait, for health
@@ -213,7 +219,7 @@ export abstract class LedgerBudget implements MailboxBudget {
         const spreadInMs =
           verdict.limit === 'minute'
             ? this.limits.windowInMs
-            : verdict.limit === 'day' || verdict.limit === 'quota'
+            : verdict.limit === 'day' || verdict.limit === 'quota' || verdict.limit === 'share'
               ? this.limits.dayInMs / 24
               : 1000;
         const retryAfterSeconds = Math.max(1, Math.ceil((Math.max(verdict.retryAt, now + 1) - now) / 1000));

@@ -11,6 +11,7 @@ import {
   type CallerShare,
 } from './fair-share.js';
 import { noteMinuteWait, type MinuteWaits } from './minute-waits.js';
+import { dayShareFreesAt } from './day-share.js';
 
 /**
  * One mailbox's use of its limits, as one document: every instance reads it and changes it only
@@ -78,7 +79,7 @@ export function dayUsed(ledger: BudgetLedger): number {
   return ledger.hours.reduce((sum, [, n]) => sum + n, 0) + ledger.holds.reduce((sum, h) => sum + h.recipients, 0);
 }
 
-/** Takes a send for `recipients` if the minute and the day have room; else says when they may. */
+/** Takes a send for `recipients` if the minute and the day (and the caller's part of each) have room; else says when they may. */
 export function takeSend(
   ledger: BudgetLedger,
   now: number,
@@ -113,6 +114,11 @@ export function takeSend(
       limit: 'day',
       retryAt: dayFreesAt(ledger, day + recipients - limits.recipientsPerDay, now, limits, timings),
     };
+  // and the others' unused shares of the day, which the caller leaves them
+  const dayShareAt =
+    quota?.dayShare &&
+    dayShareFreesAt(ledger, quota.caller, quota.dayShare, recipients, now, limits, timings.holdMaxInMs);
+  if (dayShareAt !== undefined) return { ok: false, limit: 'share', retryAt: dayShareAt };
   if (share) entryOf(ledger, share);
   if (waitedSince !== undefined) noteMinuteWait(ledger, waitedSince, now, limits);
   ledger.holds.push({ id, until: now + timings.holdMaxInMs, recipients, ...(quota && { caller: quota.caller }) });

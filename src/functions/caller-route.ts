@@ -9,6 +9,7 @@ import { authenticateCaller } from '../auth/authenticate-caller.js';
 import { resolveCaller, type Caller } from '../auth/resolve-caller.js';
 import { CallerRefused } from '../auth/caller-refused.js';
 import { inCallerScope } from '../auth/caller-scope.js';
+import { dayPeersOf, type DayPeers } from '../auth/day-peers.js';
 import { CallerTokenVerifier } from '../auth/caller-token.js';
 import { hostAuthLevel, readCallerAuth } from '../config/caller-auth.js';
 import { getRuntime } from '../runtime/runtime.js';
@@ -51,6 +52,7 @@ export function withCaller(handler: CallerHandler, authLevel: 'function' | 'anon
   const checked: CheckedHandler = async (request, context) => {
     let caller: Caller;
     let takesTokens = true;
+    let dayPeers: DayPeers | undefined;
     try {
       const settings = readCallerAuth();
       takesTokens = settings.mode !== 'key';
@@ -66,13 +68,16 @@ export function withCaller(handler: CallerHandler, authLevel: 'function' | 'anon
       );
       // the worker's configuration, read once (runtime.ts): not the environment parsed again per request
       caller = await resolveCaller(identity, () => getRuntime().config);
+      // its sends leave the other callers their unused shares of the mailbox's day (day-peers.ts)
+      dayPeers = dayPeersOf(caller.id, settings.mode, () => getRuntime().config);
     } catch (error) {
       if (error instanceof CallerRefused) return callerRefusalResponse(error, context, takesTokens);
       return errorResponse(error, context);
     }
     // every log line and telemetry event of the request names its caller
-    return inCallerScope({ ...caller, dailyQuota: caller.policy.dailyQuota, share: caller.policy.share }, async () =>
-      asCallerSees(await handler(request, context, caller), caller.policy.operator, context),
+    return inCallerScope(
+      { ...caller, dailyQuota: caller.policy.dailyQuota, share: caller.policy.share, ...(dayPeers && { dayPeers }) },
+      async () => asCallerSees(await handler(request, context, caller), caller.policy.operator, context),
     );
   };
   Object.defineProperty(checked, checksCaller, { value: true });

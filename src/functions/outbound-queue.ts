@@ -11,13 +11,26 @@ import { trackMailEvent } from '../telemetry/mail-events.js';
 import { inCallerScope } from '../auth/caller-scope.js';
 import { callerOfQueueMessage } from '../queue/queue-caller.js';
 import { policyStoreFor } from '../auth/resolve-caller.js';
+import { dayPeersOf } from '../auth/day-peers.js';
+import { readCallerAuth, type CallerAuthMode } from '../config/caller-auth.js';
 import { getRuntime } from '../runtime/runtime.js';
 
 /** The intake queue: each message is a mail request (or exosend's own envelope), sent once or dead-lettered. */
 export async function outboundMail(message: unknown, context: InvocationContext): Promise<void> {
   // its log lines and telemetry name the caller the envelope carries (the default policy's for a producer's own)
   const caller = await callerOfQueueMessage(message, () => policyStoreFor(getRuntime().config));
-  return inCallerScope(caller, () => deliverOutboundMail(message, context));
+  // and its sends leave the other callers their unused shares of the mailbox's day, as over HTTP
+  const dayPeers = dayPeersOf(caller.id, callerAuthMode(), () => getRuntime().config);
+  return inCallerScope({ ...caller, ...(dayPeers && { dayPeers }) }, () => deliverOutboundMail(message, context));
+}
+
+/** A bad EXOSEND_CALLER_AUTH leaves no HTTP route registered; the queue still sends, keeping no shares (as `key`). */
+function callerAuthMode(): CallerAuthMode {
+  try {
+    return readCallerAuth().mode;
+  } catch {
+    return 'key';
+  }
 }
 
 async function deliverOutboundMail(message: unknown, context: InvocationContext): Promise<void> {

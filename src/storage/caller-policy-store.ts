@@ -18,9 +18,9 @@ export interface CallerPolicy {
   senders: readonly string[];
   /** Recipients it may mail: `*`, `*@contoso.com`, or exact addresses; lower-cased. */
   recipients: readonly string[];
-  /** Recipients a rolling day, its own; undefined: bounded only by the mailbox's. */
+  /** Recipients a rolling day, its own; undefined: bounded by the mailbox's day, less the others' unused shares. */
   dailyQuota: number | undefined;
-  /** Its weight in each mailbox's minute, against the other callers with work waiting. */
+  /** Its weight in each mailbox's minute, against the other callers with work waiting, and in its day (src/budget/day-share.ts). */
   share: number;
   /** Sees the admin's detail (ids, vault URLs, commands) in its answers. */
   operator: boolean;
