@@ -11,6 +11,8 @@ import {
 } from './budget.js';
 import * as rules from './ledger.js';
 import { currentCaller } from '../auth/caller-scope.js';
+import { callerUsageOf, type CallerUsage } from './caller-usage.js';
+import type { CallerQuota } from './caller-quota.js';
 import type { BudgetLedger, LedgerTimings, Verdict } from './ledger.js';
 
 export interface LedgerBudgetOptions {
@@ -164,6 +166,13 @@ export abstract class LedgerBudget implements MailboxBudget {
           }),
         },
       };
+    });
+  }
+
+  async callerUsage(callers: readonly (CallerQuota & { weight: number })[]): Promise<CallerUsage[]> {
+    return this.transact((ledger, now) => {
+      rules.prune(ledger, now, this.limits);
+      return callerUsageOf(ledger, callers, now, this.limits);
     });
   }
 
