@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, it } from 'node:test';
 import { chromium, type Browser, type Page } from 'playwright-core';
+import { curlRequest } from './npm-start.js';
 import { spawnObserved } from './observed.js';
 
 // Debian's chromium (.ci/run installs it); EXOSEND_CHROMIUM names another build
@@ -24,6 +25,8 @@ interface LocalHost {
   baseUrl: string;
   key: string;
   consoleUrl: string;
+  /** The banner's curl line with the sample caller's bearer token. */
+  bearerCurl: string;
 }
 
 /** The local host as `npm start` runs it once built (npm test has built it), in a process group of its own. */
@@ -48,6 +51,7 @@ async function startLocalHost(stateDir: string): Promise<LocalHost> {
     baseUrl: field(/Listening on (http:\/\/\S+)/),
     key: field(/Function key: (\S+)/),
     consoleUrl: field(/Console: (http:\/\/\S+)/),
+    bearerCurl: field(/^ +(curl .*-H "Authorization: Bearer .*)$/m),
   };
 }
 
@@ -138,8 +142,9 @@ describe('the local console, in a real browser', { skip }, () => {
       await row
         .locator('td')
         .allInnerTexts()
-        .then((cells) => cells.slice(1, 6)),
+        .then((cells) => cells.slice(1, 7)),
       [
+        'function key',
         'exosend@contoso.example',
         'ada@fabrikam.example',
         'grace@fabrikam.example',
@@ -180,6 +185,53 @@ describe('the local console, in a real browser', { skip }, () => {
     ]);
     assert.equal(download.suggestedFilename(), 'figures.txt');
     assert.equal(readFileSync(await download.path(), 'utf8'), attachment);
+  });
+
+  it("when the banner's sample caller sends with its bearer token, then the Outbox names it, and the Callers view shows each policy and what is left of its day, down to 0 once its quota is spent", async () => {
+    const { url, init } = curlRequest(host.bearerCurl);
+    const { appid } = JSON.parse(
+      Buffer.from(/Bearer [^.]+\.([^.]+)\./.exec(host.bearerCurl)![1]!, 'base64url').toString(),
+    ) as { appid: string };
+    const sent = await fetch(url, {
+      ...init,
+      body: JSON.stringify({ to: ['ada@fabrikam.example', 'grace@fabrikam.example'], subject: 'From erp', text: 't' }),
+    });
+    assert.equal(sent.status, 200, await sent.clone().text());
+
+    await page.goto(`${host.consoleUrl}#outbox`);
+    const row = page.locator('#outbox-rows tr', { hasText: 'From erp' });
+    await row.waitFor();
+    assert.equal(await row.locator('td').nth(1).innerText(), `erp\n${appid}`);
+
+    await page.goto(`${host.consoleUrl}#callers`);
+    const erp = page.locator(`#callers-rows tr[data-app-id="${appid}"]`);
+    await erp.waitFor();
+    assert.match(await erp.innerText(), /exosend@contoso\.example, billing@contoso\.example/);
+    assert.equal(await erp.locator('[data-field="left"]').innerText(), '1998', 'its 2000 a day, less its 2 recipients');
+    assert.match(await erp.locator('[data-field="minute"]').innerText(), /^1 of its \d+ \(of 30 in 60 s\)$/);
+    assert.match(
+      await page.locator('#callers-rows tr', { hasText: 'reports' }).innerText(),
+      /\*@fabrikam\.example[\s\S]*\b500\b/,
+      'a caller that sent nothing has its whole day',
+    );
+    await page.locator('#callers-rows tr', { hasText: 'default policy' }).waitFor();
+    await shot('callers');
+
+    await page.goto(`${host.consoleUrl}#health`);
+    await page.locator('#scenario').selectOption('caller-over-quota');
+    await page.getByRole('button', { name: 'Switch' }).click();
+    await page.locator('#health-summary').getByText('scenario: caller-over-quota').waitFor();
+    const refused = await fetch(url, init);
+    assert.equal(refused.status, 429, await refused.clone().text());
+    await page.goto(`${host.consoleUrl}#callers`);
+    await page
+      .locator(`#callers-rows tr[data-app-id="${appid}"] [data-field="left"].spent`, { hasText: '0' })
+      .waitFor();
+    await shot('callers-over-quota');
+    await page.goto(`${host.consoleUrl}#health`);
+    await page.locator('#scenario').selectOption('healthy');
+    await page.getByRole('button', { name: 'Switch' }).click();
+    await page.locator('#health-summary').getByText('scenario: healthy').waitFor();
   });
 
   it("when the message's HTML arrives without its Content-Security-Policy, then the frame's sandbox attribute alone still keeps its script from running", async () => {
@@ -410,7 +462,7 @@ describe('the local console, in a real browser', { skip }, () => {
     assert.equal(status, 403);
 
     // what the console's own calls carry: the local function key, never a token or the client secret
-    for (const path of ['session', 'outbox', 'dead-letters', 'health', 'suppressions']) {
+    for (const path of ['session', 'outbox', 'dead-letters', 'health', 'suppressions', 'callers']) {
       const body = await page.evaluate(
         (p) => fetch(`/console/api/${p}`, { headers: { 'x-exosend-console': '1' } }).then((r) => r.text()),
         path,
@@ -418,6 +470,13 @@ describe('the local console, in a real browser', { skip }, () => {
       assert.doesNotMatch(body, /eyJ[\w-]+\.[\w-]+\.[\w-]*/, `${path} holds a JWT`);
       assert.doesNotMatch(body, /client_secret|8Q~/, `${path} holds a client secret`);
     }
-    assert.doesNotMatch(host.output(), /eyJ[\w-]+\.[\w-]+\.[\w-]*/, 'the local host logged a token');
+    assert.deepEqual(
+      host
+        .output()
+        .split('\n')
+        .filter((line) => /eyJ[\w-]+\.[\w-]+\.[\w-]*/.test(line)),
+      [`  ${host.bearerCurl}`],
+      "the local host printed a token other than the banner's bearer curl line",
+    );
   });
 });

@@ -160,6 +160,8 @@ describe("the console's delivery and suppression routes", () => {
   const routes: [string, string][] = [
     ['GET', 'messages/abc'],
     ['GET', 'suppressions'],
+    // a caller's policy and quota are the admin's: another site learns none of them
+    ['GET', 'callers'],
     ['POST', 'suppressions'],
     ['DELETE', 'suppressions/ada%40fabrikam.example'],
   ];

@@ -5,9 +5,12 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, describe, it } from 'node:test';
 import { QueueServiceClient } from '@azure/storage-queue';
+import { decodeJwt } from 'jose';
 import { simpleParser } from 'mailparser';
+import { sampleTokenLifetimeSeconds } from '../local/sandbox/caller-apps.js';
 import { sandboxScenarios } from '../local/sandbox/index.js';
-import { cleanUpStarts, ctrlC, npmStart, type Started } from './npm-start.js';
+import { sendRole } from '../src/config/caller-auth.js';
+import { cleanUpStarts, ctrlC, curlRequest, npmStart, type Started } from './npm-start.js';
 import { runObserved } from './observed.js';
 
 /** `key: null` sends no function key at all. */
@@ -31,6 +34,27 @@ async function waitFor<T>(
     await sleep(100);
   }
 }
+
+/** The banner's bearer curl line, sent as printed. */
+const sendAsBannerCaller = (started: Started) => {
+  const { url, init } = curlRequest(started.bearerCurl ?? assert.fail(`no bearer curl line:\n${started.output()}`));
+  return fetch(url, init);
+};
+
+/** The console's own call (its guard asks for the page's origin and header), as its Health tab switches a scenario. */
+const switchScenario = async (started: Started, name: string) => {
+  const response = await fetch(`${started.baseUrl}/console/api/scenario`, {
+    method: 'POST',
+    headers: {
+      origin: started.baseUrl,
+      'sec-fetch-site': 'same-origin',
+      'x-exosend-console': '1',
+      'content-type': 'application/json',
+    },
+    body: JSON.stringify({ name }),
+  });
+  assert.equal(response.status, 200, await response.text());
+};
 
 const outbox = (started: Started) => {
   try {
@@ -79,12 +103,38 @@ describe('npm start', () => {
     assert.equal(mime.to && !Array.isArray(mime.to) ? mime.to.value[0]?.address : undefined, 'ada@fabrikam.example');
     assert.equal(mime.text?.trim(), 'It works.');
 
+    // the second curl line: the sandbox's sample caller with its own Entra token, under its own policy
+    const claims = decodeJwt(/Bearer (\S+)"/.exec(started.bearerCurl ?? '')?.[1] ?? '');
+    const { Values } = JSON.parse(readFileSync(join(started.stateDir, 'sandbox.settings.json'), 'utf8')) as {
+      Values: Record<string, string>;
+    };
+    assert.ok(Values['EXOSEND_API_AUDIENCE']!.split(',').includes(String(claims.aud)), 'a token for the API');
+    assert.deepEqual(claims.roles, [sendRole]);
+    assert.match(started.output(), new RegExp(`sample caller erp \\(app ${String(claims['appid'])}\\)`));
+    assert.ok(claims.exp! - Date.now() / 1000 > sampleTokenLifetimeSeconds - 60, 'it lasts a working session');
+    const asCaller = await sendAsBannerCaller(started);
+    assert.equal(asCaller.status, 200, await asCaller.clone().text());
+    const { id: callerMessage } = (await asCaller.json()) as { id: string };
+    await waitFor(() => (outbox(started).length === 2 ? true : undefined), "the sample caller's message in the outbox");
+    const record = await fetch(`${started.baseUrl}/api/messages/${callerMessage}`, {
+      headers: {
+        authorization: (curlRequest(started.bearerCurl!).init.headers as Record<string, string>)['authorization']!,
+      },
+    });
+    assert.equal(record.status, 200, 'the caller reads its own record');
+    assert.equal(
+      (await fetch(`${started.baseUrl}/api/messages/${callerMessage}`, { headers: { 'x-functions-key': started.key } }))
+        .status,
+      404,
+      "the function key does not read the sample caller's record",
+    );
+
     const queues = QueueServiceClient.fromConnectionString(started.storage);
     const intake = queues.getQueueClient('outbound-mail');
     const request = { to: ['grace@fabrikam.example'], subject: 'Through the local queue', text: 'Queued.' };
     await intake.sendMessage(Buffer.from(JSON.stringify(request)).toString('base64'));
     await intake.sendMessage('not base64 and not JSON');
-    await waitFor(() => (outbox(started).length === 2 ? true : undefined), 'the queued message in the outbox');
+    await waitFor(() => (outbox(started).length === 3 ? true : undefined), 'the queued message in the outbox');
     const letters = await waitFor(async () => {
       const { receivedMessageItems } = await queues.getQueueClient('outbound-mail-poison').receiveMessages();
       return receivedMessageItems.length ? receivedMessageItems : undefined;
@@ -124,6 +174,35 @@ describe('npm start', () => {
         new RegExp(`^  ${name} +${description.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`, 'm'),
         name,
       );
+    }
+  });
+
+  it('when started with --scenario caller-over-quota and switched to caller-not-registered, then the bearer curl line gets 429 with Retry-After, then 403 naming exosend caller add, while the function key still sends', async () => {
+    const started = await npmStart(['--scenario', 'caller-over-quota']);
+    try {
+      const overQuota = await sendAsBannerCaller(started);
+      assert.equal(overQuota.status, 429, await overQuota.clone().text());
+      assert.ok(Number(overQuota.headers.get('retry-after')) > 3600, 'Retry-After: when its own day has room');
+      const spent = (await overQuota.json()) as { error: { diagnosis: { code: string } } };
+      assert.equal(spent.error.diagnosis.code, 'CALLER_DAILY_QUOTA_REACHED');
+      const others = await post(started, 'send', { to: ['ada@fabrikam.example'], subject: 'x', text: 'y' });
+      assert.equal(others.status, 200, 'the function key is another caller, and keeps sending');
+
+      await switchScenario(started, 'caller-not-registered');
+      const unregistered = await sendAsBannerCaller(started);
+      assert.equal(unregistered.status, 403, await unregistered.clone().text());
+      const refused = (await unregistered.json()) as { error: { code: string; message: string } };
+      assert.equal(refused.error.code, 'CALLER_NOT_REGISTERED');
+      assert.match(refused.error.message, /`npx exosend caller add [0-9a-f-]{36} --name/);
+
+      await switchScenario(started, 'healthy');
+      const healthy = await sendAsBannerCaller(started);
+      assert.equal(healthy.status, 200, await healthy.clone().text());
+      await waitFor(() => (outbox(started).length === 2 ? true : undefined), 'the two accepted sends in the outbox');
+      await sleep(500);
+      assert.equal(outbox(started).length, 2, 'only the two accepted sends reached Exchange');
+    } finally {
+      await ctrlC(started);
     }
   });
 

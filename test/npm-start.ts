@@ -16,6 +16,8 @@ export interface Started {
   key: string;
   storage: string;
   stateDir: string;
+  /** The banner's curl line that sends with the sample caller's bearer token (EXOSEND_CALLER_AUTH entra or both). */
+  bearerCurl: string | undefined;
 }
 
 const running = new Set<ChildProcess>();
@@ -54,6 +56,34 @@ export async function npmStart(args: string[] = [], env: Record<string, string> 
     baseUrl: field(/Listening on (http:\/\/\S+)/),
     key: field(/Function key: (\S+)/),
     storage: field(/Storage \(Azurite\): (\S+)/),
+    bearerCurl: /^ +(curl .*-H "Authorization: Bearer .*)$/m.exec(output)?.[1],
+  };
+}
+
+/** The request a one-line `curl -s -X METHOD URL -H "..." -d '...'` makes, as fetch makes it (no curl needed). */
+export function curlRequest(line: string): { url: string; init: RequestInit } {
+  const words = [...line.matchAll(/'([^']*)'|"((?:[^"\\]|\\.)*)"|(\S+)/g)].map((m) => m[1] ?? m[2] ?? m[3]!);
+  assert.equal(words.shift(), 'curl', line);
+  const headers: Record<string, string> = {};
+  let method = 'GET';
+  let url: string | undefined;
+  let body: string | undefined;
+  while (words.length > 0) {
+    const word = words.shift()!;
+    if (word === '-s') continue;
+    else if (word === '-X') method = words.shift()!;
+    else if (word === '-H') {
+      const header = words.shift()!;
+      headers[header.slice(0, header.indexOf(':')).trim().toLowerCase()] = header.slice(header.indexOf(':') + 1).trim();
+    } else if (word === '-d') {
+      body = words.shift()!;
+      if (method === 'GET') method = 'POST';
+    } else if (!word.startsWith('-') && !url) url = word;
+    else assert.fail(`a curl option this test does not read: ${word}`);
+  }
+  return {
+    url: url ?? assert.fail(`no URL in ${line}`),
+    init: { method, headers, ...(body !== undefined && { body }) },
   };
 }
 

@@ -9,6 +9,12 @@ import type { DeadLetters } from './dead-letters.js';
 import { appMessage } from './app-message.js';
 import { addSuppression, type SuppressionList } from './suppressions.js';
 import { Outbox } from './outbox.js';
+import { withCaller } from './outbox-callers.js';
+import { listCallers } from './callers.js';
+import { applySandboxCallers } from '../sandbox/apply-callers.js';
+import type { StorageConnection } from '../../src/config/storage-connection.js';
+import type { StatusStore } from '../../src/queue/status-store.js';
+import { readCallerAuth } from '../../src/config/caller-auth.js';
 
 export interface ConsoleOptions {
   /** Where the app listens: http://127.0.0.1:PORT. */
@@ -24,6 +30,10 @@ export interface ConsoleOptions {
   deadLetters: DeadLetters | undefined;
   /** The shared suppression list (Table storage), when storage is configured. */
   suppressions?: SuppressionList | undefined;
+  /** The app's storage (AzureWebJobsStorage): its caller policies and the budget's ledger, for the Callers view. */
+  storage?: StorageConnection | undefined;
+  /** The app's status records, which name each message's caller. */
+  records?: StatusStore | undefined;
   log: LogSink;
 }
 
@@ -90,13 +100,20 @@ export function createConsole(options: ConsoleOptions): ConsoleHandler {
           scenario,
           scenarios: Object.entries(sandboxScenarios).map(([name, s]) => ({ name, description: s.description })),
           deadLetters: options.deadLetters !== undefined,
+          callers: options.storage !== undefined,
+          callerAuth: readCallerAuth().mode,
         },
       }),
-    'GET outbox': async () => (outbox ? { json: { messages: await outbox.list() } } : sandboxOnly()),
+    'GET outbox': async () =>
+      outbox
+        ? { json: { messages: await Promise.all((await outbox.list()).map((m) => withCaller(m, options.records))) } }
+        : sandboxOnly(),
     'GET outbox/*': async (_req, [id]) => {
       const detail = outbox && (await outbox.detail(id!));
-      return detail ? { json: detail } : notFound('No such message in the outbox.');
+      return detail ? { json: await withCaller(detail, options.records) } : notFound('No such message in the outbox.');
     },
+    // each caller's policy and what the shared ledger counts for it, read fresh at each call
+    'GET callers': async () => (options.storage ? { json: await listCallers(options.storage) } : noStorage()),
     'GET dead-letters': async () =>
       options.deadLetters ? { json: { letters: await options.deadLetters.list() } } : noStorage(),
     'POST dead-letters/*/requeue': async (_req, [messageId]) => {
@@ -132,6 +149,12 @@ export function createConsole(options: ConsoleOptions): ConsoleHandler {
         };
       sandboxScenarios[name as SandboxScenarioName](options.sandbox);
       applyScenarioSettings(options.sandbox, name as SandboxScenarioName);
+      // the caller policies and ledger it wants live in exosend's storage, not in a stand-in
+      if (options.storage)
+        await applySandboxCallers(
+          sandboxScenarios[name as SandboxScenarioName].callers(options.sandbox),
+          options.storage,
+        );
       scenario = name;
       options.scenarioSwitched?.(name);
       // as `npm start -- --scenario NAME` would: the app starts cold, with no token or secret cached before the switch
@@ -165,7 +188,7 @@ export function createConsole(options: ConsoleOptions): ConsoleHandler {
     if (url.pathname === '/console/events' && method === 'GET') {
       const refusal = consoleRefusal(req, port(), 'page');
       if (refusal) return send(res, { status: 403, json: { error: { message: refusal } } });
-      return events(req, res, outbox);
+      return events(req, res, outbox, options.records);
     }
     const path = url.pathname.startsWith('/console/api/') ? url.pathname.slice('/console/api/'.length) : undefined;
     // the guard first: another site learns nothing, not even which routes exist
@@ -255,14 +278,22 @@ async function messagePart(
 }
 
 /** Server-sent events: each message Exchange accepts, as it is accepted. */
-function events(req: IncomingMessage, res: ServerResponse, outbox: Outbox | undefined): void {
+function events(
+  req: IncomingMessage,
+  res: ServerResponse,
+  outbox: Outbox | undefined,
+  records: StatusStore | undefined,
+): void {
   res.writeHead(200, {
     'content-type': 'text/event-stream',
     'cache-control': 'no-store',
     'x-content-type-options': 'nosniff',
   });
   res.write('retry: 2000\n\n');
-  const stop = outbox?.onMessage((summary) => res.write(`event: message\ndata: ${JSON.stringify(summary)}\n\n`));
+  const stop = outbox?.onMessage(
+    (summary) =>
+      void withCaller(summary, records).then((row) => res.write(`event: message\ndata: ${JSON.stringify(row)}\n\n`)),
+  );
   req.on('close', () => stop?.());
 }
 

@@ -20,6 +20,9 @@ import { loadOrCreateCertificateAuthority } from '../sandbox/pki.js';
 import { connectStorage } from '../../src/storage/storage.js';
 import { StatusStore } from '../../src/queue/status-store.js';
 import { printBanner } from './banner.js';
+import { applySandboxCallers } from '../sandbox/apply-callers.js';
+import { sampleCallerToken, type SampleToken } from '../sandbox/sample-token.js';
+import { readCallerAuth } from '../../src/config/caller-auth.js';
 import { createConsole } from '../console/console-server.js';
 import { DeadLetters } from '../console/dead-letters.js';
 import { SuppressionList } from '../../src/queue/suppression-list.js';
@@ -112,6 +115,10 @@ if (sandboxMode) {
     }
   }
   leaveDoctorSettings(sandbox, args.scenario ?? 'healthy');
+  // Callers with Entra tokens as well as the function key, unless the shell says otherwise: the
+  // banner's two curl lines both work, and the console (which calls the app with the key) with them.
+  // `entra` alone would refuse the console's own calls; `key` would hide the callers the sandbox has.
+  process.env['EXOSEND_CALLER_AUTH'] ||= 'both';
 } else {
   Object.assign(process.env, valuesNotInEnvironment(fileSettings, process.env));
 }
@@ -126,8 +133,18 @@ if (
   process.env['AzureWebJobsStorage'] = azurite.connectionString;
 }
 
-const registrations = await loadRegistrations('.');
 const functionKey = process.env['EXOSEND_LOCAL_FUNCTION_KEY'] ?? persistentKey(join(stateDir, 'function-key'));
+// with `both` the routes are anonymous at the host and exosend checks a presented key itself
+// (src/config/caller-auth.ts): the local function key is that key, unless the settings name one
+if (process.env['EXOSEND_CALLER_AUTH'] === 'both') process.env['EXOSEND_CALLER_KEY'] ||= functionKey;
+const callerAuth = readCallerAuth(process.env).mode;
+let bearer: SampleToken | undefined;
+if (sandbox) {
+  const scenarioName = (args.scenario ?? 'healthy') as SandboxScenarioName;
+  await applySandboxCallers(sandboxScenarios[scenarioName].callers(sandbox), readStorageConnection(process.env)!);
+  if (callerAuth !== 'key') bearer = await sampleCallerToken(sandbox);
+}
+const registrations = await loadRegistrations('.');
 const mode = sandboxMode
   ? `sandbox${args.scenario ? ` (scenario: ${args.scenario}${process.env['EXOSEND_CREDENTIAL'] ? `, EXOSEND_CREDENTIAL=${process.env['EXOSEND_CREDENTIAL']}` : ''})` : ''}`
   : `real (settings from ${existsSync(settingsFile) ? settingsFile : 'the environment'})`;
@@ -145,6 +162,8 @@ const localConsole = createConsole({
   scenarioSwitched: (name) => sandbox && leaveDoctorSettings(sandbox, name),
   deadLetters: queueStorage && new DeadLetters(queueStorage, new StatusStore(queueStorage.records)),
   suppressions: queueStorage && new SuppressionList(queueStorage.suppressions),
+  storage: storageConnection,
+  records: queueStorage && new StatusStore(queueStorage.records),
   log,
 });
 const server = createHttpHost({ functions: registrations.http, functionKey, log, fallback: localConsole });
@@ -163,6 +182,13 @@ printBanner({
   doctor: sandbox
     ? `${defaultStateDir ? '' : `EXOSEND_STATE_DIR=${shellQuoted(stateDir)} `}npx exosend doctor --sandbox`
     : undefined,
+  callerAuth,
+  bearer: bearer && {
+    token: bearer.token,
+    callerName: bearer.caller.displayName,
+    appId: bearer.caller.clientId,
+    expiresOn: bearer.expiresOn,
+  },
 });
 
 let stopping = false;

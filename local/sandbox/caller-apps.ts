@@ -22,19 +22,32 @@ export interface CallerApps {
   roleless: CallerApp;
 }
 
+/** How long the sample caller's tokens last (the one `npm start` prints). */
+export const sampleTokenLifetimeSeconds = 8 * 60 * 60;
+
 /** Registers exosend's API (v1.0 tokens, Entra's default) and the sample callers in the sandbox tenant. */
 export function registerCallerApps(identity: IdentityStandIn, tenantId: string): CallerApps {
   const apiClientId = randomUUID();
   const api = identity.registerApi({ clientId: apiClientId, appIdUri: `api://${apiClientId}` });
-  const caller = (displayName: string, role: boolean): CallerApp => {
+  const caller = (displayName: string, role: boolean, lifetimeSeconds = 3600): CallerApp => {
     const app = { clientId: randomUUID(), secret: randomBytes(24).toString('base64url'), displayName };
-    identity.registerApp({ clientId: app.clientId, tenantId, secrets: [app.secret], roles: [], displayName });
+    identity.registerApp({
+      clientId: app.clientId,
+      tenantId,
+      secrets: [app.secret],
+      roles: [],
+      displayName,
+      lifetimeSeconds,
+    });
     if (role) identity.assignApiRole(api.clientId, app.clientId, sendRole);
     return app;
   };
   return {
     api: { clientId: api.clientId, appIdUri: api.appIdUri },
-    sample: caller('erp', true),
+    // the banner's token lasts a working session: 8 hours, as a token lifetime policy can set it
+    // (Entra allows 10 minutes to 1 day; learn.microsoft.com/graph/api/resources/tokenlifetimepolicy,
+    // whose example sets AccessTokenLifetime 8:00:00)
+    sample: caller('erp', true, sampleTokenLifetimeSeconds),
     other: caller('reports', true),
     unregistered: caller('unregistered-script', true),
     roleless: caller('no-role-app', false),

@@ -1,5 +1,6 @@
 import { unrelatedMail } from './delivery-reports.js';
 import type { Sandbox, SandboxApp } from './sandbox.js';
+import { healthyCallers, samplePolicy, spentQuota, type SandboxCallers } from './sandbox-callers.js';
 import {
   certificateContentTypes,
   certificateSecretValue,
@@ -18,6 +19,8 @@ export type SandboxScenario = ((sandbox: Sandbox) => void) & {
   credential: 'secret' | 'certificate' | 'federated';
   /** Settings the scenario changes on top of the credential's (an AZURE_CLIENT_ID that names the wrong identity). */
   settings?: (app: SandboxApp) => Record<string, string>;
+  /** The caller policies (and spent quota) it wants in exosend's storage (local/sandbox/apply-callers.ts applies them). */
+  callers: (sandbox: Sandbox) => SandboxCallers;
 };
 
 const scenario = (
@@ -25,14 +28,19 @@ const scenario = (
   apply: (sandbox: Sandbox) => void,
   credential: SandboxScenario['credential'] = 'secret',
   settings?: SandboxScenario['settings'],
+  callers: SandboxScenario['callers'] = healthyCallers,
 ): SandboxScenario =>
   Object.assign(
     (sandbox: Sandbox) => {
       healthy(sandbox);
       apply(sandbox);
     },
-    { description, credential, ...(settings && { settings }) },
+    { description, credential, callers, ...(settings && { settings }) },
   );
+
+/** A scenario about exosend's callers: the stand-ins as healthy, the caller policies or the ledger not. */
+const onCallers = (description: string, callers: SandboxScenario['callers']): SandboxScenario =>
+  scenario(description, () => undefined, 'secret', undefined, callers);
 
 /** The settings that switch exosend to each credential kind, on top of `settings`. */
 export function credentialSettings(
@@ -310,6 +318,19 @@ export const sandboxScenarios = {
         },
         1_000_000,
       ),
+  ),
+  'caller-not-registered': onCallers(
+    "The sample caller erp (the banner's bearer curl line) has the app role but no policy: its send gets 403 CALLER_NOT_REGISTERED naming `exosend caller add`.",
+    (s) => ({ policies: healthyCallers(s).policies.filter((p) => p.appId !== samplePolicy(s).appId) }),
+  ),
+  'caller-over-quota': onCallers(
+    `The sample caller erp may send ${spentQuota} recipients a day and the shared ledger counts ${spentQuota}: its send gets 429 CALLER_DAILY_QUOTA_REACHED with Retry-After; function-key sends still go.`,
+    (s) => ({
+      policies: healthyCallers(s).policies.map((p) =>
+        p.appId === samplePolicy(s).appId ? { ...p, dailyQuota: spentQuota } : p,
+      ),
+      spent: { appId: samplePolicy(s).appId, recipients: spentQuota },
+    }),
   ),
 } satisfies Record<string, SandboxScenario>;
 

@@ -55,6 +55,11 @@ export function policyStoreFor(config: Pick<ExosendConfig, 'storage'>): Promise<
   return store.instance;
 }
 
+/** Forgets the store and the policies it cached: the next caller reads them anew (resetRuntime). */
+export function forgetPolicyStore(): void {
+  store = undefined;
+}
+
 /** An authenticated caller with its policy; an app with none is refused with the command that gives it one. */
 export async function resolveCaller(
   identity: CallerIdentity,

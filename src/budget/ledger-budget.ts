@@ -12,6 +12,8 @@ import {
 import * as rules from './ledger.js';
 import { minuteSpentForMs } from './minute-waits.js';
 import { currentCaller } from '../auth/caller-scope.js';
+import { callerUsageOf, type CallerUsage } from './caller-usage.js';
+import type { CallerQuota } from './caller-quota.js';
 import type { BudgetLedger, LedgerTimings, Verdict } from './ledger.js';
 
 export interface LedgerBudgetOptions {
@@ -178,6 +180,13 @@ export abstract class LedgerBudget implements MailboxBudget {
           }),
         },
       };
+    });
+  }
+
+  async callerUsage(callers: readonly (CallerQuota & { weight: number })[]): Promise<CallerUsage[]> {
+    return this.transact((ledger, now) => {
+      rules.prune(ledger, now, this.limits);
+      return callerUsageOf(ledger, callers, now, this.limits);
     });
   }
 

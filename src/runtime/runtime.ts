@@ -1,5 +1,6 @@
 import type { AppCredential } from '../auth/app-credential.js';
 import { createAppCredential } from '../auth/create-app-credential.js';
+import { forgetPolicyStore } from '../auth/resolve-caller.js';
 import { TokenProvider } from '../auth/token-provider.js';
 import { loadConfig, type ExosendConfig } from '../config/load-config.js';
 import { MailSender } from '../pipeline/mail-sender.js';
@@ -75,6 +76,8 @@ export function getRuntime(): Runtime {
 /** Closes the SMTP sessions and forgets every cache: the next use starts cold (tests, settings reload). */
 export function resetRuntime(): void {
   for (const transport of current?.transports.values() ?? []) transport.close();
+  // the caller policies too: a sandbox scenario that changes them is seen at once, not 30 s later
+  forgetPolicyStore();
   current = undefined;
   stopping = undefined;
 }

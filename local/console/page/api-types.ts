@@ -12,6 +12,15 @@ export interface Session {
   scenario: string;
   scenarios: { name: string; description: string }[];
   deadLetters: boolean;
+  /** The app has storage: the Callers view reads the caller policies and the budget's ledger there. */
+  callers: boolean;
+  callerAuth: 'key' | 'entra' | 'both';
+}
+
+/** local/console/outbox-callers.ts, OutboxCaller: who sent a message, by its record. */
+export interface OutboxCaller {
+  id: string;
+  name: string;
 }
 
 /** local/console/outbox.ts, OutboxSummary; `fresh` is the page's own mark for a row just arrived. */
@@ -27,6 +36,8 @@ export interface OutboxSummary {
   messageId: string;
   /** exosend's id (the ENVID it sent with); absent when the message asked for no DSN. */
   exosendId?: string;
+  /** The caller its record names; absent when exosend keeps no record of it. */
+  caller?: OutboxCaller;
   fresh?: boolean;
 }
 
@@ -130,6 +141,28 @@ export interface RecipientDelivery {
   detail?: string;
   at: string;
   source: string;
+}
+
+/** local/console/callers.ts, CallerView (a policy, and its use of each mailbox). */
+export interface CallerView {
+  appId: string;
+  displayName: string;
+  senders: string[];
+  recipients: string[];
+  dailyQuota?: number;
+  share: number;
+  operator: boolean;
+  keyHolders: boolean;
+  mailboxes: {
+    mailbox: string;
+    dayUsed: number;
+    dailyQuota?: number;
+    dayRemaining?: number;
+    minuteUsed: number;
+    minuteShare: number;
+    minuteLimit: number;
+    windowSeconds: number;
+  }[];
 }
 
 /** src/queue/suppression-list.ts, Suppression. */

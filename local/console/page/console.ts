@@ -9,10 +9,11 @@ import { loadHealth, wireHealth } from './health.js';
 import { openMessage, wireMessageTabs } from './message-view.js';
 import { listenForMail, loadOutbox, watchDeliveries } from './outbox.js';
 import { loadSuppressions, wireSuppressions } from './suppressions.js';
+import { loadCallers } from './callers.js';
 import { wireSendForm } from './send-form.js';
 import { $, all, api, messageOf, showError } from './shared.js';
 
-const views = ['outbox', 'dead-letters', 'suppressions', 'health', 'send'];
+const views = ['outbox', 'dead-letters', 'suppressions', 'callers', 'health', 'send'];
 
 /** Shows the view the hash names (#outbox/ID opens a message), and loads what it shows. */
 function route(session: Session): void {
@@ -24,6 +25,7 @@ function route(session: Session): void {
   if (current === 'dead-letters') void loadDeadLetters();
   else $('dead-status').hidden = true;
   if (current === 'suppressions') void loadSuppressions();
+  if (current === 'callers') void loadCallers(session);
   if (current === 'health') void loadHealth(session);
 }
 

@@ -28,6 +28,10 @@ export async function openMessage(session: Session, id: string): Promise<void> {
     $('message-subject').textContent = m.subject || '(no subject)';
     const meta: [string, string][] = [
       ['Received', new Date(m.receivedAt).toLocaleString()],
+      [
+        'Caller',
+        m.caller ? (m.caller.id === 'function-key' ? m.caller.name : `${m.caller.name} (${m.caller.id})`) : '',
+      ],
       ['From', m.from],
       ['To', list(m.to)],
       ['Cc', list(m.cc)],

@@ -37,6 +37,7 @@ function renderOutbox(session: Session): void {
           onclick: () => (location.hash = `outbox/${encodeURIComponent(m.id)}`),
         },
         el('td', {}, time(m.receivedAt)),
+        el('td', {}, callerCell(m)),
         el('td', {}, m.from),
         el('td', {}, list(m.to)),
         el('td', {}, list(m.cc)),
@@ -50,6 +51,17 @@ function renderOutbox(session: Session): void {
         ),
       ),
     ),
+  );
+}
+
+/** Who sent it: the caller's display name, and its app id (an Entra caller) beneath. */
+export function callerCell(m: OutboxSummary): HTMLElement {
+  if (!m.caller) return el('span', { class: 'muted' }, 'unknown');
+  return el(
+    'span',
+    { class: 'caller', title: m.caller.id },
+    m.caller.name,
+    m.caller.id === 'function-key' ? null : el('small', { class: 'muted app-id' }, m.caller.id),
   );
 }
 
