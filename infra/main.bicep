@@ -54,6 +54,13 @@ param exosendMailboxes string = ''
 @description('Daily recipient budget per mailbox (Exchange allows 10,000).')
 param exosendRecipientsPerDay string = '10000'
 
+@allowed(['key', 'entra'])
+@description('How callers prove who they are: key (function keys) or entra (a bearer token for exosend\'s API, whose app registration the preprovision hook makes or checks: docs/callers.md, "Deploy"). both also needs EXOSEND_CALLER_KEY, which this template does not set.')
+param exosendCallerAuth string = 'key'
+
+@description('With entra: the audiences a caller\'s token may carry, the API\'s Application ID URI and client ID (api://<app id>,<app id>); the preprovision hook sets it.')
+param exosendApiAudience string = ''
+
 @description('Where the health alerts are mailed.')
 param alertEmail string
 
@@ -179,6 +186,8 @@ module api 'app/api.bicep' = {
       clientCertificateName: exosendClientCertificateName
       mailboxes: exosendMailboxes
       recipientsPerDay: exosendRecipientsPerDay
+      callerAuth: exosendCallerAuth
+      apiAudience: exosendApiAudience
     }
   }
   // the app starts polling storage and reading the vault at once: its roles must exist first

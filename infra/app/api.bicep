@@ -50,6 +50,9 @@ var appSettings = {
   EXOSEND_MAILBOXES: exosend.mailboxes
   EXOSEND_RECIPIENTS_PER_DAY: exosend.recipientsPerDay
   EXOSEND_QUEUE: 'outbound-mail'
+  // who may call: function keys, or Entra tokens for the API registration (docs/callers.md)
+  EXOSEND_CALLER_AUTH: exosend.callerAuth
+  EXOSEND_API_AUDIENCE: exosend.apiAudience
   // the identity that reads the vault (the Azure SDK's own variable)
   AZURE_CLIENT_ID: identityClientId
   // storage by identity, as the Functions host and exosend both read it: shared keys are off

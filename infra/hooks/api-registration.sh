@@ -1,0 +1,58 @@
+#!/bin/sh
+# azd preprovision hook (azure.yaml, posix): exosend's API app registration, for EXOSEND_CALLER_AUTH=entra.
+# With key (the default) it does nothing. With entra it needs EXOSEND_API_AUDIENCE, or the opt-in
+# EXOSEND_API_REGISTRATION=create, which creates or updates the registration and sets the audience.
+#
+# Why a hook and not the Microsoft Graph Bicep extension: the extension is fetched from
+# mcr.microsoft.com when the template is built, which CI and this repository's tests cannot reach
+# (bicep build: BCP192), and it cannot set identifierUris to api://<appId> in the resource that
+# creates the app (docs/callers.md, "Deploy").
+# Why before provisioning: azd reads infra/main.parameters.json when it deploys the template, after
+# the preprovision hooks, and reloads the environment after each hook (Azure/azure-dev,
+# cli/azd/pkg/ext/hooks_runner.go RunHooks; cli/azd/pkg/infra/provisioning/bicep/bicep_provider.go
+# loadParameters): the audience set here reaches the Function App's settings in the same `azd up`.
+# The same steps for PowerShell: api-registration.ps1. test/api-registration.test.ts runs this one.
+set -eu
+
+mode="${EXOSEND_CALLER_AUTH:-key}"
+case "$mode" in
+  key) exit 0 ;;
+  entra) ;;
+  *)
+    echo "EXOSEND_CALLER_AUTH is \"$mode\": the template provisions key or entra (both needs EXOSEND_CALLER_KEY, which it does not set; docs/callers.md, \"Deploy\")" >&2
+    exit 1
+    ;;
+esac
+
+if [ "${EXOSEND_API_REGISTRATION:-}" != create ]; then
+  if [ -n "${EXOSEND_API_AUDIENCE:-}" ]; then
+    echo "Callers authenticate with Entra; their tokens' audience: $EXOSEND_API_AUDIENCE"
+    exit 0
+  fi
+  echo "EXOSEND_CALLER_AUTH=entra needs exosend's API app registration and EXOSEND_API_AUDIENCE. Either let this hook create it:" >&2
+  echo "  azd env set EXOSEND_API_REGISTRATION create" >&2
+  echo "or create it as docs/callers.md (\"Deploy\") says, then:" >&2
+  echo "  azd env set EXOSEND_API_AUDIENCE \"api://<its app id>,<its app id>\"" >&2
+  exit 1
+fi
+
+name="exosend-api-${AZURE_ENV_NAME:?azd sets AZURE_ENV_NAME}"
+roles="$(dirname "$0")/api-app-roles.json"
+# Create or update: az ad app create patches the one app that already has this display name
+# (Azure/azure-cli, src/azure-cli/azure/cli/command_modules/role/custom.py, create_application).
+app_id=$(az ad app create --display-name "$name" --sign-in-audience AzureADMyOrg --app-roles "@$roles" --query appId -o tsv)
+# the Application ID URI names the app id, known only once the app exists: a second call
+az ad app update --id "$app_id" --identifier-uris "api://$app_id"
+if ! az ad sp show --id "$app_id" --query id -o tsv >/dev/null 2>&1; then
+  az ad sp create --id "$app_id" --query id -o tsv >/dev/null
+fi
+sp_id=$(az ad sp show --id "$app_id" --query id -o tsv)
+# v1.0 tokens carry the URI the caller asked for, v2.0 tokens the client id (docs/callers.md)
+azd env set EXOSEND_API_AUDIENCE "api://$app_id,$app_id"
+azd env set EXOSEND_API_APP_ID "$app_id"
+
+role_id=$(sed -n 's/.*"id": "\([0-9a-f-]*\)".*/\1/p' "$roles")
+echo "exosend's API: $name, app id $app_id, service principal $sp_id; callers ask for the scope api://$app_id/.default"
+echo "Next, for each calling app's managed identity (its principal id): grant it the role, then give it a policy:"
+echo "  az rest -m POST -u https://graph.microsoft.com/v1.0/servicePrincipals/$sp_id/appRoleAssignedTo -b '{\"principalId\":\"<principal id>\",\"resourceId\":\"$sp_id\",\"appRoleId\":\"$role_id\"}'"
+echo "  npx exosend caller add <the identity's client id> --name <name> --senders <from addresses> --recipients '<patterns>'"
