@@ -88,6 +88,8 @@ export interface ExchangeStandIn {
   revokeSendAs(mailbox: string, address: string): void;
   setFaultInjector(injector: FaultInjector | undefined): void;
   failNext(stage: FaultStage, fault: SmtpFault | string, count?: number): void;
+  /** Ends every open SMTP session from Exchange's side, between commands: as a front end does that restarts or ends an idle session. */
+  endSessions(): void;
   /** Forgets faults, rate windows and quotas (not messages or configuration). */
   resetUsage(): void;
   resetCounters(): void;
@@ -342,6 +344,9 @@ export async function startExchangeStandIn(options: ExchangeStandInOptions): Pro
     revokeSendAs: (mailbox, address) => void directory.requireMailbox(mailbox).sendAs.delete(address.toLowerCase()),
     setFaultInjector: (injector) => faults.setInjector(injector),
     failNext: (stage, fault, count) => faults.failNext(stage, fault, count),
+    endSessions() {
+      for (const { connection } of sessions.values()) connection.close();
+    },
     resetUsage() {
       faults.clear();
       submissions.clear();

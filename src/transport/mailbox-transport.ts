@@ -1,4 +1,3 @@
-import nodemailer, { type SMTPPoolSentMessageInfo, type Transporter } from 'nodemailer';
 import type { TokenProvider } from '../auth/token-provider.js';
 import type { MailboxBudget } from '../budget/budget.js';
 import { LocalBudget } from '../budget/local-budget.js';
@@ -8,6 +7,7 @@ import type { ComposedMail } from '../mail/mime.js';
 import { DeliveryFailed } from '../diagnosis/failures.js';
 import type { Delivery, MailTransport, SendOptions } from './mail-transport.js';
 import { SessionPool, type Session } from './session-pool.js';
+import { SmtpSession } from './smtp-session.js';
 
 export type { Delivery, SendOptions } from './mail-transport.js';
 
@@ -60,7 +60,7 @@ export class MailboxTransport implements MailTransport {
       // one connection stays free for the health check's own session
       maxSessions: Math.max(1, options.maxConnections - 1),
       idleInMs: options.sessionIdleInMs ?? 30_000,
-      open: () => this.createTransporter(),
+      open: () => this.createSession(),
     });
   }
 
@@ -121,36 +121,18 @@ export class MailboxTransport implements MailTransport {
     }
   }
 
-  private createTransporter(): Transporter<SMTPPoolSentMessageInfo> {
-    const { options } = this;
-    const transporter = nodemailer.createTransport({
-      pool: true,
-      maxConnections: 1,
-      host: options.smtp.host,
-      port: options.smtp.port,
-      secure: false,
-      requireTLS: true,
-      // AUTH even if a server does not offer it: a message must never leave unauthenticated
-      forceAuth: true,
-      tls: { minVersion: 'TLSv1.2' }, // nodemailer sends the host as SNI when it is a name
-      // exosend decides about retries: a silent resend after a dropped connection could send twice
-      maxRequeues: 0,
-      connectionTimeout: 15_000,
-      greetingTimeout: 15_000,
-      socketTimeout: 60_000,
-      auth: { type: 'OAuth2', user: options.mailbox },
+  private createSession(): SmtpSession {
+    const { smtp, mailbox } = this.options;
+    return new SmtpSession({
+      host: smtp.host,
+      port: smtp.port,
+      mailbox,
+      token: async () => {
+        const { token } = await this.tokens.getToken();
+        this.lastToken = token;
+        return token;
+      },
     });
-    transporter.set('oauth2_provision_cb', (_user: string, _renew: boolean, done: ProvisionDone) => {
-      this.tokens.getToken().then(
-        ({ token }) => {
-          this.lastToken = token;
-          // an expiry already past keeps nodemailer from caching: each new connection asks the token cache
-          done(null, token, Date.now());
-        },
-        (error: unknown) => done(error as Error),
-      );
-    });
-    return transporter;
   }
 
   private failure(error: unknown, message: ComposedMail): DeliveryFailed {
@@ -162,16 +144,14 @@ export class MailboxTransport implements MailTransport {
   }
 }
 
-/** The composed bytes as they are, with the envelope they were built with: nodemailer builds nothing here. */
+/** The composed bytes as they are, with the envelope they were built with: nothing is built again here. */
 async function sendOnce(session: Session, message: ComposedMail): Promise<Delivery> {
-  // nodemailer puts `dsn` on the envelope of a raw message too (smtp-pool/pool-resource.js, `mail.data.dsn`)
-  const info = await session.transporter.sendMail({
-    raw: message.raw,
-    envelope: message.envelope,
-    ...(message.dsn && { dsn: message.dsn }),
-  });
+  const info = await session.smtp.send(
+    // MAIL FROM's RET and ENVID and RCPT TO's NOTIFY, when Exchange's EHLO offers DSN (src/mail/compose.ts)
+    { ...message.envelope, ...(message.dsn && { dsn: message.dsn }) },
+    message.raw,
+  );
   return {
-    // a raw message's own Message-ID: nodemailer would name one it made up for the raw node
     messageId: message.messageId,
     accepted: info.accepted.map(String),
     rejected: info.rejected.map(String),
@@ -179,8 +159,6 @@ async function sendOnce(session: Session, message: ComposedMail): Promise<Delive
     transport: 'smtp',
   };
 }
-
-type ProvisionDone = (error: Error | null, accessToken?: string, expires?: number) => void;
 
 /** A 535 or 501 to AUTH may be about this token (revoked, expiring): a new token can help once. */
 function isAuthRefusal(error: unknown): boolean {

@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
-import type { SMTPPoolSentMessageInfo, Transporter } from 'nodemailer';
 import { BudgetExhausted, type ConnectionLease, type MailboxBudget } from '../budget/budget.js';
+import type { SmtpSession } from './smtp-session.js';
 
 export interface SessionPoolOptions {
   /** The mailbox whose sessions these are: named when its budget makes a send wait too long. */
@@ -11,14 +11,14 @@ export interface SessionPoolOptions {
   maxSessions: number;
   /** An idle session closes after this, giving its connection back to every instance. */
   idleInMs: number;
-  /** Opens the connection of a new session: a nodemailer pool of one, authenticated its own way. */
-  open: () => Transporter<SMTPPoolSentMessageInfo>;
+  /** The connection of a new session (smtp-session.ts), opened when it first sends. */
+  open: () => SmtpSession;
 }
 
-/** One SMTP session: a connection lease from the mailbox's budget, and a nodemailer pool of one connection under it. */
+/** One SMTP session: a connection lease from the mailbox's budget, and the connection under it. */
 export interface Session {
   lease: ConnectionLease;
-  transporter: Transporter<SMTPPoolSentMessageInfo>;
+  smtp: SmtpSession;
   busy: boolean;
   openedAt: number;
   idleTimer?: NodeJS.Timeout;
@@ -40,7 +40,7 @@ const idleCheckInMs = 500;
  * lease from the mailbox's budget and ends before its lease goes back; an idle one is handed over
  * to another instance that waits for it, and a lapsed one is never used again.
  *
- * Why a pool of one per lease rather than one nodemailer pool: a pool opens connections on its
+ * Why sessions of exosend's own rather than nodemailer's pool: a pool opens connections on its
  * own, when it likes; a lease must exist before the connection does and end after it.
  */
 export class SessionPool {
@@ -80,7 +80,7 @@ export class SessionPool {
             await lease.release(); // taken while the instance stopped: no session opens under it
             continue;
           }
-          const session: Session = { lease, transporter: this.options.open(), busy: true, openedAt: Date.now() };
+          const session: Session = { lease, smtp: this.options.open(), busy: true, openedAt: Date.now() };
           this.sessions.push(session);
           return session;
         } catch (error) {
@@ -151,8 +151,8 @@ export class SessionPool {
    */
   private async end(session: Session, keepAlive = false): Promise<void> {
     clearTimeout(session.idleTimer);
-    session.transporter.close();
-    // nodemailer's close sends QUIT and lets the socket end: give it time before the lease goes
+    session.smtp.close();
+    // QUIT, and the socket's end, once any send under way has its answer: give it time before the lease goes
     await new Promise((resolve) => {
       const grace = setTimeout(resolve, closeGraceInMs);
       if (!keepAlive) grace.unref();
