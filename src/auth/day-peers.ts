@@ -1,6 +1,7 @@
 import type { CallerAuthMode } from '../config/caller-auth.js';
 import type { ExosendConfig } from '../config/load-config.js';
-import { policyCacheInMs, type CallerPolicy, type CallerPolicyStore } from '../storage/caller-policy-store.js';
+import type { CallerPolicy, CallerPolicyStore } from '../storage/caller-policy-store.js';
+import { policyCacheInMs } from '../storage/policy-cache.js';
 import { keyCallerId } from './caller.js';
 import { defaultPolicy, policyStoreFor } from './resolve-caller.js';
 

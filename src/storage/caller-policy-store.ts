@@ -4,6 +4,7 @@ import { RestError } from '@azure/core-rest-pipeline';
 import { TableClient } from '@azure/data-tables';
 import { storageCredential } from './storage-credential.js';
 import type { StorageConnection } from '../config/storage-connection.js';
+import { policyCacheInMs } from './policy-cache.js';
 
 export const callersTable = 'exosendcallers';
 
@@ -38,8 +39,7 @@ interface Entity {
 }
 
 const partitionKey = 'caller';
-/** A policy change reaches every instance within this. */
-export const policyCacheInMs = 30_000;
+export { policyCacheInMs } from './policy-cache.js';
 
 /** Reads and writes caller policies; reads are cached briefly per instance. */
 export class CallerPolicyStore {
