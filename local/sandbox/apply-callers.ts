@@ -1,4 +1,3 @@
-import { inCallerScope } from '../../src/auth/caller-scope.js';
 import { readCallerUsage } from '../../src/budget/read-caller-usage.js';
 import { createBudget } from '../../src/budget/create-budget.js';
 import { LedgerBudget } from '../../src/budget/ledger-budget.js';
@@ -32,10 +31,11 @@ export async function applySandboxCallers(
   if (missing <= 0) return;
   const budget = createBudget(config, config.mailbox);
   try {
-    await inCallerScope({ id: appId, name: policy?.displayName ?? appId }, async () => {
-      const permit = await budget.takeSend(missing, { waitUpToMs: 0 });
-      permit.release(true);
+    const permit = await budget.takeSend(missing, {
+      waitUpToMs: 0,
+      caller: { id: appId, name: policy?.displayName ?? appId },
     });
+    permit.release(true);
     // queued after the release on the same ledger: resolved once storage holds it
     if (budget instanceof LedgerBudget) await budget.callerUsage([caller]);
   } finally {

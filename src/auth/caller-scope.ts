@@ -1,4 +1,3 @@
-import { AsyncLocalStorage } from 'node:async_hooks';
 import type { DayPeers } from './day-peers.js';
 
 /** How logs, telemetry, records and dead letters name a caller: its app id (or `function-key`) and display name. Never its token. */
@@ -13,28 +12,23 @@ export interface CallerTag {
   dayPeers?: DayPeers;
 }
 
-const scope = new AsyncLocalStorage<CallerTag>();
+/** The caller each invocation works for, by the invocation's context (the host's InvocationContext). */
+const callers = new WeakMap<object, CallerTag>();
 
 /**
- * Runs `work` on behalf of a caller: every log line and telemetry event written inside it, however
- * deep, names that caller, without each step of the send story having to pass it along.
+ * Names the caller an invocation works for: every log line written with its context names it
+ * (log-event.ts). The budget and telemetry get the caller as an argument. Not AsyncLocalStorage,
+ * which names it without any argument: its first use turns on Node's promise hooks for the whole
+ * process (Node 20 and 22; async context frames replace them only from Node 24), and every promise of
+ * every send then paid for them, about 100 us of CPU a message (docs/benchmark-results.md).
  */
-export function inCallerScope<T>(caller: CallerTag, work: () => T): T {
-  return scope.run(
-    {
-      id: caller.id,
-      name: caller.name,
-      ...(caller.dailyQuota !== undefined && { dailyQuota: caller.dailyQuota }),
-      ...(caller.share !== undefined && { share: caller.share }),
-      ...(caller.dayPeers && { dayPeers: caller.dayPeers }),
-    },
-    work,
-  );
+export function bindCaller(context: object, caller: CallerTag): void {
+  callers.set(context, caller);
 }
 
-/** The caller the current work is done for, if any. */
-export function currentCaller(): CallerTag | undefined {
-  return scope.getStore();
+/** The caller an invocation works for, if one was bound to its context. */
+export function callerOf(context: object): CallerTag | undefined {
+  return callers.get(context);
 }
 
 /** Only the id and the name, whatever else the caller object holds (its policy stays out of envelopes and records). */

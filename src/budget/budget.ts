@@ -1,3 +1,4 @@
+import type { CallerTag } from '../auth/caller-scope.js';
 /** What Exchange counts per mailbox, as exosend holds it: the window lengths shorten only for tests and the bench. */
 export interface BudgetLimits {
   /** Messages in any sliding window of `windowInMs` (Exchange: 30 a minute). */
@@ -51,6 +52,8 @@ export interface BudgetUsage {
 export interface TakeOptions {
   /** Wait at most this long for the budget; a wait that would be longer fails at once. */
   waitUpToMs: number;
+  /** The caller a send is for, with its daily quota, share and day peers (takeSend only); absent: the mailbox's budget alone. */
+  caller?: CallerTag;
 }
 
 /** One mailbox's budget, as every instance of the app shares it (or one process alone, without storage). */

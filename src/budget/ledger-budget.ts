@@ -11,7 +11,6 @@ import {
 } from './budget.js';
 import * as rules from './ledger.js';
 import { minuteSpentForMs } from './minute-waits.js';
-import { currentCaller } from '../auth/caller-scope.js';
 import { callerUsageOf, type CallerUsage } from './caller-usage.js';
 import type { CallerQuota } from './caller-quota.js';
 import type { BudgetLedger, LedgerTimings, Verdict } from './ledger.js';
@@ -90,8 +89,8 @@ export abstract class LedgerBudget implements MailboxBudget {
 
   async takeSend(recipients: number, options: TakeOptions): Promise<SendPermit> {
     const id = randomUUID();
-    // the caller the send is for (set by the caller check, or the queue trigger), with its own daily quota
-    const caller = currentCaller();
+    // the caller the send is for (from the caller check, or the queue trigger), with its own daily quota
+    const { caller } = options;
     // and the other callers that may send from this mailbox, whose unused shares of its day it leaves them
     const others = await caller?.dayPeers?.(this.mailbox);
     const quota = caller && {

@@ -8,7 +8,7 @@ import {
 import { authenticateCaller } from '../auth/authenticate-caller.js';
 import { resolveCaller, type Caller } from '../auth/resolve-caller.js';
 import { CallerRefused } from '../auth/caller-refused.js';
-import { inCallerScope } from '../auth/caller-scope.js';
+import { bindCaller, type CallerTag } from '../auth/caller-scope.js';
 import { dayPeersOf, type DayPeers } from '../auth/day-peers.js';
 import { CallerTokenVerifier } from '../auth/caller-token.js';
 import { hostAuthLevel, readCallerAuth } from '../config/caller-auth.js';
@@ -17,11 +17,15 @@ import { callerRefusalResponse } from '../http/caller-refusal-response.js';
 import { errorResponse } from '../http/error-response.js';
 import { asCallerSees } from '../http/caller-view.js';
 
-/** A route's handler, told who called: it is only ever reached through withCaller. */
+/**
+ * A route's handler, told who called: it is only ever reached through withCaller. `tag` is the caller
+ * as the send story hands it to the mailbox's budget and telemetry (its quota, share and day peers).
+ */
 export type CallerHandler = (
   request: HttpRequest,
   context: InvocationContext,
   caller: Caller,
+  tag: CallerTag,
 ) => Promise<HttpResponseInit>;
 
 /** What the registration gets: a handler that checks its caller first. */
@@ -74,11 +78,16 @@ export function withCaller(handler: CallerHandler, authLevel: 'function' | 'anon
       if (error instanceof CallerRefused) return callerRefusalResponse(error, context, takesTokens);
       return errorResponse(error, context);
     }
-    // every log line and telemetry event of the request names its caller
-    return inCallerScope(
-      { ...caller, dailyQuota: caller.policy.dailyQuota, share: caller.policy.share, ...(dayPeers && { dayPeers }) },
-      async () => asCallerSees(await handler(request, context, caller), caller.policy.operator, context),
-    );
+    const tag: CallerTag = {
+      id: caller.id,
+      name: caller.name,
+      ...(caller.policy.dailyQuota !== undefined && { dailyQuota: caller.policy.dailyQuota }),
+      share: caller.policy.share,
+      ...(dayPeers && { dayPeers }),
+    };
+    // every log line of the request names its caller
+    bindCaller(context, tag);
+    return asCallerSees(await handler(request, context, caller, tag), caller.policy.operator, context);
   };
   Object.defineProperty(checked, checksCaller, { value: true });
   return checked;

@@ -8,7 +8,7 @@ import {
 } from '../pipeline/process-queue-message.js';
 import { getQueueRuntime } from '../runtime/queue-runtime.js';
 import { trackMailEvent } from '../telemetry/mail-events.js';
-import { inCallerScope } from '../auth/caller-scope.js';
+import { bindCaller, type CallerTag } from '../auth/caller-scope.js';
 import { callerOfQueueMessage } from '../queue/queue-caller.js';
 import { policyStoreFor } from '../auth/resolve-caller.js';
 import { dayPeersOf } from '../auth/day-peers.js';
@@ -21,7 +21,10 @@ export async function outboundMail(message: unknown, context: InvocationContext)
   const caller = await callerOfQueueMessage(message, () => policyStoreFor(getRuntime().config));
   // and its sends leave the other callers their unused shares of the mailbox's day, as over HTTP
   const dayPeers = dayPeersOf(caller.id, callerAuthMode(), () => getRuntime().config);
-  return inCallerScope({ ...caller, ...(dayPeers && { dayPeers }) }, () => deliverOutboundMail(message, context));
+  const tag: CallerTag = { ...caller, ...(dayPeers && { dayPeers }) };
+  // every log line of the message names its caller
+  bindCaller(context, tag);
+  return deliverOutboundMail(message, context, tag);
 }
 
 /** A bad EXOSEND_CALLER_AUTH leaves no HTTP route registered; the queue still sends, keeping no shares (as `key`). */
@@ -33,13 +36,13 @@ function callerAuthMode(): CallerAuthMode {
   }
 }
 
-async function deliverOutboundMail(message: unknown, context: InvocationContext): Promise<void> {
+async function deliverOutboundMail(message: unknown, context: InvocationContext, caller: CallerTag): Promise<void> {
   const started = performance.now();
   const { id: queueMessageId, dequeueCount } = context.triggerMetadata as { id: string; dequeueCount: number };
   const deps = await getQueueRuntime();
   let outcome;
   try {
-    outcome = await processQueueMessage(message, queueMessageId, deps);
+    outcome = await processQueueMessage(message, queueMessageId, deps, caller);
   } catch (error) {
     logEvent(context, 'queue.error', {
       id: queueMessageId,
@@ -59,7 +62,7 @@ async function deliverOutboundMail(message: unknown, context: InvocationContext)
     outcome.kind === 'dead-lettered' ||
     outcome.kind === 'deferred'
   )
-    trackMailEvent('queue', { ...outcome, durationMs });
+    trackMailEvent('queue', { ...outcome, durationMs }, caller);
 }
 
 app.storageQueue('outbound-mail', {

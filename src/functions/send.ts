@@ -1,4 +1,5 @@
 import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
+import type { CallerTag } from '../auth/caller-scope.js';
 import type { Caller } from '../auth/resolve-caller.js';
 import { errorResponse } from '../http/error-response.js';
 import { readMailRequest } from '../http/read-mail-request.js';
@@ -8,8 +9,13 @@ import { getRuntime } from '../runtime/runtime.js';
 import { callerRoute } from './caller-route.js';
 
 /** POST /api/send: reads the request, and the send story (src/pipeline/send-now.ts) sends it now. */
-async function sendMailAs(request: HttpRequest, context: InvocationContext, caller: Caller): Promise<HttpResponseInit> {
-  const call: SendCall = { log: context, startedAt: performance.now() };
+async function sendMailAs(
+  request: HttpRequest,
+  context: InvocationContext,
+  caller: Caller,
+  tag: CallerTag,
+): Promise<HttpResponseInit> {
+  const call: SendCall = { log: context, caller: tag, startedAt: performance.now() };
   try {
     const { config, sender } = getRuntime();
     const mail = await readMailRequest(request, config);

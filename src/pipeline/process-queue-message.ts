@@ -1,3 +1,4 @@
+import type { CallerTag } from '../auth/caller-scope.js';
 import type { ExosendConfig } from '../config/load-config.js';
 import { jsonTextProblem } from '../mail/json-limits.js';
 import { idempotencyKeyPattern, type MailRequest } from '../mail/mail-request.js';
@@ -53,6 +54,8 @@ export async function processQueueMessage(
   body: unknown,
   queueMessageId: string,
   deps: QueueDeps,
+  /** The caller it is sent for (the envelope's, with its policy), held to its share of the mailbox's budget; absent: the mailbox's budget alone. */
+  caller?: CallerTag,
 ): Promise<QueueOutcome> {
   await deps.storage.ready();
   const decoded = decodeQueueMessage(body);
@@ -81,7 +84,10 @@ export async function processQueueMessage(
   try {
     const kept = await dropSuppressed(deps.suppressions, request!);
     suppressed = kept.suppressed;
-    result = await deps.sender.send(kept.request, envelope.id, { waitUpToMs: budgetWaitInMs(deps.config) });
+    result = await deps.sender.send(kept.request, envelope.id, {
+      waitUpToMs: budgetWaitInMs(deps.config),
+      ...(caller && { caller }),
+    });
   } catch (error) {
     return failedSend(deps, envelope, claim.record, error);
   }

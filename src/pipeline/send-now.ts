@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { tagOf } from '../auth/caller-scope.js';
+import { tagOf, type CallerTag } from '../auth/caller-scope.js';
 import type { Caller } from '../auth/resolve-caller.js';
 import { BudgetExhausted } from '../budget/budget.js';
 import { budgetDiagnosis } from '../budget/budget-diagnosis.js';
@@ -39,6 +39,8 @@ export interface SendNowDeps {
 /** One call of /api/send, as its edge sees it. */
 export interface SendCall {
   log: LogContext;
+  /** The caller, as the mailbox's budget holds it (its quota, share and day peers) and telemetry names it. */
+  caller: CallerTag;
   /** When the request arrived (performance.now()): durations count from there. */
   startedAt: number;
   /** Set once the caller may send the request: the id the edge names in its answer to a failure. */
@@ -74,7 +76,7 @@ export async function sendNow(
       const kept = await dropSuppressed(records?.suppressions, mail);
       suppressed = kept.suppressed;
       sent = await withRetries(
-        () => deps.sender.send(kept.request, recordId, { waitUpToMs: budgetWaitInMs }),
+        () => deps.sender.send(kept.request, recordId, { waitUpToMs: budgetWaitInMs, caller: call.caller }),
         inCallRetryPolicy,
         (attempt) => events.retry(attempt),
       );
@@ -97,35 +99,43 @@ function sendEvents(call: SendCall, id: string) {
   return {
     retry({ attempt, code }: { attempt: number; code: string }): void {
       logEvent(call.log, 'retry', { id, code, attempt });
-      trackMailEvent('http', { kind: 'retry', id, code, attempts: attempt - 1 });
+      trackMailEvent('http', { kind: 'retry', id, code, attempts: attempt - 1 }, call.caller);
     },
     sent(answer: SendAnswer): SendAnswer {
       const ms = durationMs();
       logEvent(call.log, 'sent', { id, durationMs: ms });
-      trackMailEvent('http', { kind: 'sent', id, messageId: answer.messageId, durationMs: ms });
+      trackMailEvent('http', { kind: 'sent', id, messageId: answer.messageId, durationMs: ms }, call.caller);
       return answer;
     },
     failed(error: unknown): void {
       if (error instanceof BudgetExhausted) {
         const { code } = budgetDiagnosis(error);
-        trackMailEvent('http', {
-          kind: 'deferred',
-          id,
-          code,
-          mailbox: error.mailbox,
-          delaySeconds: error.retryAfterSeconds,
-        });
+        trackMailEvent(
+          'http',
+          {
+            kind: 'deferred',
+            id,
+            code,
+            mailbox: error.mailbox,
+            delaySeconds: error.retryAfterSeconds,
+          },
+          call.caller,
+        );
       }
       if (error instanceof DeliveryFailed) {
         const { code, stage } = error.diagnosis;
-        trackMailEvent('http', {
-          kind: 'failed',
-          id,
-          code,
-          stage,
-          attempts: error.attempts.length,
-          durationMs: durationMs(),
-        });
+        trackMailEvent(
+          'http',
+          {
+            kind: 'failed',
+            id,
+            code,
+            stage,
+            attempts: error.attempts.length,
+            durationMs: durationMs(),
+          },
+          call.caller,
+        );
       }
     },
   };

@@ -1,4 +1,4 @@
-import { currentCaller } from '../auth/caller-scope.js';
+import { callerOf } from '../auth/caller-scope.js';
 
 /** Where a line goes: the invocation's log (the host's InvocationContext has both), or any logger. */
 export interface LogContext {
@@ -14,7 +14,7 @@ type Fields = Record<string, string | number | boolean | undefined>;
  */
 export function logEvent(context: LogContext, event: string, fields: Fields): void {
   // the caller it was done for (caller-scope.ts), by app id and name: never its token
-  const caller = currentCaller();
+  const caller = callerOf(context);
   const line = JSON.stringify({
     event: `exosend.${event}`,
     ...(caller && { caller: caller.id, callerName: caller.name }),

@@ -1,4 +1,4 @@
-import { currentCaller } from '../auth/caller-scope.js';
+import type { CallerTag } from '../auth/caller-scope.js';
 import { telemetryIsOn, trackEvent } from './telemetry.js';
 
 /**
@@ -24,7 +24,8 @@ export interface MailEvent {
 
 export type MailTrigger = 'http' | 'queue';
 
-export function trackMailEvent(trigger: MailTrigger, event: MailEvent): void {
+/** `caller`: the caller it was done for, by app id and name (never its token). */
+export function trackMailEvent(trigger: MailTrigger, event: MailEvent, caller: CallerTag | undefined): void {
   if (!telemetryIsOn()) return;
   const { kind, id, code, stage, messageId, attempts, delaySeconds, durationMs, mailbox } = event;
   const measurements = Object.fromEntries(
@@ -32,7 +33,6 @@ export function trackMailEvent(trigger: MailTrigger, event: MailEvent): void {
       (entry): entry is [string, number] => typeof entry[1] === 'number',
     ),
   );
-  const caller = currentCaller();
   trackEvent(
     `exosend.${kind}`,
     { trigger, id, code, stage, messageId, mailbox, caller: caller?.id, callerName: caller?.name },

@@ -86,7 +86,10 @@ export class GraphTransport implements MailTransport {
       waitUpToMs: Math.max(0, deadline - Date.now()),
     });
     try {
-      const permit = await this.budget.takeSend(mail.recipients, { waitUpToMs: Math.max(0, deadline - Date.now()) });
+      const permit = await this.budget.takeSend(mail.recipients, {
+        waitUpToMs: Math.max(0, deadline - Date.now()),
+        ...(options.caller && { caller: options.caller }),
+      });
       let accepted = true;
       try {
         const counted = () => {

@@ -1,3 +1,4 @@
+import type { CallerTag } from '../auth/caller-scope.js';
 import type { MailboxBudget } from '../budget/budget.js';
 import type { ComposedMail } from '../mail/mime.js';
 
@@ -14,6 +15,8 @@ export interface Delivery {
 export interface SendOptions {
   /** How long the send may wait for the mailbox's budget (a connection, the minute, the day). */
   waitUpToMs?: number;
+  /** The caller it is sent for: its quota, share and day peers hold in the mailbox's budget. */
+  caller?: CallerTag;
 }
 
 /**

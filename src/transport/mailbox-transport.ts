@@ -69,7 +69,10 @@ export class MailboxTransport implements MailTransport {
     // the slot in the minute before the session: a caller waiting for its fair share of the minute
     // (src/budget/fair-share.ts) must not sit on one of the mailbox's few sessions meanwhile, or it
     // starves the callers the minute is kept for
-    const permit = await this.budget.takeSend(message.recipients, { waitUpToMs: Math.max(0, deadline - Date.now()) });
+    const permit = await this.budget.takeSend(message.recipients, {
+      waitUpToMs: Math.max(0, deadline - Date.now()),
+      ...(options.caller && { caller: options.caller }),
+    });
     let accepted = false;
     try {
       const session = await this.pool.take(deadline);
