@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, beforeEach, describe, it } from 'node:test';
-import type { Timer } from '@azure/functions';
 import { getHealth } from '../src/functions/health-status.js';
 import { scheduledHealthCheck } from '../src/functions/health-check.js';
 import { forgetHealthChecks } from '../src/health/last-check.js';
@@ -9,16 +8,7 @@ import { minuteSaturatedAfterWindows } from '../src/health/minute-saturated.js';
 import { shutdownTelemetry } from '../src/telemetry/telemetry.js';
 import { mailRequest, startHarness, type Harness } from './harness.js';
 import { startQueueFixture, type QueueFixture } from './queue-fixture.js';
-
-const timer: Timer = {
-  isPastDue: false,
-  schedule: { adjustForDST: true },
-  scheduleStatus: {
-    last: new Date(0).toISOString(),
-    next: new Date().toISOString(),
-    lastUpdated: new Date(0).toISOString(),
-  },
-};
+import { timer } from './health-fixture.js';
 
 /** The minute, shortened: 2 messages a window of a second or two; saturated after 5 windows. */
 const rate = 2;
