@@ -1,4 +1,5 @@
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
+import { createSecureContext, TLSSocket } from 'node:tls';
 import { join } from 'node:path';
 import { SMTPServer } from 'smtp-server';
 import {
@@ -79,6 +80,79 @@ export async function startServerWithOldTlsOnly(): Promise<Impostor> {
     maxVersion: 'TLSv1.1',
     ciphers: 'AES128-SHA:AES256-SHA:@SECLEVEL=0',
   });
+}
+
+/** What the raw server below does when a client sends RSET (after it refused a recipient). */
+export type RsetBehaviour = 'answer' | 'refuse' | 'drop';
+
+/**
+ * A raw SMTP server with STARTTLS (a certificate the app trusts) that accepts any AUTH, refuses every
+ * recipient with 550, and answers RSET as told: the replies no SMTP library server lets a test choose.
+ * `connections` counts TCP connections, `open` those not yet closed.
+ */
+export async function startServerWithRset(
+  onRset: RsetBehaviour,
+): Promise<Impostor & { connections: () => number; open: () => number }> {
+  const ca = await loadOrCreateCertificateAuthority(join('.exosend', 'sandbox'));
+  const { certPem, keyPem } = issueServerCertificate(ca);
+  const secureContext = createSecureContext({ cert: certPem, key: keyPem });
+  const commands: string[] = [];
+  const sockets = new Set<Socket>();
+  let connections = 0;
+  const server = createServer((plain) => {
+    connections++;
+    sockets.add(plain);
+    plain.on('close', () => sockets.delete(plain));
+    plain.on('error', () => undefined);
+    let socket: Socket = plain;
+    let buffered = '';
+    const reply = (line: string) => socket.write(`${line}\r\n`);
+    const onLine = (line: string) => {
+      commands.push(line.startsWith('AUTH') ? 'AUTH' : line);
+      const verb = line.split(' ')[0]?.toUpperCase();
+      if (verb === 'EHLO') reply(`250-${hostname} Hello\r\n250-AUTH XOAUTH2\r\n250 STARTTLS`);
+      else if (verb === 'STARTTLS') {
+        reply('220 2.0.0 SMTP server ready');
+        plain.removeAllListeners('data');
+        const secure = new TLSSocket(plain, { isServer: true, secureContext });
+        secure.on('data', onData);
+        secure.on('error', () => undefined);
+        socket = secure;
+        buffered = '';
+      } else if (verb === 'AUTH') reply('235 2.7.0 Authentication successful');
+      else if (verb === 'MAIL') reply('250 2.1.0 Sender OK');
+      else if (verb === 'RCPT')
+        reply('550 5.1.10 RESOLVER.ADR.RecipientNotFound; Recipient not found by SMTP address lookup');
+      else if (verb === 'RSET') {
+        if (onRset === 'drop') plain.destroy();
+        else if (onRset === 'refuse') reply('500 5.3.3 Unrecognized command');
+        else reply('250 2.0.0 Resetting');
+      } else if (verb === 'QUIT') socket.end('221 2.0.0 Service closing transmission channel\r\n');
+      else reply('250 2.0.0 OK');
+    };
+    const onData = (chunk: Buffer) => {
+      buffered += chunk.toString('latin1');
+      let end: number;
+      while ((end = buffered.indexOf('\r\n')) >= 0) {
+        const line = buffered.slice(0, end);
+        buffered = buffered.slice(end + 2);
+        onLine(line);
+      }
+    };
+    plain.on('data', onData);
+    reply(`220 ${hostname} Microsoft ESMTP MAIL Service ready`);
+  });
+  const port = await listen(server);
+  return {
+    port,
+    commands,
+    connections: () => connections,
+    open: () => sockets.size,
+    close: async () => {
+      for (const socket of sockets) socket.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
 }
 
 async function startSmtpServer(tls: TlsMaterial, tlsOptions: Record<string, string> = {}): Promise<Impostor> {

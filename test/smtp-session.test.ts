@@ -8,6 +8,7 @@ import { ClientSecretCredential } from '@azure/identity';
 import MailComposer from 'nodemailer/lib/mail-composer/index.js';
 import { startSandbox, type Sandbox } from '../local/sandbox/index.js';
 import { SmtpSession } from '../src/transport/smtp-session.js';
+import { startServerWithRset } from './smtp-impostors.js';
 
 let sandbox: Sandbox;
 const to = 'ada@fabrikam.example';
@@ -47,7 +48,7 @@ describe('an SMTP session', () => {
   it('when messages follow one another, then they share one connection and one AUTH', async () => {
     const smtp = session();
     for (let i = 0; i < 5; i++) await smtp.send(envelope(), await message(i));
-    smtp.close();
+    await smtp.close();
     assert.equal(sandbox.exchange.counters.accepted, 5);
     assert.equal(sandbox.exchange.counters.connections, 1);
     assert.equal(sandbox.exchange.counters.authSuccesses, 1);
@@ -62,7 +63,7 @@ describe('an SMTP session', () => {
     );
     await assert.rejects(smtp.send(envelope(), await message(1)), { code: 'EMESSAGE', responseCode: 550 });
     await smtp.send(envelope(), await message(2));
-    smtp.close();
+    await smtp.close();
     assert.equal(sandbox.exchange.counters.accepted, 2);
     assert.equal(sandbox.exchange.counters.connections, 1, 'the refusal kept the connection');
   });
@@ -73,7 +74,7 @@ describe('an SMTP session', () => {
     sandbox.exchange.failNext('mail', { drop: true });
     await assert.rejects(smtp.send(envelope(), await message(1)), { code: /^E(CONNECTION|SOCKET)$/ });
     await smtp.send(envelope(), await message(2));
-    smtp.close();
+    await smtp.close();
     assert.equal(sandbox.exchange.counters.accepted, 2);
     assert.equal(sandbox.exchange.counters.connections, 2);
     assert.equal(sandbox.exchange.counters.authSuccesses, 2);
@@ -85,7 +86,7 @@ describe('an SMTP session', () => {
     sandbox.exchange.endSessions();
     await new Promise((resolve) => setTimeout(resolve, 200)); // the FIN reaches the client
     await smtp.send(envelope(), await message(1));
-    smtp.close();
+    await smtp.close();
     assert.equal(sandbox.exchange.counters.accepted, 2);
     assert.equal(sandbox.exchange.counters.connections, 2);
   });
@@ -98,7 +99,7 @@ describe('an SMTP session', () => {
     );
     await assert.rejects(smtp.send(envelope(), await message(0)), { code: 'EAUTH', responseCode: 535 });
     await smtp.send(envelope(), await message(1));
-    smtp.close();
+    await smtp.close();
     assert.equal(sandbox.exchange.counters.accepted, 1);
     assert.equal(sandbox.exchange.counters.connections, 2);
   });
@@ -107,7 +108,7 @@ describe('an SMTP session', () => {
     const smtp = session();
     const raw = await message(0);
     for (let i = 0; i < 101; i++) await smtp.send(envelope(), raw);
-    smtp.close();
+    await smtp.close();
     assert.equal(sandbox.exchange.counters.accepted, 101);
     assert.equal(sandbox.exchange.counters.connections, 2);
   });
@@ -119,10 +120,75 @@ describe('an SMTP session', () => {
       const smtp = session();
       await smtp.send(envelope(), await message(0));
       const sending = smtp.send(envelope(), await message(1));
-      smtp.close();
+      await smtp.close();
       await sending;
       await assert.rejects(smtp.send(envelope(), await message(2)), /closed/);
       assert.equal(sandbox.exchange.counters.accepted, 2);
     },
   );
+
+  it('when the session is closed during a send, then close resolves only once that send has its answer and the connection has ended', async () => {
+    const smtp = session();
+    await smtp.send(envelope(), await message(0));
+    let settled = false;
+    const sending = smtp.send(envelope(), await message(1)).finally(() => (settled = true));
+    await smtp.close();
+    assert.ok(settled, 'the lease would go back while the send was still on the connection');
+    await sending;
+  });
+
+  it('when the session is closed while its connection is still being opened, then nothing is sent and close resolves only once that connection has ended', async () => {
+    const smtp = session();
+    let settled = false;
+    const refused = assert.rejects(smtp.send(envelope(), await message(0)), /closed/).finally(() => (settled = true));
+    await smtp.close();
+    assert.ok(settled, 'close resolved while a connection was still being opened under the lease');
+    await refused;
+    assert.equal(sandbox.exchange.counters.accepted, 0);
+  });
+});
+
+// Regressions found in review: nodemailer drops the callback of a command in flight when its
+// connection goes, and a refused RSET reopened a connection after the session had been closed.
+describe('an SMTP session, when RSET goes wrong', () => {
+  const oneSession = (port: number) =>
+    new SmtpSession({
+      host: '127.0.0.1',
+      port,
+      mailbox: 'reports@contoso.example',
+      token: () => Promise.resolve('token'),
+    });
+  const refused = { from: 'reports@contoso.example', to: ['nobody@contoso.example'] };
+
+  it(
+    'when the connection goes while the session resets after a refusal, then the next send does not wait for ever: it opens a new connection',
+    { timeout: 10_000 },
+    async () => {
+      const server = await startServerWithRset('drop');
+      try {
+        const smtp = oneSession(server.port);
+        await assert.rejects(smtp.send(refused, await message(0)), { code: 'EENVELOPE', responseCode: 550 });
+        // this server refuses every recipient: the second send is refused too, on a new connection
+        await assert.rejects(smtp.send(refused, await message(1)), { code: 'EENVELOPE', responseCode: 550 });
+        assert.equal(server.connections(), 2);
+        await smtp.close();
+      } finally {
+        await server.close();
+      }
+    },
+  );
+
+  it('when RSET is refused and the session is closed, then no connection is opened again', async () => {
+    const server = await startServerWithRset('refuse');
+    try {
+      const smtp = oneSession(server.port);
+      await assert.rejects(smtp.send(refused, await message(0)), { code: 'EENVELOPE', responseCode: 550 });
+      await smtp.close();
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      assert.equal(server.connections(), 1, 'a connection without a lease');
+      assert.equal(server.open(), 0);
+    } finally {
+      await server.close();
+    }
+  });
 });

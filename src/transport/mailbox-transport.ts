@@ -98,7 +98,8 @@ export class MailboxTransport implements MailTransport {
   /**
    * Ends every session and gives its lease back: resolves once storage has them all (one write),
    * so that a stopping instance (src/functions/stop.ts) leaves no session of the mailbox's held.
-   * A send under way on a session fails; a waiting one fails at once.
+   * A send under way on a session has a moment for its answer, then its connection is cut; a waiting
+   * one fails at once.
    */
   async stop({ keepAlive = true } = {}): Promise<void> {
     const ending = this.pool.stop({ keepAlive });

@@ -136,7 +136,8 @@ export class SessionPool {
 
   /**
    * Ends every session and gives its lease back: resolves once storage has them all. A send under
-   * way on a session fails; a waiting one fails at once, and no session opens any more.
+   * way on a session has a moment for its answer (smtp-session.ts, close), then its connection is cut;
+   * a waiting one fails at once, and no session opens any more.
    */
   stop({ keepAlive }: { keepAlive: boolean }): Promise<void> {
     this.closed = true;
@@ -151,8 +152,9 @@ export class SessionPool {
    */
   private async end(session: Session, keepAlive = false): Promise<void> {
     clearTimeout(session.idleTimer);
-    session.smtp.close();
-    // QUIT, and the socket's end, once any send under way has its answer: give it time before the lease goes
+    // QUIT once any send under way has its answer (or is cut off), and the socket's end
+    await session.smtp.close();
+    // and a moment for Exchange to see it before the lease goes
     await new Promise((resolve) => {
       const grace = setTimeout(resolve, closeGraceInMs);
       if (!keepAlive) grace.unref();

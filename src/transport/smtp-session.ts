@@ -15,6 +15,19 @@ export interface SmtpSessionOptions {
  * (lib/smtp-pool/index.js: `maxMessages`, default 100); a session's connection lives as long.
  */
 const messagesPerConnection = 100;
+/**
+ * How long closing waits for a send under way before it cuts the connection: a session's lease goes
+ * back only after its connection has ended, and a stopping instance has 3 s for all of it
+ * (src/runtime/runtime.ts, stopWithinMs).
+ */
+const closeWaitInMs = 1500;
+
+/** One connection, and what becomes of it: every wait on it races `lost`, and `ended` settles once its socket is gone. */
+interface Link {
+  connection: SMTPConnection;
+  lost: Promise<never>;
+  ended: Promise<void>;
+}
 
 /**
  * One SMTP session's connection to Exchange: opened on first use, upgraded with STARTTLS (required,
@@ -25,13 +38,16 @@ const messagesPerConnection = 100;
  * bytes as they are. Through the pooled transport each message went into a second MIME node and
  * stream pipeline on its way to the socket, about a third of exosend's own CPU per message
  * (docs/benchmark-results.md). What the pool did for a session is here: a refusal of the message
- * resets the transaction (RSET) and keeps the connection; anything else drops it; closing waits for
- * a send under way (lib/smtp-pool/pool-resource.js: `send`, `_release`; lib/smtp-pool/index.js: `close`).
+ * resets the transaction (RSET) and keeps the connection; anything else drops it; closing lets a
+ * send under way have its answer (lib/smtp-pool/pool-resource.js: `send`, `_release`;
+ * lib/smtp-pool/index.js: `close`). One send at a time: the session pool gives a session to one.
  */
 export class SmtpSession {
-  private connection: SMTPConnection | undefined;
-  /** The connection as it becomes ready for a message: connected and authenticated, or reset after a refusal. */
-  private ready: Promise<SMTPConnection> | undefined;
+  private link: Link | undefined;
+  /** The last connection's end, for close() to wait on. */
+  private lastEnded: Promise<void> = Promise.resolve();
+  /** The RSET after a refused message, until its reply (never rejects: a failed RSET drops the connection). */
+  private resetting: Promise<void> | undefined;
   private messages = 0;
   private sending = false;
   private closing = false;
@@ -40,36 +56,63 @@ export class SmtpSession {
 
   /** Sends the bytes with this envelope; resolves with Exchange's answer once it accepted them. */
   async send(envelope: SMTPEnvelope, raw: Buffer): Promise<SMTPConnectionSendInfo> {
-    if (this.closing) throw new Error('The SMTP session was closed before this send.');
+    if (this.closing) throw closedError();
     this.sending = true;
-    let connection: SMTPConnection | undefined;
     try {
-      connection = await (this.ready ??= this.open());
-      const info = await new Promise<SMTPConnectionSendInfo>((resolve, reject) =>
-        connection!.send(envelope, raw, (error, sent) => (error ? reject(error) : resolve(sent))),
-      );
-      if (++this.messages >= messagesPerConnection) this.drop(connection, { quit: true });
-      return info;
-    } catch (error) {
-      if (connection) this.afterFailure(connection, error);
-      throw error;
+      if (this.resetting) await this.resetting;
+      let link = this.link;
+      if (!link) {
+        if (this.closing) throw closedError(); // closed while its RSET was answered
+        link = await this.open();
+        // closed while it connected: nothing goes out once the session is told to end (its lease goes next)
+        if (this.closing) throw closedError();
+      }
+      try {
+        const info = await Promise.race([
+          new Promise<SMTPConnectionSendInfo>((resolve, reject) =>
+            link.connection.send(envelope, raw, (error, sent) => (error ? reject(error) : resolve(sent))),
+          ),
+          link.lost,
+        ]);
+        if (++this.messages >= messagesPerConnection) this.drop(link, { quit: true });
+        return info;
+      } catch (error) {
+        this.afterFailure(link, error);
+        throw error;
+      }
     } finally {
       this.sending = false;
       if (this.closing) this.endNow();
     }
   }
 
-  /** Ends the connection: at once when idle (QUIT), else once the send under way has its answer. */
-  close(): void {
+  /**
+   * Ends the connection: at once when idle (QUIT), else once the send under way has its answer, cut
+   * off after `closeWaitInMs`. Resolves once the connection has ended, for its lease to go back.
+   */
+  close(): Promise<void> {
     this.closing = true;
     if (!this.sending) this.endNow();
+    // the connection a send under way uses, or is opening (open() names it before it connects)
+    const ended = this.lastEnded;
+    return new Promise<void>((resolve) => {
+      const cutOff = setTimeout(() => {
+        this.link?.connection.close();
+        resolve();
+      }, closeWaitInMs);
+      cutOff.unref();
+      void ended.then(() => {
+        clearTimeout(cutOff);
+        resolve();
+      });
+    });
   }
 
   private endNow(): void {
-    if (this.connection) this.drop(this.connection, { quit: true });
+    if (this.link) this.drop(this.link, { quit: true });
   }
 
-  private async open(): Promise<SMTPConnection> {
+  private async open(): Promise<Link> {
     const { host, port, mailbox, token } = this.options;
     const connection = new SMTPConnection({
       host,
@@ -81,24 +124,23 @@ export class SmtpSession {
       greetingTimeout: 15_000,
       socketTimeout: 60_000,
     });
-    this.connection = connection;
-    this.messages = 0;
     // nodemailer reports a refused connection, a timeout, a missing STARTTLS or a refusing greeting
-    // only through this event; after that, an error also reaches the send in flight, and an idle
-    // connection that errs or ends is opened again for the next send (`on`: a second error without
-    // a listener would crash the process)
-    const failed = new Promise<never>((_, reject) =>
-      connection.on('error', (error: Error) => {
-        this.forget(connection);
-        reject(error);
-      }),
-    );
-    failed.catch(() => undefined);
-    connection.once('end', () => this.forget(connection));
+    // only through 'error', never through connect's callback; and it drops the callback of a command
+    // in flight (RSET) when the connection goes. So every wait on the connection races `lost`
+    // (`on`, not `once`: a second error without a listener would crash the process).
+    const lost = new Promise<never>((_, reject) => {
+      connection.on('error', reject);
+      connection.once('end', () => reject(connectionEnded()));
+    });
+    lost.catch(() => undefined);
+    const ended = new Promise<void>((resolve) => connection.once('end', () => resolve()));
+    const link: Link = { connection, lost, ended };
+    this.lastEnded = ended;
+    void lost.catch(() => this.forget(link));
     try {
       await Promise.race([
         new Promise<void>((resolve, reject) => connection.connect((error) => (error ? reject(error) : resolve()))),
-        failed,
+        lost,
       ]);
       const oauth2 = new XOAuth2({
         user: mailbox,
@@ -116,50 +158,54 @@ export class SmtpSession {
             error ? reject(error) : resolve(),
           ),
         ),
-        failed,
+        lost,
       ]);
-      return connection;
     } catch (error) {
-      this.drop(connection, { quit: false });
+      connection.close();
       throw error;
     }
+    this.link = link;
+    this.messages = 0;
+    return link;
   }
 
   /**
    * Exchange refused this message (an envelope or message reply other than 421): the session is fine,
    * and RSET ends the transaction before the next message. Anything else ends the connection.
    */
-  private afterFailure(connection: SMTPConnection, error: unknown): void {
+  private afterFailure(link: Link, error: unknown): void {
+    if (this.link !== link) return; // already ended
     const { code, responseCode } = (error ?? {}) as { code?: unknown; responseCode?: unknown };
-    if (this.connection !== connection) return; // already ended
     if ((code === 'EENVELOPE' || code === 'EMESSAGE') && responseCode !== 421) {
       const reset = new Promise<void>((resolve, reject) =>
-        connection.reset((resetError) => (resetError ? reject(resetError) : resolve())),
+        link.connection.reset((resetError) => (resetError ? reject(resetError) : resolve())),
       );
-      // a session whose RSET fails is opened again for the next message
-      this.ready = reset.then(
-        () => connection,
-        () => {
-          this.drop(connection, { quit: false });
-          return (this.ready = this.open());
-        },
-      );
-      this.ready.catch(() => undefined);
+      // a session whose RSET fails, or whose connection goes meanwhile, opens a new one for the next message
+      this.resetting = Promise.race([reset, link.lost])
+        .catch(() => this.drop(link, { quit: false }))
+        .finally(() => {
+          this.resetting = undefined;
+        });
       return;
     }
-    this.drop(connection, { quit: false });
+    this.drop(link, { quit: false });
   }
 
   /** Ends the connection, politely (QUIT) when asked; the next send opens another. */
-  private drop(connection: SMTPConnection, { quit }: { quit: boolean }): void {
-    this.forget(connection);
-    if (quit && connection.authenticated) connection.quit();
-    else connection.close();
+  private drop(link: Link, { quit }: { quit: boolean }): void {
+    this.forget(link);
+    if (quit && link.connection.authenticated) link.connection.quit();
+    else link.connection.close();
   }
 
-  private forget(connection: SMTPConnection): void {
-    if (this.connection !== connection) return;
-    this.connection = undefined;
-    this.ready = undefined;
+  private forget(link: Link): void {
+    if (this.link === link) this.link = undefined;
   }
+}
+
+const closedError = () => new Error('The SMTP session was closed before this send.');
+
+/** As nodemailer names a connection that closed under a command. */
+function connectionEnded(): Error {
+  return Object.assign(new Error('Connection closed unexpectedly'), { code: 'ECONNECTION', command: 'CONN' });
 }
