@@ -17,6 +17,11 @@ const powershell = 'infra/hooks/api-registration.ps1';
 const appRoles = 'infra/hooks/api-app-roles.json';
 const apiAppId = '3b1f6c2e-8d4a-4f0b-9e57-2a6d1c0e9f11';
 const apiSpId = '7c2d9e4f-1a3b-4c5d-8e6f-0a1b2c3d4e5f';
+/** the tenant `az` is signed in to, in the stand-in */
+const azTenant = '5e2a7c31-9b04-4d6f-a8e1-3c7b0f9d2a64';
+const otherTenant = '9d1c4b7a-2e3f-4a5b-8c6d-1e0f2a3b4c5d';
+/** an app that another azd environment of the same name made */
+const othersAppId = 'c4a8e2d1-6b3f-4e9a-9d07-5f1b2c8e3a70';
 
 interface AppRole {
   allowedMemberTypes: string[];
@@ -28,10 +33,11 @@ const roles = () => JSON.parse(readFileSync(appRoles, 'utf8')) as AppRole[];
 
 /**
  * Runs the hook as azd does on Linux (the file itself, with the environment's values), with stand-ins
- * for `az` and `azd` that log each call and answer as Entra would: `az ad sp show` fails until
- * `az ad sp create` ran (or `spExists`).
+ * for `az` and `azd` that log each call and answer as Entra would: `az account show` names azTenant,
+ * `az ad app list --display-name` finds `appsNamed`, `az ad sp show` fails until `az ad sp create`
+ * ran (or `spExists`).
  */
-function runHook(env: Record<string, string>, options: { spExists?: boolean } = {}) {
+function runHook(env: Record<string, string>, options: { spExists?: boolean; appsNamed?: string[] } = {}) {
   const dir = mkdtempSync(join(resolve('.exosend'), 'api-registration-'));
   try {
     const bin = join(dir, 'bin');
@@ -47,6 +53,8 @@ function runHook(env: Record<string, string>, options: { spExists?: boolean } = 
       'az',
       [
         'case "$1 $2 $3" in',
+        `  "account show --query") echo ${azTenant} ;;`,
+        `  "ad app list") printf '%s' '${(options.appsNamed ?? []).map((id) => `${id}\n`).join('')}' ;;`,
         `  "ad app create") echo ${apiAppId} ;;`,
         `  "ad sp show") [ -f "${spMarker}" ] || { echo "ERROR: Resource does not exist" >&2; exit 3; }; echo ${apiSpId} ;;`,
         `  "ad sp create") touch "${spMarker}"; echo ${apiSpId} ;;`,
@@ -126,19 +134,23 @@ describe("exosend's API app registration (the azd preprovision hook)", () => {
     assert.match(run.stderr, /EXOSEND_CALLER_KEY/);
   });
 
-  it('when the opt-in is set, then the hook creates the registration with the role, sets api://<appId>, makes the service principal and sets the audience; run again, it updates the same one', () => {
+  it('when the opt-in is set, then the hook creates the registration with the role, records its id, sets api://<appId>, makes the service principal and sets the audience; run again with the id recorded, it updates the same one', () => {
     const env = { EXOSEND_CALLER_AUTH: 'entra', EXOSEND_API_REGISTRATION: 'create' };
     const first = runHook(env);
     assert.equal(first.status, 0, first.stderr);
     assert.deepEqual(first.calls, [
+      'az account show --query tenantId -o tsv',
+      'az ad app list --display-name exosend-api-prod --query [].appId -o tsv',
       `az ad app create --display-name exosend-api-prod --sign-in-audience AzureADMyOrg --app-roles @${resolve(appRoles)} --query appId -o tsv`,
+      `azd env set EXOSEND_API_APP_ID ${apiAppId}`,
       `az ad app update --id ${apiAppId} --identifier-uris api://${apiAppId}`,
       `az ad sp show --id ${apiAppId} --query id -o tsv`,
       `az ad sp create --id ${apiAppId} --query id -o tsv`,
       `az ad sp show --id ${apiAppId} --query id -o tsv`,
       `azd env set EXOSEND_API_AUDIENCE api://${apiAppId},${apiAppId}`,
-      `azd env set EXOSEND_API_APP_ID ${apiAppId}`,
     ]);
+    // before the first provision the template has not set AZURE_TENANT_ID: the hook says which tenant it used
+    assert.match(first.stdout, new RegExp(`AZURE_TENANT_ID is not set .* az's tenant ${azTenant}`));
     // the grant it prints for a caller names the API's service principal and the role's id
     assert.ok(
       first.stdout.includes(
@@ -147,17 +159,103 @@ describe("exosend's API app registration (the azd preprovision hook)", () => {
       first.stdout,
     );
     assert.match(first.stdout, /npx exosend caller add <the identity's client id>/);
-    const again = runHook(env, { spExists: true });
+    // what azd's environment holds after the first run and a provision (the template outputs AZURE_TENANT_ID)
+    const again = runHook(
+      { ...env, EXOSEND_API_APP_ID: apiAppId, AZURE_TENANT_ID: azTenant },
+      { spExists: true, appsNamed: [apiAppId] },
+    );
     assert.equal(again.status, 0, again.stderr);
     assert.ok(
       !again.calls.some((call) => call.startsWith('az ad sp create')),
       'the service principal is not made twice',
     );
-    // `az ad app create` with the same display name patches the existing app (docs/callers.md cites azure-cli)
-    assert.equal(
-      again.calls.filter((call) => call.startsWith('az ad app create --display-name exosend-api-prod ')).length,
-      1,
+    assert.ok(!again.calls.some((call) => call.startsWith('az ad app create')), 'the app is not made twice');
+  });
+
+  it('when az is signed in to another tenant than the one exosend accepts tokens from, then the hook stops before making anything and says which tenant to sign in to', () => {
+    // Bug: the hook registered the API in whichever tenant az was signed in to; exosend checks caller
+    // tokens against its own tenant's issuer, so no caller token could ever match that app.
+    const run = runHook({
+      EXOSEND_CALLER_AUTH: 'entra',
+      EXOSEND_API_REGISTRATION: 'create',
+      AZURE_TENANT_ID: otherTenant,
+    });
+    assert.notEqual(run.status, 0);
+    assert.deepEqual(run.calls, ['az account show --query tenantId -o tsv']);
+    assert.match(
+      run.stderr,
+      new RegExp(`az is signed in to tenant ${azTenant}, but exosend accepts caller tokens from tenant ${otherTenant}`),
     );
+    assert.match(run.stderr, new RegExp(`az login --tenant ${otherTenant}`));
+    // the same tenant, its GUID written in capitals, is the same tenant
+    const same = runHook({
+      EXOSEND_CALLER_AUTH: 'entra',
+      EXOSEND_API_REGISTRATION: 'create',
+      AZURE_TENANT_ID: azTenant.toUpperCase(),
+    });
+    assert.equal(same.status, 0, same.stderr);
+    assert.doesNotMatch(same.stdout, /AZURE_TENANT_ID is not set/);
+  });
+
+  it('when the environment records EXOSEND_API_APP_ID, then the hook updates that app by its id and never creates or looks up one by name', () => {
+    // Bug: the hook ran `az ad app create --display-name exosend-api-<env>` on every run, which patches
+    // whichever app has that name (possibly another team's environment), and never read back the id it recorded.
+    const run = runHook(
+      {
+        EXOSEND_CALLER_AUTH: 'entra',
+        EXOSEND_API_REGISTRATION: 'create',
+        EXOSEND_API_APP_ID: apiAppId,
+        AZURE_TENANT_ID: azTenant,
+      },
+      { spExists: true, appsNamed: [othersAppId] },
+    );
+    assert.equal(run.status, 0, run.stderr);
+    assert.deepEqual(run.calls, [
+      'az account show --query tenantId -o tsv',
+      `az ad app update --id ${apiAppId} --sign-in-audience AzureADMyOrg --app-roles @${resolve(appRoles)} --identifier-uris api://${apiAppId}`,
+      `az ad sp show --id ${apiAppId} --query id -o tsv`,
+      `az ad sp show --id ${apiAppId} --query id -o tsv`,
+      `azd env set EXOSEND_API_AUDIENCE api://${apiAppId},${apiAppId}`,
+    ]);
+  });
+
+  it('when no id is recorded and an app of the same display name exists, then the hook stops without changing it and says how to claim it', () => {
+    const run = runHook(
+      { EXOSEND_CALLER_AUTH: 'entra', EXOSEND_API_REGISTRATION: 'create' },
+      { appsNamed: [othersAppId] },
+    );
+    assert.notEqual(run.status, 0);
+    assert.deepEqual(run.calls, [
+      'az account show --query tenantId -o tsv',
+      'az ad app list --display-name exosend-api-prod --query [].appId -o tsv',
+    ]);
+    assert.match(run.stderr, new RegExp(`named exosend-api-prod already exists \\(app id ${othersAppId}\\)`));
+    assert.match(run.stderr, /azd env set EXOSEND_API_APP_ID <its app id>/);
+  });
+
+  it('when the PowerShell hook compares a setting, then it compares case-sensitively, as the sh hook and Bicep @allowed do', () => {
+    // Bug: the PowerShell hook compared with -eq/-ne, which ignore case: it took EXOSEND_CALLER_AUTH=Entra
+    // or KEY, which the sh hook and the template refuse. pwsh is not installed here, so this reads the text:
+    // every comparison operator in the code is a c-operator, except the exit-code checks (numbers).
+    const code = readFileSync(powershell, 'utf8')
+      .split('\n')
+      .filter((line) => !/^\s*#/.test(line))
+      .join('\n');
+    const operators = [
+      ...code.matchAll(
+        /(\S+)\s+-([ic]?)(eq|ne|gt|ge|lt|le|like|notlike|match|notmatch|contains|notcontains|in|notin|replace|split)\s/gi,
+      ),
+    ];
+    assert.ok(operators.length >= 4, 'the script compares the mode, the opt-in and the tenant');
+    for (const [found, left, prefix] of operators) {
+      if (left === '($LASTEXITCODE') continue;
+      assert.equal(prefix, 'c', `case-sensitive: ${found}`);
+    }
+    // switch matches strings ignoring case unless told otherwise
+    assert.doesNotMatch(code, /\bswitch\b(?![^{]*-CaseSensitive)/i);
+    assert.match(code, /\$mode -ceq 'key'/);
+    assert.match(code, /\$mode -cne 'entra'/);
+    assert.match(code, /\$env:EXOSEND_API_REGISTRATION -cne 'create'/);
   });
 
   it('when the PowerShell hook is read beside the sh one, then it reads the same settings and runs the same az commands', () => {
@@ -208,6 +306,8 @@ describe("exosend's API app registration (the azd preprovision hook)", () => {
     assert.ok(deploy.includes('https://graph.microsoft.com/v1.0/servicePrincipals/$API_SP/appRoleAssignedTo'));
     assert.ok(deploy.includes('npx exosend caller add "$MI_CLIENT"'));
     assert.ok(deploy.includes('azd env set EXOSEND_API_REGISTRATION create'));
+    assert.ok(deploy.includes('az account show --query tenantId -o tsv'), 'the docs say which tenant az must be in');
+    assert.ok(deploy.includes('`az ad app update --id`'), 'the docs say a recorded id is updated, not created');
     assert.doesNotMatch(callers, /Not built yet:[^]*the deploy\s+commands/);
     // what the hook sets reaches the Function App: the parameters file maps it, api.bicep sets it
     const parameters = readFileSync('infra/main.parameters.json', 'utf8');
