@@ -132,10 +132,10 @@ export class SmtpSession {
       connection.on('error', reject);
       connection.once('end', () => reject(connectionEnded()));
     });
-    lost.catch(() => undefined);
     const ended = new Promise<void>((resolve) => connection.once('end', () => resolve()));
     const link: Link = { connection, lost, ended };
     this.lastEnded = ended;
+    // handled here (an idle connection that goes is forgotten), so its rejection is never unhandled
     void lost.catch(() => this.forget(link));
     try {
       await Promise.race([
