@@ -59,8 +59,12 @@ describe('GET /api/health with a minute that stays spent', () => {
   it('when callers keep the minute spent for longer than 5 windows, then 503 degraded naming the mailbox and its minute, the check carries minuteSaturated, and once they stop, healthy again', async () => {
     const windowInMs = 1000;
     startApp(windowInMs);
-    const statuses = await flood(6, (minuteSaturatedAfterWindows + 2) * windowInMs);
-    assert.ok(statuses.length > rate * (minuteSaturatedAfterWindows + 2), `only ${statuses.length} sends`);
+    // warm (vault, token, a session) before the flood: on a loaded machine a cold first send took
+    // seconds, and the waits, so the run, began that much later (seen in CI: 4 s of 7 counted)
+    assert.equal((await h.send(mailRequest({ subject: 'warm' }))).status, 200);
+    const floodWindows = minuteSaturatedAfterWindows + 3;
+    const statuses = await flood(6, floodWindows * windowInMs);
+    assert.ok(statuses.length > rate * floodWindows, `only ${statuses.length} sends`);
     assert.deepEqual(new Set(statuses), new Set([200]), 'each send waited for its slot, and went');
 
     const reply = await health();
