@@ -1,5 +1,6 @@
 import MailComposer from 'nodemailer/lib/mail-composer/index.js';
 import type { SendMailOptions } from 'nodemailer';
+import { buildMime } from './mime-bytes.js';
 
 /**
  * A message composed once, as bytes: every transport sends exactly these, so SMTP and Graph
@@ -27,11 +28,11 @@ export interface ComposedMail {
   source?: SendMailOptions;
 }
 
-/** Builds the MIME with nodemailer's MailComposer, the same builder its SMTP transport uses. */
+/** Builds the MIME with nodemailer's MailComposer, the same builder its SMTP transport uses, into bytes in memory (mime-bytes.ts). */
 export async function composeMime(options: SendMailOptions): Promise<ComposedMail> {
   const node = new MailComposer(options).compile();
   const envelope = node.getEnvelope();
-  const raw = await node.build();
+  const raw = await buildMime(node);
   const list = (field: unknown) => (Array.isArray(field) ? field : field ? [field] : []).map(String);
   const bcc = list(options.bcc);
   return {

@@ -1,0 +1,170 @@
+import assert from 'node:assert/strict';
+import { Readable } from 'node:stream';
+import { describe, it } from 'node:test';
+import type { SendMailOptions } from 'nodemailer';
+import MailComposer from 'nodemailer/lib/mail-composer/index.js';
+import { composeMessage } from '../src/mail/compose.js';
+import { mailRequestSchema } from '../src/mail/mail-request.js';
+import { buildMime } from '../src/mail/mime-bytes.js';
+
+/** What composeMessage makes of a request as /api/send takes it. */
+function composed(request: Record<string, unknown>): SendMailOptions {
+  const parsed = mailRequestSchema.parse({ to: ['ada@fabrikam.example'], subject: 'Report', ...request });
+  return composeMessage(parsed, { id: 'request-1', mailbox: 'reports@contoso.example' });
+}
+
+/**
+ * Builds the message both ways from one compiled tree: buildMime first, then nodemailer's own
+ * stream (the tree keeps the Date, Message-ID and boundaries the first build set). Tells whether
+ * buildMime left the work to that stream.
+ */
+async function bothWays(options: SendMailOptions): Promise<{ inMemory: Buffer; streamed: Buffer; fellBack: boolean }> {
+  const { node, build, fellBack } = watched(options);
+  const inMemory = await buildMime(node);
+  return { inMemory, streamed: await build(), fellBack: fellBack() };
+}
+
+/** The compiled tree, with its build() replaced by one that notes it was called. */
+function watched(options: SendMailOptions) {
+  const node = new MailComposer(options).compile();
+  // nodemailer's own build(), which returns its promise when given no callback
+  const build = node.build.bind(node, undefined as never) as () => Promise<Buffer>;
+  let called = false;
+  Object.assign(node, {
+    build: () => {
+      called = true;
+      return build();
+    },
+  });
+  return { node, build, fellBack: () => called };
+}
+
+const base64Of = (bytes: Buffer | string) => Buffer.from(bytes).toString('base64');
+
+/** A text of `length` pieces drawn from what trips an encoder: line breaks of every kind, whitespace before them, dots, '=', non-ASCII. */
+function awkwardText(seed: number, length: number): string {
+  const pieces = ['word', ' ', '\t', '\r\n', '\n', '\r', '.', '..\r\n', '=', 'é', '€', '😀', ' \r\n', 'x'.repeat(90)];
+  let state = seed;
+  let text = '';
+  for (let i = 0; i < length; i++) {
+    state = (state * 1103515245 + 12345) % 2 ** 31; // a fixed sequence: a failure names its seed
+    text += pieces[state % pieces.length];
+  }
+  return text;
+}
+
+describe('the MIME a message is sent as', () => {
+  const cases: Record<string, Record<string, unknown>> = {
+    'short ASCII text (7bit)': { text: 'Your order has shipped.' },
+    'text with a line over 76 characters (quoted-printable)': { text: `${'long '.repeat(40)}\r\nshort` },
+    'mostly non-ASCII text (base64)': { text: 'Grüße aus Köln, 東京からこんにちは。'.repeat(5) },
+    'whitespace before line breaks and at the end': { text: 'tab\t\r\nspace \r\nend ' },
+    'text ending in a bare CR': { text: 'ends\r' },
+    'text ending in a line break': { text: 'ends\r\n' },
+    'lines starting with dots': { text: '.\r\n..\r\n.hidden' },
+    'HTML only': { html: '<p>Bonjour, <b>déjà</b> vu</p>' },
+    'text and HTML (multipart/alternative)': { text: 'Plain', html: '<p>Rich</p>' },
+    'attachments (multipart/mixed)': {
+      text: 'See attached.',
+      attachments: [
+        { filename: 'report.pdf', contentType: 'application/pdf', contentBase64: base64Of(Buffer.alloc(3000, 0x9c)) },
+        { filename: 'données.csv', contentType: 'text/csv', contentBase64: base64Of('a;b\r\né;€\r\n') },
+        { filename: 'empty.bin', contentType: 'application/octet-stream', contentBase64: '' },
+      ],
+    },
+    'text, HTML and an attachment': {
+      text: 'Plain',
+      html: '<p>Rich</p>',
+      attachments: [{ filename: 'a.txt', contentType: 'text/plain', contentBase64: base64Of('one\ntwo\rthree') }],
+    },
+    'non-ASCII subject and headers, Cc, Bcc and Reply-To': {
+      subject: 'Überweisung für März — ✓ erledigt',
+      cc: ['bob@fabrikam.example'],
+      bcc: ['audit@contoso.example'],
+      replyTo: 'office@contoso.example',
+      headers: { 'X-Order': 'Bestellung Nr. 4711 – Ähnliches' },
+      text: 'Hallo',
+    },
+  };
+  for (const [name, request] of Object.entries(cases))
+    it(`when ${name}, then it is built in memory and has the bytes nodemailer streams`, async () => {
+      const { inMemory, streamed, fellBack } = await bothWays(composed(request));
+      assert.equal(fellBack, false);
+      assert.equal(inMemory.toString('latin1'), streamed.toString('latin1'));
+    });
+
+  it('when texts and attachments hold every awkward byte sequence, then the bytes are the same in 120 messages', async () => {
+    for (let seed = 1; seed <= 120; seed++) {
+      const text = awkwardText(seed, (seed * 37) % 400);
+      const request = {
+        text,
+        ...(seed % 3 === 0 && { html: `<p>${text}</p>` }),
+        ...(seed % 4 === 0 && {
+          attachments: [
+            { filename: 'notes.txt', contentType: 'text/plain', contentBase64: base64Of(awkwardText(seed + 1, 200)) },
+          ],
+        }),
+      };
+      const { inMemory, streamed, fellBack } = await bothWays(composed(request));
+      assert.equal(fellBack, false, `seed ${seed}`);
+      assert.equal(inMemory.toString('latin1'), streamed.toString('latin1'), `seed ${seed}`);
+    }
+  });
+
+  it('when addresses have non-ASCII display names, then the bytes are the same', async () => {
+    const { inMemory, streamed, fellBack } = await bothWays({
+      from: '"Büro Köln" <reports@contoso.example>',
+      to: ['"Zoë Ärger" <zoe@fabrikam.example>', 'ada@fabrikam.example'],
+      subject: 'Grüße',
+      text: 'Hallo',
+    });
+    assert.equal(fellBack, false);
+    assert.equal(inMemory.toString('latin1'), streamed.toString('latin1'));
+  });
+
+  it('when an attachment is larger than 64 KiB, then nodemailer streams the message, in bounded copies', async () => {
+    const request = {
+      text: 'Large',
+      attachments: [
+        {
+          filename: 'big.bin',
+          contentType: 'application/octet-stream',
+          contentBase64: base64Of(Buffer.alloc(64 * 1024 + 1, 1)),
+        },
+      ],
+    };
+    const { inMemory, streamed, fellBack } = await bothWays(composed(request));
+    assert.equal(fellBack, true);
+    assert.ok(inMemory.equals(streamed));
+  });
+
+  it('when content outside text is quoted-printable, then nodemailer encodes it, as binary', async () => {
+    // its stream keeps a lone LF of such content as =0A; the plain encoder would keep it literal
+    const { inMemory, streamed, fellBack } = await bothWays({
+      from: 'reports@contoso.example',
+      to: 'ada@fabrikam.example',
+      attachments: [
+        {
+          filename: 'a.bin',
+          contentType: 'application/octet-stream',
+          content: 'one\ntwo',
+          contentTransferEncoding: 'quoted-printable',
+        },
+      ],
+    });
+    assert.equal(fellBack, true);
+    assert.match(inMemory.toString(), /one=0Atwo/);
+    assert.ok(inMemory.equals(streamed));
+  });
+
+  it('when a content is a stream, then nodemailer streams the message', async () => {
+    const { node, fellBack } = watched({
+      from: 'reports@contoso.example',
+      to: 'ada@fabrikam.example',
+      text: Readable.from([Buffer.from('streamed text')]),
+    });
+    // a stream is read once: only one build can have it
+    assert.match((await buildMime(node)).toString(), /streamed text/);
+    assert.equal(fellBack(), true);
+  });
+});
