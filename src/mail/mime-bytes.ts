@@ -3,9 +3,9 @@ import * as base64 from 'nodemailer/lib/base64/index.js';
 import * as qp from 'nodemailer/lib/qp/index.js';
 
 /**
- * Content up to this size is encoded at once. It is also the slice nodemailer's Quoted-Printable
- * encoder works in (lib/qp/index.js: ENCODE_SLICE_SIZE), so that, up to it, its stream writes what
- * `wrap(encode(content))` returns; and larger content (an attachment) keeps the stream's bounded copies.
+ * Contents up to this size are written in memory. It is the slice nodemailer's Quoted-Printable
+ * encoder encodes at a time (lib/qp/index.js: ENCODE_SLICE_SIZE), so such a content is one slice
+ * there too (see quotedPrintable); a larger one (an attachment) keeps the stream's bounded copies.
  */
 const maxContentBytes = 64 * 1024;
 
@@ -17,20 +17,22 @@ interface NodeInternals {
 }
 
 /**
- * The message a compiled MailComposer tree streams from `build()`, byte for byte, for a tree whose
- * every content is a string or a Buffer; otherwise `build()` itself.
+ * The message a compiled MailComposer tree streams from `build()`, byte for byte, written in memory
+ * when every content of the tree is a string or a Buffer of up to 64 KiB; otherwise `build()` itself.
  *
  * `build()` streams each node through its own PassThrough, encoder and `stream.pipeline`, with a
- * `setImmediate` before every content and child. For a message of a few kilobytes that plumbing
- * costs four times what the bytes do (docs/benchmark-results.md). This walks the same tree the
- * way `MimeNode.stream` does (lib/mime-node/index.js): each node's headers and a blank line, its
- * content in its transfer encoding, and a multipart node's children between boundary lines; then
- * the line break `LastNewline` ensures. `test/mime-bytes.test.ts` holds the two to the same bytes.
+ * `setImmediate` before every content and child: for a message of a few kilobytes that plumbing
+ * costs several times what the bytes do (docs/benchmark-results.md). This walks the same tree as
+ * `MimeNode.stream` does (lib/mime-node/index.js, nodemailer 10.6): each node's headers and a blank
+ * line, its content in its transfer encoding, and a multipart node's children between boundary
+ * lines; then the line break `LastNewline` ensures. Whether nodemailer builds it instead is decided
+ * before any header is built. `test/mime-bytes.test.ts` holds the two to the same bytes.
  */
 export function buildMime(root: MimeNode): Promise<Buffer> {
+  if (!builtInMemory(root)) return root.build();
   const parts: Buffer[] = [];
-  // a node met on the way that only nodemailer encodes: build() builds the same headers again
-  if (!builtInMemory(root) || !writeNode(root, parts)) return root.build();
+  writeNode(root, parts);
+  // LastNewline looks at the last byte of the last chunk that had any: writeNode pushes no empty one
   const last = parts[parts.length - 1]!;
   const lastByte = last[last.length - 1];
   if (lastByte !== 0x0a) parts.push(Buffer.from(lastByte === 0x0d ? '\n' : '\r\n'));
@@ -45,36 +47,55 @@ function builtInMemory(node: MimeNode): boolean {
   if (content) {
     if (typeof content !== 'string' && !Buffer.isBuffer(content)) return false;
     if (Buffer.byteLength(content) > maxContentBytes) return false;
+    // stream() encodes Quoted-Printable outside text as binary (a lone CR or LF is data), which
+    // quotedPrintable() does not; getTransferEncoding() only reads the node, as stream() calls it
+    if (node.getTransferEncoding() === 'quoted-printable' && !isText(node.getHeader('Content-Type'))) return false;
   }
   return node.childNodes.every(builtInMemory);
 }
 
-/** Writes the node as stream() does; false when a content is one only nodemailer's encoders write. */
-function writeNode(node: MimeNode, parts: Buffer[]): boolean {
+/** As stream() tests `this.contentType`, the Content-Type's value that buildHeaders() will have parsed. */
+function isText(contentType: unknown): boolean {
+  return typeof contentType === 'string' && /^\s*text\//i.test(contentType);
+}
+
+function writeNode(node: MimeNode, parts: Buffer[]): void {
   // as stream(): the encoding is decided before buildHeaders() names it in Content-Transfer-Encoding
   const transferEncoding = node.getTransferEncoding();
   parts.push(Buffer.from(`${node.buildHeaders()}\r\n\r\n`));
   const content = node.content as string | Buffer | undefined;
   if (content) {
-    const bytes = encoded(node, content, transferEncoding);
-    if (!bytes) return false;
-    parts.push(bytes);
+    const bytes = encoded(content, transferEncoding);
+    if (bytes.length > 0) parts.push(bytes);
   }
   // multipart and boundary are set by buildHeaders()
-  if (!node.multipart) return true;
+  if (!node.multipart) return;
   for (const [i, child] of node.childNodes.entries()) {
     parts.push(Buffer.from(`${i > 0 ? '\r\n' : ''}--${node.boundary}\r\n`));
-    if (!writeNode(child, parts)) return false;
+    writeNode(child, parts);
   }
   parts.push(Buffer.from(`\r\n--${node.boundary}--\r\n`));
-  return true;
 }
 
-function encoded(node: MimeNode, content: string | Buffer, transferEncoding: string | false): Buffer | undefined {
+function encoded(content: string | Buffer, transferEncoding: string | false): Buffer {
   if (transferEncoding === 'base64') return Buffer.from(base64.wrap(base64.encode(content), 76), 'latin1');
-  if (transferEncoding === 'quoted-printable')
-    // stream() encodes anything but text as binary (a lone CR or LF is data), which encode() does not;
-    // contentType is set by buildHeaders()
-    return /^text\//.test(node.contentType ?? '') ? Buffer.from(qp.wrap(qp.encode(content), 76), 'latin1') : undefined;
+  if (transferEncoding === 'quoted-printable') return Buffer.from(quotedPrintable(content), 'latin1');
   return typeof content === 'string' ? Buffer.from(content) : content;
+}
+
+/**
+ * What nodemailer's QP Encoder writes for text given in one chunk of one slice. It holds back the
+ * whitespace the input ends with, writes the rest wrapped but for its last line, and then wraps
+ * that line with the held-back whitespace encoded (lib/qp/index.js: Encoder `_transform`,
+ * `_encodeSlice`, `_flush`). Wrapping it all at once would break a line of 52-76 characters that
+ * ends in a space where the encoder does not.
+ */
+function quotedPrintable(content: string | Buffer): string {
+  const bytes = typeof content === 'string' ? Buffer.from(content) : content;
+  let end = bytes.length;
+  while (end > 0 && (bytes[end - 1] === 0x20 || bytes[end - 1] === 0x09)) end--;
+  const head = end > 0 ? qp.wrap(qp.encode(bytes.subarray(0, end)), 76) : '';
+  if (end === bytes.length) return head;
+  const lineStart = head.lastIndexOf('\n') + 1;
+  return head.slice(0, lineStart) + qp.wrap(head.slice(lineStart) + qp.encode(bytes.subarray(end)), 76);
 }
