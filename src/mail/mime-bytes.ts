@@ -26,7 +26,8 @@ interface NodeInternals {
  * `MimeNode.stream` does (lib/mime-node/index.js, nodemailer 10.6): each node's headers and a blank
  * line, its content in its transfer encoding, and a multipart node's children between boundary
  * lines; then the line break `LastNewline` ensures. Whether nodemailer builds it instead is decided
- * before any header is built. `test/mime-bytes.test.ts` holds the two to the same bytes.
+ * before any header is built. `test/mime-bytes.test.ts` holds the two to the same bytes; package.json
+ * pins nodemailer's version, so that a new one ships only after that test has run against it.
  */
 export function buildMime(root: MimeNode): Promise<Buffer> {
   if (!builtInMemory(root)) return root.build();
