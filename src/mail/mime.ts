@@ -28,7 +28,10 @@ export interface ComposedMail {
   source?: SendMailOptions;
 }
 
-/** Builds the MIME with nodemailer's MailComposer, the same builder its SMTP transport uses, into bytes in memory (mime-bytes.ts). */
+/**
+ * Builds the MIME with nodemailer's MailComposer, the same builder its SMTP transport uses, and
+ * writes it to bytes (mime-bytes.ts: in memory, the bytes nodemailer's own build() streams).
+ */
 export async function composeMime(options: SendMailOptions): Promise<ComposedMail> {
   const node = new MailComposer(options).compile();
   const envelope = node.getEnvelope();
