@@ -2,6 +2,9 @@ import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import { enqueueMail } from '../src/functions/enqueue.js';
 import { messageStatus } from '../src/functions/message-status.js';
+import { mailRequestSchema } from '../src/mail/mail-request.js';
+import { claimSend, recordSent } from '../src/pipeline/send-once.js';
+import { DeliveryStore } from '../src/queue/delivery-store.js';
 import type { QueueListener } from '../local/host/queue-listener.js';
 import { mailRequest, startHarness, type Harness } from './harness.js';
 import { drain, startQueueFixture, type QueueFixture } from './queue-fixture.js';
@@ -189,5 +192,32 @@ describe('every send has a record, and one idempotency key is one message', () =
     const again = await h.send(mailRequest({ idempotencyKey: id }));
     assert.equal(again.status, 200, JSON.stringify(again.body));
     assert.equal((await status(id)).body.status, 'sent');
+  });
+
+  // A request with the same key that reads "sent" answers from the recipients at once (repeat in
+  // src/pipeline/send-once.ts): read between the two writes, it told its caller no one was accepted.
+  it('when a send is recorded, then its recipients are in storage before its record says sent', async () => {
+    const id = newKey();
+    const request = mailRequestSchema.parse(mailRequest({ idempotencyKey: id }));
+    let recordWhileRecipientsWritten: string | undefined;
+    const deliveries = new (class extends DeliveryStore {
+      override async recordSent(...args: Parameters<DeliveryStore['recordSent']>) {
+        recordWhileRecipientsWritten = (await q.store.get(id))?.status;
+        return super.recordSent(...args);
+      }
+    })(q.storage.deliveries);
+    const deps = { store: q.store, deliveries, claimLeaseInMs: 60_000, waitForFirstInMs: 0 };
+    const claim = await claimSend(deps, request, id);
+    assert.ok('record' in claim);
+    const { record } = claim;
+    const messageId = '<exosend.order@contoso.example>';
+    const sent = { id, messageId, accepted: ['ada@fabrikam.example'], rejected: [], response: '250 2.0.0 OK' };
+    await recordSent(deps, record, { ...sent, transport: 'smtp', mailbox: 'sender@contoso.example' }, []);
+    assert.equal(recordWhileRecipientsWritten, 'sending');
+    assert.equal((await q.store.get(id))?.status, 'sent');
+    assert.deepEqual(
+      (await status(id)).body.delivery.recipients.map((r: { recipient: string }) => r.recipient),
+      ['ada@fabrikam.example'],
+    );
   });
 });

@@ -85,6 +85,9 @@ export async function recordFailure(deps: RecordedSendDeps, record: MessageRecor
 /**
  * Exchange took it: the caller is told so even if storage fails now (the claim's lease holds off
  * a resend for a while); a record that cannot be written is the lesser harm than a second message.
+ * The recipients are written before the record says sent: a request with the same key waiting for
+ * this one answers from both as soon as it reads "sent" (repeat), and read between the two writes
+ * it told its caller that no recipient was accepted.
  */
 export async function recordSent(
   deps: RecordedSendDeps,
@@ -92,10 +95,10 @@ export async function recordSent(
   sent: SendResult,
   suppressed: Suppression[],
 ): Promise<SendAnswer> {
+  await deps.deliveries.recordSent(record.id, sent.messageId, { ...sent, suppressed }).catch(() => undefined);
   await deps.store
     .markSent(record, sent.messageId, { mailbox: sent.mailbox, response: sent.response, transport: sent.transport })
     .catch(() => undefined);
-  await deps.deliveries.recordSent(record.id, sent.messageId, { ...sent, suppressed }).catch(() => undefined);
   return { ...sendAnswer(sent), ...(suppressed.length > 0 && { suppressed: suppressed.map(asDropped) }) };
 }
 
