@@ -49,8 +49,9 @@ function builtInMemory(node: MimeNode): boolean {
     if (typeof content !== 'string' && !Buffer.isBuffer(content)) return false;
     if (Buffer.byteLength(content) > maxContentBytes) return false;
     // stream() encodes Quoted-Printable outside text as binary (a lone CR or LF is data), which
-    // quotedPrintable() does not; getTransferEncoding() only reads the node, as stream() calls it
-    if (node.getTransferEncoding() === 'quoted-printable' && !isText(node.getHeader('Content-Type'))) return false;
+    // quotedPrintable() does not. Text is tested first: for text, getTransferEncoding() scans the
+    // whole content, which writeNode() and buildHeaders() each do again
+    if (!isText(node.getHeader('Content-Type')) && node.getTransferEncoding() === 'quoted-printable') return false;
   }
   return node.childNodes.every(builtInMemory);
 }
