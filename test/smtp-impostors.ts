@@ -87,11 +87,13 @@ export type RsetBehaviour = 'answer' | 'refuse' | 'drop';
 
 /**
  * A raw SMTP server with STARTTLS (a certificate the app trusts) that accepts any AUTH, refuses every
- * recipient with 550, and answers RSET as told: the replies no SMTP library server lets a test choose.
+ * recipient with 550, and answers RSET as told (and QUIT, or not): the replies no SMTP library server
+ * lets a test choose.
  * `connections` counts TCP connections, `open` those not yet closed.
  */
 export async function startServerWithRset(
   onRset: RsetBehaviour,
+  { answerQuit = true }: { answerQuit?: boolean } = {},
 ): Promise<Impostor & { connections: () => number; open: () => number }> {
   const ca = await loadOrCreateCertificateAuthority(join('.exosend', 'sandbox'));
   const { certPem, keyPem } = issueServerCertificate(ca);
@@ -127,8 +129,9 @@ export async function startServerWithRset(
         if (onRset === 'drop') plain.destroy();
         else if (onRset === 'refuse') reply('500 5.3.3 Unrecognized command');
         else reply('250 2.0.0 Resetting');
-      } else if (verb === 'QUIT') socket.end('221 2.0.0 Service closing transmission channel\r\n');
-      else reply('250 2.0.0 OK');
+      } else if (verb === 'QUIT') {
+        if (answerQuit) socket.end('221 2.0.0 Service closing transmission channel\r\n');
+      } else reply('250 2.0.0 OK');
     };
     const onData = (chunk: Buffer) => {
       buffered += chunk.toString('latin1');

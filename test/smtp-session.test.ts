@@ -191,4 +191,32 @@ describe('an SMTP session, when RSET goes wrong', () => {
       await server.close();
     }
   });
+
+  it('when a connection has had 100 messages, refused ones included, then the next goes on a new one, as nodemailer pool did', async () => {
+    // each wait on a connection stays attached to it until it ends: refusals must not keep it for ever
+    const server = await startServerWithRset('answer');
+    try {
+      const smtp = oneSession(server.port);
+      const raw = await message(0);
+      for (let i = 0; i < 101; i++)
+        await assert.rejects(smtp.send(refused, raw), { code: 'EENVELOPE', responseCode: 550 });
+      await smtp.close();
+      assert.equal(server.connections(), 2);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('when Exchange does not answer QUIT, then close cuts the connection before it resolves', async () => {
+    const server = await startServerWithRset('answer', { answerQuit: false });
+    try {
+      const smtp = oneSession(server.port);
+      await assert.rejects(smtp.send(refused, await message(0)), { code: 'EENVELOPE', responseCode: 550 });
+      await smtp.close();
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      assert.equal(server.open(), 0, 'the lease would go back while Exchange still counts the session');
+    } finally {
+      await server.close();
+    }
+  });
 });

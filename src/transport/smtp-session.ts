@@ -22,7 +22,7 @@ const messagesPerConnection = 100;
  */
 const closeWaitInMs = 1500;
 
-/** One connection, and what becomes of it: every wait on it races `lost`, and `ended` settles once its socket is gone. */
+/** One connection, and what becomes of it: every wait on it races `lost`, and `ended` settles once nodemailer has ended it. */
 interface Link {
   connection: SMTPConnection;
   lost: Promise<never>;
@@ -44,8 +44,8 @@ interface Link {
  */
 export class SmtpSession {
   private link: Link | undefined;
-  /** The last connection's end, for close() to wait on. */
-  private lastEnded: Promise<void> = Promise.resolve();
+  /** The connection last opened, or being opened: close() waits for its end, and cuts it if it must. */
+  private lastLink: Link | undefined;
   /** The RSET after a refused message, until its reply (never rejects: a failed RSET drops the connection). */
   private resetting: Promise<void> | undefined;
   private messages = 0;
@@ -60,9 +60,9 @@ export class SmtpSession {
     this.sending = true;
     try {
       if (this.resetting) await this.resetting;
+      if (this.closing) throw closedError(); // closed while its RSET was answered
       let link = this.link;
       if (!link) {
-        if (this.closing) throw closedError(); // closed while its RSET was answered
         link = await this.open();
         // closed while it connected: nothing goes out once the session is told to end (its lease goes next)
         if (this.closing) throw closedError();
@@ -77,6 +77,9 @@ export class SmtpSession {
         if (++this.messages >= messagesPerConnection) this.drop(link, { quit: true });
         return info;
       } catch (error) {
+        // a refused message counts as the pool counts it (pool-resource.js: `send`): every wait on the
+        // connection races `lost` and stays attached to it until the connection ends
+        this.messages++;
         this.afterFailure(link, error);
         throw error;
       }
@@ -93,15 +96,17 @@ export class SmtpSession {
   close(): Promise<void> {
     this.closing = true;
     if (!this.sending) this.endNow();
-    // the connection a send under way uses, or is opening (open() names it before it connects)
-    const ended = this.lastEnded;
+    // the connection a send under way uses, is opening (open() names it before it connects), or has
+    // just asked to QUIT: a server that does not answer would keep it open past its lease
+    const last = this.lastLink;
+    if (!last) return Promise.resolve();
     return new Promise<void>((resolve) => {
       const cutOff = setTimeout(() => {
-        this.link?.connection.close();
+        last.connection.close();
         resolve();
       }, closeWaitInMs);
       cutOff.unref();
-      void ended.then(() => {
+      void last.ended.then(() => {
         clearTimeout(cutOff);
         resolve();
       });
@@ -134,7 +139,7 @@ export class SmtpSession {
     });
     const ended = new Promise<void>((resolve) => connection.once('end', () => resolve()));
     const link: Link = { connection, lost, ended };
-    this.lastEnded = ended;
+    this.lastLink = link;
     // handled here (an idle connection that goes is forgotten), so its rejection is never unhandled
     void lost.catch(() => this.forget(link));
     try {
@@ -177,6 +182,8 @@ export class SmtpSession {
     if (this.link !== link) return; // already ended
     const { code, responseCode } = (error ?? {}) as { code?: unknown; responseCode?: unknown };
     if ((code === 'EENVELOPE' || code === 'EMESSAGE') && responseCode !== 421) {
+      // the connection's last message: it goes, as after a message sent
+      if (this.messages >= messagesPerConnection) return this.drop(link, { quit: true });
       const reset = new Promise<void>((resolve, reject) =>
         link.connection.reset((resetError) => (resetError ? reject(resetError) : resolve())),
       );
