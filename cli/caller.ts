@@ -2,7 +2,8 @@ import { parseArgs } from 'node:util';
 import { isGuid } from '../src/config/load-config.js';
 import { storageRequired } from '../src/config/storage-connection.js';
 import { readStorageConnection } from '../src/config/storage-connection.js';
-import { callerPolicyStore, policyCacheInMs, type CallerPolicy } from '../src/storage/caller-policy-store.js';
+import { callerPolicyStore, type CallerPolicy } from '../src/storage/caller-policy-store.js';
+import { policyCacheInMs } from '../src/storage/policy-cache.js';
 import { readSettingsFile, SettingsFileError, valuesNotInEnvironment } from './settings-file.js';
 
 const usage = `usage: exosend caller add <app-id> --name <name> --senders <from,...> [--recipients <pattern,...>]

@@ -39,7 +39,6 @@ interface Entity {
 }
 
 const partitionKey = 'caller';
-export { policyCacheInMs } from './policy-cache.js';
 
 /** Reads and writes caller policies; reads are cached briefly per instance. */
 export class CallerPolicyStore {
