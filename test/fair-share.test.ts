@@ -174,24 +174,36 @@ describe("callers' fair share of a mailbox's minute, across instances", () => {
     );
 
     assert.deepEqual(otherRefusals, [], 'only the flooder was refused (but for the minute, above)');
-    // windows counted from the test's start, where Exchange counts sliding ones: one message may fall
-    // on either side of a boundary, so each window holds the share less one at worst, and the whole
-    // run at least the share of every window
+    // Each caller's share is of the slots the mailbox's minute gives, and those come round a little
+    // slower than the window: the ledger counts a send from its completion, and frees its slot a
+    // window later (src/budget/ledger.ts), so the next send under it reaches Exchange a window plus
+    // its own way there after the last (taking the slot, a session, which one of three instances
+    // may have to wait for, and SMTP). Windows counted from the test's start drift against that
+    // cycle, and one can hold only part of it (CI, Node 22: 6, 6, 6, 6, then 3 in the last window,
+    // the rest of that cycle after the test's end). So each caller is held to its share of what
+    // each window held, less one message at the window's edges; and the run as a whole, to its
+    // share of all of it.
     const steady = perWindow.slice(1);
+    const held = (counts: Record<string, number>) => Object.values(counts).reduce((sum, n) => sum + n, 0);
+    const sentInSteady = steady.reduce((sum, counts) => sum + held(counts), 0);
     for (const name of ['erp', 'reports'] as const) {
       for (const [k, counts] of steady.entries())
         assert.ok(
-          counts[name]! >= shares[name] - 1,
-          `${name} in window ${k + 1}: ${JSON.stringify(counts)}, shares ${JSON.stringify(shares)}`,
+          counts[name]! >= (shares[name] * held(counts)) / rate - 1,
+          `${name} in window ${k + 1}: ${JSON.stringify(counts)}, shares ${JSON.stringify(shares)} of ${rate}`,
         );
-      // the same boundary, once for the whole run: its last window may end before a send the
-      // ledger's sliding window already counted (seen under load: 4 of 5)
       const total = steady.reduce((sum, counts) => sum + counts[name]!, 0);
       assert.ok(
-        total >= shares[name] * steady.length - 1,
-        `${name}: ${total} in ${steady.length} windows, share ${shares[name]} each`,
+        total >= (shares[name] * sentInSteady) / rate - 1,
+        `${name}: ${total} of the ${sentInSteady} sent in ${steady.length} windows, share ${shares[name]} of ${rate}`,
       );
     }
+    // and the minute was used: the slower cycle above costs a window's worth at most over the run
+    // (seen: 27 to 30 of 30; with the ledger's window made 1.3 times Exchange's, 23)
+    assert.ok(
+      sentInSteady >= rate * (steady.length - 1),
+      `the mailbox sent ${sentInSteady} in ${steady.length} windows of ${rate}`,
+    );
     assert.ok(
       perWindow.slice(1, 4).some((counts) => counts['flooder']! > 0),
       'the flooder sends its own share while under its quota',
