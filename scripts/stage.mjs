@@ -12,7 +12,7 @@
 // .funcignore says the same; test/package.test.ts and test/azd-packaging.test.ts check both).
 // Run after the bundle is built.
 import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { dirname, join, relative } from 'node:path';
+import { basename, dirname, join, relative } from 'node:path';
 
 const root = process.cwd();
 const stage = join(root, 'dist', 'package');
@@ -26,11 +26,17 @@ cpSync(join(root, 'host.json'), join(stage, 'host.json'));
 const bundled = JSON.parse(readFileSync(join(root, 'dist', 'bundle', 'index.mjs.files.json'), 'utf8'));
 for (const file of bundled) cpSync(join(root, 'dist', 'bundle', file), join(stage, 'dist', 'bundle', file));
 
-/** The installed directory of `name` as Node would resolve it from `fromDir` (nested first, then up). */
+/**
+ * The installed directory of `name` as Node would resolve it from `fromDir` (nested first, then up).
+ * As Node, it never looks in a node_modules inside a node_modules (Module._nodeModulePaths in
+ * lib/internal/modules/cjs/loader.js skips path segments named node_modules): a stray
+ * node_modules/node_modules (a link made by `ln -s` into an existing node_modules) once had a
+ * dependency copied where the deployed app could not find it.
+ */
 function installedDir(name, fromDir) {
   for (let dir = fromDir; ; dir = dirname(dir)) {
     const candidate = join(dir, 'node_modules', name);
-    if (existsSync(join(candidate, 'package.json'))) return candidate;
+    if (basename(dir) !== 'node_modules' && existsSync(join(candidate, 'package.json'))) return candidate;
     if (dir === root || dirname(dir) === dir) throw new Error(`${name} is not installed (run npm ci first)`);
   }
 }
