@@ -143,6 +143,9 @@ describe('callers with Entra tokens (EXOSEND_CALLER_AUTH=entra)', () => {
       const reply = await sendAs(bearer(h.sandbox.identity.rememberSecret(await token(h))));
       assert.equal(reply.status, status, JSON.stringify(reply.body));
       assert.equal(reply.body.error.code, code);
+      // RFC 6750 section 3.1: a refused token is invalid_token (401), one without the role insufficient_scope (403)
+      const challenge = status === 401 ? 'Bearer error="invalid_token"' : 'Bearer error="insufficient_scope"';
+      assert.equal(reply.headers['www-authenticate'], challenge);
       assert.ok(reply.body.error.message.length > 20, 'the error says what to change');
       assert.equal(h.sandbox.exchange.counters.accepted, 0);
     });
@@ -166,6 +169,7 @@ describe('callers with Entra tokens (EXOSEND_CALLER_AUTH=entra)', () => {
     const reply = await sendAs(bearer(await callerToken(h.sandbox, unregistered)));
     assert.equal(reply.status, 403);
     assert.equal(reply.body.error.code, 'CALLER_NOT_REGISTERED');
+    assert.equal(reply.headers['www-authenticate'], undefined, 'no other token would help');
     assert.match(reply.body.error.message, new RegExp(`exosend caller add ${unregistered.clientId}`));
     assert.equal(h.sandbox.exchange.counters.accepted, 0);
   });

@@ -5,6 +5,7 @@ import { createInterface } from 'node:readline';
 import { after, before, describe, it } from 'node:test';
 import { main as callerCommand } from '../cli/caller.js';
 import { callerRefusalCodes } from '../src/auth/caller-refused.js';
+import { failureAnswers, type FailureAnswer } from '../src/http/error-response.js';
 import { openApiSecurity } from '../src/http/openapi-security.js';
 import { callerClaims, callerToken } from './caller-tokens.js';
 import { functionKey, startHarness, type Harness } from './harness.js';
@@ -219,14 +220,21 @@ describe('every route under every EXOSEND_CALLER_AUTH value, as the host indexes
             const answer = described(`/${route.route}`, method.toLowerCase(), reply.status, body);
             assert.ok(answer.described, `${where}: ${answer.errors}`);
             assert.ok(answer.ok, `${where}: not as the document says: ${answer.errors}`);
-            for (const header of ['Retry-After', 'WWW-Authenticate'])
-              assert.equal(
-                reply.headers.has(header),
-                Boolean(answer.headers[header]),
-                `${where}: ${header} ${reply.headers.has(header) ? 'sent but not described' : 'described but not sent'}`,
-              );
-            const challenge = reply.headers.get('www-authenticate');
-            if (challenge) assert.ok(challenges.includes(challenge), `${where}: WWW-Authenticate ${challenge}`);
+            // Retry-After comes with every answer of its status; a challenge only with the codes whose
+            // answer carries one (403: the role missing, not the policy), and always as described
+            assert.equal(
+              reply.headers.has('Retry-After'),
+              Boolean(answer.headers['Retry-After']),
+              `${where}: Retry-After`,
+            );
+            const challenge = reply.headers.get('www-authenticate') ?? undefined;
+            const expected =
+              body && (Object.values(failureAnswers) as FailureAnswer[]).find((a) => a.codes.includes(body.error.code));
+            assert.equal(challenge, expected?.wwwAuthenticate, `${where}: WWW-Authenticate`);
+            if (challenge) {
+              assert.ok(answer.headers['WWW-Authenticate'], `${where}: WWW-Authenticate sent but not described`);
+              assert.ok(challenges.includes(challenge), `${where}: WWW-Authenticate ${challenge}`);
+            }
             // the host's empty 401 under key; exosend's own refusals, with their code, under entra and both
             assert.equal(body === undefined, mode === 'key', where);
           }

@@ -79,7 +79,10 @@ function rejectionAnswers(): Record<RejectionCode, FailureAnswer> {
  * A caller refusal is answered only where exosend checks callers itself (`entra`, `both`): under
  * `key` the Functions host checks the key, and answers a missing or wrong one before exosend runs.
  * A 401 carries a Bearer challenge (RFC 6750 section 3): with no error code when no credential
- * came (3.1), `invalid_token` when the token was refused. A 503 says when to try again.
+ * came, `invalid_token` when the token was refused; so does the 403 for a token without exosend's
+ * app role, with `insufficient_scope` (3.1: "the request requires higher privileges than provided by
+ * the access token"). A caller with the role but no policy gets no challenge: no other token helps
+ * it. A 503 says when to try again.
  */
 function callerRefusalAnswers(): Record<CallerRefusalCode, FailureAnswer> {
   const answers = {} as Record<CallerRefusalCode, FailureAnswer>;
@@ -92,6 +95,7 @@ function callerRefusalAnswers(): Record<CallerRefusalCode, FailureAnswer> {
       ...(status === 401 && {
         wwwAuthenticate: code === 'CALLER_UNAUTHENTICATED' ? 'Bearer' : 'Bearer error="invalid_token"',
       }),
+      ...(code === 'CALLER_ROLE_MISSING' && { wwwAuthenticate: 'Bearer error="insufficient_scope"' }),
       ...(status === 503 && { retryAfter: 'always' }),
     };
   }

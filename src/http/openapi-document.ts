@@ -158,7 +158,7 @@ export function openApiDocument(serverUrl: string, callerAuth: CallerAuthMode): 
         RetryAfter: { description: 'Seconds to wait before trying again.', schema: { type: 'integer' } },
         WWWAuthenticate: {
           description:
-            'The Bearer challenge of RFC 6750 (section 3): `Bearer` when no credential came, `Bearer error="invalid_token"` when the token was refused.',
+            'The Bearer challenge of RFC 6750 (section 3): `Bearer` when no credential came, `Bearer error="invalid_token"` when the token was refused, `Bearer error="insufficient_scope"` when it lacks exosend\'s app role (403).',
           schema: { type: 'string', enum: challenges() },
         },
       },
@@ -245,7 +245,7 @@ const failureDescriptions: Record<FailureKind, string> = {
     "CALLER_TOKEN_WRONG_AUDIENCE: the token is for another API; ask for `<exosend's Application ID URI>/.default`, an audience EXOSEND_API_AUDIENCE lists.",
   CALLER_TOKEN_WRONG_ISSUER: "CALLER_TOKEN_WRONG_ISSUER: the token was issued by another tenant than exosend's.",
   CALLER_ROLE_MISSING:
-    "CALLER_ROLE_MISSING: the calling app holds no app role `Mail.Send.Exosend` on exosend's API; an admin assigns it. Nothing was read or sent.",
+    'CALLER_ROLE_MISSING: the calling app holds no app role `Mail.Send.Exosend` on exosend\'s API; an admin assigns it. WWW-Authenticate `Bearer error="insufficient_scope"`. Nothing was read or sent.',
   CALLER_NOT_REGISTERED:
     'CALLER_NOT_REGISTERED: the calling app has no caller policy; the message names the command that gives it one (`npx exosend caller add`). Nothing was read or sent.',
   CALLER_KEYS_UNAVAILABLE:
