@@ -119,6 +119,46 @@ describe("a mailbox's budget, shared through storage", () => {
     }
   });
 
+  it('when an instance has no session and waits for another to give one up, then it holds no slot of the minute meanwhile', async () => {
+    // Regression (bench, scale-out with 3 workers: 89-94% of the limit): a send took its slot in the
+    // minute, then waited for a session; with 2 sessions among 3 instances one always has none, and
+    // its held slots sat unused for the second or so a handover takes. One session here (a crashed
+    // instance's lease holds the other), held idle by A after one send: B waits for A to give it up.
+    await changeLedger((ledger, now) => ledger.leases.push({ id: 'dead', until: now + 60_000, kind: 'send' }));
+    const [a, b] = [1, 2].map(() => createRuntime(loadConfig(process.env)));
+    const send = (runtime: Runtime, id: string) =>
+      runtime.sender.send(parseMailRequest(mailRequest({ subject: id }), runtime.config), id);
+    try {
+      await send(a!, 'a-opens-the-session');
+      const table = await budgetTable();
+      const samples: { waiting: number; holds: number }[] = [];
+      let done = false;
+      const sending = send(b!, 'b-waits-for-it').finally(() => (done = true));
+      while (!done) {
+        const entity = await table.getEntity<{ ledger: string }>(h.sandbox.app.mailbox, 'budget');
+        const ledger = JSON.parse(entity.ledger) as BudgetLedger;
+        const now = Date.now();
+        samples.push({
+          waiting: (ledger.wants ?? []).filter((w) => w.until > now).length,
+          holds: ledger.holds.length,
+        });
+        await sleep(20);
+      }
+      await sending;
+      const waited = samples.filter((x) => x.waiting > 0);
+      console.log(`no slot held while waiting: ${waited.length} of ${samples.length} samples had B waiting`);
+      assert.ok(waited.length >= 3, 'B waited for the session (else this proves nothing)');
+      assert.deepEqual(
+        waited.filter((x) => x.holds > 0),
+        [],
+        'no send held a slot of the minute while B waited for its session',
+      );
+      assert.equal(accepted().length, 2);
+    } finally {
+      await Promise.all([a!.transport.stop(), b!.transport.stop()]);
+    }
+  });
+
   // The reason the budget is shared: without storage each instance counts alone, and together they
   // pass the mailbox's limits. This pins the stand-in's side: it does refuse what exosend must avoid.
   describe('contract of the Exchange stand-in: the limits a shared budget keeps', () => {

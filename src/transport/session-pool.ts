@@ -53,8 +53,24 @@ export class SessionPool {
     this.freed.setMaxListeners(0);
   }
 
-  /** An idle session of this process, or a new one under a new lease, or the wait for either. */
-  async take(deadline: number): Promise<Session> {
+  /**
+   * Resolves once this process has a session, busy or idle (opening one, or waiting for another
+   * instance to give one up, when it has none): a slot of the minute taken after this is sent
+   * within a moment, not held through a handover while every instance's sends wait for it.
+   */
+  async ready(deadline: number): Promise<void> {
+    if (this.sessions.some((s) => s.lease.held())) return;
+    this.giveBack(await this.take(deadline));
+  }
+
+  /**
+   * An idle session of this process, or a new one under a new lease, or the wait for either.
+   * `ownOnly`: undefined as soon as this process has no session and cannot open one, instead of
+   * the wait for another instance to give one up.
+   */
+  take(deadline: number): Promise<Session>;
+  take(deadline: number, options: { ownOnly: true }): Promise<Session | undefined>;
+  async take(deadline: number, { ownOnly = false } = {}): Promise<Session | undefined> {
     const { budget } = this.options;
     // when the budget last said a session would be free at the latest (Retry-After, if none comes in time)
     let roomAt: number | undefined;
@@ -90,6 +106,7 @@ export class SessionPool {
           this.opening--;
         }
       }
+      if (ownOnly && this.sessions.length + this.opening === 0) return undefined;
       const now = Date.now();
       const left = deadline - now;
       // without word from the budget, the sessions in the way are this process's own: one frees soon
