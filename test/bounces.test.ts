@@ -57,8 +57,19 @@ describe('bounces read back: per-recipient delivery and suppression', () => {
   const newKey = () => `bounce-${process.pid}-${++keys}`;
   const status = async (id: string) =>
     (await h.http(messageStatus, { method: 'GET', route: `messages/${id}`, params: { id } })).body;
-  const recipientsOf = async (id: string) =>
-    Object.fromEntries((await status(id)).delivery.recipients.map((r: any) => [r.recipient, r]));
+  /**
+   * The message's recipients as GET /api/messages/{id} shows them. A queued message's record says
+   * sent before its recipients are written (src/pipeline/queue-outcomes.ts: nothing may delay the
+   * record that holds off a second send), so they may come a moment after it (seen in CI).
+   */
+  const recipientsOf = async (id: string) => {
+    for (let tries = 0; ; tries++) {
+      const { delivery } = await status(id);
+      if (delivery) return Object.fromEntries(delivery.recipients.map((r: any) => [r.recipient, r]));
+      assert.ok(tries < 50, `no recipients recorded for ${id} after 5 s`);
+      await sleep(100);
+    }
+  };
 
   it('when Exchange reports an unknown recipient, then that recipient reads failed with its code and diagnosis, its partner stays pending, and later sends leave it out', async () => {
     const id = newKey();
