@@ -146,13 +146,14 @@ describe("a mailbox's budget, shared through storage", () => {
       }
       await sending;
       const waited = samples.filter((x) => x.waiting > 0);
-      console.log(`no slot held while waiting: ${waited.length} of ${samples.length} samples had B waiting`);
-      assert.ok(waited.length >= 3, 'B waited for the session (else this proves nothing)');
-      assert.deepEqual(
-        waited.filter((x) => x.holds > 0),
-        [],
-        'no send held a slot of the minute while B waited for its session',
+      const held = waited.filter((x) => x.holds > 0).length;
+      console.log(
+        `slots held while waiting: ${waited.length} of ${samples.length} samples had B waiting, ${held} of them a slot`,
       );
+      assert.ok(waited.length >= 5, 'B waited for the session (else this proves nothing)');
+      // B takes its slot, finds no session of its own and gives the slot back: two writes, so a
+      // sample or two may catch the slot; before, it was there in every sample of the wait
+      assert.ok(held <= waited.length / 4, `B held a slot in ${held} of the ${waited.length} samples of its wait`);
       assert.equal(accepted().length, 2);
     } finally {
       await Promise.all([a!.transport.stop(), b!.transport.stop()]);
@@ -290,6 +291,33 @@ describe("a mailbox's budget, shared through storage", () => {
         error.retryAfterSeconds >= 38 && error.retryAfterSeconds <= 40,
         `Retry-After ${error.retryAfterSeconds}`,
       );
+    } finally {
+      await runtime.transport.stop();
+    }
+    assert.equal(accepted().length, 0);
+  });
+
+  it('when the day is spent and no session is free, then the send is refused for the day at once, not kept waiting for a session it could not use', async () => {
+    // a send takes its slot before a session: the limit that refuses it is the one that binds
+    await changeLedger((ledger, now) => {
+      ledger.leases.push(
+        { id: 'dead-1', until: now + 40_000, kind: 'send' },
+        { id: 'dead-2', until: now + 45_000, kind: 'send' },
+      );
+      ledger.hours.push([now - 3_600_000, 10_000]);
+    });
+    const runtime = createRuntime(loadConfig({ ...process.env, EXOSEND_RECIPIENTS_PER_DAY: '10000' }));
+    try {
+      const request = parseMailRequest(mailRequest({ subject: 'day spent' }), runtime.config);
+      const started = Date.now();
+      const error = await runtime.sender.send(request, 'day-spent', { waitUpToMs: 5000 }).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      assert.ok(error instanceof BudgetExhausted, String(error));
+      assert.equal(error.limit, 'day');
+      assert.ok(error.retryAfterSeconds > 22 * 3600, `Retry-After ${error.retryAfterSeconds}`);
+      assert.ok(Date.now() - started < 2500, `refused after ${Date.now() - started} ms`);
     } finally {
       await runtime.transport.stop();
     }

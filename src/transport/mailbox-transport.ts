@@ -69,10 +69,8 @@ export class MailboxTransport implements MailTransport {
     for (;;) {
       // The slot in the minute before the session: a caller waiting for its fair share of the minute
       // (src/budget/fair-share.ts) must not sit on one of the mailbox's few sessions meanwhile, or it
-      // starves the callers the minute is kept for. But only once this instance has a session: with
-      // fewer sessions than instances (2 for 3), one always has none, and slots it took sat unused
-      // for the second a handover takes (the bench's scale-out, 3 workers: 89-94% of the limit, 97-99% so).
-      await this.pool.ready(deadline);
+      // starves the callers the minute is kept for; and a send the day, the caller's quota or its
+      // share refuses is refused at once, with that limit's Retry-After.
       const permit = await this.budget.takeSend(message.recipients, {
         waitUpToMs: Math.max(0, deadline - Date.now()),
         ...(options.caller && { caller: options.caller }),
@@ -81,13 +79,13 @@ export class MailboxTransport implements MailTransport {
         permit.release(false);
         throw error;
       });
-      if (!session) {
-        // its sessions went to another instance meanwhile: the slot goes back, unused, and the send
-        // waits for a session again
-        permit.release(false);
-        continue;
-      }
-      return this.sendOn(session, permit, message);
+      if (session) return this.sendOn(session, permit, message);
+      // This instance has no session, and the mailbox's are all other instances': with fewer
+      // sessions than instances (2 for 3) one always has none. The slot goes back unused rather than
+      // sit through the second a handover takes (the bench's scale-out with 3 workers reached 89-94%
+      // of the limit so), and the send takes one again once a session is this instance's.
+      permit.release(false);
+      await this.pool.ready(deadline);
     }
   }
 

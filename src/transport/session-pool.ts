@@ -54,9 +54,9 @@ export class SessionPool {
   }
 
   /**
-   * Resolves once this process has a session, busy or idle (opening one, or waiting for another
-   * instance to give one up, when it has none): a slot of the minute taken after this is sent
-   * within a moment, not held through a handover while every instance's sends wait for it.
+   * Resolves once this process has a session, busy or idle: opening one, or waiting for another
+   * instance to give one up, when it has none. For a send that gave its slot of the minute back
+   * rather than hold it through that wait.
    */
   async ready(deadline: number): Promise<void> {
     if (this.sessions.some((s) => s.lease.held())) return;
