@@ -119,7 +119,7 @@ describe("a mailbox's budget, shared through storage", () => {
     }
   });
 
-  it('when an instance has no session and waits for another to give one up, then it holds no slot of the minute meanwhile', async () => {
+  it('when an instance has no session and waits for another to give one up, then it gives its slot of the minute back rather than hold it through the wait', async () => {
     // Regression (bench, scale-out with 3 workers: 89-94% of the limit): a send took its slot in the
     // minute, then waited for a session; with 2 sessions among 3 instances one always has none, and
     // its held slots sat unused for the second or so a handover takes. One session here (a crashed
