@@ -83,7 +83,7 @@ export async function startServerWithOldTlsOnly(): Promise<Impostor> {
 }
 
 /** What the raw server below does when a client sends RSET (after it refused a recipient). */
-export type RsetBehaviour = 'answer' | 'refuse' | 'drop';
+export type RsetBehaviour = 'answer' | 'refuse' | 'drop' | 'slow';
 
 /**
  * A raw SMTP server with STARTTLS (a certificate the app trusts) that accepts any AUTH, refuses every
@@ -128,6 +128,7 @@ export async function startServerWithRset(
       else if (verb === 'RSET') {
         if (onRset === 'drop') plain.destroy();
         else if (onRset === 'refuse') reply('500 5.3.3 Unrecognized command');
+        else if (onRset === 'slow') setTimeout(() => reply('250 2.0.0 Resetting'), 300);
         else reply('250 2.0.0 Resetting');
       } else if (verb === 'QUIT') {
         if (answerQuit) socket.end('221 2.0.0 Service closing transmission channel\r\n');

@@ -207,6 +207,26 @@ describe('an SMTP session, when RSET goes wrong', () => {
     }
   });
 
+  it('when the session is closed while a send waits for the RSET after a refusal, then that send fails and never reaches Exchange', async () => {
+    const server = await startServerWithRset('slow');
+    try {
+      const smtp = oneSession(server.port);
+      await assert.rejects(smtp.send(refused, await message(0)), { code: 'EENVELOPE', responseCode: 550 });
+      // the RSET is answered 300 ms later: this send waits for it, and the session is closed meanwhile
+      const waiting = smtp.send(refused, await message(1));
+      const closed = smtp.close();
+      await assert.rejects(waiting, /closed before this send/);
+      await closed;
+      assert.equal(
+        server.commands.filter((c) => c.startsWith('MAIL')).length,
+        1,
+        `only the first message was sent: ${server.commands.join(', ')}`,
+      );
+    } finally {
+      await server.close();
+    }
+  });
+
   it('when Exchange does not answer QUIT, then close cuts the connection before it resolves', async () => {
     const server = await startServerWithRset('answer', { answerQuit: false });
     try {
